@@ -1,0 +1,156 @@
+//! Server configuration, layered: defaults < TOML file (`--config`) < `TWOFOLD_*`
+//! environment < flags. Secrets can come from files (`--database-url-file`).
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use clap::{Args, ValueEnum};
+use serde::Deserialize;
+
+use crate::CliError;
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Flags (each also settable by its `TWOFOLD_*` variable or in the TOML file).
+#[derive(Debug, Args, Default)]
+pub struct ConfigArgs {
+    /// TOML configuration file; its keys are the long flag names with `_` (e.g. `database_url`).
+    #[arg(long, env = "TWOFOLD_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Address to listen on [default: 127.0.0.1:8080].
+    #[arg(long, env = "TWOFOLD_LISTEN", value_name = "ADDR")]
+    pub listen: Option<SocketAddr>,
+    /// Database URL: sqlite://PATH or postgres://USER@HOST/DB [default: sqlite://DATA_DIR/twofold.db].
+    #[arg(long, env = "TWOFOLD_DATABASE_URL", value_name = "URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+    /// File holding the database URL (for secrets managers); overrides --database-url.
+    #[arg(long, env = "TWOFOLD_DATABASE_URL_FILE", value_name = "FILE")]
+    pub database_url_file: Option<PathBuf>,
+    /// Directory for the SQLite file and the bootstrap key [default: ./twofold-data].
+    #[arg(long, env = "TWOFOLD_DATA_DIR", value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// How far (seconds) a submitted activity's timestampMs may be from server time [default: 300].
+    #[arg(long, env = "TWOFOLD_TIMESTAMP_WINDOW_SECS", value_name = "SECS")]
+    pub timestamp_window_secs: Option<u64>,
+    /// Largest accepted request body in bytes [default: 1048576].
+    #[arg(long, env = "TWOFOLD_MAX_BODY_BYTES", value_name = "BYTES")]
+    pub max_body_bytes: Option<usize>,
+    /// Log format [default: text].
+    #[arg(long, env = "TWOFOLD_LOG_FORMAT", value_enum)]
+    pub log_format: Option<LogFormat>,
+    /// Log filter, e.g. `info` or `twofold=debug,tower_http=info` [default: info].
+    #[arg(long, env = "TWOFOLD_LOG", value_name = "FILTER")]
+    pub log: Option<String>,
+}
+
+/// The TOML file's shape; unknown keys are an error so typos do not pass silently.
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    listen: Option<SocketAddr>,
+    database_url: Option<String>,
+    database_url_file: Option<PathBuf>,
+    data_dir: Option<PathBuf>,
+    timestamp_window_secs: Option<u64>,
+    max_body_bytes: Option<usize>,
+    log_format: Option<LogFormat>,
+    log: Option<String>,
+}
+
+/// The resolved configuration.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Listen address.
+    pub listen: SocketAddr,
+    /// Database URL.
+    pub database_url: String,
+    /// Data directory.
+    pub data_dir: PathBuf,
+    /// Timestamp window in seconds.
+    pub timestamp_window_secs: u64,
+    /// Body limit.
+    pub max_body_bytes: usize,
+    /// Log format.
+    pub log_format: LogFormat,
+    /// Log filter.
+    pub log: String,
+}
+
+impl Settings {
+    /// Layers defaults, the TOML file, environment and flags (clap already merged the last two).
+    pub fn resolve(args: &ConfigArgs) -> Result<Settings, CliError> {
+        let file = match &args.config {
+            Some(path) => load_file(path)?,
+            None => FileConfig::default(),
+        };
+        let data_dir = args.data_dir.clone().or(file.data_dir).unwrap_or_else(|| PathBuf::from("twofold-data"));
+        let url_file = args.database_url_file.clone().or(file.database_url_file);
+        let database_url = match url_file {
+            Some(path) => std::fs::read_to_string(&path)
+                .map(|s| s.trim().to_owned())
+                .map_err(|e| CliError::Usage(format!("cannot read database URL file {}: {e}", path.display())))?,
+            None => args
+                .database_url
+                .clone()
+                .or(file.database_url)
+                .unwrap_or_else(|| format!("sqlite://{}", data_dir.join("twofold.db").display())),
+        };
+        let settings = Settings {
+            listen: args.listen.or(file.listen).unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080))),
+            database_url,
+            data_dir,
+            timestamp_window_secs: args.timestamp_window_secs.or(file.timestamp_window_secs).unwrap_or(300),
+            max_body_bytes: args.max_body_bytes.or(file.max_body_bytes).unwrap_or(1024 * 1024),
+            log_format: args.log_format.or(file.log_format).unwrap_or(LogFormat::Text),
+            log: args.log.clone().or(file.log).unwrap_or_else(|| "info".to_owned()),
+        };
+        if settings.timestamp_window_secs == 0 || settings.timestamp_window_secs > 24 * 3600 {
+            return Err(CliError::Usage("timestamp_window_secs must be between 1 and 86400".into()));
+        }
+        if settings.max_body_bytes < 1024 {
+            return Err(CliError::Usage("max_body_bytes must be at least 1024".into()));
+        }
+        Ok(settings)
+    }
+}
+
+fn load_file(path: &Path) -> Result<FileConfig, CliError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| CliError::Usage(format!("cannot read config file {}: {e}", path.display())))?;
+    toml::from_str(&text).map_err(|e| CliError::Usage(format!("config file {}: {e}", path.display())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_beat_the_file_and_the_file_beats_defaults() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("twofold.toml");
+        std::fs::write(&path, "listen = \"127.0.0.1:9000\"\ntimestamp_window_secs = 60\n").expect("write");
+        let args = ConfigArgs { config: Some(path), timestamp_window_secs: Some(30), ..ConfigArgs::default() };
+        let s = Settings::resolve(&args).expect("resolves");
+        assert_eq!(s.listen.port(), 9000);
+        assert_eq!(s.timestamp_window_secs, 30);
+        assert_eq!(s.max_body_bytes, 1024 * 1024);
+        assert!(s.database_url.starts_with("sqlite://"));
+    }
+
+    #[test]
+    fn unknown_keys_in_the_file_are_errors() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("twofold.toml");
+        std::fs::write(&path, "lisen = \"127.0.0.1:9000\"\n").expect("write");
+        let err = Settings::resolve(&ConfigArgs { config: Some(path), ..ConfigArgs::default() }).expect_err("typo");
+        assert!(err.to_string().contains("lisen"), "{err}");
+    }
+}

@@ -1,0 +1,63 @@
+//! The `twofold` binary: the server, and a CLI that talks to it.
+#![forbid(unsafe_code)]
+
+mod config;
+mod key;
+mod request;
+mod serve;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// twofold — MFA-enforcement and authorization-policy server with a Turnkey-compatible API.
+#[derive(Parser)]
+#[command(name = "twofold", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the HTTP server.
+    Serve(serve::ServeArgs),
+    /// Manage API key files.
+    #[command(subcommand)]
+    Key(key::KeyCommand),
+    /// Send a stamped request to a twofold (or Turnkey-compatible) server.
+    Request(request::RequestArgs),
+}
+
+/// Errors that end the CLI, with the exit code they map to.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    /// Bad flags, config or files: exit 2.
+    #[error("{0}")]
+    Usage(String),
+    /// The server answered with an error: exit 1.
+    #[error("{0}")]
+    Remote(String),
+    /// Start-up or runtime failure of the server: exit 1.
+    #[error("{0}")]
+    Runtime(String),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Serve(args) => serve::run(args),
+        Command::Key(cmd) => key::run(cmd),
+        Command::Request(args) => request::run(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("twofold: error: {e}");
+            match e {
+                CliError::Usage(_) => ExitCode::from(2),
+                CliError::Remote(_) | CliError::Runtime(_) => ExitCode::from(1),
+            }
+        }
+    }
+}

@@ -1,0 +1,122 @@
+//! `twofold request <endpoint>`: a stamped request, like Turnkey's `tk request`.
+
+use std::path::PathBuf;
+
+use std::io::Write;
+
+use clap::Args;
+use serde_json::{Map, Value};
+use twofold_client::{Client, KeyFile};
+
+use crate::CliError;
+
+/// Flags of `twofold request`.
+#[derive(Debug, Args)]
+pub struct RequestArgs {
+    /// Endpoint: `get_whoami`, `create_users`, `query/<name>`, `submit/<name>` or a full `/public/v1/...` path.
+    endpoint: String,
+    /// Full JSON body; missing `type`, `timestampMs`, `organizationId` are filled in.
+    #[arg(long, value_name = "JSON", conflicts_with = "params")]
+    body: Option<String>,
+    /// JSON object of activity parameters (submit endpoints).
+    #[arg(long, value_name = "JSON")]
+    params: Option<String>,
+    /// `key=value` (repeatable): a parameter for submits, a body field for queries.
+    /// The value is parsed as JSON when it is valid JSON, else taken as a string.
+    #[arg(long = "param", value_name = "KEY=VALUE")]
+    param: Vec<String>,
+    /// Server base URL.
+    #[arg(long, env = "TWOFOLD_URL", default_value = "http://127.0.0.1:8080")]
+    url: String,
+    /// Key file that stamps the request.
+    #[arg(long, env = "TWOFOLD_KEY_FILE", default_value = "twofold-data/root-api-key.json")]
+    key_file: PathBuf,
+    /// Organization to act in [default: the key file's organizationId].
+    #[arg(long, env = "TWOFOLD_ORGANIZATION_ID")]
+    organization_id: Option<String>,
+}
+
+enum Endpoint {
+    Submit(String),
+    Query(String),
+}
+
+fn classify(endpoint: &str) -> Result<Endpoint, CliError> {
+    let e = endpoint.trim_start_matches('/');
+    let e = e.strip_prefix("public/v1/").unwrap_or(e);
+    if let Some(name) = e.strip_prefix("submit/") {
+        return Ok(Endpoint::Submit(name.to_owned()));
+    }
+    if let Some(name) = e.strip_prefix("query/") {
+        return Ok(Endpoint::Query(name.to_owned()));
+    }
+    if twofold_core::activity_types::kind_for_path(e).is_some() {
+        return Ok(Endpoint::Submit(e.to_owned()));
+    }
+    if twofold_core::query_paths().contains(&e) {
+        return Ok(Endpoint::Query(e.to_owned()));
+    }
+    Err(CliError::Usage(format!(
+        "unknown endpoint `{endpoint}`; write submit/<name> or query/<name> to send it anyway"
+    )))
+}
+
+fn parse_json(what: &str, text: &str) -> Result<Value, CliError> {
+    serde_json::from_str(text).map_err(|e| CliError::Usage(format!("{what} is not valid JSON: {e}")))
+}
+
+fn apply_params(target: &mut Map<String, Value>, params: &[String]) -> Result<(), CliError> {
+    for p in params {
+        let (k, v) = p
+            .split_once('=')
+            .ok_or_else(|| CliError::Usage(format!("--param `{p}` must be KEY=VALUE")))?;
+        let value = serde_json::from_str(v).unwrap_or_else(|_| Value::String(v.to_owned()));
+        target.insert(k.to_owned(), value);
+    }
+    Ok(())
+}
+
+/// Sends the request and prints the JSON response; a non-2xx answer exits 1.
+pub fn run(args: RequestArgs) -> Result<(), CliError> {
+    let endpoint = classify(&args.endpoint)?;
+    let key_file = KeyFile::load(&args.key_file).map_err(|e| CliError::Usage(e.to_string()))?;
+    let key = key_file.key_pair().map_err(|e| CliError::Usage(e.to_string()))?;
+    let org = args.organization_id.clone().or(key_file.organization_id.clone()).ok_or_else(|| {
+        CliError::Usage("no organization: pass --organization-id or use a key file that names one".into())
+    })?;
+    let client = Client::new(&args.url, key, &org);
+    let mut body = match &args.body {
+        Some(b) => parse_json("--body", b)?,
+        None => Value::Object(Map::new()),
+    };
+    let (path, body) = match endpoint {
+        Endpoint::Submit(name) => {
+            if let Some(p) = &args.params {
+                body["parameters"] = parse_json("--params", p)?;
+            }
+            let mut full = client.submit_body(&name, body).map_err(|e| CliError::Usage(e.to_string()))?;
+            if let Some(Value::Object(params)) = full.get_mut("parameters") {
+                apply_params(params, &args.param)?;
+            }
+            (format!("/public/v1/submit/{name}"), full)
+        }
+        Endpoint::Query(name) => {
+            let mut full = client.query_body(body).map_err(|e| CliError::Usage(e.to_string()))?;
+            if let Value::Object(obj) = &mut full {
+                apply_params(obj, &args.param)?;
+            }
+            (format!("/public/v1/query/{name}"), full)
+        }
+    };
+    let resp = client
+        .post_raw(&path, body.to_string().as_bytes())
+        .map_err(|e| CliError::Runtime(e.to_string()))?;
+    let text = serde_json::to_string_pretty(&resp.body).unwrap_or_else(|_| resp.body.to_string());
+    // A closed pipe (`| head`) is not an error worth a panic.
+    let _ = writeln!(std::io::stdout().lock(), "{text}");
+    if resp.is_success() {
+        Ok(())
+    } else {
+        Err(CliError::Remote(format!("the server answered HTTP {}", resp.status)))
+    }
+}

@@ -1,0 +1,157 @@
+//! `twofold serve`: open the store, bootstrap an empty installation, serve HTTP.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use clap::Args;
+use tokio::net::TcpListener;
+use twofold_client::{ApiKeyPair, Curve};
+use twofold_core::engine::BootstrapPlan;
+use twofold_core::{Engine, EngineConfig, SystemClock};
+use twofold_server::{AppState, ServerLimits};
+use twofold_store::{SqlStore, StoreOptions};
+
+use crate::CliError;
+use crate::config::{ConfigArgs, LogFormat, Settings};
+
+/// Flags of `twofold serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    config: ConfigArgs,
+}
+
+/// Runs the server until SIGINT or SIGTERM.
+pub fn run(args: ServeArgs) -> Result<(), CliError> {
+    let settings = Settings::resolve(&args.config)?;
+    init_logging(&settings)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| CliError::Runtime(format!("cannot start the async runtime: {e}")))?;
+    runtime.block_on(serve(settings))
+}
+
+fn init_logging(settings: &Settings) -> Result<(), CliError> {
+    let filter = tracing_subscriber::EnvFilter::try_new(&settings.log)
+        .map_err(|e| CliError::Usage(format!("invalid log filter `{}`: {e}", settings.log)))?;
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match settings.log_format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+    Ok(())
+}
+
+async fn serve(settings: Settings) -> Result<(), CliError> {
+    let store = SqlStore::open(&settings.database_url, &StoreOptions::default())
+        .await
+        .map_err(|e| CliError::Runtime(e.to_string()))?;
+    let engine = Engine::new(
+        Arc::new(store.clone()),
+        Arc::new(SystemClock),
+        EngineConfig { timestamp_window_ms: i64::try_from(settings.timestamp_window_secs).unwrap_or(300) * 1000 },
+    );
+    bootstrap_if_empty(&engine, &settings.data_dir).await?;
+
+    let listener = TcpListener::bind(settings.listen)
+        .await
+        .map_err(|e| CliError::Runtime(format!("cannot listen on {}: {e}", settings.listen)))?;
+    let addr = listener.local_addr().map_err(|e| CliError::Runtime(e.to_string()))?;
+    let app = twofold_server::router(AppState {
+        engine,
+        limits: ServerLimits { max_body_bytes: settings.max_body_bytes },
+    });
+    println!("twofold listening on http://{addr}");
+    tracing::info!(%addr, database = %redact(&settings.database_url), "twofold listening");
+    axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>())
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .map_err(|e| CliError::Runtime(format!("server error: {e}")))?;
+    store.close().await;
+    tracing::info!("twofold stopped");
+    Ok(())
+}
+
+/// Creates the root organization, user and key on an empty database and writes the
+/// key file (mode 0600). The private key is never printed.
+async fn bootstrap_if_empty(engine: &Engine, data_dir: &Path) -> Result<(), CliError> {
+    let rt = |e: twofold_core::Error| CliError::Runtime(format!("bootstrap failed: {e}"));
+    if !engine.needs_bootstrap().await.map_err(rt)? {
+        return Ok(());
+    }
+    std::fs::create_dir_all(data_dir)
+        .map_err(|e| CliError::Runtime(format!("cannot create data directory {}: {e}", data_dir.display())))?;
+    let key = ApiKeyPair::generate(Curve::P256).map_err(|e| CliError::Runtime(e.to_string()))?;
+    let plan = BootstrapPlan::new("Root Organization", "root", &key.public_key_hex());
+    let final_path = free_key_path(data_dir, &plan.organization_id);
+    let staging = data_dir.join(format!(".root-api-key-{}.tmp", plan.api_key_id));
+    key.to_key_file(Some(plan.organization_id.clone()), Some(plan.user_id.clone()))
+        .save_new(&staging)
+        .map_err(|e| CliError::Runtime(format!("cannot write the bootstrap key: {e}")))?;
+    let claimed = engine.bootstrap(&plan).await;
+    if !matches!(claimed, Ok(true)) {
+        let _ = std::fs::remove_file(&staging);
+        return claimed.map(drop).map_err(rt);
+    }
+    std::fs::rename(&staging, &final_path)
+        .map_err(|e| CliError::Runtime(format!("cannot move the bootstrap key into place: {e}")))?;
+    let shown = std::fs::canonicalize(&final_path).unwrap_or(final_path);
+    println!(
+        "twofold: bootstrapped root organization {} with root user {}",
+        plan.organization_id, plan.user_id
+    );
+    println!("twofold: root API key written to {} (mode 0600; keep it safe)", shown.display());
+    Ok(())
+}
+
+/// `root-api-key.json`, or a name that does not clobber an older installation's key.
+fn free_key_path(data_dir: &Path, org_id: &str) -> PathBuf {
+    let default = data_dir.join("root-api-key.json");
+    if default.exists() { data_dir.join(format!("root-api-key-{org_id}.json")) } else { default }
+}
+
+/// The URL without its password, for logs.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.find('@')) {
+        (Some(s), Some(at)) if at > s => match url[s + 3..at].find(':') {
+            Some(colon) => format!("{}:***{}", &url[..s + 3 + colon], &url[at..]),
+            None => url.to_owned(),
+        },
+        _ => url.to_owned(),
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutting down: finishing in-flight requests");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact;
+
+    #[test]
+    fn passwords_are_redacted_from_database_urls() {
+        assert_eq!(redact("postgres://u:secret@h/db"), "postgres://u:***@h/db");
+        assert_eq!(redact("postgres://u@h/db"), "postgres://u@h/db");
+        assert_eq!(redact("sqlite://x.db"), "sqlite://x.db");
+    }
+}

@@ -1,0 +1,175 @@
+//! The activities twofold accepts: for each submit endpoint, the activity type
+//! versions it takes, the intent and result keys of Turnkey's v1Activity, and the
+//! resource/action pair policies see.
+
+/// One accepted version of an activity type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TypeVersion {
+    /// `ACTIVITY_TYPE_CREATE_USERS_V4`.
+    pub type_name: &'static str,
+    /// Key of the intent object in `activity.intent` (`createUsersIntentV4`).
+    pub intent_key: &'static str,
+    /// Key of the result object in `activity.result` (`createUsersResult`).
+    pub result_key: &'static str,
+}
+
+/// What a submit endpoint does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Operation {
+    /// Create users with API keys and tags.
+    CreateUsers,
+    /// Delete users.
+    DeleteUsers,
+    /// Change a user's name, email, phone or tags.
+    UpdateUser,
+    /// Create a user tag.
+    CreateUserTag,
+    /// Add API keys to a user.
+    CreateApiKeys,
+    /// Remove API keys of a user.
+    DeleteApiKeys,
+    /// Create a sub-organization with its root users.
+    CreateSubOrganization,
+    /// Replace the root quorum.
+    UpdateRootQuorum,
+}
+
+/// A submit endpoint: `/public/v1/submit/<path>`.
+#[derive(Debug, Clone, Copy)]
+pub struct ActivityKind {
+    /// The endpoint's last path segment.
+    pub path: &'static str,
+    /// What it does.
+    pub operation: Operation,
+    /// Accepted type versions, newest first; the first is what clients should send.
+    pub versions: &'static [TypeVersion],
+    /// `activity.resource` for policies.
+    pub resource: &'static str,
+    /// `activity.action` for policies.
+    pub action: &'static str,
+    /// Only the root quorum may approve it; no policy can grant it.
+    pub root_only: bool,
+}
+
+const fn v(type_name: &'static str, intent_key: &'static str, result_key: &'static str) -> TypeVersion {
+    TypeVersion { type_name, intent_key, result_key }
+}
+
+/// Every submit endpoint twofold serves.
+pub const KINDS: &[ActivityKind] = &[
+    ActivityKind {
+        path: "create_users",
+        operation: Operation::CreateUsers,
+        versions: &[
+            v("ACTIVITY_TYPE_CREATE_USERS_V4", "createUsersIntentV4", "createUsersResult"),
+            v("ACTIVITY_TYPE_CREATE_USERS_V3", "createUsersIntentV3", "createUsersResult"),
+        ],
+        resource: "USER",
+        action: "CREATE",
+        root_only: false,
+    },
+    ActivityKind {
+        path: "delete_users",
+        operation: Operation::DeleteUsers,
+        versions: &[v("ACTIVITY_TYPE_DELETE_USERS", "deleteUsersIntent", "deleteUsersResult")],
+        resource: "USER",
+        action: "DELETE",
+        root_only: false,
+    },
+    ActivityKind {
+        path: "update_user",
+        operation: Operation::UpdateUser,
+        versions: &[v("ACTIVITY_TYPE_UPDATE_USER", "updateUserIntent", "updateUserResult")],
+        resource: "USER",
+        action: "UPDATE",
+        root_only: false,
+    },
+    ActivityKind {
+        path: "create_user_tag",
+        operation: Operation::CreateUserTag,
+        versions: &[v("ACTIVITY_TYPE_CREATE_USER_TAG", "createUserTagIntent", "createUserTagResult")],
+        resource: "USER",
+        action: "CREATE",
+        root_only: false,
+    },
+    ActivityKind {
+        path: "create_api_keys",
+        operation: Operation::CreateApiKeys,
+        versions: &[v("ACTIVITY_TYPE_CREATE_API_KEYS_V2", "createApiKeysIntentV2", "createApiKeysResult")],
+        resource: "CREDENTIAL",
+        action: "CREATE",
+        root_only: false,
+    },
+    ActivityKind {
+        path: "delete_api_keys",
+        operation: Operation::DeleteApiKeys,
+        versions: &[v("ACTIVITY_TYPE_DELETE_API_KEYS", "deleteApiKeysIntent", "deleteApiKeysResult")],
+        resource: "CREDENTIAL",
+        action: "DELETE",
+        root_only: false,
+    },
+    ActivityKind {
+        path: "create_sub_organization",
+        operation: Operation::CreateSubOrganization,
+        versions: &[v(
+            "ACTIVITY_TYPE_CREATE_SUB_ORGANIZATION_V8",
+            "createSubOrganizationIntentV8",
+            "createSubOrganizationResultV8",
+        )],
+        resource: "ORGANIZATION",
+        action: "CREATE",
+        root_only: false,
+    },
+    ActivityKind {
+        path: "update_root_quorum",
+        operation: Operation::UpdateRootQuorum,
+        versions: &[v("ACTIVITY_TYPE_UPDATE_ROOT_QUORUM", "updateRootQuorumIntent", "updateRootQuorumResult")],
+        resource: "ORGANIZATION",
+        action: "UPDATE",
+        root_only: true,
+    },
+];
+
+/// The submit endpoint with this path segment.
+pub fn kind_for_path(path: &str) -> Option<&'static ActivityKind> {
+    KINDS.iter().find(|k| k.path == path)
+}
+
+/// The endpoint and version for an activity type name.
+pub fn kind_for_type(type_name: &str) -> Option<(&'static ActivityKind, &'static TypeVersion)> {
+    KINDS
+        .iter()
+        .find_map(|k| k.versions.iter().find(|v| v.type_name == type_name).map(|v| (k, v)))
+}
+
+/// `ACTIVITY_TYPE_CREATE_USERS_V4` -> `CREATE_USERS` (the policy language's `activity.kind`).
+pub fn version_free(type_name: &str) -> &str {
+    let base = type_name.strip_prefix("ACTIVITY_TYPE_").unwrap_or(type_name);
+    match base.rsplit_once("_V") {
+        Some((head, ver)) if !ver.is_empty() && ver.bytes().all(|b| b.is_ascii_digit()) => head,
+        _ => base,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_type_maps_back_to_its_kind() {
+        for kind in KINDS {
+            for ver in kind.versions {
+                let (k, v2) = kind_for_type(ver.type_name).expect("type is known");
+                assert_eq!(k.path, kind.path);
+                assert_eq!(v2, ver);
+            }
+        }
+    }
+
+    #[test]
+    fn version_free_strips_prefix_and_version() {
+        assert_eq!(version_free("ACTIVITY_TYPE_CREATE_USERS_V4"), "CREATE_USERS");
+        assert_eq!(version_free("ACTIVITY_TYPE_DELETE_USERS"), "DELETE_USERS");
+        assert_eq!(version_free("ACTIVITY_TYPE_CREATE_SUB_ORGANIZATION_V8"), "CREATE_SUB_ORGANIZATION");
+    }
+}

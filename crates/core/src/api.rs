@@ -1,0 +1,336 @@
+//! Response shapes of the public API, in Turnkey's v1 wire format. Built from domain
+//! records; storage rows never leak into responses.
+
+use serde::Serialize;
+use serde_json::value::RawValue;
+
+use crate::model::{Activity, ApiKey, Organization, User, UserTag, Vote};
+
+/// `{"seconds": "...", "nanos": "..."}`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Timestamp {
+    /// Whole seconds since the epoch, as a string.
+    pub seconds: String,
+    /// Nanoseconds within the second, as a string.
+    pub nanos: String,
+}
+
+impl Timestamp {
+    /// From milliseconds since the epoch.
+    pub fn from_ms(ms: i64) -> Self {
+        Timestamp {
+            seconds: ms.div_euclid(1000).to_string(),
+            nanos: (ms.rem_euclid(1000) * 1_000_000).to_string(),
+        }
+    }
+}
+
+/// `externaldatav1Credential`.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Credential {
+    /// Public key hex.
+    pub public_key: String,
+    /// `CREDENTIAL_TYPE_...`.
+    #[serde(rename = "type")]
+    pub credential_type: &'static str,
+}
+
+/// `v1ApiKey`.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ApiKeyView {
+    /// The key material.
+    pub credential: Credential,
+    /// Id.
+    pub api_key_id: String,
+    /// Name.
+    pub api_key_name: String,
+    /// Created.
+    pub created_at: Timestamp,
+    /// Updated.
+    pub updated_at: Timestamp,
+    /// Remaining lifetime at creation, in seconds, if it expires.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expiration_seconds: Option<String>,
+}
+
+impl From<&ApiKey> for ApiKeyView {
+    fn from(k: &ApiKey) -> Self {
+        ApiKeyView {
+            credential: Credential { public_key: k.public_key.clone(), credential_type: k.curve.credential_type() },
+            api_key_id: k.id.clone(),
+            api_key_name: k.name.clone(),
+            created_at: Timestamp::from_ms(k.created_at),
+            updated_at: Timestamp::from_ms(k.updated_at),
+            expiration_seconds: k.expires_at.map(|e| ((e - k.created_at).max(0) / 1000).to_string()),
+        }
+    }
+}
+
+/// `v1User`.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UserView {
+    /// Id.
+    pub user_id: String,
+    /// Name.
+    pub user_name: String,
+    /// Email.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user_email: Option<String>,
+    /// Phone.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user_phone_number: Option<String>,
+    /// Passkeys.
+    pub authenticators: Vec<serde_json::Value>,
+    /// API keys.
+    pub api_keys: Vec<ApiKeyView>,
+    /// Tag ids.
+    pub user_tags: Vec<String>,
+    /// OAuth providers.
+    pub oauth_providers: Vec<serde_json::Value>,
+    /// Created.
+    pub created_at: Timestamp,
+    /// Updated.
+    pub updated_at: Timestamp,
+    /// MFA policies.
+    pub mfa_policies: Vec<serde_json::Value>,
+}
+
+impl UserView {
+    /// Builds the view from the user, its keys and its tag ids.
+    pub fn new(user: &User, keys: &[ApiKey], tag_ids: Vec<String>) -> Self {
+        UserView {
+            user_id: user.id.clone(),
+            user_name: user.name.clone(),
+            user_email: user.email.clone(),
+            user_phone_number: user.phone.clone(),
+            authenticators: Vec::new(),
+            api_keys: keys.iter().filter(|k| k.user_id == user.id).map(ApiKeyView::from).collect(),
+            user_tags: tag_ids,
+            oauth_providers: Vec::new(),
+            created_at: Timestamp::from_ms(user.created_at),
+            updated_at: Timestamp::from_ms(user.updated_at),
+            mfa_policies: Vec::new(),
+        }
+    }
+}
+
+/// `datav1Tag`.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TagView {
+    /// Id.
+    pub tag_id: String,
+    /// Name.
+    pub tag_name: String,
+    /// Always `TAG_TYPE_USER`.
+    pub tag_type: &'static str,
+    /// Created.
+    pub created_at: Timestamp,
+    /// Updated.
+    pub updated_at: Timestamp,
+}
+
+impl From<&UserTag> for TagView {
+    fn from(t: &UserTag) -> Self {
+        TagView {
+            tag_id: t.id.clone(),
+            tag_name: t.name.clone(),
+            tag_type: "TAG_TYPE_USER",
+            created_at: Timestamp::from_ms(t.created_at),
+            updated_at: Timestamp::from_ms(t.updated_at),
+        }
+    }
+}
+
+/// `externaldatav1Quorum`.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct QuorumView {
+    /// Approvals needed.
+    pub threshold: i64,
+    /// Members.
+    pub user_ids: Vec<String>,
+}
+
+/// `v1OrganizationData` (the parts twofold has).
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OrganizationData {
+    /// Id.
+    pub organization_id: String,
+    /// Name.
+    pub name: String,
+    /// Users.
+    pub users: Vec<UserView>,
+    /// Policies.
+    pub policies: Vec<serde_json::Value>,
+    /// Always empty: twofold holds no private keys.
+    pub private_keys: Vec<serde_json::Value>,
+    /// Always empty.
+    pub invitations: Vec<serde_json::Value>,
+    /// User tags.
+    pub tags: Vec<TagView>,
+    /// Root quorum.
+    pub root_quorum: QuorumView,
+    /// Features.
+    pub features: Vec<serde_json::Value>,
+    /// Always empty: twofold holds no wallets.
+    pub wallets: Vec<serde_json::Value>,
+}
+
+impl OrganizationData {
+    /// Builds the view.
+    pub fn new(org: &Organization, users: Vec<UserView>, tags: &[UserTag], quorum: Vec<String>) -> Self {
+        OrganizationData {
+            organization_id: org.id.clone(),
+            name: org.name.clone(),
+            users,
+            policies: Vec::new(),
+            private_keys: Vec::new(),
+            invitations: Vec::new(),
+            tags: tags.iter().map(TagView::from).collect(),
+            root_quorum: QuorumView { threshold: org.root_quorum_threshold, user_ids: quorum },
+            features: Vec::new(),
+            wallets: Vec::new(),
+        }
+    }
+}
+
+/// `v1Vote`.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct VoteView {
+    /// Id.
+    pub id: String,
+    /// Voter id.
+    pub user_id: String,
+    /// Voter.
+    pub user: Option<UserView>,
+    /// Activity id.
+    pub activity_id: String,
+    /// `VOTE_SELECTION_APPROVED` / `_REJECTED`.
+    pub selection: &'static str,
+    /// Stamped message.
+    pub message: String,
+    /// Stamp public key.
+    pub public_key: String,
+    /// Stamp signature.
+    pub signature: String,
+    /// Stamp scheme.
+    pub scheme: String,
+    /// When.
+    pub created_at: Timestamp,
+}
+
+impl VoteView {
+    /// Builds the view; `user` is the voter if still present.
+    pub fn new(v: &Vote, user: Option<UserView>) -> Self {
+        VoteView {
+            id: v.id.clone(),
+            user_id: v.user_id.clone(),
+            user,
+            activity_id: v.activity_id.clone(),
+            selection: if v.approve { "VOTE_SELECTION_APPROVED" } else { "VOTE_SELECTION_REJECTED" },
+            message: v.message.clone(),
+            public_key: v.public_key.clone(),
+            signature: v.signature.clone(),
+            scheme: v.scheme.clone(),
+            created_at: Timestamp::from_ms(v.created_at),
+        }
+    }
+}
+
+/// `rpcStatus`, as an activity's `failure`.
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
+pub struct Failure {
+    /// gRPC-style code.
+    pub code: i32,
+    /// What went wrong.
+    pub message: String,
+    /// Always empty.
+    #[serde(default)]
+    pub details: Vec<serde_json::Value>,
+}
+
+/// `v1Activity`.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ActivityView {
+    /// Id.
+    pub id: String,
+    /// Organization.
+    pub organization_id: String,
+    /// Status.
+    pub status: &'static str,
+    /// Type.
+    #[serde(rename = "type")]
+    pub activity_type: String,
+    /// `{"<intentKey>": {...}}`.
+    pub intent: Box<RawValue>,
+    /// `{"<resultKey>": {...}}` or `{}`.
+    pub result: Box<RawValue>,
+    /// Votes, oldest first.
+    pub votes: Vec<VoteView>,
+    /// `sha256:<hex>` of the request body.
+    pub fingerprint: String,
+    /// Whether the caller may approve now.
+    pub can_approve: bool,
+    /// Whether the caller may reject now.
+    pub can_reject: bool,
+    /// Created.
+    pub created_at: Timestamp,
+    /// Updated.
+    pub updated_at: Timestamp,
+    /// Why it failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub failure: Option<Failure>,
+}
+
+fn raw(json: &str) -> Box<RawValue> {
+    RawValue::from_string(json.to_owned()).unwrap_or_else(|_| empty_object())
+}
+
+fn empty_object() -> Box<RawValue> {
+    #[expect(clippy::expect_used, reason = "a constant that is valid JSON")]
+    RawValue::from_string("{}".to_owned()).expect("`{}` is valid JSON")
+}
+
+impl ActivityView {
+    /// Builds the view for `caller_user_id`.
+    pub fn new(a: &Activity, votes: Vec<VoteView>, caller_user_id: &str) -> Self {
+        let open = matches!(a.status, crate::model::ActivityStatus::ConsensusNeeded);
+        let voted = votes.iter().any(|v| v.user_id == caller_user_id);
+        ActivityView {
+            id: a.id.clone(),
+            organization_id: a.organization_id.clone(),
+            status: a.status.as_str(),
+            activity_type: a.activity_type.clone(),
+            intent: raw(&a.intent),
+            result: a.result.as_deref().map(raw).unwrap_or_else(empty_object),
+            votes,
+            fingerprint: a.fingerprint.clone(),
+            can_approve: open && !voted,
+            can_reject: open && !voted,
+            created_at: Timestamp::from_ms(a.created_at),
+            updated_at: Timestamp::from_ms(a.updated_at),
+            failure: a.failure.as_deref().and_then(|f| serde_json::from_str(f).ok()),
+        }
+    }
+}
+
+/// `v1GetWhoamiResponse`.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Whoami {
+    /// Caller's organization.
+    pub organization_id: String,
+    /// Its name.
+    pub organization_name: String,
+    /// Caller's user id.
+    pub user_id: String,
+    /// Caller's user name.
+    pub username: String,
+}

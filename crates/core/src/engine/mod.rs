@@ -1,0 +1,399 @@
+//! The pipeline behind every request: identity, envelope, decision, execution.
+//!
+//! `submit` runs one activity through identity -> envelope -> (policy) decision ->
+//! execution, with the activity row, its effects, the initiator's vote and the final
+//! status written in one store transaction, so an acknowledged activity is durable
+//! with its effects and a resubmitted body never executes twice.
+
+mod decide;
+mod execute;
+mod identity;
+mod query;
+
+use std::sync::Arc;
+
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use serde_json::value::RawValue;
+
+use crate::activity_types::{self, ActivityKind, TypeVersion};
+use crate::api::{ActivityView, Failure, UserView, VoteView};
+use crate::clock::Clock;
+use crate::crypto;
+use crate::error::{Error, Result};
+use crate::intents::Intent;
+use crate::model::{Activity, ActivityStatus, ApiKey, ApiKeyCurve, Organization, User, Vote};
+use crate::store::{Store, StoreError, StoreTx};
+
+pub use decide::Decision;
+
+/// The last path segments of every `/public/v1/query/*` endpoint.
+pub fn query_paths() -> &'static [&'static str] {
+    query::QUERY_PATHS
+}
+pub use identity::{Caller, StampProof};
+
+/// Tunables of the pipeline.
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    /// How far `timestampMs` of a submitted activity may be from the server's clock.
+    pub timestamp_window_ms: i64,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        EngineConfig { timestamp_window_ms: 5 * 60 * 1000 }
+    }
+}
+
+/// The domain engine: stateless apart from its store and clock; clone freely.
+#[derive(Clone)]
+pub struct Engine {
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    config: Arc<EngineConfig>,
+}
+
+/// The first organization, user and key of a fresh installation.
+#[derive(Debug, Clone)]
+pub struct BootstrapPlan {
+    /// Root organization id (generated).
+    pub organization_id: String,
+    /// Root organization name.
+    pub organization_name: String,
+    /// Root user id (generated).
+    pub user_id: String,
+    /// Root user name.
+    pub user_name: String,
+    /// API key id (generated).
+    pub api_key_id: String,
+    /// Compressed P-256 public key hex of the bootstrap key.
+    pub public_key: String,
+}
+
+impl BootstrapPlan {
+    /// Plans a bootstrap with fresh ids.
+    pub fn new(organization_name: &str, user_name: &str, public_key: &str) -> Self {
+        BootstrapPlan {
+            organization_id: new_id(),
+            organization_name: organization_name.to_owned(),
+            user_id: new_id(),
+            user_name: user_name.to_owned(),
+            api_key_id: new_id(),
+            public_key: public_key.to_owned(),
+        }
+    }
+}
+
+/// A fresh random UUID, as every id in twofold is.
+pub fn new_id() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
+/// The envelope every submitted activity shares.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SubmitEnvelope {
+    #[serde(rename = "type")]
+    activity_type: String,
+    timestamp_ms: String,
+    organization_id: String,
+    parameters: Box<RawValue>,
+}
+
+/// The part of every query body that selects the organization.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct QueryEnvelope {
+    organization_id: String,
+}
+
+/// Parses a whole request body, naming the field at fault.
+fn parse_body<T: DeserializeOwned>(body: &[u8]) -> Result<T> {
+    let mut de = serde_json::Deserializer::from_slice(body);
+    let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        if inner.is_syntax() || inner.is_eof() {
+            Error::invalid(format!("request body is not valid JSON: {inner}"))
+        } else if path == "." {
+            Error::invalid(format!("request body: {inner}"))
+        } else {
+            Error::invalid(format!("{path}: {inner}"))
+        }
+    })?;
+    de.end().map_err(|e| Error::invalid(format!("request body is not valid JSON: {e}")))?;
+    Ok(value)
+}
+
+impl Engine {
+    /// An engine over `store`, reading time from `clock`.
+    pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, config: EngineConfig) -> Self {
+        Engine { store, clock, config: Arc::new(config) }
+    }
+
+    /// The store, for readiness checks.
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    /// Whether the installation still needs its first organization.
+    pub async fn needs_bootstrap(&self) -> Result<bool> {
+        let mut tx = self.store.read().await?;
+        Ok(tx.installation_root().await?.is_none())
+    }
+
+    /// Creates the root organization, its root user and API key on an empty database.
+    /// Returns `false` (and changes nothing) if another process bootstrapped first.
+    pub async fn bootstrap(&self, plan: &BootstrapPlan) -> Result<bool> {
+        let verify_key = crypto::parse_public_key(ApiKeyCurve::P256, &plan.public_key)?;
+        let now = self.clock.now_ms();
+        let mut tx = self.store.write().await?;
+        if !tx.claim_installation(&plan.organization_id, now).await? {
+            return Ok(false);
+        }
+        tx.insert_organization(&Organization {
+            id: plan.organization_id.clone(),
+            name: plan.organization_name.clone(),
+            parent_id: None,
+            root_quorum_threshold: 1,
+            created_at: now,
+            updated_at: now,
+        })
+        .await?;
+        tx.insert_user(&User {
+            id: plan.user_id.clone(),
+            organization_id: plan.organization_id.clone(),
+            name: plan.user_name.clone(),
+            email: None,
+            phone: None,
+            created_at: now,
+            updated_at: now,
+        })
+        .await?;
+        tx.insert_api_key(&ApiKey {
+            id: plan.api_key_id.clone(),
+            organization_id: plan.organization_id.clone(),
+            user_id: plan.user_id.clone(),
+            name: "bootstrap".to_owned(),
+            public_key: plan.public_key.clone(),
+            verify_key,
+            curve: ApiKeyCurve::P256,
+            created_at: now,
+            updated_at: now,
+            expires_at: None,
+        })
+        .await?;
+        tx.set_root_quorum(&plan.organization_id, 1, std::slice::from_ref(&plan.user_id), now).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// Runs a stamped `/public/v1/submit/<path>` request and returns the activity.
+    pub async fn submit(&self, path: &str, stamp: &StampProof, body: &[u8]) -> Result<ActivityView> {
+        let kind = activity_types::kind_for_path(path)
+            .ok_or_else(|| Error::NotFound(format!("unknown submit endpoint `{}`", crypto::clip(path))))?;
+        let env: SubmitEnvelope = parse_body(body)?;
+        let caller = self.authenticate(stamp, body, &env.organization_id).await?;
+        self.check_timestamp(&env.timestamp_ms)?;
+        let version = version_for(kind, &env.activity_type)?;
+        let intent = Intent::parse(kind.operation, &env.parameters)?;
+        self.run_activity(&caller, kind, version, &intent, &env.parameters, body).await
+    }
+
+    /// Runs a stamped `/public/v1/query/<path>` request and returns its JSON response.
+    pub async fn query(&self, path: &str, stamp: &StampProof, body: &[u8]) -> Result<serde_json::Value> {
+        if !query::QUERY_PATHS.contains(&path) {
+            return Err(Error::NotFound(format!("unknown query endpoint `{}`", crypto::clip(path))));
+        }
+        let env: QueryEnvelope = parse_body(body)?;
+        let caller = self.authenticate(stamp, body, &env.organization_id).await?;
+        let mut tx = self.store.read().await?;
+        query::run(path, &caller, &mut *tx, body)
+            .await
+            .unwrap_or_else(|| Err(Error::NotFound(format!("unknown query endpoint `{}`", crypto::clip(path)))))
+    }
+
+    fn check_timestamp(&self, timestamp_ms: &str) -> Result<()> {
+        let ts: i64 = timestamp_ms.parse().map_err(|_| {
+            Error::invalid(format!(
+                "timestampMs must be milliseconds since the epoch as a decimal string, found `{}`",
+                crypto::clip(timestamp_ms)
+            ))
+        })?;
+        let now = self.clock.now_ms();
+        let window = self.config.timestamp_window_ms;
+        if (now - ts).abs() > window {
+            return Err(Error::Unauthenticated(format!(
+                "timestampMs {ts} is outside the allowed window of ±{}s around the server time {now}; \
+                 check the client's clock or resend with a fresh timestamp",
+                window / 1000
+            )));
+        }
+        Ok(())
+    }
+
+    async fn run_activity(
+        &self,
+        caller: &Caller,
+        kind: &'static ActivityKind,
+        version: &'static TypeVersion,
+        intent: &Intent,
+        parameters: &RawValue,
+        body: &[u8],
+    ) -> Result<ActivityView> {
+        let now = self.clock.now_ms();
+        let fingerprint = crypto::fingerprint(body);
+        let mut tx = self.store.write().await?;
+        if let Some(existing) = tx.get_activity_by_fingerprint(&fingerprint).await? {
+            return activity_view(&mut *tx, &existing, &caller.user.id).await;
+        }
+        let mut activity = Activity {
+            id: new_id(),
+            organization_id: caller.organization.id.clone(),
+            activity_type: version.type_name.to_owned(),
+            intent: format!("{{\"{}\":{}}}", version.intent_key, parameters.get()),
+            status: ActivityStatus::Created,
+            fingerprint,
+            result: None,
+            failure: None,
+            initiator_user_id: caller.user.id.clone(),
+            initiator_credential_id: caller.credential.id.clone(),
+            created_at: now,
+            updated_at: now,
+        };
+        if !tx.insert_activity(&activity).await? {
+            // A concurrent request with the identical body won the race: answer with its activity.
+            drop(tx);
+            let mut tx = self.store.read().await?;
+            let existing = tx
+                .get_activity_by_fingerprint(&activity.fingerprint)
+                .await?
+                .ok_or_else(|| StoreError::Backend("activity vanished after a fingerprint conflict".into()))?;
+            return activity_view(&mut *tx, &existing, &caller.user.id).await;
+        }
+        let vote = Vote {
+            id: new_id(),
+            activity_id: activity.id.clone(),
+            user_id: caller.user.id.clone(),
+            credential_id: caller.credential.id.clone(),
+            approve: true,
+            message: String::from_utf8_lossy(body).into_owned(),
+            public_key: caller.stamp.public_key.clone(),
+            signature: caller.stamp.signature.clone(),
+            scheme: caller.stamp.scheme.clone(),
+            created_at: now,
+        };
+        tx.insert_vote(&vote).await?;
+
+        let quorum = tx.root_quorum_members(&caller.organization.id).await?;
+        let decision = decide::decide(
+            kind,
+            &quorum,
+            caller.organization.root_quorum_threshold,
+            std::slice::from_ref(&caller.user.id),
+            &caller.user.id,
+        );
+        match decision {
+            Decision::Allow => {
+                tx.savepoint("execute").await?;
+                match execute::execute(&mut *tx, caller, intent, now).await {
+                    Ok(result) => {
+                        tx.release("execute").await?;
+                        activity.status = ActivityStatus::Completed;
+                        activity.result = Some(format!("{{\"{}\":{}}}", version.result_key, result));
+                    }
+                    Err(Error::Store(StoreError::Backend(e))) => return Err(StoreError::Backend(e).into()),
+                    Err(e) => {
+                        tx.rollback_to("execute").await?;
+                        tx.release("execute").await?;
+                        activity.status = ActivityStatus::Failed;
+                        activity.failure = Some(failure_json(&e));
+                    }
+                }
+            }
+            Decision::ConsensusNeeded => activity.status = ActivityStatus::ConsensusNeeded,
+            Decision::Deny(reason) => {
+                activity.status = ActivityStatus::Failed;
+                activity.failure = Some(failure_json(&Error::PermissionDenied(reason)));
+            }
+        }
+        activity.updated_at = now;
+        tx.update_activity(&activity).await?;
+        let view = activity_view(&mut *tx, &activity, &caller.user.id).await?;
+        tx.commit().await?;
+        tracing::info!(
+            activity_id = %activity.id,
+            activity_type = %activity.activity_type,
+            status = activity.status.as_str(),
+            organization_id = %activity.organization_id,
+            "activity recorded"
+        );
+        Ok(view)
+    }
+}
+
+fn version_for(kind: &'static ActivityKind, type_name: &str) -> Result<&'static TypeVersion> {
+    if let Some(v) = kind.versions.iter().find(|v| v.type_name == type_name) {
+        return Ok(v);
+    }
+    let accepted: Vec<&str> = kind.versions.iter().map(|v| v.type_name).collect();
+    match activity_types::kind_for_type(type_name) {
+        Some((other, _)) => Err(Error::invalid(format!(
+            "activity type `{type_name}` belongs to /public/v1/submit/{}, not /public/v1/submit/{}",
+            other.path, kind.path
+        ))),
+        None => Err(Error::invalid(format!(
+            "unknown activity type `{}` for /public/v1/submit/{}; expected one of: {}",
+            crypto::clip(type_name),
+            kind.path,
+            accepted.join(", ")
+        ))),
+    }
+}
+
+fn failure_json(e: &Error) -> String {
+    let f = Failure { code: e.code() as i32, message: e.to_string(), details: Vec::new() };
+    serde_json::to_string(&f).unwrap_or_else(|_| "{}".to_owned())
+}
+
+/// The user with its API keys and tag ids.
+async fn user_view(tx: &mut dyn StoreTx, user: &User) -> Result<UserView> {
+    let keys = tx.list_api_keys(&user.organization_id, Some(&user.id)).await?;
+    let tags = tx
+        .user_tag_memberships(&user.organization_id)
+        .await?
+        .into_iter()
+        .filter(|(u, _)| *u == user.id)
+        .map(|(_, t)| t)
+        .collect();
+    Ok(UserView::new(user, &keys, tags))
+}
+
+/// Every user of an organization with keys and tags, in two queries.
+async fn user_views(tx: &mut dyn StoreTx, org_id: &str) -> Result<Vec<UserView>> {
+    let users = tx.list_users(org_id).await?;
+    let keys = tx.list_api_keys(org_id, None).await?;
+    let memberships = tx.user_tag_memberships(org_id).await?;
+    Ok(users
+        .iter()
+        .map(|u| {
+            let tags = memberships.iter().filter(|(uid, _)| *uid == u.id).map(|(_, t)| t.clone()).collect();
+            UserView::new(u, &keys, tags)
+        })
+        .collect())
+}
+
+/// The v1Activity view of `a`, with its votes, as `caller_user_id` sees it.
+async fn activity_view(tx: &mut dyn StoreTx, a: &Activity, caller_user_id: &str) -> Result<ActivityView> {
+    let votes = tx.list_votes(&a.id).await?;
+    let mut views = Vec::with_capacity(votes.len());
+    for v in &votes {
+        let voter = match tx.get_user(&a.organization_id, &v.user_id).await? {
+            Some(u) => Some(user_view(tx, &u).await?),
+            None => None,
+        };
+        views.push(VoteView::new(v, voter));
+    }
+    Ok(ActivityView::new(a, views, caller_user_id))
+}

@@ -1,0 +1,243 @@
+//! Read-only endpoints (`/public/v1/query/*`). The caller is already confined to its
+//! own organization by identity; each query reads one consistent snapshot.
+
+use serde::Deserialize;
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use super::{Caller, activity_view, parse_body, user_view, user_views};
+use crate::api::{ActivityView, ApiKeyView, OrganizationData, TagView, Whoami};
+use crate::crypto;
+use crate::error::{Error, Result};
+use crate::model::{ActivityFilter, ActivityStatus};
+use crate::store::StoreTx;
+
+/// Every query endpoint, by last path segment.
+pub const QUERY_PATHS: &[&str] = &[
+    "whoami",
+    "get_whoami",
+    "get_organization",
+    "get_user",
+    "list_users",
+    "get_api_keys",
+    "get_api_key",
+    "list_user_tags",
+    "list_suborgs",
+    "get_activity",
+    "list_activities",
+];
+
+/// Default and largest page sizes for paginated lists.
+const DEFAULT_LIMIT: i64 = 10;
+const MAX_LIMIT: i64 = 100;
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct UserRequest {
+    user_id: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ApiKeysRequest {
+    #[serde(default)]
+    user_id: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ApiKeyRequest {
+    api_key_id: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ActivityRequest {
+    activity_id: String,
+}
+
+/// `v1Pagination`: `limit`, `before`, `after` (ids), numbers as strings.
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+struct Pagination {
+    #[serde(default)]
+    limit: Option<String>,
+    #[serde(default)]
+    before: Option<String>,
+    #[serde(default)]
+    after: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ListActivitiesRequest {
+    #[serde(default)]
+    filter_by_status: Vec<String>,
+    #[serde(default)]
+    filter_by_type: Vec<String>,
+    #[serde(default)]
+    pagination_options: Option<Pagination>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ListSuborgsRequest {
+    #[serde(default)]
+    filter_type: Option<String>,
+    #[serde(default)]
+    filter_value: Option<String>,
+    #[serde(default)]
+    pagination_options: Option<Pagination>,
+}
+
+fn to_json<T: Serialize>(v: T) -> Result<Value> {
+    serde_json::to_value(v).map_err(|e| Error::Store(crate::store::StoreError::Backend(format!("serialize: {e}"))))
+}
+
+fn limit(p: &Pagination) -> Result<i64> {
+    match &p.limit {
+        None => Ok(DEFAULT_LIMIT),
+        Some(s) => match s.parse::<i64>() {
+            Ok(n) if (1..=MAX_LIMIT).contains(&n) => Ok(n),
+            _ => Err(Error::invalid(format!(
+                "paginationOptions.limit must be a whole number from 1 to {MAX_LIMIT}, found `{}`",
+                crypto::clip(s)
+            ))),
+        },
+    }
+}
+
+/// Runs query `path` for `caller`; `None` if there is no such query.
+pub(super) async fn run(path: &str, caller: &Caller, tx: &mut dyn StoreTx, body: &[u8]) -> Option<Result<Value>> {
+    Some(match path {
+        "whoami" | "get_whoami" => to_json(Whoami {
+            organization_id: caller.organization.id.clone(),
+            organization_name: caller.organization.name.clone(),
+            user_id: caller.user.id.clone(),
+            username: caller.user.name.clone(),
+        }),
+        "get_organization" => get_organization(caller, tx).await,
+        "get_user" => get_user(caller, tx, body).await,
+        "list_users" => match user_views(tx, &caller.organization.id).await {
+            Ok(users) => Ok(json!({ "users": users })),
+            Err(e) => Err(e),
+        },
+        "get_api_keys" => get_api_keys(caller, tx, body).await,
+        "get_api_key" => get_api_key(caller, tx, body).await,
+        "list_user_tags" => match tx.list_user_tags(&caller.organization.id).await {
+            Ok(tags) => Ok(json!({ "userTags": tags.iter().map(TagView::from).collect::<Vec<_>>() })),
+            Err(e) => Err(e.into()),
+        },
+        "list_suborgs" => list_suborgs(caller, tx, body).await,
+        "get_activity" => get_activity(caller, tx, body).await,
+        "list_activities" => list_activities(caller, tx, body).await,
+        _ => return None,
+    })
+}
+
+async fn get_organization(caller: &Caller, tx: &mut dyn StoreTx) -> Result<Value> {
+    let org = &caller.organization;
+    let users = user_views(tx, &org.id).await?;
+    let tags = tx.list_user_tags(&org.id).await?;
+    let quorum = tx.root_quorum_members(&org.id).await?;
+    to_json(json!({ "organizationData": OrganizationData::new(org, users, &tags, quorum) }))
+}
+
+async fn get_user(caller: &Caller, tx: &mut dyn StoreTx, body: &[u8]) -> Result<Value> {
+    let req: UserRequest = parse_body(body)?;
+    let user = tx
+        .get_user(&caller.organization.id, &req.user_id)
+        .await?
+        .ok_or_else(|| Error::NotFound(format!("no user `{}` in this organization", crypto::clip(&req.user_id))))?;
+    to_json(json!({ "user": user_view(tx, &user).await? }))
+}
+
+async fn get_api_keys(caller: &Caller, tx: &mut dyn StoreTx, body: &[u8]) -> Result<Value> {
+    let req: ApiKeysRequest = parse_body(body)?;
+    let keys = tx.list_api_keys(&caller.organization.id, req.user_id.as_deref()).await?;
+    to_json(json!({ "apiKeys": keys.iter().map(ApiKeyView::from).collect::<Vec<_>>() }))
+}
+
+async fn get_api_key(caller: &Caller, tx: &mut dyn StoreTx, body: &[u8]) -> Result<Value> {
+    let req: ApiKeyRequest = parse_body(body)?;
+    let keys = tx.list_api_keys(&caller.organization.id, None).await?;
+    let key = keys
+        .iter()
+        .find(|k| k.id == req.api_key_id)
+        .ok_or_else(|| Error::NotFound(format!("no API key `{}` in this organization", crypto::clip(&req.api_key_id))))?;
+    to_json(json!({ "apiKey": ApiKeyView::from(key) }))
+}
+
+async fn list_suborgs(caller: &Caller, tx: &mut dyn StoreTx, body: &[u8]) -> Result<Value> {
+    let req: ListSuborgsRequest = parse_body(body)?;
+    if req.filter_type.is_some() || req.filter_value.is_some() {
+        return Err(Error::invalid(
+            "filterType/filterValue: filtering sub-organizations is not supported by this server; omit them",
+        ));
+    }
+    let page = req.pagination_options.unwrap_or_default();
+    let limit = usize::try_from(limit(&page)?).unwrap_or(DEFAULT_LIMIT as usize);
+    let ids = tx.list_sub_organizations(&caller.organization.id).await?;
+    let position = |cursor: &str| {
+        ids.iter()
+            .position(|id| id == cursor)
+            .ok_or_else(|| Error::invalid(format!("paginationOptions: unknown cursor `{}`", crypto::clip(cursor))))
+    };
+    let page_ids: Vec<&String> = match (&page.before, &page.after) {
+        (Some(_), Some(_)) => return Err(Error::invalid("paginationOptions: give `before` or `after`, not both")),
+        (None, Some(after)) => ids.iter().skip(position(after)? + 1).take(limit).collect(),
+        (Some(before), None) => {
+            let end = position(before)?;
+            ids[end.saturating_sub(limit)..end].iter().collect()
+        }
+        (None, None) => ids.iter().take(limit).collect(),
+    };
+    to_json(json!({ "organizationIds": page_ids }))
+}
+
+async fn get_activity(caller: &Caller, tx: &mut dyn StoreTx, body: &[u8]) -> Result<Value> {
+    let req: ActivityRequest = parse_body(body)?;
+    let activity = tx
+        .get_activity(&caller.organization.id, &req.activity_id)
+        .await?
+        .ok_or_else(|| Error::NotFound(format!("no activity `{}` in this organization", crypto::clip(&req.activity_id))))?;
+    to_json(json!({ "activity": activity_view(tx, &activity, &caller.user.id).await? }))
+}
+
+async fn list_activities(caller: &Caller, tx: &mut dyn StoreTx, body: &[u8]) -> Result<Value> {
+    let req: ListActivitiesRequest = parse_body(body)?;
+    let page = req.pagination_options.unwrap_or_default();
+    if page.before.is_some() && page.after.is_some() {
+        return Err(Error::invalid("paginationOptions: give `before` or `after`, not both"));
+    }
+    let statuses = req
+        .filter_by_status
+        .iter()
+        .map(|s| {
+            ActivityStatus::parse(s).ok_or_else(|| {
+                Error::invalid(format!("filterByStatus: unknown activity status `{}`", crypto::clip(s)))
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    for t in &req.filter_by_type {
+        if !t.starts_with("ACTIVITY_TYPE_") || t.len() > 128 {
+            return Err(Error::invalid(format!("filterByType: `{}` is not an activity type", crypto::clip(t))));
+        }
+    }
+    let filter = ActivityFilter {
+        statuses,
+        types: req.filter_by_type,
+        limit: limit(&page)?,
+        before: page.before,
+        after: page.after,
+    };
+    let activities = tx
+        .list_activities(&caller.organization.id, &filter)
+        .await?
+        .ok_or_else(|| Error::invalid("paginationOptions: unknown cursor; pass an activity id from a previous page"))?;
+    let mut views: Vec<ActivityView> = Vec::with_capacity(activities.len());
+    for a in &activities {
+        views.push(activity_view(tx, a, &caller.user.id).await?);
+    }
+    to_json(json!({ "activities": views }))
+}

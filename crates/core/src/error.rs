@@ -1,0 +1,74 @@
+//! The domain error: what went wrong, in terms a client can act on.
+
+use crate::store::StoreError;
+
+/// gRPC-style status codes, as Turnkey's error bodies carry them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorCode {
+    /// 3: the request is malformed or names something invalid.
+    InvalidArgument = 3,
+    /// 5: the named object does not exist (or is not visible to the caller).
+    NotFound = 5,
+    /// 6: the object already exists.
+    AlreadyExists = 6,
+    /// 7: the caller is known but may not do this.
+    PermissionDenied = 7,
+    /// 8: a limit was hit (size, rate).
+    ResourceExhausted = 8,
+    /// 9: the system is not in a state that allows this.
+    FailedPrecondition = 9,
+    /// 13: a bug or an unavailable dependency on our side.
+    Internal = 13,
+    /// 16: the request is not authenticated.
+    Unauthenticated = 16,
+}
+
+/// Everything the domain layer can refuse or fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The request is malformed; the message names the problem.
+    #[error("{0}")]
+    InvalidArgument(String),
+    /// The request could not be authenticated.
+    #[error("{0}")]
+    Unauthenticated(String),
+    /// The caller may not do this.
+    #[error("{0}")]
+    PermissionDenied(String),
+    /// The named object does not exist.
+    #[error("{0}")]
+    NotFound(String),
+    /// The object already exists.
+    #[error("{0}")]
+    AlreadyExists(String),
+    /// The current state does not allow this.
+    #[error("{0}")]
+    FailedPrecondition(String),
+    /// Storage failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl Error {
+    /// The gRPC-style code clients see for this error.
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            Error::InvalidArgument(_) => ErrorCode::InvalidArgument,
+            Error::Unauthenticated(_) => ErrorCode::Unauthenticated,
+            Error::PermissionDenied(_) => ErrorCode::PermissionDenied,
+            Error::NotFound(_) => ErrorCode::NotFound,
+            Error::AlreadyExists(_) => ErrorCode::AlreadyExists,
+            Error::FailedPrecondition(_) => ErrorCode::FailedPrecondition,
+            Error::Store(StoreError::Conflict(_)) => ErrorCode::AlreadyExists,
+            Error::Store(_) => ErrorCode::Internal,
+        }
+    }
+
+    /// Shorthand for [`Error::InvalidArgument`].
+    pub fn invalid(msg: impl Into<String>) -> Self {
+        Error::InvalidArgument(msg.into())
+    }
+}
+
+/// The domain layer's result.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,21 @@
+//! twofold's domain layer: organizations, users, credentials, activities and the
+//! decision pipeline. It knows nothing of HTTP or SQL; it reaches storage and time
+//! only through the [`Store`] and [`Clock`] traits.
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+pub mod activity_types;
+pub mod api;
+pub mod clock;
+pub mod crypto;
+pub mod engine;
+pub mod error;
+pub mod intents;
+pub mod model;
+pub mod store;
+
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use engine::query_paths;
+pub use engine::{Caller, Engine, EngineConfig, StampProof};
+pub use error::{Error, ErrorCode, Result};
+pub use store::{Store, StoreError, StoreTx};

@@ -1,0 +1,251 @@
+//! Domain records: what the store keeps and the engine reasons about.
+
+use serde::{Deserialize, Serialize};
+
+/// An organization (tenant). Sub-organizations name their parent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Organization {
+    /// UUID.
+    pub id: String,
+    /// Human-readable name.
+    pub name: String,
+    /// The parent organization, for sub-organizations.
+    pub parent_id: Option<String>,
+    /// How many root-quorum members must approve to bypass policies.
+    pub root_quorum_threshold: i64,
+    /// Creation time, ms since epoch.
+    pub created_at: i64,
+    /// Last change, ms since epoch.
+    pub updated_at: i64,
+}
+
+/// A user of an organization.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    /// UUID.
+    pub id: String,
+    /// Owning organization.
+    pub organization_id: String,
+    /// Display name, unique within the organization.
+    pub name: String,
+    /// Optional email address.
+    pub email: Option<String>,
+    /// Optional phone number (E.164).
+    pub phone: Option<String>,
+    /// Creation time, ms since epoch.
+    pub created_at: i64,
+    /// Last change, ms since epoch.
+    pub updated_at: i64,
+}
+
+/// The curve of an API key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ApiKeyCurve {
+    /// ECDSA over NIST P-256 with SHA-256.
+    #[serde(rename = "API_KEY_CURVE_P256")]
+    P256,
+    /// Ed25519.
+    #[serde(rename = "API_KEY_CURVE_ED25519")]
+    Ed25519,
+}
+
+impl ApiKeyCurve {
+    /// The wire name (`API_KEY_CURVE_P256`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ApiKeyCurve::P256 => "API_KEY_CURVE_P256",
+            ApiKeyCurve::Ed25519 => "API_KEY_CURVE_ED25519",
+        }
+    }
+
+    /// Parses the wire name.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "API_KEY_CURVE_P256" => Some(ApiKeyCurve::P256),
+            "API_KEY_CURVE_ED25519" => Some(ApiKeyCurve::Ed25519),
+            _ => None,
+        }
+    }
+
+    /// The credential type of a key on this curve (`CREDENTIAL_TYPE_API_KEY_P256`).
+    pub fn credential_type(self) -> &'static str {
+        match self {
+            ApiKeyCurve::P256 => "CREDENTIAL_TYPE_API_KEY_P256",
+            ApiKeyCurve::Ed25519 => "CREDENTIAL_TYPE_API_KEY_ED25519",
+        }
+    }
+
+    /// The stamp scheme that signs with a key on this curve.
+    pub fn stamp_scheme(self) -> &'static str {
+        match self {
+            ApiKeyCurve::P256 => "SIGNATURE_SCHEME_TK_API_P256",
+            ApiKeyCurve::Ed25519 => "SIGNATURE_SCHEME_TK_API_ED25519",
+        }
+    }
+}
+
+/// An API key credential: a public key bound to one user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiKey {
+    /// UUID (the `apiKeyId`).
+    pub id: String,
+    /// Owning organization.
+    pub organization_id: String,
+    /// Owning user.
+    pub user_id: String,
+    /// Human-readable name.
+    pub name: String,
+    /// Public key as clients send it: compressed SEC1 hex (P-256) or raw hex (Ed25519).
+    pub public_key: String,
+    /// Public key bytes in the form the verifier needs (uncompressed SEC1 for P-256).
+    pub verify_key: Vec<u8>,
+    /// Curve.
+    pub curve: ApiKeyCurve,
+    /// Creation time, ms since epoch.
+    pub created_at: i64,
+    /// Last change, ms since epoch.
+    pub updated_at: i64,
+    /// Expiry, ms since epoch; `None` never expires.
+    pub expires_at: Option<i64>,
+}
+
+/// A user tag, used by policies (`user.tags.contains('admin')`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserTag {
+    /// UUID.
+    pub id: String,
+    /// Owning organization.
+    pub organization_id: String,
+    /// Name, unique within the organization.
+    pub name: String,
+    /// Creation time, ms since epoch.
+    pub created_at: i64,
+    /// Last change, ms since epoch.
+    pub updated_at: i64,
+}
+
+/// Where an activity is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum ActivityStatus {
+    /// Recorded, not yet decided.
+    #[serde(rename = "ACTIVITY_STATUS_CREATED")]
+    Created,
+    /// Being processed.
+    #[serde(rename = "ACTIVITY_STATUS_PENDING")]
+    Pending,
+    /// Waiting for the initiator's further factors.
+    #[serde(rename = "ACTIVITY_STATUS_AUTHENTICATORS_NEEDED")]
+    AuthenticatorsNeeded,
+    /// Waiting for approvals from other users.
+    #[serde(rename = "ACTIVITY_STATUS_CONSENSUS_NEEDED")]
+    ConsensusNeeded,
+    /// Executed.
+    #[serde(rename = "ACTIVITY_STATUS_COMPLETED")]
+    Completed,
+    /// Denied or failed to execute.
+    #[serde(rename = "ACTIVITY_STATUS_FAILED")]
+    Failed,
+    /// Rejected by voters.
+    #[serde(rename = "ACTIVITY_STATUS_REJECTED")]
+    Rejected,
+}
+
+impl ActivityStatus {
+    /// Every status, for validating filters.
+    pub const ALL: [ActivityStatus; 7] = [
+        ActivityStatus::Created,
+        ActivityStatus::Pending,
+        ActivityStatus::AuthenticatorsNeeded,
+        ActivityStatus::ConsensusNeeded,
+        ActivityStatus::Completed,
+        ActivityStatus::Failed,
+        ActivityStatus::Rejected,
+    ];
+
+    /// The wire name (`ACTIVITY_STATUS_COMPLETED`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ActivityStatus::Created => "ACTIVITY_STATUS_CREATED",
+            ActivityStatus::Pending => "ACTIVITY_STATUS_PENDING",
+            ActivityStatus::AuthenticatorsNeeded => "ACTIVITY_STATUS_AUTHENTICATORS_NEEDED",
+            ActivityStatus::ConsensusNeeded => "ACTIVITY_STATUS_CONSENSUS_NEEDED",
+            ActivityStatus::Completed => "ACTIVITY_STATUS_COMPLETED",
+            ActivityStatus::Failed => "ACTIVITY_STATUS_FAILED",
+            ActivityStatus::Rejected => "ACTIVITY_STATUS_REJECTED",
+        }
+    }
+
+    /// Parses the wire name.
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|st| st.as_str() == s)
+    }
+}
+
+/// One activity: a submitted request and what became of it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Activity {
+    /// UUID.
+    pub id: String,
+    /// Organization it acts in.
+    pub organization_id: String,
+    /// `ACTIVITY_TYPE_...`.
+    pub activity_type: String,
+    /// The intent, as `{"<intentKey>": parameters}` JSON.
+    pub intent: String,
+    /// Current status.
+    pub status: ActivityStatus,
+    /// `sha256:<hex>` of the exact request body.
+    pub fingerprint: String,
+    /// The result, as `{"<resultKey>": ...}` JSON, once completed.
+    pub result: Option<String>,
+    /// Why it failed: `{"code":..,"message":..}` JSON.
+    pub failure: Option<String>,
+    /// Who submitted it.
+    pub initiator_user_id: String,
+    /// With which credential.
+    pub initiator_credential_id: String,
+    /// Creation time, ms since epoch.
+    pub created_at: i64,
+    /// Last change, ms since epoch.
+    pub updated_at: i64,
+}
+
+/// A vote on an activity: the initiator's implicit approval or a later approval/rejection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Vote {
+    /// UUID.
+    pub id: String,
+    /// The activity voted on.
+    pub activity_id: String,
+    /// The voter.
+    pub user_id: String,
+    /// The credential whose stamp carried the vote.
+    pub credential_id: String,
+    /// `true` approves, `false` rejects.
+    pub approve: bool,
+    /// The stamped message (the request body).
+    pub message: String,
+    /// The stamp's public key.
+    pub public_key: String,
+    /// The stamp's signature.
+    pub signature: String,
+    /// The stamp's scheme.
+    pub scheme: String,
+    /// Time of the vote, ms since epoch.
+    pub created_at: i64,
+}
+
+/// Filters and cursor for listing activities, newest first.
+#[derive(Debug, Clone, Default)]
+pub struct ActivityFilter {
+    /// Only these statuses (empty = all).
+    pub statuses: Vec<ActivityStatus>,
+    /// Only these types (empty = all).
+    pub types: Vec<String>,
+    /// Page size.
+    pub limit: i64,
+    /// Return activities newer than this activity id.
+    pub before: Option<String>,
+    /// Return activities older than this activity id.
+    pub after: Option<String>,
+}

@@ -1,0 +1,111 @@
+//! The storage boundary. `twofold-store` implements these traits over SQLite and
+//! PostgreSQL; the engine only ever talks to them.
+//!
+//! Every read and write happens inside a [`StoreTx`]: queries take a read
+//! transaction (a consistent snapshot), activities take one write transaction that
+//! holds the activity row, its effects, its votes and its status change together.
+
+use async_trait::async_trait;
+
+use crate::model::{Activity, ActivityFilter, ApiKey, Organization, User, UserTag, Vote};
+
+/// Storage failures, as the engine needs to tell them apart.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A uniqueness constraint was violated; the message names it.
+    #[error("{0}")]
+    Conflict(String),
+    /// The database could not be reached or failed; details are logged, not shown.
+    #[error("database error: {0}")]
+    Backend(String),
+}
+
+/// Shorthand for store results.
+pub type StoreResult<T> = std::result::Result<T, StoreError>;
+
+/// A database holding twofold's state.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Starts a read-only transaction.
+    async fn read(&self) -> StoreResult<Box<dyn StoreTx>>;
+    /// Starts a read-write transaction. On PostgreSQL, concurrent writers are
+    /// serialized by row locks and unique constraints; on SQLite by the single writer.
+    async fn write(&self) -> StoreResult<Box<dyn StoreTx>>;
+    /// Checks that the database answers (for readiness probes).
+    async fn ping(&self) -> StoreResult<()>;
+}
+
+/// One transaction. Dropping it without [`StoreTx::commit`] rolls it back.
+#[async_trait]
+pub trait StoreTx: Send {
+    /// Makes every change of this transaction durable.
+    async fn commit(self: Box<Self>) -> StoreResult<()>;
+    /// Marks a point to roll back to (`SAVEPOINT`).
+    async fn savepoint(&mut self, name: &str) -> StoreResult<()>;
+    /// Undoes everything since the savepoint.
+    async fn rollback_to(&mut self, name: &str) -> StoreResult<()>;
+    /// Forgets the savepoint, keeping its changes.
+    async fn release(&mut self, name: &str) -> StoreResult<()>;
+
+    /// Claims the installation for `root_org_id`; `false` if it was already claimed.
+    async fn claim_installation(&mut self, root_org_id: &str, now: i64) -> StoreResult<bool>;
+    /// The installation's root organization, if bootstrapped.
+    async fn installation_root(&mut self) -> StoreResult<Option<String>>;
+
+    /// Inserts an organization.
+    async fn insert_organization(&mut self, org: &Organization) -> StoreResult<()>;
+    /// Reads an organization.
+    async fn get_organization(&mut self, id: &str) -> StoreResult<Option<Organization>>;
+    /// Ids of an organization's direct sub-organizations, oldest first.
+    async fn list_sub_organizations(&mut self, parent_id: &str) -> StoreResult<Vec<String>>;
+    /// Replaces the root quorum (threshold and members).
+    async fn set_root_quorum(&mut self, org_id: &str, threshold: i64, user_ids: &[String], now: i64) -> StoreResult<()>;
+    /// Ids of the root-quorum members.
+    async fn root_quorum_members(&mut self, org_id: &str) -> StoreResult<Vec<String>>;
+
+    /// Inserts a user.
+    async fn insert_user(&mut self, user: &User) -> StoreResult<()>;
+    /// Rewrites a user's name, email, phone and `updated_at`.
+    async fn update_user(&mut self, user: &User) -> StoreResult<()>;
+    /// Deletes a user with its credentials and tag memberships; `false` if absent.
+    async fn delete_user(&mut self, org_id: &str, user_id: &str) -> StoreResult<bool>;
+    /// Reads a user of an organization.
+    async fn get_user(&mut self, org_id: &str, user_id: &str) -> StoreResult<Option<User>>;
+    /// All users of an organization, oldest first.
+    async fn list_users(&mut self, org_id: &str) -> StoreResult<Vec<User>>;
+
+    /// Inserts a tag.
+    async fn insert_user_tag(&mut self, tag: &UserTag) -> StoreResult<()>;
+    /// All tags of an organization, oldest first.
+    async fn list_user_tags(&mut self, org_id: &str) -> StoreResult<Vec<UserTag>>;
+    /// Replaces the tags a user carries.
+    async fn set_user_tags(&mut self, user_id: &str, tag_ids: &[String]) -> StoreResult<()>;
+    /// Adds one user to a tag (no-op if already there).
+    async fn add_user_to_tag(&mut self, tag_id: &str, user_id: &str) -> StoreResult<()>;
+    /// `(user_id, tag_id)` pairs for every tagged user of an organization.
+    async fn user_tag_memberships(&mut self, org_id: &str) -> StoreResult<Vec<(String, String)>>;
+
+    /// Inserts an API key; `Conflict` if the organization already has that public key.
+    async fn insert_api_key(&mut self, key: &ApiKey) -> StoreResult<()>;
+    /// Deletes one API key of a user; `false` if absent.
+    async fn delete_api_key(&mut self, org_id: &str, user_id: &str, key_id: &str) -> StoreResult<bool>;
+    /// Every API key (in any organization) with this public key.
+    async fn api_keys_by_public_key(&mut self, public_key: &str) -> StoreResult<Vec<ApiKey>>;
+    /// API keys of an organization, optionally of one user, oldest first.
+    async fn list_api_keys(&mut self, org_id: &str, user_id: Option<&str>) -> StoreResult<Vec<ApiKey>>;
+
+    /// Inserts an activity unless one with the same fingerprint exists; `false` then.
+    async fn insert_activity(&mut self, activity: &Activity) -> StoreResult<bool>;
+    /// Rewrites status, result, failure and `updated_at`.
+    async fn update_activity(&mut self, activity: &Activity) -> StoreResult<()>;
+    /// Reads an activity of an organization.
+    async fn get_activity(&mut self, org_id: &str, id: &str) -> StoreResult<Option<Activity>>;
+    /// Reads the activity with this fingerprint.
+    async fn get_activity_by_fingerprint(&mut self, fingerprint: &str) -> StoreResult<Option<Activity>>;
+    /// A page of an organization's activities, newest first. `None` if a cursor is unknown.
+    async fn list_activities(&mut self, org_id: &str, filter: &ActivityFilter) -> StoreResult<Option<Vec<Activity>>>;
+    /// Records a vote.
+    async fn insert_vote(&mut self, vote: &Vote) -> StoreResult<()>;
+    /// Votes on an activity, oldest first.
+    async fn list_votes(&mut self, activity_id: &str) -> StoreResult<Vec<Vote>>;
+}

@@ -1,0 +1,65 @@
+//! The single mapping from errors to HTTP responses:
+//! `{"code": <gRPC code>, "message": "...", "details": []}` with a matching status.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::json;
+use twofold_core::{Error, ErrorCode};
+
+/// An error on its way to the client.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// A domain error.
+    #[error(transparent)]
+    Core(#[from] Error),
+    /// The body exceeds the configured limit.
+    #[error("request body is larger than the limit of {limit} bytes")]
+    PayloadTooLarge {
+        /// The limit.
+        limit: usize,
+    },
+    /// No route.
+    #[error("no endpoint {0}; see /public/v1/submit/* and /public/v1/query/*")]
+    NoRoute(String),
+    /// Wrong method.
+    #[error("method {0} is not allowed; every endpoint takes POST with a JSON body")]
+    MethodNotAllowed(String),
+}
+
+impl ApiError {
+    fn status_and_code(&self) -> (StatusCode, i32) {
+        match self {
+            ApiError::Core(e) => {
+                let code = e.code();
+                let status = match code {
+                    ErrorCode::InvalidArgument | ErrorCode::FailedPrecondition => StatusCode::BAD_REQUEST,
+                    ErrorCode::NotFound => StatusCode::NOT_FOUND,
+                    ErrorCode::AlreadyExists => StatusCode::CONFLICT,
+                    ErrorCode::PermissionDenied => StatusCode::FORBIDDEN,
+                    ErrorCode::ResourceExhausted => StatusCode::TOO_MANY_REQUESTS,
+                    ErrorCode::Unauthenticated => StatusCode::UNAUTHORIZED,
+                    ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+                };
+                (status, code as i32)
+            }
+            ApiError::PayloadTooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, ErrorCode::ResourceExhausted as i32),
+            ApiError::NoRoute(_) => (StatusCode::NOT_FOUND, ErrorCode::NotFound as i32),
+            ApiError::MethodNotAllowed(_) => (StatusCode::METHOD_NOT_ALLOWED, ErrorCode::InvalidArgument as i32),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, code) = self.status_and_code();
+        let message = if status.is_server_error() {
+            // Details stay in the log; the client gets the request id (X-Request-Id) to quote.
+            tracing::error!(error = %self, "internal error");
+            "internal error; quote the X-Request-Id response header when reporting it".to_owned()
+        } else {
+            self.to_string()
+        };
+        (status, Json(json!({ "code": code, "message": message, "details": [] }))).into_response()
+    }
+}

@@ -1,0 +1,13 @@
+//! twofold's HTTP layer: the axum router, `X-Stamp` parsing, and the one place
+//! where errors become HTTP responses. Handlers are thin: they hand the stamp and
+//! the exact body bytes to [`twofold_core::Engine`] and serialize what it returns.
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+mod error;
+mod extract;
+mod routes;
+mod stamp;
+
+pub use error::ApiError;
+pub use routes::{AppState, ServerLimits, router};

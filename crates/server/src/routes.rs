@@ -1,0 +1,82 @@
+//! Routes and their thin handlers.
+
+use axum::extract::{FromRef, Path, State};
+use axum::http::{Method, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{any, get};
+use axum::{Json, Router};
+use serde_json::json;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+use twofold_core::Engine;
+
+use crate::error::ApiError;
+use crate::extract::Stamped;
+
+/// Request limits.
+#[derive(Debug, Clone, Copy)]
+pub struct ServerLimits {
+    /// Largest accepted request body.
+    pub max_body_bytes: usize,
+}
+
+impl Default for ServerLimits {
+    fn default() -> Self {
+        ServerLimits { max_body_bytes: 1024 * 1024 }
+    }
+}
+
+/// Everything a handler may use, passed explicitly through axum `State`.
+#[derive(Clone)]
+pub struct AppState {
+    /// The domain engine.
+    pub engine: Engine,
+    /// Request limits.
+    pub limits: ServerLimits,
+}
+
+impl FromRef<AppState> for ServerLimits {
+    fn from_ref(state: &AppState) -> Self {
+        state.limits
+    }
+}
+
+/// The whole HTTP API.
+pub fn router(state: AppState) -> Router {
+    let request_id = axum::http::HeaderName::from_static("x-request-id");
+    Router::new()
+        .route("/public/v1/submit/{name}", any(submit))
+        .route("/public/v1/query/{name}", any(query))
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .fallback(no_route)
+        .with_state(state)
+        .layer(PropagateRequestIdLayer::new(request_id.clone()))
+        .layer(TraceLayer::new_for_http())
+        .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+}
+
+async fn submit(State(s): State<AppState>, Path(name): Path<String>, req: Stamped) -> Result<Response, ApiError> {
+    let activity = s.engine.submit(&name, &req.stamp, &req.body).await?;
+    Ok(Json(json!({ "activity": activity })).into_response())
+}
+
+async fn query(State(s): State<AppState>, Path(name): Path<String>, req: Stamped) -> Result<Response, ApiError> {
+    Ok(Json(s.engine.query(&name, &req.stamp, &req.body).await?).into_response())
+}
+
+async fn healthz() -> Json<serde_json::Value> {
+    Json(json!({ "status": "ok" }))
+}
+
+async fn readyz(State(s): State<AppState>) -> Result<Json<serde_json::Value>, ApiError> {
+    s.engine.store().ping().await.map_err(twofold_core::Error::from)?;
+    Ok(Json(json!({ "status": "ready", "database": "ok" })))
+}
+
+async fn no_route(method: Method, uri: Uri) -> ApiError {
+    if method != Method::POST && uri.path().starts_with("/public/") {
+        return ApiError::MethodNotAllowed(method.to_string());
+    }
+    ApiError::NoRoute(uri.path().chars().take(200).collect())
+}

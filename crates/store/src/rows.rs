@@ -1,0 +1,96 @@
+//! Row decoding: database rows become domain records here and nowhere else.
+
+use sqlx::Row;
+use sqlx::any::AnyRow;
+use twofold_core::model::{Activity, ActivityStatus, ApiKey, ApiKeyCurve, Organization, User, UserTag, Vote};
+
+type R<T> = Result<T, sqlx::Error>;
+
+fn decode_err(col: &str, msg: String) -> sqlx::Error {
+    sqlx::Error::ColumnDecode { index: col.to_owned(), source: msg.into() }
+}
+
+pub(crate) fn organization(r: &AnyRow) -> R<Organization> {
+    Ok(Organization {
+        id: r.try_get("id")?,
+        name: r.try_get("name")?,
+        parent_id: r.try_get("parent_id")?,
+        root_quorum_threshold: r.try_get("root_quorum_threshold")?,
+        created_at: r.try_get("created_at")?,
+        updated_at: r.try_get("updated_at")?,
+    })
+}
+
+pub(crate) fn user(r: &AnyRow) -> R<User> {
+    Ok(User {
+        id: r.try_get("id")?,
+        organization_id: r.try_get("organization_id")?,
+        name: r.try_get("name")?,
+        email: r.try_get("email")?,
+        phone: r.try_get("phone")?,
+        created_at: r.try_get("created_at")?,
+        updated_at: r.try_get("updated_at")?,
+    })
+}
+
+pub(crate) fn user_tag(r: &AnyRow) -> R<UserTag> {
+    Ok(UserTag {
+        id: r.try_get("id")?,
+        organization_id: r.try_get("organization_id")?,
+        name: r.try_get("name")?,
+        created_at: r.try_get("created_at")?,
+        updated_at: r.try_get("updated_at")?,
+    })
+}
+
+pub(crate) fn api_key(r: &AnyRow) -> R<ApiKey> {
+    let curve: String = r.try_get("curve")?;
+    let verify_key: String = r.try_get("verify_key")?;
+    Ok(ApiKey {
+        id: r.try_get("id")?,
+        organization_id: r.try_get("organization_id")?,
+        user_id: r.try_get("user_id")?,
+        name: r.try_get("name")?,
+        public_key: r.try_get("public_key")?,
+        verify_key: hex::decode(&verify_key).map_err(|e| decode_err("verify_key", e.to_string()))?,
+        curve: ApiKeyCurve::parse(&curve).ok_or_else(|| decode_err("curve", format!("unknown curve {curve}")))?,
+        created_at: r.try_get("created_at")?,
+        updated_at: r.try_get("updated_at")?,
+        expires_at: r.try_get("expires_at")?,
+    })
+}
+
+pub(crate) fn activity(r: &AnyRow) -> R<Activity> {
+    let status: String = r.try_get("status")?;
+    Ok(Activity {
+        id: r.try_get("id")?,
+        organization_id: r.try_get("organization_id")?,
+        activity_type: r.try_get("type")?,
+        intent: r.try_get("intent")?,
+        status: ActivityStatus::parse(&status)
+            .ok_or_else(|| decode_err("status", format!("unknown status {status}")))?,
+        fingerprint: r.try_get("fingerprint")?,
+        result: r.try_get("result")?,
+        failure: r.try_get("failure")?,
+        initiator_user_id: r.try_get("initiator_user_id")?,
+        initiator_credential_id: r.try_get("initiator_credential_id")?,
+        created_at: r.try_get("created_at")?,
+        updated_at: r.try_get("updated_at")?,
+    })
+}
+
+pub(crate) fn vote(r: &AnyRow) -> R<Vote> {
+    let selection: String = r.try_get("selection")?;
+    Ok(Vote {
+        id: r.try_get("id")?,
+        activity_id: r.try_get("activity_id")?,
+        user_id: r.try_get("user_id")?,
+        credential_id: r.try_get("credential_id")?,
+        approve: selection == "APPROVE",
+        message: r.try_get("message")?,
+        public_key: r.try_get("public_key")?,
+        signature: r.try_get("signature")?,
+        scheme: r.try_get("scheme")?,
+        created_at: r.try_get("created_at")?,
+    })
+}

@@ -1,0 +1,584 @@
+//! The sqlx implementation of [`Store`] for SQLite and PostgreSQL.
+
+use std::path::Path;
+use std::str::FromStr;
+use std::sync::Once;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::{Any, AnyPool, AssertSqlSafe, Executor, Row, Transaction};
+use twofold_core::model::{Activity, ActivityFilter, ApiKey, Organization, User, UserTag, Vote};
+use twofold_core::store::{Store, StoreError, StoreResult, StoreTx};
+
+use crate::{OpenError, rows};
+
+static MIGRATIONS_SQLITE: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/sqlite");
+static MIGRATIONS_POSTGRES: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/postgres");
+
+/// Which database a [`SqlStore`] talks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// An embedded SQLite file in WAL mode.
+    Sqlite,
+    /// A PostgreSQL server.
+    Postgres,
+}
+
+/// Connection settings.
+#[derive(Debug, Clone)]
+pub struct StoreOptions {
+    /// Largest number of pooled connections (PostgreSQL; SQLite readers).
+    pub max_connections: u32,
+    /// How long to wait for a connection or a lock.
+    pub acquire_timeout: Duration,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        StoreOptions { max_connections: 8, acquire_timeout: Duration::from_secs(10) }
+    }
+}
+
+/// A SQLite or PostgreSQL database holding twofold's state.
+///
+/// SQLite gets one writer connection (SQLite allows one writer at a time; a single
+/// connection makes that explicit instead of surfacing `SQLITE_BUSY`) and a pool of
+/// readers that see WAL snapshots. PostgreSQL uses one pool for both.
+#[derive(Debug, Clone)]
+pub struct SqlStore {
+    backend: Backend,
+    reader: AnyPool,
+    writer: AnyPool,
+}
+
+fn install_drivers() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(sqlx::any::install_default_drivers);
+}
+
+fn backend_err(e: sqlx::Error) -> StoreError {
+    if let sqlx::Error::Database(db) = &e
+        && db.is_unique_violation()
+    {
+        return StoreError::Conflict(format!("already exists: {}", db.message()));
+    }
+    tracing::error!(error = %e, "database error");
+    StoreError::Backend(e.to_string())
+}
+
+impl SqlStore {
+    /// Opens (creating if needed) and migrates the database at `url`
+    /// (`sqlite://path/to/file.db` or `postgres://...`).
+    pub async fn open(url: &str, options: &StoreOptions) -> Result<SqlStore, OpenError> {
+        install_drivers();
+        let store = if let Some(path) = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")) {
+            Self::open_sqlite(path, options).await?
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            let pool = AnyPoolOptions::new()
+                .max_connections(options.max_connections)
+                .acquire_timeout(options.acquire_timeout)
+                .connect(url)
+                .await
+                .map_err(OpenError::Connect)?;
+            SqlStore { backend: Backend::Postgres, reader: pool.clone(), writer: pool }
+        } else {
+            return Err(OpenError::UnsupportedUrl(url.to_owned()));
+        };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    async fn open_sqlite(path: &str, options: &StoreOptions) -> Result<SqlStore, OpenError> {
+        let file = path.split('?').next().unwrap_or(path);
+        if let Some(dir) = Path::new(file).parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)
+                .map_err(|source| OpenError::Directory { path: dir.display().to_string(), source })?;
+        }
+        let url = format!("sqlite://{file}?mode=rwc");
+        let pool = |max: u32| {
+            AnyPoolOptions::new()
+                .max_connections(max)
+                .acquire_timeout(options.acquire_timeout)
+                .after_connect(|conn, _meta| {
+                    Box::pin(async move {
+                        conn.execute("PRAGMA foreign_keys = ON").await?;
+                        conn.execute("PRAGMA busy_timeout = 10000").await?;
+                        conn.execute("PRAGMA synchronous = FULL").await?;
+                        Ok(())
+                    })
+                })
+        };
+        let writer = pool(1).connect(&url).await.map_err(OpenError::Connect)?;
+        // WAL is a property of the file: set once, it holds for every connection.
+        sqlx::query("PRAGMA journal_mode = WAL").fetch_all(&writer).await.map_err(OpenError::Connect)?;
+        let reader = pool(options.max_connections.max(1)).connect(&url).await.map_err(OpenError::Connect)?;
+        Ok(SqlStore { backend: Backend::Sqlite, reader, writer })
+    }
+
+    async fn migrate(&self) -> Result<(), OpenError> {
+        let migrator = match self.backend {
+            Backend::Sqlite => &MIGRATIONS_SQLITE,
+            Backend::Postgres => &MIGRATIONS_POSTGRES,
+        };
+        migrator.run(&self.writer).await.map_err(|e| match e {
+            sqlx::migrate::MigrateError::VersionMissing(v) => OpenError::SchemaTooNew(v),
+            other => OpenError::Migrate(other),
+        })
+    }
+
+    /// Which backend this is.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Closes every connection (waits for checked-out ones to return).
+    pub async fn close(&self) {
+        self.writer.close().await;
+        self.reader.close().await;
+    }
+}
+
+#[async_trait]
+impl Store for SqlStore {
+    async fn read(&self) -> StoreResult<Box<dyn StoreTx>> {
+        let tx = self.reader.begin().await.map_err(backend_err)?;
+        Ok(Box::new(SqlTx { tx }))
+    }
+
+    async fn write(&self) -> StoreResult<Box<dyn StoreTx>> {
+        let tx = self.writer.begin().await.map_err(backend_err)?;
+        Ok(Box::new(SqlTx { tx }))
+    }
+
+    async fn ping(&self) -> StoreResult<()> {
+        sqlx::query("SELECT 1").fetch_one(&self.reader).await.map_err(backend_err)?;
+        Ok(())
+    }
+}
+
+/// A query ready to run.
+type Query<'q> = sqlx::query::Query<'q, Any, sqlx::any::AnyArguments>;
+
+/// One open transaction.
+struct SqlTx {
+    tx: Transaction<'static, Any>,
+}
+
+/// A savepoint name must be a plain identifier: it is spliced into SQL.
+fn savepoint_name(name: &str) -> StoreResult<&str> {
+    if !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+        Ok(name)
+    } else {
+        Err(StoreError::Backend(format!("invalid savepoint name {name:?}")))
+    }
+}
+
+impl SqlTx {
+    async fn exec(&mut self, sql: &str) -> StoreResult<()> {
+        sqlx::query(AssertSqlSafe(sql.to_owned())).execute(&mut *self.tx).await.map_err(backend_err)?;
+        Ok(())
+    }
+
+    async fn all<T>(&mut self, q: Query<'_>, f: fn(&AnyRow) -> Result<T, sqlx::Error>) -> StoreResult<Vec<T>> {
+        let rows = q.fetch_all(&mut *self.tx).await.map_err(backend_err)?;
+        rows.iter().map(|r| f(r).map_err(backend_err)).collect()
+    }
+
+    async fn one<T>(&mut self, q: Query<'_>, f: fn(&AnyRow) -> Result<T, sqlx::Error>) -> StoreResult<Option<T>> {
+        let row = q.fetch_optional(&mut *self.tx).await.map_err(backend_err)?;
+        row.as_ref().map(|r| f(r).map_err(backend_err)).transpose()
+    }
+
+    async fn affected(&mut self, q: Query<'_>) -> StoreResult<u64> {
+        Ok(q.execute(&mut *self.tx).await.map_err(backend_err)?.rows_affected())
+    }
+}
+
+const ACTIVITY_COLUMNS: &str = "id, organization_id, type, intent, status, fingerprint, result, failure, \
+     initiator_user_id, initiator_credential_id, created_at, updated_at";
+const KEY_COLUMNS: &str =
+    "id, organization_id, user_id, name, public_key, verify_key, curve, created_at, updated_at, expires_at";
+
+#[async_trait]
+impl StoreTx for SqlTx {
+    async fn commit(self: Box<Self>) -> StoreResult<()> {
+        self.tx.commit().await.map_err(backend_err)
+    }
+
+    async fn savepoint(&mut self, name: &str) -> StoreResult<()> {
+        let sql = format!("SAVEPOINT {}", savepoint_name(name)?);
+        self.exec(&sql).await
+    }
+
+    async fn rollback_to(&mut self, name: &str) -> StoreResult<()> {
+        let sql = format!("ROLLBACK TO SAVEPOINT {}", savepoint_name(name)?);
+        self.exec(&sql).await
+    }
+
+    async fn release(&mut self, name: &str) -> StoreResult<()> {
+        let sql = format!("RELEASE SAVEPOINT {}", savepoint_name(name)?);
+        self.exec(&sql).await
+    }
+
+    async fn claim_installation(&mut self, root_org_id: &str, now: i64) -> StoreResult<bool> {
+        let q = sqlx::query(
+            "INSERT INTO installation (id, root_organization_id, created_at) VALUES (1, $1, $2) \
+             ON CONFLICT (id) DO NOTHING",
+        )
+        .bind(root_org_id.to_owned())
+        .bind(now);
+        Ok(self.affected(q).await? == 1)
+    }
+
+    async fn installation_root(&mut self) -> StoreResult<Option<String>> {
+        let q = sqlx::query("SELECT root_organization_id FROM installation WHERE id = 1");
+        self.one(q, |r| r.try_get::<String, _>(0)).await
+    }
+
+    async fn insert_organization(&mut self, o: &Organization) -> StoreResult<()> {
+        let q = sqlx::query(
+            "INSERT INTO organizations (id, name, parent_id, root_quorum_threshold, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(o.id.clone())
+        .bind(o.name.clone())
+        .bind(o.parent_id.clone())
+        .bind(o.root_quorum_threshold)
+        .bind(o.created_at)
+        .bind(o.updated_at);
+        self.affected(q).await.map(drop)
+    }
+
+    async fn get_organization(&mut self, id: &str) -> StoreResult<Option<Organization>> {
+        let q = sqlx::query(
+            "SELECT id, name, parent_id, root_quorum_threshold, created_at, updated_at FROM organizations WHERE id = $1",
+        )
+        .bind(id.to_owned());
+        self.one(q, rows::organization).await
+    }
+
+    async fn list_sub_organizations(&mut self, parent_id: &str) -> StoreResult<Vec<String>> {
+        let q = sqlx::query("SELECT id FROM organizations WHERE parent_id = $1 ORDER BY created_at, id")
+            .bind(parent_id.to_owned());
+        self.all(q, |r| r.try_get::<String, _>(0)).await
+    }
+
+    async fn set_root_quorum(&mut self, org_id: &str, threshold: i64, user_ids: &[String], now: i64) -> StoreResult<()> {
+        let q = sqlx::query("UPDATE organizations SET root_quorum_threshold = $1, updated_at = $2 WHERE id = $3")
+            .bind(threshold)
+            .bind(now)
+            .bind(org_id.to_owned());
+        self.affected(q).await?;
+        let q = sqlx::query("DELETE FROM root_quorum_members WHERE organization_id = $1").bind(org_id.to_owned());
+        self.affected(q).await?;
+        for uid in user_ids {
+            let q = sqlx::query("INSERT INTO root_quorum_members (organization_id, user_id) VALUES ($1, $2)")
+                .bind(org_id.to_owned())
+                .bind(uid.clone());
+            self.affected(q).await?;
+        }
+        Ok(())
+    }
+
+    async fn root_quorum_members(&mut self, org_id: &str) -> StoreResult<Vec<String>> {
+        let q = sqlx::query("SELECT user_id FROM root_quorum_members WHERE organization_id = $1 ORDER BY user_id")
+            .bind(org_id.to_owned());
+        self.all(q, |r| r.try_get::<String, _>(0)).await
+    }
+
+    async fn insert_user(&mut self, u: &User) -> StoreResult<()> {
+        let q = sqlx::query(
+            "INSERT INTO users (id, organization_id, name, email, phone, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(u.id.clone())
+        .bind(u.organization_id.clone())
+        .bind(u.name.clone())
+        .bind(u.email.clone())
+        .bind(u.phone.clone())
+        .bind(u.created_at)
+        .bind(u.updated_at);
+        self.affected(q).await.map(drop)
+    }
+
+    async fn update_user(&mut self, u: &User) -> StoreResult<()> {
+        let q = sqlx::query(
+            "UPDATE users SET name = $1, email = $2, phone = $3, updated_at = $4 WHERE id = $5 AND organization_id = $6",
+        )
+        .bind(u.name.clone())
+        .bind(u.email.clone())
+        .bind(u.phone.clone())
+        .bind(u.updated_at)
+        .bind(u.id.clone())
+        .bind(u.organization_id.clone());
+        self.affected(q).await.map(drop)
+    }
+
+    async fn delete_user(&mut self, org_id: &str, user_id: &str) -> StoreResult<bool> {
+        for sql in [
+            "DELETE FROM user_tag_members WHERE user_id = $1",
+            "DELETE FROM api_keys WHERE user_id = $1",
+            "DELETE FROM root_quorum_members WHERE user_id = $1",
+        ] {
+            self.affected(sqlx::query(sql).bind(user_id.to_owned())).await?;
+        }
+        let q = sqlx::query("DELETE FROM users WHERE id = $1 AND organization_id = $2")
+            .bind(user_id.to_owned())
+            .bind(org_id.to_owned());
+        Ok(self.affected(q).await? == 1)
+    }
+
+    async fn get_user(&mut self, org_id: &str, user_id: &str) -> StoreResult<Option<User>> {
+        let q = sqlx::query(
+            "SELECT id, organization_id, name, email, phone, created_at, updated_at FROM users \
+             WHERE id = $1 AND organization_id = $2",
+        )
+        .bind(user_id.to_owned())
+        .bind(org_id.to_owned());
+        self.one(q, rows::user).await
+    }
+
+    async fn list_users(&mut self, org_id: &str) -> StoreResult<Vec<User>> {
+        let q = sqlx::query(
+            "SELECT id, organization_id, name, email, phone, created_at, updated_at FROM users \
+             WHERE organization_id = $1 ORDER BY created_at, id",
+        )
+        .bind(org_id.to_owned());
+        self.all(q, rows::user).await
+    }
+
+    async fn insert_user_tag(&mut self, t: &UserTag) -> StoreResult<()> {
+        let q = sqlx::query(
+            "INSERT INTO user_tags (id, organization_id, name, created_at, updated_at) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(t.id.clone())
+        .bind(t.organization_id.clone())
+        .bind(t.name.clone())
+        .bind(t.created_at)
+        .bind(t.updated_at);
+        self.affected(q).await.map(drop)
+    }
+
+    async fn list_user_tags(&mut self, org_id: &str) -> StoreResult<Vec<UserTag>> {
+        let q = sqlx::query(
+            "SELECT id, organization_id, name, created_at, updated_at FROM user_tags \
+             WHERE organization_id = $1 ORDER BY created_at, id",
+        )
+        .bind(org_id.to_owned());
+        self.all(q, rows::user_tag).await
+    }
+
+    async fn set_user_tags(&mut self, user_id: &str, tag_ids: &[String]) -> StoreResult<()> {
+        let q = sqlx::query("DELETE FROM user_tag_members WHERE user_id = $1").bind(user_id.to_owned());
+        self.affected(q).await?;
+        for tag in tag_ids {
+            self.add_user_to_tag(tag, user_id).await?;
+        }
+        Ok(())
+    }
+
+    async fn add_user_to_tag(&mut self, tag_id: &str, user_id: &str) -> StoreResult<()> {
+        let q = sqlx::query(
+            "INSERT INTO user_tag_members (tag_id, user_id) VALUES ($1, $2) ON CONFLICT (tag_id, user_id) DO NOTHING",
+        )
+        .bind(tag_id.to_owned())
+        .bind(user_id.to_owned());
+        self.affected(q).await.map(drop)
+    }
+
+    async fn user_tag_memberships(&mut self, org_id: &str) -> StoreResult<Vec<(String, String)>> {
+        let q = sqlx::query(
+            "SELECT m.user_id, m.tag_id FROM user_tag_members m JOIN user_tags t ON t.id = m.tag_id \
+             WHERE t.organization_id = $1 ORDER BY t.created_at, t.id",
+        )
+        .bind(org_id.to_owned());
+        self.all(q, |r| Ok((r.try_get::<String, _>(0)?, r.try_get::<String, _>(1)?))).await
+    }
+
+    async fn insert_api_key(&mut self, k: &ApiKey) -> StoreResult<()> {
+        let q = sqlx::query(
+            "INSERT INTO api_keys (id, organization_id, user_id, name, public_key, verify_key, curve, \
+             created_at, updated_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        )
+        .bind(k.id.clone())
+        .bind(k.organization_id.clone())
+        .bind(k.user_id.clone())
+        .bind(k.name.clone())
+        .bind(k.public_key.clone())
+        .bind(hex::encode(&k.verify_key))
+        .bind(k.curve.as_str())
+        .bind(k.created_at)
+        .bind(k.updated_at)
+        .bind(k.expires_at);
+        match self.affected(q).await {
+            Err(StoreError::Conflict(_)) => Err(StoreError::Conflict(format!(
+                "public key `{}` is already registered in this organization",
+                k.public_key
+            ))),
+            other => other.map(drop),
+        }
+    }
+
+    async fn delete_api_key(&mut self, org_id: &str, user_id: &str, key_id: &str) -> StoreResult<bool> {
+        let q = sqlx::query("DELETE FROM api_keys WHERE id = $1 AND user_id = $2 AND organization_id = $3")
+            .bind(key_id.to_owned())
+            .bind(user_id.to_owned())
+            .bind(org_id.to_owned());
+        Ok(self.affected(q).await? == 1)
+    }
+
+    async fn api_keys_by_public_key(&mut self, public_key: &str) -> StoreResult<Vec<ApiKey>> {
+        let sql = format!("SELECT {KEY_COLUMNS} FROM api_keys WHERE public_key = $1 ORDER BY created_at, id");
+        self.all(sqlx::query(AssertSqlSafe(sql)).bind(public_key.to_owned()), rows::api_key).await
+    }
+
+    async fn list_api_keys(&mut self, org_id: &str, user_id: Option<&str>) -> StoreResult<Vec<ApiKey>> {
+        let sql = format!(
+            "SELECT {KEY_COLUMNS} FROM api_keys WHERE organization_id = $1 AND ($2 IS NULL OR user_id = $2) \
+             ORDER BY created_at, id"
+        );
+        let q = sqlx::query(AssertSqlSafe(sql)).bind(org_id.to_owned()).bind(user_id.map(str::to_owned));
+        self.all(q, rows::api_key).await
+    }
+
+    async fn insert_activity(&mut self, a: &Activity) -> StoreResult<bool> {
+        let sql = format!(
+            "INSERT INTO activities ({ACTIVITY_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
+             ON CONFLICT (fingerprint) DO NOTHING"
+        );
+        let q = sqlx::query(AssertSqlSafe(sql))
+            .bind(a.id.clone())
+            .bind(a.organization_id.clone())
+            .bind(a.activity_type.clone())
+            .bind(a.intent.clone())
+            .bind(a.status.as_str())
+            .bind(a.fingerprint.clone())
+            .bind(a.result.clone())
+            .bind(a.failure.clone())
+            .bind(a.initiator_user_id.clone())
+            .bind(a.initiator_credential_id.clone())
+            .bind(a.created_at)
+            .bind(a.updated_at);
+        Ok(self.affected(q).await? == 1)
+    }
+
+    async fn update_activity(&mut self, a: &Activity) -> StoreResult<()> {
+        let q = sqlx::query("UPDATE activities SET status = $1, result = $2, failure = $3, updated_at = $4 WHERE id = $5")
+            .bind(a.status.as_str())
+            .bind(a.result.clone())
+            .bind(a.failure.clone())
+            .bind(a.updated_at)
+            .bind(a.id.clone());
+        self.affected(q).await.map(drop)
+    }
+
+    async fn get_activity(&mut self, org_id: &str, id: &str) -> StoreResult<Option<Activity>> {
+        let sql = format!("SELECT {ACTIVITY_COLUMNS} FROM activities WHERE id = $1 AND organization_id = $2");
+        self.one(sqlx::query(AssertSqlSafe(sql)).bind(id.to_owned()).bind(org_id.to_owned()), rows::activity).await
+    }
+
+    async fn get_activity_by_fingerprint(&mut self, fingerprint: &str) -> StoreResult<Option<Activity>> {
+        let sql = format!("SELECT {ACTIVITY_COLUMNS} FROM activities WHERE fingerprint = $1");
+        self.one(sqlx::query(AssertSqlSafe(sql)).bind(fingerprint.to_owned()), rows::activity).await
+    }
+
+    async fn list_activities(&mut self, org_id: &str, f: &ActivityFilter) -> StoreResult<Option<Vec<Activity>>> {
+        // Newest first; `after` pages towards older rows, `before` towards newer ones.
+        let cursor_id = f.before.as_ref().or(f.after.as_ref());
+        let cursor = match cursor_id {
+            None => None,
+            Some(id) => match self.get_activity(org_id, id).await? {
+                Some(a) => Some((a.created_at, a.id)),
+                None => return Ok(None),
+            },
+        };
+        let mut sql = format!("SELECT {ACTIVITY_COLUMNS} FROM activities WHERE organization_id = $1");
+        let mut n = 1;
+        let mut next = || {
+            n += 1;
+            format!("${n}")
+        };
+        let mut binds: Vec<Bind> = vec![Bind::Text(org_id.to_owned())];
+        if !f.statuses.is_empty() {
+            let ph: Vec<String> = f.statuses.iter().map(|_| next()).collect();
+            sql.push_str(&format!(" AND status IN ({})", ph.join(", ")));
+            binds.extend(f.statuses.iter().map(|s| Bind::Text(s.as_str().to_owned())));
+        }
+        if !f.types.is_empty() {
+            let ph: Vec<String> = f.types.iter().map(|_| next()).collect();
+            sql.push_str(&format!(" AND type IN ({})", ph.join(", ")));
+            binds.extend(f.types.iter().map(|t| Bind::Text(t.clone())));
+        }
+        let newer = f.before.is_some();
+        if let Some((at, id)) = cursor {
+            let (p1, p2, p3) = (next(), next(), next());
+            let op = if newer { ">" } else { "<" };
+            sql.push_str(&format!(" AND (created_at {op} {p1} OR (created_at = {p2} AND id {op} {p3}))"));
+            binds.extend([Bind::Int(at), Bind::Int(at), Bind::Text(id)]);
+        }
+        let limit = next();
+        // Paging towards newer rows reads them oldest-first, then flips the page.
+        let order = if newer { "ASC" } else { "DESC" };
+        sql.push_str(&format!(" ORDER BY created_at {order}, id {order} LIMIT {limit}"));
+        binds.push(Bind::Int(f.limit));
+        let mut q = sqlx::query(AssertSqlSafe(sql));
+        for b in binds {
+            q = match b {
+                Bind::Text(s) => q.bind(s),
+                Bind::Int(i) => q.bind(i),
+            };
+        }
+        let mut page = self.all(q, rows::activity).await?;
+        if newer {
+            page.reverse();
+        }
+        Ok(Some(page))
+    }
+
+    async fn insert_vote(&mut self, v: &Vote) -> StoreResult<()> {
+        let q = sqlx::query(
+            "INSERT INTO votes (id, activity_id, user_id, credential_id, selection, message, public_key, \
+             signature, scheme, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        )
+        .bind(v.id.clone())
+        .bind(v.activity_id.clone())
+        .bind(v.user_id.clone())
+        .bind(v.credential_id.clone())
+        .bind(if v.approve { "APPROVE" } else { "REJECT" })
+        .bind(v.message.clone())
+        .bind(v.public_key.clone())
+        .bind(v.signature.clone())
+        .bind(v.scheme.clone())
+        .bind(v.created_at);
+        self.affected(q).await.map(drop)
+    }
+
+    async fn list_votes(&mut self, activity_id: &str) -> StoreResult<Vec<Vote>> {
+        let q = sqlx::query(
+            "SELECT id, activity_id, user_id, credential_id, selection, message, public_key, signature, scheme, \
+             created_at FROM votes WHERE activity_id = $1 ORDER BY created_at, id",
+        )
+        .bind(activity_id.to_owned());
+        self.all(q, rows::vote).await
+    }
+}
+
+/// A value bound into a dynamically built query.
+enum Bind {
+    Text(String),
+    Int(i64),
+}
+
+impl FromStr for Backend {
+    type Err = OpenError;
+    fn from_str(url: &str) -> Result<Self, OpenError> {
+        if url.starts_with("sqlite:") {
+            Ok(Backend::Sqlite)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Ok(Backend::Postgres)
+        } else {
+            Err(OpenError::UnsupportedUrl(url.to_owned()))
+        }
+    }
+}
