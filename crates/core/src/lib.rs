@@ -13,6 +13,7 @@ pub mod error;
 pub mod intents;
 pub mod model;
 pub mod store;
+mod validate;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use engine::query_paths;

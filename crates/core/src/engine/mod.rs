@@ -198,6 +198,7 @@ impl Engine {
         self.check_timestamp(&env.timestamp_ms)?;
         let version = version_for(kind, &env.activity_type)?;
         let intent = Intent::parse(kind.operation, &env.parameters)?;
+        crate::validate::validate(&intent)?;
         self.run_activity(&caller, kind, version, &intent, &env.parameters, body).await
     }
 

@@ -1,0 +1,242 @@
+//! End-to-end: the real `twofold` binary over HTTP, on SQLite and on PostgreSQL.
+#![expect(clippy::expect_used, reason = "tests fail loudly")]
+
+use std::process::Command;
+
+use serde_json::{Value, json};
+use twofold_client::{ApiKeyPair, Curve};
+use twofold_testkit::{Backend, TestServer, backends, completed, new_key, ok, user_with_key};
+
+const BIN: &str = env!("CARGO_BIN_EXE_twofold");
+
+/// Acceptance 1: `twofold request get_whoami` with the bootstrap key prints the root org and user.
+#[test]
+fn cli_whoami_with_the_bootstrap_key_prints_the_root_org_and_user() {
+    let server = TestServer::start(BIN, Backend::Sqlite, &[]);
+    assert!(
+        server.stdout_lines.iter().any(|l| l.contains("root API key written to")),
+        "bootstrap announces the key file: {:?}",
+        server.stdout_lines
+    );
+    assert!(!server.stdout_lines.iter().any(|l| l.contains("privateKey")), "never prints the private key");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(server.root_key_path()).expect("key file").permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "key file is private");
+    }
+    let out = Command::new(BIN)
+        .args(["request", "get_whoami", "--url", &server.url, "--key-file"])
+        .arg(server.root_key_path())
+        .output()
+        .expect("run twofold request");
+    assert!(out.status.success(), "stderr: {}", String::from_utf8_lossy(&out.stderr));
+    let whoami: Value = serde_json::from_slice(&out.stdout).expect("JSON output");
+    let key_file: Value =
+        serde_json::from_str(&std::fs::read_to_string(server.root_key_path()).expect("read")).expect("json");
+    assert_eq!(whoami["organizationId"], key_file["organizationId"]);
+    assert_eq!(whoami["userId"], key_file["userId"]);
+    assert_eq!(whoami["organizationName"], "Root Organization");
+    assert_eq!(whoami["username"], "root");
+}
+
+/// The CLI creates a user with `--param` and lists activities; failures exit non-zero.
+#[test]
+fn cli_creates_a_user_and_lists_activities() {
+    let server = TestServer::start(BIN, Backend::Sqlite, &[]);
+    let run = |args: &[&str]| {
+        Command::new(BIN)
+            .args(args)
+            .args(["--url", &server.url, "--key-file"])
+            .arg(server.root_key_path())
+            .output()
+            .expect("run")
+    };
+    let out = run(&["request", "create_users", "--param", r#"users=[{"userName":"alice","userTags":[]}]"#]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let created: Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(created["activity"]["status"], "ACTIVITY_STATUS_COMPLETED");
+    let out = run(&["request", "list_activities"]);
+    let listed: Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(listed["activities"][0]["id"], created["activity"]["id"]);
+    let out = run(&["request", "get_user", "--param", "userId=nope"]);
+    assert_eq!(out.status.code(), Some(1), "a 404 exits 1");
+    let out = run(&["request", "no_such_thing"]);
+    assert_eq!(out.status.code(), Some(2), "a usage error exits 2");
+}
+
+#[test]
+fn api_suite_on_sqlite() {
+    api_suite(Backend::Sqlite);
+}
+
+#[test]
+fn api_suite_on_postgres() {
+    if backends().contains(&Backend::Postgres) {
+        api_suite(Backend::Postgres);
+    }
+}
+
+fn list_ids(v: &Value, key: &str) -> Vec<String> {
+    v[key].as_array().expect("array").iter().map(|a| a["id"].as_str().expect("id").to_owned()).collect()
+}
+
+/// Acceptance 2: users, API keys, tags, sub-org, root quorum, activities, pagination, idempotency.
+fn api_suite(backend: Backend) {
+    let server = TestServer::start(BIN, backend, &[]);
+    let root = server.root_client();
+    let whoami = ok(root.query("get_whoami", json!({})));
+    let root_user = whoami["userId"].as_str().expect("user").to_owned();
+
+    // A tag, then a user carrying it with an API key.
+    let tag = completed(root.submit("create_user_tag", json!({ "userTagName": "ops", "userIds": [] })), "createUserTagResult");
+    let tag_id = tag["userTagId"].as_str().expect("tag id").to_owned();
+    let alice_key = new_key();
+    let mut alice_params = user_with_key("alice", &alice_key);
+    alice_params["userEmail"] = json!("alice@example.com");
+    alice_params["userTags"] = json!([tag_id]);
+    let created = completed(root.submit("create_users", json!({ "users": [alice_params] })), "createUsersResult");
+    let alice = created["userIds"][0].as_str().expect("alice id").to_owned();
+
+    let user = ok(root.query("get_user", json!({ "userId": alice })))["user"].clone();
+    assert_eq!(user["userName"], "alice");
+    assert_eq!(user["userEmail"], "alice@example.com");
+    assert_eq!(user["userTags"], json!([tag_id]));
+    assert_eq!(user["apiKeys"][0]["credential"]["publicKey"], alice_key.public_key_hex());
+    assert_eq!(user["apiKeys"][0]["credential"]["type"], "CREDENTIAL_TYPE_API_KEY_P256");
+    assert_eq!(ok(root.query("list_users", json!({})))["users"].as_array().expect("users").len(), 2);
+    let tags = ok(root.query("list_user_tags", json!({})));
+    assert_eq!(tags["userTags"][0]["tagName"], "ops");
+
+    // Alice is authenticated but not in the root quorum: implicitly denied, nothing created.
+    let alice_client = server.client(alice_key, root.organization_id());
+    assert_eq!(ok(alice_client.query("get_whoami", json!({})))["userId"], alice);
+    let denied = ok(alice_client.submit("create_users", json!({ "users": [user_with_key("mallory", &new_key())] })));
+    assert_eq!(denied["activity"]["status"], "ACTIVITY_STATUS_FAILED");
+    assert!(denied["activity"]["failure"]["message"].as_str().expect("msg").contains("implicit deny"));
+    assert_eq!(ok(root.query("list_users", json!({})))["users"].as_array().expect("users").len(), 2);
+
+    // A second key (Ed25519) for alice, used, then deleted.
+    let ed = ApiKeyPair::generate(Curve::Ed25519).expect("ed25519");
+    let keys = completed(
+        root.submit(
+            "create_api_keys",
+            json!({ "userId": alice, "apiKeys": [{ "apiKeyName": "ed", "publicKey": ed.public_key_hex(), "curveType": "API_KEY_CURVE_ED25519" }] }),
+        ),
+        "createApiKeysResult",
+    );
+    let ed_id = keys["apiKeyIds"][0].as_str().expect("key id").to_owned();
+    let listed = ok(root.query("get_api_keys", json!({ "userId": alice })));
+    assert_eq!(listed["apiKeys"].as_array().expect("keys").len(), 2);
+    let one = ok(root.query("get_api_key", json!({ "apiKeyId": ed_id })));
+    assert_eq!(one["apiKey"]["credential"]["type"], "CREDENTIAL_TYPE_API_KEY_ED25519");
+    let ed_client = server.client(ApiKeyPair::from_private_hex(Curve::Ed25519, &ed.private_key_hex()).expect("key"), root.organization_id());
+    assert_eq!(ok(ed_client.query("get_whoami", json!({})))["userId"], alice);
+    completed(root.submit("delete_api_keys", json!({ "userId": alice, "apiKeyIds": [ed_id] })), "deleteApiKeysResult");
+    let gone = ed_client.query("get_whoami", json!({})).expect("sent");
+    assert_eq!(gone.status, 401, "{}", gone.body);
+
+    // Update the user.
+    completed(
+        root.submit("update_user", json!({ "userId": alice, "userName": "alice2", "userPhoneNumber": "+14155550100", "userTagIds": [] })),
+        "updateUserResult",
+    );
+    let user = ok(root.query("get_user", json!({ "userId": alice })))["user"].clone();
+    assert_eq!(user["userName"], "alice2");
+    assert_eq!(user["userPhoneNumber"], "+14155550100");
+    assert_eq!(user["userTags"], json!([]));
+
+    // A sub-organization whose root user acts in it.
+    let bob_key = new_key();
+    let mut bob_params = user_with_key("bob", &bob_key);
+    bob_params.as_object_mut().expect("object").remove("userTags");
+    let sub = completed(
+        root.submit(
+            "create_sub_organization",
+            json!({ "subOrganizationName": "tenant-a", "rootUsers": [bob_params], "rootQuorumThreshold": 1 }),
+        ),
+        "createSubOrganizationResultV8",
+    );
+    let sub_id = sub["subOrganizationId"].as_str().expect("sub id").to_owned();
+    assert_eq!(ok(root.query("list_suborgs", json!({})))["organizationIds"], json!([sub_id]));
+    let bob = server.client(bob_key, &sub_id);
+    let bob_whoami = ok(bob.query("get_whoami", json!({})));
+    assert_eq!(bob_whoami["organizationName"], "tenant-a");
+    assert_eq!(bob_whoami["userId"], sub["rootUserIds"][0]);
+    completed(bob.submit("create_users", json!({ "users": [{ "userName": "carol-in-sub" }] })), "createUsersResult");
+
+    // Idempotency: the identical body returns the same activity and runs once.
+    let body = root
+        .submit_body("create_users", json!({ "parameters": { "users": [{ "userName": "dave" }] } }))
+        .expect("body")
+        .to_string();
+    let first = ok(root.post_raw("/public/v1/submit/create_users", body.as_bytes()));
+    let second = ok(root.post_raw("/public/v1/submit/create_users", body.as_bytes()));
+    assert_eq!(first["activity"]["id"], second["activity"]["id"]);
+    assert_eq!(first["activity"]["result"], second["activity"]["result"]);
+    let expected_fp = format!("sha256:{}", sha256_hex(body.as_bytes()));
+    assert_eq!(first["activity"]["fingerprint"], expected_fp);
+    let users = ok(root.query("list_users", json!({})))["users"].clone();
+    assert_eq!(users.as_array().expect("users").iter().filter(|u| u["userName"] == "dave").count(), 1);
+
+    // A failing activity (state-dependent) is FAILED with no effects.
+    let failed = ok(root.submit("delete_users", json!({ "userIds": [alice, "00000000-0000-4000-8000-000000000000"] })));
+    assert_eq!(failed["activity"]["status"], "ACTIVITY_STATUS_FAILED");
+    assert!(ok(root.query("get_user", json!({ "userId": alice })))["user"]["userId"] == alice, "rolled back");
+
+    // Root quorum 2-of-2: root's own activities now wait for consensus.
+    let carol_key = new_key();
+    let carol = completed(root.submit("create_users", json!({ "users": [user_with_key("carol", &carol_key)] })), "createUsersResult")
+        ["userIds"][0]
+        .as_str()
+        .expect("carol")
+        .to_owned();
+    completed(root.submit("update_root_quorum", json!({ "threshold": 2, "userIds": [root_user, carol] })), "updateRootQuorumResult");
+    let org = ok(root.query("get_organization", json!({})))["organizationData"].clone();
+    assert_eq!(org["rootQuorum"]["threshold"], 2);
+    assert_eq!(org["rootQuorum"]["userIds"].as_array().expect("ids").len(), 2);
+    let pending = ok(root.submit("create_users", json!({ "users": [{ "userName": "erin" }] })));
+    assert_eq!(pending["activity"]["status"], "ACTIVITY_STATUS_CONSENSUS_NEEDED");
+    assert_eq!(pending["activity"]["votes"][0]["userId"], root_user);
+    assert_eq!(pending["activity"]["votes"][0]["selection"], "VOTE_SELECTION_APPROVED");
+    let carol_client = server.client(carol_key, root.organization_id());
+    let seen = ok(carol_client.query("get_activity", json!({ "activityId": pending["activity"]["id"] })));
+    assert_eq!(seen["activity"]["canApprove"], true, "carol may still vote");
+    assert!(!ok(root.query("list_users", json!({})))["users"].as_array().expect("u").iter().any(|u| u["userName"] == "erin"));
+
+    // Pagination over every activity of the root org, newest first, both directions.
+    let all = ok(root.query("list_activities", json!({ "paginationOptions": { "limit": "100" } })));
+    let all_ids = list_ids(&all, "activities");
+    assert!(all_ids.len() >= 10, "{}", all_ids.len());
+    let mut walked = Vec::new();
+    let mut after: Option<String> = None;
+    loop {
+        let mut page_opts = json!({ "limit": "3" });
+        if let Some(a) = &after {
+            page_opts["after"] = json!(a);
+        }
+        let page = list_ids(&ok(root.query("list_activities", json!({ "paginationOptions": page_opts }))), "activities");
+        if page.is_empty() {
+            break;
+        }
+        assert!(page.len() <= 3);
+        after = page.last().cloned();
+        walked.extend(page);
+    }
+    assert_eq!(walked, all_ids, "pages concatenate to the full list");
+    let back = ok(root.query("list_activities", json!({ "paginationOptions": { "limit": "3", "before": all_ids[5] } })));
+    assert_eq!(list_ids(&back, "activities"), all_ids[2..5].to_vec());
+    let consensus = ok(root.query("list_activities", json!({ "filterByStatus": ["ACTIVITY_STATUS_CONSENSUS_NEEDED"] })));
+    assert_eq!(list_ids(&consensus, "activities"), vec![pending["activity"]["id"].as_str().expect("id").to_owned()]);
+    let quorum_type = ok(root.query("list_activities", json!({ "filterByType": ["ACTIVITY_TYPE_UPDATE_ROOT_QUORUM"] })));
+    assert_eq!(quorum_type["activities"].as_array().expect("a").len(), 1);
+    let failed_only = ok(root.query("list_activities", json!({ "filterByStatus": ["ACTIVITY_STATUS_FAILED"] })));
+    assert_eq!(failed_only["activities"].as_array().expect("a").len(), 2, "alice's denial and the failed delete");
+    let one = ok(root.query("get_activity", json!({ "activityId": all_ids[0] })));
+    assert_eq!(one["activity"]["id"], all_ids[0]);
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(bytes))
+}

@@ -1,0 +1,196 @@
+//! Static validation of activity parameters: everything that can be checked without
+//! reading stored state is checked before an activity is recorded, so malformed input
+//! gets a 400 and leaves nothing behind.
+
+use std::collections::HashSet;
+
+use crate::crypto;
+use crate::error::{Error, Result};
+use crate::intents::{ApiKeyParams, Intent};
+
+/// Longest name, email or phone number accepted.
+pub(crate) const MAX_FIELD: usize = 256;
+/// Longest API key lifetime: ten years.
+pub(crate) const MAX_KEY_LIFETIME_SECS: u64 = 10 * 365 * 24 * 3600;
+/// Most items in one request (users, keys, ids).
+pub(crate) const MAX_ITEMS: usize = 100;
+
+pub(crate) fn check_count(field: &str, n: usize, min: usize) -> Result<()> {
+    if n < min {
+        return Err(Error::invalid(format!("parameters.{field}: at least {min} required, found {n}")));
+    }
+    if n > MAX_ITEMS {
+        return Err(Error::invalid(format!("parameters.{field}: at most {MAX_ITEMS} allowed, found {n}")));
+    }
+    Ok(())
+}
+
+pub(crate) fn check_threshold(threshold: i64, members: usize) -> Result<()> {
+    let members = i64::try_from(members).unwrap_or(i64::MAX);
+    if threshold < 1 || threshold > members {
+        return Err(Error::invalid(format!(
+            "root quorum threshold must be between 1 and the number of members ({members}), found {threshold}"
+        )));
+    }
+    Ok(())
+}
+
+pub(crate) fn unique<'a>(field: &str, ids: &'a [String]) -> Result<Vec<&'a String>> {
+    let mut seen = HashSet::new();
+    for id in ids {
+        if !seen.insert(id) {
+            return Err(Error::invalid(format!("parameters.{field}: `{}` is listed twice", crypto::clip(id))));
+        }
+    }
+    Ok(ids.iter().collect())
+}
+
+pub(crate) fn reject_unsupported(authenticators: &[serde_json::Value], oauth: &[serde_json::Value]) -> Result<()> {
+    if !authenticators.is_empty() {
+        return Err(Error::invalid(
+            "authenticators: passkeys cannot be registered with this activity on this server; send an empty list",
+        ));
+    }
+    if !oauth.is_empty() {
+        return Err(Error::invalid("oauthProviders: OAuth providers are not supported by twofold; send an empty list"));
+    }
+    Ok(())
+}
+
+pub(crate) fn optional(s: &str) -> Option<&str> {
+    if s.is_empty() { None } else { Some(s) }
+}
+
+pub(crate) fn check_name(field: &str, name: &str) -> Result<String> {
+    let trimmed = name.trim();
+    if trimmed.is_empty() {
+        return Err(Error::invalid(format!("{field} must not be empty")));
+    }
+    if trimmed.chars().count() > MAX_FIELD {
+        return Err(Error::invalid(format!("{field} is longer than {MAX_FIELD} characters")));
+    }
+    if trimmed.chars().any(char::is_control) {
+        return Err(Error::invalid(format!("{field} must not contain control characters")));
+    }
+    Ok(trimmed.to_owned())
+}
+
+pub(crate) fn check_email(email: &str) -> Result<String> {
+    let valid = email.len() <= MAX_FIELD
+        && !email.chars().any(|c| c.is_whitespace() || c.is_control())
+        && email.split_once('@').is_some_and(|(local, domain)| !local.is_empty() && domain.contains('.'));
+    if valid { Ok(email.to_owned()) } else { Err(Error::invalid(format!("userEmail `{}` is not an email address", crypto::clip(email)))) }
+}
+
+pub(crate) fn check_phone(phone: &str) -> Result<String> {
+    let digits = phone.strip_prefix('+').unwrap_or("");
+    if (8..=15).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit()) {
+        Ok(phone.to_owned())
+    } else {
+        Err(Error::invalid(format!(
+            "userPhoneNumber `{}` must be in E.164 form, e.g. +14155550100",
+            crypto::clip(phone)
+        )))
+    }
+}
+
+/// A validated API key: its verifying bytes and lifetime.
+pub(crate) fn check_api_key(k: &ApiKeyParams) -> Result<(Vec<u8>, Option<i64>)> {
+    check_name("apiKeyName", &k.api_key_name)?;
+    let verify_key = crypto::parse_public_key(k.curve_type, &k.public_key)?;
+    let lifetime_ms = match k.expiration_seconds {
+        None => None,
+        Some(0) => return Err(Error::invalid("expirationSeconds must be positive")),
+        Some(s) if s > MAX_KEY_LIFETIME_SECS => {
+            return Err(Error::invalid(format!("expirationSeconds must be at most {MAX_KEY_LIFETIME_SECS} (ten years)")));
+        }
+        Some(s) => Some(i64::try_from(s).unwrap_or(i64::MAX / 2) * 1000),
+    };
+    Ok((verify_key, lifetime_ms))
+}
+
+fn check_keys(keys: &[ApiKeyParams]) -> Result<()> {
+    if keys.len() > MAX_ITEMS {
+        return Err(Error::invalid(format!("apiKeys: at most {MAX_ITEMS} allowed, found {}", keys.len())));
+    }
+    let mut seen = HashSet::new();
+    for k in keys {
+        check_api_key(k)?;
+        if !seen.insert(k.public_key.to_ascii_lowercase()) {
+            return Err(Error::invalid(format!("apiKeys: public key `{}` is listed twice", crypto::clip(&k.public_key))));
+        }
+    }
+    Ok(())
+}
+
+fn check_person(name: &str, email: Option<&str>, phone: Option<&str>) -> Result<()> {
+    check_name("userName", name)?;
+    email.and_then(optional).map(check_email).transpose()?;
+    phone.and_then(optional).map(check_phone).transpose()?;
+    Ok(())
+}
+
+/// Checks everything about `intent` that does not depend on stored state.
+pub(crate) fn validate(intent: &Intent) -> Result<()> {
+    match intent {
+        Intent::CreateUsers(p) => {
+            check_count("users", p.users.len(), 1)?;
+            for u in &p.users {
+                reject_unsupported(&u.authenticators, &u.oauth_providers)?;
+                check_person(&u.user_name, u.user_email.as_deref(), u.user_phone_number.as_deref())?;
+                check_keys(&u.api_keys)?;
+                unique("userTags", &u.user_tags)?;
+            }
+        }
+        Intent::DeleteUsers(p) => {
+            check_count("userIds", p.user_ids.len(), 1)?;
+            unique("userIds", &p.user_ids)?;
+        }
+        Intent::UpdateUser(p) => {
+            if let Some(name) = &p.user_name {
+                check_name("userName", name)?;
+            }
+            p.user_email.as_deref().and_then(optional).map(check_email).transpose()?;
+            p.user_phone_number.as_deref().and_then(optional).map(check_phone).transpose()?;
+            if let Some(tags) = &p.user_tag_ids {
+                unique("userTagIds", tags)?;
+            }
+        }
+        Intent::CreateUserTag(p) => {
+            check_name("userTagName", &p.user_tag_name)?;
+            unique("userIds", &p.user_ids)?;
+        }
+        Intent::CreateApiKeys(p) => {
+            check_count("apiKeys", p.api_keys.len(), 1)?;
+            check_keys(&p.api_keys)?;
+        }
+        Intent::DeleteApiKeys(p) => {
+            check_count("apiKeyIds", p.api_key_ids.len(), 1)?;
+            unique("apiKeyIds", &p.api_key_ids)?;
+        }
+        Intent::CreateSubOrganization(p) => {
+            if p.wallet.is_some() {
+                return Err(Error::invalid("parameters.wallet: twofold holds no wallets; omit `wallet`"));
+            }
+            if p.verification_token.is_some() || p.client_signature.is_some() {
+                return Err(Error::invalid(
+                    "parameters.verificationToken: sign-up with an OTP verification token is not available on this server",
+                ));
+            }
+            check_name("subOrganizationName", &p.sub_organization_name)?;
+            check_count("rootUsers", p.root_users.len(), 1)?;
+            check_threshold(p.root_quorum_threshold, p.root_users.len())?;
+            for u in &p.root_users {
+                reject_unsupported(&u.authenticators, &u.oauth_providers)?;
+                check_person(&u.user_name, u.user_email.as_deref(), u.user_phone_number.as_deref())?;
+                check_keys(&u.api_keys)?;
+            }
+        }
+        Intent::UpdateRootQuorum(p) => {
+            check_count("userIds", p.user_ids.len(), 1)?;
+            check_threshold(p.threshold, p.user_ids.len())?;
+            unique("userIds", &p.user_ids)?;
+        }
+    }
+    Ok(())
+}
