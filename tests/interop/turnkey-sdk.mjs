@@ -1,0 +1,56 @@
+// Drives a twofold server with Turnkey's unchanged npm clients.
+// Usage: node turnkey-sdk.mjs <baseUrl> <keyFile>
+// Prints one JSON object with what the server answered; exits non-zero on any failure.
+import { readFileSync } from "node:fs";
+import { TurnkeyClient } from "@turnkey/http";
+import { ApiKeyStamper } from "@turnkey/api-key-stamper";
+import { computeActivityFingerprint } from "@turnkey/crypto";
+
+const [baseUrl, keyFile] = process.argv.slice(2);
+const key = JSON.parse(readFileSync(keyFile, "utf8"));
+const stamper = new ApiKeyStamper({ apiPublicKey: key.publicKey, apiPrivateKey: key.privateKey });
+const client = new TurnkeyClient({ baseUrl }, stamper);
+const organizationId = key.organizationId;
+
+const whoami = await client.getWhoami({ organizationId });
+
+// The SDK's own createUsers call, with the V4 shape it sends.
+const created = await client.createUsers({
+  type: "ACTIVITY_TYPE_CREATE_USERS_V4",
+  timestampMs: String(Date.now()),
+  organizationId,
+  parameters: {
+    users: [{ userName: "sdk-user", userEmail: "sdk@example.com", apiKeys: [], authenticators: [], oauthProviders: [], userTags: [] }],
+  },
+});
+
+// A stamped request sent by hand, to compare the server's fingerprint with the SDK's.
+const signed = await client.stampCreateUsers({
+  type: "ACTIVITY_TYPE_CREATE_USERS_V4",
+  timestampMs: String(Date.now()),
+  organizationId,
+  generateAppProofs: false,
+  parameters: { users: [{ userName: "sdk-user-2", apiKeys: [], authenticators: [], oauthProviders: [], userTags: [] }] },
+});
+const resp = await fetch(signed.url, {
+  method: "POST",
+  body: signed.body,
+  headers: { [signed.stamp.stampHeaderName]: signed.stamp.stampHeaderValue, "X-Client-Version": "interop-test" },
+});
+const manual = await resp.json();
+
+const activity = await client.getActivity({ organizationId, activityId: created.activity.id });
+const users = await client.getUsers({ organizationId });
+
+console.log(
+  JSON.stringify({
+    whoami,
+    createdStatus: created.activity.status,
+    createdUserIds: created.activity.result.createUsersResult.userIds,
+    manualHttpStatus: resp.status,
+    manualFingerprint: manual.activity?.fingerprint,
+    sdkFingerprint: computeActivityFingerprint(signed.body),
+    fetchedStatus: activity.activity.status,
+    userNames: users.users.map((u) => u.userName),
+  }),
+);
