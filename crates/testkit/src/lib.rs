@@ -279,3 +279,40 @@ pub fn user_with_key(name: &str, key: &ApiKeyPair) -> Value {
         "userTags": []
     })
 }
+
+/// Every table of the schema, for snapshots.
+pub const TABLES: &[&str] = &[
+    "installation",
+    "organizations",
+    "users",
+    "root_quorum_members",
+    "user_tags",
+    "user_tag_members",
+    "api_keys",
+    "activities",
+    "votes",
+];
+
+impl TestDb {
+    /// Row count of every table, read straight from the database.
+    pub fn row_counts(&self) -> Vec<(String, i64)> {
+        let url = match self {
+            TestDb::Sqlite { url } => format!("{url}?mode=ro"),
+            TestDb::Postgres { url, .. } => url.clone(),
+        };
+        block_on(async move {
+            use sqlx::{Connection, Row};
+            sqlx::any::install_default_drivers();
+            let mut conn = sqlx::AnyConnection::connect(&url).await.expect("open database");
+            let mut out = Vec::new();
+            for t in TABLES {
+                let row = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT COUNT(*) FROM {t}")))
+                    .fetch_one(&mut conn)
+                    .await
+                    .expect("count");
+                out.push(((*t).to_owned(), row.try_get::<i64, _>(0).expect("i64")));
+            }
+            out
+        })
+    }
+}

@@ -110,6 +110,12 @@ struct QueryEnvelope {
 
 /// Parses a whole request body, naming the field at fault.
 fn parse_body<T: DeserializeOwned>(body: &[u8]) -> Result<T> {
+    // serde would also accept a JSON array for a struct (fields by position); the API does not.
+    match body.iter().find(|b| !b.is_ascii_whitespace()) {
+        Some(b'{') => {}
+        None => return Err(Error::invalid("request body is not valid JSON: it is empty")),
+        Some(_) => return Err(Error::invalid("request body must be a JSON object")),
+    }
     let mut de = serde_json::Deserializer::from_slice(body);
     let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let path = e.path().to_string();

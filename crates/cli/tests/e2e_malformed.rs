@@ -1,0 +1,148 @@
+//! Acceptance 4: malformed requests get a 4xx JSON error naming the problem, and the
+//! database is left exactly as it was. Never a 500, never a panic.
+#![expect(clippy::expect_used, reason = "tests fail loudly")]
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde_json::{Value, json};
+use twofold_testkit::{Backend, TestServer, new_key};
+
+const BIN: &str = env!("CARGO_BIN_EXE_twofold");
+
+/// How a case is stamped.
+enum Stamp {
+    /// A valid stamp by the root key over the exact body.
+    Valid,
+    /// No stamp header.
+    None,
+    /// This literal X-Stamp value.
+    Raw(String),
+    /// Only an X-Stamp-Webauthn header.
+    Webauthn,
+}
+
+struct Case {
+    name: &'static str,
+    path: String,
+    body: Vec<u8>,
+    stamp: Stamp,
+    status: u16,
+    needle: &'static str,
+}
+
+fn case(name: &'static str, path: &str, body: impl Into<Vec<u8>>, stamp: Stamp, status: u16, needle: &'static str) -> Case {
+    Case { name, path: path.to_owned(), body: body.into(), stamp, status, needle }
+}
+
+fn stamp_json(v: Value) -> Stamp {
+    Stamp::Raw(URL_SAFE_NO_PAD.encode(v.to_string()))
+}
+
+#[test]
+fn malformed_requests_get_4xx_json_and_change_nothing() {
+    let server = TestServer::start(BIN, Backend::Sqlite, &["--max-body-bytes", "65536"]);
+    let root = server.root_client();
+    let org = root.organization_id().to_owned();
+    let now = || {
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_millis().to_string()
+    };
+    let submit = |ty: &str, params: Value| {
+        json!({ "type": ty, "timestampMs": now(), "organizationId": org, "parameters": params }).to_string()
+    };
+    let users = |u: Value| submit("ACTIVITY_TYPE_CREATE_USERS_V4", json!({ "users": [u] }));
+    let cu = "/public/v1/submit/create_users";
+    let key = new_key();
+    let other = new_key();
+    let good_body = users(json!({ "userName": "ok" }));
+    let pk = root.key().public_key_hex();
+
+    let cases = vec![
+        case("not JSON", cu, "not json", Stamp::Valid, 400, "must be a JSON object"),
+        case("empty body", cu, "", Stamp::Valid, 400, "not valid JSON"),
+        case("truncated JSON", cu, "{\"type\":", Stamp::Valid, 400, "not valid JSON"),
+        case("JSON array", cu, "[]", Stamp::Valid, 400, "must be a JSON object"),
+        case("trailing garbage", cu, format!("{good_body}xyz"), Stamp::Valid, 400, "not valid JSON"),
+        case("deep nesting", cu, "[".repeat(5000), Stamp::Valid, 400, "must be a JSON object"),
+        case("deep object nesting", cu, "{\"a\":".repeat(5000), Stamp::Valid, 400, "not valid JSON"),
+        case("invalid UTF-8", cu, vec![b'{', b'"', 0xff, 0xfe, b'"', b':', b'1', b'}'], Stamp::Valid, 400, "not valid JSON"),
+        case("missing organizationId", cu, json!({ "type": "ACTIVITY_TYPE_CREATE_USERS_V4", "timestampMs": now(), "parameters": {} }).to_string(), Stamp::Valid, 400, "organizationId"),
+        case("missing timestampMs", cu, json!({ "type": "ACTIVITY_TYPE_CREATE_USERS_V4", "organizationId": org, "parameters": { "users": [] } }).to_string(), Stamp::Valid, 400, "timestampMs"),
+        case("missing parameters", cu, json!({ "type": "ACTIVITY_TYPE_CREATE_USERS_V4", "timestampMs": now(), "organizationId": org }).to_string(), Stamp::Valid, 400, "parameters"),
+        case("missing type", cu, json!({ "timestampMs": now(), "organizationId": org, "parameters": {} }).to_string(), Stamp::Valid, 400, "type"),
+        case("timestampMs as number", cu, json!({ "type": "ACTIVITY_TYPE_CREATE_USERS_V4", "timestampMs": 5, "organizationId": org, "parameters": {} }).to_string(), Stamp::Valid, 400, "timestampMs"),
+        case("timestampMs not digits", cu, json!({ "type": "ACTIVITY_TYPE_CREATE_USERS_V4", "timestampMs": "soon", "organizationId": org, "parameters": {} }).to_string(), Stamp::Valid, 400, "timestampMs"),
+        case("organizationId as number", cu, json!({ "type": "ACTIVITY_TYPE_CREATE_USERS_V4", "timestampMs": now(), "organizationId": 7, "parameters": {} }).to_string(), Stamp::Valid, 400, "organizationId"),
+        case("parameters null", cu, json!({ "type": "ACTIVITY_TYPE_CREATE_USERS_V4", "timestampMs": now(), "organizationId": org, "parameters": null }).to_string(), Stamp::Valid, 400, "parameters"),
+        case("unknown activity type", cu, submit("ACTIVITY_TYPE_LAUNCH_ROCKETS", json!({})), Stamp::Valid, 400, "unknown activity type"),
+        case("type of another endpoint", cu, submit("ACTIVITY_TYPE_DELETE_USERS", json!({ "userIds": ["x"] })), Stamp::Valid, 400, "belongs to /public/v1/submit/delete_users"),
+        case("users not a list", cu, submit("ACTIVITY_TYPE_CREATE_USERS_V4", json!({ "users": "alice" })), Stamp::Valid, 400, "parameters.users"),
+        case("empty users", cu, submit("ACTIVITY_TYPE_CREATE_USERS_V4", json!({ "users": [] })), Stamp::Valid, 400, "at least 1"),
+        case("missing userName", cu, users(json!({ "userEmail": "a@b.co" })), Stamp::Valid, 400, "userName"),
+        case("blank userName", cu, users(json!({ "userName": "   " })), Stamp::Valid, 400, "userName must not be empty"),
+        case("unknown field in parameters", cu, users(json!({ "userName": "a", "userTagz": [] })), Stamp::Valid, 400, "unknown field `userTagz`"),
+        case("unknown curve enum", cu, users(json!({ "userName": "a", "apiKeys": [{ "apiKeyName": "k", "publicKey": key.public_key_hex(), "curveType": "API_KEY_CURVE_RSA" }] })), Stamp::Valid, 400, "unknown variant `API_KEY_CURVE_RSA`"),
+        case("public key not hex", cu, users(json!({ "userName": "a", "apiKeys": [{ "apiKeyName": "k", "publicKey": "zz", "curveType": "API_KEY_CURVE_P256" }] })), Stamp::Valid, 400, "not valid hex"),
+        case("public key wrong length", cu, users(json!({ "userName": "a", "apiKeys": [{ "apiKeyName": "k", "publicKey": "02abcd", "curveType": "API_KEY_CURVE_P256" }] })), Stamp::Valid, 400, "33 bytes"),
+        case("public key off the curve", cu, users(json!({ "userName": "a", "apiKeys": [{ "apiKeyName": "k", "publicKey": format!("05{}", "11".repeat(32)), "curveType": "API_KEY_CURVE_P256" }] })), Stamp::Valid, 400, "not a point on P-256"),
+        case("negative expiration", cu, users(json!({ "userName": "a", "apiKeys": [{ "apiKeyName": "k", "publicKey": key.public_key_hex(), "curveType": "API_KEY_CURVE_P256", "expirationSeconds": "-5" }] })), Stamp::Valid, 400, "expirationSeconds"),
+        case("bad email", cu, users(json!({ "userName": "a", "userEmail": "not-an-email" })), Stamp::Valid, 400, "not an email address"),
+        case("bad phone", cu, users(json!({ "userName": "a", "userPhoneNumber": "555-1234" })), Stamp::Valid, 400, "E.164"),
+        case("authenticators not supported here", cu, users(json!({ "userName": "a", "authenticators": [{}] })), Stamp::Valid, 400, "authenticators"),
+        case("duplicate ids", "/public/v1/submit/delete_users", submit("ACTIVITY_TYPE_DELETE_USERS", json!({ "userIds": ["a", "a"] })), Stamp::Valid, 400, "listed twice"),
+        case("quorum threshold 0", "/public/v1/submit/update_root_quorum", submit("ACTIVITY_TYPE_UPDATE_ROOT_QUORUM", json!({ "threshold": 0, "userIds": ["a"] })), Stamp::Valid, 400, "threshold"),
+        case("threshold above members", "/public/v1/submit/create_sub_organization", submit("ACTIVITY_TYPE_CREATE_SUB_ORGANIZATION_V8", json!({ "subOrganizationName": "s", "rootUsers": [{ "userName": "r" }], "rootQuorumThreshold": 2 })), Stamp::Valid, 400, "threshold"),
+        case("wallet on a sub-org", "/public/v1/submit/create_sub_organization", submit("ACTIVITY_TYPE_CREATE_SUB_ORGANIZATION_V8", json!({ "subOrganizationName": "s", "rootUsers": [{ "userName": "r" }], "rootQuorumThreshold": 1, "wallet": {} })), Stamp::Valid, 400, "wallet"),
+        case("body over the limit", cu, format!("{{\"pad\":\"{}\"}}", "x".repeat(70_000)), Stamp::Valid, 413, "larger than the limit"),
+        case("no stamp", cu, good_body.clone(), Stamp::None, 401, "missing X-Stamp"),
+        case("stamp not base64", cu, good_body.clone(), Stamp::Raw("%%%not-base64%%%".into()), 401, "not base64url"),
+        case("stamp not JSON", cu, good_body.clone(), Stamp::Raw(URL_SAFE_NO_PAD.encode("hello")), 401, "not the stamp JSON"),
+        case("stamp missing fields", cu, good_body.clone(), stamp_json(json!({ "publicKey": pk })), 401, "not the stamp JSON"),
+        case("stamp unknown scheme", cu, good_body.clone(), stamp_json(json!({ "publicKey": pk, "scheme": "SIGNATURE_SCHEME_RSA", "signature": "30" })), 401, "unsupported scheme"),
+        case("stamp signature not hex", cu, good_body.clone(), stamp_json(json!({ "publicKey": pk, "scheme": "SIGNATURE_SCHEME_TK_API_P256", "signature": "xyz" })), 401, "not valid hex"),
+        case("stamp signature over another body", cu, good_body.clone(), stamp_json(json!({ "publicKey": pk, "scheme": "SIGNATURE_SCHEME_TK_API_P256", "signature": root.key().sign_hex(b"other") })), 401, "does not verify"),
+        case("stamp scheme mismatching the key", cu, good_body.clone(), stamp_json(json!({ "publicKey": pk, "scheme": "SIGNATURE_SCHEME_TK_API_ED25519", "signature": root.key().sign_hex(good_body.as_bytes()) })), 401, "does not match the key's curve"),
+        case("stamp by an unknown key", cu, good_body.clone(), stamp_json(json!({ "publicKey": other.public_key_hex(), "scheme": "SIGNATURE_SCHEME_TK_API_P256", "signature": other.sign_hex(good_body.as_bytes()) })), 401, "could not find public key"),
+        case("oversized stamp", cu, good_body.clone(), Stamp::Raw("A".repeat(5000)), 401, "longer than 4096"),
+        case("passkey stamp only", cu, good_body.clone(), Stamp::Webauthn, 401, "X-Stamp-Webauthn"),
+        case("organization the key is not in", "/public/v1/query/get_whoami", json!({ "organizationId": "00000000-0000-4000-8000-000000000000" }).to_string(), Stamp::Valid, 403, "may not act in organization"),
+        case("unknown submit endpoint", "/public/v1/submit/launch_rockets", good_body.clone(), Stamp::Valid, 404, "unknown submit endpoint"),
+        case("unknown query endpoint", "/public/v1/query/launch_rockets", json!({ "organizationId": org }).to_string(), Stamp::Valid, 404, "unknown query endpoint"),
+        case("no such route", "/nope", "{}", Stamp::Valid, 404, "no endpoint"),
+        case("unknown status filter", "/public/v1/query/list_activities", json!({ "organizationId": org, "filterByStatus": ["ACTIVITY_STATUS_SLEEPING"] }).to_string(), Stamp::Valid, 400, "unknown activity status"),
+        case("page size too big", "/public/v1/query/list_activities", json!({ "organizationId": org, "paginationOptions": { "limit": "1000" } }).to_string(), Stamp::Valid, 400, "limit"),
+        case("unknown cursor", "/public/v1/query/list_activities", json!({ "organizationId": org, "paginationOptions": { "after": "nope" } }).to_string(), Stamp::Valid, 400, "unknown cursor"),
+        case("get_user without userId", "/public/v1/query/get_user", json!({ "organizationId": org }).to_string(), Stamp::Valid, 400, "userId"),
+        case("get_activity id wrong type", "/public/v1/query/get_activity", json!({ "organizationId": org, "activityId": 12 }).to_string(), Stamp::Valid, 400, "activityId"),
+    ];
+    assert!(cases.len() >= 30, "{} cases", cases.len());
+
+    let before = server.db.row_counts();
+    for c in &cases {
+        let mut headers: Vec<(&str, String)> = Vec::new();
+        match &c.stamp {
+            Stamp::Valid => headers.push(("X-Stamp", root.key().stamp(&c.body))),
+            Stamp::None => {}
+            Stamp::Raw(v) => headers.push(("X-Stamp", v.clone())),
+            Stamp::Webauthn => headers.push(("X-Stamp-Webauthn", "{}".to_owned())),
+        }
+        let resp = root.post_with_headers(&c.path, &c.body, &headers).expect("sent");
+        assert_eq!(resp.status, c.status, "case `{}`: {}", c.name, resp.body);
+        let msg = resp.body["message"].as_str().unwrap_or_else(|| panic!("case `{}`: JSON error body, got {}", c.name, resp.body));
+        assert!(resp.body["code"].is_i64(), "case `{}`: code", c.name);
+        assert!(msg.contains(c.needle), "case `{}`: message `{msg}` should name `{}`", c.name, c.needle);
+    }
+    let get = root.post_with_headers("/public/v1/query/get_whoami", b"", &[]);
+    assert_eq!(get.expect("sent").status, 401);
+    assert_eq!(server.db.row_counts(), before, "malformed requests left the database unchanged");
+    assert!(!server.log().contains("panicked"), "no panics in the server log");
+}
+
+#[test]
+fn non_post_methods_get_a_json_405() {
+    let server = TestServer::start(BIN, Backend::Sqlite, &[]);
+    let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+    let mut resp = agent.get(&format!("{}/public/v1/query/get_whoami", server.url)).call().expect("sent");
+    assert_eq!(resp.status().as_u16(), 405);
+    let body: Value = serde_json::from_str(&resp.body_mut().read_to_string().expect("body")).expect("json");
+    assert!(body["message"].as_str().expect("msg").contains("POST"));
+}
