@@ -350,14 +350,18 @@ impl StoreTx for SqlTx {
 
     async fn insert_user_tag(&mut self, t: &UserTag) -> StoreResult<()> {
         let q = sqlx::query(
-            "INSERT INTO user_tags (id, organization_id, name, created_at, updated_at) VALUES ($1, $2, $3, $4, $5)",
+            "INSERT INTO user_tags (id, organization_id, name, created_at, updated_at) VALUES ($1, $2, $3, $4, $5) \
+             ON CONFLICT (organization_id, name) DO NOTHING",
         )
         .bind(t.id.clone())
         .bind(t.organization_id.clone())
         .bind(t.name.clone())
         .bind(t.created_at)
         .bind(t.updated_at);
-        self.affected(q).await.map(drop)
+        if self.affected(q).await? == 0 {
+            return Err(StoreError::Conflict(format!("a user tag named `{}` already exists", t.name)));
+        }
+        Ok(())
     }
 
     async fn list_user_tags(&mut self, org_id: &str) -> StoreResult<Vec<UserTag>> {
@@ -397,9 +401,12 @@ impl StoreTx for SqlTx {
     }
 
     async fn insert_api_key(&mut self, k: &ApiKey) -> StoreResult<()> {
+        // ON CONFLICT instead of catching the error: on PostgreSQL a failed statement
+        // would abort the whole transaction, on SQLite it would not.
         let q = sqlx::query(
             "INSERT INTO api_keys (id, organization_id, user_id, name, public_key, verify_key, curve, \
-             created_at, updated_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+             created_at, updated_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
+             ON CONFLICT (organization_id, public_key) DO NOTHING",
         )
         .bind(k.id.clone())
         .bind(k.organization_id.clone())
@@ -411,13 +418,13 @@ impl StoreTx for SqlTx {
         .bind(k.created_at)
         .bind(k.updated_at)
         .bind(k.expires_at);
-        match self.affected(q).await {
-            Err(StoreError::Conflict(_)) => Err(StoreError::Conflict(format!(
+        if self.affected(q).await? == 0 {
+            return Err(StoreError::Conflict(format!(
                 "public key `{}` is already registered in this organization",
                 k.public_key
-            ))),
-            other => other.map(drop),
+            )));
         }
+        Ok(())
     }
 
     async fn delete_api_key(&mut self, org_id: &str, user_id: &str, key_id: &str) -> StoreResult<bool> {

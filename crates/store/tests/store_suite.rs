@@ -1,0 +1,158 @@
+//! One store suite, run against SQLite and PostgreSQL: both backends must behave alike.
+#![expect(clippy::expect_used, reason = "tests fail loudly")]
+
+use twofold_core::model::{Activity, ActivityFilter, ActivityStatus, ApiKey, ApiKeyCurve, Organization, User};
+use twofold_core::store::{Store, StoreError};
+use twofold_store::{OpenError, SqlStore, StoreOptions};
+use twofold_testkit::{Backend, TestDb, backends};
+
+fn org(id: &str, parent: Option<&str>) -> Organization {
+    Organization { id: id.into(), name: format!("org {id}"), parent_id: parent.map(Into::into), root_quorum_threshold: 1, created_at: 1, updated_at: 1 }
+}
+
+fn user(id: &str, org: &str) -> User {
+    User { id: id.into(), organization_id: org.into(), name: id.into(), email: None, phone: None, created_at: 1, updated_at: 1 }
+}
+
+fn key(id: &str, org: &str, user: &str, pk: &str) -> ApiKey {
+    ApiKey {
+        id: id.into(),
+        organization_id: org.into(),
+        user_id: user.into(),
+        name: id.into(),
+        public_key: pk.into(),
+        verify_key: vec![4, 1, 2],
+        curve: ApiKeyCurve::P256,
+        created_at: 1,
+        updated_at: 1,
+        expires_at: Some(99),
+    }
+}
+
+fn activity(id: &str, org: &str, at: i64, status: ActivityStatus) -> Activity {
+    Activity {
+        id: id.into(),
+        organization_id: org.into(),
+        activity_type: "ACTIVITY_TYPE_CREATE_USERS_V4".into(),
+        intent: "{}".into(),
+        status,
+        fingerprint: format!("sha256:{id}"),
+        result: None,
+        failure: None,
+        initiator_user_id: "u1".into(),
+        initiator_credential_id: "k1".into(),
+        created_at: at,
+        updated_at: at,
+    }
+}
+
+async fn suite(store: &SqlStore) {
+    // Organizations, users, keys, quorum.
+    let mut tx = store.write().await.expect("write");
+    assert!(tx.claim_installation("o1", 1).await.expect("claim"));
+    assert!(!tx.claim_installation("o2", 1).await.expect("claim twice"), "one installation");
+    tx.insert_organization(&org("o1", None)).await.expect("org");
+    tx.insert_organization(&org("o2", Some("o1"))).await.expect("sub-org");
+    tx.insert_user(&user("u1", "o1")).await.expect("user");
+    tx.insert_user(&user("u2", "o2")).await.expect("user");
+    tx.insert_api_key(&key("k1", "o1", "u1", "02aa")).await.expect("key");
+    tx.insert_api_key(&key("k2", "o2", "u2", "02aa")).await.expect("same public key in another org");
+    let dup = tx.insert_api_key(&key("k3", "o1", "u1", "02aa")).await;
+    assert!(matches!(dup, Err(StoreError::Conflict(_))), "{dup:?}");
+    tx.set_root_quorum("o1", 1, &["u1".to_owned()], 2).await.expect("quorum");
+    tx.commit().await.expect("commit");
+
+    let mut r = store.read().await.expect("read");
+    assert_eq!(r.installation_root().await.expect("root"), Some("o1".to_owned()));
+    assert_eq!(r.get_organization("o2").await.expect("get").expect("exists").parent_id.as_deref(), Some("o1"));
+    assert_eq!(r.list_sub_organizations("o1").await.expect("subs"), vec!["o2".to_owned()]);
+    assert_eq!(r.root_quorum_members("o1").await.expect("quorum"), vec!["u1".to_owned()]);
+    let keys = r.api_keys_by_public_key("02aa").await.expect("by pk");
+    assert_eq!(keys.len(), 2);
+    assert_eq!(keys[0].verify_key, vec![4, 1, 2]);
+    assert_eq!(keys[0].expires_at, Some(99));
+    assert!(r.get_user("o1", "u2").await.expect("get").is_none(), "users are scoped to their org");
+    drop(r);
+
+    // Savepoints undo effects but keep the transaction.
+    let mut tx = store.write().await.expect("write");
+    tx.insert_activity(&activity("a0", "o1", 10, ActivityStatus::Created)).await.expect("activity");
+    tx.savepoint("execute").await.expect("savepoint");
+    tx.insert_user(&user("u3", "o1")).await.expect("user");
+    tx.rollback_to("execute").await.expect("rollback");
+    tx.release("execute").await.expect("release");
+    assert!(tx.savepoint("bad name;").await.is_err(), "savepoint names are identifiers");
+    tx.commit().await.expect("commit");
+    let mut r = store.read().await.expect("read");
+    assert!(r.get_user("o1", "u3").await.expect("get").is_none(), "rolled back to the savepoint");
+    assert!(r.get_activity("o1", "a0").await.expect("get").is_some(), "kept the rest");
+    drop(r);
+
+    // Activities: fingerprint idempotency, filters and cursors.
+    let mut tx = store.write().await.expect("write");
+    for i in 1..=7 {
+        let status = if i % 2 == 0 { ActivityStatus::Completed } else { ActivityStatus::Failed };
+        assert!(tx.insert_activity(&activity(&format!("a{i}"), "o1", 10 + i, status)).await.expect("insert"));
+    }
+    assert!(!tx.insert_activity(&activity("a1", "o1", 99, ActivityStatus::Created)).await.expect("dup"), "same fingerprint");
+    let mut done = activity("a1", "o1", 11, ActivityStatus::Completed);
+    done.result = Some("{\"r\":1}".into());
+    tx.update_activity(&done).await.expect("update");
+    tx.commit().await.expect("commit");
+    let mut r = store.read().await.expect("read");
+    let page = |v: Vec<Activity>| v.into_iter().map(|a| a.id).collect::<Vec<_>>();
+    let f = |limit, before: Option<&str>, after: Option<&str>| ActivityFilter {
+        limit,
+        before: before.map(Into::into),
+        after: after.map(Into::into),
+        ..ActivityFilter::default()
+    };
+    assert_eq!(page(r.list_activities("o1", &f(3, None, None)).await.expect("list").expect("page")), ["a7", "a6", "a5"]);
+    assert_eq!(page(r.list_activities("o1", &f(3, None, Some("a5"))).await.expect("list").expect("page")), ["a4", "a3", "a2"]);
+    assert_eq!(page(r.list_activities("o1", &f(2, Some("a4"), None)).await.expect("list").expect("page")), ["a6", "a5"]);
+    assert!(r.list_activities("o1", &f(2, Some("zz"), None)).await.expect("list").is_none(), "unknown cursor");
+    let completed = ActivityFilter { statuses: vec![ActivityStatus::Completed], limit: 10, ..ActivityFilter::default() };
+    assert_eq!(page(r.list_activities("o1", &completed).await.expect("list").expect("page")), ["a6", "a4", "a2", "a1"]);
+    assert_eq!(r.get_activity_by_fingerprint("sha256:a1").await.expect("get").expect("exists").result.as_deref(), Some("{\"r\":1}"));
+    assert!(r.get_activity("o2", "a1").await.expect("get").is_none(), "activities are scoped to their org");
+}
+
+async fn open(db: &TestDb) -> SqlStore {
+    SqlStore::open(db.url(), &StoreOptions::default()).await.expect("open")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn store_suite_on_every_backend() {
+    for backend in tokio::task::spawn_blocking(backends).await.expect("probe") {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let db = tokio::task::spawn_blocking({
+            let path = dir.path().to_owned();
+            move || TestDb::new(backend, &path)
+        })
+        .await
+        .expect("db");
+        let store = open(&db).await;
+        suite(&store).await;
+        // A schema newer than the binary is refused, not half-used.
+        sqlx::query(
+            "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) \
+             VALUES (9999, 'from the future', TRUE, X'00', 0)",
+        )
+        .execute(&connect_raw(db.url()).await)
+        .await
+        .ok();
+        store.close().await;
+        if backend == Backend::Sqlite {
+            match SqlStore::open(db.url(), &StoreOptions::default()).await {
+                Err(OpenError::SchemaTooNew(9999)) => {}
+                other => panic!("expected SchemaTooNew, got {other:?}"),
+            }
+        }
+        tokio::task::spawn_blocking(move || drop(db)).await.expect("drop db");
+    }
+}
+
+async fn connect_raw(url: &str) -> sqlx::AnyPool {
+    sqlx::any::install_default_drivers();
+    sqlx::AnyPool::connect(url).await.expect("connect")
+}
