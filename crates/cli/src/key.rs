@@ -45,9 +45,7 @@ pub fn run(cmd: KeyCommand) -> Result<(), CliError> {
                 CurveArg::Ed25519 => Curve::Ed25519,
             };
             let key = ApiKeyPair::generate(curve).map_err(|e| CliError::Runtime(e.to_string()))?;
-            key.to_key_file(organization_id, user_id)
-                .save_new(&out)
-                .map_err(|e| CliError::Usage(e.to_string()))?;
+            key.to_key_file(organization_id, user_id).save_new(&out).map_err(|e| CliError::Usage(e.to_string()))?;
             println!("{}", key.public_key_hex());
             Ok(())
         }

@@ -67,9 +67,7 @@ fn parse_json(what: &str, text: &str) -> Result<Value, CliError> {
 
 fn apply_params(target: &mut Map<String, Value>, params: &[String]) -> Result<(), CliError> {
     for p in params {
-        let (k, v) = p
-            .split_once('=')
-            .ok_or_else(|| CliError::Usage(format!("--param `{p}` must be KEY=VALUE")))?;
+        let (k, v) = p.split_once('=').ok_or_else(|| CliError::Usage(format!("--param `{p}` must be KEY=VALUE")))?;
         let value = serde_json::from_str(v).unwrap_or_else(|_| Value::String(v.to_owned()));
         target.insert(k.to_owned(), value);
     }
@@ -108,15 +106,9 @@ pub fn run(args: RequestArgs) -> Result<(), CliError> {
             (format!("/public/v1/query/{name}"), full)
         }
     };
-    let resp = client
-        .post_raw(&path, body.to_string().as_bytes())
-        .map_err(|e| CliError::Runtime(e.to_string()))?;
+    let resp = client.post_raw(&path, body.to_string().as_bytes()).map_err(|e| CliError::Runtime(e.to_string()))?;
     let text = serde_json::to_string_pretty(&resp.body).unwrap_or_else(|_| resp.body.to_string());
     // A closed pipe (`| head`) is not an error worth a panic.
     let _ = writeln!(std::io::stdout().lock(), "{text}");
-    if resp.is_success() {
-        Ok(())
-    } else {
-        Err(CliError::Remote(format!("the server answered HTTP {}", resp.status)))
-    }
+    if resp.is_success() { Ok(()) } else { Err(CliError::Remote(format!("the server answered HTTP {}", resp.status))) }
 }

@@ -58,10 +58,8 @@ async fn serve(settings: Settings) -> Result<(), CliError> {
         .await
         .map_err(|e| CliError::Runtime(format!("cannot listen on {}: {e}", settings.listen)))?;
     let addr = listener.local_addr().map_err(|e| CliError::Runtime(e.to_string()))?;
-    let app = twofold_server::router(AppState {
-        engine,
-        limits: ServerLimits { max_body_bytes: settings.max_body_bytes },
-    });
+    let app =
+        twofold_server::router(AppState { engine, limits: ServerLimits { max_body_bytes: settings.max_body_bytes } });
     println!("twofold listening on http://{addr}");
     tracing::info!(%addr, database = %redact(&settings.database_url), "twofold listening");
     axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>())
@@ -97,10 +95,7 @@ async fn bootstrap_if_empty(engine: &Engine, data_dir: &Path) -> Result<(), CliE
     std::fs::rename(&staging, &final_path)
         .map_err(|e| CliError::Runtime(format!("cannot move the bootstrap key into place: {e}")))?;
     let shown = std::fs::canonicalize(&final_path).unwrap_or(final_path);
-    println!(
-        "twofold: bootstrapped root organization {} with root user {}",
-        plan.organization_id, plan.user_id
-    );
+    println!("twofold: bootstrapped root organization {} with root user {}", plan.organization_id, plan.user_id);
     println!("twofold: root API key written to {} (mode 0600; keep it safe)", shown.display());
     Ok(())
 }

@@ -1,5 +1,5 @@
 //! End-to-end: the real `twofold` binary over HTTP, on SQLite and on PostgreSQL.
-#![expect(clippy::expect_used, reason = "tests fail loudly")]
+#![allow(clippy::expect_used, reason = "tests fail loudly")]
 
 use std::process::Command;
 
@@ -89,7 +89,10 @@ fn api_suite(backend: Backend) {
     let root_user = whoami["userId"].as_str().expect("user").to_owned();
 
     // A tag, then a user carrying it with an API key.
-    let tag = completed(root.submit("create_user_tag", json!({ "userTagName": "ops", "userIds": [] })), "createUserTagResult");
+    let tag = completed(
+        root.submit("create_user_tag", json!({ "userTagName": "ops", "userIds": [] })),
+        "createUserTagResult",
+    );
     let tag_id = tag["userTagId"].as_str().expect("tag id").to_owned();
     let alice_key = new_key();
     let mut alice_params = user_with_key("alice", &alice_key);
@@ -130,7 +133,10 @@ fn api_suite(backend: Backend) {
     assert_eq!(listed["apiKeys"].as_array().expect("keys").len(), 2);
     let one = ok(root.query("get_api_key", json!({ "apiKeyId": ed_id })));
     assert_eq!(one["apiKey"]["credential"]["type"], "CREDENTIAL_TYPE_API_KEY_ED25519");
-    let ed_client = server.client(ApiKeyPair::from_private_hex(Curve::Ed25519, &ed.private_key_hex()).expect("key"), root.organization_id());
+    let ed_client = server.client(
+        ApiKeyPair::from_private_hex(Curve::Ed25519, &ed.private_key_hex()).expect("key"),
+        root.organization_id(),
+    );
     assert_eq!(ok(ed_client.query("get_whoami", json!({})))["userId"], alice);
     completed(root.submit("delete_api_keys", json!({ "userId": alice, "apiKeyIds": [ed_id] })), "deleteApiKeysResult");
     let gone = ed_client.query("get_whoami", json!({})).expect("sent");
@@ -138,7 +144,10 @@ fn api_suite(backend: Backend) {
 
     // Update the user.
     completed(
-        root.submit("update_user", json!({ "userId": alice, "userName": "alice2", "userPhoneNumber": "+14155550100", "userTagIds": [] })),
+        root.submit(
+            "update_user",
+            json!({ "userId": alice, "userName": "alice2", "userPhoneNumber": "+14155550100", "userTagIds": [] }),
+        ),
         "updateUserResult",
     );
     let user = ok(root.query("get_user", json!({ "userId": alice })))["user"].clone();
@@ -186,12 +195,17 @@ fn api_suite(backend: Backend) {
 
     // Root quorum 2-of-2: root's own activities now wait for consensus.
     let carol_key = new_key();
-    let carol = completed(root.submit("create_users", json!({ "users": [user_with_key("carol", &carol_key)] })), "createUsersResult")
-        ["userIds"][0]
+    let carol = completed(
+        root.submit("create_users", json!({ "users": [user_with_key("carol", &carol_key)] })),
+        "createUsersResult",
+    )["userIds"][0]
         .as_str()
         .expect("carol")
         .to_owned();
-    completed(root.submit("update_root_quorum", json!({ "threshold": 2, "userIds": [root_user, carol] })), "updateRootQuorumResult");
+    completed(
+        root.submit("update_root_quorum", json!({ "threshold": 2, "userIds": [root_user, carol] })),
+        "updateRootQuorumResult",
+    );
     let org = ok(root.query("get_organization", json!({})))["organizationData"].clone();
     assert_eq!(org["rootQuorum"]["threshold"], 2);
     assert_eq!(org["rootQuorum"]["userIds"].as_array().expect("ids").len(), 2);
@@ -202,7 +216,13 @@ fn api_suite(backend: Backend) {
     let carol_client = server.client(carol_key, root.organization_id());
     let seen = ok(carol_client.query("get_activity", json!({ "activityId": pending["activity"]["id"] })));
     assert_eq!(seen["activity"]["canApprove"], true, "carol may still vote");
-    assert!(!ok(root.query("list_users", json!({})))["users"].as_array().expect("u").iter().any(|u| u["userName"] == "erin"));
+    assert!(
+        !ok(root.query("list_users", json!({})))["users"]
+            .as_array()
+            .expect("u")
+            .iter()
+            .any(|u| u["userName"] == "erin")
+    );
 
     // Pagination over every activity of the root org, newest first, both directions.
     let all = ok(root.query("list_activities", json!({ "paginationOptions": { "limit": "100" } })));
@@ -215,7 +235,8 @@ fn api_suite(backend: Backend) {
         if let Some(a) = &after {
             page_opts["after"] = json!(a);
         }
-        let page = list_ids(&ok(root.query("list_activities", json!({ "paginationOptions": page_opts }))), "activities");
+        let page =
+            list_ids(&ok(root.query("list_activities", json!({ "paginationOptions": page_opts }))), "activities");
         if page.is_empty() {
             break;
         }
@@ -224,11 +245,14 @@ fn api_suite(backend: Backend) {
         walked.extend(page);
     }
     assert_eq!(walked, all_ids, "pages concatenate to the full list");
-    let back = ok(root.query("list_activities", json!({ "paginationOptions": { "limit": "3", "before": all_ids[5] } })));
+    let back =
+        ok(root.query("list_activities", json!({ "paginationOptions": { "limit": "3", "before": all_ids[5] } })));
     assert_eq!(list_ids(&back, "activities"), all_ids[2..5].to_vec());
-    let consensus = ok(root.query("list_activities", json!({ "filterByStatus": ["ACTIVITY_STATUS_CONSENSUS_NEEDED"] })));
+    let consensus =
+        ok(root.query("list_activities", json!({ "filterByStatus": ["ACTIVITY_STATUS_CONSENSUS_NEEDED"] })));
     assert_eq!(list_ids(&consensus, "activities"), vec![pending["activity"]["id"].as_str().expect("id").to_owned()]);
-    let quorum_type = ok(root.query("list_activities", json!({ "filterByType": ["ACTIVITY_TYPE_UPDATE_ROOT_QUORUM"] })));
+    let quorum_type =
+        ok(root.query("list_activities", json!({ "filterByType": ["ACTIVITY_TYPE_UPDATE_ROOT_QUORUM"] })));
     assert_eq!(quorum_type["activities"].as_array().expect("a").len(), 1);
     let failed_only = ok(root.query("list_activities", json!({ "filterByStatus": ["ACTIVITY_STATUS_FAILED"] })));
     assert_eq!(failed_only["activities"].as_array().expect("a").len(), 2, "alice's denial and the failed delete");

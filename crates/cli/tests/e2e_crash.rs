@@ -1,6 +1,6 @@
 //! Acceptance 6: an activity acknowledged with a 200 survives SIGKILL right after the
 //! answer, with its effects, on SQLite and PostgreSQL.
-#![expect(clippy::expect_used, reason = "tests fail loudly")]
+#![allow(clippy::expect_used, reason = "tests fail loudly")]
 
 use serde_json::json;
 use twofold_testkit::{Backend, TestServer, backends, ok};

@@ -1,6 +1,6 @@
 //! Acceptance 5: a sub-organization's root user cannot read or write its parent or a
 //! sibling, and (until delegated access) the parent cannot act inside the sub-org.
-#![expect(clippy::expect_used, reason = "tests fail loudly")]
+#![allow(clippy::expect_used, reason = "tests fail loudly")]
 
 use serde_json::{Value, json};
 use twofold_client::Client;
@@ -13,7 +13,10 @@ fn sub_org(server: &TestServer, root: &Client, name: &str) -> (String, Client) {
     let mut user = user_with_key(&format!("{name}-root"), &key);
     user.as_object_mut().expect("object").remove("userTags");
     let sub = completed(
-        root.submit("create_sub_organization", json!({ "subOrganizationName": name, "rootUsers": [user], "rootQuorumThreshold": 1 })),
+        root.submit(
+            "create_sub_organization",
+            json!({ "subOrganizationName": name, "rootUsers": [user], "rootQuorumThreshold": 1 }),
+        ),
         "createSubOrganizationResultV8",
     );
     let id = sub["subOrganizationId"].as_str().expect("id").to_owned();
@@ -40,7 +43,10 @@ fn assert_locked_out(server: &TestServer, actor: &Client, target: &str, label: &
         assert!(resp.body["message"].as_str().expect("msg").contains("may not act in organization"));
     }
     let write = actor
-        .submit_body("create_users", json!({ "organizationId": target, "parameters": { "users": [{ "userName": "intruder" }] } }))
+        .submit_body(
+            "create_users",
+            json!({ "organizationId": target, "parameters": { "users": [{ "userName": "intruder" }] } }),
+        )
         .expect("body");
     let resp = actor.post_raw("/public/v1/submit/create_users", write.to_string().as_bytes()).expect("sent");
     assert_eq!(resp.status, 403, "{label}: write: {}", resp.body);
@@ -67,7 +73,8 @@ fn isolation(backend: Backend) {
 
     // The sub-org's data never mentions the parent's users.
     let users = ok(a.query("list_users", json!({})));
-    let names: Vec<&str> = users["users"].as_array().expect("users").iter().filter_map(|u| u["userName"].as_str()).collect();
+    let names: Vec<&str> =
+        users["users"].as_array().expect("users").iter().filter_map(|u| u["userName"].as_str()).collect();
     assert_eq!(names, vec!["tenant-a-root", "a-user"]);
 }
 

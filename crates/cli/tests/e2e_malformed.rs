@@ -1,6 +1,6 @@
 //! Acceptance 4: malformed requests get a 4xx JSON error naming the problem, and the
 //! database is left exactly as it was. Never a 500, never a panic.
-#![expect(clippy::expect_used, reason = "tests fail loudly")]
+#![allow(clippy::expect_used, reason = "tests fail loudly")]
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -30,7 +30,14 @@ struct Case {
     needle: &'static str,
 }
 
-fn case(name: &'static str, path: &str, body: impl Into<Vec<u8>>, stamp: Stamp, status: u16, needle: &'static str) -> Case {
+fn case(
+    name: &'static str,
+    path: &str,
+    body: impl Into<Vec<u8>>,
+    stamp: Stamp,
+    status: u16,
+    needle: &'static str,
+) -> Case {
     Case { name, path: path.to_owned(), body: body.into(), stamp, status, needle }
 }
 
@@ -43,9 +50,8 @@ fn malformed_requests_get_4xx_json_and_change_nothing() {
     let server = TestServer::start(BIN, Backend::Sqlite, &["--max-body-bytes", "65536"]);
     let root = server.root_client();
     let org = root.organization_id().to_owned();
-    let now = || {
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_millis().to_string()
-    };
+    let now =
+        || std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_millis().to_string();
     let submit = |ty: &str, params: Value| {
         json!({ "type": ty, "timestampMs": now(), "organizationId": org, "parameters": params }).to_string()
     };
@@ -127,7 +133,9 @@ fn malformed_requests_get_4xx_json_and_change_nothing() {
         }
         let resp = root.post_with_headers(&c.path, &c.body, &headers).expect("sent");
         assert_eq!(resp.status, c.status, "case `{}`: {}", c.name, resp.body);
-        let msg = resp.body["message"].as_str().unwrap_or_else(|| panic!("case `{}`: JSON error body, got {}", c.name, resp.body));
+        let msg = resp.body["message"]
+            .as_str()
+            .unwrap_or_else(|| panic!("case `{}`: JSON error body, got {}", c.name, resp.body));
         assert!(resp.body["code"].is_i64(), "case `{}`: code", c.name);
         assert!(msg.contains(c.needle), "case `{}`: message `{msg}` should name `{}`", c.name, c.needle);
     }

@@ -70,14 +70,11 @@ impl Client {
         for (k, v) in headers {
             req = req.header(*k, v.as_str());
         }
-        let mut resp = req
-            .send(body)
-            .map_err(|e| ClientError::Transport { url: url.clone(), message: e.to_string() })?;
+        let mut resp =
+            req.send(body).map_err(|e| ClientError::Transport { url: url.clone(), message: e.to_string() })?;
         let status = resp.status().as_u16();
-        let text = resp
-            .body_mut()
-            .read_to_string()
-            .map_err(|e| ClientError::Transport { url, message: e.to_string() })?;
+        let text =
+            resp.body_mut().read_to_string().map_err(|e| ClientError::Transport { url, message: e.to_string() })?;
         let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
         Ok(ApiResponse { status, body })
     }

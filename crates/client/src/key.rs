@@ -162,9 +162,11 @@ impl KeyFile {
     /// Reads a key file.
     pub fn load(path: &Path) -> Result<KeyFile> {
         let text = Zeroizing::new(
-            std::fs::read_to_string(path).map_err(|source| ClientError::Io { path: path.display().to_string(), source })?,
+            std::fs::read_to_string(path)
+                .map_err(|source| ClientError::Io { path: path.display().to_string(), source })?,
         );
-        serde_json::from_str(&text).map_err(|e| ClientError::Key(format!("{}: not a twofold key file: {e}", path.display())))
+        serde_json::from_str(&text)
+            .map_err(|e| ClientError::Key(format!("{}: not a twofold key file: {e}", path.display())))
     }
 
     /// The key pair in this file.

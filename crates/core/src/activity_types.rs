@@ -137,9 +137,7 @@ pub fn kind_for_path(path: &str) -> Option<&'static ActivityKind> {
 
 /// The endpoint and version for an activity type name.
 pub fn kind_for_type(type_name: &str) -> Option<(&'static ActivityKind, &'static TypeVersion)> {
-    KINDS
-        .iter()
-        .find_map(|k| k.versions.iter().find(|v| v.type_name == type_name).map(|v| (k, v)))
+    KINDS.iter().find_map(|k| k.versions.iter().find(|v| v.type_name == type_name).map(|v| (k, v)))
 }
 
 /// `ACTIVITY_TYPE_CREATE_USERS_V4` -> `CREATE_USERS` (the policy language's `activity.kind`).

@@ -18,10 +18,7 @@ pub struct Timestamp {
 impl Timestamp {
     /// From milliseconds since the epoch.
     pub fn from_ms(ms: i64) -> Self {
-        Timestamp {
-            seconds: ms.div_euclid(1000).to_string(),
-            nanos: (ms.rem_euclid(1000) * 1_000_000).to_string(),
-        }
+        Timestamp { seconds: ms.div_euclid(1000).to_string(), nanos: (ms.rem_euclid(1000) * 1_000_000).to_string() }
     }
 }
 

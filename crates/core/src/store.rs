@@ -59,7 +59,8 @@ pub trait StoreTx: Send {
     /// Ids of an organization's direct sub-organizations, oldest first.
     async fn list_sub_organizations(&mut self, parent_id: &str) -> StoreResult<Vec<String>>;
     /// Replaces the root quorum (threshold and members).
-    async fn set_root_quorum(&mut self, org_id: &str, threshold: i64, user_ids: &[String], now: i64) -> StoreResult<()>;
+    async fn set_root_quorum(&mut self, org_id: &str, threshold: i64, user_ids: &[String], now: i64)
+    -> StoreResult<()>;
     /// Ids of the root-quorum members.
     async fn root_quorum_members(&mut self, org_id: &str) -> StoreResult<Vec<String>>;
 

@@ -79,7 +79,11 @@ pub(crate) fn check_email(email: &str) -> Result<String> {
     let valid = email.len() <= MAX_FIELD
         && !email.chars().any(|c| c.is_whitespace() || c.is_control())
         && email.split_once('@').is_some_and(|(local, domain)| !local.is_empty() && domain.contains('.'));
-    if valid { Ok(email.to_owned()) } else { Err(Error::invalid(format!("userEmail `{}` is not an email address", crypto::clip(email)))) }
+    if valid {
+        Ok(email.to_owned())
+    } else {
+        Err(Error::invalid(format!("userEmail `{}` is not an email address", crypto::clip(email))))
+    }
 }
 
 pub(crate) fn check_phone(phone: &str) -> Result<String> {
@@ -102,7 +106,9 @@ pub(crate) fn check_api_key(k: &ApiKeyParams) -> Result<(Vec<u8>, Option<i64>)> 
         None => None,
         Some(0) => return Err(Error::invalid("expirationSeconds must be positive")),
         Some(s) if s > MAX_KEY_LIFETIME_SECS => {
-            return Err(Error::invalid(format!("expirationSeconds must be at most {MAX_KEY_LIFETIME_SECS} (ten years)")));
+            return Err(Error::invalid(format!(
+                "expirationSeconds must be at most {MAX_KEY_LIFETIME_SECS} (ten years)"
+            )));
         }
         Some(s) => Some(i64::try_from(s).unwrap_or(i64::MAX / 2) * 1000),
     };
@@ -117,7 +123,10 @@ fn check_keys(keys: &[ApiKeyParams]) -> Result<()> {
     for k in keys {
         check_api_key(k)?;
         if !seen.insert(k.public_key.to_ascii_lowercase()) {
-            return Err(Error::invalid(format!("apiKeys: public key `{}` is listed twice", crypto::clip(&k.public_key))));
+            return Err(Error::invalid(format!(
+                "apiKeys: public key `{}` is listed twice",
+                crypto::clip(&k.public_key)
+            )));
         }
     }
     Ok(())

@@ -1,9 +1,9 @@
 //! The single mapping from errors to HTTP responses:
 //! `{"code": <gRPC code>, "message": "...", "details": []}` with a matching status.
 
+use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::Json;
 use serde_json::json;
 use twofold_core::{Error, ErrorCode};
 

@@ -41,7 +41,9 @@ where
                 .into());
             }
             (None, None) => {
-                return Err(Error::Unauthenticated("missing X-Stamp header: every request must be stamped".to_owned()).into());
+                return Err(
+                    Error::Unauthenticated("missing X-Stamp header: every request must be stamped".to_owned()).into()
+                );
             }
         };
         if let Some(len) = headers

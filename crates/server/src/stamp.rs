@@ -29,10 +29,8 @@ pub fn parse(value: &[u8]) -> Result<StampProof, Error> {
     if value.len() > MAX_STAMP_LEN {
         return Err(bad("longer than 4096 bytes"));
     }
-    let decoded = URL_SAFE_NO_PAD
-        .decode(value)
-        .or_else(|_| URL_SAFE.decode(value))
-        .map_err(|_| bad("not base64url"))?;
+    let decoded =
+        URL_SAFE_NO_PAD.decode(value).or_else(|_| URL_SAFE.decode(value)).map_err(|_| bad("not base64url"))?;
     let stamp: StampJson =
         serde_json::from_slice(&decoded).map_err(|e| bad(&format!("not the stamp JSON object ({e})")))?;
     if !SCHEMES.contains(&stamp.scheme.as_str()) {

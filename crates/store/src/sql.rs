@@ -97,17 +97,16 @@ impl SqlStore {
         }
         let url = format!("sqlite://{file}?mode=rwc");
         let pool = |max: u32| {
-            AnyPoolOptions::new()
-                .max_connections(max)
-                .acquire_timeout(options.acquire_timeout)
-                .after_connect(|conn, _meta| {
+            AnyPoolOptions::new().max_connections(max).acquire_timeout(options.acquire_timeout).after_connect(
+                |conn, _meta| {
                     Box::pin(async move {
                         conn.execute("PRAGMA foreign_keys = ON").await?;
                         conn.execute("PRAGMA busy_timeout = 10000").await?;
                         conn.execute("PRAGMA synchronous = FULL").await?;
                         Ok(())
                     })
-                })
+                },
+            )
         };
         let writer = pool(1).connect(&url).await.map_err(OpenError::Connect)?;
         // WAL is a property of the file: set once, it holds for every connection.
@@ -264,7 +263,13 @@ impl StoreTx for SqlTx {
         self.all(q, |r| r.try_get::<String, _>(0)).await
     }
 
-    async fn set_root_quorum(&mut self, org_id: &str, threshold: i64, user_ids: &[String], now: i64) -> StoreResult<()> {
+    async fn set_root_quorum(
+        &mut self,
+        org_id: &str,
+        threshold: i64,
+        user_ids: &[String],
+        now: i64,
+    ) -> StoreResult<()> {
         let q = sqlx::query("UPDATE organizations SET root_quorum_threshold = $1, updated_at = $2 WHERE id = $3")
             .bind(threshold)
             .bind(now)
@@ -471,12 +476,13 @@ impl StoreTx for SqlTx {
     }
 
     async fn update_activity(&mut self, a: &Activity) -> StoreResult<()> {
-        let q = sqlx::query("UPDATE activities SET status = $1, result = $2, failure = $3, updated_at = $4 WHERE id = $5")
-            .bind(a.status.as_str())
-            .bind(a.result.clone())
-            .bind(a.failure.clone())
-            .bind(a.updated_at)
-            .bind(a.id.clone());
+        let q =
+            sqlx::query("UPDATE activities SET status = $1, result = $2, failure = $3, updated_at = $4 WHERE id = $5")
+                .bind(a.status.as_str())
+                .bind(a.result.clone())
+                .bind(a.failure.clone())
+                .bind(a.updated_at)
+                .bind(a.id.clone());
         self.affected(q).await.map(drop)
     }
 

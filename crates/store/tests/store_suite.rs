@@ -1,5 +1,5 @@
 //! One store suite, run against SQLite and PostgreSQL: both backends must behave alike.
-#![expect(clippy::expect_used, reason = "tests fail loudly")]
+#![allow(clippy::expect_used, reason = "tests fail loudly")]
 
 use twofold_core::model::{Activity, ActivityFilter, ActivityStatus, ApiKey, ApiKeyCurve, Organization, User};
 use twofold_core::store::{Store, StoreError};
@@ -7,11 +7,26 @@ use twofold_store::{OpenError, SqlStore, StoreOptions};
 use twofold_testkit::{Backend, TestDb, backends};
 
 fn org(id: &str, parent: Option<&str>) -> Organization {
-    Organization { id: id.into(), name: format!("org {id}"), parent_id: parent.map(Into::into), root_quorum_threshold: 1, created_at: 1, updated_at: 1 }
+    Organization {
+        id: id.into(),
+        name: format!("org {id}"),
+        parent_id: parent.map(Into::into),
+        root_quorum_threshold: 1,
+        created_at: 1,
+        updated_at: 1,
+    }
 }
 
 fn user(id: &str, org: &str) -> User {
-    User { id: id.into(), organization_id: org.into(), name: id.into(), email: None, phone: None, created_at: 1, updated_at: 1 }
+    User {
+        id: id.into(),
+        organization_id: org.into(),
+        name: id.into(),
+        email: None,
+        phone: None,
+        created_at: 1,
+        updated_at: 1,
+    }
 }
 
 fn key(id: &str, org: &str, user: &str, pk: &str) -> ApiKey {
@@ -94,7 +109,10 @@ async fn suite(store: &SqlStore) {
         let status = if i % 2 == 0 { ActivityStatus::Completed } else { ActivityStatus::Failed };
         assert!(tx.insert_activity(&activity(&format!("a{i}"), "o1", 10 + i, status)).await.expect("insert"));
     }
-    assert!(!tx.insert_activity(&activity("a1", "o1", 99, ActivityStatus::Created)).await.expect("dup"), "same fingerprint");
+    assert!(
+        !tx.insert_activity(&activity("a1", "o1", 99, ActivityStatus::Created)).await.expect("dup"),
+        "same fingerprint"
+    );
     let mut done = activity("a1", "o1", 11, ActivityStatus::Completed);
     done.result = Some("{\"r\":1}".into());
     tx.update_activity(&done).await.expect("update");
@@ -107,13 +125,26 @@ async fn suite(store: &SqlStore) {
         after: after.map(Into::into),
         ..ActivityFilter::default()
     };
-    assert_eq!(page(r.list_activities("o1", &f(3, None, None)).await.expect("list").expect("page")), ["a7", "a6", "a5"]);
-    assert_eq!(page(r.list_activities("o1", &f(3, None, Some("a5"))).await.expect("list").expect("page")), ["a4", "a3", "a2"]);
-    assert_eq!(page(r.list_activities("o1", &f(2, Some("a4"), None)).await.expect("list").expect("page")), ["a6", "a5"]);
+    assert_eq!(
+        page(r.list_activities("o1", &f(3, None, None)).await.expect("list").expect("page")),
+        ["a7", "a6", "a5"]
+    );
+    assert_eq!(
+        page(r.list_activities("o1", &f(3, None, Some("a5"))).await.expect("list").expect("page")),
+        ["a4", "a3", "a2"]
+    );
+    assert_eq!(
+        page(r.list_activities("o1", &f(2, Some("a4"), None)).await.expect("list").expect("page")),
+        ["a6", "a5"]
+    );
     assert!(r.list_activities("o1", &f(2, Some("zz"), None)).await.expect("list").is_none(), "unknown cursor");
-    let completed = ActivityFilter { statuses: vec![ActivityStatus::Completed], limit: 10, ..ActivityFilter::default() };
+    let completed =
+        ActivityFilter { statuses: vec![ActivityStatus::Completed], limit: 10, ..ActivityFilter::default() };
     assert_eq!(page(r.list_activities("o1", &completed).await.expect("list").expect("page")), ["a6", "a4", "a2", "a1"]);
-    assert_eq!(r.get_activity_by_fingerprint("sha256:a1").await.expect("get").expect("exists").result.as_deref(), Some("{\"r\":1}"));
+    assert_eq!(
+        r.get_activity_by_fingerprint("sha256:a1").await.expect("get").expect("exists").result.as_deref(),
+        Some("{\"r\":1}")
+    );
     assert!(r.get_activity("o2", "a1").await.expect("get").is_none(), "activities are scoped to their org");
 }
 

@@ -2,7 +2,7 @@
 //! port with a fresh SQLite file or a fresh PostgreSQL database, and clients for it.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
-#![expect(clippy::expect_used, clippy::panic, reason = "test fixtures fail loudly")]
+#![allow(clippy::expect_used, reason = "test fixtures fail loudly")]
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -89,7 +89,10 @@ impl TestDb {
                 block_on(async {
                     use sqlx::Executor;
                     let mut admin = pg_admin().await.expect("PostgreSQL reachable");
-                    admin.execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).await.expect("create database");
+                    admin
+                        .execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+                        .await
+                        .expect("create database");
                 });
                 TestDb::Postgres { url: format!("postgres://postgres@127.0.0.1:5432/{name}"), name }
             }
@@ -112,7 +115,9 @@ impl Drop for TestDb {
                 block_on(async {
                     use sqlx::Executor;
                     if let Ok(mut admin) = pg_admin().await {
-                        let _ = admin.execute(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))).await;
+                        let _ = admin
+                            .execute(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")))
+                            .await;
                     }
                 });
             })

@@ -14,13 +14,19 @@ use crate::store::StoreTx;
 use crate::validate::{check_api_key, check_email, check_name, check_phone, optional};
 
 /// Applies a validated `intent` for `caller`; returns the result object (without its key).
-pub(super) async fn execute(tx: &mut dyn StoreTx, caller: &Caller, intent: &Intent, now: i64) -> Result<serde_json::Value> {
+pub(super) async fn execute(
+    tx: &mut dyn StoreTx,
+    caller: &Caller,
+    intent: &Intent,
+    now: i64,
+) -> Result<serde_json::Value> {
     let org_id = caller.organization.id.as_str();
     match intent {
         Intent::CreateUsers(p) => {
             let mut user_ids = Vec::with_capacity(p.users.len());
             for u in &p.users {
-                let user = new_user(org_id, &u.user_name, u.user_email.as_deref(), u.user_phone_number.as_deref(), now)?;
+                let user =
+                    new_user(org_id, &u.user_name, u.user_email.as_deref(), u.user_phone_number.as_deref(), now)?;
                 tx.insert_user(&user).await?;
                 insert_keys(tx, org_id, &user.id, &u.api_keys, now).await?;
                 let tags = existing_tags(tx, org_id, &u.user_tags).await?;
@@ -67,7 +73,8 @@ pub(super) async fn execute(tx: &mut dyn StoreTx, caller: &Caller, intent: &Inte
             if tx.list_user_tags(org_id).await?.iter().any(|t| t.name == name) {
                 return Err(Error::AlreadyExists(format!("a user tag named `{name}` already exists")));
             }
-            let tag = UserTag { id: new_id(), organization_id: org_id.to_owned(), name, created_at: now, updated_at: now };
+            let tag =
+                UserTag { id: new_id(), organization_id: org_id.to_owned(), name, created_at: now, updated_at: now };
             tx.insert_user_tag(&tag).await?;
             for uid in &p.user_ids {
                 tx.get_user(org_id, uid).await?.ok_or_else(|| no_user(uid))?;
@@ -101,7 +108,8 @@ pub(super) async fn execute(tx: &mut dyn StoreTx, caller: &Caller, intent: &Inte
             tx.insert_organization(&sub).await?;
             let mut root_ids = Vec::with_capacity(p.root_users.len());
             for u in &p.root_users {
-                let user = new_user(&sub.id, &u.user_name, u.user_email.as_deref(), u.user_phone_number.as_deref(), now)?;
+                let user =
+                    new_user(&sub.id, &u.user_name, u.user_email.as_deref(), u.user_phone_number.as_deref(), now)?;
                 tx.insert_user(&user).await?;
                 insert_keys(tx, &sub.id, &user.id, &u.api_keys, now).await?;
                 root_ids.push(user.id);
@@ -135,7 +143,13 @@ fn new_user(org_id: &str, name: &str, email: Option<&str>, phone: Option<&str>, 
     })
 }
 
-async fn insert_keys(tx: &mut dyn StoreTx, org_id: &str, user_id: &str, keys: &[ApiKeyParams], now: i64) -> Result<Vec<String>> {
+async fn insert_keys(
+    tx: &mut dyn StoreTx,
+    org_id: &str,
+    user_id: &str,
+    keys: &[ApiKeyParams],
+    now: i64,
+) -> Result<Vec<String>> {
     let mut ids = Vec::with_capacity(keys.len());
     for k in keys {
         let (verify_key, lifetime_ms) = check_api_key(k)?;

@@ -52,9 +52,7 @@ impl Engine {
         }
         // Every row with this public key carries the same verifying key.
         if !crypto::verify(first.curve, &first.verify_key, body, &signature) {
-            return Err(Error::Unauthenticated(
-                "stamp signature does not verify over the request body".to_owned(),
-            ));
+            return Err(Error::Unauthenticated("stamp signature does not verify over the request body".to_owned()));
         }
         let Some(key) = keys.into_iter().find(|k| k.organization_id == organization_id) else {
             return Err(Error::PermissionDenied(format!(

@@ -161,10 +161,9 @@ async fn get_api_keys(caller: &Caller, tx: &mut dyn StoreTx, body: &[u8]) -> Res
 async fn get_api_key(caller: &Caller, tx: &mut dyn StoreTx, body: &[u8]) -> Result<Value> {
     let req: ApiKeyRequest = parse_body(body)?;
     let keys = tx.list_api_keys(&caller.organization.id, None).await?;
-    let key = keys
-        .iter()
-        .find(|k| k.id == req.api_key_id)
-        .ok_or_else(|| Error::NotFound(format!("no API key `{}` in this organization", crypto::clip(&req.api_key_id))))?;
+    let key = keys.iter().find(|k| k.id == req.api_key_id).ok_or_else(|| {
+        Error::NotFound(format!("no API key `{}` in this organization", crypto::clip(&req.api_key_id)))
+    })?;
     to_json(json!({ "apiKey": ApiKeyView::from(key) }))
 }
 
@@ -197,10 +196,9 @@ async fn list_suborgs(caller: &Caller, tx: &mut dyn StoreTx, body: &[u8]) -> Res
 
 async fn get_activity(caller: &Caller, tx: &mut dyn StoreTx, body: &[u8]) -> Result<Value> {
     let req: ActivityRequest = parse_body(body)?;
-    let activity = tx
-        .get_activity(&caller.organization.id, &req.activity_id)
-        .await?
-        .ok_or_else(|| Error::NotFound(format!("no activity `{}` in this organization", crypto::clip(&req.activity_id))))?;
+    let activity = tx.get_activity(&caller.organization.id, &req.activity_id).await?.ok_or_else(|| {
+        Error::NotFound(format!("no activity `{}` in this organization", crypto::clip(&req.activity_id)))
+    })?;
     to_json(json!({ "activity": activity_view(tx, &activity, &caller.user.id).await? }))
 }
 
@@ -214,9 +212,8 @@ async fn list_activities(caller: &Caller, tx: &mut dyn StoreTx, body: &[u8]) -> 
         .filter_by_status
         .iter()
         .map(|s| {
-            ActivityStatus::parse(s).ok_or_else(|| {
-                Error::invalid(format!("filterByStatus: unknown activity status `{}`", crypto::clip(s)))
-            })
+            ActivityStatus::parse(s)
+                .ok_or_else(|| Error::invalid(format!("filterByStatus: unknown activity status `{}`", crypto::clip(s))))
         })
         .collect::<Result<Vec<_>>>()?;
     for t in &req.filter_by_type {
