@@ -97,6 +97,17 @@ fn malformed_requests_get_4xx_json_and_change_nothing() {
         case("duplicate ids", "/public/v1/submit/delete_users", submit("ACTIVITY_TYPE_DELETE_USERS", json!({ "userIds": ["a", "a"] })), Stamp::Valid, 400, "listed twice"),
         case("quorum threshold 0", "/public/v1/submit/update_root_quorum", submit("ACTIVITY_TYPE_UPDATE_ROOT_QUORUM", json!({ "threshold": 0, "userIds": ["a"] })), Stamp::Valid, 400, "threshold"),
         case("threshold above members", "/public/v1/submit/create_sub_organization", submit("ACTIVITY_TYPE_CREATE_SUB_ORGANIZATION_V8", json!({ "subOrganizationName": "s", "rootUsers": [{ "userName": "r" }], "rootQuorumThreshold": 2 })), Stamp::Valid, 400, "threshold"),
+        case(
+            "tags on a sub-org root user",
+            "/public/v1/submit/create_sub_organization",
+            submit(
+                "ACTIVITY_TYPE_CREATE_SUB_ORGANIZATION_V8",
+                json!({ "subOrganizationName": "s", "rootUsers": [{ "userName": "r", "userTags": [] }], "rootQuorumThreshold": 1 }),
+            ),
+            Stamp::Valid,
+            400,
+            "cannot carry tags",
+        ),
         case("wallet on a sub-org", "/public/v1/submit/create_sub_organization", submit("ACTIVITY_TYPE_CREATE_SUB_ORGANIZATION_V8", json!({ "subOrganizationName": "s", "rootUsers": [{ "userName": "r" }], "rootQuorumThreshold": 1, "wallet": {} })), Stamp::Valid, 400, "wallet"),
         case("body over the limit", cu, format!("{{\"pad\":\"{}\"}}", "x".repeat(70_000)), Stamp::Valid, 413, "larger than the limit"),
         case("no stamp", cu, good_body.clone(), Stamp::None, 401, "missing X-Stamp"),

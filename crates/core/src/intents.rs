@@ -23,7 +23,8 @@ pub struct ApiKeyParams {
     pub expiration_seconds: Option<u64>,
 }
 
-/// A user to create (`v1UserParamsV4`, also accepted for V3).
+/// A user to create (`v1UserParamsV4`, also accepted for V3), and a root user of a
+/// new sub-organization (`v1RootUserParamsV5`, the same fields without `userTags`).
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct UserParams {
@@ -44,32 +45,9 @@ pub struct UserParams {
     /// OAuth providers (not supported; must be empty).
     #[serde(default)]
     pub oauth_providers: Vec<serde_json::Value>,
-    /// Tag ids to attach.
-    #[serde(default)]
-    pub user_tags: Vec<String>,
-}
-
-/// A root user of a new sub-organization (`v1RootUserParamsV5`).
-#[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct RootUserParams {
-    /// Display name.
-    pub user_name: String,
-    /// Optional email.
+    /// Tag ids to attach (absent for root users).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub user_email: Option<String>,
-    /// Optional phone number.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub user_phone_number: Option<String>,
-    /// API keys to create for the user.
-    #[serde(default)]
-    pub api_keys: Vec<ApiKeyParams>,
-    /// Passkeys to register (must be empty for now).
-    #[serde(default)]
-    pub authenticators: Vec<serde_json::Value>,
-    /// OAuth providers (not supported; must be empty).
-    #[serde(default)]
-    pub oauth_providers: Vec<serde_json::Value>,
+    pub user_tags: Option<Vec<String>>,
 }
 
 /// `v1CreateUsersIntentV4`.
@@ -146,7 +124,7 @@ pub struct CreateSubOrganization {
     /// Name of the new organization.
     pub sub_organization_name: String,
     /// Its root users (all join the root quorum).
-    pub root_users: Vec<RootUserParams>,
+    pub root_users: Vec<UserParams>,
     /// Root quorum threshold.
     pub root_quorum_threshold: i64,
     /// Wallets are out of scope for twofold; must be absent.

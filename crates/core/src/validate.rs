@@ -148,7 +148,7 @@ pub(crate) fn validate(intent: &Intent) -> Result<()> {
                 reject_unsupported(&u.authenticators, &u.oauth_providers)?;
                 check_person(&u.user_name, u.user_email.as_deref(), u.user_phone_number.as_deref())?;
                 check_keys(&u.api_keys)?;
-                unique("userTags", &u.user_tags)?;
+                unique("userTags", u.user_tags.as_deref().unwrap_or_default())?;
             }
         }
         Intent::DeleteUsers(p) => {
@@ -190,6 +190,11 @@ pub(crate) fn validate(intent: &Intent) -> Result<()> {
             check_count("rootUsers", p.root_users.len(), 1)?;
             check_threshold(p.root_quorum_threshold, p.root_users.len())?;
             for u in &p.root_users {
+                if u.user_tags.is_some() {
+                    return Err(Error::invalid(
+                        "parameters.rootUsers[].userTags: root users of a new sub-organization cannot carry tags",
+                    ));
+                }
                 reject_unsupported(&u.authenticators, &u.oauth_providers)?;
                 check_person(&u.user_name, u.user_email.as_deref(), u.user_phone_number.as_deref())?;
                 check_keys(&u.api_keys)?;

@@ -29,7 +29,7 @@ pub(super) async fn execute(
                     new_user(org_id, &u.user_name, u.user_email.as_deref(), u.user_phone_number.as_deref(), now)?;
                 tx.insert_user(&user).await?;
                 insert_keys(tx, org_id, &user.id, &u.api_keys, now).await?;
-                let tags = existing_tags(tx, org_id, &u.user_tags).await?;
+                let tags = existing_tags(tx, org_id, u.user_tags.as_deref().unwrap_or_default()).await?;
                 tx.set_user_tags(&user.id, &tags).await?;
                 user_ids.push(user.id);
             }
