@@ -32,6 +32,14 @@ pub enum Operation {
     CreateSubOrganization,
     /// Replace the root quorum.
     UpdateRootQuorum,
+    /// Create one policy.
+    CreatePolicy,
+    /// Create several policies.
+    CreatePolicies,
+    /// Change a policy.
+    UpdatePolicy,
+    /// Delete a policy.
+    DeletePolicy,
 }
 
 /// A submit endpoint: `/public/v1/submit/<path>`.
@@ -127,6 +135,38 @@ pub const KINDS: &[ActivityKind] = &[
         resource: "ORGANIZATION",
         action: "UPDATE",
         root_only: true,
+    },
+    ActivityKind {
+        path: "create_policy",
+        operation: Operation::CreatePolicy,
+        versions: &[v("ACTIVITY_TYPE_CREATE_POLICY_V3", "createPolicyIntentV3", "createPolicyResult")],
+        resource: "POLICY",
+        action: "CREATE",
+        root_only: false,
+    },
+    ActivityKind {
+        path: "create_policies",
+        operation: Operation::CreatePolicies,
+        versions: &[v("ACTIVITY_TYPE_CREATE_POLICIES", "createPoliciesIntent", "createPoliciesResult")],
+        resource: "POLICY",
+        action: "CREATE",
+        root_only: false,
+    },
+    ActivityKind {
+        path: "update_policy",
+        operation: Operation::UpdatePolicy,
+        versions: &[v("ACTIVITY_TYPE_UPDATE_POLICY_V2", "updatePolicyIntentV2", "updatePolicyResultV2")],
+        resource: "POLICY",
+        action: "UPDATE",
+        root_only: false,
+    },
+    ActivityKind {
+        path: "delete_policy",
+        operation: Operation::DeletePolicy,
+        versions: &[v("ACTIVITY_TYPE_DELETE_POLICY", "deletePolicyIntent", "deletePolicyResult")],
+        resource: "POLICY",
+        action: "DELETE",
+        root_only: false,
     },
 ];
 

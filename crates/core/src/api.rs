@@ -4,7 +4,7 @@
 use serde::Serialize;
 use serde_json::value::RawValue;
 
-use crate::model::{Activity, ApiKey, Organization, User, UserTag, Vote};
+use crate::model::{Activity, ApiKey, Organization, Policy, PolicyEvaluationRecord, User, UserTag, Vote};
 
 /// `{"seconds": "...", "nanos": "..."}`.
 #[derive(Debug, Clone, Serialize)]
@@ -330,4 +330,76 @@ pub struct Whoami {
     pub user_id: String,
     /// Caller's user name.
     pub username: String,
+}
+
+/// `v1Policy`.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PolicyView {
+    /// Id.
+    pub policy_id: String,
+    /// Name.
+    pub policy_name: String,
+    /// `EFFECT_ALLOW` / `EFFECT_DENY`.
+    pub effect: &'static str,
+    /// Created.
+    pub created_at: Timestamp,
+    /// Updated.
+    pub updated_at: Timestamp,
+    /// Notes.
+    pub notes: String,
+    /// Consensus expression (empty if none).
+    pub consensus: String,
+    /// Condition expression (empty if none).
+    pub condition: String,
+    /// Time expression.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub time: Option<String>,
+}
+
+impl From<&Policy> for PolicyView {
+    fn from(p: &Policy) -> Self {
+        PolicyView {
+            policy_id: p.id.clone(),
+            policy_name: p.name.clone(),
+            effect: p.effect.as_str(),
+            created_at: Timestamp::from_ms(p.created_at),
+            updated_at: Timestamp::from_ms(p.updated_at),
+            notes: p.notes.clone(),
+            consensus: p.consensus.clone().unwrap_or_default(),
+            condition: p.condition.clone().unwrap_or_default(),
+            time: p.time.clone(),
+        }
+    }
+}
+
+/// `externalactivityv1PolicyEvaluation`: the outcomes one decision was made with.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PolicyEvaluationView {
+    /// Id.
+    pub id: String,
+    /// The activity.
+    pub activity_id: String,
+    /// Its organization.
+    pub organization_id: String,
+    /// The vote that triggered the decision.
+    pub vote_id: String,
+    /// `[{policyId, outcome, reason}]` (`reason` is a twofold extension).
+    pub policy_evaluations: Box<RawValue>,
+    /// When.
+    pub created_at: Timestamp,
+}
+
+impl From<&PolicyEvaluationRecord> for PolicyEvaluationView {
+    fn from(r: &PolicyEvaluationRecord) -> Self {
+        PolicyEvaluationView {
+            id: r.id.clone(),
+            activity_id: r.activity_id.clone(),
+            organization_id: r.organization_id.clone(),
+            vote_id: r.vote_id.clone(),
+            policy_evaluations: raw(&r.evaluations),
+            created_at: Timestamp::from_ms(r.created_at),
+        }
+    }
 }

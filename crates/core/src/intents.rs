@@ -6,7 +6,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::activity_types::Operation;
 use crate::error::{Error, Result};
-use crate::model::ApiKeyCurve;
+use crate::model::{ApiKeyCurve, Effect};
 
 /// An API key to create (`v1ApiKeyParamsV2`).
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -160,6 +160,71 @@ pub struct UpdateRootQuorum {
     pub user_ids: Vec<String>,
 }
 
+/// `v1CreatePolicyIntentV3`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CreatePolicy {
+    /// Name.
+    pub policy_name: String,
+    /// ALLOW or DENY.
+    pub effect: Effect,
+    /// Which activities it covers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub condition: Option<String>,
+    /// Who must approve.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub consensus: Option<String>,
+    /// Free text.
+    #[serde(default)]
+    pub notes: String,
+    /// When it is in force (`time.now ...`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time: Option<String>,
+}
+
+/// `v1CreatePoliciesIntent`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CreatePolicies {
+    /// The policies.
+    pub policies: Vec<CreatePolicy>,
+}
+
+/// `v1UpdatePolicyIntentV2`: absent fields keep their value; an empty string clears
+/// a condition, consensus or time.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct UpdatePolicy {
+    /// The policy.
+    pub policy_id: String,
+    /// New name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy_name: Option<String>,
+    /// New effect.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy_effect: Option<Effect>,
+    /// New condition.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy_condition: Option<String>,
+    /// New consensus.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy_consensus: Option<String>,
+    /// New notes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy_notes: Option<String>,
+    /// New time expression.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time: Option<String>,
+}
+
+/// `v1DeletePolicyIntent`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct DeletePolicy {
+    /// The policy.
+    pub policy_id: String,
+}
+
 /// A parsed intent, one variant per [`Operation`].
 #[derive(Debug, Clone)]
 pub enum Intent {
@@ -179,6 +244,14 @@ pub enum Intent {
     CreateSubOrganization(CreateSubOrganization),
     /// See [`UpdateRootQuorum`].
     UpdateRootQuorum(UpdateRootQuorum),
+    /// See [`CreatePolicy`].
+    CreatePolicy(CreatePolicy),
+    /// See [`CreatePolicies`].
+    CreatePolicies(CreatePolicies),
+    /// See [`UpdatePolicy`].
+    UpdatePolicy(UpdatePolicy),
+    /// See [`DeletePolicy`].
+    DeletePolicy(DeletePolicy),
 }
 
 impl Intent {
@@ -193,7 +266,47 @@ impl Intent {
             Operation::DeleteApiKeys => Intent::DeleteApiKeys(typed(parameters)?),
             Operation::CreateSubOrganization => Intent::CreateSubOrganization(typed(parameters)?),
             Operation::UpdateRootQuorum => Intent::UpdateRootQuorum(typed(parameters)?),
+            Operation::CreatePolicy => Intent::CreatePolicy(typed(parameters)?),
+            Operation::CreatePolicies => Intent::CreatePolicies(typed(parameters)?),
+            Operation::UpdatePolicy => Intent::UpdatePolicy(typed(parameters)?),
+            Operation::DeletePolicy => Intent::DeletePolicy(typed(parameters)?),
         })
+    }
+
+    /// The fields policies see as `activity.params` (snake_case, documented in docs/API.md).
+    pub fn policy_params(&self) -> serde_json::Value {
+        use serde_json::json;
+        match self {
+            Intent::CreateUsers(p) => json!({
+                "user_names": p.users.iter().map(|u| u.user_name.as_str()).collect::<Vec<_>>(),
+                "user_tags": p.users.iter().flat_map(|u| u.user_tags.iter().flatten()).collect::<Vec<_>>(),
+            }),
+            Intent::DeleteUsers(p) => json!({ "user_ids": p.user_ids }),
+            Intent::UpdateUser(p) => {
+                json!({ "user_id": p.user_id, "user_tag_ids": p.user_tag_ids.clone().unwrap_or_default() })
+            }
+            Intent::CreateUserTag(p) => json!({ "user_tag_name": p.user_tag_name, "user_ids": p.user_ids }),
+            Intent::CreateApiKeys(p) => json!({ "user_id": p.user_id }),
+            Intent::DeleteApiKeys(p) => json!({ "user_id": p.user_id, "api_key_ids": p.api_key_ids }),
+            Intent::CreateSubOrganization(p) => json!({ "sub_organization_name": p.sub_organization_name }),
+            Intent::UpdateRootQuorum(p) => json!({ "threshold": p.threshold, "user_ids": p.user_ids }),
+            Intent::CreatePolicy(p) => json!({ "policy_name": p.policy_name, "effect": p.effect }),
+            Intent::CreatePolicies(p) => {
+                json!({ "policy_names": p.policies.iter().map(|x| x.policy_name.as_str()).collect::<Vec<_>>() })
+            }
+            Intent::UpdatePolicy(p) => json!({ "policy_id": p.policy_id }),
+            Intent::DeletePolicy(p) => json!({ "policy_id": p.policy_id }),
+        }
+    }
+
+    /// The user whose credentials this intent manages, for "users may always manage
+    /// their own credentials".
+    pub fn own_credential_target(&self) -> Option<&str> {
+        match self {
+            Intent::CreateApiKeys(p) => Some(&p.user_id),
+            Intent::DeleteApiKeys(p) => Some(&p.user_id),
+            _ => None,
+        }
     }
 }
 

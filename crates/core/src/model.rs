@@ -249,3 +249,75 @@ pub struct ActivityFilter {
     /// Return activities older than this activity id.
     pub after: Option<String>,
 }
+
+/// A policy's effect.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Effect {
+    /// Allows what it matches.
+    #[serde(rename = "EFFECT_ALLOW")]
+    Allow,
+    /// Denies what it matches; a matching DENY always wins.
+    #[serde(rename = "EFFECT_DENY")]
+    Deny,
+}
+
+impl Effect {
+    /// The wire name (`EFFECT_ALLOW`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Effect::Allow => "EFFECT_ALLOW",
+            Effect::Deny => "EFFECT_DENY",
+        }
+    }
+
+    /// Parses the wire name.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "EFFECT_ALLOW" => Some(Effect::Allow),
+            "EFFECT_DENY" => Some(Effect::Deny),
+            _ => None,
+        }
+    }
+}
+
+/// An organization's policy: an effect and condition-language expressions.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Policy {
+    /// UUID.
+    pub id: String,
+    /// Owning organization.
+    pub organization_id: String,
+    /// Human-readable name.
+    pub name: String,
+    /// ALLOW or DENY.
+    pub effect: Effect,
+    /// Which activities it covers (`activity.*`); absent = all.
+    pub condition: Option<String>,
+    /// Who must approve (`approvers`, `credentials`); absent = nobody beyond the initiator.
+    pub consensus: Option<String>,
+    /// When it is in force (`time.now`); absent = always.
+    pub time: Option<String>,
+    /// Free text.
+    pub notes: String,
+    /// Creation time, ms since epoch.
+    pub created_at: i64,
+    /// Last change, ms since epoch.
+    pub updated_at: i64,
+}
+
+/// The policy outcomes one decision on an activity was made with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PolicyEvaluationRecord {
+    /// UUID.
+    pub id: String,
+    /// The activity.
+    pub activity_id: String,
+    /// Its organization.
+    pub organization_id: String,
+    /// The vote that triggered the decision.
+    pub vote_id: String,
+    /// JSON array of `{policyId, outcome, reason}`.
+    pub evaluations: String,
+    /// When, ms since epoch.
+    pub created_at: i64,
+}

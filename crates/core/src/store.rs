@@ -7,7 +7,9 @@
 
 use async_trait::async_trait;
 
-use crate::model::{Activity, ActivityFilter, ApiKey, Organization, User, UserTag, Vote};
+use crate::model::{
+    Activity, ActivityFilter, ApiKey, Organization, Policy, PolicyEvaluationRecord, User, UserTag, Vote,
+};
 
 /// Storage failures, as the engine needs to tell them apart.
 #[derive(Debug, thiserror::Error)]
@@ -109,4 +111,19 @@ pub trait StoreTx: Send {
     async fn insert_vote(&mut self, vote: &Vote) -> StoreResult<()>;
     /// Votes on an activity, oldest first.
     async fn list_votes(&mut self, activity_id: &str) -> StoreResult<Vec<Vote>>;
+
+    /// Inserts a policy.
+    async fn insert_policy(&mut self, policy: &Policy) -> StoreResult<()>;
+    /// Rewrites a policy's fields and `updated_at`; `false` if absent.
+    async fn update_policy(&mut self, policy: &Policy) -> StoreResult<bool>;
+    /// Deletes a policy; `false` if absent.
+    async fn delete_policy(&mut self, org_id: &str, policy_id: &str) -> StoreResult<bool>;
+    /// Reads a policy of an organization.
+    async fn get_policy(&mut self, org_id: &str, policy_id: &str) -> StoreResult<Option<Policy>>;
+    /// All policies of an organization, oldest first.
+    async fn list_policies(&mut self, org_id: &str) -> StoreResult<Vec<Policy>>;
+    /// Records the policy outcomes of one decision.
+    async fn insert_policy_evaluation(&mut self, record: &PolicyEvaluationRecord) -> StoreResult<()>;
+    /// The decisions on an activity, oldest first.
+    async fn list_policy_evaluations(&mut self, activity_id: &str) -> StoreResult<Vec<PolicyEvaluationRecord>>;
 }

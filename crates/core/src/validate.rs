@@ -6,7 +6,8 @@ use std::collections::HashSet;
 
 use crate::crypto;
 use crate::error::{Error, Result};
-use crate::intents::{ApiKeyParams, Intent};
+use crate::intents::{ApiKeyParams, CreatePolicy, Intent};
+use twofold_policy::{Keywords, Program};
 
 /// Longest name, email or phone number accepted.
 pub(crate) const MAX_FIELD: usize = 256;
@@ -205,6 +206,50 @@ pub(crate) fn validate(intent: &Intent) -> Result<()> {
             check_threshold(p.threshold, p.user_ids.len())?;
             unique("userIds", &p.user_ids)?;
         }
+        Intent::CreatePolicy(p) => check_policy(p)?,
+        Intent::CreatePolicies(p) => {
+            check_count("policies", p.policies.len(), 1)?;
+            p.policies.iter().try_for_each(check_policy)?;
+        }
+        Intent::UpdatePolicy(p) => {
+            if let Some(name) = &p.policy_name {
+                check_name("policyName", name)?;
+            }
+            check_expression("policyCondition", p.policy_condition.as_deref(), Keywords::CONDITION)?;
+            check_expression("policyConsensus", p.policy_consensus.as_deref(), Keywords::CONSENSUS)?;
+            check_expression("time", p.time.as_deref(), Keywords::TIME)?;
+        }
+        Intent::DeletePolicy(_) => {}
     }
     Ok(())
+}
+
+fn check_policy(p: &CreatePolicy) -> Result<()> {
+    check_name("policyName", &p.policy_name)?;
+    check_expression("condition", p.condition.as_deref(), Keywords::CONDITION)?;
+    check_expression("consensus", p.consensus.as_deref(), Keywords::CONSENSUS)?;
+    check_expression("time", p.time.as_deref(), Keywords::TIME)
+}
+
+/// Longest policy expression accepted.
+const MAX_EXPRESSION: usize = 16 * 1024;
+
+/// Compiles a policy expression; an empty or absent one is fine. Errors carry every
+/// diagnostic with its `line:col`.
+pub(crate) fn check_expression(field: &str, src: Option<&str>, keywords: Keywords) -> Result<()> {
+    let Some(src) = src.filter(|s| !s.trim().is_empty()) else { return Ok(()) };
+    if src.len() > MAX_EXPRESSION {
+        return Err(Error::invalid(format!("{field}: longer than {MAX_EXPRESSION} bytes")));
+    }
+    Program::compile(src, keywords).map(drop).map_err(|diags| {
+        let parts: Vec<String> = diags
+            .diagnostics()
+            .into_iter()
+            .map(|d| match d.help {
+                Some(help) => format!("{} at {}:{} (help: {help})", d.message, d.line, d.column),
+                None => format!("{} at {}:{}", d.message, d.line, d.column),
+            })
+            .collect();
+        Error::invalid(format!("{field}: {}", parts.join("; ")))
+    })
 }

@@ -2,7 +2,10 @@
 
 use sqlx::Row;
 use sqlx::any::AnyRow;
-use twofold_core::model::{Activity, ActivityStatus, ApiKey, ApiKeyCurve, Organization, User, UserTag, Vote};
+use twofold_core::model::{
+    Activity, ActivityStatus, ApiKey, ApiKeyCurve, Effect, Organization, Policy, PolicyEvaluationRecord, User, UserTag,
+    Vote,
+};
 
 type R<T> = Result<T, sqlx::Error>;
 
@@ -91,6 +94,33 @@ pub(crate) fn vote(r: &AnyRow) -> R<Vote> {
         public_key: r.try_get("public_key")?,
         signature: r.try_get("signature")?,
         scheme: r.try_get("scheme")?,
+        created_at: r.try_get("created_at")?,
+    })
+}
+
+pub(crate) fn policy(r: &AnyRow) -> R<Policy> {
+    let effect: String = r.try_get("effect")?;
+    Ok(Policy {
+        id: r.try_get("id")?,
+        organization_id: r.try_get("organization_id")?,
+        name: r.try_get("name")?,
+        effect: Effect::parse(&effect).ok_or_else(|| decode_err("effect", format!("unknown effect {effect}")))?,
+        condition: r.try_get("condition")?,
+        consensus: r.try_get("consensus")?,
+        time: r.try_get("time_window")?,
+        notes: r.try_get("notes")?,
+        created_at: r.try_get("created_at")?,
+        updated_at: r.try_get("updated_at")?,
+    })
+}
+
+pub(crate) fn policy_evaluation(r: &AnyRow) -> R<PolicyEvaluationRecord> {
+    Ok(PolicyEvaluationRecord {
+        id: r.try_get("id")?,
+        activity_id: r.try_get("activity_id")?,
+        organization_id: r.try_get("organization_id")?,
+        vote_id: r.try_get("vote_id")?,
+        evaluations: r.try_get("evaluations")?,
         created_at: r.try_get("created_at")?,
     })
 }

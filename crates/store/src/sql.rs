@@ -8,7 +8,9 @@ use std::time::Duration;
 use async_trait::async_trait;
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{Any, AnyPool, AssertSqlSafe, Executor, Row, Transaction};
-use twofold_core::model::{Activity, ActivityFilter, ApiKey, Organization, User, UserTag, Vote};
+use twofold_core::model::{
+    Activity, ActivityFilter, ApiKey, Organization, Policy, PolicyEvaluationRecord, User, UserTag, Vote,
+};
 use twofold_core::store::{Store, StoreError, StoreResult, StoreTx};
 
 use crate::{OpenError, rows};
@@ -196,6 +198,8 @@ impl SqlTx {
 
 const ACTIVITY_COLUMNS: &str = "id, organization_id, type, intent, status, fingerprint, result, failure, \
      initiator_user_id, initiator_credential_id, created_at, updated_at";
+const POLICY_COLUMNS: &str =
+    "id, organization_id, name, effect, condition, consensus, time_window, notes, created_at, updated_at";
 const KEY_COLUMNS: &str =
     "id, organization_id, user_id, name, public_key, verify_key, curve, created_at, updated_at, expires_at";
 
@@ -574,6 +578,81 @@ impl StoreTx for SqlTx {
         )
         .bind(activity_id.to_owned());
         self.all(q, rows::vote).await
+    }
+
+    async fn insert_policy(&mut self, p: &Policy) -> StoreResult<()> {
+        let q = sqlx::query(
+            "INSERT INTO policies (id, organization_id, name, effect, condition, consensus, time_window, notes, \
+             created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        )
+        .bind(p.id.clone())
+        .bind(p.organization_id.clone())
+        .bind(p.name.clone())
+        .bind(p.effect.as_str())
+        .bind(p.condition.clone())
+        .bind(p.consensus.clone())
+        .bind(p.time.clone())
+        .bind(p.notes.clone())
+        .bind(p.created_at)
+        .bind(p.updated_at);
+        self.affected(q).await.map(drop)
+    }
+
+    async fn update_policy(&mut self, p: &Policy) -> StoreResult<bool> {
+        let q = sqlx::query(
+            "UPDATE policies SET name = $1, effect = $2, condition = $3, consensus = $4, time_window = $5, \
+             notes = $6, updated_at = $7 WHERE id = $8 AND organization_id = $9",
+        )
+        .bind(p.name.clone())
+        .bind(p.effect.as_str())
+        .bind(p.condition.clone())
+        .bind(p.consensus.clone())
+        .bind(p.time.clone())
+        .bind(p.notes.clone())
+        .bind(p.updated_at)
+        .bind(p.id.clone())
+        .bind(p.organization_id.clone());
+        Ok(self.affected(q).await? == 1)
+    }
+
+    async fn delete_policy(&mut self, org_id: &str, policy_id: &str) -> StoreResult<bool> {
+        let q = sqlx::query("DELETE FROM policies WHERE id = $1 AND organization_id = $2")
+            .bind(policy_id.to_owned())
+            .bind(org_id.to_owned());
+        Ok(self.affected(q).await? == 1)
+    }
+
+    async fn get_policy(&mut self, org_id: &str, policy_id: &str) -> StoreResult<Option<Policy>> {
+        let sql = format!("SELECT {POLICY_COLUMNS} FROM policies WHERE id = $1 AND organization_id = $2");
+        self.one(sqlx::query(AssertSqlSafe(sql)).bind(policy_id.to_owned()).bind(org_id.to_owned()), rows::policy).await
+    }
+
+    async fn list_policies(&mut self, org_id: &str) -> StoreResult<Vec<Policy>> {
+        let sql = format!("SELECT {POLICY_COLUMNS} FROM policies WHERE organization_id = $1 ORDER BY created_at, id");
+        self.all(sqlx::query(AssertSqlSafe(sql)).bind(org_id.to_owned()), rows::policy).await
+    }
+
+    async fn insert_policy_evaluation(&mut self, e: &PolicyEvaluationRecord) -> StoreResult<()> {
+        let q = sqlx::query(
+            "INSERT INTO policy_evaluations (id, activity_id, organization_id, vote_id, evaluations, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(e.id.clone())
+        .bind(e.activity_id.clone())
+        .bind(e.organization_id.clone())
+        .bind(e.vote_id.clone())
+        .bind(e.evaluations.clone())
+        .bind(e.created_at);
+        self.affected(q).await.map(drop)
+    }
+
+    async fn list_policy_evaluations(&mut self, activity_id: &str) -> StoreResult<Vec<PolicyEvaluationRecord>> {
+        let q = sqlx::query(
+            "SELECT id, activity_id, organization_id, vote_id, evaluations, created_at FROM policy_evaluations \
+             WHERE activity_id = $1 ORDER BY created_at, id",
+        )
+        .bind(activity_id.to_owned());
+        self.all(q, rows::policy_evaluation).await
     }
 }
 

@@ -296,6 +296,8 @@ pub const TABLES: &[&str] = &[
     "api_keys",
     "activities",
     "votes",
+    "policies",
+    "policy_evaluations",
 ];
 
 impl TestDb {

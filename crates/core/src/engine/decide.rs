@@ -1,9 +1,10 @@
-//! The decision for an activity (POLICY-LANGUAGE.md, "Evaluation order").
-//!
-//! Today: the root quorum decides; policies plug in between the root-quorum step
-//! and the implicit deny.
+//! The decision for an activity (POLICY-LANGUAGE.md, "Evaluation order"):
+//! root quorum, then explicit DENY, then ALLOW, then consensus, then implicit deny.
 
-use crate::activity_types::ActivityKind;
+use twofold_policy::{ActivityView, Context, CredentialView, Keywords, Program, Timestamp, UserView};
+
+use crate::activity_types::{ActivityKind, version_free};
+use crate::model::{Effect, Policy};
 
 /// What happens to an activity next.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -16,60 +17,178 @@ pub enum Decision {
     Deny(String),
 }
 
-/// Decides from the root quorum (`members`, `threshold`) and the users who approved so far.
-pub fn decide(
-    kind: &ActivityKind,
-    members: &[String],
-    threshold: i64,
-    approvers: &[String],
-    initiator: &str,
-) -> Decision {
-    let approving_members = members.iter().filter(|m| approvers.contains(m)).count();
-    if i64::try_from(approving_members).unwrap_or(i64::MAX) >= threshold.max(1) {
-        return Decision::Allow;
-    }
-    if members.iter().any(|m| m == initiator) {
-        return Decision::ConsensusNeeded;
-    }
-    if kind.root_only {
-        return Decision::Deny(format!(
-            "{} can only be approved by the root quorum; no policy can grant it",
-            kind.path
-        ));
-    }
-    Decision::Deny("denied: no policy allows this activity (implicit deny)".to_owned())
+/// One user who approved, as policies see them.
+#[derive(Debug, Clone)]
+pub struct Approver {
+    /// User id.
+    pub id: String,
+    /// Tag ids and tag names.
+    pub tags: Vec<String>,
+    /// Email.
+    pub email: Option<String>,
+    /// Name.
+    pub name: String,
+    /// The credential the approval was stamped with.
+    pub credential_id: String,
+    /// Its `CREDENTIAL_TYPE_...`.
+    pub credential_type: &'static str,
+    /// Its public key.
+    pub public_key: String,
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::activity_types::kind_for_path;
+/// Everything the decision depends on.
+pub struct DecisionInput<'a> {
+    /// What kind of activity.
+    pub kind: &'static ActivityKind,
+    /// Its type name.
+    pub activity_type: &'a str,
+    /// `activity.params`.
+    pub params: &'a serde_json::Value,
+    /// Root-quorum member ids.
+    pub quorum_members: &'a [String],
+    /// Root-quorum threshold.
+    pub threshold: i64,
+    /// Who submitted it.
+    pub initiator: &'a str,
+    /// Who approved so far (the initiator first).
+    pub approvers: &'a [Approver],
+    /// The organization's policies.
+    pub policies: &'a [Policy],
+    /// Whether the activity manages the initiator's own credentials.
+    pub own_credentials: bool,
+    /// Now, ms since epoch.
+    pub now_ms: i64,
+}
 
-    fn ids(v: &[&str]) -> Vec<String> {
-        v.iter().map(|s| (*s).to_owned()).collect()
-    }
+/// How one policy came out (Turnkey's `OUTCOME_*`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Condition, consensus and time hold; ALLOW.
+    Allow,
+    /// Condition, consensus and time hold; DENY.
+    DenyExplicit,
+    /// Condition holds but consensus not yet.
+    RequiresConsensus,
+    /// Condition does not hold.
+    NotApplicable,
+    /// Outside its time window.
+    TimeInactive,
+    /// An expression failed to evaluate; never allows.
+    Error,
+}
 
-    #[test]
-    fn a_single_root_member_with_threshold_one_is_allowed() {
-        let k = kind_for_path("create_users").expect("known");
-        assert_eq!(decide(k, &ids(&["a"]), 1, &ids(&["a"]), "a"), Decision::Allow);
-    }
-
-    #[test]
-    fn a_root_member_below_threshold_waits_for_consensus() {
-        let k = kind_for_path("create_users").expect("known");
-        assert_eq!(decide(k, &ids(&["a", "b", "c"]), 2, &ids(&["a"]), "a"), Decision::ConsensusNeeded);
-        assert_eq!(decide(k, &ids(&["a", "b", "c"]), 2, &ids(&["a", "c"]), "a"), Decision::Allow);
-    }
-
-    #[test]
-    fn others_are_implicitly_denied() {
-        let k = kind_for_path("create_users").expect("known");
-        assert!(matches!(decide(k, &ids(&["a"]), 1, &ids(&["x"]), "x"), Decision::Deny(_)));
-        let root_only = kind_for_path("update_root_quorum").expect("known");
-        match decide(root_only, &ids(&["a"]), 1, &ids(&["x"]), "x") {
-            Decision::Deny(r) => assert!(r.contains("root quorum")),
-            d => panic!("unexpected {d:?}"),
+impl Outcome {
+    /// The wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Allow => "OUTCOME_ALLOW",
+            Outcome::DenyExplicit => "OUTCOME_DENY_EXPLICIT",
+            Outcome::RequiresConsensus => "OUTCOME_REQUIRES_CONSENSUS",
+            Outcome::NotApplicable => "OUTCOME_DENY_IMPLICIT",
+            Outcome::TimeInactive => "OUTCOME_TIME_INACTIVE",
+            Outcome::Error => "OUTCOME_ERROR",
         }
     }
+}
+
+/// One policy's outcome with the reason.
+#[derive(Debug, Clone)]
+pub struct Evaluation {
+    /// The policy.
+    pub policy_id: String,
+    /// Its outcome.
+    pub outcome: Outcome,
+    /// Why, in words.
+    pub reason: String,
+}
+
+/// An expression's value: absent expressions hold.
+fn holds(src: Option<&str>, keywords: Keywords, ctx: &Context<'_>) -> Result<bool, String> {
+    let Some(src) = src else { return Ok(true) };
+    let program = Program::compile(src, keywords).map_err(|d| format!("does not compile: {d}"))?;
+    program.evaluate(ctx).map_err(|e| e.to_string())
+}
+
+fn evaluate(policy: &Policy, ctx: &Context<'_>) -> Evaluation {
+    let verdict = |outcome, reason: String| Evaluation { policy_id: policy.id.clone(), outcome, reason };
+    let time = holds(policy.time.as_deref(), Keywords::TIME, ctx);
+    let condition = holds(policy.condition.as_deref(), Keywords::CONDITION, ctx);
+    let consensus = holds(policy.consensus.as_deref(), Keywords::CONSENSUS, ctx);
+    // No short-circuit, as Turnkey: an error anywhere makes the policy ERROR.
+    match (time, condition, consensus) {
+        (Err(e), _, _) => verdict(Outcome::Error, format!("time: {e}")),
+        (_, Err(e), _) => verdict(Outcome::Error, format!("condition: {e}")),
+        (_, _, Err(e)) => verdict(Outcome::Error, format!("consensus: {e}")),
+        (Ok(false), _, _) => verdict(Outcome::TimeInactive, "outside its time window".into()),
+        (Ok(true), Ok(false), _) => verdict(Outcome::NotApplicable, "condition is false".into()),
+        (Ok(true), Ok(true), Ok(false)) => verdict(Outcome::RequiresConsensus, "consensus is not met yet".into()),
+        (Ok(true), Ok(true), Ok(true)) => match policy.effect {
+            Effect::Allow => verdict(Outcome::Allow, "condition and consensus hold".into()),
+            Effect::Deny => verdict(Outcome::DenyExplicit, "condition and consensus hold".into()),
+        },
+    }
+}
+
+/// Decides, and reports every policy's outcome.
+pub fn decide(input: &DecisionInput<'_>) -> (Decision, Vec<Evaluation>) {
+    let approving_members = input.quorum_members.iter().filter(|m| input.approvers.iter().any(|a| &a.id == *m)).count();
+    let initiator_is_member = input.quorum_members.iter().any(|m| m == input.initiator);
+    if i64::try_from(approving_members).unwrap_or(i64::MAX) >= input.threshold.max(1) {
+        return (Decision::Allow, Vec::new());
+    }
+    if input.kind.root_only {
+        let decision = if initiator_is_member {
+            Decision::ConsensusNeeded
+        } else {
+            Decision::Deny(format!(
+                "{} can only be approved by the root quorum; no policy can grant it",
+                input.kind.path
+            ))
+        };
+        return (decision, Vec::new());
+    }
+
+    let activity_type = input.activity_type;
+    let view = ActivityView {
+        activity_type,
+        kind: version_free(activity_type),
+        resource: input.kind.resource,
+        action: input.kind.action,
+        params: input.params,
+    };
+    let users: Vec<UserView<'_>> = input
+        .approvers
+        .iter()
+        .map(|a| UserView { id: &a.id, tags: &a.tags, email: a.email.as_deref(), alias: &a.name })
+        .collect();
+    let credentials: Vec<CredentialView<'_>> = input
+        .approvers
+        .iter()
+        .map(|a| CredentialView {
+            id: &a.credential_id,
+            user_id: &a.id,
+            credential_type: a.credential_type,
+            credential_id: &a.credential_id,
+            public_key: &a.public_key,
+        })
+        .collect();
+    let ctx = Context {
+        activity: Some(view),
+        approvers: &users,
+        credentials: &credentials,
+        now: Timestamp::from_unix_millis(input.now_ms),
+    };
+    let evaluations: Vec<Evaluation> = input.policies.iter().map(|p| evaluate(p, &ctx)).collect();
+    let any = |o: Outcome| evaluations.iter().find(|e| e.outcome == o);
+
+    let decision = if let Some(deny) = any(Outcome::DenyExplicit) {
+        Decision::Deny(format!("denied by policy `{}`", deny.policy_id))
+    } else if any(Outcome::Allow).is_some() || input.own_credentials {
+        Decision::Allow
+    } else if any(Outcome::RequiresConsensus).is_some() || initiator_is_member {
+        Decision::ConsensusNeeded
+    } else {
+        Decision::Deny("denied: no policy allows this activity (implicit deny)".to_owned())
+    };
+    (decision, evaluations)
 }

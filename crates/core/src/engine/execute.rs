@@ -8,8 +8,8 @@ use serde_json::json;
 use super::{Caller, new_id};
 use crate::crypto;
 use crate::error::{Error, Result};
-use crate::intents::{ApiKeyParams, Intent};
-use crate::model::{ApiKey, Organization, User, UserTag};
+use crate::intents::{ApiKeyParams, CreatePolicy, Intent};
+use crate::model::{ApiKey, Organization, Policy, User, UserTag};
 use crate::store::StoreTx;
 use crate::validate::{check_api_key, check_email, check_name, check_phone, optional};
 
@@ -124,7 +124,69 @@ pub(super) async fn execute(
             tx.set_root_quorum(org_id, p.threshold, &p.user_ids, now).await?;
             Ok(json!({}))
         }
+        Intent::CreatePolicy(p) => Ok(json!({ "policyId": insert_policy(tx, org_id, p, now).await? })),
+        Intent::CreatePolicies(p) => {
+            let mut ids = Vec::with_capacity(p.policies.len());
+            for policy in &p.policies {
+                ids.push(insert_policy(tx, org_id, policy, now).await?);
+            }
+            Ok(json!({ "policyIds": ids }))
+        }
+        Intent::UpdatePolicy(p) => {
+            let mut policy = tx.get_policy(org_id, &p.policy_id).await?.ok_or_else(|| no_policy(&p.policy_id))?;
+            if let Some(name) = &p.policy_name {
+                policy.name = check_name("policyName", name)?;
+            }
+            if let Some(effect) = p.policy_effect {
+                policy.effect = effect;
+            }
+            let set = |new: &Option<String>, old: &mut Option<String>| {
+                if let Some(v) = new {
+                    *old = non_blank(Some(v));
+                }
+            };
+            set(&p.policy_condition, &mut policy.condition);
+            set(&p.policy_consensus, &mut policy.consensus);
+            set(&p.time, &mut policy.time);
+            if let Some(notes) = &p.policy_notes {
+                policy.notes.clone_from(notes);
+            }
+            policy.updated_at = now;
+            tx.update_policy(&policy).await?;
+            Ok(json!({ "policyId": policy.id }))
+        }
+        Intent::DeletePolicy(p) => {
+            if !tx.delete_policy(org_id, &p.policy_id).await? {
+                return Err(no_policy(&p.policy_id));
+            }
+            Ok(json!({ "policyId": p.policy_id }))
+        }
     }
+}
+
+fn no_policy(id: &str) -> Error {
+    Error::NotFound(format!("no policy `{}` in this organization", crypto::clip(id)))
+}
+
+fn non_blank(s: Option<&String>) -> Option<String> {
+    s.filter(|v| !v.trim().is_empty()).cloned()
+}
+
+async fn insert_policy(tx: &mut dyn StoreTx, org_id: &str, p: &CreatePolicy, now: i64) -> Result<String> {
+    let policy = Policy {
+        id: new_id(),
+        organization_id: org_id.to_owned(),
+        name: check_name("policyName", &p.policy_name)?,
+        effect: p.effect,
+        condition: non_blank(p.condition.as_ref()),
+        consensus: non_blank(p.consensus.as_ref()),
+        time: non_blank(p.time.as_ref()),
+        notes: p.notes.clone(),
+        created_at: now,
+        updated_at: now,
+    };
+    tx.insert_policy(&policy).await?;
+    Ok(policy.id)
 }
 
 fn no_user(id: &str) -> Error {

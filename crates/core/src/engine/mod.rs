@@ -22,7 +22,7 @@ use crate::clock::Clock;
 use crate::crypto;
 use crate::error::{Error, Result};
 use crate::intents::Intent;
-use crate::model::{Activity, ActivityStatus, ApiKey, ApiKeyCurve, Organization, User, Vote};
+use crate::model::{Activity, ActivityStatus, ApiKey, ApiKeyCurve, Organization, PolicyEvaluationRecord, User, Vote};
 use crate::store::{Store, StoreError, StoreTx};
 
 pub use decide::Decision;
@@ -294,13 +294,34 @@ impl Engine {
         tx.insert_vote(&vote).await?;
 
         let quorum = tx.root_quorum_members(&caller.organization.id).await?;
-        let decision = decide::decide(
+        let policies = tx.list_policies(&caller.organization.id).await?;
+        let approvers = vec![approver(&mut *tx, caller).await?];
+        let params = intent.policy_params();
+        let (decision, evaluations) = decide::decide(&decide::DecisionInput {
             kind,
-            &quorum,
-            caller.organization.root_quorum_threshold,
-            std::slice::from_ref(&caller.user.id),
-            &caller.user.id,
-        );
+            activity_type: version.type_name,
+            params: &params,
+            quorum_members: &quorum,
+            threshold: caller.organization.root_quorum_threshold,
+            initiator: &caller.user.id,
+            approvers: &approvers,
+            policies: &policies,
+            own_credentials: intent.own_credential_target() == Some(caller.user.id.as_str()),
+            now_ms: now,
+        });
+        let outcomes: Vec<serde_json::Value> = evaluations
+            .iter()
+            .map(|e| serde_json::json!({ "policyId": e.policy_id, "outcome": e.outcome.as_str(), "reason": e.reason }))
+            .collect();
+        tx.insert_policy_evaluation(&PolicyEvaluationRecord {
+            id: new_id(),
+            activity_id: activity.id.clone(),
+            organization_id: activity.organization_id.clone(),
+            vote_id: vote.id.clone(),
+            evaluations: serde_json::Value::Array(outcomes).to_string(),
+            created_at: now,
+        })
+        .await?;
         match decision {
             Decision::Allow => {
                 tx.savepoint("execute").await?;
@@ -362,6 +383,30 @@ fn version_for(kind: &'static ActivityKind, type_name: &str) -> Result<&'static 
 fn failure_json(e: &Error) -> String {
     let f = Failure { code: e.code() as i32, message: e.to_string(), details: Vec::new() };
     serde_json::to_string(&f).unwrap_or_else(|_| "{}".to_owned())
+}
+
+/// The caller as policies see an approver: tags by id and by name, and its credential.
+async fn approver(tx: &mut dyn StoreTx, caller: &Caller) -> Result<decide::Approver> {
+    let org_id = &caller.organization.id;
+    let tags = tx.list_user_tags(org_id).await?;
+    let mut tag_refs = Vec::new();
+    for (user, tag_id) in tx.user_tag_memberships(org_id).await? {
+        if user == caller.user.id {
+            if let Some(t) = tags.iter().find(|t| t.id == tag_id) {
+                tag_refs.push(t.name.clone());
+            }
+            tag_refs.push(tag_id);
+        }
+    }
+    Ok(decide::Approver {
+        id: caller.user.id.clone(),
+        tags: tag_refs,
+        email: caller.user.email.clone(),
+        name: caller.user.name.clone(),
+        credential_id: caller.credential.id.clone(),
+        credential_type: caller.credential.curve.credential_type(),
+        public_key: caller.credential.public_key.clone(),
+    })
 }
 
 /// The user with its API keys and tag ids.

@@ -6,7 +6,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use super::{Caller, activity_view, parse_body, user_view, user_views};
-use crate::api::{ActivityView, ApiKeyView, OrganizationData, TagView, Whoami};
+use crate::api::{ActivityView, ApiKeyView, OrganizationData, PolicyEvaluationView, PolicyView, TagView, Whoami};
 use crate::crypto;
 use crate::error::{Error, Result};
 use crate::model::{ActivityFilter, ActivityStatus};
@@ -25,6 +25,9 @@ pub const QUERY_PATHS: &[&str] = &[
     "list_suborgs",
     "get_activity",
     "list_activities",
+    "get_policy",
+    "list_policies",
+    "get_policy_evaluations",
 ];
 
 /// Default and largest page sizes for paginated lists.
@@ -131,6 +134,12 @@ pub(super) async fn run(path: &str, caller: &Caller, tx: &mut dyn StoreTx, body:
         "list_suborgs" => list_suborgs(caller, tx, body).await,
         "get_activity" => get_activity(caller, tx, body).await,
         "list_activities" => list_activities(caller, tx, body).await,
+        "get_policy" => get_policy(caller, tx, body).await,
+        "list_policies" => match tx.list_policies(&caller.organization.id).await {
+            Ok(policies) => Ok(json!({ "policies": policies.iter().map(PolicyView::from).collect::<Vec<_>>() })),
+            Err(e) => Err(e.into()),
+        },
+        "get_policy_evaluations" => get_policy_evaluations(caller, tx, body).await,
         _ => return None,
     })
 }
@@ -237,4 +246,28 @@ async fn list_activities(caller: &Caller, tx: &mut dyn StoreTx, body: &[u8]) -> 
         views.push(activity_view(tx, a, &caller.user.id).await?);
     }
     to_json(json!({ "activities": views }))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct PolicyRequest {
+    policy_id: String,
+}
+
+async fn get_policy(caller: &Caller, tx: &mut dyn StoreTx, body: &[u8]) -> Result<Value> {
+    let req: PolicyRequest = parse_body(body)?;
+    let policy = tx
+        .get_policy(&caller.organization.id, &req.policy_id)
+        .await?
+        .ok_or_else(|| Error::NotFound(format!("no policy `{}` in this organization", crypto::clip(&req.policy_id))))?;
+    to_json(json!({ "policy": PolicyView::from(&policy) }))
+}
+
+async fn get_policy_evaluations(caller: &Caller, tx: &mut dyn StoreTx, body: &[u8]) -> Result<Value> {
+    let req: ActivityRequest = parse_body(body)?;
+    let activity = tx.get_activity(&caller.organization.id, &req.activity_id).await?.ok_or_else(|| {
+        Error::NotFound(format!("no activity `{}` in this organization", crypto::clip(&req.activity_id)))
+    })?;
+    let records = tx.list_policy_evaluations(&activity.id).await?;
+    to_json(json!({ "policyEvaluations": records.iter().map(PolicyEvaluationView::from).collect::<Vec<_>>() }))
 }

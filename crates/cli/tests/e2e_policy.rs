@@ -1,0 +1,191 @@
+//! End-to-end policies: create/update/delete with parse errors at create time, and
+//! decisions by the evaluation order (root quorum, DENY wins, ALLOW, consensus,
+//! implicit deny, own credentials, root-only), on SQLite and PostgreSQL.
+#![allow(clippy::expect_used, reason = "tests fail loudly")]
+
+use serde_json::{Value, json};
+use twofold_client::Client;
+use twofold_testkit::{Backend, TestServer, backends, completed, new_key, ok, user_with_key};
+
+const BIN: &str = env!("CARGO_BIN_EXE_twofold");
+
+fn status(body: &Value) -> &str {
+    body["activity"]["status"].as_str().expect("status")
+}
+
+fn policy(root: &Client, name: &str, effect: &str, condition: &str, consensus: Option<&str>) -> String {
+    let mut params = json!({ "policyName": name, "effect": effect, "condition": condition, "notes": "" });
+    if let Some(c) = consensus {
+        params["consensus"] = json!(c);
+    }
+    completed(root.submit("create_policy", params), "createPolicyResult")["policyId"].as_str().expect("id").to_owned()
+}
+
+fn outcomes(client: &Client, activity: &Value) -> Vec<(String, String)> {
+    let evals = ok(client.query("get_policy_evaluations", json!({ "activityId": activity["activity"]["id"] })));
+    evals["policyEvaluations"][0]["policyEvaluations"]
+        .as_array()
+        .expect("outcomes")
+        .iter()
+        .map(|e| (e["policyId"].as_str().expect("id").to_owned(), e["outcome"].as_str().expect("o").to_owned()))
+        .collect()
+}
+
+fn policies(backend: Backend) {
+    let server = TestServer::start(BIN, backend, &[]);
+    let root = server.root_client();
+    let org = root.organization_id().to_owned();
+
+    // Expressions that do not compile are refused at create time, with their position.
+    for (condition, needle) in [
+        ("activity.resource == 'POLICY' &&", "at 1:"),
+        ("wallet.id == 'x'", "unknown keyword `wallet`"),
+        ("activity.type == \"X\"", "single quotes"),
+        ("activity.type == 5", "cannot compare"),
+        ("activity.params.amount > 'ten'", "not defined for strings"),
+    ] {
+        let resp = root
+            .submit(
+                "create_policy",
+                json!({ "policyName": "bad", "effect": "EFFECT_ALLOW", "condition": condition, "notes": "" }),
+            )
+            .expect("sent");
+        assert_eq!(resp.status, 400, "{condition}: {}", resp.body);
+        let msg = resp.body["message"].as_str().expect("message");
+        assert!(msg.starts_with("condition: ") && msg.contains(needle), "{condition}: {msg}");
+    }
+    let bad_effect = root
+        .submit("create_policy", json!({ "policyName": "x", "effect": "EFFECT_MAYBE", "notes": "" }))
+        .expect("sent");
+    assert_eq!(bad_effect.status, 400);
+    assert!(ok(root.query("list_policies", json!({})))["policies"].as_array().expect("list").is_empty());
+
+    // People: alice and bob carry the `ops` tag, carol none.
+    let tag = completed(
+        root.submit("create_user_tag", json!({ "userTagName": "ops", "userIds": [] })),
+        "createUserTagResult",
+    )["userTagId"]
+        .as_str()
+        .expect("tag")
+        .to_owned();
+    let client_of = |name: &str, tags: Value| {
+        let key = new_key();
+        let mut params = user_with_key(name, &key);
+        params["userTags"] = tags;
+        let id = completed(root.submit("create_users", json!({ "users": [params] })), "createUsersResult")["userIds"]
+            [0]
+        .as_str()
+        .expect("id")
+        .to_owned();
+        (id, server.client(key, &org))
+    };
+    let (alice_id, alice) = client_of("alice", json!([tag]));
+    let (_bob_id, _bob) = client_of("bob", json!([tag]));
+    let (carol_id, carol) = client_of("carol", json!([]));
+
+    // Implicit deny before any policy.
+    let denied = ok(alice.submit("create_users", json!({ "users": [{ "userName": "x1" }] })));
+    assert_eq!(status(&denied), "ACTIVITY_STATUS_FAILED");
+    assert!(denied["activity"]["failure"]["message"].as_str().expect("m").contains("implicit deny"));
+
+    // ALLOW by tag (tags are visible by name and by id).
+    let allow_ops = policy(
+        &root,
+        "ops create users",
+        "EFFECT_ALLOW",
+        "activity.resource == 'USER' && activity.action == 'CREATE'",
+        Some("approvers.any(u, u.tags.contains('ops'))"),
+    );
+    let allowed = ok(alice.submit("create_users", json!({ "users": [{ "userName": "x2" }] })));
+    assert_eq!(status(&allowed), "ACTIVITY_STATUS_COMPLETED", "{allowed}");
+    assert!(outcomes(&alice, &allowed).contains(&(allow_ops.clone(), "OUTCOME_ALLOW".to_owned())));
+    let not_ops = ok(carol.submit("create_users", json!({ "users": [{ "userName": "x3" }] })));
+    assert_eq!(status(&not_ops), "ACTIVITY_STATUS_CONSENSUS_NEEDED", "condition holds, consensus not yet: {not_ops}");
+    assert!(outcomes(&carol, &not_ops).contains(&(allow_ops.clone(), "OUTCOME_REQUIRES_CONSENSUS".to_owned())));
+
+    // Explicit DENY wins over the ALLOW.
+    let deny_eve = policy(
+        &root,
+        "never eve",
+        "EFFECT_DENY",
+        "activity.resource == 'USER' && 'eve' in activity.params.user_names",
+        None,
+    );
+    let eve = ok(alice.submit("create_users", json!({ "users": [{ "userName": "eve" }] })));
+    assert_eq!(status(&eve), "ACTIVITY_STATUS_FAILED");
+    assert!(eve["activity"]["failure"]["message"].as_str().expect("m").contains(&deny_eve));
+    let evals = outcomes(&alice, &eve);
+    assert!(evals.contains(&(deny_eve.clone(), "OUTCOME_DENY_EXPLICIT".to_owned())), "{evals:?}");
+    assert!(evals.contains(&(allow_ops.clone(), "OUTCOME_ALLOW".to_owned())), "{evals:?}");
+    let names: Vec<String> = ok(root.query("list_users", json!({})))["users"]
+        .as_array()
+        .expect("users")
+        .iter()
+        .map(|u| u["userName"].as_str().expect("n").to_owned())
+        .collect();
+    assert!(
+        names.contains(&"x2".to_owned()) && !names.contains(&"eve".to_owned()) && !names.contains(&"x3".to_owned())
+    );
+
+    // A condition that errors (the field is missing) never allows.
+    let erroring = policy(&root, "amount gate", "EFFECT_ALLOW", "activity.params.amount > 5", None);
+    let tag_attempt = ok(carol.submit("delete_users", json!({ "userIds": [alice_id] })));
+    assert_eq!(status(&tag_attempt), "ACTIVITY_STATUS_FAILED");
+    assert!(outcomes(&carol, &tag_attempt).contains(&(erroring.clone(), "OUTCOME_ERROR".to_owned())));
+
+    // Users manage their own credentials, not others'.
+    let own = ok(carol.submit(
+        "create_api_keys",
+        json!({ "userId": carol_id, "apiKeys": [{ "apiKeyName": "spare", "publicKey": new_key().public_key_hex(), "curveType": "API_KEY_CURVE_P256" }] }),
+    ));
+    assert_eq!(status(&own), "ACTIVITY_STATUS_COMPLETED", "{own}");
+    let others = ok(carol.submit(
+        "create_api_keys",
+        json!({ "userId": alice_id, "apiKeys": [{ "apiKeyName": "sneaky", "publicKey": new_key().public_key_hex(), "curveType": "API_KEY_CURVE_P256" }] }),
+    ));
+    assert_eq!(status(&others), "ACTIVITY_STATUS_FAILED");
+
+    // Read, update and delete policies.
+    let got = ok(root.query("get_policy", json!({ "policyId": deny_eve })));
+    assert_eq!(got["policy"]["effect"], "EFFECT_DENY");
+    assert_eq!(got["policy"]["policyName"], "never eve");
+    completed(
+        root.submit("update_policy", json!({ "policyId": deny_eve, "policyCondition": "activity.resource == 'USER' && 'mallory' in activity.params.user_names" })),
+        "updatePolicyResultV2",
+    );
+    assert_eq!(
+        status(&ok(alice.submit("create_users", json!({ "users": [{ "userName": "eve" }] })))),
+        "ACTIVITY_STATUS_COMPLETED"
+    );
+    let bad_update = root
+        .submit("update_policy", json!({ "policyId": deny_eve, "policyConsensus": "approvers.count( >= 2" }))
+        .expect("sent");
+    assert_eq!(bad_update.status, 400);
+    completed(root.submit("delete_policy", json!({ "policyId": erroring })), "deletePolicyResult");
+    let listed = ok(root.query("list_policies", json!({})));
+    assert_eq!(listed["policies"].as_array().expect("list").len(), 2);
+    let missing = ok(root.submit("delete_policy", json!({ "policyId": erroring })));
+    assert_eq!(status(&missing), "ACTIVITY_STATUS_FAILED", "deleting twice fails cleanly");
+
+    // Root-only activities: no policy can grant them, not even `true`.
+    policy(&root, "everything", "EFFECT_ALLOW", "true", None);
+    let quorum = ok(carol.submit("update_root_quorum", json!({ "threshold": 1, "userIds": [carol_id] })));
+    assert_eq!(status(&quorum), "ACTIVITY_STATUS_FAILED");
+    assert!(quorum["activity"]["failure"]["message"].as_str().expect("m").contains("root quorum"));
+    assert_eq!(
+        status(&ok(carol.submit("create_users", json!({ "users": [{ "userName": "x4" }] })))),
+        "ACTIVITY_STATUS_COMPLETED"
+    );
+}
+
+#[test]
+fn policies_decide_on_sqlite() {
+    policies(Backend::Sqlite);
+}
+
+#[test]
+fn policies_decide_on_postgres() {
+    if backends().contains(&Backend::Postgres) {
+        policies(Backend::Postgres);
+    }
+}
