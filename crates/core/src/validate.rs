@@ -245,9 +245,14 @@ pub(crate) fn check_expression(field: &str, src: Option<&str>, keywords: Keyword
         let parts: Vec<String> = diags
             .diagnostics()
             .into_iter()
-            .map(|d| match d.help {
-                Some(help) => format!("{} at {}:{} (help: {help})", d.message, d.line, d.column),
-                None => format!("{} at {}:{}", d.message, d.line, d.column),
+            .map(|d| {
+                // Parser messages may already name the position; say it once.
+                let at = format!(" at {}:{}", d.line, d.column);
+                let place = if d.message.contains(&at) { String::new() } else { at };
+                match d.help {
+                    Some(help) => format!("{}{place} (help: {help})", d.message),
+                    None => format!("{}{place}", d.message),
+                }
             })
             .collect();
         Error::invalid(format!("{field}: {}", parts.join("; ")))

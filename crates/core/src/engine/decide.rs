@@ -192,3 +192,98 @@ pub fn decide(input: &DecisionInput<'_>) -> (Decision, Vec<Evaluation>) {
     };
     (decision, evaluations)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::activity_types::kind_for_path;
+
+    fn approver(id: &str, tags: &[&str]) -> Approver {
+        Approver {
+            id: id.into(),
+            tags: tags.iter().map(|t| (*t).to_owned()).collect(),
+            email: None,
+            name: id.into(),
+            credential_id: format!("{id}-key"),
+            credential_type: "CREDENTIAL_TYPE_API_KEY_P256",
+            public_key: "02ab".into(),
+        }
+    }
+
+    fn policy(id: &str, effect: Effect, condition: Option<&str>, consensus: Option<&str>) -> Policy {
+        Policy {
+            id: id.into(),
+            organization_id: "o".into(),
+            name: id.into(),
+            effect,
+            condition: condition.map(Into::into),
+            consensus: consensus.map(Into::into),
+            time: None,
+            notes: String::new(),
+            created_at: 0,
+            updated_at: 0,
+        }
+    }
+
+    #[track_caller]
+    fn check(path: &str, initiator: &str, approvers: &[Approver], policies: &[Policy], expected: &Decision) {
+        let params = serde_json::json!({ "user_ids": ["u1"] });
+        let kind = kind_for_path(path).expect("known endpoint");
+        let input = DecisionInput {
+            kind,
+            activity_type: kind.versions[0].type_name,
+            params: &params,
+            quorum_members: &["root1".to_owned(), "root2".to_owned(), "root3".to_owned()],
+            threshold: 2,
+            initiator,
+            approvers,
+            policies,
+            own_credentials: false,
+            now_ms: 0,
+        };
+        let (decision, _) = decide(&input);
+        match (expected, &decision) {
+            (Decision::Deny(_), Decision::Deny(_)) => {}
+            _ => assert_eq!(&decision, expected),
+        }
+    }
+
+    #[test]
+    fn root_quorum_two_of_three_bypasses_policies() {
+        let deny_all = [policy("p", Effect::Deny, None, None)];
+        check("delete_users", "root1", &[approver("root1", &[])], &deny_all, &Decision::Deny(String::new()));
+        let two = [approver("root1", &[]), approver("root3", &[])];
+        check("delete_users", "root1", &two, &deny_all, &Decision::Allow);
+    }
+
+    #[test]
+    fn deny_wins_over_allow_and_errors_never_allow() {
+        let alice = [approver("alice", &["ops"])];
+        let allow = policy("a", Effect::Allow, Some("activity.resource == 'USER'"), None);
+        let deny = policy("d", Effect::Deny, Some("'u1' in activity.params.user_ids"), None);
+        check("delete_users", "alice", &alice, &[allow.clone()], &Decision::Allow);
+        check("delete_users", "alice", &alice, &[allow, deny], &Decision::Deny(String::new()));
+        let erroring = policy("e", Effect::Allow, Some("activity.params.amount > 1"), None);
+        check("delete_users", "alice", &alice, &[erroring], &Decision::Deny(String::new()));
+    }
+
+    #[test]
+    fn consensus_by_tags_waits_then_allows() {
+        let p = [policy(
+            "c",
+            Effect::Allow,
+            Some("true"),
+            Some("approvers.filter(u, u.tags.contains('ops')).count() >= 2"),
+        )];
+        check("delete_users", "alice", &[approver("alice", &["ops"])], &p, &Decision::ConsensusNeeded);
+        let two = [approver("alice", &["ops"]), approver("bob", &["ops"])];
+        check("delete_users", "alice", &two, &p, &Decision::Allow);
+    }
+
+    #[test]
+    fn root_only_activities_ignore_policies() {
+        let allow_all = [policy("a", Effect::Allow, None, None)];
+        check("update_root_quorum", "alice", &[approver("alice", &[])], &allow_all, &Decision::Deny(String::new()));
+        check("update_root_quorum", "root1", &[approver("root1", &[])], &allow_all, &Decision::ConsensusNeeded);
+    }
+}
