@@ -40,6 +40,10 @@ pub enum Operation {
     UpdatePolicy,
     /// Delete a policy.
     DeletePolicy,
+    /// Approve another activity by fingerprint.
+    ApproveActivity,
+    /// Reject another activity by fingerprint.
+    RejectActivity,
 }
 
 /// A submit endpoint: `/public/v1/submit/<path>`.
@@ -166,6 +170,22 @@ pub const KINDS: &[ActivityKind] = &[
         versions: &[v("ACTIVITY_TYPE_DELETE_POLICY", "deletePolicyIntent", "deletePolicyResult")],
         resource: "POLICY",
         action: "DELETE",
+        root_only: false,
+    },
+    ActivityKind {
+        path: "approve_activity",
+        operation: Operation::ApproveActivity,
+        versions: &[v("ACTIVITY_TYPE_APPROVE_ACTIVITY", "approveActivityIntent", "approveActivityResult")],
+        resource: "ACTIVITY",
+        action: "APPROVE",
+        root_only: false,
+    },
+    ActivityKind {
+        path: "reject_activity",
+        operation: Operation::RejectActivity,
+        versions: &[v("ACTIVITY_TYPE_REJECT_ACTIVITY", "rejectActivityIntent", "rejectActivityResult")],
+        resource: "ACTIVITY",
+        action: "REJECT",
         root_only: false,
     },
 ];

@@ -225,6 +225,14 @@ pub struct DeletePolicy {
     pub policy_id: String,
 }
 
+/// `v1ApproveActivityIntent` / `v1RejectActivityIntent`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct VoteIntent {
+    /// The activity's fingerprint (`sha256:<hex>`).
+    pub fingerprint: String,
+}
+
 /// A parsed intent, one variant per [`Operation`].
 #[derive(Debug, Clone)]
 pub enum Intent {
@@ -252,6 +260,8 @@ pub enum Intent {
     UpdatePolicy(UpdatePolicy),
     /// See [`DeletePolicy`].
     DeletePolicy(DeletePolicy),
+    /// An approval (`true`) or rejection (`false`) of another activity.
+    Vote(bool, VoteIntent),
 }
 
 impl Intent {
@@ -270,6 +280,8 @@ impl Intent {
             Operation::CreatePolicies => Intent::CreatePolicies(typed(parameters)?),
             Operation::UpdatePolicy => Intent::UpdatePolicy(typed(parameters)?),
             Operation::DeletePolicy => Intent::DeletePolicy(typed(parameters)?),
+            Operation::ApproveActivity => Intent::Vote(true, typed(parameters)?),
+            Operation::RejectActivity => Intent::Vote(false, typed(parameters)?),
         })
     }
 
@@ -296,6 +308,7 @@ impl Intent {
             }
             Intent::UpdatePolicy(p) => json!({ "policy_id": p.policy_id }),
             Intent::DeletePolicy(p) => json!({ "policy_id": p.policy_id }),
+            Intent::Vote(_, p) => json!({ "fingerprint": p.fingerprint }),
         }
     }
 

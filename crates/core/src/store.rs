@@ -103,6 +103,9 @@ pub trait StoreTx: Send {
     async fn update_activity(&mut self, activity: &Activity) -> StoreResult<()>;
     /// Reads an activity of an organization.
     async fn get_activity(&mut self, org_id: &str, id: &str) -> StoreResult<Option<Activity>>;
+    /// Reads an activity by fingerprint and locks it until the transaction ends, so
+    /// that votes on one activity are counted one after another on every node.
+    async fn lock_activity(&mut self, org_id: &str, fingerprint: &str) -> StoreResult<Option<Activity>>;
     /// Reads the activity with this fingerprint.
     async fn get_activity_by_fingerprint(&mut self, fingerprint: &str) -> StoreResult<Option<Activity>>;
     /// A page of an organization's activities, newest first. `None` if a cursor is unknown.

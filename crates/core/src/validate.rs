@@ -220,6 +220,15 @@ pub(crate) fn validate(intent: &Intent) -> Result<()> {
             check_expression("time", p.time.as_deref(), Keywords::TIME)?;
         }
         Intent::DeletePolicy(_) => {}
+        Intent::Vote(_, v) => {
+            let hex = v.fingerprint.strip_prefix("sha256:").unwrap_or("");
+            if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+                return Err(Error::invalid(format!(
+                    "parameters.fingerprint: expected `sha256:` and 64 hex digits, found `{}`",
+                    crypto::clip(&v.fingerprint)
+                )));
+            }
+        }
     }
     Ok(())
 }

@@ -495,6 +495,23 @@ impl StoreTx for SqlTx {
         self.one(sqlx::query(AssertSqlSafe(sql)).bind(id.to_owned()).bind(org_id.to_owned()), rows::activity).await
     }
 
+    async fn lock_activity(&mut self, org_id: &str, fingerprint: &str) -> StoreResult<Option<Activity>> {
+        // A no-op write takes the row lock on PostgreSQL (held to commit) and makes the
+        // SQLite transaction a write transaction at once; the read then sees every
+        // vote committed before the lock was granted.
+        let q = sqlx::query(
+            "UPDATE activities SET updated_at = updated_at WHERE organization_id = $1 AND fingerprint = $2",
+        )
+        .bind(org_id.to_owned())
+        .bind(fingerprint.to_owned());
+        if self.affected(q).await? == 0 {
+            return Ok(None);
+        }
+        let sql = format!("SELECT {ACTIVITY_COLUMNS} FROM activities WHERE organization_id = $1 AND fingerprint = $2");
+        self.one(sqlx::query(AssertSqlSafe(sql)).bind(org_id.to_owned()).bind(fingerprint.to_owned()), rows::activity)
+            .await
+    }
+
     async fn get_activity_by_fingerprint(&mut self, fingerprint: &str) -> StoreResult<Option<Activity>> {
         let sql = format!("SELECT {ACTIVITY_COLUMNS} FROM activities WHERE fingerprint = $1");
         self.one(sqlx::query(AssertSqlSafe(sql)).bind(fingerprint.to_owned()), rows::activity).await

@@ -29,6 +29,11 @@ pub enum TestDb {
         /// `sqlite://...` URL.
         url: String,
     },
+    /// Another node's database, borrowed: dropping it drops nothing.
+    Shared {
+        /// The URL.
+        url: String,
+    },
     /// PostgreSQL database.
     Postgres {
         /// `postgres://...` URL.
@@ -102,7 +107,7 @@ impl TestDb {
     /// The URL to pass as `--database-url`.
     pub fn url(&self) -> &str {
         match self {
-            TestDb::Sqlite { url } | TestDb::Postgres { url, .. } => url,
+            TestDb::Sqlite { url } | TestDb::Shared { url } | TestDb::Postgres { url, .. } => url,
         }
     }
 }
@@ -154,6 +159,25 @@ impl TestServer {
             dir,
             db,
             extra_args: extra_args.iter().map(|s| (*s).to_owned()).collect(),
+            child: None,
+            url: String::new(),
+            port: 0,
+            stdout_lines: Vec::new(),
+            stderr_path,
+        };
+        s.spawn();
+        s
+    }
+
+    /// A second `twofold serve` process on the same database (its own port and data dir).
+    pub fn another_node(&self) -> TestServer {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let stderr_path = dir.path().join("server.log");
+        let mut s = TestServer {
+            binary: self.binary.clone(),
+            dir,
+            db: TestDb::Shared { url: self.db.url().to_owned() },
+            extra_args: self.extra_args.clone(),
             child: None,
             url: String::new(),
             port: 0,
@@ -305,7 +329,7 @@ impl TestDb {
     pub fn row_counts(&self) -> Vec<(String, i64)> {
         let url = match self {
             TestDb::Sqlite { url } => format!("{url}?mode=ro"),
-            TestDb::Postgres { url, .. } => url.clone(),
+            TestDb::Shared { url } | TestDb::Postgres { url, .. } => url.clone(),
         };
         block_on(async move {
             use sqlx::{Connection, Row};

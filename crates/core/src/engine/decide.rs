@@ -91,6 +91,19 @@ impl Outcome {
     }
 }
 
+/// The sub-expression that decided a policy's outcome (dry runs only).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Deciding {
+    /// `condition`, `consensus` or `time`.
+    pub field: &'static str,
+    /// Its source text.
+    pub text: String,
+    /// Byte range in the field's source.
+    pub start: usize,
+    /// End of the byte range.
+    pub end: usize,
+}
+
 /// One policy's outcome with the reason.
 #[derive(Debug, Clone)]
 pub struct Evaluation {
@@ -100,37 +113,72 @@ pub struct Evaluation {
     pub outcome: Outcome,
     /// Why, in words.
     pub reason: String,
+    /// The sub-expression that decided it, when explaining.
+    pub deciding: Option<Deciding>,
 }
 
-/// An expression's value: absent expressions hold.
-fn holds(src: Option<&str>, keywords: Keywords, ctx: &Context<'_>) -> Result<bool, String> {
-    let Some(src) = src else { return Ok(true) };
-    let program = Program::compile(src, keywords).map_err(|d| format!("does not compile: {d}"))?;
-    program.evaluate(ctx).map_err(|e| e.to_string())
+/// An expression's value (absent expressions hold) and, when explaining, what decided it.
+fn holds(
+    field: &'static str,
+    src: Option<&str>,
+    keywords: Keywords,
+    ctx: &Context<'_>,
+    explain: bool,
+) -> (Result<bool, String>, Option<Deciding>) {
+    let Some(src) = src else { return (Ok(true), None) };
+    let program = match Program::compile(src, keywords) {
+        Ok(p) => p,
+        Err(d) => return (Err(format!("does not compile: {d}")), None),
+    };
+    if !explain {
+        return (program.evaluate(ctx).map_err(|e| e.to_string()), None);
+    }
+    let x = program.evaluate_explained(ctx);
+    let deciding = Deciding { field, text: x.text, start: x.span.start, end: x.span.end };
+    (x.result.map_err(|e| e.to_string()), Some(deciding))
 }
 
-fn evaluate(policy: &Policy, ctx: &Context<'_>) -> Evaluation {
-    let verdict = |outcome, reason: String| Evaluation { policy_id: policy.id.clone(), outcome, reason };
-    let time = holds(policy.time.as_deref(), Keywords::TIME, ctx);
-    let condition = holds(policy.condition.as_deref(), Keywords::CONDITION, ctx);
-    let consensus = holds(policy.consensus.as_deref(), Keywords::CONSENSUS, ctx);
+fn evaluate(policy: &Policy, ctx: &Context<'_>, explain: bool) -> Evaluation {
+    let (time, t_why) = holds("time", policy.time.as_deref(), Keywords::TIME, ctx, explain);
+    let (condition, c_why) = holds("condition", policy.condition.as_deref(), Keywords::CONDITION, ctx, explain);
+    let (consensus, s_why) = holds("consensus", policy.consensus.as_deref(), Keywords::CONSENSUS, ctx, explain);
+    let verdict = |outcome, reason: String, deciding: &Option<Deciding>| Evaluation {
+        policy_id: policy.id.clone(),
+        outcome,
+        reason,
+        deciding: deciding.clone(),
+    };
     // No short-circuit, as Turnkey: an error anywhere makes the policy ERROR.
     match (time, condition, consensus) {
-        (Err(e), _, _) => verdict(Outcome::Error, format!("time: {e}")),
-        (_, Err(e), _) => verdict(Outcome::Error, format!("condition: {e}")),
-        (_, _, Err(e)) => verdict(Outcome::Error, format!("consensus: {e}")),
-        (Ok(false), _, _) => verdict(Outcome::TimeInactive, "outside its time window".into()),
-        (Ok(true), Ok(false), _) => verdict(Outcome::NotApplicable, "condition is false".into()),
-        (Ok(true), Ok(true), Ok(false)) => verdict(Outcome::RequiresConsensus, "consensus is not met yet".into()),
-        (Ok(true), Ok(true), Ok(true)) => match policy.effect {
-            Effect::Allow => verdict(Outcome::Allow, "condition and consensus hold".into()),
-            Effect::Deny => verdict(Outcome::DenyExplicit, "condition and consensus hold".into()),
-        },
+        (Err(e), _, _) => verdict(Outcome::Error, format!("time: {e}"), &t_why),
+        (_, Err(e), _) => verdict(Outcome::Error, format!("condition: {e}"), &c_why),
+        (_, _, Err(e)) => verdict(Outcome::Error, format!("consensus: {e}"), &s_why),
+        (Ok(false), _, _) => verdict(Outcome::TimeInactive, "outside its time window".into(), &t_why),
+        (Ok(true), Ok(false), _) => verdict(Outcome::NotApplicable, "condition is false".into(), &c_why),
+        (Ok(true), Ok(true), Ok(false)) => {
+            verdict(Outcome::RequiresConsensus, "consensus is not met yet".into(), &s_why)
+        }
+        (Ok(true), Ok(true), Ok(true)) => {
+            let why = if s_why.is_some() { &s_why } else { &c_why };
+            match policy.effect {
+                Effect::Allow => verdict(Outcome::Allow, "condition and consensus hold".into(), why),
+                Effect::Deny => verdict(Outcome::DenyExplicit, "condition and consensus hold".into(), why),
+            }
+        }
     }
 }
 
 /// Decides, and reports every policy's outcome.
 pub fn decide(input: &DecisionInput<'_>) -> (Decision, Vec<Evaluation>) {
+    decide_with(input, false)
+}
+
+/// Decides like [`decide`] and reports, per policy, the sub-expression that decided it.
+pub fn explain(input: &DecisionInput<'_>) -> (Decision, Vec<Evaluation>) {
+    decide_with(input, true)
+}
+
+fn decide_with(input: &DecisionInput<'_>, explain: bool) -> (Decision, Vec<Evaluation>) {
     let approving_members = input.quorum_members.iter().filter(|m| input.approvers.iter().any(|a| &a.id == *m)).count();
     let initiator_is_member = input.quorum_members.iter().any(|m| m == input.initiator);
     if i64::try_from(approving_members).unwrap_or(i64::MAX) >= input.threshold.max(1) {
@@ -178,7 +226,7 @@ pub fn decide(input: &DecisionInput<'_>) -> (Decision, Vec<Evaluation>) {
         credentials: &credentials,
         now: Timestamp::from_unix_millis(input.now_ms),
     };
-    let evaluations: Vec<Evaluation> = input.policies.iter().map(|p| evaluate(p, &ctx)).collect();
+    let evaluations: Vec<Evaluation> = input.policies.iter().map(|p| evaluate(p, &ctx, explain)).collect();
     let any = |o: Outcome| evaluations.iter().find(|e| e.outcome == o);
 
     let decision = if let Some(deny) = any(Outcome::DenyExplicit) {
@@ -261,7 +309,7 @@ mod tests {
         let alice = [approver("alice", &["ops"])];
         let allow = policy("a", Effect::Allow, Some("activity.resource == 'USER'"), None);
         let deny = policy("d", Effect::Deny, Some("'u1' in activity.params.user_ids"), None);
-        check("delete_users", "alice", &alice, &[allow.clone()], &Decision::Allow);
+        check("delete_users", "alice", &alice, std::slice::from_ref(&allow), &Decision::Allow);
         check("delete_users", "alice", &alice, &[allow, deny], &Decision::Deny(String::new()));
         let erroring = policy("e", Effect::Allow, Some("activity.params.amount > 1"), None);
         check("delete_users", "alice", &alice, &[erroring], &Decision::Deny(String::new()));

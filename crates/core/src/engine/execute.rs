@@ -5,7 +5,7 @@
 
 use serde_json::json;
 
-use super::{Caller, new_id};
+use super::new_id;
 use crate::crypto;
 use crate::error::{Error, Result};
 use crate::intents::{ApiKeyParams, CreatePolicy, Intent};
@@ -13,14 +13,13 @@ use crate::model::{ApiKey, Organization, Policy, User, UserTag};
 use crate::store::StoreTx;
 use crate::validate::{check_api_key, check_email, check_name, check_phone, optional};
 
-/// Applies a validated `intent` for `caller`; returns the result object (without its key).
+/// Applies a validated `intent` in organization `org_id`; returns the result object (without its key).
 pub(super) async fn execute(
     tx: &mut dyn StoreTx,
-    caller: &Caller,
+    org_id: &str,
     intent: &Intent,
     now: i64,
 ) -> Result<serde_json::Value> {
-    let org_id = caller.organization.id.as_str();
     match intent {
         Intent::CreateUsers(p) => {
             let mut user_ids = Vec::with_capacity(p.users.len());
@@ -161,6 +160,9 @@ pub(super) async fn execute(
             }
             Ok(json!({ "policyId": p.policy_id }))
         }
+        Intent::Vote(..) => Err(Error::FailedPrecondition(
+            "approvals and rejections are recorded on the activity they name; they do not execute".to_owned(),
+        )),
     }
 }
 

@@ -9,6 +9,8 @@ mod decide;
 mod execute;
 mod identity;
 mod query;
+mod settle;
+mod vote;
 
 use std::sync::Arc;
 
@@ -22,7 +24,7 @@ use crate::clock::Clock;
 use crate::crypto;
 use crate::error::{Error, Result};
 use crate::intents::Intent;
-use crate::model::{Activity, ActivityStatus, ApiKey, ApiKeyCurve, Organization, PolicyEvaluationRecord, User, Vote};
+use crate::model::{Activity, ActivityStatus, ApiKey, ApiKeyCurve, Organization, User, Vote};
 use crate::store::{Store, StoreError, StoreTx};
 
 pub use decide::Decision;
@@ -205,7 +207,10 @@ impl Engine {
         let version = version_for(kind, &env.activity_type)?;
         let intent = Intent::parse(kind.operation, &env.parameters)?;
         crate::validate::validate(&intent)?;
-        self.run_activity(&caller, kind, version, &intent, &env.parameters, body).await
+        if let Intent::Vote(approve, target) = &intent {
+            return self.vote(&caller, *approve, &target.fingerprint, body).await;
+        }
+        self.run_activity(&caller, version, &env.parameters, body).await
     }
 
     /// Runs a stamped `/public/v1/query/<path>` request and returns its JSON response.
@@ -216,7 +221,7 @@ impl Engine {
         let env: QueryEnvelope = parse_body(body)?;
         let caller = self.authenticate(stamp, body, &env.organization_id).await?;
         let mut tx = self.store.read().await?;
-        query::run(path, &caller, &mut *tx, body)
+        query::run(path, &caller, &mut *tx, body, self.clock.now_ms())
             .await
             .unwrap_or_else(|| Err(Error::NotFound(format!("unknown query endpoint `{}`", crypto::clip(path)))))
     }
@@ -243,9 +248,7 @@ impl Engine {
     async fn run_activity(
         &self,
         caller: &Caller,
-        kind: &'static ActivityKind,
         version: &'static TypeVersion,
-        intent: &Intent,
         parameters: &RawValue,
         body: &[u8],
     ) -> Result<ActivityView> {
@@ -293,60 +296,7 @@ impl Engine {
         };
         tx.insert_vote(&vote).await?;
 
-        let quorum = tx.root_quorum_members(&caller.organization.id).await?;
-        let policies = tx.list_policies(&caller.organization.id).await?;
-        let approvers = vec![approver(&mut *tx, caller).await?];
-        let params = intent.policy_params();
-        let (decision, evaluations) = decide::decide(&decide::DecisionInput {
-            kind,
-            activity_type: version.type_name,
-            params: &params,
-            quorum_members: &quorum,
-            threshold: caller.organization.root_quorum_threshold,
-            initiator: &caller.user.id,
-            approvers: &approvers,
-            policies: &policies,
-            own_credentials: intent.own_credential_target() == Some(caller.user.id.as_str()),
-            now_ms: now,
-        });
-        let outcomes: Vec<serde_json::Value> = evaluations
-            .iter()
-            .map(|e| serde_json::json!({ "policyId": e.policy_id, "outcome": e.outcome.as_str(), "reason": e.reason }))
-            .collect();
-        tx.insert_policy_evaluation(&PolicyEvaluationRecord {
-            id: new_id(),
-            activity_id: activity.id.clone(),
-            organization_id: activity.organization_id.clone(),
-            vote_id: vote.id.clone(),
-            evaluations: serde_json::Value::Array(outcomes).to_string(),
-            created_at: now,
-        })
-        .await?;
-        match decision {
-            Decision::Allow => {
-                tx.savepoint("execute").await?;
-                match execute::execute(&mut *tx, caller, intent, now).await {
-                    Ok(result) => {
-                        tx.release("execute").await?;
-                        activity.status = ActivityStatus::Completed;
-                        activity.result = Some(format!("{{\"{}\":{}}}", version.result_key, result));
-                    }
-                    Err(Error::Store(StoreError::Backend(e))) => return Err(StoreError::Backend(e).into()),
-                    Err(e) => {
-                        tx.rollback_to("execute").await?;
-                        tx.release("execute").await?;
-                        activity.status = ActivityStatus::Failed;
-                        activity.failure = Some(failure_json(&e));
-                    }
-                }
-            }
-            Decision::ConsensusNeeded => activity.status = ActivityStatus::ConsensusNeeded,
-            Decision::Deny(reason) => {
-                activity.status = ActivityStatus::Failed;
-                activity.failure = Some(failure_json(&Error::PermissionDenied(reason)));
-            }
-        }
-        activity.updated_at = now;
+        settle::settle(&mut *tx, &mut activity, &caller.organization, &vote.id, now).await?;
         tx.update_activity(&activity).await?;
         let view = activity_view(&mut *tx, &activity, &caller.user.id).await?;
         tx.commit().await?;
@@ -383,30 +333,6 @@ fn version_for(kind: &'static ActivityKind, type_name: &str) -> Result<&'static 
 fn failure_json(e: &Error) -> String {
     let f = Failure { code: e.code() as i32, message: e.to_string(), details: Vec::new() };
     serde_json::to_string(&f).unwrap_or_else(|_| "{}".to_owned())
-}
-
-/// The caller as policies see an approver: tags by id and by name, and its credential.
-async fn approver(tx: &mut dyn StoreTx, caller: &Caller) -> Result<decide::Approver> {
-    let org_id = &caller.organization.id;
-    let tags = tx.list_user_tags(org_id).await?;
-    let mut tag_refs = Vec::new();
-    for (user, tag_id) in tx.user_tag_memberships(org_id).await? {
-        if user == caller.user.id {
-            if let Some(t) = tags.iter().find(|t| t.id == tag_id) {
-                tag_refs.push(t.name.clone());
-            }
-            tag_refs.push(tag_id);
-        }
-    }
-    Ok(decide::Approver {
-        id: caller.user.id.clone(),
-        tags: tag_refs,
-        email: caller.user.email.clone(),
-        name: caller.user.name.clone(),
-        credential_id: caller.credential.id.clone(),
-        credential_type: caller.credential.curve.credential_type(),
-        public_key: caller.credential.public_key.clone(),
-    })
 }
 
 /// The user with its API keys and tag ids.

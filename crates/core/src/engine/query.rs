@@ -28,6 +28,7 @@ pub const QUERY_PATHS: &[&str] = &[
     "get_policy",
     "list_policies",
     "get_policy_evaluations",
+    "evaluate_activity",
 ];
 
 /// Default and largest page sizes for paginated lists.
@@ -111,7 +112,13 @@ fn limit(p: &Pagination) -> Result<i64> {
 }
 
 /// Runs query `path` for `caller`; `None` if there is no such query.
-pub(super) async fn run(path: &str, caller: &Caller, tx: &mut dyn StoreTx, body: &[u8]) -> Option<Result<Value>> {
+pub(super) async fn run(
+    path: &str,
+    caller: &Caller,
+    tx: &mut dyn StoreTx,
+    body: &[u8],
+    now: i64,
+) -> Option<Result<Value>> {
     Some(match path {
         "whoami" | "get_whoami" => to_json(Whoami {
             organization_id: caller.organization.id.clone(),
@@ -140,6 +147,7 @@ pub(super) async fn run(path: &str, caller: &Caller, tx: &mut dyn StoreTx, body:
             Err(e) => Err(e.into()),
         },
         "get_policy_evaluations" => get_policy_evaluations(caller, tx, body).await,
+        "evaluate_activity" => evaluate_activity(caller, tx, body, now).await,
         _ => return None,
     })
 }
@@ -270,4 +278,28 @@ async fn get_policy_evaluations(caller: &Caller, tx: &mut dyn StoreTx, body: &[u
     })?;
     let records = tx.list_policy_evaluations(&activity.id).await?;
     to_json(json!({ "policyEvaluations": records.iter().map(PolicyEvaluationView::from).collect::<Vec<_>>() }))
+}
+
+/// The unsigned activity of a dry run: just what decides it.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct UnsignedActivity {
+    #[serde(rename = "type")]
+    activity_type: String,
+    parameters: Box<serde_json::value::RawValue>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct EvaluateActivityRequest {
+    #[serde(default)]
+    user_id: Option<String>,
+    activity: UnsignedActivity,
+}
+
+async fn evaluate_activity(caller: &Caller, tx: &mut dyn StoreTx, body: &[u8], now: i64) -> Result<Value> {
+    let req: EvaluateActivityRequest = parse_body(body)?;
+    let acting = req.user_id.as_deref().unwrap_or(&caller.user.id);
+    super::settle::dry_run(tx, &caller.organization, acting, &req.activity.activity_type, &req.activity.parameters, now)
+        .await
 }

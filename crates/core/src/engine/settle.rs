@@ -1,0 +1,253 @@
+//! Settling an activity: decide with the votes so far and apply the outcome —
+//! execute (inside a savepoint, so a failed execution leaves no effects), wait,
+//! deny or reject — recording the policy outcomes of the decision.
+
+use std::collections::HashMap;
+
+use serde_json::value::RawValue;
+
+use super::decide::{self, Approver, Decision, DecisionInput};
+use super::{execute, failure_json, new_id};
+use crate::activity_types;
+use crate::error::{Error, Result};
+use crate::intents::Intent;
+use crate::model::{Activity, ActivityStatus, Organization, PolicyEvaluationRecord, Vote};
+use crate::store::{StoreError, StoreTx};
+
+/// The credential type a vote's stamp proves.
+fn credential_type(scheme: &str) -> &'static str {
+    match scheme {
+        "SIGNATURE_SCHEME_TK_API_ED25519" => "CREDENTIAL_TYPE_API_KEY_ED25519",
+        _ => "CREDENTIAL_TYPE_API_KEY_P256",
+    }
+}
+
+/// Users of the organization as policies see them, keyed by id, with their tags by id and by name.
+async fn people(tx: &mut dyn StoreTx, org_id: &str) -> Result<HashMap<String, Approver>> {
+    let users = tx.list_users(org_id).await?;
+    let tags = tx.list_user_tags(org_id).await?;
+    let memberships = tx.user_tag_memberships(org_id).await?;
+    Ok(users
+        .into_iter()
+        .map(|u| {
+            let mut refs = Vec::new();
+            for (_, tag_id) in memberships.iter().filter(|(uid, _)| *uid == u.id) {
+                if let Some(t) = tags.iter().find(|t| &t.id == tag_id) {
+                    refs.push(t.name.clone());
+                }
+                refs.push(tag_id.clone());
+            }
+            let approver = Approver {
+                id: u.id.clone(),
+                tags: refs,
+                email: u.email,
+                name: u.name,
+                credential_id: String::new(),
+                credential_type: "",
+                public_key: String::new(),
+            };
+            (u.id, approver)
+        })
+        .collect())
+}
+
+/// The approvers of `votes` (approvals only, in order), with the credential each voted with.
+fn approvers(people: &HashMap<String, Approver>, votes: &[Vote]) -> Vec<Approver> {
+    votes
+        .iter()
+        .filter(|v| v.approve)
+        .filter_map(|v| {
+            people.get(&v.user_id).map(|p| Approver {
+                credential_id: v.credential_id.clone(),
+                credential_type: credential_type(&v.scheme),
+                public_key: v.public_key.clone(),
+                ..p.clone()
+            })
+        })
+        .collect()
+}
+
+/// The intent stored with an activity.
+fn stored_intent(
+    activity: &Activity,
+) -> Result<(&'static activity_types::ActivityKind, &'static activity_types::TypeVersion, Intent)> {
+    let corrupt = |what: &str| Error::Store(StoreError::Backend(format!("activity {}: {what}", activity.id)));
+    let (kind, version) =
+        activity_types::kind_for_type(&activity.activity_type).ok_or_else(|| corrupt("unknown type"))?;
+    let intent: HashMap<String, Box<RawValue>> =
+        serde_json::from_str(&activity.intent).map_err(|_| corrupt("intent is not JSON"))?;
+    let params = intent.get(version.intent_key).ok_or_else(|| corrupt("intent key missing"))?;
+    Ok((kind, version, Intent::parse(kind.operation, params)?))
+}
+
+/// Decides `activity` with its votes and applies the outcome to it (the caller writes it).
+pub(super) async fn settle(
+    tx: &mut dyn StoreTx,
+    activity: &mut Activity,
+    org: &Organization,
+    vote_id: &str,
+    now: i64,
+) -> Result<()> {
+    let (kind, version, intent) = stored_intent(activity)?;
+    let votes = tx.list_votes(&activity.id).await?;
+    let people = people(tx, &org.id).await?;
+    let approving = approvers(&people, &votes);
+    let quorum = tx.root_quorum_members(&org.id).await?;
+    let policies = tx.list_policies(&org.id).await?;
+    let params = intent.policy_params();
+    let mut input = DecisionInput {
+        kind,
+        activity_type: version.type_name,
+        params: &params,
+        quorum_members: &quorum,
+        threshold: org.root_quorum_threshold,
+        initiator: &activity.initiator_user_id,
+        approvers: &approving,
+        policies: &policies,
+        own_credentials: intent.own_credential_target() == Some(activity.initiator_user_id.as_str()),
+        now_ms: now,
+    };
+    let (mut decision, evaluations) = decide::decide(&input);
+
+    let mut rejected = None;
+    if decision == Decision::ConsensusNeeded {
+        let rejecters: Vec<&Vote> = votes.iter().filter(|v| !v.approve).collect();
+        if let Some(root) = rejecters.iter().find(|v| quorum.contains(&v.user_id)) {
+            rejected = Some(format!("rejected by root quorum member `{}`", root.user_id));
+        } else {
+            // Could the users who have not voted yet still carry it? If not, it is over.
+            let mut potential = approving.clone();
+            potential.extend(people.values().filter(|p| !votes.iter().any(|v| v.user_id == p.id)).cloned());
+            input.approvers = &potential;
+            if decide::decide(&input).0 != Decision::Allow {
+                rejected = Some("rejected: the remaining voters can no longer reach consensus".to_owned());
+            }
+        }
+    }
+    if let Some(reason) = rejected {
+        decision = Decision::Deny(reason.clone());
+        activity.status = ActivityStatus::Rejected;
+        activity.failure = Some(failure_json(&Error::PermissionDenied(reason)));
+    }
+
+    let outcomes: Vec<serde_json::Value> = evaluations
+        .iter()
+        .map(|e| serde_json::json!({ "policyId": e.policy_id, "outcome": e.outcome.as_str(), "reason": e.reason }))
+        .collect();
+    tx.insert_policy_evaluation(&PolicyEvaluationRecord {
+        id: new_id(),
+        activity_id: activity.id.clone(),
+        organization_id: activity.organization_id.clone(),
+        vote_id: vote_id.to_owned(),
+        evaluations: serde_json::Value::Array(outcomes).to_string(),
+        created_at: now,
+    })
+    .await?;
+
+    match decision {
+        Decision::Allow => {
+            tx.savepoint("execute").await?;
+            match execute::execute(tx, &org.id, &intent, now).await {
+                Ok(result) => {
+                    tx.release("execute").await?;
+                    activity.status = ActivityStatus::Completed;
+                    activity.result = Some(format!("{{\"{}\":{}}}", version.result_key, result));
+                }
+                Err(Error::Store(StoreError::Backend(e))) => return Err(StoreError::Backend(e).into()),
+                Err(e) => {
+                    tx.rollback_to("execute").await?;
+                    tx.release("execute").await?;
+                    activity.status = ActivityStatus::Failed;
+                    activity.failure = Some(failure_json(&e));
+                }
+            }
+        }
+        Decision::ConsensusNeeded => activity.status = ActivityStatus::ConsensusNeeded,
+        Decision::Deny(reason) => {
+            if activity.status != ActivityStatus::Rejected {
+                activity.status = ActivityStatus::Failed;
+                activity.failure = Some(failure_json(&Error::PermissionDenied(reason)));
+            }
+        }
+    }
+    activity.updated_at = now;
+    Ok(())
+}
+
+/// Decides an unsigned activity as if `acting_user_id` had submitted it, changing nothing,
+/// and explains every policy's outcome (`query/evaluate_activity`).
+pub(super) async fn dry_run(
+    tx: &mut dyn StoreTx,
+    org: &Organization,
+    acting_user_id: &str,
+    activity_type: &str,
+    parameters: &RawValue,
+    now: i64,
+) -> Result<serde_json::Value> {
+    let (kind, version) = activity_types::kind_for_type(activity_type).ok_or_else(|| {
+        Error::invalid(format!("activity.type: unknown activity type `{}`", crate::crypto::clip(activity_type)))
+    })?;
+    let intent = Intent::parse(kind.operation, parameters)?;
+    crate::validate::validate(&intent)?;
+    let people = people(tx, &org.id).await?;
+    let mut actor = people.get(acting_user_id).cloned().ok_or_else(|| {
+        Error::NotFound(format!("no user `{}` in this organization", crate::crypto::clip(acting_user_id)))
+    })?;
+    if let Some(key) = tx.list_api_keys(&org.id, Some(acting_user_id)).await?.into_iter().next() {
+        actor.credential_id = key.id;
+        actor.credential_type = key.curve.credential_type();
+        actor.public_key = key.public_key;
+    }
+    let quorum = tx.root_quorum_members(&org.id).await?;
+    let policies = tx.list_policies(&org.id).await?;
+    let params = intent.policy_params();
+    let approvers = [actor];
+    let input = DecisionInput {
+        kind,
+        activity_type: version.type_name,
+        params: &params,
+        quorum_members: &quorum,
+        threshold: org.root_quorum_threshold,
+        initiator: acting_user_id,
+        approvers: &approvers,
+        policies: &policies,
+        own_credentials: intent.own_credential_target() == Some(acting_user_id),
+        now_ms: now,
+    };
+    let (decision, evaluations) = decide::explain(&input);
+    let (name, reason) = match &decision {
+        Decision::Allow if evaluations.is_empty() => {
+            ("DECISION_ALLOW", "the root quorum is met; policies are not consulted".to_owned())
+        }
+        Decision::Allow => ("DECISION_ALLOW", "an ALLOW policy applies and no DENY does".to_owned()),
+        Decision::ConsensusNeeded => ("DECISION_CONSENSUS_NEEDED", "it would wait for more approvals".to_owned()),
+        Decision::Deny(r) => ("DECISION_DENY", r.clone()),
+    };
+    let explained: Vec<serde_json::Value> = evaluations
+        .iter()
+        .map(|e| {
+            let policy_name = policies.iter().find(|p| p.id == e.policy_id).map(|p| p.name.as_str()).unwrap_or("");
+            serde_json::json!({
+                "policyId": e.policy_id,
+                "policyName": policy_name,
+                "outcome": e.outcome.as_str(),
+                "reason": e.reason,
+                "deciding": e.deciding.as_ref().map(|d| serde_json::json!({
+                    "field": d.field, "text": d.text, "start": d.start, "end": d.end,
+                })),
+            })
+        })
+        .collect();
+    Ok(serde_json::json!({
+        "decision": name,
+        "reason": reason,
+        "activity": {
+            "type": version.type_name,
+            "kind": activity_types::version_free(version.type_name),
+            "resource": kind.resource,
+            "action": kind.action,
+            "params": params,
+        },
+        "policyEvaluations": explained,
+    }))
+}
