@@ -1,7 +1,10 @@
 //! The decision for an activity (POLICY-LANGUAGE.md, "Evaluation order"):
 //! root quorum, then explicit DENY, then ALLOW, then consensus, then implicit deny.
 
-use twofold_policy::{ActivityView, Context, CredentialView, Keywords, Program, Timestamp, UserView};
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use twofold_policy::{ActivityView, Context, CredentialView, Diagnostics, Keywords, Program, Timestamp, UserView};
 
 use crate::activity_types::{ActivityKind, version_free};
 use crate::model::{Effect, Policy};
@@ -15,6 +18,42 @@ pub enum Decision {
     ConsensusNeeded,
     /// Refuse it, with the reason.
     Deny(String),
+}
+
+/// Compiled policy expressions by source text, so each expression is parsed and
+/// checked once per process rather than on every decision. Source text fully
+/// determines the program, so the cache needs no invalidation across nodes.
+#[derive(Default)]
+pub struct ProgramCache {
+    programs: Mutex<HashMap<(&'static str, String), Program>>,
+}
+
+/// Entries kept before the cache starts over (a bound, not a tuning knob).
+const MAX_CACHED_PROGRAMS: usize = 10_000;
+
+impl ProgramCache {
+    /// The compiled form of `src` as a `field` (`condition`, `consensus`, `time`) expression.
+    pub fn get(&self, field: &'static str, src: &str, keywords: Keywords) -> Result<Program, Diagnostics> {
+        let key = (field, src.to_owned());
+        if let Some(p) = self.programs.lock().ok().and_then(|m| m.get(&key).cloned()) {
+            return Ok(p);
+        }
+        let program = Program::compile(src, keywords)?;
+        if let Ok(mut map) = self.programs.lock() {
+            if map.len() >= MAX_CACHED_PROGRAMS {
+                map.clear();
+            }
+            map.insert(key, program.clone());
+        }
+        Ok(program)
+    }
+}
+
+impl std::fmt::Debug for ProgramCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let n = self.programs.lock().map(|m| m.len()).unwrap_or(0);
+        f.debug_struct("ProgramCache").field("programs", &n).finish()
+    }
 }
 
 /// One user who approved, as policies see them.
@@ -58,6 +97,8 @@ pub struct DecisionInput<'a> {
     pub own_credentials: bool,
     /// Now, ms since epoch.
     pub now_ms: i64,
+    /// Where compiled expressions come from.
+    pub programs: &'a ProgramCache,
 }
 
 /// How one policy came out (Turnkey's `OUTCOME_*`).
@@ -119,6 +160,7 @@ pub struct Evaluation {
 
 /// An expression's value (absent expressions hold) and, when explaining, what decided it.
 fn holds(
+    programs: &ProgramCache,
     field: &'static str,
     src: Option<&str>,
     keywords: Keywords,
@@ -126,7 +168,7 @@ fn holds(
     explain: bool,
 ) -> (Result<bool, String>, Option<Deciding>) {
     let Some(src) = src else { return (Ok(true), None) };
-    let program = match Program::compile(src, keywords) {
+    let program = match programs.get(field, src, keywords) {
         Ok(p) => p,
         Err(d) => return (Err(format!("does not compile: {d}")), None),
     };
@@ -138,10 +180,12 @@ fn holds(
     (x.result.map_err(|e| e.to_string()), Some(deciding))
 }
 
-fn evaluate(policy: &Policy, ctx: &Context<'_>, explain: bool) -> Evaluation {
-    let (time, t_why) = holds("time", policy.time.as_deref(), Keywords::TIME, ctx, explain);
-    let (condition, c_why) = holds("condition", policy.condition.as_deref(), Keywords::CONDITION, ctx, explain);
-    let (consensus, s_why) = holds("consensus", policy.consensus.as_deref(), Keywords::CONSENSUS, ctx, explain);
+fn evaluate(programs: &ProgramCache, policy: &Policy, ctx: &Context<'_>, explain: bool) -> Evaluation {
+    let (time, t_why) = holds(programs, "time", policy.time.as_deref(), Keywords::TIME, ctx, explain);
+    let (condition, c_why) =
+        holds(programs, "condition", policy.condition.as_deref(), Keywords::CONDITION, ctx, explain);
+    let (consensus, s_why) =
+        holds(programs, "consensus", policy.consensus.as_deref(), Keywords::CONSENSUS, ctx, explain);
     let verdict = |outcome, reason: String, deciding: &Option<Deciding>| Evaluation {
         policy_id: policy.id.clone(),
         outcome,
@@ -226,7 +270,8 @@ fn decide_with(input: &DecisionInput<'_>, explain: bool) -> (Decision, Vec<Evalu
         credentials: &credentials,
         now: Timestamp::from_unix_millis(input.now_ms),
     };
-    let evaluations: Vec<Evaluation> = input.policies.iter().map(|p| evaluate(p, &ctx, explain)).collect();
+    let evaluations: Vec<Evaluation> =
+        input.policies.iter().map(|p| evaluate(input.programs, p, &ctx, explain)).collect();
     let any = |o: Outcome| evaluations.iter().find(|e| e.outcome == o);
 
     let decision = if let Some(deny) = any(Outcome::DenyExplicit) {
@@ -288,6 +333,7 @@ mod tests {
             policies,
             own_credentials: false,
             now_ms: 0,
+            programs: &ProgramCache::default(),
         };
         let (decision, _) = decide(&input);
         match (expected, &decision) {

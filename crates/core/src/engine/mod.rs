@@ -52,6 +52,7 @@ impl Default for EngineConfig {
 #[derive(Clone)]
 pub struct Engine {
     store: Arc<dyn Store>,
+    programs: Arc<decide::ProgramCache>,
     clock: Arc<dyn Clock>,
     config: Arc<EngineConfig>,
 }
@@ -137,7 +138,7 @@ fn parse_body<T: DeserializeOwned>(body: &[u8]) -> Result<T> {
 impl Engine {
     /// An engine over `store`, reading time from `clock`.
     pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, config: EngineConfig) -> Self {
-        Engine { store, clock, config: Arc::new(config) }
+        Engine { store, clock, config: Arc::new(config), programs: Arc::default() }
     }
 
     /// The store, for readiness checks.
@@ -221,7 +222,7 @@ impl Engine {
         let env: QueryEnvelope = parse_body(body)?;
         let caller = self.authenticate(stamp, body, &env.organization_id).await?;
         let mut tx = self.store.read().await?;
-        query::run(path, &caller, &mut *tx, body, self.clock.now_ms())
+        query::run(path, &caller, &mut *tx, body, self.clock.now_ms(), &self.programs)
             .await
             .unwrap_or_else(|| Err(Error::NotFound(format!("unknown query endpoint `{}`", crypto::clip(path)))))
     }
@@ -296,7 +297,7 @@ impl Engine {
         };
         tx.insert_vote(&vote).await?;
 
-        settle::settle(&mut *tx, &mut activity, &caller.organization, &vote.id, now).await?;
+        settle::settle(&self.programs, &mut *tx, &mut activity, &caller.organization, &vote.id, now).await?;
         tx.update_activity(&activity).await?;
         let view = activity_view(&mut *tx, &activity, &caller.user.id).await?;
         tx.commit().await?;

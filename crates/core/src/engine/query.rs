@@ -118,6 +118,7 @@ pub(super) async fn run(
     tx: &mut dyn StoreTx,
     body: &[u8],
     now: i64,
+    programs: &super::decide::ProgramCache,
 ) -> Option<Result<Value>> {
     Some(match path {
         "whoami" | "get_whoami" => to_json(Whoami {
@@ -147,7 +148,7 @@ pub(super) async fn run(
             Err(e) => Err(e.into()),
         },
         "get_policy_evaluations" => get_policy_evaluations(caller, tx, body).await,
-        "evaluate_activity" => evaluate_activity(caller, tx, body, now).await,
+        "evaluate_activity" => evaluate_activity(caller, tx, body, now, programs).await,
         _ => return None,
     })
 }
@@ -297,9 +298,23 @@ struct EvaluateActivityRequest {
     activity: UnsignedActivity,
 }
 
-async fn evaluate_activity(caller: &Caller, tx: &mut dyn StoreTx, body: &[u8], now: i64) -> Result<Value> {
+async fn evaluate_activity(
+    caller: &Caller,
+    tx: &mut dyn StoreTx,
+    body: &[u8],
+    now: i64,
+    programs: &super::decide::ProgramCache,
+) -> Result<Value> {
     let req: EvaluateActivityRequest = parse_body(body)?;
     let acting = req.user_id.as_deref().unwrap_or(&caller.user.id);
-    super::settle::dry_run(tx, &caller.organization, acting, &req.activity.activity_type, &req.activity.parameters, now)
-        .await
+    super::settle::dry_run(
+        programs,
+        tx,
+        &caller.organization,
+        acting,
+        &req.activity.activity_type,
+        &req.activity.parameters,
+        now,
+    )
+    .await
 }

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use serde_json::value::RawValue;
 
-use super::decide::{self, Approver, Decision, DecisionInput};
+use super::decide::{self, Approver, Decision, DecisionInput, ProgramCache};
 use super::{execute, failure_json, new_id};
 use crate::activity_types;
 use crate::error::{Error, Result};
@@ -82,6 +82,7 @@ fn stored_intent(
 
 /// Decides `activity` with its votes and applies the outcome to it (the caller writes it).
 pub(super) async fn settle(
+    programs: &ProgramCache,
     tx: &mut dyn StoreTx,
     activity: &mut Activity,
     org: &Organization,
@@ -106,6 +107,7 @@ pub(super) async fn settle(
         policies: &policies,
         own_credentials: intent.own_credential_target() == Some(activity.initiator_user_id.as_str()),
         now_ms: now,
+        programs,
     };
     let (mut decision, evaluations) = decide::decide(&input);
 
@@ -177,6 +179,7 @@ pub(super) async fn settle(
 /// Decides an unsigned activity as if `acting_user_id` had submitted it, changing nothing,
 /// and explains every policy's outcome (`query/evaluate_activity`).
 pub(super) async fn dry_run(
+    programs: &ProgramCache,
     tx: &mut dyn StoreTx,
     org: &Organization,
     acting_user_id: &str,
@@ -213,6 +216,7 @@ pub(super) async fn dry_run(
         policies: &policies,
         own_credentials: intent.own_credential_target() == Some(acting_user_id),
         now_ms: now,
+        programs,
     };
     let (decision, evaluations) = decide::explain(&input);
     let (name, reason) = match &decision {

@@ -53,7 +53,7 @@ impl Engine {
             created_at: now,
         };
         tx.insert_vote(&vote).await?;
-        settle::settle(&mut *tx, &mut activity, &caller.organization, &vote.id, now).await?;
+        settle::settle(&self.programs, &mut *tx, &mut activity, &caller.organization, &vote.id, now).await?;
         tx.update_activity(&activity).await?;
         let view = activity_view(&mut *tx, &activity, &caller.user.id).await?;
         tx.commit().await?;
