@@ -153,31 +153,24 @@ impl TestServer {
     pub fn start(binary: &str, backend: Backend, extra_args: &[&str]) -> TestServer {
         let dir = tempfile::tempdir().expect("tempdir");
         let db = TestDb::new(backend, dir.path());
-        let stderr_path = dir.path().join("server.log");
-        let mut s = TestServer {
-            binary: PathBuf::from(binary),
-            dir,
-            db,
-            extra_args: extra_args.iter().map(|s| (*s).to_owned()).collect(),
-            child: None,
-            url: String::new(),
-            port: 0,
-            stdout_lines: Vec::new(),
-            stderr_path,
-        };
-        s.spawn();
-        s
+        let extra_args = extra_args.iter().map(|s| (*s).to_owned()).collect();
+        TestServer::launch(PathBuf::from(binary), dir, db, extra_args)
     }
 
     /// A second `twofold serve` process on the same database (its own port and data dir).
     pub fn another_node(&self) -> TestServer {
         let dir = tempfile::tempdir().expect("tempdir");
+        let db = TestDb::Shared { url: self.db.url().to_owned() };
+        TestServer::launch(self.binary.clone(), dir, db, self.extra_args.clone())
+    }
+
+    fn launch(binary: PathBuf, dir: tempfile::TempDir, db: TestDb, extra_args: Vec<String>) -> TestServer {
         let stderr_path = dir.path().join("server.log");
         let mut s = TestServer {
-            binary: self.binary.clone(),
+            binary,
             dir,
-            db: TestDb::Shared { url: self.db.url().to_owned() },
-            extra_args: self.extra_args.clone(),
+            db,
+            extra_args,
             child: None,
             url: String::new(),
             port: 0,

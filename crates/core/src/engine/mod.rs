@@ -283,23 +283,8 @@ impl Engine {
                 .ok_or_else(|| StoreError::Backend("activity vanished after a fingerprint conflict".into()))?;
             return activity_view(&mut *tx, &existing, &caller.user.id).await;
         }
-        let vote = Vote {
-            id: new_id(),
-            activity_id: activity.id.clone(),
-            user_id: caller.user.id.clone(),
-            credential_id: caller.credential.id.clone(),
-            approve: true,
-            message: String::from_utf8_lossy(body).into_owned(),
-            public_key: caller.stamp.public_key.clone(),
-            signature: caller.stamp.signature.clone(),
-            scheme: caller.stamp.scheme.clone(),
-            created_at: now,
-        };
-        tx.insert_vote(&vote).await?;
-
-        settle::settle(&self.programs, &mut *tx, &mut activity, &caller.organization, &vote.id, now).await?;
-        tx.update_activity(&activity).await?;
-        let view = activity_view(&mut *tx, &activity, &caller.user.id).await?;
+        let vote = caller.vote(&activity.id, true, body, now);
+        let view = self.record_and_settle(&mut *tx, &mut activity, caller, &vote, now).await?;
         tx.commit().await?;
         tracing::info!(
             activity_id = %activity.id,
@@ -309,6 +294,41 @@ impl Engine {
             "activity recorded"
         );
         Ok(view)
+    }
+}
+
+impl Caller {
+    /// This caller's vote on `activity_id`, stamped by the request `body`.
+    fn vote(&self, activity_id: &str, approve: bool, body: &[u8], now: i64) -> Vote {
+        Vote {
+            id: new_id(),
+            activity_id: activity_id.to_owned(),
+            user_id: self.user.id.clone(),
+            credential_id: self.credential.id.clone(),
+            approve,
+            message: String::from_utf8_lossy(body).into_owned(),
+            public_key: self.stamp.public_key.clone(),
+            signature: self.stamp.signature.clone(),
+            scheme: self.stamp.scheme.clone(),
+            created_at: now,
+        }
+    }
+}
+
+impl Engine {
+    /// Records `vote`, decides `activity` again, writes the outcome; the caller commits.
+    async fn record_and_settle(
+        &self,
+        tx: &mut dyn StoreTx,
+        activity: &mut Activity,
+        caller: &Caller,
+        vote: &Vote,
+        now: i64,
+    ) -> Result<ActivityView> {
+        tx.insert_vote(vote).await?;
+        settle::settle(&self.programs, tx, activity, &caller.organization, &vote.id, now).await?;
+        tx.update_activity(activity).await?;
+        activity_view(tx, activity, &caller.user.id).await
     }
 }
 
