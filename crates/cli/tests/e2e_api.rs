@@ -5,7 +5,7 @@ use std::process::Command;
 
 use serde_json::{Value, json};
 use twofold_client::{ApiKeyPair, Curve};
-use twofold_testkit::{Backend, TestServer, backends, completed, new_key, ok, user_with_key};
+use twofold_testkit::{Backend, TestServer, completed, new_key, ok, user_with_key};
 
 const BIN: &str = env!("CARGO_BIN_EXE_twofold");
 
@@ -65,17 +65,7 @@ fn cli_creates_a_user_and_lists_activities() {
     assert_eq!(out.status.code(), Some(2), "a usage error exits 2");
 }
 
-#[test]
-fn api_suite_on_sqlite() {
-    api_suite(Backend::Sqlite);
-}
-
-#[test]
-fn api_suite_on_postgres() {
-    if backends().contains(&Backend::Postgres) {
-        api_suite(Backend::Postgres);
-    }
-}
+twofold_testkit::on_every_backend!(api_suite_on_sqlite, api_suite_on_postgres, api_suite);
 
 fn list_ids(v: &Value, key: &str) -> Vec<String> {
     v[key].as_array().expect("array").iter().map(|a| a["id"].as_str().expect("id").to_owned()).collect()

@@ -6,13 +6,9 @@
 
 use serde_json::{Value, json};
 use twofold_client::{ApiResponse, Client};
-use twofold_testkit::{Backend, TestServer, backends, completed, new_key, ok, user_with_key};
+use twofold_testkit::{Backend, TestServer, backends, completed, new_key, ok, status, user_with_key};
 
 const BIN: &str = env!("CARGO_BIN_EXE_twofold");
-
-fn status(body: &Value) -> &str {
-    body["activity"]["status"].as_str().expect("status")
-}
 
 fn fingerprint(body: &Value) -> String {
     body["activity"]["fingerprint"].as_str().expect("fingerprint").to_owned()
@@ -165,17 +161,7 @@ fn dave_id(root: &Client) -> String {
         .to_owned()
 }
 
-#[test]
-fn approvals_on_sqlite() {
-    approvals(Backend::Sqlite);
-}
-
-#[test]
-fn approvals_on_postgres() {
-    if backends().contains(&Backend::Postgres) {
-        approvals(Backend::Postgres);
-    }
-}
+twofold_testkit::on_every_backend!(approvals_on_sqlite, approvals_on_postgres, approvals);
 
 /// SCENARIOS.md S2 and S3: the sub-org's root user creates a delegated user whose key the
 /// parent holds, limited by policy to one resource; recovery needs two delegated users.
@@ -257,17 +243,11 @@ fn delegated_access(backend: Backend) {
     assert_eq!(gone.status, 404, "deleted exactly once");
 }
 
-#[test]
-fn delegated_access_and_quorum_recovery_on_sqlite() {
-    delegated_access(Backend::Sqlite);
-}
-
-#[test]
-fn delegated_access_and_quorum_recovery_on_postgres() {
-    if backends().contains(&Backend::Postgres) {
-        delegated_access(Backend::Postgres);
-    }
-}
+twofold_testkit::on_every_backend!(
+    delegated_access_and_quorum_recovery_on_sqlite,
+    delegated_access_and_quorum_recovery_on_postgres,
+    delegated_access
+);
 
 /// Acceptance 4 of the policy engine: two nodes on one PostgreSQL receive the two final
 /// approvals of one activity at the same moment, 100 times; each executes exactly once.

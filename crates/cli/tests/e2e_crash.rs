@@ -3,7 +3,7 @@
 #![allow(clippy::expect_used, reason = "tests fail loudly")]
 
 use serde_json::json;
-use twofold_testkit::{Backend, TestServer, backends, ok};
+use twofold_testkit::{Backend, TestServer, ok};
 
 const BIN: &str = env!("CARGO_BIN_EXE_twofold");
 
@@ -31,14 +31,8 @@ fn survives_sigkill(backend: Backend) {
     assert_eq!(bootstraps, 1, "restarts do not bootstrap again");
 }
 
-#[test]
-fn acknowledged_activities_survive_sigkill_on_sqlite() {
-    survives_sigkill(Backend::Sqlite);
-}
-
-#[test]
-fn acknowledged_activities_survive_sigkill_on_postgres() {
-    if backends().contains(&Backend::Postgres) {
-        survives_sigkill(Backend::Postgres);
-    }
-}
+twofold_testkit::on_every_backend!(
+    acknowledged_activities_survive_sigkill_on_sqlite,
+    acknowledged_activities_survive_sigkill_on_postgres,
+    survives_sigkill
+);

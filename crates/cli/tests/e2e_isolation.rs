@@ -4,7 +4,7 @@
 
 use serde_json::{Value, json};
 use twofold_client::Client;
-use twofold_testkit::{Backend, TestServer, backends, completed, new_key, ok, user_with_key};
+use twofold_testkit::{Backend, TestServer, completed, new_key, ok, user_with_key};
 
 const BIN: &str = env!("CARGO_BIN_EXE_twofold");
 
@@ -78,14 +78,4 @@ fn isolation(backend: Backend) {
     assert_eq!(names, vec!["tenant-a-root", "a-user"]);
 }
 
-#[test]
-fn sub_orgs_are_isolated_on_sqlite() {
-    isolation(Backend::Sqlite);
-}
-
-#[test]
-fn sub_orgs_are_isolated_on_postgres() {
-    if backends().contains(&Backend::Postgres) {
-        isolation(Backend::Postgres);
-    }
-}
+twofold_testkit::on_every_backend!(sub_orgs_are_isolated_on_sqlite, sub_orgs_are_isolated_on_postgres, isolation);

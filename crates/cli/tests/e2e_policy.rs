@@ -5,13 +5,9 @@
 
 use serde_json::{Value, json};
 use twofold_client::Client;
-use twofold_testkit::{Backend, TestServer, backends, completed, new_key, ok, user_with_key};
+use twofold_testkit::{Backend, TestServer, completed, new_key, ok, status, user_with_key};
 
 const BIN: &str = env!("CARGO_BIN_EXE_twofold");
-
-fn status(body: &Value) -> &str {
-    body["activity"]["status"].as_str().expect("status")
-}
 
 fn policy(root: &Client, name: &str, effect: &str, condition: &str, consensus: Option<&str>) -> String {
     let mut params = json!({ "policyName": name, "effect": effect, "condition": condition, "notes": "" });
@@ -178,14 +174,4 @@ fn policies(backend: Backend) {
     );
 }
 
-#[test]
-fn policies_decide_on_sqlite() {
-    policies(Backend::Sqlite);
-}
-
-#[test]
-fn policies_decide_on_postgres() {
-    if backends().contains(&Backend::Postgres) {
-        policies(Backend::Postgres);
-    }
-}
+twofold_testkit::on_every_backend!(policies_decide_on_sqlite, policies_decide_on_postgres, policies);

@@ -340,3 +340,28 @@ impl TestDb {
         })
     }
 }
+
+/// The activity status in a `{"activity": ...}` answer.
+#[track_caller]
+pub fn status(body: &Value) -> &str {
+    body["activity"]["status"].as_str().expect("activity status")
+}
+
+/// Declares two tests that run `$body(backend)`: one on SQLite, one on PostgreSQL
+/// (which fails, not skips, under CI=true when PostgreSQL is missing).
+#[macro_export]
+macro_rules! on_every_backend {
+    ($sqlite:ident, $postgres:ident, $body:path) => {
+        #[test]
+        fn $sqlite() {
+            $body($crate::Backend::Sqlite);
+        }
+
+        #[test]
+        fn $postgres() {
+            if $crate::backends().contains(&$crate::Backend::Postgres) {
+                $body($crate::Backend::Postgres);
+            }
+        }
+    };
+}
