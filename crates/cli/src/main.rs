@@ -1,6 +1,7 @@
 //! The `twofold` binary: the server, and a CLI that talks to it.
 #![forbid(unsafe_code)]
 
+mod audit;
 mod config;
 mod key;
 mod request;
@@ -27,6 +28,9 @@ enum Command {
     Key(key::KeyCommand),
     /// Send a stamped request to a twofold (or Turnkey-compatible) server.
     Request(request::RequestArgs),
+    /// Verify or export the tamper-evident audit log.
+    #[command(subcommand)]
+    Audit(audit::AuditCommand),
 }
 
 /// Errors that end the CLI, with the exit code they map to.
@@ -49,6 +53,7 @@ fn main() -> ExitCode {
         Command::Serve(args) => serve::run(args),
         Command::Key(cmd) => key::run(cmd),
         Command::Request(args) => request::run(args),
+        Command::Audit(cmd) => audit::run(cmd),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

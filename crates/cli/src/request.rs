@@ -25,6 +25,13 @@ pub struct RequestArgs {
     /// The value is parsed as JSON when it is valid JSON, else taken as a string.
     #[arg(long = "param", value_name = "KEY=VALUE")]
     param: Vec<String>,
+    #[command(flatten)]
+    connect: ConnectArgs,
+}
+
+/// Where to send stamped requests and with which key.
+#[derive(Debug, Args)]
+pub struct ConnectArgs {
     /// Server base URL.
     #[arg(long, env = "TWOFOLD_URL", default_value = "http://127.0.0.1:8080")]
     url: String,
@@ -34,6 +41,18 @@ pub struct RequestArgs {
     /// Organization to act in [default: the key file's organizationId].
     #[arg(long, env = "TWOFOLD_ORGANIZATION_ID")]
     organization_id: Option<String>,
+}
+
+impl ConnectArgs {
+    /// A client stamped with the key file, acting in the chosen organization.
+    pub fn client(&self) -> Result<Client, CliError> {
+        let key_file = KeyFile::load(&self.key_file).map_err(|e| CliError::Usage(e.to_string()))?;
+        let key = key_file.key_pair().map_err(|e| CliError::Usage(e.to_string()))?;
+        let org = self.organization_id.clone().or(key_file.organization_id).ok_or_else(|| {
+            CliError::Usage("no organization: pass --organization-id or use a key file that names one".into())
+        })?;
+        Ok(Client::new(&self.url, key, &org))
+    }
 }
 
 enum Endpoint {
@@ -77,12 +96,7 @@ fn apply_params(target: &mut Map<String, Value>, params: &[String]) -> Result<()
 /// Sends the request and prints the JSON response; a non-2xx answer exits 1.
 pub fn run(args: RequestArgs) -> Result<(), CliError> {
     let endpoint = classify(&args.endpoint)?;
-    let key_file = KeyFile::load(&args.key_file).map_err(|e| CliError::Usage(e.to_string()))?;
-    let key = key_file.key_pair().map_err(|e| CliError::Usage(e.to_string()))?;
-    let org = args.organization_id.clone().or(key_file.organization_id.clone()).ok_or_else(|| {
-        CliError::Usage("no organization: pass --organization-id or use a key file that names one".into())
-    })?;
-    let client = Client::new(&args.url, key, &org);
+    let client = args.connect.client()?;
     let mut body = match &args.body {
         Some(b) => parse_json("--body", b)?,
         None => Value::Object(Map::new()),

@@ -27,7 +27,7 @@ fn sub_org(server: &TestServer, root: &Client, name: &str) -> (String, Client) {
 /// Every read and write `actor` tries inside `target` is refused with 403, and nothing changes.
 #[track_caller]
 fn assert_locked_out(server: &TestServer, actor: &Client, target: &str, label: &str) {
-    let before = server.db.row_counts();
+    let (before, audit_before) = server.db.data_and_audit_counts();
     let reads: [(&str, Value); 5] = [
         ("get_whoami", json!({})),
         ("get_organization", json!({})),
@@ -50,7 +50,9 @@ fn assert_locked_out(server: &TestServer, actor: &Client, target: &str, label: &
         .expect("body");
     let resp = actor.post_raw("/public/v1/submit/create_users", write.to_string().as_bytes()).expect("sent");
     assert_eq!(resp.status, 403, "{label}: write: {}", resp.body);
-    assert_eq!(server.db.row_counts(), before, "{label}: nothing written");
+    let (after, audit_after) = server.db.data_and_audit_counts();
+    assert_eq!(after, before, "{label}: nothing written");
+    assert_eq!(audit_after - audit_before, 6, "{label}: each refused attempt is in the key's audit log");
 }
 
 fn isolation(backend: Backend) {

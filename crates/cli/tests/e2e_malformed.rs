@@ -144,7 +144,7 @@ fn malformed_requests_get_4xx_json_and_change_nothing() {
     ];
     assert!(cases.len() >= 30, "{} cases", cases.len());
 
-    let before = server.db.row_counts();
+    let (before, audit_before) = server.db.data_and_audit_counts();
     for c in &cases {
         let mut headers: Vec<(&str, String)> = Vec::new();
         match &c.stamp {
@@ -163,7 +163,11 @@ fn malformed_requests_get_4xx_json_and_change_nothing() {
     }
     let get = root.post_with_headers("/public/v1/query/get_whoami", b"", &[]);
     assert_eq!(get.expect("sent").status, 401);
-    assert_eq!(server.db.row_counts(), before, "malformed requests left the database unchanged");
+    let (after, audit_after) = server.db.data_and_audit_counts();
+    assert_eq!(after, before, "malformed requests left the database unchanged");
+    // Only stamps by a registered key that were refused are audited (three cases above);
+    // unknown keys cannot write into anyone's audit log.
+    assert_eq!(audit_after - audit_before, 3, "refused stamps of a registered key are audited");
     assert!(!server.log().contains("panicked"), "no panics in the server log");
 }
 

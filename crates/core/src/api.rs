@@ -4,6 +4,7 @@
 use serde::Serialize;
 use serde_json::value::RawValue;
 
+use crate::audit::AuditEvent;
 use crate::model::{Activity, ApiKey, Organization, Policy, PolicyEvaluationRecord, User, UserTag, Vote};
 
 /// `{"seconds": "...", "nanos": "..."}`.
@@ -400,6 +401,58 @@ impl From<&PolicyEvaluationRecord> for PolicyEvaluationView {
             vote_id: r.vote_id.clone(),
             policy_evaluations: raw(&r.evaluations),
             created_at: Timestamp::from_ms(r.created_at),
+        }
+    }
+}
+
+/// An audit event as the API shows it (`details` as JSON, times as `{seconds, nanos}`).
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AuditEventView {
+    /// Id.
+    pub id: String,
+    /// Chain.
+    pub organization_id: String,
+    /// Position in the chain.
+    pub seq: i64,
+    /// When.
+    pub created_at: Timestamp,
+    /// What happened.
+    pub event_type: String,
+    /// How it ended.
+    pub outcome: String,
+    /// Who.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub actor_user_id: Option<String>,
+    /// With which credential.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub actor_credential_id: Option<String>,
+    /// What it concerns.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
+    /// More.
+    pub details: Box<RawValue>,
+    /// The previous event's hash.
+    pub prev_hash: String,
+    /// This event's hash.
+    pub hash: String,
+}
+
+impl From<&AuditEvent> for AuditEventView {
+    fn from(e: &AuditEvent) -> Self {
+        AuditEventView {
+            id: e.id.clone(),
+            organization_id: e.organization_id.clone(),
+            seq: e.seq,
+            created_at: Timestamp::from_ms(e.at),
+            event_type: e.event_type.clone(),
+            outcome: e.outcome.clone(),
+            actor_user_id: e.actor_user_id.clone(),
+            actor_credential_id: e.actor_credential_id.clone(),
+            subject: e.subject.clone(),
+            details: raw(&e.details),
+            prev_hash: e.prev_hash.clone(),
+            hash: e.hash.clone(),
         }
     }
 }

@@ -6,6 +6,7 @@
 
 pub mod activity_types;
 pub mod api;
+pub mod audit;
 pub mod clock;
 pub mod crypto;
 pub mod engine;

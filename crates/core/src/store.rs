@@ -7,6 +7,7 @@
 
 use async_trait::async_trait;
 
+use crate::audit::AuditEvent;
 use crate::model::{
     Activity, ActivityFilter, ApiKey, Organization, Policy, PolicyEvaluationRecord, User, UserTag, Vote,
 };
@@ -129,4 +130,32 @@ pub trait StoreTx: Send {
     async fn insert_policy_evaluation(&mut self, record: &PolicyEvaluationRecord) -> StoreResult<()>;
     /// The decisions on an activity, oldest first.
     async fn list_policy_evaluations(&mut self, activity_id: &str) -> StoreResult<Vec<PolicyEvaluationRecord>>;
+
+    /// Locks `org_id`'s audit chain until the transaction ends and returns its last `(seq, hash)`.
+    async fn lock_audit_head(&mut self, org_id: &str) -> StoreResult<Option<(i64, String)>>;
+    /// Appends an event (the chain fields are already computed).
+    async fn insert_audit_event(&mut self, event: &AuditEvent) -> StoreResult<()>;
+    /// A page of one organization's events, newest first.
+    async fn list_audit_events(&mut self, org_id: &str, filter: &AuditFilter) -> StoreResult<Vec<AuditEvent>>;
+    /// Up to `limit` events of every chain in (organization, seq) order, after the given position.
+    async fn audit_chain_page(&mut self, after: Option<(&str, i64)>, limit: i64) -> StoreResult<Vec<AuditEvent>>;
+}
+
+/// Filters and cursor for listing audit events, newest first.
+#[derive(Debug, Clone, Default)]
+pub struct AuditFilter {
+    /// Only this actor.
+    pub actor_user_id: Option<String>,
+    /// Only this event type.
+    pub event_type: Option<String>,
+    /// Only this outcome.
+    pub outcome: Option<String>,
+    /// Not before this time (ms).
+    pub from_ms: Option<i64>,
+    /// Before this time (ms).
+    pub to_ms: Option<i64>,
+    /// Only events older than this seq.
+    pub before_seq: Option<i64>,
+    /// Page size.
+    pub limit: i64,
 }

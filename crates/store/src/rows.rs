@@ -2,6 +2,7 @@
 
 use sqlx::Row;
 use sqlx::any::AnyRow;
+use twofold_core::audit::AuditEvent;
 use twofold_core::model::{
     Activity, ActivityStatus, ApiKey, ApiKeyCurve, Effect, Organization, Policy, PolicyEvaluationRecord, User, UserTag,
     Vote,
@@ -122,5 +123,22 @@ pub(crate) fn policy_evaluation(r: &AnyRow) -> R<PolicyEvaluationRecord> {
         vote_id: r.try_get("vote_id")?,
         evaluations: r.try_get("evaluations")?,
         created_at: r.try_get("created_at")?,
+    })
+}
+
+pub(crate) fn audit_event(r: &AnyRow) -> R<AuditEvent> {
+    Ok(AuditEvent {
+        id: r.try_get("id")?,
+        organization_id: r.try_get("organization_id")?,
+        seq: r.try_get("seq")?,
+        at: r.try_get("at")?,
+        event_type: r.try_get("event_type")?,
+        outcome: r.try_get("outcome")?,
+        actor_user_id: r.try_get("actor_user_id")?,
+        actor_credential_id: r.try_get("actor_credential_id")?,
+        subject: r.try_get("subject")?,
+        details: r.try_get("details")?,
+        prev_hash: r.try_get("prev_hash")?,
+        hash: r.try_get("hash")?,
     })
 }

@@ -8,10 +8,11 @@ use std::time::Duration;
 use async_trait::async_trait;
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{Any, AnyPool, AssertSqlSafe, Executor, Row, Transaction};
+use twofold_core::audit::AuditEvent;
 use twofold_core::model::{
     Activity, ActivityFilter, ApiKey, Organization, Policy, PolicyEvaluationRecord, User, UserTag, Vote,
 };
-use twofold_core::store::{Store, StoreError, StoreResult, StoreTx};
+use twofold_core::store::{AuditFilter, Store, StoreError, StoreResult, StoreTx};
 
 use crate::{OpenError, rows};
 
@@ -200,6 +201,8 @@ const ACTIVITY_COLUMNS: &str = "id, organization_id, type, intent, status, finge
      initiator_user_id, initiator_credential_id, created_at, updated_at";
 const POLICY_COLUMNS: &str =
     "id, organization_id, name, effect, condition, consensus, time_window, notes, created_at, updated_at";
+const AUDIT_COLUMNS: &str = "id, organization_id, seq, at, event_type, outcome, actor_user_id, \
+     actor_credential_id, subject, details, prev_hash, hash";
 const KEY_COLUMNS: &str =
     "id, organization_id, user_id, name, public_key, verify_key, curve, created_at, updated_at, expires_at";
 
@@ -556,14 +559,7 @@ impl StoreTx for SqlTx {
         let order = if newer { "ASC" } else { "DESC" };
         sql.push_str(&format!(" ORDER BY created_at {order}, id {order} LIMIT {limit}"));
         binds.push(Bind::Int(f.limit));
-        let mut q = sqlx::query(AssertSqlSafe(sql));
-        for b in binds {
-            q = match b {
-                Bind::Text(s) => q.bind(s),
-                Bind::Int(i) => q.bind(i),
-            };
-        }
-        let mut page = self.all(q, rows::activity).await?;
+        let mut page = self.all(bound(sql, binds), rows::activity).await?;
         if newer {
             page.reverse();
         }
@@ -671,12 +667,87 @@ impl StoreTx for SqlTx {
         .bind(activity_id.to_owned());
         self.all(q, rows::policy_evaluation).await
     }
+
+    async fn lock_audit_head(&mut self, org_id: &str) -> StoreResult<Option<(i64, String)>> {
+        // The organization row is the chain's lock: appends to one chain are serialized
+        // across nodes, so `seq` has no gaps and every event links to the one before.
+        let q = sqlx::query("UPDATE organizations SET updated_at = updated_at WHERE id = $1").bind(org_id.to_owned());
+        self.affected(q).await?;
+        let q = sqlx::query("SELECT seq, hash FROM audit_events WHERE organization_id = $1 ORDER BY seq DESC LIMIT 1")
+            .bind(org_id.to_owned());
+        self.one(q, |r| Ok((r.try_get::<i64, _>(0)?, r.try_get::<String, _>(1)?))).await
+    }
+
+    async fn insert_audit_event(&mut self, e: &AuditEvent) -> StoreResult<()> {
+        let q = sqlx::query(
+            "INSERT INTO audit_events (id, organization_id, seq, at, event_type, outcome, actor_user_id, \
+             actor_credential_id, subject, details, prev_hash, hash) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+        )
+        .bind(e.id.clone())
+        .bind(e.organization_id.clone())
+        .bind(e.seq)
+        .bind(e.at)
+        .bind(e.event_type.clone())
+        .bind(e.outcome.clone())
+        .bind(e.actor_user_id.clone())
+        .bind(e.actor_credential_id.clone())
+        .bind(e.subject.clone())
+        .bind(e.details.clone())
+        .bind(e.prev_hash.clone())
+        .bind(e.hash.clone());
+        self.affected(q).await.map(drop)
+    }
+
+    async fn list_audit_events(&mut self, org_id: &str, f: &AuditFilter) -> StoreResult<Vec<AuditEvent>> {
+        let mut sql = format!("SELECT {AUDIT_COLUMNS} FROM audit_events WHERE organization_id = $1");
+        let mut binds = vec![Bind::Text(org_id.to_owned())];
+        let texts = [("actor_user_id", &f.actor_user_id), ("event_type", &f.event_type), ("outcome", &f.outcome)];
+        for (column, value) in texts {
+            if let Some(v) = value {
+                binds.push(Bind::Text(v.clone()));
+                sql.push_str(&format!(" AND {column} = ${}", binds.len()));
+            }
+        }
+        let ints = [("at >=", f.from_ms), ("at <", f.to_ms), ("seq <", f.before_seq)];
+        for (condition, value) in ints {
+            if let Some(v) = value {
+                binds.push(Bind::Int(v));
+                sql.push_str(&format!(" AND {condition} ${}", binds.len()));
+            }
+        }
+        binds.push(Bind::Int(f.limit));
+        sql.push_str(&format!(" ORDER BY seq DESC LIMIT ${}", binds.len()));
+        self.all(bound(sql, binds), rows::audit_event).await
+    }
+
+    async fn audit_chain_page(&mut self, after: Option<(&str, i64)>, limit: i64) -> StoreResult<Vec<AuditEvent>> {
+        let (org, seq) = after.unwrap_or(("", 0));
+        let sql = format!(
+            "SELECT {AUDIT_COLUMNS} FROM audit_events WHERE organization_id > $1 OR (organization_id = $2 AND seq > $3) \
+             ORDER BY organization_id, seq LIMIT $4"
+        );
+        let binds = vec![Bind::Text(org.to_owned()), Bind::Text(org.to_owned()), Bind::Int(seq), Bind::Int(limit)];
+        self.all(bound(sql, binds), rows::audit_event).await
+    }
 }
 
 /// A value bound into a dynamically built query.
 enum Bind {
     Text(String),
     Int(i64),
+}
+
+/// A query whose SQL was assembled from fixed fragments and `$N` placeholders only.
+fn bound(sql: String, binds: Vec<Bind>) -> Query<'static> {
+    let mut q = sqlx::query(AssertSqlSafe(sql));
+    for b in binds {
+        q = match b {
+            Bind::Text(s) => q.bind(s),
+            Bind::Int(i) => q.bind(i),
+        };
+    }
+    q
 }
 
 impl FromStr for Backend {

@@ -315,9 +315,31 @@ pub const TABLES: &[&str] = &[
     "votes",
     "policies",
     "policy_evaluations",
+    "audit_events",
 ];
 
 impl TestDb {
+    /// Runs SQL statements straight against the database (for tampering in tests).
+    pub fn execute(&self, statements: &[String]) {
+        let url = self.url().to_owned();
+        let statements = statements.to_vec();
+        block_on(async move {
+            use sqlx::{Connection, Executor};
+            sqlx::any::install_default_drivers();
+            let mut conn = sqlx::AnyConnection::connect(&url).await.expect("open database");
+            for sql in statements {
+                conn.execute(sqlx::AssertSqlSafe(sql.clone())).await.unwrap_or_else(|e| panic!("{sql}: {e}"));
+            }
+        });
+    }
+
+    /// Row counts of every table but the audit log, and the audit log's count.
+    pub fn data_and_audit_counts(&self) -> (Vec<(String, i64)>, i64) {
+        let mut all = self.row_counts();
+        let audit = all.iter().position(|(t, _)| t == "audit_events").map(|i| all.remove(i).1).unwrap_or(0);
+        (all, audit)
+    }
+
     /// Row count of every table, read straight from the database.
     pub fn row_counts(&self) -> Vec<(String, i64)> {
         let url = match self {

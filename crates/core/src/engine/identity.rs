@@ -43,6 +43,8 @@ impl Engine {
             return Err(Error::Unauthenticated(format!("{UNKNOWN_KEY}: `{}`", crypto::clip(&stamp.public_key))));
         };
         if first.curve.stamp_scheme() != stamp.scheme {
+            drop(tx);
+            self.audit_rejected_stamp(first, "stamp scheme does not match the key's curve").await;
             return Err(Error::Unauthenticated(format!(
                 "stamp scheme `{}` does not match the key's curve {}; expected `{}`",
                 crypto::clip(&stamp.scheme),
@@ -52,15 +54,21 @@ impl Engine {
         }
         // Every row with this public key carries the same verifying key.
         if !crypto::verify(first.curve, &first.verify_key, body, &signature) {
+            drop(tx);
+            self.audit_rejected_stamp(first, "signature does not verify over the request body").await;
             return Err(Error::Unauthenticated("stamp signature does not verify over the request body".to_owned()));
         }
-        let Some(key) = keys.into_iter().find(|k| k.organization_id == organization_id) else {
+        let Some(key) = keys.iter().find(|k| k.organization_id == organization_id).cloned() else {
+            drop(tx);
+            self.audit_rejected_stamp(first, "key used for an organization it does not belong to").await;
             return Err(Error::PermissionDenied(format!(
                 "this key may not act in organization `{}`: {UNKNOWN_KEY}",
                 crypto::clip(organization_id)
             )));
         };
         if key.expires_at.is_some_and(|exp| exp <= self.clock.now_ms()) {
+            drop(tx);
+            self.audit_rejected_stamp(&key, "expired api key").await;
             return Err(Error::Unauthenticated(format!("expired api key `{}`", key.id)));
         }
         let organization = tx
@@ -72,5 +80,33 @@ impl Engine {
             .await?
             .ok_or_else(|| Error::Unauthenticated(UNKNOWN_KEY.to_owned()))?;
         Ok(Caller { user, organization, credential: key, stamp: stamp.clone() })
+    }
+}
+
+impl Engine {
+    /// Records a rejected stamp by a registered key in that key's organization's audit
+    /// log. Unknown keys are only logged: an unauthenticated caller must not be able to
+    /// write into an organization's chain by naming it.
+    async fn audit_rejected_stamp(&self, key: &ApiKey, reason: &str) {
+        let now = self.clock.now_ms();
+        let result = async {
+            let mut tx = self.store.write().await?;
+            let event = crate::audit::NewEvent {
+                event_type: "STAMP_REJECTED",
+                outcome: "DENIED",
+                actor_user_id: Some(&key.user_id),
+                actor_credential_id: Some(&key.id),
+                subject: None,
+                details: serde_json::json!({ "reason": reason }),
+            };
+            crate::audit::append(&mut *tx, &key.organization_id, now, event).await?;
+            tx.commit().await?;
+            Ok::<(), Error>(())
+        }
+        .await;
+        if let Err(e) = result {
+            tracing::warn!(error = %e, "could not record a rejected stamp in the audit log");
+        }
+        tracing::info!(key_id = %key.id, organization_id = %key.organization_id, reason, "stamp rejected");
     }
 }

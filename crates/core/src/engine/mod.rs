@@ -20,6 +20,7 @@ use serde_json::value::RawValue;
 
 use crate::activity_types::{self, ActivityKind, TypeVersion};
 use crate::api::{ActivityView, Failure, UserView, VoteView};
+use crate::audit;
 use crate::clock::Clock;
 use crate::crypto;
 use crate::error::{Error, Result};
@@ -326,8 +327,28 @@ impl Engine {
         now: i64,
     ) -> Result<ActivityView> {
         tx.insert_vote(vote).await?;
+        let before = activity.status;
         settle::settle(&self.programs, tx, activity, &caller.organization, &vote.id, now).await?;
         tx.update_activity(activity).await?;
+        let org = &caller.organization.id;
+        let actor = |event_type, outcome| audit::NewEvent {
+            event_type,
+            outcome,
+            actor_user_id: Some(&caller.user.id),
+            actor_credential_id: Some(&caller.credential.id),
+            subject: Some(&activity.id),
+            details: serde_json::json!({ "activityType": activity.activity_type, "fingerprint": activity.fingerprint }),
+        };
+        let selection = if vote.approve { "APPROVED" } else { "REJECTED" };
+        audit::append(tx, org, now, actor("VOTE", selection)).await?;
+        if activity.status != before {
+            let mut change = actor("ACTIVITY_STATUS", activity.status.as_str());
+            change.details["from"] = serde_json::json!(before.as_str());
+            if let Some(failure) = &activity.failure {
+                change.details["failure"] = serde_json::from_str(failure).unwrap_or_default();
+            }
+            audit::append(tx, org, now, change).await?;
+        }
         activity_view(tx, activity, &caller.user.id).await
     }
 }

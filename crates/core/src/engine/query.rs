@@ -6,7 +6,9 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use super::{Caller, activity_view, parse_body, user_view, user_views};
-use crate::api::{ActivityView, ApiKeyView, OrganizationData, PolicyEvaluationView, PolicyView, TagView, Whoami};
+use crate::api::{
+    ActivityView, ApiKeyView, AuditEventView, OrganizationData, PolicyEvaluationView, PolicyView, TagView, Whoami,
+};
 use crate::crypto;
 use crate::error::{Error, Result};
 use crate::model::{ActivityFilter, ActivityStatus};
@@ -29,6 +31,8 @@ pub const QUERY_PATHS: &[&str] = &[
     "list_policies",
     "get_policy_evaluations",
     "evaluate_activity",
+    "list_audit_events",
+    "verify_audit_log",
 ];
 
 /// Default and largest page sizes for paginated lists.
@@ -149,6 +153,8 @@ pub(super) async fn run(
         },
         "get_policy_evaluations" => get_policy_evaluations(caller, tx, body).await,
         "evaluate_activity" => evaluate_activity(caller, tx, body, now, programs).await,
+        "list_audit_events" => list_audit_events(caller, tx, body).await,
+        "verify_audit_log" => verify_audit_log(caller, tx).await,
         _ => return None,
     })
 }
@@ -317,4 +323,86 @@ async fn evaluate_activity(
         now,
     )
     .await
+}
+
+/// `list_audit_events` filters; times are ms since epoch as strings, like `timestampMs`.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ListAuditEventsRequest {
+    #[serde(default)]
+    actor_user_id: Option<String>,
+    #[serde(default)]
+    event_type: Option<String>,
+    #[serde(default)]
+    outcome: Option<String>,
+    #[serde(default)]
+    from_ms: Option<String>,
+    #[serde(default)]
+    to_ms: Option<String>,
+    #[serde(default)]
+    pagination_options: Option<Pagination>,
+}
+
+fn ms(field: &str, v: Option<&String>) -> Result<Option<i64>> {
+    v.map(|s| {
+        s.parse::<i64>().map_err(|_| {
+            Error::invalid(format!(
+                "{field} must be milliseconds since the epoch as a decimal string, found `{}`",
+                crypto::clip(s)
+            ))
+        })
+    })
+    .transpose()
+}
+
+async fn list_audit_events(caller: &Caller, tx: &mut dyn StoreTx, body: &[u8]) -> Result<Value> {
+    let req: ListAuditEventsRequest = parse_body(body)?;
+    let page = req.pagination_options.unwrap_or_default();
+    if page.before.is_some() {
+        return Err(Error::invalid(
+            "paginationOptions.before: audit events page towards older events only; use `after`",
+        ));
+    }
+    let before_seq = match &page.after {
+        None => None,
+        Some(s) => Some(s.parse::<i64>().map_err(|_| {
+            Error::invalid(format!(
+                "paginationOptions.after: pass the `seq` of the last event of the previous page, found `{}`",
+                crypto::clip(s)
+            ))
+        })?),
+    };
+    let filter = crate::store::AuditFilter {
+        actor_user_id: req.actor_user_id,
+        event_type: req.event_type,
+        outcome: req.outcome,
+        from_ms: ms("fromMs", req.from_ms.as_ref())?,
+        to_ms: ms("toMs", req.to_ms.as_ref())?,
+        before_seq,
+        limit: limit(&page)?,
+    };
+    let events = tx.list_audit_events(&caller.organization.id, &filter).await?;
+    to_json(json!({ "auditEvents": events.iter().map(AuditEventView::from).collect::<Vec<_>>() }))
+}
+
+async fn verify_audit_log(caller: &Caller, tx: &mut dyn StoreTx) -> Result<Value> {
+    let org = caller.organization.id.as_str();
+    let mut verifier = crate::audit::Verifier::default();
+    let mut after = (org.to_owned(), 0);
+    loop {
+        let page = tx.audit_chain_page(Some((&after.0, after.1)), 500).await?;
+        let mine: Vec<_> = page.iter().take_while(|e| e.organization_id == org).collect();
+        for e in &mine {
+            if let Err(broken) = verifier.check(e) {
+                return to_json(
+                    json!({ "verified": false, "eventsChecked": verifier.checked, "broken": broken.to_string() }),
+                );
+            }
+        }
+        match mine.last() {
+            Some(last) if mine.len() == page.len() && page.len() == 500 => after = (org.to_owned(), last.seq),
+            _ => break,
+        }
+    }
+    to_json(json!({ "verified": true, "eventsChecked": verifier.checked }))
 }
