@@ -49,6 +49,9 @@ pub struct ConfigArgs {
     /// Log filter, e.g. `info` or `twofold=debug,tower_http=info` [default: info].
     #[arg(long, env = "TWOFOLD_LOG", value_name = "FILTER")]
     pub log: Option<String>,
+    /// Proxies (CIDRs, comma-separated) whose X-Forwarded-For names the client [default: none].
+    #[arg(long, env = "TWOFOLD_TRUSTED_PROXIES", value_name = "CIDRS", value_delimiter = ',')]
+    pub trusted_proxies: Vec<String>,
 }
 
 /// The TOML file's shape; unknown keys are an error so typos do not pass silently.
@@ -63,6 +66,7 @@ struct FileConfig {
     max_body_bytes: Option<usize>,
     log_format: Option<LogFormat>,
     log: Option<String>,
+    trusted_proxies: Option<Vec<String>>,
 }
 
 /// The resolved configuration.
@@ -82,6 +86,8 @@ pub struct Settings {
     pub log_format: LogFormat,
     /// Log filter.
     pub log: String,
+    /// Proxies whose X-Forwarded-For is believed.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 impl Settings {
@@ -111,6 +117,11 @@ impl Settings {
             max_body_bytes: args.max_body_bytes.or(file.max_body_bytes).unwrap_or(1024 * 1024),
             log_format: args.log_format.or(file.log_format).unwrap_or(LogFormat::Text),
             log: args.log.clone().or(file.log).unwrap_or_else(|| "info".to_owned()),
+            trusted_proxies: parse_proxies(if args.trusted_proxies.is_empty() {
+                file.trusted_proxies.unwrap_or_default()
+            } else {
+                args.trusted_proxies.clone()
+            })?,
         };
         if settings.timestamp_window_secs == 0 || settings.timestamp_window_secs > 24 * 3600 {
             return Err(CliError::Usage("timestamp_window_secs must be between 1 and 86400".into()));
@@ -120,6 +131,19 @@ impl Settings {
         }
         Ok(settings)
     }
+}
+
+fn parse_proxies(items: Vec<String>) -> Result<Vec<ipnet::IpNet>, CliError> {
+    items
+        .iter()
+        .filter(|s| !s.trim().is_empty())
+        .map(|s| {
+            let s = s.trim();
+            s.parse::<ipnet::IpNet>()
+                .or_else(|_| s.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                .map_err(|_| CliError::Usage(format!("trusted_proxies: `{s}` is not an IP address or CIDR")))
+        })
+        .collect()
 }
 
 fn load_file(path: &Path) -> Result<FileConfig, CliError> {

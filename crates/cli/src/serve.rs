@@ -58,8 +58,13 @@ async fn serve(settings: Settings) -> Result<(), CliError> {
         .await
         .map_err(|e| CliError::Runtime(format!("cannot listen on {}: {e}", settings.listen)))?;
     let addr = listener.local_addr().map_err(|e| CliError::Runtime(e.to_string()))?;
-    let app =
-        twofold_server::router(AppState { engine, limits: ServerLimits { max_body_bytes: settings.max_body_bytes } });
+    let app = twofold_server::router(AppState {
+        engine,
+        limits: ServerLimits {
+            max_body_bytes: settings.max_body_bytes,
+            trusted_proxies: settings.trusted_proxies.clone().into(),
+        },
+    });
     println!("twofold listening on http://{addr}");
     tracing::info!(%addr, database = %redact(&settings.database_url), "twofold listening");
     axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>())

@@ -44,6 +44,12 @@ pub enum Operation {
     ApproveActivity,
     /// Reject another activity by fingerprint.
     RejectActivity,
+    /// Set an organization's or an API key's IP allow list.
+    SetIpAllowlist,
+    /// Remove an IP allow list.
+    RemoveIpAllowlist,
+    /// Set an organization's IP deny list.
+    SetIpDenylist,
 }
 
 /// A submit endpoint: `/public/v1/submit/<path>`.
@@ -186,6 +192,30 @@ pub const KINDS: &[ActivityKind] = &[
         versions: &[v("ACTIVITY_TYPE_REJECT_ACTIVITY", "rejectActivityIntent", "rejectActivityResult")],
         resource: "ACTIVITY",
         action: "REJECT",
+        root_only: false,
+    },
+    ActivityKind {
+        path: "set_ip_allowlist",
+        operation: Operation::SetIpAllowlist,
+        versions: &[v("ACTIVITY_TYPE_SET_IP_ALLOWLIST", "setIpAllowlistIntent", "setIpAllowlistResult")],
+        resource: "SECURITY_SETTINGS",
+        action: "UPDATE",
+        root_only: false,
+    },
+    ActivityKind {
+        path: "remove_ip_allowlist",
+        operation: Operation::RemoveIpAllowlist,
+        versions: &[v("ACTIVITY_TYPE_REMOVE_IP_ALLOWLIST", "removeIpAllowlistIntent", "removeIpAllowlistResult")],
+        resource: "SECURITY_SETTINGS",
+        action: "DELETE",
+        root_only: false,
+    },
+    ActivityKind {
+        path: "set_ip_denylist",
+        operation: Operation::SetIpDenylist,
+        versions: &[v("ACTIVITY_TYPE_SET_IP_DENYLIST", "setIpDenylistIntent", "setIpDenylistResult")],
+        resource: "SECURITY_SETTINGS",
+        action: "UPDATE",
         root_only: false,
     },
 ];

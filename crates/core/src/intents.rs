@@ -233,6 +233,52 @@ pub struct VoteIntent {
     pub fingerprint: String,
 }
 
+/// `v1SetIpAllowlistIntent` (+ twofold's `confirmLockout`): without `publicKey` it is
+/// the organization's allow list, with one it is that API key's.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SetIpAllowlist {
+    /// The API key it applies to; absent = the whole organization.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub public_key: Option<String>,
+    /// Whether the list is in force (default true).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enabled: Option<bool>,
+    /// The networks.
+    #[serde(default)]
+    pub rules: Vec<crate::network::IpRule>,
+    /// `ALLOW` or `DENY` (default) when the client address cannot be determined.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_evaluation_error: Option<String>,
+    /// Save even if the rules would refuse the address the request comes from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub confirm_lockout: Option<bool>,
+}
+
+/// `v1RemoveIpAllowlistIntent`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RemoveIpAllowlist {
+    /// The API key whose list to remove; absent = the organization's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub public_key: Option<String>,
+}
+
+/// twofold's organization deny list (`ACTIVITY_TYPE_SET_IP_DENYLIST`).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SetIpDenylist {
+    /// Whether the list is in force (default true).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enabled: Option<bool>,
+    /// The networks.
+    #[serde(default)]
+    pub rules: Vec<crate::network::IpRule>,
+    /// Save even if the rules would refuse the address the request comes from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub confirm_lockout: Option<bool>,
+}
+
 /// A parsed intent, one variant per [`Operation`].
 #[derive(Debug, Clone)]
 pub enum Intent {
@@ -262,6 +308,12 @@ pub enum Intent {
     DeletePolicy(DeletePolicy),
     /// An approval (`true`) or rejection (`false`) of another activity.
     Vote(bool, VoteIntent),
+    /// See [`SetIpAllowlist`].
+    SetIpAllowlist(SetIpAllowlist),
+    /// See [`RemoveIpAllowlist`].
+    RemoveIpAllowlist(RemoveIpAllowlist),
+    /// See [`SetIpDenylist`].
+    SetIpDenylist(SetIpDenylist),
 }
 
 impl Intent {
@@ -282,6 +334,9 @@ impl Intent {
             Operation::DeletePolicy => Intent::DeletePolicy(typed(parameters)?),
             Operation::ApproveActivity => Intent::Vote(true, typed(parameters)?),
             Operation::RejectActivity => Intent::Vote(false, typed(parameters)?),
+            Operation::SetIpAllowlist => Intent::SetIpAllowlist(typed(parameters)?),
+            Operation::RemoveIpAllowlist => Intent::RemoveIpAllowlist(typed(parameters)?),
+            Operation::SetIpDenylist => Intent::SetIpDenylist(typed(parameters)?),
         })
     }
 
@@ -309,6 +364,9 @@ impl Intent {
             Intent::UpdatePolicy(p) => json!({ "policy_id": p.policy_id }),
             Intent::DeletePolicy(p) => json!({ "policy_id": p.policy_id }),
             Intent::Vote(_, p) => json!({ "fingerprint": p.fingerprint }),
+            Intent::SetIpAllowlist(p) => json!({ "public_key": p.public_key, "rule_count": p.rules.len() }),
+            Intent::RemoveIpAllowlist(p) => json!({ "public_key": p.public_key }),
+            Intent::SetIpDenylist(p) => json!({ "rule_count": p.rules.len() }),
         }
     }
 

@@ -13,11 +13,12 @@ pub mod engine;
 pub mod error;
 pub mod intents;
 pub mod model;
+pub mod network;
 pub mod store;
 mod validate;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use engine::query_paths;
-pub use engine::{Caller, Engine, EngineConfig, StampProof};
+pub use engine::{Caller, Engine, EngineConfig, Request, StampProof};
 pub use error::{Error, ErrorCode, Result};
 pub use store::{Store, StoreError, StoreTx};

@@ -11,6 +11,7 @@ use crate::audit::AuditEvent;
 use crate::model::{
     Activity, ActivityFilter, ApiKey, Organization, Policy, PolicyEvaluationRecord, User, UserTag, Vote,
 };
+use crate::network::{IpRuleSet, ListKind};
 
 /// Storage failures, as the engine needs to tell them apart.
 #[derive(Debug, thiserror::Error)]
@@ -139,6 +140,14 @@ pub trait StoreTx: Send {
     async fn list_audit_events(&mut self, org_id: &str, filter: &AuditFilter) -> StoreResult<Vec<AuditEvent>>;
     /// Up to `limit` events of every chain in (organization, seq) order, after the given position.
     async fn audit_chain_page(&mut self, after: Option<(&str, i64)>, limit: i64) -> StoreResult<Vec<AuditEvent>>;
+
+    /// IP rule sets of an organization: organization-wide ones, and those of `public_key` if given.
+    async fn ip_rule_sets(&mut self, org_id: &str, public_key: Option<&str>) -> StoreResult<Vec<IpRuleSet>>;
+    /// Creates or replaces a rule set.
+    async fn put_ip_rule_set(&mut self, set: &IpRuleSet) -> StoreResult<()>;
+    /// Removes a rule set; `false` if there was none.
+    async fn delete_ip_rule_set(&mut self, org_id: &str, public_key: Option<&str>, kind: ListKind)
+    -> StoreResult<bool>;
 }
 
 /// Filters and cursor for listing audit events, newest first.

@@ -220,6 +220,14 @@ pub(crate) fn validate(intent: &Intent) -> Result<()> {
             check_expression("time", p.time.as_deref(), Keywords::TIME)?;
         }
         Intent::DeletePolicy(_) => {}
+        Intent::SetIpAllowlist(p) => {
+            crate::network::validate_rules("parameters.rules", &p.rules)?;
+            if let Some(mode) = &p.on_evaluation_error {
+                on_error(mode)?;
+            }
+        }
+        Intent::RemoveIpAllowlist(_) => {}
+        Intent::SetIpDenylist(p) => crate::network::validate_rules("parameters.rules", &p.rules)?,
         Intent::Vote(_, v) => {
             let hex = v.fingerprint.strip_prefix("sha256:").unwrap_or("");
             if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
@@ -266,4 +274,16 @@ pub(crate) fn check_expression(field: &str, src: Option<&str>, keywords: Keyword
             .collect();
         Error::invalid(format!("{field}: {}", parts.join("; ")))
     })
+}
+
+/// `onEvaluationError`: `ALLOW` or `DENY` (Turnkey's prefixed names accepted).
+pub(crate) fn on_error(mode: &str) -> Result<&'static str> {
+    match mode.trim_start_matches("ON_EVALUATION_ERROR_") {
+        "ALLOW" => Ok("ALLOW"),
+        "DENY" => Ok("DENY"),
+        _ => Err(Error::invalid(format!(
+            "parameters.onEvaluationError: expected `ALLOW` or `DENY`, found `{}`",
+            crypto::clip(mode)
+        ))),
+    }
 }

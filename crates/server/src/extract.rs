@@ -1,21 +1,53 @@
-//! The one extractor every API handler uses: the stamp and the exact body bytes,
-//! read under the configured size limit.
+//! The one extractor every API handler uses: the stamp headers, the client address
+//! and the exact body bytes, read under the configured size limit. A bad stamp is
+//! not refused here: the organization's IP rules must be applied first.
+
+use std::net::{IpAddr, SocketAddr};
 
 use axum::body::Bytes;
-use axum::extract::{FromRef, FromRequest, Request};
-use axum::http::Method;
-use twofold_core::{Error, StampProof};
+use axum::extract::{ConnectInfo, FromRef, FromRequest, Request};
+use axum::http::{HeaderMap, Method};
+use ipnet::IpNet;
+use twofold_core::StampProof;
 
 use crate::error::ApiError;
 use crate::routes::ServerLimits;
 use crate::stamp::{self, STAMP_HEADER, WEBAUTHN_STAMP_HEADER};
 
-/// A stamped request: the parsed stamp and the body bytes it signs.
+/// A request on its way to the engine.
 pub struct Stamped {
-    /// The parsed `X-Stamp`.
-    pub stamp: StampProof,
+    /// The parsed `X-Stamp`, or why it is unusable.
+    pub stamp: Result<StampProof, String>,
+    /// The client's address.
+    pub client_ip: Option<IpAddr>,
     /// The exact body bytes.
     pub body: Bytes,
+}
+
+fn read_stamp(headers: &HeaderMap) -> Result<StampProof, String> {
+    match (headers.get(STAMP_HEADER), headers.get(WEBAUTHN_STAMP_HEADER)) {
+        (Some(v), _) => stamp::parse(v.as_bytes()).map_err(|e| e.to_string()),
+        (None, Some(_)) => Err("passkey stamps (X-Stamp-Webauthn) are not enabled on this server; \
+                                stamp with an API key (X-Stamp)"
+            .to_owned()),
+        (None, None) => Err("missing X-Stamp header: every request must be stamped".to_owned()),
+    }
+}
+
+/// The client address: the socket peer, or — only when the peer is a trusted proxy —
+/// the nearest `X-Forwarded-For` entry that is not itself a trusted proxy.
+pub fn client_ip(peer: Option<IpAddr>, headers: &HeaderMap, trusted: &[IpNet]) -> Option<IpAddr> {
+    let peer = peer?;
+    let is_trusted = |ip: &IpAddr| trusted.iter().any(|n| n.contains(ip));
+    if !is_trusted(&peer) {
+        return Some(peer);
+    }
+    let Some(forwarded) = headers.get("x-forwarded-for") else { return Some(peer) };
+    let hops: Option<Vec<IpAddr>> =
+        forwarded.to_str().ok()?.split(',').map(|h| h.trim().parse::<IpAddr>().ok()).collect();
+    // A proxy that forwards garbage gives no trustworthy address at all.
+    let hops = hops?;
+    hops.iter().rev().find(|ip| !is_trusted(ip)).or(hops.first()).copied()
 }
 
 impl<S> FromRequest<S> for Stamped
@@ -31,21 +63,9 @@ where
         }
         let limits = ServerLimits::from_ref(state);
         let headers = req.headers();
-        let stamp = match (headers.get(STAMP_HEADER), headers.get(WEBAUTHN_STAMP_HEADER)) {
-            (Some(v), _) => stamp::parse(v.as_bytes())?,
-            (None, Some(_)) => {
-                return Err(Error::Unauthenticated(
-                    "passkey stamps (X-Stamp-Webauthn) are not enabled on this server; stamp with an API key (X-Stamp)"
-                        .to_owned(),
-                )
-                .into());
-            }
-            (None, None) => {
-                return Err(
-                    Error::Unauthenticated("missing X-Stamp header: every request must be stamped".to_owned()).into()
-                );
-            }
-        };
+        let stamp = read_stamp(headers);
+        let peer = req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
+        let client_ip = client_ip(peer, headers, &limits.trusted_proxies);
         if let Some(len) = headers
             .get(axum::http::header::CONTENT_LENGTH)
             .and_then(|v| v.to_str().ok())
@@ -57,6 +77,34 @@ where
         let body = axum::body::to_bytes(req.into_body(), limits.max_body_bytes)
             .await
             .map_err(|_| ApiError::PayloadTooLarge { limit: limits.max_body_bytes })?;
-        Ok(Stamped { stamp, body })
+        Ok(Stamped { stamp, client_ip, body })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn xff(v: &str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert("x-forwarded-for", v.parse().expect("header"));
+        h
+    }
+
+    #[test]
+    fn forwarded_for_counts_only_from_trusted_proxies() {
+        let proxy: IpNet = "10.0.0.0/8".parse().expect("net");
+        let from = |peer: &str, h: &HeaderMap| client_ip(peer.parse().ok(), h, std::slice::from_ref(&proxy));
+        let ip = |s: &str| s.parse::<IpAddr>().ok();
+        assert_eq!(from("192.0.2.9", &xff("203.0.113.5")), ip("192.0.2.9"), "untrusted peer: header ignored");
+        assert_eq!(from("10.0.0.1", &xff("203.0.113.5")), ip("203.0.113.5"));
+        assert_eq!(
+            from("10.0.0.1", &xff("198.51.100.1, 203.0.113.5, 10.0.0.2")),
+            ip("203.0.113.5"),
+            "nearest untrusted hop"
+        );
+        assert_eq!(from("10.0.0.1", &xff("2001:db8::7")), ip("2001:db8::7"));
+        assert_eq!(from("10.0.0.1", &xff("not-an-ip")), None);
+        assert_eq!(from("10.0.0.1", &HeaderMap::new()), ip("10.0.0.1"));
     }
 }

@@ -8,21 +8,23 @@ use axum::{Json, Router};
 use serde_json::json;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
-use twofold_core::Engine;
+use twofold_core::{Engine, Request};
 
 use crate::error::ApiError;
 use crate::extract::Stamped;
 
-/// Request limits.
-#[derive(Debug, Clone, Copy)]
+/// Request limits and how client addresses are found.
+#[derive(Debug, Clone)]
 pub struct ServerLimits {
     /// Largest accepted request body.
     pub max_body_bytes: usize,
+    /// Proxies whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: std::sync::Arc<[ipnet::IpNet]>,
 }
 
 impl Default for ServerLimits {
     fn default() -> Self {
-        ServerLimits { max_body_bytes: 1024 * 1024 }
+        ServerLimits { max_body_bytes: 1024 * 1024, trusted_proxies: std::sync::Arc::new([]) }
     }
 }
 
@@ -37,7 +39,7 @@ pub struct AppState {
 
 impl FromRef<AppState> for ServerLimits {
     fn from_ref(state: &AppState) -> Self {
-        state.limits
+        state.limits.clone()
     }
 }
 
@@ -57,12 +59,18 @@ pub fn router(state: AppState) -> Router {
 }
 
 async fn submit(State(s): State<AppState>, Path(name): Path<String>, req: Stamped) -> Result<Response, ApiError> {
-    let activity = s.engine.submit(&name, &req.stamp, &req.body).await?;
+    let activity = s.engine.submit(&name, &req.as_request()).await?;
     Ok(Json(json!({ "activity": activity })).into_response())
 }
 
 async fn query(State(s): State<AppState>, Path(name): Path<String>, req: Stamped) -> Result<Response, ApiError> {
-    Ok(Json(s.engine.query(&name, &req.stamp, &req.body).await?).into_response())
+    Ok(Json(s.engine.query(&name, &req.as_request()).await?).into_response())
+}
+
+impl Stamped {
+    fn as_request(&self) -> Request<'_> {
+        Request { stamp: self.stamp.clone(), client_ip: self.client_ip, body: &self.body }
+    }
 }
 
 async fn healthz() -> Json<serde_json::Value> {

@@ -12,6 +12,7 @@ use twofold_core::audit::AuditEvent;
 use twofold_core::model::{
     Activity, ActivityFilter, ApiKey, Organization, Policy, PolicyEvaluationRecord, User, UserTag, Vote,
 };
+use twofold_core::network::{IpRule, IpRuleSet, ListKind};
 use twofold_core::store::{AuditFilter, Store, StoreError, StoreResult, StoreTx};
 
 use crate::{OpenError, rows};
@@ -729,6 +730,61 @@ impl StoreTx for SqlTx {
         );
         let binds = vec![Bind::Text(org.to_owned()), Bind::Text(org.to_owned()), Bind::Int(seq), Bind::Int(limit)];
         self.all(bound(sql, binds), rows::audit_event).await
+    }
+
+    async fn ip_rule_sets(&mut self, org_id: &str, public_key: Option<&str>) -> StoreResult<Vec<IpRuleSet>> {
+        let q = sqlx::query(
+            "SELECT organization_id, public_key, kind, enabled, on_error, rules, updated_at FROM ip_rules \
+             WHERE organization_id = $1 AND (public_key = '' OR public_key = $2)",
+        )
+        .bind(org_id.to_owned())
+        .bind(public_key.unwrap_or("").to_owned());
+        let rows = self.all(q, |r| {
+            let public_key: String = r.try_get("public_key")?;
+            let kind: String = r.try_get("kind")?;
+            let rules: String = r.try_get("rules")?;
+            Ok(IpRuleSet {
+                organization_id: r.try_get("organization_id")?,
+                public_key: if public_key.is_empty() { None } else { Some(public_key) },
+                kind: if kind == "DENY" { ListKind::Deny } else { ListKind::Allow },
+                enabled: r.try_get::<i64, _>("enabled")? != 0,
+                on_error: r.try_get("on_error")?,
+                rules: serde_json::from_str::<Vec<IpRule>>(&rules)
+                    .map_err(|e| sqlx::Error::ColumnDecode { index: "rules".into(), source: Box::new(e) })?,
+                updated_at: r.try_get("updated_at")?,
+            })
+        });
+        rows.await
+    }
+
+    async fn put_ip_rule_set(&mut self, set: &IpRuleSet) -> StoreResult<()> {
+        let rules = serde_json::to_string(&set.rules).map_err(|e| StoreError::Backend(e.to_string()))?;
+        let q = sqlx::query(
+            "INSERT INTO ip_rules (organization_id, public_key, kind, enabled, on_error, rules, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (organization_id, public_key, kind) DO UPDATE SET \
+             enabled = excluded.enabled, on_error = excluded.on_error, rules = excluded.rules, updated_at = excluded.updated_at",
+        )
+        .bind(set.organization_id.clone())
+        .bind(set.public_key.clone().unwrap_or_default())
+        .bind(set.kind.as_str())
+        .bind(i64::from(set.enabled))
+        .bind(set.on_error.clone())
+        .bind(rules)
+        .bind(set.updated_at);
+        self.affected(q).await.map(drop)
+    }
+
+    async fn delete_ip_rule_set(
+        &mut self,
+        org_id: &str,
+        public_key: Option<&str>,
+        kind: ListKind,
+    ) -> StoreResult<bool> {
+        let q = sqlx::query("DELETE FROM ip_rules WHERE organization_id = $1 AND public_key = $2 AND kind = $3")
+            .bind(org_id.to_owned())
+            .bind(public_key.unwrap_or("").to_owned())
+            .bind(kind.as_str());
+        Ok(self.affected(q).await? == 1)
     }
 }
 

@@ -316,6 +316,7 @@ pub const TABLES: &[&str] = &[
     "policies",
     "policy_evaluations",
     "audit_events",
+    "ip_rules",
 ];
 
 impl TestDb {

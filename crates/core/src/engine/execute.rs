@@ -10,6 +10,7 @@ use crate::crypto;
 use crate::error::{Error, Result};
 use crate::intents::{ApiKeyParams, CreatePolicy, Intent};
 use crate::model::{ApiKey, Organization, Policy, User, UserTag};
+use crate::network::{IpRule, IpRuleSet, ListKind};
 use crate::store::StoreTx;
 use crate::validate::{check_api_key, check_email, check_name, check_phone, optional};
 
@@ -160,6 +161,32 @@ pub(super) async fn execute(
             }
             Ok(json!({ "policyId": p.policy_id }))
         }
+        Intent::SetIpAllowlist(p) => {
+            if let Some(pk) = &p.public_key
+                && !tx.list_api_keys(org_id, None).await?.iter().any(|k| k.public_key.eq_ignore_ascii_case(pk))
+            {
+                return Err(Error::NotFound(format!(
+                    "no API key with public key `{}` in this organization",
+                    crypto::clip(pk)
+                )));
+            }
+            let mode = p.on_evaluation_error.as_deref().map(crate::validate::on_error).transpose()?.unwrap_or("DENY");
+            let set = rule_set(org_id, p.public_key.as_deref(), ListKind::Allow, p.enabled, mode, &p.rules, now);
+            tx.put_ip_rule_set(&set).await?;
+            Ok(json!({}))
+        }
+        Intent::RemoveIpAllowlist(p) => {
+            let pk = p.public_key.as_deref().map(str::to_ascii_lowercase);
+            if !tx.delete_ip_rule_set(org_id, pk.as_deref(), ListKind::Allow).await? {
+                return Err(Error::NotFound("there is no such IP allow list".to_owned()));
+            }
+            Ok(json!({}))
+        }
+        Intent::SetIpDenylist(p) => {
+            let set = rule_set(org_id, None, ListKind::Deny, p.enabled, "DENY", &p.rules, now);
+            tx.put_ip_rule_set(&set).await?;
+            Ok(json!({}))
+        }
         Intent::Vote(..) => Err(Error::FailedPrecondition(
             "approvals and rejections are recorded on the activity they name; they do not execute".to_owned(),
         )),
@@ -244,4 +271,32 @@ async fn existing_tags(tx: &mut dyn StoreTx, org_id: &str, tag_ids: &[String]) -
         return Err(Error::NotFound(format!("no user tag `{}` in this organization", crypto::clip(missing))));
     }
     Ok(tag_ids.to_vec())
+}
+
+/// A rule set as it will be stored: networks normalized, creation time stamped.
+pub(crate) fn rule_set(
+    org_id: &str,
+    public_key: Option<&str>,
+    kind: ListKind,
+    enabled: Option<bool>,
+    on_error: &str,
+    rules: &[IpRule],
+    now: i64,
+) -> IpRuleSet {
+    IpRuleSet {
+        organization_id: org_id.to_owned(),
+        public_key: public_key.map(str::to_ascii_lowercase),
+        kind,
+        enabled: enabled.unwrap_or(true),
+        on_error: on_error.to_owned(),
+        rules: rules
+            .iter()
+            .map(|r| IpRule {
+                cidr: crate::network::parse_cidr(&r.cidr).map(|n| n.to_string()).unwrap_or_else(|| r.cidr.clone()),
+                label: r.label.clone().filter(|l| !l.trim().is_empty()),
+                created_at: Some(now.to_string()),
+            })
+            .collect(),
+        updated_at: now,
+    }
 }

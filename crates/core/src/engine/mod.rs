@@ -5,6 +5,7 @@
 //! status written in one store transaction, so an acknowledged activity is durable
 //! with its effects and a resubmitted body never executes twice.
 
+mod admission;
 mod decide;
 mod execute;
 mod identity;
@@ -92,6 +93,29 @@ impl BootstrapPlan {
 /// A fresh random UUID, as every id in twofold is.
 pub fn new_id() -> String {
     uuid::Uuid::new_v4().to_string()
+}
+
+/// One request as the engine sees it: the stamp (or why it could not be read), the
+/// client's address and the exact body bytes.
+#[derive(Debug)]
+pub struct Request<'a> {
+    /// The parsed stamp, or the reason it is unusable (refused only after network rules).
+    pub stamp: std::result::Result<StampProof, String>,
+    /// The client's address (from the socket, or a trusted proxy's `X-Forwarded-For`).
+    pub client_ip: Option<std::net::IpAddr>,
+    /// The exact body bytes the stamp signs.
+    pub body: &'a [u8],
+}
+
+impl Request<'_> {
+    /// Parses the body's envelope. An unreadable body with an unusable stamp answers
+    /// as unauthenticated: anonymous callers learn nothing about what we expect.
+    fn parse<T: DeserializeOwned>(&self) -> Result<T> {
+        parse_body(self.body).map_err(|e| match &self.stamp {
+            Err(why) => Error::Unauthenticated(why.clone()),
+            Ok(_) => e,
+        })
+    }
 }
 
 /// The envelope every submitted activity shares.
@@ -199,33 +223,44 @@ impl Engine {
         Ok(true)
     }
 
-    /// Runs a stamped `/public/v1/submit/<path>` request and returns the activity.
-    pub async fn submit(&self, path: &str, stamp: &StampProof, body: &[u8]) -> Result<ActivityView> {
+    /// Runs a `/public/v1/submit/<path>` request and returns the activity.
+    pub async fn submit(&self, path: &str, req: &Request<'_>) -> Result<ActivityView> {
         let kind = activity_types::kind_for_path(path)
             .ok_or_else(|| Error::NotFound(format!("unknown submit endpoint `{}`", crypto::clip(path))))?;
-        let env: SubmitEnvelope = parse_body(body)?;
-        let caller = self.authenticate(stamp, body, &env.organization_id).await?;
+        let env: SubmitEnvelope = req.parse()?;
+        let caller = self.admit(req, &env.organization_id).await?;
         self.check_timestamp(&env.timestamp_ms)?;
         let version = version_for(kind, &env.activity_type)?;
         let intent = Intent::parse(kind.operation, &env.parameters)?;
         crate::validate::validate(&intent)?;
+        self.guard_lockout(&caller, &intent, req.client_ip, self.clock.now_ms()).await?;
         if let Intent::Vote(approve, target) = &intent {
-            return self.vote(&caller, *approve, &target.fingerprint, body).await;
+            return self.vote(&caller, *approve, &target.fingerprint, req.body).await;
         }
-        self.run_activity(&caller, version, &env.parameters, body).await
+        self.run_activity(&caller, version, &env.parameters, req.body).await
     }
 
-    /// Runs a stamped `/public/v1/query/<path>` request and returns its JSON response.
-    pub async fn query(&self, path: &str, stamp: &StampProof, body: &[u8]) -> Result<serde_json::Value> {
+    /// Runs a `/public/v1/query/<path>` request and returns its JSON response.
+    pub async fn query(&self, path: &str, req: &Request<'_>) -> Result<serde_json::Value> {
         if !query::QUERY_PATHS.contains(&path) {
             return Err(Error::NotFound(format!("unknown query endpoint `{}`", crypto::clip(path))));
         }
-        let env: QueryEnvelope = parse_body(body)?;
-        let caller = self.authenticate(stamp, body, &env.organization_id).await?;
+        let env: QueryEnvelope = req.parse()?;
+        let caller = self.admit(req, &env.organization_id).await?;
         let mut tx = self.store.read().await?;
-        query::run(path, &caller, &mut *tx, body, self.clock.now_ms(), &self.programs)
+        query::run(path, &caller, &mut *tx, req.body, self.clock.now_ms(), &self.programs)
             .await
             .unwrap_or_else(|| Err(Error::NotFound(format!("unknown query endpoint `{}`", crypto::clip(path)))))
+    }
+
+    /// The pipeline's front: network rules (before the stamp is looked at), the
+    /// stamp and identity, then the API key's own allow list.
+    async fn admit(&self, req: &Request<'_>, organization_id: &str) -> Result<Caller> {
+        self.admit_network(organization_id, req.client_ip).await?;
+        let stamp = req.stamp.as_ref().map_err(|why| Error::Unauthenticated(why.clone()))?;
+        let caller = self.authenticate(stamp, req.body, organization_id).await?;
+        self.admit_key(&caller, req.client_ip).await?;
+        Ok(caller)
     }
 
     fn check_timestamp(&self, timestamp_ms: &str) -> Result<()> {

@@ -33,6 +33,8 @@ pub const QUERY_PATHS: &[&str] = &[
     "evaluate_activity",
     "list_audit_events",
     "verify_audit_log",
+    "get_ip_allowlist",
+    "get_ip_denylist",
 ];
 
 /// Default and largest page sizes for paginated lists.
@@ -155,6 +157,8 @@ pub(super) async fn run(
         "evaluate_activity" => evaluate_activity(caller, tx, body, now, programs).await,
         "list_audit_events" => list_audit_events(caller, tx, body).await,
         "verify_audit_log" => verify_audit_log(caller, tx).await,
+        "get_ip_allowlist" => get_ip_list(caller, tx, body, crate::network::ListKind::Allow).await,
+        "get_ip_denylist" => get_ip_list(caller, tx, body, crate::network::ListKind::Deny).await,
         _ => return None,
     })
 }
@@ -405,4 +409,40 @@ async fn verify_audit_log(caller: &Caller, tx: &mut dyn StoreTx) -> Result<Value
         }
     }
     to_json(json!({ "verified": true, "eventsChecked": verifier.checked }))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct IpListRequest {
+    #[serde(default)]
+    public_key: Option<String>,
+}
+
+/// `{allowlist: {...}}` / `{denylist: {...}}`; an absent list reads as empty and disabled.
+async fn get_ip_list(
+    caller: &Caller,
+    tx: &mut dyn StoreTx,
+    body: &[u8],
+    kind: crate::network::ListKind,
+) -> Result<Value> {
+    use crate::network::ListKind;
+    let req: IpListRequest = parse_body(body)?;
+    let org = &caller.organization.id;
+    let pk = req.public_key.as_deref().map(str::to_ascii_lowercase);
+    if kind == ListKind::Deny && pk.is_some() {
+        return Err(Error::invalid("publicKey: deny lists are organization-wide; omit `publicKey`"));
+    }
+    let sets = tx.ip_rule_sets(org, pk.as_deref()).await?;
+    let set = sets.iter().find(|s| s.kind == kind && s.public_key == pk);
+    let mut list = json!({
+        "organizationId": org,
+        "rules": set.map(|s| s.rules.clone()).unwrap_or_default(),
+        "enabled": set.is_some_and(|s| s.enabled),
+        "onEvaluationError": set.map_or("DENY", |s| s.on_error.as_str()),
+    });
+    if let Some(pk) = pk {
+        list["publicKey"] = json!(pk);
+    }
+    let key = if kind == ListKind::Allow { "allowlist" } else { "denylist" };
+    to_json(json!({ key: list }))
 }
