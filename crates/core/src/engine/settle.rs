@@ -22,11 +22,21 @@ fn credential_type(scheme: &str) -> &'static str {
     }
 }
 
-/// Users of the organization as policies see them, keyed by id, with their tags by id and by name.
-async fn people(tx: &mut dyn StoreTx, org_id: &str) -> Result<HashMap<String, Approver>> {
-    let users = tx.list_users(org_id).await?;
+/// Users of the organization as policies see them, keyed by id, with their tags by id
+/// and by name: the users in `only`, or everyone when `only` is `None`.
+async fn people(tx: &mut dyn StoreTx, org_id: &str, only: Option<&[&str]>) -> Result<HashMap<String, Approver>> {
+    let users = match only {
+        None => tx.list_users(org_id).await?,
+        Some(ids) => {
+            let mut users = Vec::with_capacity(ids.len());
+            for id in ids {
+                users.extend(tx.get_user(org_id, id).await?);
+            }
+            users
+        }
+    };
     let tags = tx.list_user_tags(org_id).await?;
-    let memberships = tx.user_tag_memberships(org_id).await?;
+    let memberships = if tags.is_empty() { Vec::new() } else { tx.user_tag_memberships(org_id).await? };
     Ok(users
         .into_iter()
         .map(|u| {
@@ -91,8 +101,9 @@ pub(super) async fn settle(
 ) -> Result<()> {
     let (kind, version, intent) = stored_intent(activity)?;
     let votes = tx.list_votes(&activity.id).await?;
-    let people = people(tx, &org.id).await?;
-    let approving = approvers(&people, &votes);
+    let voters: Vec<&str> = votes.iter().map(|v| v.user_id.as_str()).collect();
+    let people_voted = people(tx, &org.id, Some(&voters)).await?;
+    let approving = approvers(&people_voted, &votes);
     let quorum = tx.root_quorum_members(&org.id).await?;
     let policies = tx.list_policies(&org.id).await?;
     let params = intent.policy_params();
@@ -116,8 +127,10 @@ pub(super) async fn settle(
         let rejecters: Vec<&Vote> = votes.iter().filter(|v| !v.approve).collect();
         if let Some(root) = rejecters.iter().find(|v| quorum.contains(&v.user_id)) {
             rejected = Some(format!("rejected by root quorum member `{}`", root.user_id));
-        } else {
-            // Could the users who have not voted yet still carry it? If not, it is over.
+        } else if !rejecters.is_empty() {
+            // After a rejection: could the users who have not voted yet still carry it?
+            // If not, it is over. (Only here is the whole organization loaded.)
+            let people = people(tx, &org.id, None).await?;
             let mut potential = approving.clone();
             potential.extend(people.values().filter(|p| !votes.iter().any(|v| v.user_id == p.id)).cloned());
             input.approvers = &potential;
@@ -192,7 +205,7 @@ pub(super) async fn dry_run(
     })?;
     let intent = Intent::parse(kind.operation, parameters)?;
     crate::validate::validate(&intent)?;
-    let people = people(tx, &org.id).await?;
+    let people = people(tx, &org.id, Some(&[acting_user_id])).await?;
     let mut actor = people.get(acting_user_id).cloned().ok_or_else(|| {
         Error::NotFound(format!("no user `{}` in this organization", crate::crypto::clip(acting_user_id)))
     })?;
