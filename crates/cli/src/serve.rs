@@ -83,7 +83,7 @@ async fn bootstrap_if_empty(engine: &Engine, data_dir: &Path) -> Result<(), CliE
     if !engine.needs_bootstrap().await.map_err(rt)? {
         return Ok(());
     }
-    std::fs::create_dir_all(data_dir)
+    twofold_store::private_dir(data_dir)
         .map_err(|e| CliError::Runtime(format!("cannot create data directory {}: {e}", data_dir.display())))?;
     let key = ApiKeyPair::generate(Curve::P256).map_err(|e| CliError::Runtime(e.to_string()))?;
     let plan = BootstrapPlan::new("Root Organization", "root", &key.public_key_hex());

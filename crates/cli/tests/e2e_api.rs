@@ -22,8 +22,12 @@ fn cli_whoami_with_the_bootstrap_key_prints_the_root_org_and_user() {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(server.root_key_path()).expect("key file").permissions().mode();
-        assert_eq!(mode & 0o777, 0o600, "key file is private");
+        let mode = |p: &std::path::Path| std::fs::metadata(p).expect("exists").permissions().mode() & 0o777;
+        assert_eq!(mode(&server.root_key_path()), 0o600, "key file is private");
+        assert_eq!(mode(&server.data_dir()), 0o700, "data directory is private");
+        for file in ["twofold.db", "twofold.db-wal"] {
+            assert_eq!(mode(&server.dir.path().join(file)), 0o600, "{file} is private");
+        }
     }
     let out = Command::new(BIN)
         .args(["request", "get_whoami", "--url", &server.url, "--key-file"])

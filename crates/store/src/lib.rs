@@ -8,7 +8,7 @@
 mod rows;
 mod sql;
 
-pub use sql::{Backend, SqlStore, StoreOptions};
+pub use sql::{Backend, SqlStore, StoreOptions, private_dir};
 
 /// Errors opening or migrating a database.
 #[derive(Debug, thiserror::Error)]

@@ -20,6 +20,28 @@ use crate::{OpenError, rows};
 static MIGRATIONS_SQLITE: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/sqlite");
 static MIGRATIONS_POSTGRES: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/postgres");
 
+/// Creates `dir` (and parents) readable by the owner only, as data directories should be.
+pub fn private_dir(dir: &Path) -> std::io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir)
+}
+
+/// Creates an empty owner-only file unless `file` exists (SQLite reads an empty file as a new database).
+fn private_file(file: &Path) -> std::io::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    match options.open(file) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
 /// Which database a [`SqlStore`] talks to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -95,10 +117,16 @@ impl SqlStore {
 
     async fn open_sqlite(path: &str, options: &StoreOptions) -> Result<SqlStore, OpenError> {
         let file = path.split('?').next().unwrap_or(path);
-        if let Some(dir) = Path::new(file).parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir)
-                .map_err(|source| OpenError::Directory { path: dir.display().to_string(), source })?;
+        let io = |path: &Path| {
+            let path = path.display().to_string();
+            move |source| OpenError::Directory { path, source }
+        };
+        if let Some(dir) = Path::new(file).parent().filter(|d| !d.as_os_str().is_empty() && !d.exists()) {
+            private_dir(dir).map_err(io(dir))?;
         }
+        // Created owner-only before SQLite opens it; SQLite gives its -wal and -shm
+        // files the database file's permissions.
+        private_file(Path::new(file)).map_err(io(Path::new(file)))?;
         let url = format!("sqlite://{file}?mode=rwc");
         let pool = |max: u32| {
             AnyPoolOptions::new().max_connections(max).acquire_timeout(options.acquire_timeout).after_connect(
