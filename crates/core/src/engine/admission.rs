@@ -9,6 +9,7 @@ use crate::audit;
 use crate::error::{Error, Result};
 use crate::intents::Intent;
 use crate::network::{self, IpRuleSet, ListKind, Refusal};
+use crate::store::StoreTx;
 
 fn org_list(sets: &[IpRuleSet], kind: ListKind) -> Option<&IpRuleSet> {
     sets.iter().find(|s| s.public_key.is_none() && s.kind == kind)
@@ -20,8 +21,8 @@ fn shown(ip: Option<IpAddr>) -> String {
 
 impl Engine {
     /// Applies `org_id`'s deny list, then its allow list, to the client address.
-    pub(super) async fn admit_network(&self, org_id: &str, ip: Option<IpAddr>) -> Result<()> {
-        let sets = self.store.read().await?.ip_rule_sets(org_id, None).await?;
+    pub(super) async fn admit_network(&self, tx: &mut dyn StoreTx, org_id: &str, ip: Option<IpAddr>) -> Result<()> {
+        let sets = tx.ip_rule_sets(org_id, None).await?;
         match network::admit(org_list(&sets, ListKind::Deny), org_list(&sets, ListKind::Allow), ip) {
             Ok(()) => Ok(()),
             Err(refusal) => {
@@ -35,9 +36,9 @@ impl Engine {
     }
 
     /// Applies the caller's API key allow list, if it has one.
-    pub(super) async fn admit_key(&self, caller: &Caller, ip: Option<IpAddr>) -> Result<()> {
+    pub(super) async fn admit_key(&self, tx: &mut dyn StoreTx, caller: &Caller, ip: Option<IpAddr>) -> Result<()> {
         let key = &caller.credential;
-        let sets = self.store.read().await?.ip_rule_sets(&key.organization_id, Some(&key.public_key)).await?;
+        let sets = tx.ip_rule_sets(&key.organization_id, Some(&key.public_key)).await?;
         let own = sets.iter().find(|s| s.public_key.is_some() && s.kind == ListKind::Allow);
         match network::admit(None, own, ip) {
             Ok(()) => Ok(()),

@@ -4,6 +4,7 @@ use super::Engine;
 use crate::crypto;
 use crate::error::{Error, Result};
 use crate::model::{ApiKey, Organization, User};
+use crate::store::StoreTx;
 
 /// A parsed `X-Stamp`, not yet checked.
 #[derive(Debug, Clone)]
@@ -34,16 +35,20 @@ const UNKNOWN_KEY: &str = "could not find public key in organization or its pare
 
 impl Engine {
     /// Checks the stamp over `body` and resolves the caller in `organization_id`.
-    pub async fn authenticate(&self, stamp: &StampProof, body: &[u8], organization_id: &str) -> Result<Caller> {
+    pub async fn authenticate(
+        &self,
+        tx: &mut dyn StoreTx,
+        stamp: &StampProof,
+        body: &[u8],
+        organization_id: &str,
+    ) -> Result<Caller> {
         let signature = hex::decode(&stamp.signature)
             .map_err(|_| Error::Unauthenticated("stamp signature is not valid hex".to_owned()))?;
-        let mut tx = self.store.read().await?;
         let keys = tx.api_keys_by_public_key(&stamp.public_key.to_ascii_lowercase()).await?;
         let Some(first) = keys.first() else {
             return Err(Error::Unauthenticated(format!("{UNKNOWN_KEY}: `{}`", crypto::clip(&stamp.public_key))));
         };
         if first.curve.stamp_scheme() != stamp.scheme {
-            drop(tx);
             self.audit_rejected_stamp(first, "stamp scheme does not match the key's curve").await;
             return Err(Error::Unauthenticated(format!(
                 "stamp scheme `{}` does not match the key's curve {}; expected `{}`",
@@ -54,12 +59,10 @@ impl Engine {
         }
         // Every row with this public key carries the same verifying key.
         if !crypto::verify(first.curve, &first.verify_key, body, &signature) {
-            drop(tx);
             self.audit_rejected_stamp(first, "signature does not verify over the request body").await;
             return Err(Error::Unauthenticated("stamp signature does not verify over the request body".to_owned()));
         }
         let Some(key) = keys.iter().find(|k| k.organization_id == organization_id).cloned() else {
-            drop(tx);
             self.audit_rejected_stamp(first, "key used for an organization it does not belong to").await;
             return Err(Error::PermissionDenied(format!(
                 "this key may not act in organization `{}`: {UNKNOWN_KEY}",
@@ -67,7 +70,6 @@ impl Engine {
             )));
         };
         if key.expires_at.is_some_and(|exp| exp <= self.clock.now_ms()) {
-            drop(tx);
             self.audit_rejected_stamp(&key, "expired api key").await;
             return Err(Error::Unauthenticated(format!("expired api key `{}`", key.id)));
         }

@@ -228,7 +228,8 @@ impl Engine {
         let kind = activity_types::kind_for_path(path)
             .ok_or_else(|| Error::NotFound(format!("unknown submit endpoint `{}`", crypto::clip(path))))?;
         let env: SubmitEnvelope = req.parse()?;
-        let caller = self.admit(req, &env.organization_id).await?;
+        let (caller, reads) = self.admit(req, &env.organization_id).await?;
+        drop(reads);
         self.check_timestamp(&env.timestamp_ms)?;
         let version = version_for(kind, &env.activity_type)?;
         let intent = Intent::parse(kind.operation, &env.parameters)?;
@@ -246,8 +247,7 @@ impl Engine {
             return Err(Error::NotFound(format!("unknown query endpoint `{}`", crypto::clip(path))));
         }
         let env: QueryEnvelope = req.parse()?;
-        let caller = self.admit(req, &env.organization_id).await?;
-        let mut tx = self.store.read().await?;
+        let (caller, mut tx) = self.admit(req, &env.organization_id).await?;
         query::run(path, &caller, &mut *tx, req.body, self.clock.now_ms(), &self.programs)
             .await
             .unwrap_or_else(|| Err(Error::NotFound(format!("unknown query endpoint `{}`", crypto::clip(path)))))
@@ -255,12 +255,14 @@ impl Engine {
 
     /// The pipeline's front: network rules (before the stamp is looked at), the
     /// stamp and identity, then the API key's own allow list.
-    async fn admit(&self, req: &Request<'_>, organization_id: &str) -> Result<Caller> {
-        self.admit_network(organization_id, req.client_ip).await?;
+    /// Every read happens in one read transaction, which a query goes on to use.
+    async fn admit(&self, req: &Request<'_>, organization_id: &str) -> Result<(Caller, Box<dyn StoreTx>)> {
+        let mut tx = self.store.read().await?;
+        self.admit_network(&mut *tx, organization_id, req.client_ip).await?;
         let stamp = req.stamp.as_ref().map_err(|why| Error::Unauthenticated(why.clone()))?;
-        let caller = self.authenticate(stamp, req.body, organization_id).await?;
-        self.admit_key(&caller, req.client_ip).await?;
-        Ok(caller)
+        let caller = self.authenticate(&mut *tx, stamp, req.body, organization_id).await?;
+        self.admit_key(&mut *tx, &caller, req.client_ip).await?;
+        Ok((caller, tx))
     }
 
     fn check_timestamp(&self, timestamp_ms: &str) -> Result<()> {
