@@ -103,29 +103,33 @@ impl Engine {
     }
 
     async fn audit_ip_denied(&self, org_id: &str, ip: Option<IpAddr>, refusal: &Refusal, caller: Option<&Caller>) {
+        let event = audit::NewEvent {
+            event_type: "IP_DENIED",
+            outcome: "DENIED",
+            actor_user_id: caller.map(|c| c.user.id.as_str()),
+            actor_credential_id: caller.map(|c| c.credential.id.as_str()),
+            subject: None,
+            details: serde_json::json!({ "ip": shown(ip), "list": refusal.list.as_str(), "rule": refusal.rule }),
+        };
+        self.audit_refusal(org_id, event).await;
+        tracing::info!(organization_id = %org_id, ip = %shown(ip), "request refused by IP rules");
+    }
+
+    /// Appends a refusal to `org_id`'s audit chain in a transaction of its own (the
+    /// refused request writes nothing else). A failure to record is logged: the
+    /// request is refused either way.
+    pub(super) async fn audit_refusal(&self, org_id: &str, event: audit::NewEvent<'_>) {
         let now = self.clock.now_ms();
+        let event_type = event.event_type;
         let result = async {
             let mut tx = self.store.write().await?;
-            let event = audit::NewEvent {
-                event_type: "IP_DENIED",
-                outcome: "DENIED",
-                actor_user_id: caller.map(|c| c.user.id.as_str()),
-                actor_credential_id: caller.map(|c| c.credential.id.as_str()),
-                subject: None,
-                details: serde_json::json!({
-                    "ip": shown(ip),
-                    "list": refusal.list.as_str(),
-                    "rule": refusal.rule,
-                }),
-            };
             audit::append(&mut *tx, org_id, now, event).await?;
             tx.commit().await?;
             Ok::<(), Error>(())
         }
         .await;
         if let Err(e) = result {
-            tracing::warn!(error = %e, "could not record an IP denial in the audit log");
+            tracing::warn!(error = %e, event_type, "could not record a refusal in the audit log");
         }
-        tracing::info!(organization_id = %org_id, ip = %shown(ip), "request refused by IP rules");
     }
 }

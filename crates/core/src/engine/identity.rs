@@ -90,25 +90,15 @@ impl Engine {
     /// log. Unknown keys are only logged: an unauthenticated caller must not be able to
     /// write into an organization's chain by naming it.
     async fn audit_rejected_stamp(&self, key: &ApiKey, reason: &str) {
-        let now = self.clock.now_ms();
-        let result = async {
-            let mut tx = self.store.write().await?;
-            let event = crate::audit::NewEvent {
-                event_type: "STAMP_REJECTED",
-                outcome: "DENIED",
-                actor_user_id: Some(&key.user_id),
-                actor_credential_id: Some(&key.id),
-                subject: None,
-                details: serde_json::json!({ "reason": reason }),
-            };
-            crate::audit::append(&mut *tx, &key.organization_id, now, event).await?;
-            tx.commit().await?;
-            Ok::<(), Error>(())
-        }
-        .await;
-        if let Err(e) = result {
-            tracing::warn!(error = %e, "could not record a rejected stamp in the audit log");
-        }
+        let event = crate::audit::NewEvent {
+            event_type: "STAMP_REJECTED",
+            outcome: "DENIED",
+            actor_user_id: Some(&key.user_id),
+            actor_credential_id: Some(&key.id),
+            subject: None,
+            details: serde_json::json!({ "reason": reason }),
+        };
+        self.audit_refusal(&key.organization_id, event).await;
         tracing::info!(key_id = %key.id, organization_id = %key.organization_id, reason, "stamp rejected");
     }
 }
