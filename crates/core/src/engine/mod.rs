@@ -416,14 +416,14 @@ fn failure_json(e: &Error) -> String {
 
 /// The user with its API keys and tag ids.
 async fn user_view(tx: &mut dyn StoreTx, user: &User) -> Result<UserView> {
+    let memberships = tx.user_tag_memberships(&user.organization_id).await?;
+    user_view_with(tx, user, &memberships).await
+}
+
+/// [`user_view`] with the organization's `(user_id, tag_id)` pairs already loaded.
+async fn user_view_with(tx: &mut dyn StoreTx, user: &User, memberships: &[(String, String)]) -> Result<UserView> {
     let keys = tx.list_api_keys(&user.organization_id, Some(&user.id)).await?;
-    let tags = tx
-        .user_tag_memberships(&user.organization_id)
-        .await?
-        .into_iter()
-        .filter(|(u, _)| *u == user.id)
-        .map(|(_, t)| t)
-        .collect();
+    let tags = memberships.iter().filter(|(u, _)| *u == user.id).map(|(_, t)| t.clone()).collect();
     Ok(UserView::new(user, &keys, tags))
 }
 
@@ -444,10 +444,12 @@ async fn user_views(tx: &mut dyn StoreTx, org_id: &str) -> Result<Vec<UserView>>
 /// The v1Activity view of `a`, with its votes, as `caller_user_id` sees it.
 async fn activity_view(tx: &mut dyn StoreTx, a: &Activity, caller_user_id: &str) -> Result<ActivityView> {
     let votes = tx.list_votes(&a.id).await?;
+    // The organization's tag memberships once per activity, not once per voter.
+    let memberships = if votes.is_empty() { Vec::new() } else { tx.user_tag_memberships(&a.organization_id).await? };
     let mut views = Vec::with_capacity(votes.len());
     for v in &votes {
         let voter = match tx.get_user(&a.organization_id, &v.user_id).await? {
-            Some(u) => Some(user_view(tx, &u).await?),
+            Some(u) => Some(user_view_with(tx, &u, &memberships).await?),
             None => None,
         };
         views.push(VoteView::new(v, voter));
