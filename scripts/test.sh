@@ -12,6 +12,8 @@ need_apt=()
 command -v node >/dev/null 2>&1 || need_apt+=(nodejs)
 command -v npm >/dev/null 2>&1 || need_apt+=(npm)
 command -v psql >/dev/null 2>&1 || need_apt+=(postgresql-client)
+command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
+command -v chromedriver >/dev/null 2>&1 || need_apt+=(chromium-driver)
 if ((${#need_apt[@]})); then
   step "installing ${need_apt[*]}"
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}"
@@ -35,6 +37,9 @@ fi
 
 step "Turnkey reference clients (npm ci in tests/interop)"
 npm ci --prefix tests/interop --no-audit --no-fund --loglevel=error
+
+step "pyotp (independent TOTP implementation for the TOTP tests)"
+python3 -c 'import pyotp' 2>/dev/null || python3 -m pip install --quiet --disable-pip-version-check pyotp==2.9.0
 
 step "cargo fmt --check"
 if rustup component list --installed 2>/dev/null | grep -q rustfmt; then
