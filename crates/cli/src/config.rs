@@ -52,6 +52,27 @@ pub struct ConfigArgs {
     /// Proxies (CIDRs, comma-separated) whose X-Forwarded-For names the client [default: none].
     #[arg(long, env = "TWOFOLD_TRUSTED_PROXIES", value_name = "CIDRS", value_delimiter = ',')]
     pub trusted_proxies: Vec<String>,
+    /// File with the 256-bit secrets key (64 hex chars) sealing TOTP seeds and the session
+    /// signing key; created if missing. Every node of an installation needs the same key
+    /// [default: DATA_DIR/secrets.key].
+    #[arg(long, env = "TWOFOLD_SECRETS_KEY_FILE", value_name = "FILE")]
+    pub secrets_key_file: Option<PathBuf>,
+    /// WebAuthn relying party id: the domain passkeys are bound to [default: localhost].
+    #[arg(long, env = "TWOFOLD_WEBAUTHN_RP_ID", value_name = "DOMAIN")]
+    pub webauthn_rp_id: Option<String>,
+    /// Origins (comma-separated URLs) allowed to use passkeys
+    /// [default: http://localhost on any port, when the relying party is localhost].
+    #[arg(long, env = "TWOFOLD_WEBAUTHN_ORIGINS", value_name = "URLS", value_delimiter = ',')]
+    pub webauthn_origins: Vec<String>,
+    /// Failed TOTP or recovery code guesses allowed per user in the window [default: 5].
+    #[arg(long, env = "TWOFOLD_AUTH_FAILURE_LIMIT", value_name = "N")]
+    pub auth_failure_limit: Option<usize>,
+    /// The window failed guesses are counted in, seconds [default: 900].
+    #[arg(long, env = "TWOFOLD_AUTH_FAILURE_WINDOW_SECS", value_name = "SECS")]
+    pub auth_failure_window_secs: Option<u64>,
+    /// Longest session lifetime a login may ask for, seconds [default: 86400].
+    #[arg(long, env = "TWOFOLD_SESSION_MAX_SECS", value_name = "SECS")]
+    pub session_max_secs: Option<u64>,
 }
 
 /// The TOML file's shape; unknown keys are an error so typos do not pass silently.
@@ -67,6 +88,12 @@ struct FileConfig {
     log_format: Option<LogFormat>,
     log: Option<String>,
     trusted_proxies: Option<Vec<String>>,
+    secrets_key_file: Option<PathBuf>,
+    webauthn_rp_id: Option<String>,
+    webauthn_origins: Option<Vec<String>>,
+    auth_failure_limit: Option<usize>,
+    auth_failure_window_secs: Option<u64>,
+    session_max_secs: Option<u64>,
 }
 
 /// The resolved configuration.
@@ -88,6 +115,20 @@ pub struct Settings {
     pub log: String,
     /// Proxies whose X-Forwarded-For is believed.
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// Where the secrets key lives.
+    pub secrets_key_file: PathBuf,
+    /// WebAuthn relying party id.
+    pub webauthn_rp_id: String,
+    /// Allowed WebAuthn origins.
+    pub webauthn_origins: Vec<url::Url>,
+    /// Whether an origin matches on any port (only for the localhost default).
+    pub webauthn_any_port: bool,
+    /// Failed guesses allowed per window.
+    pub auth_failure_limit: usize,
+    /// The failure window, seconds.
+    pub auth_failure_window_secs: u64,
+    /// Longest session, seconds.
+    pub session_max_secs: u64,
 }
 
 impl Settings {
@@ -97,7 +138,7 @@ impl Settings {
             Some(path) => load_file(path)?,
             None => FileConfig::default(),
         };
-        let data_dir = args.data_dir.clone().or(file.data_dir).unwrap_or_else(|| PathBuf::from("twofold-data"));
+        let data_dir = args.data_dir.clone().or(file.data_dir.clone()).unwrap_or_else(|| PathBuf::from("twofold-data"));
         let url_file = args.database_url_file.clone().or(file.database_url_file);
         let database_url = match url_file {
             Some(path) => std::fs::read_to_string(&path)
@@ -109,6 +150,28 @@ impl Settings {
                 .or(file.database_url)
                 .unwrap_or_else(|| format!("sqlite://{}", data_dir.join("twofold.db").display())),
         };
+        let webauthn_rp_id =
+            args.webauthn_rp_id.clone().or(file.webauthn_rp_id).unwrap_or_else(|| "localhost".to_owned());
+        let origins = if args.webauthn_origins.is_empty() {
+            file.webauthn_origins.unwrap_or_default()
+        } else {
+            args.webauthn_origins.clone()
+        };
+        let webauthn_any_port = origins.is_empty() && webauthn_rp_id == "localhost";
+        let webauthn_origins = if origins.is_empty() {
+            vec![format!("http{}://{webauthn_rp_id}", if webauthn_any_port { "" } else { "s" })]
+        } else {
+            origins
+        };
+        let webauthn_origins = webauthn_origins
+            .iter()
+            .map(|o| {
+                url::Url::parse(o.trim())
+                    .map_err(|e| CliError::Usage(format!("webauthn_origins: `{o}` is not a URL: {e}")))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let secrets_key_file =
+            args.secrets_key_file.clone().or(file.secrets_key_file).unwrap_or_else(|| data_dir.join("secrets.key"));
         let settings = Settings {
             listen: args.listen.or(file.listen).unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080))),
             database_url,
@@ -122,7 +185,23 @@ impl Settings {
             } else {
                 args.trusted_proxies.clone()
             })?,
+            secrets_key_file,
+            webauthn_rp_id,
+            webauthn_origins,
+            webauthn_any_port,
+            auth_failure_limit: args.auth_failure_limit.or(file.auth_failure_limit).unwrap_or(5),
+            auth_failure_window_secs: args.auth_failure_window_secs.or(file.auth_failure_window_secs).unwrap_or(900),
+            session_max_secs: args.session_max_secs.or(file.session_max_secs).unwrap_or(24 * 3600),
         };
+        if !(1..=100).contains(&settings.auth_failure_limit) {
+            return Err(CliError::Usage("auth_failure_limit must be between 1 and 100 (NIST 800-63B §3.2.2)".into()));
+        }
+        if settings.auth_failure_window_secs == 0 {
+            return Err(CliError::Usage("auth_failure_window_secs must be at least 1".into()));
+        }
+        if settings.session_max_secs == 0 || settings.session_max_secs > 24 * 3600 {
+            return Err(CliError::Usage("session_max_secs must be between 1 and 86400 (NIST AAL2)".into()));
+        }
         if settings.timestamp_window_secs == 0 || settings.timestamp_window_secs > 24 * 3600 {
             return Err(CliError::Usage("timestamp_window_secs must be between 1 and 86400".into()));
         }

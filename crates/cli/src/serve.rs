@@ -7,6 +7,9 @@ use clap::Args;
 use tokio::net::TcpListener;
 use twofold_client::{ApiKeyPair, Curve};
 use twofold_core::engine::BootstrapPlan;
+use twofold_core::engine::FactorConfig;
+use twofold_core::factors::passkey::RelyingParty;
+use twofold_core::secrets::SecretsKey;
 use twofold_core::{Engine, EngineConfig, SystemClock};
 use twofold_server::{AppState, ServerLimits};
 use twofold_store::{SqlStore, StoreOptions};
@@ -47,12 +50,19 @@ async fn serve(settings: Settings) -> Result<(), CliError> {
     let store = SqlStore::open(&settings.database_url, &StoreOptions::default())
         .await
         .map_err(|e| CliError::Runtime(e.to_string()))?;
-    let engine = Engine::new(
-        Arc::new(store.clone()),
-        Arc::new(SystemClock),
-        EngineConfig { timestamp_window_ms: i64::try_from(settings.timestamp_window_secs).unwrap_or(300) * 1000 },
-    );
+    let secrets = load_or_create_secrets_key(&settings.secrets_key_file)?;
+    let relying_party =
+        RelyingParty::new(&settings.webauthn_rp_id, "twofold", &settings.webauthn_origins, settings.webauthn_any_port)
+            .map_err(|e| CliError::Usage(e.to_string()))?;
+    let mut factors = FactorConfig::new(relying_party, secrets);
+    factors.max_failures = settings.auth_failure_limit;
+    factors.failure_window_ms = i64::try_from(settings.auth_failure_window_secs).unwrap_or(900) * 1000;
+    factors.session_max_secs = settings.session_max_secs;
+    let mut config = EngineConfig::new(factors);
+    config.timestamp_window_ms = i64::try_from(settings.timestamp_window_secs).unwrap_or(300) * 1000;
+    let engine = Engine::new(Arc::new(store.clone()), Arc::new(SystemClock), config);
     bootstrap_if_empty(&engine, &settings.data_dir).await?;
+    engine.load_session_signer().await.map_err(|e| CliError::Runtime(e.to_string()))?;
 
     let listener = TcpListener::bind(settings.listen)
         .await
@@ -154,4 +164,46 @@ mod tests {
         assert_eq!(redact("postgres://u@h/db"), "postgres://u@h/db");
         assert_eq!(redact("sqlite://x.db"), "sqlite://x.db");
     }
+}
+
+/// Reads the secrets key, or creates one (owner-only, written then renamed) on a fresh
+/// installation. A key file readable by others is refused.
+fn load_or_create_secrets_key(path: &Path) -> Result<SecretsKey, CliError> {
+    let err = |what: String| CliError::Runtime(format!("secrets key {}: {what}", path.display()));
+    match std::fs::read_to_string(path) {
+        Ok(text) => {
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::PermissionsExt;
+                let mode = std::fs::metadata(path).map_err(|e| err(e.to_string()))?.permissions().mode();
+                if mode & 0o077 != 0 {
+                    return Err(err(format!("permissions {:o} let others read it; chmod 600 it", mode & 0o777)));
+                }
+            }
+            SecretsKey::from_hex(&text).map_err(|e| err(e.to_string()))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let key = SecretsKey::generate().map_err(|e| err(e.to_string()))?;
+            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                twofold_store::private_dir(dir).map_err(|e| err(e.to_string()))?;
+            }
+            let staging = path.with_extension("key.new");
+            write_private(&staging, key.to_hex().as_bytes()).map_err(|e| err(e.to_string()))?;
+            std::fs::rename(&staging, path).map_err(|e| err(e.to_string()))?;
+            tracing::info!(path = %path.display(), "created a new secrets key; back it up with the database");
+            Ok(key)
+        }
+        Err(e) => Err(err(e.to_string())),
+    }
+}
+
+fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(path)?;
+    file.write_all(bytes)?;
+    file.sync_all()
 }

@@ -50,6 +50,22 @@ pub enum Operation {
     RemoveIpAllowlist,
     /// Set an organization's IP deny list.
     SetIpDenylist,
+    /// Register passkeys.
+    CreateAuthenticators,
+    /// Remove passkeys.
+    DeleteAuthenticators,
+    /// Start enrolling an authenticator app.
+    CreateTotpAuthenticator,
+    /// Activate an authenticator app with its first code.
+    VerifyTotpAuthenticator,
+    /// Remove authenticator apps.
+    DeleteTotpAuthenticators,
+    /// Generate a new set of recovery codes.
+    CreateRecoveryCodes,
+    /// Create a read-write session for a client-held key.
+    StampLogin,
+    /// Delete sessions.
+    DeleteSessions,
 }
 
 /// A submit endpoint: `/public/v1/submit/<path>`.
@@ -216,6 +232,90 @@ pub const KINDS: &[ActivityKind] = &[
         versions: &[v("ACTIVITY_TYPE_SET_IP_DENYLIST", "setIpDenylistIntent", "setIpDenylistResult")],
         resource: "SECURITY_SETTINGS",
         action: "UPDATE",
+        root_only: false,
+    },
+    ActivityKind {
+        path: "create_authenticators",
+        operation: Operation::CreateAuthenticators,
+        versions: &[v(
+            "ACTIVITY_TYPE_CREATE_AUTHENTICATORS_V2",
+            "createAuthenticatorsIntentV2",
+            "createAuthenticatorsResult",
+        )],
+        resource: "AUTHENTICATOR",
+        action: "CREATE",
+        root_only: false,
+    },
+    ActivityKind {
+        path: "delete_authenticators",
+        operation: Operation::DeleteAuthenticators,
+        versions: &[v(
+            "ACTIVITY_TYPE_DELETE_AUTHENTICATORS",
+            "deleteAuthenticatorsIntent",
+            "deleteAuthenticatorsResult",
+        )],
+        resource: "AUTHENTICATOR",
+        action: "DELETE",
+        root_only: false,
+    },
+    ActivityKind {
+        path: "create_totp_authenticator",
+        operation: Operation::CreateTotpAuthenticator,
+        versions: &[v(
+            "ACTIVITY_TYPE_CREATE_TOTP_AUTHENTICATOR",
+            "createTotpAuthenticatorIntent",
+            "createTotpAuthenticatorResult",
+        )],
+        resource: "AUTHENTICATOR",
+        action: "CREATE",
+        root_only: false,
+    },
+    ActivityKind {
+        path: "verify_totp_authenticator",
+        operation: Operation::VerifyTotpAuthenticator,
+        versions: &[v(
+            "ACTIVITY_TYPE_VERIFY_TOTP_AUTHENTICATOR",
+            "verifyTotpAuthenticatorIntent",
+            "verifyTotpAuthenticatorResult",
+        )],
+        resource: "AUTHENTICATOR",
+        action: "UPDATE",
+        root_only: false,
+    },
+    ActivityKind {
+        path: "delete_totp_authenticators",
+        operation: Operation::DeleteTotpAuthenticators,
+        versions: &[v(
+            "ACTIVITY_TYPE_DELETE_TOTP_AUTHENTICATORS",
+            "deleteTotpAuthenticatorsIntent",
+            "deleteTotpAuthenticatorsResult",
+        )],
+        resource: "AUTHENTICATOR",
+        action: "DELETE",
+        root_only: false,
+    },
+    ActivityKind {
+        path: "create_recovery_codes",
+        operation: Operation::CreateRecoveryCodes,
+        versions: &[v("ACTIVITY_TYPE_CREATE_RECOVERY_CODES", "createRecoveryCodesIntent", "createRecoveryCodesResult")],
+        resource: "AUTHENTICATOR",
+        action: "CREATE",
+        root_only: false,
+    },
+    ActivityKind {
+        path: "stamp_login",
+        operation: Operation::StampLogin,
+        versions: &[v("ACTIVITY_TYPE_STAMP_LOGIN", "stampLoginIntent", "stampLoginResult")],
+        resource: "SESSION",
+        action: "CREATE",
+        root_only: false,
+    },
+    ActivityKind {
+        path: "delete_sessions",
+        operation: Operation::DeleteSessions,
+        versions: &[v("ACTIVITY_TYPE_DELETE_SESSIONS", "deleteSessionsIntent", "deleteSessionsResult")],
+        resource: "SESSION",
+        action: "DELETE",
         root_only: false,
     },
 ];

@@ -56,7 +56,7 @@ pub struct ApiKeyView {
 impl From<&ApiKey> for ApiKeyView {
     fn from(k: &ApiKey) -> Self {
         ApiKeyView {
-            credential: Credential { public_key: k.public_key.clone(), credential_type: k.curve.credential_type() },
+            credential: Credential { public_key: k.public_key.clone(), credential_type: k.credential_type() },
             api_key_id: k.id.clone(),
             api_key_name: k.name.clone(),
             created_at: Timestamp::from_ms(k.created_at),
@@ -297,6 +297,19 @@ fn empty_object() -> Box<RawValue> {
 }
 
 impl ActivityView {
+    /// Adds `fields` to the result object under `result_key`, for this response only.
+    pub fn reveal(&mut self, result_key: &str, fields: &serde_json::Value) {
+        let mut result: serde_json::Value = serde_json::from_str(self.result.get()).unwrap_or_default();
+        if let (Some(target), Some(extra)) =
+            (result.get_mut(result_key).and_then(|r| r.as_object_mut()), fields.as_object())
+        {
+            target.extend(extra.iter().map(|(k, v)| (k.clone(), v.clone())));
+        }
+        if let Ok(raw) = RawValue::from_string(result.to_string()) {
+            self.result = raw;
+        }
+    }
+
     /// Builds the view for `caller_user_id`.
     pub fn new(a: &Activity, votes: Vec<VoteView>, caller_user_id: &str) -> Self {
         let open = matches!(a.status, crate::model::ActivityStatus::ConsensusNeeded);

@@ -44,6 +44,17 @@ pub enum Error {
     /// The current state does not allow this.
     #[error("{0}")]
     FailedPrecondition(String),
+    /// Too many failed guesses: refused until `retry_after_secs` have passed.
+    #[error("{message}")]
+    RateLimited {
+        /// What was refused and why.
+        message: String,
+        /// Seconds until a new attempt is allowed.
+        retry_after_secs: u64,
+    },
+    /// A dependency on our side failed (random number generator, a sealed secret).
+    #[error("{0}")]
+    Internal(String),
     /// Storage failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -59,6 +70,8 @@ impl Error {
             Error::NotFound(_) => ErrorCode::NotFound,
             Error::AlreadyExists(_) => ErrorCode::AlreadyExists,
             Error::FailedPrecondition(_) => ErrorCode::FailedPrecondition,
+            Error::RateLimited { .. } => ErrorCode::ResourceExhausted,
+            Error::Internal(_) => ErrorCode::Internal,
             Error::Store(StoreError::Conflict(_)) => ErrorCode::AlreadyExists,
             Error::Store(_) => ErrorCode::Internal,
         }

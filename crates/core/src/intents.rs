@@ -231,6 +231,128 @@ pub struct DeletePolicy {
 pub struct VoteIntent {
     /// The activity's fingerprint (`sha256:<hex>`).
     pub fingerprint: String,
+    /// A current code of one of the voter's TOTP devices, proving that factor too.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub totp_code: Option<String>,
+    /// One of the voter's unused recovery codes, proving that factor too (and using it up).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recovery_code: Option<String>,
+}
+
+/// `v1Attestation`: a WebAuthn registration response, base64url values.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AttestationParams {
+    /// Credential id.
+    pub credential_id: String,
+    /// Client data JSON.
+    pub client_data_json: String,
+    /// Attestation object.
+    pub attestation_object: String,
+    /// `AUTHENTICATOR_TRANSPORT_*`.
+    #[serde(default)]
+    pub transports: Vec<String>,
+}
+
+/// `v1AuthenticatorParamsV2`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AuthenticatorParams {
+    /// Human-readable name.
+    pub authenticator_name: String,
+    /// The registration challenge from `get_passkey_registration_options`.
+    pub challenge: String,
+    /// The authenticator's response.
+    pub attestation: AttestationParams,
+}
+
+/// `v1CreateAuthenticatorsIntentV2`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CreateAuthenticators {
+    /// The passkeys.
+    pub authenticators: Vec<AuthenticatorParams>,
+    /// Their owner.
+    pub user_id: String,
+}
+
+/// `v1DeleteAuthenticatorsIntent`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct DeleteAuthenticators {
+    /// Their owner.
+    pub user_id: String,
+    /// The passkeys to remove.
+    pub authenticator_ids: Vec<String>,
+}
+
+/// twofold's `ACTIVITY_TYPE_CREATE_TOTP_AUTHENTICATOR`: a new, not yet active device.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CreateTotpAuthenticator {
+    /// Its owner.
+    pub user_id: String,
+    /// Human-readable name (default "Authenticator app").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub authenticator_name: Option<String>,
+}
+
+/// twofold's `ACTIVITY_TYPE_VERIFY_TOTP_AUTHENTICATOR`: the first code, which activates the device.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct VerifyTotpAuthenticator {
+    /// Its owner.
+    pub user_id: String,
+    /// The device.
+    pub totp_authenticator_id: String,
+    /// A current code from the app.
+    pub totp_code: String,
+}
+
+/// twofold's `ACTIVITY_TYPE_DELETE_TOTP_AUTHENTICATORS`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct DeleteTotpAuthenticators {
+    /// Their owner.
+    pub user_id: String,
+    /// The devices to remove.
+    pub totp_authenticator_ids: Vec<String>,
+}
+
+/// twofold's `ACTIVITY_TYPE_CREATE_RECOVERY_CODES`: a new set, replacing the old one.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CreateRecoveryCodes {
+    /// Their owner.
+    pub user_id: String,
+}
+
+/// `v1StampLoginIntent`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct StampLogin {
+    /// The session's public key (compressed P-256 hex), held by the client.
+    pub public_key: String,
+    /// Lifetime in seconds (default 900).
+    #[serde(default, deserialize_with = "opt_u64_string", skip_serializing_if = "Option::is_none")]
+    pub expiration_seconds: Option<u64>,
+    /// Delete the user's other sessions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub invalidate_existing: Option<bool>,
+    /// A session profile to bind the session to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_profile_id: Option<String>,
+}
+
+/// twofold's `ACTIVITY_TYPE_DELETE_SESSIONS`: log out sessions.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct DeleteSessions {
+    /// Their owner.
+    pub user_id: String,
+    /// The sessions (their key ids) to delete; absent = all of the user's sessions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_ids: Option<Vec<String>>,
 }
 
 /// `v1SetIpAllowlistIntent` (+ twofold's `confirmLockout`): without `publicKey` it is
@@ -314,6 +436,22 @@ pub enum Intent {
     RemoveIpAllowlist(RemoveIpAllowlist),
     /// See [`SetIpDenylist`].
     SetIpDenylist(SetIpDenylist),
+    /// See [`CreateAuthenticators`].
+    CreateAuthenticators(CreateAuthenticators),
+    /// See [`DeleteAuthenticators`].
+    DeleteAuthenticators(DeleteAuthenticators),
+    /// See [`CreateTotpAuthenticator`].
+    CreateTotpAuthenticator(CreateTotpAuthenticator),
+    /// See [`VerifyTotpAuthenticator`].
+    VerifyTotpAuthenticator(VerifyTotpAuthenticator),
+    /// See [`DeleteTotpAuthenticators`].
+    DeleteTotpAuthenticators(DeleteTotpAuthenticators),
+    /// See [`CreateRecoveryCodes`].
+    CreateRecoveryCodes(CreateRecoveryCodes),
+    /// See [`StampLogin`].
+    StampLogin(StampLogin),
+    /// See [`DeleteSessions`].
+    DeleteSessions(DeleteSessions),
 }
 
 impl Intent {
@@ -337,6 +475,14 @@ impl Intent {
             Operation::SetIpAllowlist => Intent::SetIpAllowlist(typed(parameters)?),
             Operation::RemoveIpAllowlist => Intent::RemoveIpAllowlist(typed(parameters)?),
             Operation::SetIpDenylist => Intent::SetIpDenylist(typed(parameters)?),
+            Operation::CreateAuthenticators => Intent::CreateAuthenticators(typed(parameters)?),
+            Operation::DeleteAuthenticators => Intent::DeleteAuthenticators(typed(parameters)?),
+            Operation::CreateTotpAuthenticator => Intent::CreateTotpAuthenticator(typed(parameters)?),
+            Operation::VerifyTotpAuthenticator => Intent::VerifyTotpAuthenticator(typed(parameters)?),
+            Operation::DeleteTotpAuthenticators => Intent::DeleteTotpAuthenticators(typed(parameters)?),
+            Operation::CreateRecoveryCodes => Intent::CreateRecoveryCodes(typed(parameters)?),
+            Operation::StampLogin => Intent::StampLogin(typed(parameters)?),
+            Operation::DeleteSessions => Intent::DeleteSessions(typed(parameters)?),
         })
     }
 
@@ -367,6 +513,24 @@ impl Intent {
             Intent::SetIpAllowlist(p) => json!({ "public_key": p.public_key, "rule_count": p.rules.len() }),
             Intent::RemoveIpAllowlist(p) => json!({ "public_key": p.public_key }),
             Intent::SetIpDenylist(p) => json!({ "rule_count": p.rules.len() }),
+            Intent::CreateAuthenticators(p) => json!({ "user_id": p.user_id }),
+            Intent::DeleteAuthenticators(p) => {
+                json!({ "user_id": p.user_id, "authenticator_ids": p.authenticator_ids })
+            }
+            Intent::CreateTotpAuthenticator(p) => json!({ "user_id": p.user_id }),
+            Intent::VerifyTotpAuthenticator(p) => {
+                json!({ "user_id": p.user_id, "totp_authenticator_id": p.totp_authenticator_id })
+            }
+            Intent::DeleteTotpAuthenticators(p) => {
+                json!({ "user_id": p.user_id, "totp_authenticator_ids": p.totp_authenticator_ids })
+            }
+            Intent::CreateRecoveryCodes(p) => json!({ "user_id": p.user_id }),
+            Intent::StampLogin(p) => json!({
+                "public_key": p.public_key,
+                "expiration_seconds": p.expiration_seconds,
+                "session_profile_id": p.session_profile_id,
+            }),
+            Intent::DeleteSessions(p) => json!({ "user_id": p.user_id, "session_ids": p.session_ids }),
         }
     }
 
@@ -376,8 +540,28 @@ impl Intent {
         match self {
             Intent::CreateApiKeys(p) => Some(&p.user_id),
             Intent::DeleteApiKeys(p) => Some(&p.user_id),
+            Intent::CreateAuthenticators(p) => Some(&p.user_id),
+            Intent::DeleteAuthenticators(p) => Some(&p.user_id),
+            Intent::CreateTotpAuthenticator(p) => Some(&p.user_id),
+            Intent::VerifyTotpAuthenticator(p) => Some(&p.user_id),
+            Intent::DeleteTotpAuthenticators(p) => Some(&p.user_id),
+            Intent::CreateRecoveryCodes(p) => Some(&p.user_id),
+            Intent::DeleteSessions(p) => Some(&p.user_id),
             _ => None,
         }
+    }
+
+    /// Whether this intent binds or removes a factor: such changes need fresh
+    /// authentication and send the user a notice.
+    pub fn changes_factors(&self) -> bool {
+        matches!(
+            self,
+            Intent::CreateAuthenticators(_)
+                | Intent::DeleteAuthenticators(_)
+                | Intent::VerifyTotpAuthenticator(_)
+                | Intent::DeleteTotpAuthenticators(_)
+                | Intent::CreateRecoveryCodes(_)
+        )
     }
 }
 

@@ -11,9 +11,11 @@ pub mod clock;
 pub mod crypto;
 pub mod engine;
 pub mod error;
+pub mod factors;
 pub mod intents;
 pub mod model;
 pub mod network;
+pub mod secrets;
 pub mod store;
 mod validate;
 

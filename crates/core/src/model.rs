@@ -107,6 +107,124 @@ pub struct ApiKey {
     pub updated_at: i64,
     /// Expiry, ms since epoch; `None` never expires.
     pub expires_at: Option<i64>,
+    /// A long-lived API key, or a session key from a login.
+    pub kind: KeyKind,
+    /// The session profile a session key is bound to.
+    pub session_profile_id: Option<String>,
+}
+
+/// Whether a key pair credential is an API key or a login session's key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyKind {
+    /// A long-lived key a user or service holds.
+    ApiKey,
+    /// A short-lived read-write session key created by `stamp_login`.
+    Session,
+}
+
+impl KeyKind {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KeyKind::ApiKey => "API_KEY",
+            KeyKind::Session => "SESSION",
+        }
+    }
+
+    /// Parses the stored name.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "API_KEY" => Some(KeyKind::ApiKey),
+            "SESSION" => Some(KeyKind::Session),
+            _ => None,
+        }
+    }
+}
+
+impl ApiKey {
+    /// The credential type clients see (`CREDENTIAL_TYPE_API_KEY_P256`,
+    /// `CREDENTIAL_TYPE_READ_WRITE_SESSION_KEY_P256`).
+    pub fn credential_type(&self) -> &'static str {
+        match self.kind {
+            KeyKind::Session => "CREDENTIAL_TYPE_READ_WRITE_SESSION_KEY_P256",
+            KeyKind::ApiKey => self.curve.credential_type(),
+        }
+    }
+
+    /// The authentication type a stamp by this key proves (`AUTHENTICATION_TYPE_API_KEY`).
+    pub fn authentication_type(&self) -> &'static str {
+        match self.kind {
+            KeyKind::Session => "AUTHENTICATION_TYPE_SESSION",
+            KeyKind::ApiKey => "AUTHENTICATION_TYPE_API_KEY",
+        }
+    }
+}
+
+/// The kinds of factor twofold keeps besides key pairs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum FactorKind {
+    /// A WebAuthn credential.
+    Passkey,
+    /// An RFC 6238 authenticator app.
+    Totp,
+    /// One saved recovery code of a set.
+    RecoveryCode,
+}
+
+impl FactorKind {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FactorKind::Passkey => "PASSKEY",
+            FactorKind::Totp => "TOTP",
+            FactorKind::RecoveryCode => "RECOVERY_CODE",
+        }
+    }
+
+    /// Parses the stored name.
+    pub fn parse(s: &str) -> Option<Self> {
+        [FactorKind::Passkey, FactorKind::Totp, FactorKind::RecoveryCode].into_iter().find(|k| k.as_str() == s)
+    }
+
+    /// The authentication type proving this factor (`AUTHENTICATION_TYPE_TOTP`).
+    pub fn authentication_type(self) -> &'static str {
+        match self {
+            FactorKind::Passkey => "AUTHENTICATION_TYPE_PASSKEY",
+            FactorKind::Totp => "AUTHENTICATION_TYPE_TOTP",
+            FactorKind::RecoveryCode => "AUTHENTICATION_TYPE_RECOVERY_CODE",
+        }
+    }
+}
+
+/// A factor bound to a user: a passkey, a TOTP device or one recovery code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Factor {
+    /// UUID (`authenticatorId`, `totpAuthenticatorId`).
+    pub id: String,
+    /// Owning organization.
+    pub organization_id: String,
+    /// Owning user.
+    pub user_id: String,
+    /// What it is.
+    pub kind: FactorKind,
+    /// Human-readable name.
+    pub name: String,
+    /// A non-secret handle to find it by: a passkey's credential id, a recovery code's prefix.
+    pub lookup: Option<String>,
+    /// Non-secret details as JSON (a passkey's public credential, TOTP parameters).
+    pub public_data: String,
+    /// Sealed or hashed secret material (a sealed TOTP seed, a recovery code's argon2 hash).
+    pub secret: Option<String>,
+    /// A passkey's signature counter or a TOTP device's last accepted step; only moves forward.
+    pub counter: i64,
+    /// Usable for authentication (a TOTP device becomes active after its first code).
+    pub active: bool,
+    /// When a single-use factor was used, ms since epoch.
+    pub used_at: Option<i64>,
+    /// Creation time, ms since epoch.
+    pub created_at: i64,
+    /// Last change, ms since epoch.
+    pub updated_at: i64,
 }
 
 /// A user tag, used by policies (`user.tags.contains('admin')`).
@@ -231,6 +349,8 @@ pub struct Vote {
     pub signature: String,
     /// The stamp's scheme.
     pub scheme: String,
+    /// Authentication types the vote proved (its stamp's own type, plus a TOTP or recovery code).
+    pub proofs: Vec<String>,
     /// Time of the vote, ms since epoch.
     pub created_at: i64,
 }

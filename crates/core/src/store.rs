@@ -9,7 +9,8 @@ use async_trait::async_trait;
 
 use crate::audit::AuditEvent;
 use crate::model::{
-    Activity, ActivityFilter, ApiKey, Organization, Policy, PolicyEvaluationRecord, User, UserTag, Vote,
+    Activity, ActivityFilter, ApiKey, Factor, FactorKind, Organization, Policy, PolicyEvaluationRecord, User, UserTag,
+    Vote,
 };
 use crate::network::{IpRuleSet, ListKind};
 
@@ -98,6 +99,66 @@ pub trait StoreTx: Send {
     async fn api_keys_by_public_key(&mut self, public_key: &str) -> StoreResult<Vec<ApiKey>>;
     /// API keys of an organization, optionally of one user, oldest first.
     async fn list_api_keys(&mut self, org_id: &str, user_id: Option<&str>) -> StoreResult<Vec<ApiKey>>;
+    /// Deletes a user's session keys: those named (or all), except `keep`; returns how many.
+    async fn delete_sessions(
+        &mut self,
+        org_id: &str,
+        user_id: &str,
+        ids: Option<&[String]>,
+        keep: Option<&str>,
+    ) -> StoreResult<u64>;
+
+    /// Inserts a factor; `Conflict` if the organization already has one of that kind with that lookup.
+    async fn insert_factor(&mut self, factor: &Factor) -> StoreResult<()>;
+    /// Reads a factor of an organization.
+    async fn get_factor(&mut self, org_id: &str, id: &str) -> StoreResult<Option<Factor>>;
+    /// A user's factors, optionally of one kind, oldest first.
+    async fn list_factors(&mut self, org_id: &str, user_id: &str, kind: Option<FactorKind>)
+    -> StoreResult<Vec<Factor>>;
+    /// Every factor (in any organization) of this kind with this lookup handle.
+    async fn factors_by_lookup(&mut self, kind: FactorKind, lookup: &str) -> StoreResult<Vec<Factor>>;
+    /// Rewrites a factor's name, secret, activity flag and `updated_at`.
+    async fn update_factor(&mut self, factor: &Factor) -> StoreResult<()>;
+    /// Moves a factor's counter forward to `counter`; `false` (and no change) unless
+    /// it is greater than the stored one. Atomic: two nodes cannot both advance to it.
+    async fn advance_factor_counter(&mut self, id: &str, counter: i64, now: i64) -> StoreResult<bool>;
+    /// Marks a single-use factor used; `false` if it already was.
+    async fn use_factor(&mut self, id: &str, now: i64) -> StoreResult<bool>;
+    /// Deletes a user's factors of one kind: those named, or all; returns how many.
+    async fn delete_factors(
+        &mut self,
+        org_id: &str,
+        user_id: &str,
+        kind: FactorKind,
+        ids: Option<&[String]>,
+    ) -> StoreResult<u64>;
+
+    /// Stores a passkey registration ceremony's state under its challenge.
+    async fn insert_webauthn_challenge(
+        &mut self,
+        challenge: &str,
+        org_id: &str,
+        user_id: &str,
+        state: &str,
+        expires_at: i64,
+    ) -> StoreResult<()>;
+    /// Removes and returns `(state, expires_at)` of a user's ceremony: a challenge is used once.
+    async fn take_webauthn_challenge(&mut self, challenge: &str, user_id: &str) -> StoreResult<Option<(String, i64)>>;
+
+    /// Locks a user row until the transaction ends, so that per-user counters are
+    /// read and written one request at a time on every node; `false` if absent.
+    async fn lock_user(&mut self, org_id: &str, user_id: &str) -> StoreResult<bool>;
+    /// Times of a user's failed guesses at `factor` since `since`, oldest first.
+    async fn auth_failures_since(&mut self, user_id: &str, factor: &str, since: i64) -> StoreResult<Vec<i64>>;
+    /// Records one failed guess.
+    async fn record_auth_failure(&mut self, org_id: &str, user_id: &str, factor: &str, now: i64) -> StoreResult<()>;
+    /// Forgets a user's failed guesses at `factor` (after a success).
+    async fn clear_auth_failures(&mut self, user_id: &str, factor: &str) -> StoreResult<()>;
+
+    /// A sealed installation secret.
+    async fn server_secret(&mut self, name: &str) -> StoreResult<Option<String>>;
+    /// Stores a sealed installation secret unless one exists; `false` then.
+    async fn insert_server_secret(&mut self, name: &str, sealed: &str, now: i64) -> StoreResult<bool>;
 
     /// Inserts an activity unless one with the same fingerprint exists; `false` then.
     async fn insert_activity(&mut self, activity: &Activity) -> StoreResult<bool>;

@@ -228,7 +228,49 @@ pub(crate) fn validate(intent: &Intent) -> Result<()> {
         }
         Intent::RemoveIpAllowlist(_) => {}
         Intent::SetIpDenylist(p) => crate::network::validate_rules("parameters.rules", &p.rules)?,
+        Intent::CreateAuthenticators(p) => {
+            check_count("authenticators", p.authenticators.len(), 1)?;
+            for a in &p.authenticators {
+                check_name("authenticators[].authenticatorName", &a.authenticator_name)?;
+                if a.challenge.trim().is_empty() {
+                    return Err(Error::invalid("parameters.authenticators[].challenge: must not be empty"));
+                }
+            }
+        }
+        Intent::DeleteAuthenticators(p) => {
+            check_count("authenticatorIds", p.authenticator_ids.len(), 1)?;
+            unique("authenticatorIds", &p.authenticator_ids)?;
+        }
+        Intent::CreateTotpAuthenticator(p) => {
+            if let Some(name) = &p.authenticator_name {
+                check_name("authenticatorName", name)?;
+            }
+        }
+        Intent::VerifyTotpAuthenticator(p) => check_code("totpCode", &p.totp_code)?,
+        Intent::DeleteTotpAuthenticators(p) => {
+            check_count("totpAuthenticatorIds", p.totp_authenticator_ids.len(), 1)?;
+            unique("totpAuthenticatorIds", &p.totp_authenticator_ids)?;
+        }
+        Intent::CreateRecoveryCodes(_) => {}
+        Intent::StampLogin(p) => {
+            crypto::parse_public_key(crate::model::ApiKeyCurve::P256, &p.public_key)
+                .map_err(|e| Error::invalid(format!("parameters.publicKey: {e}")))?;
+        }
+        Intent::DeleteSessions(p) => {
+            if let Some(ids) = &p.session_ids {
+                unique("sessionIds", ids)?;
+            }
+        }
         Intent::Vote(_, v) => {
+            if v.totp_code.is_some() && v.recovery_code.is_some() {
+                return Err(Error::invalid("parameters: give `totpCode` or `recoveryCode`, not both"));
+            }
+            if let Some(code) = &v.totp_code {
+                check_code("totpCode", code)?;
+            }
+            if v.recovery_code.as_deref().is_some_and(|c| c.is_empty() || c.len() > 64) {
+                return Err(Error::invalid("parameters.recoveryCode: must be 1 to 64 characters"));
+            }
             let hex = v.fingerprint.strip_prefix("sha256:").unwrap_or("");
             if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
                 return Err(Error::invalid(format!(
@@ -239,6 +281,15 @@ pub(crate) fn validate(intent: &Intent) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// A one-time code field: 6 to 8 digits.
+fn check_code(field: &str, code: &str) -> Result<()> {
+    if (6..=8).contains(&code.len()) && code.bytes().all(|b| b.is_ascii_digit()) {
+        Ok(())
+    } else {
+        Err(Error::invalid(format!("parameters.{field}: expected 6 to 8 digits")))
+    }
 }
 
 fn check_policy(p: &CreatePolicy) -> Result<()> {

@@ -40,7 +40,11 @@ fn fixture() -> Fixture {
     let key = ApiKeyPair::generate(Curve::P256).expect("key");
     let (engine, org) = rt.block_on(async {
         let store = SqlStore::open(&url, &StoreOptions::default()).await.expect("store");
-        let engine = Engine::new(Arc::new(store), Arc::new(SystemClock), EngineConfig::default());
+        let engine = Engine::new(
+            Arc::new(store),
+            Arc::new(SystemClock),
+            EngineConfig::new(twofold_core::engine::FactorConfig::for_development().expect("dev factors")),
+        );
         let plan = BootstrapPlan::new("bench", "root", &key.public_key_hex());
         assert!(engine.bootstrap(&plan).await.expect("bootstrap"));
         (engine, plan.organization_id)
@@ -49,7 +53,7 @@ fn fixture() -> Fixture {
     let body = json!({ "organizationId": org, "padding": "x".repeat(220) }).to_string().into_bytes();
     let stamp_header = key.stamp(&body);
     let sig_hex = key.sign_hex(&body);
-    let stamp = StampProof {
+    let stamp = StampProof::Key {
         public_key: key.public_key_hex(),
         scheme: "SIGNATURE_SCHEME_TK_API_P256".into(),
         signature: sig_hex.clone(),

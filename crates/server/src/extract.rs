@@ -26,11 +26,10 @@ pub struct Stamped {
 
 fn read_stamp(headers: &HeaderMap) -> Result<StampProof, String> {
     match (headers.get(STAMP_HEADER), headers.get(WEBAUTHN_STAMP_HEADER)) {
-        (Some(v), _) => stamp::parse(v.as_bytes()).map_err(|e| e.to_string()),
-        (None, Some(_)) => Err("passkey stamps (X-Stamp-Webauthn) are not enabled on this server; \
-                                stamp with an API key (X-Stamp)"
-            .to_owned()),
-        (None, None) => Err("missing X-Stamp header: every request must be stamped".to_owned()),
+        (Some(_), Some(_)) => Err("send one stamp: X-Stamp or X-Stamp-Webauthn, not both".to_owned()),
+        (Some(v), None) => stamp::parse(v.as_bytes()).map_err(|e| e.to_string()),
+        (None, Some(v)) => stamp::parse_webauthn(v.as_bytes()).map_err(|e| e.to_string()),
+        (None, None) => Err("missing X-Stamp or X-Stamp-Webauthn header: every request must be stamped".to_owned()),
     }
 }
 

@@ -49,6 +49,8 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/public/v1/submit/{name}", any(submit))
         .route("/public/v1/query/{name}", any(query))
+        .route("/passkey", get(passkey_page))
+        .route("/assets/webauthn.js", get(webauthn_js))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .fallback(no_route)
@@ -71,6 +73,15 @@ impl Stamped {
     fn as_request(&self) -> Request<'_> {
         Request { stamp: self.stamp.clone(), client_ip: self.client_ip, body: &self.body }
     }
+}
+
+/// The passkey page and its script, embedded in the binary (no files at run time).
+async fn passkey_page() -> impl IntoResponse {
+    ([(axum::http::header::CONTENT_TYPE, "text/html; charset=utf-8")], include_str!("../../../web/passkey.html"))
+}
+
+async fn webauthn_js() -> impl IntoResponse {
+    ([(axum::http::header::CONTENT_TYPE, "text/javascript; charset=utf-8")], include_str!("../../../web/webauthn.js"))
 }
 
 async fn healthz() -> Json<serde_json::Value> {

@@ -4,6 +4,7 @@
 use base64::Engine as _;
 use base64::engine::general_purpose::{URL_SAFE, URL_SAFE_NO_PAD};
 use serde::Deserialize;
+use twofold_core::factors::passkey::WebauthnStamp;
 use twofold_core::{Error, StampProof};
 
 /// Header carrying an API-key stamp.
@@ -23,6 +24,24 @@ struct StampJson {
     signature: String,
 }
 
+/// Parses an `X-Stamp-Webauthn` value: plain JSON (not base64), base64url fields.
+pub fn parse_webauthn(value: &[u8]) -> Result<StampProof, Error> {
+    let bad = |why: &str| Error::Unauthenticated(format!("invalid X-Stamp-Webauthn header: {why}"));
+    if value.len() > MAX_STAMP_LEN {
+        return Err(bad("longer than 4096 bytes"));
+    }
+    let stamp: WebauthnStamp = serde_json::from_slice(value).map_err(|e| {
+        bad(&format!("expected the JSON object {{authenticatorData, clientDataJson, credentialId, signature}} ({e})"))
+    })?;
+    if [&stamp.authenticator_data, &stamp.client_data_json, &stamp.credential_id, &stamp.signature]
+        .iter()
+        .any(|f| f.is_empty())
+    {
+        return Err(bad("no field may be empty"));
+    }
+    Ok(StampProof::Webauthn(stamp))
+}
+
 /// Parses an `X-Stamp` value.
 pub fn parse(value: &[u8]) -> Result<StampProof, Error> {
     let bad = |why: &str| Error::Unauthenticated(format!("invalid X-Stamp header: {why}"));
@@ -39,7 +58,7 @@ pub fn parse(value: &[u8]) -> Result<StampProof, Error> {
     if stamp.public_key.is_empty() || stamp.signature.is_empty() {
         return Err(bad("publicKey and signature must not be empty"));
     }
-    Ok(StampProof { public_key: stamp.public_key, scheme: stamp.scheme, signature: stamp.signature })
+    Ok(StampProof::Key { public_key: stamp.public_key, scheme: stamp.scheme, signature: stamp.signature })
 }
 
 #[cfg(test)]
@@ -54,8 +73,9 @@ mod tests {
     fn parses_a_turnkey_stamp() {
         let s = parse(&enc(r#"{"publicKey":"02ab","scheme":"SIGNATURE_SCHEME_TK_API_P256","signature":"3045"}"#))
             .expect("valid");
-        assert_eq!(s.public_key, "02ab");
-        assert_eq!(s.signature, "3045");
+        let StampProof::Key { public_key, signature, .. } = s else { panic!("an API key stamp") };
+        assert_eq!(public_key, "02ab");
+        assert_eq!(signature, "3045");
     }
 
     #[test]
@@ -67,6 +87,20 @@ mod tests {
             (enc(r#"{"publicKey":"","scheme":"SIGNATURE_SCHEME_TK_API_P256","signature":"30"}"#), "must not be empty"),
         ] {
             let err = parse(&input).expect_err("must fail").to_string();
+            assert!(err.contains(why), "{err}");
+        }
+    }
+
+    #[test]
+    fn webauthn_stamps_are_plain_json() {
+        let ok = br#"{"authenticatorData":"a","clientDataJson":"b","credentialId":"c","signature":"d"}"#;
+        assert!(matches!(parse_webauthn(ok), Ok(StampProof::Webauthn(_))));
+        for (input, why) in [
+            (enc(std::str::from_utf8(ok).expect("utf8")).clone(), "expected the JSON object"),
+            (br#"{"authenticatorData":"","clientDataJson":"b","credentialId":"c","signature":"d"}"#.to_vec(), "empty"),
+            (br#"{"authenticatorData":"a","clientDataJson":"b","credentialId":"c"}"#.to_vec(), "missing field"),
+        ] {
+            let err = parse_webauthn(&input).expect_err("must fail").to_string();
             assert!(err.contains(why), "{err}");
         }
     }

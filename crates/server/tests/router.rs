@@ -15,7 +15,11 @@ use twofold_store::{SqlStore, StoreOptions};
 async fn app(dir: &tempfile::TempDir) -> axum::Router {
     let url = format!("sqlite://{}", dir.path().join("router.db").display());
     let store = SqlStore::open(&url, &StoreOptions::default()).await.expect("store");
-    let engine = Engine::new(Arc::new(store), Arc::new(SystemClock), EngineConfig::default());
+    let engine = Engine::new(
+        Arc::new(store),
+        Arc::new(SystemClock),
+        EngineConfig::new(twofold_core::engine::FactorConfig::for_development().expect("dev factors")),
+    );
     router(AppState { engine, limits: ServerLimits { max_body_bytes: 2048, ..ServerLimits::default() } })
 }
 

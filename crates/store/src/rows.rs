@@ -4,8 +4,8 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 use twofold_core::audit::AuditEvent;
 use twofold_core::model::{
-    Activity, ActivityStatus, ApiKey, ApiKeyCurve, Effect, Organization, Policy, PolicyEvaluationRecord, User, UserTag,
-    Vote,
+    Activity, ActivityStatus, ApiKey, ApiKeyCurve, Effect, Factor, FactorKind, KeyKind, Organization, Policy,
+    PolicyEvaluationRecord, User, UserTag, Vote,
 };
 
 type R<T> = Result<T, sqlx::Error>;
@@ -61,6 +61,31 @@ pub(crate) fn api_key(r: &AnyRow) -> R<ApiKey> {
         created_at: r.try_get("created_at")?,
         updated_at: r.try_get("updated_at")?,
         expires_at: r.try_get("expires_at")?,
+        kind: {
+            let kind: String = r.try_get("kind")?;
+            KeyKind::parse(&kind).ok_or_else(|| decode_err("kind", format!("unknown key kind {kind}")))?
+        },
+        session_profile_id: r.try_get("session_profile_id")?,
+    })
+}
+
+pub(crate) fn factor(r: &AnyRow) -> R<Factor> {
+    let kind: String = r.try_get("kind")?;
+    let active: i64 = r.try_get("active")?;
+    Ok(Factor {
+        id: r.try_get("id")?,
+        organization_id: r.try_get("organization_id")?,
+        user_id: r.try_get("user_id")?,
+        kind: FactorKind::parse(&kind).ok_or_else(|| decode_err("kind", format!("unknown factor kind {kind}")))?,
+        name: r.try_get("name")?,
+        lookup: r.try_get("lookup")?,
+        public_data: r.try_get("public_data")?,
+        secret: r.try_get("secret")?,
+        counter: r.try_get("counter")?,
+        active: active != 0,
+        used_at: r.try_get("used_at")?,
+        created_at: r.try_get("created_at")?,
+        updated_at: r.try_get("updated_at")?,
     })
 }
 
@@ -95,6 +120,10 @@ pub(crate) fn vote(r: &AnyRow) -> R<Vote> {
         public_key: r.try_get("public_key")?,
         signature: r.try_get("signature")?,
         scheme: r.try_get("scheme")?,
+        proofs: {
+            let proofs: String = r.try_get("proofs")?;
+            serde_json::from_str(&proofs).map_err(|e| decode_err("proofs", e.to_string()))?
+        },
         created_at: r.try_get("created_at")?,
     })
 }

@@ -10,7 +10,8 @@ use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{Any, AnyPool, AssertSqlSafe, Executor, Row, Transaction};
 use twofold_core::audit::AuditEvent;
 use twofold_core::model::{
-    Activity, ActivityFilter, ApiKey, Organization, Policy, PolicyEvaluationRecord, User, UserTag, Vote,
+    Activity, ActivityFilter, ApiKey, Factor, FactorKind, Organization, Policy, PolicyEvaluationRecord, User, UserTag,
+    Vote,
 };
 use twofold_core::network::{IpRule, IpRuleSet, ListKind};
 use twofold_core::store::{AuditFilter, Store, StoreError, StoreResult, StoreTx};
@@ -232,8 +233,10 @@ const POLICY_COLUMNS: &str =
     "id, organization_id, name, effect, condition, consensus, time_window, notes, created_at, updated_at";
 const AUDIT_COLUMNS: &str = "id, organization_id, seq, at, event_type, outcome, actor_user_id, \
      actor_credential_id, subject, details, prev_hash, hash";
-const KEY_COLUMNS: &str =
-    "id, organization_id, user_id, name, public_key, verify_key, curve, created_at, updated_at, expires_at";
+const KEY_COLUMNS: &str = "id, organization_id, user_id, name, public_key, verify_key, curve, created_at, \
+     updated_at, expires_at, kind, session_profile_id";
+const FACTOR_COLUMNS: &str = "id, organization_id, user_id, kind, name, lookup, public_data, secret, counter, \
+     active, used_at, created_at, updated_at";
 
 #[async_trait]
 impl StoreTx for SqlTx {
@@ -360,6 +363,9 @@ impl StoreTx for SqlTx {
         for sql in [
             "DELETE FROM user_tag_members WHERE user_id = $1",
             "DELETE FROM api_keys WHERE user_id = $1",
+            "DELETE FROM factors WHERE user_id = $1",
+            "DELETE FROM webauthn_challenges WHERE user_id = $1",
+            "DELETE FROM auth_failures WHERE user_id = $1",
             "DELETE FROM root_quorum_members WHERE user_id = $1",
         ] {
             self.affected(sqlx::query(sql).bind(user_id.to_owned())).await?;
@@ -446,7 +452,8 @@ impl StoreTx for SqlTx {
         // would abort the whole transaction, on SQLite it would not.
         let q = sqlx::query(
             "INSERT INTO api_keys (id, organization_id, user_id, name, public_key, verify_key, curve, \
-             created_at, updated_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
+             created_at, updated_at, expires_at, kind, session_profile_id) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
              ON CONFLICT (organization_id, public_key) DO NOTHING",
         )
         .bind(k.id.clone())
@@ -458,7 +465,9 @@ impl StoreTx for SqlTx {
         .bind(k.curve.as_str())
         .bind(k.created_at)
         .bind(k.updated_at)
-        .bind(k.expires_at);
+        .bind(k.expires_at)
+        .bind(k.kind.as_str())
+        .bind(k.session_profile_id.clone());
         if self.affected(q).await? == 0 {
             return Err(StoreError::Conflict(format!(
                 "public key `{}` is already registered in this organization",
@@ -488,6 +497,229 @@ impl StoreTx for SqlTx {
         );
         let q = sqlx::query(AssertSqlSafe(sql)).bind(org_id.to_owned()).bind(user_id.map(str::to_owned));
         self.all(q, rows::api_key).await
+    }
+
+    async fn delete_sessions(
+        &mut self,
+        org_id: &str,
+        user_id: &str,
+        ids: Option<&[String]>,
+        keep: Option<&str>,
+    ) -> StoreResult<u64> {
+        let base = "DELETE FROM api_keys WHERE organization_id = $1 AND user_id = $2 AND kind = 'SESSION' \
+                    AND ($3 IS NULL OR id <> $3)";
+        let keep = keep.map(str::to_owned);
+        let Some(ids) = ids else {
+            let q = sqlx::query(base).bind(org_id.to_owned()).bind(user_id.to_owned()).bind(keep);
+            return self.affected(q).await;
+        };
+        let mut deleted = 0;
+        for id in ids {
+            let q = sqlx::query(AssertSqlSafe(format!("{base} AND id = $4")))
+                .bind(org_id.to_owned())
+                .bind(user_id.to_owned())
+                .bind(keep.clone())
+                .bind(id.clone());
+            deleted += self.affected(q).await?;
+        }
+        Ok(deleted)
+    }
+
+    async fn insert_factor(&mut self, f: &Factor) -> StoreResult<()> {
+        let sql = format!(
+            "INSERT INTO factors ({FACTOR_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
+             ON CONFLICT (organization_id, kind, lookup) DO NOTHING"
+        );
+        let q = sqlx::query(AssertSqlSafe(sql))
+            .bind(f.id.clone())
+            .bind(f.organization_id.clone())
+            .bind(f.user_id.clone())
+            .bind(f.kind.as_str())
+            .bind(f.name.clone())
+            .bind(f.lookup.clone())
+            .bind(f.public_data.clone())
+            .bind(f.secret.clone())
+            .bind(f.counter)
+            .bind(i64::from(f.active))
+            .bind(f.used_at)
+            .bind(f.created_at)
+            .bind(f.updated_at);
+        if self.affected(q).await? == 0 {
+            return Err(StoreError::Conflict(format!(
+                "this {} is already registered in this organization",
+                f.kind.as_str().to_ascii_lowercase().replace('_', " ")
+            )));
+        }
+        Ok(())
+    }
+
+    async fn get_factor(&mut self, org_id: &str, id: &str) -> StoreResult<Option<Factor>> {
+        let sql = format!("SELECT {FACTOR_COLUMNS} FROM factors WHERE organization_id = $1 AND id = $2");
+        self.one(sqlx::query(AssertSqlSafe(sql)).bind(org_id.to_owned()).bind(id.to_owned()), rows::factor).await
+    }
+
+    async fn list_factors(
+        &mut self,
+        org_id: &str,
+        user_id: &str,
+        kind: Option<FactorKind>,
+    ) -> StoreResult<Vec<Factor>> {
+        let sql = format!(
+            "SELECT {FACTOR_COLUMNS} FROM factors WHERE organization_id = $1 AND user_id = $2 \
+             AND ($3 IS NULL OR kind = $3) ORDER BY created_at, id"
+        );
+        let q = sqlx::query(AssertSqlSafe(sql))
+            .bind(org_id.to_owned())
+            .bind(user_id.to_owned())
+            .bind(kind.map(|k| k.as_str().to_owned()));
+        self.all(q, rows::factor).await
+    }
+
+    async fn factors_by_lookup(&mut self, kind: FactorKind, lookup: &str) -> StoreResult<Vec<Factor>> {
+        let sql =
+            format!("SELECT {FACTOR_COLUMNS} FROM factors WHERE kind = $1 AND lookup = $2 ORDER BY created_at, id");
+        self.all(sqlx::query(AssertSqlSafe(sql)).bind(kind.as_str()).bind(lookup.to_owned()), rows::factor).await
+    }
+
+    async fn update_factor(&mut self, f: &Factor) -> StoreResult<()> {
+        let q = sqlx::query(
+            "UPDATE factors SET name = $3, secret = $4, active = $5, updated_at = $6 \
+             WHERE organization_id = $1 AND id = $2",
+        )
+        .bind(f.organization_id.clone())
+        .bind(f.id.clone())
+        .bind(f.name.clone())
+        .bind(f.secret.clone())
+        .bind(i64::from(f.active))
+        .bind(f.updated_at);
+        self.affected(q).await.map(drop)
+    }
+
+    async fn advance_factor_counter(&mut self, id: &str, counter: i64, now: i64) -> StoreResult<bool> {
+        let q = sqlx::query("UPDATE factors SET counter = $2, updated_at = $3 WHERE id = $1 AND counter < $2")
+            .bind(id.to_owned())
+            .bind(counter)
+            .bind(now);
+        Ok(self.affected(q).await? == 1)
+    }
+
+    async fn use_factor(&mut self, id: &str, now: i64) -> StoreResult<bool> {
+        let q = sqlx::query("UPDATE factors SET used_at = $2, updated_at = $2 WHERE id = $1 AND used_at IS NULL")
+            .bind(id.to_owned())
+            .bind(now);
+        Ok(self.affected(q).await? == 1)
+    }
+
+    async fn delete_factors(
+        &mut self,
+        org_id: &str,
+        user_id: &str,
+        kind: FactorKind,
+        ids: Option<&[String]>,
+    ) -> StoreResult<u64> {
+        let base = "DELETE FROM factors WHERE organization_id = $1 AND user_id = $2 AND kind = $3";
+        let Some(ids) = ids else {
+            let q = sqlx::query(base).bind(org_id.to_owned()).bind(user_id.to_owned()).bind(kind.as_str());
+            return self.affected(q).await;
+        };
+        let mut deleted = 0;
+        for id in ids {
+            let q = sqlx::query(AssertSqlSafe(format!("{base} AND id = $4")))
+                .bind(org_id.to_owned())
+                .bind(user_id.to_owned())
+                .bind(kind.as_str())
+                .bind(id.clone());
+            deleted += self.affected(q).await?;
+        }
+        Ok(deleted)
+    }
+
+    async fn insert_webauthn_challenge(
+        &mut self,
+        challenge: &str,
+        org_id: &str,
+        user_id: &str,
+        state: &str,
+        expires_at: i64,
+    ) -> StoreResult<()> {
+        let q = sqlx::query(
+            "INSERT INTO webauthn_challenges (challenge, organization_id, user_id, state, expires_at) \
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(challenge.to_owned())
+        .bind(org_id.to_owned())
+        .bind(user_id.to_owned())
+        .bind(state.to_owned())
+        .bind(expires_at);
+        self.affected(q).await.map(drop)
+    }
+
+    async fn take_webauthn_challenge(&mut self, challenge: &str, user_id: &str) -> StoreResult<Option<(String, i64)>> {
+        let q = sqlx::query("SELECT state, expires_at FROM webauthn_challenges WHERE challenge = $1 AND user_id = $2")
+            .bind(challenge.to_owned())
+            .bind(user_id.to_owned());
+        let found = self.one(q, |r| Ok((r.try_get::<String, _>(0)?, r.try_get::<i64, _>(1)?))).await?;
+        let q = sqlx::query("DELETE FROM webauthn_challenges WHERE challenge = $1 AND user_id = $2")
+            .bind(challenge.to_owned())
+            .bind(user_id.to_owned());
+        // Only the transaction that deletes the row may use it: two nodes racing get one winner.
+        if self.affected(q).await? == 0 {
+            return Ok(None);
+        }
+        Ok(found)
+    }
+
+    async fn lock_user(&mut self, org_id: &str, user_id: &str) -> StoreResult<bool> {
+        // As in lock_activity: a no-op write takes the row lock on PostgreSQL and the
+        // write lock on SQLite.
+        let q = sqlx::query("UPDATE users SET updated_at = updated_at WHERE organization_id = $1 AND id = $2")
+            .bind(org_id.to_owned())
+            .bind(user_id.to_owned());
+        Ok(self.affected(q).await? == 1)
+    }
+
+    async fn auth_failures_since(&mut self, user_id: &str, factor: &str, since: i64) -> StoreResult<Vec<i64>> {
+        let q = sqlx::query(
+            "SELECT failed_at FROM auth_failures WHERE user_id = $1 AND factor = $2 AND failed_at >= $3 \
+             ORDER BY failed_at",
+        )
+        .bind(user_id.to_owned())
+        .bind(factor.to_owned())
+        .bind(since);
+        self.all(q, |r| r.try_get::<i64, _>(0)).await
+    }
+
+    async fn record_auth_failure(&mut self, org_id: &str, user_id: &str, factor: &str, now: i64) -> StoreResult<()> {
+        let q = sqlx::query(
+            "INSERT INTO auth_failures (organization_id, user_id, factor, failed_at) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(org_id.to_owned())
+        .bind(user_id.to_owned())
+        .bind(factor.to_owned())
+        .bind(now);
+        self.affected(q).await.map(drop)
+    }
+
+    async fn clear_auth_failures(&mut self, user_id: &str, factor: &str) -> StoreResult<()> {
+        let q = sqlx::query("DELETE FROM auth_failures WHERE user_id = $1 AND factor = $2")
+            .bind(user_id.to_owned())
+            .bind(factor.to_owned());
+        self.affected(q).await.map(drop)
+    }
+
+    async fn server_secret(&mut self, name: &str) -> StoreResult<Option<String>> {
+        let q = sqlx::query("SELECT sealed FROM server_secrets WHERE name = $1").bind(name.to_owned());
+        self.one(q, |r| r.try_get::<String, _>(0)).await
+    }
+
+    async fn insert_server_secret(&mut self, name: &str, sealed: &str, now: i64) -> StoreResult<bool> {
+        let q = sqlx::query(
+            "INSERT INTO server_secrets (name, sealed, created_at) VALUES ($1, $2, $3) ON CONFLICT (name) DO NOTHING",
+        )
+        .bind(name.to_owned())
+        .bind(sealed.to_owned())
+        .bind(now);
+        Ok(self.affected(q).await? == 1)
     }
 
     async fn insert_activity(&mut self, a: &Activity) -> StoreResult<bool> {
@@ -598,7 +830,7 @@ impl StoreTx for SqlTx {
     async fn insert_vote(&mut self, v: &Vote) -> StoreResult<()> {
         let q = sqlx::query(
             "INSERT INTO votes (id, activity_id, user_id, credential_id, selection, message, public_key, \
-             signature, scheme, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+             signature, scheme, created_at, proofs) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
         )
         .bind(v.id.clone())
         .bind(v.activity_id.clone())
@@ -609,14 +841,15 @@ impl StoreTx for SqlTx {
         .bind(v.public_key.clone())
         .bind(v.signature.clone())
         .bind(v.scheme.clone())
-        .bind(v.created_at);
+        .bind(v.created_at)
+        .bind(serde_json::to_string(&v.proofs).unwrap_or_else(|_| "[]".to_owned()));
         self.affected(q).await.map(drop)
     }
 
     async fn list_votes(&mut self, activity_id: &str) -> StoreResult<Vec<Vote>> {
         let q = sqlx::query(
             "SELECT id, activity_id, user_id, credential_id, selection, message, public_key, signature, scheme, \
-             created_at FROM votes WHERE activity_id = $1 ORDER BY created_at, id",
+             created_at, proofs FROM votes WHERE activity_id = $1 ORDER BY created_at, id",
         )
         .bind(activity_id.to_owned());
         self.all(q, rows::vote).await

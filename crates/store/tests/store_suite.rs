@@ -1,7 +1,9 @@
 //! One store suite, run against SQLite and PostgreSQL: both backends must behave alike.
 #![allow(clippy::expect_used, reason = "tests fail loudly")]
 
-use twofold_core::model::{Activity, ActivityFilter, ActivityStatus, ApiKey, ApiKeyCurve, Organization, User};
+use twofold_core::model::{
+    Activity, ActivityFilter, ActivityStatus, ApiKey, ApiKeyCurve, Factor, FactorKind, KeyKind, Organization, User,
+};
 use twofold_core::store::{Store, StoreError};
 use twofold_store::{OpenError, SqlStore, StoreOptions};
 use twofold_testkit::{Backend, TestDb, backends};
@@ -41,7 +43,86 @@ fn key(id: &str, org: &str, user: &str, pk: &str) -> ApiKey {
         created_at: 1,
         updated_at: 1,
         expires_at: Some(99),
+        kind: KeyKind::ApiKey,
+        session_profile_id: None,
     }
+}
+
+fn factor(id: &str, kind: FactorKind, lookup: Option<&str>) -> Factor {
+    Factor {
+        id: id.into(),
+        organization_id: "o1".into(),
+        user_id: "u1".into(),
+        kind,
+        name: id.into(),
+        lookup: lookup.map(Into::into),
+        public_data: "{}".into(),
+        secret: Some("sealed".into()),
+        counter: 0,
+        active: false,
+        used_at: None,
+        created_at: 1,
+        updated_at: 1,
+    }
+}
+
+/// Factors, ceremonies, failure counters, sessions and installation secrets.
+async fn factor_suite(store: &SqlStore) {
+    let mut tx = store.write().await.expect("write");
+    tx.insert_factor(&factor("f1", FactorKind::Passkey, Some("cred-1"))).await.expect("passkey");
+    let dup = tx.insert_factor(&factor("f2", FactorKind::Passkey, Some("cred-1"))).await;
+    assert!(matches!(dup, Err(StoreError::Conflict(_))), "one credential id per org: {dup:?}");
+    tx.insert_factor(&factor("t1", FactorKind::Totp, None)).await.expect("totp");
+    tx.insert_factor(&factor("t2", FactorKind::Totp, None)).await.expect("two TOTP devices (NULL lookups)");
+    tx.insert_factor(&factor("r1", FactorKind::RecoveryCode, Some("ABCDE"))).await.expect("code");
+    assert_eq!(tx.factors_by_lookup(FactorKind::Passkey, "cred-1").await.expect("lookup").len(), 1);
+    assert_eq!(tx.list_factors("o1", "u1", Some(FactorKind::Totp)).await.expect("list").len(), 2);
+    assert_eq!(tx.list_factors("o1", "u1", None).await.expect("list").len(), 4);
+    // Counters only move forward; single-use factors are used once.
+    assert!(tx.advance_factor_counter("t1", 5, 2).await.expect("advance"));
+    assert!(!tx.advance_factor_counter("t1", 5, 2).await.expect("same step again"));
+    assert!(!tx.advance_factor_counter("t1", 4, 2).await.expect("older step"));
+    assert!(tx.use_factor("r1", 3).await.expect("use"));
+    assert!(!tx.use_factor("r1", 4).await.expect("use twice"));
+    let mut t1 = tx.get_factor("o1", "t1").await.expect("get").expect("exists");
+    assert_eq!(t1.counter, 5);
+    t1.active = true;
+    tx.update_factor(&t1).await.expect("activate");
+    assert!(tx.get_factor("o1", "t1").await.expect("get").expect("exists").active);
+    assert_eq!(tx.delete_factors("o1", "u1", FactorKind::Totp, Some(&["t2".to_owned()])).await.expect("delete"), 1);
+    // A ceremony is taken once.
+    tx.insert_webauthn_challenge("ch", "o1", "u1", "state", 100).await.expect("challenge");
+    assert_eq!(tx.take_webauthn_challenge("ch", "u2").await.expect("take"), None, "another user's");
+    assert_eq!(tx.take_webauthn_challenge("ch", "u1").await.expect("take"), Some(("state".into(), 100)));
+    assert_eq!(tx.take_webauthn_challenge("ch", "u1").await.expect("take"), None);
+    // Failures are counted in a window and cleared on success.
+    assert!(tx.lock_user("o1", "u1").await.expect("lock"));
+    assert!(!tx.lock_user("o1", "nobody").await.expect("lock"));
+    for at in [10, 20, 30] {
+        tx.record_auth_failure("o1", "u1", "TOTP", at).await.expect("failure");
+    }
+    assert_eq!(tx.auth_failures_since("u1", "TOTP", 15).await.expect("count"), [20, 30]);
+    assert!(tx.auth_failures_since("u1", "RECOVERY_CODE", 0).await.expect("count").is_empty());
+    tx.clear_auth_failures("u1", "TOTP").await.expect("clear");
+    assert!(tx.auth_failures_since("u1", "TOTP", 0).await.expect("count").is_empty());
+    // Sessions are keys of kind SESSION; deleting them leaves API keys alone.
+    let mut session = key("s1", "o1", "u1", "02bb");
+    session.kind = KeyKind::Session;
+    tx.insert_api_key(&session).await.expect("session");
+    let mut other = key("s2", "o1", "u1", "02cc");
+    other.kind = KeyKind::Session;
+    tx.insert_api_key(&other).await.expect("session");
+    assert_eq!(tx.delete_sessions("o1", "u1", None, Some("s1")).await.expect("invalidate others"), 1);
+    assert_eq!(tx.delete_sessions("o1", "u1", Some(&["s1".to_owned()]), None).await.expect("delete one"), 1);
+    assert_eq!(tx.list_api_keys("o1", Some("u1")).await.expect("keys").len(), 1, "the API key stays");
+    // Installation secrets are written once.
+    assert!(tx.insert_server_secret("k", "v1", 1).await.expect("secret"));
+    assert!(!tx.insert_server_secret("k", "v2", 1).await.expect("secret again"));
+    assert_eq!(tx.server_secret("k").await.expect("read").as_deref(), Some("v1"));
+    // Deleting a user takes its factors with it.
+    assert!(tx.delete_user("o1", "u1").await.expect("delete user"));
+    assert!(tx.list_factors("o1", "u1", None).await.expect("list").is_empty());
+    tx.commit().await.expect("commit");
 }
 
 fn activity(id: &str, org: &str, at: i64, status: ActivityStatus) -> Activity {
@@ -164,6 +245,7 @@ async fn store_suite_on_every_backend() {
         .expect("db");
         let store = open(&db).await;
         suite(&store).await;
+        factor_suite(&store).await;
         // A schema newer than the binary is refused, not half-used.
         sqlx::query(
             "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) \

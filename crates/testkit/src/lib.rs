@@ -161,7 +161,11 @@ impl TestServer {
     pub fn another_node(&self) -> TestServer {
         let dir = tempfile::tempdir().expect("tempdir");
         let db = TestDb::Shared { url: self.db.url().to_owned() };
-        TestServer::launch(self.binary.clone(), dir, db, self.extra_args.clone())
+        // Nodes of one installation share its secrets key, as an operator would deploy them.
+        let mut args = self.extra_args.clone();
+        args.push("--secrets-key-file".to_owned());
+        args.push(self.data_dir().join("secrets.key").display().to_string());
+        TestServer::launch(self.binary.clone(), dir, db, args)
     }
 
     fn launch(binary: PathBuf, dir: tempfile::TempDir, db: TestDb, extra_args: Vec<String>) -> TestServer {

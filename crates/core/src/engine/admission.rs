@@ -38,12 +38,13 @@ impl Engine {
     /// Applies the caller's API key allow list, if it has one.
     pub(super) async fn admit_key(&self, tx: &mut dyn StoreTx, caller: &Caller, ip: Option<IpAddr>) -> Result<()> {
         let key = &caller.credential;
-        let sets = tx.ip_rule_sets(&key.organization_id, Some(&key.public_key)).await?;
+        let org_id = &caller.organization.id;
+        let sets = tx.ip_rule_sets(org_id, Some(&key.public_key)).await?;
         let own = sets.iter().find(|s| s.public_key.is_some() && s.kind == ListKind::Allow);
         match network::admit(None, own, ip) {
             Ok(()) => Ok(()),
             Err(refusal) => {
-                self.audit_ip_denied(&key.organization_id, ip, &refusal, Some(caller)).await;
+                self.audit_ip_denied(org_id, ip, &refusal, Some(caller)).await;
                 Err(Error::PermissionDenied(format!(
                     "requests from {} are not allowed for this API key by its IP allow list",
                     shown(ip)

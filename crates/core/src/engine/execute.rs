@@ -5,6 +5,7 @@
 
 use serde_json::json;
 
+use super::factors::{ExecContext, Executed};
 use super::new_id;
 use crate::crypto;
 use crate::error::{Error, Result};
@@ -14,8 +15,16 @@ use crate::network::{IpRule, IpRuleSet, ListKind};
 use crate::store::StoreTx;
 use crate::validate::{check_api_key, check_email, check_name, check_phone, optional};
 
-/// Applies a validated `intent` in organization `org_id`; returns the result object (without its key).
-pub(super) async fn execute(
+/// Applies a validated `intent`; returns the result object (without its key).
+pub(super) async fn execute(tx: &mut dyn StoreTx, ctx: &ExecContext<'_>, intent: &Intent) -> Result<Executed> {
+    if let Some(done) = super::factors::execute(tx, ctx, intent).await {
+        return done;
+    }
+    execute_organization(tx, ctx.org_id, intent, ctx.now).await.map(Executed::from)
+}
+
+/// Organization, user, key, policy and network changes.
+async fn execute_organization(
     tx: &mut dyn StoreTx,
     org_id: &str,
     intent: &Intent,
@@ -190,6 +199,14 @@ pub(super) async fn execute(
         Intent::Vote(..) => Err(Error::FailedPrecondition(
             "approvals and rejections are recorded on the activity they name; they do not execute".to_owned(),
         )),
+        Intent::CreateAuthenticators(_)
+        | Intent::DeleteAuthenticators(_)
+        | Intent::CreateTotpAuthenticator(_)
+        | Intent::VerifyTotpAuthenticator(_)
+        | Intent::DeleteTotpAuthenticators(_)
+        | Intent::CreateRecoveryCodes(_)
+        | Intent::StampLogin(_)
+        | Intent::DeleteSessions(_) => Err(Error::Internal("factor activities execute in engine::factors".to_owned())),
     }
 }
 
@@ -255,6 +272,8 @@ async fn insert_keys(
             created_at: now,
             updated_at: now,
             expires_at: lifetime_ms.map(|l| now.saturating_add(l)),
+            kind: crate::model::KeyKind::ApiKey,
+            session_profile_id: None,
         };
         tx.insert_api_key(&key).await?;
         ids.push(key.id);

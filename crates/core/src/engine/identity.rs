@@ -3,18 +3,64 @@
 use super::Engine;
 use crate::crypto;
 use crate::error::{Error, Result};
-use crate::model::{ApiKey, Organization, User};
+use crate::factors::passkey::{self, WebauthnStamp};
+use crate::model::{ApiKey, FactorKind, KeyKind, Organization, User};
 use crate::store::StoreTx;
 
-/// A parsed `X-Stamp`, not yet checked.
+/// A parsed stamp header, not yet checked.
 #[derive(Debug, Clone)]
-pub struct StampProof {
-    /// Public key hex as sent.
+pub enum StampProof {
+    /// `X-Stamp`: an API key or session key signature.
+    Key {
+        /// Public key hex as sent.
+        public_key: String,
+        /// `SIGNATURE_SCHEME_TK_API_P256` or `SIGNATURE_SCHEME_TK_API_ED25519`.
+        scheme: String,
+        /// Signature hex as sent.
+        signature: String,
+    },
+    /// `X-Stamp-Webauthn`: a passkey assertion over the body's hash.
+    Webauthn(WebauthnStamp),
+}
+
+/// The scheme recorded for votes carried by a passkey stamp.
+pub const WEBAUTHN_SCHEME: &str = "SIGNATURE_SCHEME_TK_WEBAUTHN";
+
+impl StampProof {
+    /// `(public key or credential id, scheme, signature)` as a vote records them.
+    fn record(&self) -> (String, String, String) {
+        match self {
+            StampProof::Key { public_key, scheme, signature } => {
+                (public_key.clone(), scheme.clone(), signature.clone())
+            }
+            StampProof::Webauthn(w) => (
+                w.credential_id.clone(),
+                WEBAUTHN_SCHEME.to_owned(),
+                serde_json::json!({
+                    "authenticatorData": w.authenticator_data,
+                    "clientDataJson": w.client_data_json,
+                    "credentialId": w.credential_id,
+                    "signature": w.signature,
+                })
+                .to_string(),
+            ),
+        }
+    }
+}
+
+/// The credential that signed a request.
+#[derive(Debug, Clone)]
+pub struct CallerCredential {
+    /// Its id (`apiKeyId` or `authenticatorId`).
+    pub id: String,
+    /// Public key hex, or a passkey's credential id.
     pub public_key: String,
-    /// `SIGNATURE_SCHEME_TK_API_P256` or `SIGNATURE_SCHEME_TK_API_ED25519`.
-    pub scheme: String,
-    /// Signature hex as sent.
-    pub signature: String,
+    /// `CREDENTIAL_TYPE_...`.
+    pub credential_type: &'static str,
+    /// The `AUTHENTICATION_TYPE_...` a stamp by it proves.
+    pub authentication_type: &'static str,
+    /// The key row, for API keys and session keys.
+    pub api_key: Option<ApiKey>,
 }
 
 /// Who is asking: an authenticated user acting in its own organization.
@@ -25,9 +71,16 @@ pub struct Caller {
     /// The organization it acts in.
     pub organization: Organization,
     /// The credential that signed the request.
-    pub credential: ApiKey,
+    pub credential: CallerCredential,
     /// The stamp, kept for the vote record.
     pub stamp: StampProof,
+}
+
+impl Caller {
+    /// `(public key, scheme, signature)` of the stamp, for a vote record.
+    pub(super) fn stamp_record(&self) -> (String, String, String) {
+        self.stamp.record()
+    }
 }
 
 /// Turnkey's wording, which SDKs match on.
@@ -42,63 +95,151 @@ impl Engine {
         body: &[u8],
         organization_id: &str,
     ) -> Result<Caller> {
-        let signature = hex::decode(&stamp.signature)
-            .map_err(|_| Error::Unauthenticated("stamp signature is not valid hex".to_owned()))?;
-        let keys = tx.api_keys_by_public_key(&stamp.public_key.to_ascii_lowercase()).await?;
-        let Some(first) = keys.first() else {
-            return Err(Error::Unauthenticated(format!("{UNKNOWN_KEY}: `{}`", crypto::clip(&stamp.public_key))));
+        let (credential, org_id, user_id) = match stamp {
+            StampProof::Key { public_key, scheme, signature } => {
+                let key = self.check_key_stamp(tx, public_key, scheme, signature, body, organization_id).await?;
+                let credential = CallerCredential {
+                    id: key.id.clone(),
+                    public_key: key.public_key.clone(),
+                    credential_type: key.credential_type(),
+                    authentication_type: key.authentication_type(),
+                    api_key: Some(key.clone()),
+                };
+                (credential, key.organization_id, key.user_id)
+            }
+            StampProof::Webauthn(w) => self.check_passkey_stamp(tx, w, body, organization_id).await?,
         };
-        if first.curve.stamp_scheme() != stamp.scheme {
-            self.audit_rejected_stamp(first, "stamp scheme does not match the key's curve").await;
+        let organization =
+            tx.get_organization(&org_id).await?.ok_or_else(|| Error::Unauthenticated(UNKNOWN_KEY.to_owned()))?;
+        let user =
+            tx.get_user(&org_id, &user_id).await?.ok_or_else(|| Error::Unauthenticated(UNKNOWN_KEY.to_owned()))?;
+        Ok(Caller { user, organization, credential, stamp: stamp.clone() })
+    }
+
+    async fn check_key_stamp(
+        &self,
+        tx: &mut dyn StoreTx,
+        public_key: &str,
+        scheme: &str,
+        signature: &str,
+        body: &[u8],
+        organization_id: &str,
+    ) -> Result<ApiKey> {
+        let signature = hex::decode(signature)
+            .map_err(|_| Error::Unauthenticated("stamp signature is not valid hex".to_owned()))?;
+        let keys = tx.api_keys_by_public_key(&public_key.to_ascii_lowercase()).await?;
+        let Some(first) = keys.first() else {
+            return Err(Error::Unauthenticated(format!("{UNKNOWN_KEY}: `{}`", crypto::clip(public_key))));
+        };
+        if first.curve.stamp_scheme() != scheme {
+            self.audit_rejected_stamp(
+                &first.organization_id,
+                &first.user_id,
+                &first.id,
+                "stamp scheme does not match the key's curve",
+            )
+            .await;
             return Err(Error::Unauthenticated(format!(
                 "stamp scheme `{}` does not match the key's curve {}; expected `{}`",
-                crypto::clip(&stamp.scheme),
+                crypto::clip(scheme),
                 first.curve.as_str(),
                 first.curve.stamp_scheme()
             )));
         }
         // Every row with this public key carries the same verifying key.
         if !crypto::verify(first.curve, &first.verify_key, body, &signature) {
-            self.audit_rejected_stamp(first, "signature does not verify over the request body").await;
+            self.audit_rejected_stamp(
+                &first.organization_id,
+                &first.user_id,
+                &first.id,
+                "signature does not verify over the request body",
+            )
+            .await;
             return Err(Error::Unauthenticated("stamp signature does not verify over the request body".to_owned()));
         }
         let Some(key) = keys.iter().find(|k| k.organization_id == organization_id).cloned() else {
-            self.audit_rejected_stamp(first, "key used for an organization it does not belong to").await;
+            self.audit_rejected_stamp(
+                &first.organization_id,
+                &first.user_id,
+                &first.id,
+                "key used for an organization it does not belong to",
+            )
+            .await;
             return Err(Error::PermissionDenied(format!(
                 "this key may not act in organization `{}`: {UNKNOWN_KEY}",
                 crypto::clip(organization_id)
             )));
         };
         if key.expires_at.is_some_and(|exp| exp <= self.clock.now_ms()) {
-            self.audit_rejected_stamp(&key, "expired api key").await;
-            return Err(Error::Unauthenticated(format!("expired api key `{}`", key.id)));
+            let what =
+                if key.kind == KeyKind::Session { "expired api key (session expired)" } else { "expired api key" };
+            self.audit_rejected_stamp(&key.organization_id, &key.user_id, &key.id, what).await;
+            return Err(Error::Unauthenticated(format!("{what} `{}`", key.id)));
         }
-        let organization = tx
-            .get_organization(&key.organization_id)
-            .await?
-            .ok_or_else(|| Error::Unauthenticated(UNKNOWN_KEY.to_owned()))?;
-        let user = tx
-            .get_user(&key.organization_id, &key.user_id)
-            .await?
-            .ok_or_else(|| Error::Unauthenticated(UNKNOWN_KEY.to_owned()))?;
-        Ok(Caller { user, organization, credential: key, stamp: stamp.clone() })
+        Ok(key)
     }
-}
 
-impl Engine {
-    /// Records a rejected stamp by a registered key in that key's organization's audit
-    /// log. Unknown keys are only logged: an unauthenticated caller must not be able to
-    /// write into an organization's chain by naming it.
-    async fn audit_rejected_stamp(&self, key: &ApiKey, reason: &str) {
+    /// Verifies a passkey stamp and moves the credential's signature counter forward
+    /// (in its own committed write, so a replayed or cloned assertion fails on every node).
+    async fn check_passkey_stamp(
+        &self,
+        tx: &mut dyn StoreTx,
+        stamp: &WebauthnStamp,
+        body: &[u8],
+        organization_id: &str,
+    ) -> Result<(CallerCredential, String, String)> {
+        let lookup = passkey::canonical_credential_id(&stamp.credential_id)
+            .map_err(|e| Error::Unauthenticated(format!("invalid X-Stamp-Webauthn header: {e}")))?;
+        let factors = tx.factors_by_lookup(FactorKind::Passkey, &lookup).await?;
+        let Some(factor) = factors.iter().find(|f| f.organization_id == organization_id).cloned() else {
+            return Err(Error::Unauthenticated(format!(
+                "{UNKNOWN_KEY}: no passkey with credential id `{}`",
+                crypto::clip(&stamp.credential_id)
+            )));
+        };
+        let data: serde_json::Value = serde_json::from_str(&factor.public_data).unwrap_or_default();
+        let stored = data["passkey"].to_string();
+        let assertion = match self.config.factors.relying_party.verify_stamp(&stored, factor.counter, stamp, body) {
+            Ok(a) => a,
+            Err(e) => {
+                self.audit_rejected_stamp(&factor.organization_id, &factor.user_id, &factor.id, &e.to_string()).await;
+                return Err(e);
+            }
+        };
+        if assertion.counter > 0 {
+            let mut w = self.store.write().await?;
+            let advanced =
+                w.advance_factor_counter(&factor.id, i64::from(assertion.counter), self.clock.now_ms()).await?;
+            w.commit().await?;
+            if !advanced {
+                let why = "passkey signature counter did not increase: a replayed assertion or a cloned authenticator";
+                self.audit_rejected_stamp(&factor.organization_id, &factor.user_id, &factor.id, why).await;
+                return Err(Error::Unauthenticated(format!("passkey stamp refused: {why}")));
+            }
+        }
+        let credential = CallerCredential {
+            id: factor.id.clone(),
+            public_key: lookup,
+            credential_type: "CREDENTIAL_TYPE_WEBAUTHN_AUTHENTICATOR",
+            authentication_type: FactorKind::Passkey.authentication_type(),
+            api_key: None,
+        };
+        Ok((credential, factor.organization_id, factor.user_id))
+    }
+
+    /// Records a rejected stamp by a registered credential in its organization's audit
+    /// log. Unknown credentials are only logged: an unauthenticated caller must not be
+    /// able to write into an organization's chain by naming it.
+    async fn audit_rejected_stamp(&self, org_id: &str, user_id: &str, credential_id: &str, reason: &str) {
         let event = crate::audit::NewEvent {
             event_type: "STAMP_REJECTED",
             outcome: "DENIED",
-            actor_user_id: Some(&key.user_id),
-            actor_credential_id: Some(&key.id),
+            actor_user_id: Some(user_id),
+            actor_credential_id: Some(credential_id),
             subject: None,
             details: serde_json::json!({ "reason": reason }),
         };
-        self.audit_refusal(&key.organization_id, event).await;
-        tracing::info!(key_id = %key.id, organization_id = %key.organization_id, reason, "stamp rejected");
+        self.audit_refusal(org_id, event).await;
+        tracing::info!(credential_id, organization_id = %org_id, reason, "stamp rejected");
     }
 }

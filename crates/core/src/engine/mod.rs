@@ -8,6 +8,7 @@
 mod admission;
 mod decide;
 mod execute;
+mod factors;
 mod identity;
 mod query;
 mod settle;
@@ -30,23 +31,27 @@ use crate::model::{Activity, ActivityStatus, ApiKey, ApiKeyCurve, Organization, 
 use crate::store::{Store, StoreError, StoreTx};
 
 pub use decide::Decision;
+pub use factors::FactorConfig;
 
 /// The last path segments of every `/public/v1/query/*` endpoint.
 pub fn query_paths() -> &'static [&'static str] {
     query::QUERY_PATHS
 }
-pub use identity::{Caller, StampProof};
+pub use identity::{Caller, CallerCredential, StampProof, WEBAUTHN_SCHEME};
 
 /// Tunables of the pipeline.
 #[derive(Debug, Clone)]
 pub struct EngineConfig {
     /// How far `timestampMs` of a submitted activity may be from the server's clock.
     pub timestamp_window_ms: i64,
+    /// Passkeys, TOTP, recovery codes and sessions.
+    pub factors: FactorConfig,
 }
 
-impl Default for EngineConfig {
-    fn default() -> Self {
-        EngineConfig { timestamp_window_ms: 5 * 60 * 1000 }
+impl EngineConfig {
+    /// Defaults (a 5-minute timestamp window) around the factor settings.
+    pub fn new(factors: FactorConfig) -> Self {
+        EngineConfig { timestamp_window_ms: 5 * 60 * 1000, factors }
     }
 }
 
@@ -57,6 +62,7 @@ pub struct Engine {
     programs: Arc<decide::ProgramCache>,
     clock: Arc<dyn Clock>,
     config: Arc<EngineConfig>,
+    signer: Arc<std::sync::OnceLock<crate::factors::session::SessionSigner>>,
 }
 
 /// The first organization, user and key of a fresh installation.
@@ -163,7 +169,7 @@ fn parse_body<T: DeserializeOwned>(body: &[u8]) -> Result<T> {
 impl Engine {
     /// An engine over `store`, reading time from `clock`.
     pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, config: EngineConfig) -> Self {
-        Engine { store, clock, config: Arc::new(config), programs: Arc::default() }
+        Engine { store, clock, config: Arc::new(config), programs: Arc::default(), signer: Arc::default() }
     }
 
     /// The store, for readiness checks.
@@ -216,6 +222,8 @@ impl Engine {
             created_at: now,
             updated_at: now,
             expires_at: None,
+            kind: crate::model::KeyKind::ApiKey,
+            session_profile_id: None,
         })
         .await?;
         tx.set_root_quorum(&plan.organization_id, 1, std::slice::from_ref(&plan.user_id), now).await?;
@@ -234,11 +242,46 @@ impl Engine {
         let version = version_for(kind, &env.activity_type)?;
         let intent = Intent::parse(kind.operation, &env.parameters)?;
         crate::validate::validate(&intent)?;
-        self.guard_lockout(&caller, &intent, req.client_ip, self.clock.now_ms()).await?;
-        if let Intent::Vote(approve, target) = &intent {
-            return self.vote(&caller, *approve, &target.fingerprint, req.body).await;
+        let now = self.clock.now_ms();
+        self.guard_lockout(&caller, &intent, req.client_ip, now).await?;
+        if intent.changes_factors() && !factors::is_fresh(&caller, &self.config.factors, now) {
+            return Err(Error::FailedPrecondition(format!(
+                "adding or removing a factor needs fresh authentication: stamp this request with a passkey or \
+                 an API key, or log in again (sessions count as fresh for {} minutes)",
+                self.config.factors.fresh_auth_ms / 60_000
+            )));
         }
-        self.run_activity(&caller, version, &env.parameters, req.body).await
+        let mut proofs = vec![caller.credential.authentication_type.to_owned()];
+        if let Intent::Vote(approve, target) = &intent {
+            let secret = match (&target.totp_code, &target.recovery_code) {
+                (Some(code), _) => Some(factors::Secret::Totp { code, device: None }),
+                (None, Some(code)) => Some(factors::Secret::RecoveryCode(code)),
+                (None, None) => None,
+            };
+            if let Some(secret) = secret {
+                proofs.push(self.prove(&caller, &caller.user.id, secret).await?.to_owned());
+            }
+            return self.vote(&caller, *approve, &target.fingerprint, req.body, proofs).await;
+        }
+        if let Intent::VerifyTotpAuthenticator(p) = &intent {
+            // The first code proves the device before anything is recorded; a resent
+            // request finds its activity instead of spending another code.
+            if let Some(existing) = self.existing_activity(req.body, &caller.user.id).await? {
+                return Ok(existing);
+            }
+            let secret = factors::Secret::Totp { code: &p.totp_code, device: Some(&p.totp_authenticator_id) };
+            self.prove(&caller, &p.user_id, secret).await?;
+        }
+        self.run_activity(&caller, version, &env.parameters, req.body, proofs).await
+    }
+
+    /// The activity already recorded for this exact body, if any.
+    async fn existing_activity(&self, body: &[u8], caller_user_id: &str) -> Result<Option<ActivityView>> {
+        let mut tx = self.store.read().await?;
+        match tx.get_activity_by_fingerprint(&crypto::fingerprint(body)).await? {
+            Some(a) => Ok(Some(activity_view(&mut *tx, &a, caller_user_id).await?)),
+            None => Ok(None),
+        }
     }
 
     /// Runs a `/public/v1/query/<path>` request and returns its JSON response.
@@ -248,7 +291,7 @@ impl Engine {
         }
         let env: QueryEnvelope = req.parse()?;
         let (caller, mut tx) = self.admit(req, &env.organization_id).await?;
-        query::run(path, &caller, &mut *tx, req.body, self.clock.now_ms(), &self.programs)
+        query::run(self, path, &caller, &mut *tx, req.body, self.clock.now_ms())
             .await
             .unwrap_or_else(|| Err(Error::NotFound(format!("unknown query endpoint `{}`", crypto::clip(path)))))
     }
@@ -290,6 +333,7 @@ impl Engine {
         version: &'static TypeVersion,
         parameters: &RawValue,
         body: &[u8],
+        proofs: Vec<String>,
     ) -> Result<ActivityView> {
         let now = self.clock.now_ms();
         let fingerprint = crypto::fingerprint(body);
@@ -321,7 +365,7 @@ impl Engine {
                 .ok_or_else(|| StoreError::Backend("activity vanished after a fingerprint conflict".into()))?;
             return activity_view(&mut *tx, &existing, &caller.user.id).await;
         }
-        let vote = caller.vote(&activity.id, true, body, now);
+        let vote = caller.vote(&activity.id, true, body, proofs, now);
         let view = self.record_and_settle(&mut *tx, &mut activity, caller, &vote, now).await?;
         tx.commit().await?;
         tracing::info!(
@@ -337,7 +381,8 @@ impl Engine {
 
 impl Caller {
     /// This caller's vote on `activity_id`, stamped by the request `body`.
-    fn vote(&self, activity_id: &str, approve: bool, body: &[u8], now: i64) -> Vote {
+    fn vote(&self, activity_id: &str, approve: bool, body: &[u8], proofs: Vec<String>, now: i64) -> Vote {
+        let (public_key, scheme, signature) = self.stamp_record();
         Vote {
             id: new_id(),
             activity_id: activity_id.to_owned(),
@@ -345,9 +390,10 @@ impl Caller {
             credential_id: self.credential.id.clone(),
             approve,
             message: String::from_utf8_lossy(body).into_owned(),
-            public_key: self.stamp.public_key.clone(),
-            signature: self.stamp.signature.clone(),
-            scheme: self.stamp.scheme.clone(),
+            public_key,
+            signature,
+            scheme,
+            proofs,
             created_at: now,
         }
     }
@@ -365,7 +411,9 @@ impl Engine {
     ) -> Result<ActivityView> {
         tx.insert_vote(vote).await?;
         let before = activity.status;
-        settle::settle(&self.programs, tx, activity, &caller.organization, &vote.id, now).await?;
+        let settler =
+            settle::Settler { programs: &self.programs, factors: &self.config.factors, signer: self.signer.get() };
+        let reveal = settler.settle(tx, activity, &caller.organization, &vote.id, now).await?;
         tx.update_activity(activity).await?;
         let org = &caller.organization.id;
         let actor = |event_type, outcome| audit::NewEvent {
@@ -386,7 +434,15 @@ impl Engine {
             }
             audit::append(tx, org, now, change).await?;
         }
-        activity_view(tx, activity, &caller.user.id).await
+        let mut view = activity_view(tx, activity, &caller.user.id).await?;
+        // Secrets shown once go to the user they belong to, in this response only.
+        if let Some((owner, fields)) = reveal
+            && owner == caller.user.id
+        {
+            let result_key = activity_types::kind_for_type(&activity.activity_type).map(|(_, v)| v.result_key);
+            view.reveal(result_key.unwrap_or_default(), &fields);
+        }
+        Ok(view)
     }
 }
 

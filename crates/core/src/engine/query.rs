@@ -11,7 +11,7 @@ use crate::api::{
 };
 use crate::crypto;
 use crate::error::{Error, Result};
-use crate::model::{ActivityFilter, ActivityStatus};
+use crate::model::{ActivityFilter, ActivityStatus, FactorKind, KeyKind};
 use crate::store::StoreTx;
 
 /// Every query endpoint, by last path segment.
@@ -35,6 +35,13 @@ pub const QUERY_PATHS: &[&str] = &[
     "verify_audit_log",
     "get_ip_allowlist",
     "get_ip_denylist",
+    "get_authenticators",
+    "get_authenticator",
+    "get_passkey_registration_options",
+    "get_totp_authenticators",
+    "get_recovery_codes_status",
+    "list_sessions",
+    "get_session_signing_key",
 ];
 
 /// Default and largest page sizes for paginated lists.
@@ -45,6 +52,19 @@ const MAX_LIMIT: i64 = 100;
 #[serde(rename_all = "camelCase")]
 struct UserRequest {
     user_id: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct OptionalUserRequest {
+    #[serde(default)]
+    user_id: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct AuthenticatorRequest {
+    authenticator_id: String,
 }
 
 #[derive(Deserialize)]
@@ -119,13 +139,14 @@ fn limit(p: &Pagination) -> Result<i64> {
 
 /// Runs query `path` for `caller`; `None` if there is no such query.
 pub(super) async fn run(
+    engine: &super::Engine,
     path: &str,
     caller: &Caller,
     tx: &mut dyn StoreTx,
     body: &[u8],
     now: i64,
-    programs: &super::decide::ProgramCache,
 ) -> Option<Result<Value>> {
+    let programs = &engine.programs;
     Some(match path {
         "whoami" | "get_whoami" => to_json(Whoami {
             organization_id: caller.organization.id.clone(),
@@ -159,6 +180,16 @@ pub(super) async fn run(
         "verify_audit_log" => verify_audit_log(caller, tx).await,
         "get_ip_allowlist" => get_ip_list(caller, tx, body, crate::network::ListKind::Allow).await,
         "get_ip_denylist" => get_ip_list(caller, tx, body, crate::network::ListKind::Deny).await,
+        "get_authenticators" => list_factors(caller, tx, body, FactorKind::Passkey).await,
+        "get_totp_authenticators" => list_factors(caller, tx, body, FactorKind::Totp).await,
+        "get_authenticator" => get_authenticator(caller, tx, body).await,
+        "get_recovery_codes_status" => recovery_codes_status(caller, tx, body).await,
+        "list_sessions" => list_sessions(caller, tx, body, now).await,
+        "get_session_signing_key" => match engine.signer.get() {
+            Some(signer) => Ok(json!({ "publicKey": signer.public_key_hex(), "scheme": "ES256_DOUBLE_SHA256" })),
+            None => Err(Error::Internal("the session signing key is not loaded".to_owned())),
+        },
+        "get_passkey_registration_options" => registration_options(engine, caller, body, now).await,
         _ => return None,
     })
 }
@@ -445,4 +476,78 @@ async fn get_ip_list(
     }
     let key = if kind == ListKind::Allow { "allowlist" } else { "denylist" };
     to_json(json!({ key: list }))
+}
+
+/// The user a factor query is about: the one named, else the caller; must exist here.
+async fn subject_user(caller: &Caller, tx: &mut dyn StoreTx, body: &[u8]) -> Result<String> {
+    let req: OptionalUserRequest = parse_body(body)?;
+    let user_id = req.user_id.unwrap_or_else(|| caller.user.id.clone());
+    if tx.get_user(&caller.organization.id, &user_id).await?.is_none() {
+        return Err(Error::NotFound(format!("no user `{}` in this organization", crypto::clip(&user_id))));
+    }
+    Ok(user_id)
+}
+
+async fn list_factors(caller: &Caller, tx: &mut dyn StoreTx, body: &[u8], kind: FactorKind) -> Result<Value> {
+    let user_id = subject_user(caller, tx, body).await?;
+    let factors = tx.list_factors(&caller.organization.id, &user_id, Some(kind)).await?;
+    Ok(match kind {
+        FactorKind::Totp => {
+            json!({ "totpAuthenticators": factors.iter().map(super::factors::totp_view).collect::<Vec<_>>() })
+        }
+        _ => json!({ "authenticators": factors.iter().map(super::factors::authenticator_view).collect::<Vec<_>>() }),
+    })
+}
+
+async fn get_authenticator(caller: &Caller, tx: &mut dyn StoreTx, body: &[u8]) -> Result<Value> {
+    let req: AuthenticatorRequest = parse_body(body)?;
+    let factor = tx
+        .get_factor(&caller.organization.id, &req.authenticator_id)
+        .await?
+        .filter(|f| f.kind == FactorKind::Passkey)
+        .ok_or_else(|| {
+            Error::NotFound(format!("no authenticator `{}` in this organization", crypto::clip(&req.authenticator_id)))
+        })?;
+    Ok(json!({ "authenticator": super::factors::authenticator_view(&factor) }))
+}
+
+async fn recovery_codes_status(caller: &Caller, tx: &mut dyn StoreTx, body: &[u8]) -> Result<Value> {
+    let user_id = subject_user(caller, tx, body).await?;
+    let codes = tx.list_factors(&caller.organization.id, &user_id, Some(FactorKind::RecoveryCode)).await?;
+    let remaining = codes.iter().filter(|c| c.used_at.is_none()).count();
+    Ok(json!({
+        "total": codes.len(),
+        "remaining": remaining,
+        "createdAt": codes.first().map(|c| crate::api::Timestamp::from_ms(c.created_at)),
+    }))
+}
+
+async fn list_sessions(caller: &Caller, tx: &mut dyn StoreTx, body: &[u8], now: i64) -> Result<Value> {
+    let user_id = subject_user(caller, tx, body).await?;
+    let keys = tx.list_api_keys(&caller.organization.id, Some(&user_id)).await?;
+    let sessions: Vec<Value> = keys
+        .iter()
+        .filter(|k| k.kind == KeyKind::Session && k.expires_at.is_none_or(|e| e > now))
+        .map(|k| {
+            json!({
+                "sessionId": k.id,
+                "publicKey": k.public_key,
+                "createdAt": crate::api::Timestamp::from_ms(k.created_at),
+                "expiresAt": k.expires_at.map(crate::api::Timestamp::from_ms),
+                "current": k.id == caller.credential.id,
+            })
+        })
+        .collect();
+    Ok(json!({ "sessions": sessions }))
+}
+
+async fn registration_options(engine: &super::Engine, caller: &Caller, body: &[u8], now: i64) -> Result<Value> {
+    // A ceremony is state: it is written in a transaction of its own.
+    let mut tx = engine.store.write().await?;
+    let user_id = subject_user(caller, &mut *tx, body).await?;
+    let options =
+        super::factors::registration_options(&mut *tx, &engine.config.factors, &caller.organization.id, &user_id, now)
+            .await?;
+    tx.commit().await?;
+    Ok(options)
 }

@@ -15,11 +15,20 @@ use crate::model::{Activity, ActivityStatus, Organization, PolicyEvaluationRecor
 use crate::store::{StoreError, StoreTx};
 
 /// The credential type a vote's stamp proves.
-fn credential_type(scheme: &str) -> &'static str {
-    match scheme {
+fn credential_type(vote: &Vote) -> &'static str {
+    match vote.scheme.as_str() {
+        super::WEBAUTHN_SCHEME => "CREDENTIAL_TYPE_WEBAUTHN_AUTHENTICATOR",
         "SIGNATURE_SCHEME_TK_API_ED25519" => "CREDENTIAL_TYPE_API_KEY_ED25519",
+        _ if vote.proofs.iter().any(|p| p == "AUTHENTICATION_TYPE_SESSION") => {
+            "CREDENTIAL_TYPE_READ_WRITE_SESSION_KEY_P256"
+        }
         _ => "CREDENTIAL_TYPE_API_KEY_P256",
     }
+}
+
+/// Whether the initiator acts on its own credentials (always allowed, like Turnkey).
+fn own_credentials(intent: &Intent, initiator: &str) -> bool {
+    intent.own_credential_target() == Some(initiator) || matches!(intent, Intent::StampLogin(_))
 }
 
 /// Users of the organization as policies see them, keyed by id, with their tags by id
@@ -69,7 +78,7 @@ fn approvers(people: &HashMap<String, Approver>, votes: &[Vote]) -> Vec<Approver
         .filter_map(|v| {
             people.get(&v.user_id).map(|p| Approver {
                 credential_id: v.credential_id.clone(),
-                credential_type: credential_type(&v.scheme),
+                credential_type: credential_type(v),
                 public_key: v.public_key.clone(),
                 ..p.clone()
             })
@@ -90,103 +99,126 @@ fn stored_intent(
     Ok((kind, version, Intent::parse(kind.operation, params)?))
 }
 
-/// Decides `activity` with its votes and applies the outcome to it (the caller writes it).
-pub(super) async fn settle(
-    programs: &ProgramCache,
-    tx: &mut dyn StoreTx,
-    activity: &mut Activity,
-    org: &Organization,
-    vote_id: &str,
-    now: i64,
-) -> Result<()> {
-    let (kind, version, intent) = stored_intent(activity)?;
-    let votes = tx.list_votes(&activity.id).await?;
-    let voters: Vec<&str> = votes.iter().map(|v| v.user_id.as_str()).collect();
-    let people_voted = people(tx, &org.id, Some(&voters)).await?;
-    let approving = approvers(&people_voted, &votes);
-    let quorum = tx.root_quorum_members(&org.id).await?;
-    let policies = tx.list_policies(&org.id).await?;
-    let params = intent.policy_params();
-    let mut input = DecisionInput {
-        kind,
-        activity_type: version.type_name,
-        params: &params,
-        quorum_members: &quorum,
-        threshold: org.root_quorum_threshold,
-        initiator: &activity.initiator_user_id,
-        approvers: &approving,
-        policies: &policies,
-        own_credentials: intent.own_credential_target() == Some(activity.initiator_user_id.as_str()),
-        now_ms: now,
-        programs,
-    };
-    let (mut decision, evaluations) = decide::decide(&input);
+/// What settling needs from the engine.
+pub(super) struct Settler<'a> {
+    /// Compiled policies.
+    pub programs: &'a ProgramCache,
+    /// Factor settings, for executing factor activities.
+    pub factors: &'a super::FactorConfig,
+    /// The session signing key.
+    pub signer: Option<&'a crate::factors::session::SessionSigner>,
+}
 
-    let mut rejected = None;
-    if decision == Decision::ConsensusNeeded {
-        let rejecters: Vec<&Vote> = votes.iter().filter(|v| !v.approve).collect();
-        if let Some(root) = rejecters.iter().find(|v| quorum.contains(&v.user_id)) {
-            rejected = Some(format!("rejected by root quorum member `{}`", root.user_id));
-        } else if !rejecters.is_empty() {
-            // After a rejection: could the users who have not voted yet still carry it?
-            // If not, it is over. (Only here is the whole organization loaded.)
-            let people = people(tx, &org.id, None).await?;
-            let mut potential = approving.clone();
-            potential.extend(people.values().filter(|p| !votes.iter().any(|v| v.user_id == p.id)).cloned());
-            input.approvers = &potential;
-            if decide::decide(&input).0 != Decision::Allow {
-                rejected = Some("rejected: the remaining voters can no longer reach consensus".to_owned());
+impl Settler<'_> {
+    /// Decides `activity` with its votes and applies the outcome to it (the caller writes
+    /// it). Returns secrets to show once to the user they belong to, if execution made any.
+    pub(super) async fn settle(
+        &self,
+        tx: &mut dyn StoreTx,
+        activity: &mut Activity,
+        org: &Organization,
+        vote_id: &str,
+        now: i64,
+    ) -> Result<Option<(String, serde_json::Value)>> {
+        let programs = self.programs;
+        let (kind, version, intent) = stored_intent(activity)?;
+        let votes = tx.list_votes(&activity.id).await?;
+        let voters: Vec<&str> = votes.iter().map(|v| v.user_id.as_str()).collect();
+        let people_voted = people(tx, &org.id, Some(&voters)).await?;
+        let approving = approvers(&people_voted, &votes);
+        let quorum = tx.root_quorum_members(&org.id).await?;
+        let policies = tx.list_policies(&org.id).await?;
+        let params = intent.policy_params();
+        let mut input = DecisionInput {
+            kind,
+            activity_type: version.type_name,
+            params: &params,
+            quorum_members: &quorum,
+            threshold: org.root_quorum_threshold,
+            initiator: &activity.initiator_user_id,
+            approvers: &approving,
+            policies: &policies,
+            own_credentials: own_credentials(&intent, &activity.initiator_user_id),
+            now_ms: now,
+            programs,
+        };
+        let (mut decision, evaluations) = decide::decide(&input);
+
+        let mut rejected = None;
+        if decision == Decision::ConsensusNeeded {
+            let rejecters: Vec<&Vote> = votes.iter().filter(|v| !v.approve).collect();
+            if let Some(root) = rejecters.iter().find(|v| quorum.contains(&v.user_id)) {
+                rejected = Some(format!("rejected by root quorum member `{}`", root.user_id));
+            } else if !rejecters.is_empty() {
+                // After a rejection: could the users who have not voted yet still carry it?
+                // If not, it is over. (Only here is the whole organization loaded.)
+                let people = people(tx, &org.id, None).await?;
+                let mut potential = approving.clone();
+                potential.extend(people.values().filter(|p| !votes.iter().any(|v| v.user_id == p.id)).cloned());
+                input.approvers = &potential;
+                if decide::decide(&input).0 != Decision::Allow {
+                    rejected = Some("rejected: the remaining voters can no longer reach consensus".to_owned());
+                }
             }
         }
-    }
-    if let Some(reason) = rejected {
-        decision = Decision::Deny(reason.clone());
-        activity.status = ActivityStatus::Rejected;
-        activity.failure = Some(failure_json(&Error::PermissionDenied(reason)));
-    }
+        if let Some(reason) = rejected {
+            decision = Decision::Deny(reason.clone());
+            activity.status = ActivityStatus::Rejected;
+            activity.failure = Some(failure_json(&Error::PermissionDenied(reason)));
+        }
 
-    let outcomes: Vec<serde_json::Value> = evaluations
-        .iter()
-        .map(|e| serde_json::json!({ "policyId": e.policy_id, "outcome": e.outcome.as_str(), "reason": e.reason }))
-        .collect();
-    tx.insert_policy_evaluation(&PolicyEvaluationRecord {
-        id: new_id(),
-        activity_id: activity.id.clone(),
-        organization_id: activity.organization_id.clone(),
-        vote_id: vote_id.to_owned(),
-        evaluations: serde_json::Value::Array(outcomes).to_string(),
-        created_at: now,
-    })
-    .await?;
+        let outcomes: Vec<serde_json::Value> = evaluations
+            .iter()
+            .map(|e| serde_json::json!({ "policyId": e.policy_id, "outcome": e.outcome.as_str(), "reason": e.reason }))
+            .collect();
+        tx.insert_policy_evaluation(&PolicyEvaluationRecord {
+            id: new_id(),
+            activity_id: activity.id.clone(),
+            organization_id: activity.organization_id.clone(),
+            vote_id: vote_id.to_owned(),
+            evaluations: serde_json::Value::Array(outcomes).to_string(),
+            created_at: now,
+        })
+        .await?;
 
-    match decision {
-        Decision::Allow => {
-            tx.savepoint("execute").await?;
-            match execute::execute(tx, &org.id, &intent, now).await {
-                Ok(result) => {
-                    tx.release("execute").await?;
-                    activity.status = ActivityStatus::Completed;
-                    activity.result = Some(format!("{{\"{}\":{}}}", version.result_key, result));
+        let mut reveal = None;
+        match decision {
+            Decision::Allow => {
+                tx.savepoint("execute").await?;
+                let ctx = super::factors::ExecContext {
+                    org_id: &org.id,
+                    initiator_user_id: &activity.initiator_user_id,
+                    now,
+                    factors: self.factors,
+                    signer: self.signer,
+                };
+                match execute::execute(tx, &ctx, &intent).await {
+                    Ok(done) => {
+                        tx.release("execute").await?;
+                        activity.status = ActivityStatus::Completed;
+                        activity.result = Some(format!("{{\"{}\":{}}}", version.result_key, done.result));
+                        reveal = done.reveal;
+                    }
+                    Err(Error::Store(StoreError::Backend(e))) => return Err(StoreError::Backend(e).into()),
+                    Err(e) => {
+                        tx.rollback_to("execute").await?;
+                        tx.release("execute").await?;
+                        activity.status = ActivityStatus::Failed;
+                        activity.failure = Some(failure_json(&e));
+                    }
                 }
-                Err(Error::Store(StoreError::Backend(e))) => return Err(StoreError::Backend(e).into()),
-                Err(e) => {
-                    tx.rollback_to("execute").await?;
-                    tx.release("execute").await?;
+            }
+            Decision::ConsensusNeeded => activity.status = ActivityStatus::ConsensusNeeded,
+            Decision::Deny(reason) => {
+                if activity.status != ActivityStatus::Rejected {
                     activity.status = ActivityStatus::Failed;
-                    activity.failure = Some(failure_json(&e));
+                    activity.failure = Some(failure_json(&Error::PermissionDenied(reason)));
                 }
             }
         }
-        Decision::ConsensusNeeded => activity.status = ActivityStatus::ConsensusNeeded,
-        Decision::Deny(reason) => {
-            if activity.status != ActivityStatus::Rejected {
-                activity.status = ActivityStatus::Failed;
-                activity.failure = Some(failure_json(&Error::PermissionDenied(reason)));
-            }
-        }
+        activity.updated_at = now;
+        Ok(reveal)
     }
-    activity.updated_at = now;
-    Ok(())
 }
 
 /// Decides an unsigned activity as if `acting_user_id` had submitted it, changing nothing,
@@ -210,8 +242,8 @@ pub(super) async fn dry_run(
         Error::NotFound(format!("no user `{}` in this organization", crate::crypto::clip(acting_user_id)))
     })?;
     if let Some(key) = tx.list_api_keys(&org.id, Some(acting_user_id)).await?.into_iter().next() {
+        actor.credential_type = key.credential_type();
         actor.credential_id = key.id;
-        actor.credential_type = key.curve.credential_type();
         actor.public_key = key.public_key;
     }
     let quorum = tx.root_quorum_members(&org.id).await?;
@@ -227,7 +259,7 @@ pub(super) async fn dry_run(
         initiator: acting_user_id,
         approvers: &approvers,
         policies: &policies,
-        own_credentials: intent.own_credential_target() == Some(acting_user_id),
+        own_credentials: own_credentials(&intent, acting_user_id),
         now_ms: now,
         programs,
     };

@@ -15,6 +15,7 @@ impl Engine {
         approve: bool,
         fingerprint: &str,
         body: &[u8],
+        proofs: Vec<String>,
     ) -> Result<ActivityView> {
         let now = self.clock.now_ms();
         let mut tx = self.store.write().await?;
@@ -39,7 +40,7 @@ impl Engine {
                 activity.status.as_str()
             )));
         }
-        let vote = caller.vote(&activity.id, approve, body, now);
+        let vote = caller.vote(&activity.id, approve, body, proofs, now);
         let view = self.record_and_settle(&mut *tx, &mut activity, caller, &vote, now).await?;
         tx.commit().await?;
         tracing::info!(activity_id = %activity.id, approve, status = activity.status.as_str(), "vote recorded");

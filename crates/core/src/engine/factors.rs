@@ -1,0 +1,590 @@
+//! Factors in the pipeline: executing factor activities (passkeys, TOTP devices,
+//! recovery codes, sessions), and proving a guessable secret (a TOTP or recovery
+//! code) under a per-user failure limit that holds across server processes.
+
+use serde_json::{Value, json};
+use zeroize::Zeroizing;
+
+use super::{Caller, Engine, new_id};
+use crate::error::{Error, Result};
+use crate::factors::passkey::{self, Attestation, RelyingParty};
+use crate::factors::session::{SIGNING_KEY_NAME, SessionClaims, SessionSigner};
+use crate::factors::{recovery, totp};
+use crate::intents::Intent;
+use crate::model::{ApiKey, ApiKeyCurve, Factor, FactorKind, KeyKind};
+use crate::secrets::SecretsKey;
+use crate::store::StoreTx;
+use crate::validate::check_name;
+
+/// How factors behave: who passkeys belong to, the secrets key, limits and lifetimes.
+#[derive(Debug, Clone)]
+pub struct FactorConfig {
+    /// The WebAuthn relying party (id and allowed origins).
+    pub relying_party: RelyingParty,
+    /// Seals TOTP seeds and the session signing key at rest.
+    pub secrets: SecretsKey,
+    /// Issuer shown in authenticator apps.
+    pub totp_issuer: String,
+    /// Failed guesses of a TOTP or recovery code allowed per user and window.
+    pub max_failures: usize,
+    /// The window failures are counted in, ms.
+    pub failure_window_ms: i64,
+    /// Session lifetime when `stamp_login` names none, seconds.
+    pub session_default_secs: u64,
+    /// Longest session lifetime, seconds (NIST AAL2: at most 24 hours).
+    pub session_max_secs: u64,
+    /// How recent a session must be to add or remove a factor, ms.
+    pub fresh_auth_ms: i64,
+    /// How long a passkey registration ceremony stays open, ms.
+    pub registration_timeout_ms: i64,
+}
+
+impl FactorConfig {
+    /// Defaults around a relying party and a secrets key: 5 failures per 15 minutes,
+    /// 15-minute sessions (24 hours at most), 5-minute freshness and ceremonies.
+    pub fn new(relying_party: RelyingParty, secrets: SecretsKey) -> Self {
+        FactorConfig {
+            relying_party,
+            secrets,
+            totp_issuer: "twofold".to_owned(),
+            max_failures: 5,
+            failure_window_ms: 15 * 60 * 1000,
+            session_default_secs: 900,
+            session_max_secs: 24 * 60 * 60,
+            fresh_auth_ms: 5 * 60 * 1000,
+            registration_timeout_ms: 5 * 60 * 1000,
+        }
+    }
+
+    /// A development setup: relying party `localhost` on any port, a random secrets key.
+    pub fn for_development() -> Result<Self> {
+        let origin = url::Url::parse("http://localhost").map_err(|e| Error::Internal(e.to_string()))?;
+        Ok(Self::new(RelyingParty::new("localhost", "twofold", &[origin], true)?, SecretsKey::generate()?))
+    }
+}
+
+/// What executing an activity produced: the stored result, and secrets shown once to
+/// the user they belong to (never stored: TOTP seeds, recovery codes).
+#[derive(Debug)]
+pub(super) struct Executed {
+    /// The result object (without its key), stored with the activity.
+    pub result: Value,
+    /// `(user id, fields)` to add to the result in this one response.
+    pub reveal: Option<(String, Value)>,
+}
+
+impl From<Value> for Executed {
+    fn from(result: Value) -> Self {
+        Executed { result, reveal: None }
+    }
+}
+
+/// Everything execution needs besides the transaction.
+pub(super) struct ExecContext<'a> {
+    /// The organization acted in.
+    pub org_id: &'a str,
+    /// The user who submitted the activity.
+    pub initiator_user_id: &'a str,
+    /// Now, ms.
+    pub now: i64,
+    /// Factor settings.
+    pub factors: &'a FactorConfig,
+    /// The session signing key.
+    pub signer: Option<&'a SessionSigner>,
+}
+
+fn sealed_seed_context(factor_id: &str) -> String {
+    format!("totp-seed:{factor_id}")
+}
+
+async fn owned_user(tx: &mut dyn StoreTx, org_id: &str, user_id: &str) -> Result<crate::model::User> {
+    tx.get_user(org_id, user_id)
+        .await?
+        .ok_or_else(|| Error::NotFound(format!("no user `{}` in this organization", crate::crypto::clip(user_id))))
+}
+
+/// Executes a factor intent; `None` if `intent` is not one.
+pub(super) async fn execute(tx: &mut dyn StoreTx, ctx: &ExecContext<'_>, intent: &Intent) -> Option<Result<Executed>> {
+    Some(match intent {
+        Intent::CreateAuthenticators(p) => create_passkeys(tx, ctx, p).await,
+        Intent::DeleteAuthenticators(p) => {
+            delete(tx, ctx, &p.user_id, FactorKind::Passkey, &p.authenticator_ids, "authenticatorIds").await
+        }
+        Intent::CreateTotpAuthenticator(p) => create_totp(tx, ctx, &p.user_id, p.authenticator_name.as_deref()).await,
+        Intent::VerifyTotpAuthenticator(p) => activate_totp(tx, ctx, &p.user_id, &p.totp_authenticator_id).await,
+        Intent::DeleteTotpAuthenticators(p) => {
+            delete(tx, ctx, &p.user_id, FactorKind::Totp, &p.totp_authenticator_ids, "totpAuthenticatorIds").await
+        }
+        Intent::CreateRecoveryCodes(p) => create_recovery_codes(tx, ctx, &p.user_id).await,
+        Intent::StampLogin(p) => stamp_login(tx, ctx, p).await,
+        Intent::DeleteSessions(p) => {
+            let deleted = async {
+                owned_user(tx, ctx.org_id, &p.user_id).await?;
+                Ok::<_, Error>(tx.delete_sessions(ctx.org_id, &p.user_id, p.session_ids.as_deref(), None).await?)
+            }
+            .await;
+            deleted.map(|n| json!({ "deletedCount": n }).into())
+        }
+        _ => return None,
+    })
+}
+
+async fn create_passkeys(
+    tx: &mut dyn StoreTx,
+    ctx: &ExecContext<'_>,
+    p: &crate::intents::CreateAuthenticators,
+) -> Result<Executed> {
+    owned_user(tx, ctx.org_id, &p.user_id).await?;
+    let mut ids = Vec::with_capacity(p.authenticators.len());
+    for a in &p.authenticators {
+        let (state, expires_at) = tx.take_webauthn_challenge(&a.challenge, &p.user_id).await?.ok_or_else(|| {
+            Error::invalid(
+                "parameters.authenticators[].challenge: not a registration challenge issued to this user, or \
+                 already used; get one from query/get_passkey_registration_options",
+            )
+        })?;
+        if expires_at <= ctx.now {
+            return Err(Error::invalid("parameters.authenticators[].challenge: the registration challenge expired"));
+        }
+        let attestation = Attestation {
+            credential_id: &a.attestation.credential_id,
+            client_data_json: &a.attestation.client_data_json,
+            attestation_object: &a.attestation.attestation_object,
+            transports: &a.attestation.transports,
+        };
+        let new = ctx.factors.relying_party.finish_registration(&state, &attestation)?;
+        let factor = Factor {
+            id: new_id(),
+            organization_id: ctx.org_id.to_owned(),
+            user_id: p.user_id.clone(),
+            kind: FactorKind::Passkey,
+            name: check_name("authenticatorName", &a.authenticator_name)?,
+            lookup: Some(new.credential_id),
+            public_data: json!({ "passkey": serde_json::from_str::<Value>(&new.stored).unwrap_or_default(),
+                                 "transports": a.attestation.transports })
+            .to_string(),
+            secret: None,
+            counter: 0,
+            active: true,
+            used_at: None,
+            created_at: ctx.now,
+            updated_at: ctx.now,
+        };
+        tx.insert_factor(&factor).await?;
+        ids.push(factor.id);
+    }
+    Ok(json!({ "authenticatorIds": ids }).into())
+}
+
+async fn delete(
+    tx: &mut dyn StoreTx,
+    ctx: &ExecContext<'_>,
+    user_id: &str,
+    kind: FactorKind,
+    ids: &[String],
+    field: &str,
+) -> Result<Executed> {
+    owned_user(tx, ctx.org_id, user_id).await?;
+    let existing = tx.list_factors(ctx.org_id, user_id, Some(kind)).await?;
+    if let Some(missing) = ids.iter().find(|id| !existing.iter().any(|f| &f.id == *id)) {
+        return Err(Error::NotFound(format!(
+            "parameters.{field}: user `{user_id}` has no {} `{}`",
+            kind.as_str().to_ascii_lowercase(),
+            crate::crypto::clip(missing)
+        )));
+    }
+    tx.delete_factors(ctx.org_id, user_id, kind, Some(ids)).await?;
+    Ok(json!({ field: ids }).into())
+}
+
+async fn create_totp(
+    tx: &mut dyn StoreTx,
+    ctx: &ExecContext<'_>,
+    user_id: &str,
+    name: Option<&str>,
+) -> Result<Executed> {
+    let user = owned_user(tx, ctx.org_id, user_id).await?;
+    let id = new_id();
+    let seed = totp::new_seed()?;
+    let params = totp::TotpParams::default();
+    let account = user.email.clone().unwrap_or_else(|| user.name.clone());
+    let enrollment = totp::enrollment(&seed, &params, &ctx.factors.totp_issuer, &account)?;
+    let factor = Factor {
+        id: id.clone(),
+        organization_id: ctx.org_id.to_owned(),
+        user_id: user_id.to_owned(),
+        kind: FactorKind::Totp,
+        name: check_name("authenticatorName", name.unwrap_or("Authenticator app"))?,
+        lookup: None,
+        public_data: serde_json::to_string(&params).map_err(|e| Error::Internal(e.to_string()))?,
+        secret: Some(ctx.factors.secrets.seal(&sealed_seed_context(&id), &seed)?),
+        counter: 0,
+        active: false,
+        used_at: None,
+        created_at: ctx.now,
+        updated_at: ctx.now,
+    };
+    tx.insert_factor(&factor).await?;
+    let reveal = json!({
+        "otpauthUri": enrollment.uri,
+        "secret": enrollment.secret.as_str(),
+        "qrCodePng": format!("data:image/png;base64,{}", enrollment.qr_png_base64),
+    });
+    Ok(Executed {
+        result: json!({ "totpAuthenticatorId": id, "algorithm": params.algorithm, "digits": params.digits,
+                        "period": params.period }),
+        reveal: Some((user_id.to_owned(), reveal)),
+    })
+}
+
+async fn activate_totp(tx: &mut dyn StoreTx, ctx: &ExecContext<'_>, user_id: &str, id: &str) -> Result<Executed> {
+    let mut factor = tx
+        .get_factor(ctx.org_id, id)
+        .await?
+        .filter(|f| f.kind == FactorKind::Totp && f.user_id == user_id)
+        .ok_or_else(|| {
+            Error::NotFound(format!("user `{user_id}` has no TOTP authenticator `{}`", crate::crypto::clip(id)))
+        })?;
+    // The code itself was checked (and its step used up) before the activity was recorded.
+    factor.active = true;
+    factor.updated_at = ctx.now;
+    tx.update_factor(&factor).await?;
+    Ok(json!({ "totpAuthenticatorId": id }).into())
+}
+
+async fn create_recovery_codes(tx: &mut dyn StoreTx, ctx: &ExecContext<'_>, user_id: &str) -> Result<Executed> {
+    owned_user(tx, ctx.org_id, user_id).await?;
+    let replaced = tx.delete_factors(ctx.org_id, user_id, FactorKind::RecoveryCode, None).await?;
+    let set_id = new_id();
+    let mut shown = Vec::with_capacity(recovery::CODES_PER_SET);
+    for code in recovery::generate_set()? {
+        tx.insert_factor(&Factor {
+            id: new_id(),
+            organization_id: ctx.org_id.to_owned(),
+            user_id: user_id.to_owned(),
+            kind: FactorKind::RecoveryCode,
+            name: set_id.clone(),
+            lookup: Some(code.lookup),
+            public_data: "{}".to_owned(),
+            secret: Some(code.hash),
+            counter: 0,
+            active: true,
+            used_at: None,
+            created_at: ctx.now,
+            updated_at: ctx.now,
+        })
+        .await?;
+        shown.push(code.display);
+    }
+    let codes: Vec<&str> = shown.iter().map(|c| c.as_str()).collect();
+    Ok(Executed {
+        result: json!({ "recoveryCodeSetId": set_id, "codeCount": codes.len(), "replacedCount": replaced }),
+        reveal: Some((user_id.to_owned(), json!({ "recoveryCodes": codes }))),
+    })
+}
+
+async fn stamp_login(tx: &mut dyn StoreTx, ctx: &ExecContext<'_>, p: &crate::intents::StampLogin) -> Result<Executed> {
+    let signer = ctx.signer.ok_or_else(|| Error::Internal("the session signing key is not loaded".to_owned()))?;
+    if p.session_profile_id.is_some() {
+        return Err(Error::invalid("parameters.sessionProfileId: session profiles are not available yet"));
+    }
+    let lifetime = p.expiration_seconds.unwrap_or(ctx.factors.session_default_secs);
+    if lifetime == 0 || lifetime > ctx.factors.session_max_secs {
+        return Err(Error::invalid(format!(
+            "parameters.expirationSeconds: must be between 1 and {} seconds",
+            ctx.factors.session_max_secs
+        )));
+    }
+    let lifetime_ms = i64::try_from(lifetime).unwrap_or(i64::MAX).saturating_mul(1000);
+    let user_id = ctx.initiator_user_id;
+    let public_key = p.public_key.to_ascii_lowercase();
+    let key = ApiKey {
+        id: new_id(),
+        organization_id: ctx.org_id.to_owned(),
+        user_id: user_id.to_owned(),
+        name: format!("Read Write Session - {}", ctx.now),
+        verify_key: crate::crypto::parse_public_key(ApiKeyCurve::P256, &public_key)?,
+        public_key: public_key.clone(),
+        curve: ApiKeyCurve::P256,
+        created_at: ctx.now,
+        updated_at: ctx.now,
+        expires_at: Some(ctx.now.saturating_add(lifetime_ms)),
+        kind: KeyKind::Session,
+        session_profile_id: None,
+    };
+    tx.insert_api_key(&key).await?;
+    if p.invalidate_existing == Some(true) {
+        tx.delete_sessions(ctx.org_id, user_id, None, Some(&key.id)).await?;
+    }
+    let claims = SessionClaims {
+        exp: key.expires_at.unwrap_or(ctx.now) / 1000,
+        public_key,
+        session_type: "SESSION_TYPE_READ_WRITE".to_owned(),
+        user_id: user_id.to_owned(),
+        organization_id: ctx.org_id.to_owned(),
+        session_profile_id: None,
+        scope: String::new(),
+    };
+    // The token is no secret (the key pair is), so it is stored with the result.
+    Ok(json!({ "session": signer.sign(&claims)?, "sessionId": key.id }).into())
+}
+
+/// A secret a request offers as proof of a factor.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Secret<'a> {
+    /// A TOTP code: for one (possibly not yet active) device, or any active device.
+    Totp {
+        /// The code.
+        code: &'a str,
+        /// The device being activated, if this is its first code.
+        device: Option<&'a str>,
+    },
+    /// A recovery code (used up when it matches).
+    RecoveryCode(&'a str),
+}
+
+impl Secret<'_> {
+    fn factor(self) -> FactorKind {
+        match self {
+            Secret::Totp { .. } => FactorKind::Totp,
+            Secret::RecoveryCode(_) => FactorKind::RecoveryCode,
+        }
+    }
+}
+
+impl Engine {
+    /// Loads the session signing key from the store, creating and sealing one on first
+    /// use. Every node of an installation signs with the same key.
+    pub async fn load_session_signer(&self) -> Result<()> {
+        let secrets = &self.config.factors.secrets;
+        let mut tx = self.store.write().await?;
+        let sealed = match tx.server_secret(SIGNING_KEY_NAME).await? {
+            Some(sealed) => sealed,
+            None => {
+                let (_, scalar) = SessionSigner::generate()?;
+                let sealed = secrets.seal(SIGNING_KEY_NAME, &scalar)?;
+                tx.insert_server_secret(SIGNING_KEY_NAME, &sealed, self.clock.now_ms()).await?;
+                tx.server_secret(SIGNING_KEY_NAME)
+                    .await?
+                    .ok_or_else(|| Error::Internal("the session signing key vanished".to_owned()))?
+            }
+        };
+        tx.commit().await?;
+        let scalar = secrets.open(SIGNING_KEY_NAME, &sealed).map_err(|_| {
+            Error::Internal(
+                "the stored session signing key does not open with the configured secrets key; \
+                 every node must use the installation's secrets key"
+                    .to_owned(),
+            )
+        })?;
+        let _ = self.signer.set(SessionSigner::from_bytes(&scalar)?);
+        Ok(())
+    }
+
+    /// Checks `secret` for `user_id`, counting a failure (or clearing them after a
+    /// success) in its own committed transaction, so the count survives a failing
+    /// request and holds across processes. Returns the authentication type proven.
+    pub(super) async fn prove(&self, caller: &Caller, user_id: &str, secret: Secret<'_>) -> Result<&'static str> {
+        let kind = secret.factor();
+        let factor_name = kind.as_str();
+        let config = &self.config.factors;
+        let now = self.clock.now_ms();
+        let mut tx = self.store.write().await?;
+        if !tx.lock_user(&caller.organization.id, user_id).await? {
+            return Err(Error::NotFound(format!("no user `{}` in this organization", crate::crypto::clip(user_id))));
+        }
+        let failures = tx.auth_failures_since(user_id, factor_name, now - config.failure_window_ms).await?;
+        if failures.len() >= config.max_failures {
+            let oldest = failures.first().copied().unwrap_or(now);
+            let retry_ms = (oldest + config.failure_window_ms - now).max(1000);
+            return Err(Error::RateLimited {
+                message: format!(
+                    "too many failed {} attempts: {} in the last {} minutes; try again later",
+                    kind.authentication_type(),
+                    failures.len(),
+                    config.failure_window_ms / 60_000
+                ),
+                retry_after_secs: u64::try_from((retry_ms + 999) / 1000).unwrap_or(1),
+            });
+        }
+        let verdict = match secret {
+            Secret::Totp { code, device } => {
+                self.check_totp(&mut *tx, &caller.organization.id, user_id, code, device, now).await?
+            }
+            Secret::RecoveryCode(code) => {
+                check_recovery_code(&mut *tx, &caller.organization.id, user_id, code, now).await?
+            }
+        };
+        match verdict {
+            Ok(()) => {
+                tx.clear_auth_failures(user_id, factor_name).await?;
+                crate::audit::append(
+                    &mut *tx,
+                    &caller.organization.id,
+                    now,
+                    crate::audit::NewEvent {
+                        event_type: "FACTOR_PROVEN",
+                        outcome: "SUCCESS",
+                        actor_user_id: Some(user_id),
+                        actor_credential_id: Some(&caller.credential.id),
+                        subject: None,
+                        details: json!({ "factor": kind.authentication_type() }),
+                    },
+                )
+                .await?;
+                tx.commit().await?;
+                Ok(kind.authentication_type())
+            }
+            Err(why) => {
+                tx.record_auth_failure(&caller.organization.id, user_id, factor_name, now).await?;
+                crate::audit::append(
+                    &mut *tx,
+                    &caller.organization.id,
+                    now,
+                    crate::audit::NewEvent {
+                        event_type: "FACTOR_FAILED",
+                        outcome: "DENIED",
+                        actor_user_id: Some(user_id),
+                        actor_credential_id: Some(&caller.credential.id),
+                        subject: None,
+                        details: json!({ "factor": kind.authentication_type(), "reason": why }),
+                    },
+                )
+                .await?;
+                tx.commit().await?;
+                Err(Error::Unauthenticated(why))
+            }
+        }
+    }
+
+    async fn check_totp(
+        &self,
+        tx: &mut dyn StoreTx,
+        org_id: &str,
+        user_id: &str,
+        code: &str,
+        device: Option<&str>,
+        now: i64,
+    ) -> Result<std::result::Result<(), String>> {
+        let devices: Vec<Factor> = tx
+            .list_factors(org_id, user_id, Some(FactorKind::Totp))
+            .await?
+            .into_iter()
+            .filter(|f| match device {
+                Some(id) => f.id == id,
+                None => f.active,
+            })
+            .collect();
+        if devices.is_empty() {
+            return Ok(Err(match device {
+                Some(id) => format!("user `{user_id}` has no TOTP authenticator `{}`", crate::crypto::clip(id)),
+                None => format!("user `{user_id}` has no active TOTP authenticator"),
+            }));
+        }
+        let now_secs = u64::try_from(now / 1000).unwrap_or(0);
+        for f in &devices {
+            let Some(sealed) = &f.secret else { continue };
+            let seed: Zeroizing<Vec<u8>> = self.config.factors.secrets.open(&sealed_seed_context(&f.id), sealed)?;
+            let params: totp::TotpParams = serde_json::from_str(&f.public_data).unwrap_or_default();
+            let Some(step) = totp::matching_step(&seed, &params, code, now_secs)? else { continue };
+            let step = i64::try_from(step).unwrap_or(i64::MAX);
+            // Moves the device's last used step forward atomically: a replayed code, or
+            // one older than the last accepted, cannot pass on any node.
+            if tx.advance_factor_counter(&f.id, step, now).await? {
+                return Ok(Ok(()));
+            }
+            return Ok(Err("invalid TOTP code: this code (or a newer one) was already used".to_owned()));
+        }
+        Ok(Err("invalid TOTP code".to_owned()))
+    }
+}
+
+async fn check_recovery_code(
+    tx: &mut dyn StoreTx,
+    org_id: &str,
+    user_id: &str,
+    code: &str,
+    now: i64,
+) -> Result<std::result::Result<(), String>> {
+    let normalized = recovery::normalize(code);
+    let Some(lookup) = recovery::lookup_of(&normalized) else {
+        return Ok(Err("invalid recovery code".to_owned()));
+    };
+    let candidates = tx.factors_by_lookup(FactorKind::RecoveryCode, lookup).await?;
+    for f in candidates.iter().filter(|f| f.organization_id == org_id && f.user_id == user_id) {
+        let Some(hash) = &f.secret else { continue };
+        if !recovery::matches(&normalized, hash) {
+            continue;
+        }
+        if f.used_at.is_some() || !tx.use_factor(&f.id, now).await? {
+            return Ok(Err("invalid recovery code: this code was already used".to_owned()));
+        }
+        return Ok(Ok(()));
+    }
+    Ok(Err("invalid recovery code".to_owned()))
+}
+
+/// Passkey registration options for `user`, with the ceremony stored for `create_authenticators`.
+pub(super) async fn registration_options(
+    tx: &mut dyn StoreTx,
+    config: &FactorConfig,
+    org_id: &str,
+    user_id: &str,
+    now: i64,
+) -> Result<Value> {
+    let user = owned_user(tx, org_id, user_id).await?;
+    let existing: Vec<String> = tx
+        .list_factors(org_id, user_id, Some(FactorKind::Passkey))
+        .await?
+        .into_iter()
+        .filter_map(|f| f.lookup)
+        .collect();
+    let reg =
+        config.relying_party.start_registration(&user.id, user.email.as_deref().unwrap_or(&user.name), &existing)?;
+    tx.insert_webauthn_challenge(&reg.challenge, org_id, user_id, &reg.state, now + config.registration_timeout_ms)
+        .await?;
+    Ok(json!({ "challenge": reg.challenge, "publicKey": reg.options["publicKey"] }))
+}
+
+/// The Turnkey `v1Authenticator` view of a passkey.
+pub(super) fn authenticator_view(f: &Factor) -> Value {
+    let data: Value = serde_json::from_str(&f.public_data).unwrap_or_default();
+    let stored = data["passkey"].to_string();
+    let (algorithm, attestation) = passkey::describe(&stored).unwrap_or_default();
+    json!({
+        "authenticatorId": f.id,
+        "authenticatorName": f.name,
+        "credentialId": f.lookup,
+        "transports": data["transports"],
+        "attestationType": attestation,
+        "aaguid": data["passkey"]["cred"]["attestation"]["metadata"]["aaguid"].as_str().unwrap_or(""),
+        "model": "",
+        "algorithm": algorithm,
+        "credential": { "publicKey": f.lookup, "type": "CREDENTIAL_TYPE_WEBAUTHN_AUTHENTICATOR" },
+        "createdAt": crate::api::Timestamp::from_ms(f.created_at),
+        "updatedAt": crate::api::Timestamp::from_ms(f.updated_at),
+    })
+}
+
+/// A TOTP device as clients see it (never its seed).
+pub(super) fn totp_view(f: &Factor) -> Value {
+    let params: totp::TotpParams = serde_json::from_str(&f.public_data).unwrap_or_default();
+    json!({
+        "totpAuthenticatorId": f.id,
+        "authenticatorName": f.name,
+        "active": f.active,
+        "algorithm": params.algorithm,
+        "digits": params.digits,
+        "period": params.period,
+        "createdAt": crate::api::Timestamp::from_ms(f.created_at),
+        "updatedAt": crate::api::Timestamp::from_ms(f.updated_at),
+    })
+}
+
+/// Whether `caller`'s credential counts as fresh authentication for changing factors.
+pub(super) fn is_fresh(caller: &Caller, config: &FactorConfig, now: i64) -> bool {
+    match &caller.credential.api_key {
+        Some(key) if key.kind == KeyKind::Session => now - key.created_at <= config.fresh_auth_ms,
+        _ => true,
+    }
+}
