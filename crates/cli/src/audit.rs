@@ -17,7 +17,7 @@ use crate::request::ConnectArgs;
 #[derive(Debug, Subcommand)]
 pub enum AuditCommand {
     /// Recompute every organization's hash chain from the database; exit 1 at the first broken link.
-    Verify(VerifyArgs),
+    Verify(Box<VerifyArgs>),
     /// Print an organization's audit events, newest first, one JSON object per line.
     Export(ExportArgs),
 }

@@ -2,18 +2,12 @@
 //! unchanged; tampered bodies, stale timestamps and deleted or expired keys fail.
 #![allow(clippy::expect_used, reason = "tests fail loudly")]
 
-use std::path::PathBuf;
-use std::process::Command;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::{Value, json};
-use twofold_testkit::{Backend, TestServer, completed, is_ci, new_key, ok, user_with_key};
+use twofold_testkit::{Backend, TestServer, completed, interop_installed, new_key, ok, run_node, user_with_key};
 
 const BIN: &str = env!("CARGO_BIN_EXE_twofold");
-
-fn interop_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/interop")
-}
 
 #[track_caller]
 fn assert_error(resp: &twofold_client::ApiResponse, status: u16, needle: &str) {
@@ -29,21 +23,12 @@ fn now_ms() -> u128 {
 
 #[test]
 fn turnkey_api_key_stamper_and_http_client_work_unchanged() {
-    let modules = interop_dir().join("node_modules/@turnkey/http");
-    if !modules.exists() {
-        assert!(!is_ci(), "CI=true but {} is missing: run the README test command", modules.display());
-        eprintln!("skipping: npm packages not installed (run `npm ci` in tests/interop)");
+    if !interop_installed() {
         return;
     }
     let server = TestServer::start(BIN, Backend::Sqlite, &[]);
-    let out = Command::new("node")
-        .arg(interop_dir().join("turnkey-sdk.mjs"))
-        .arg(&server.url)
-        .arg(server.root_key_path())
-        .output()
-        .expect("node runs");
-    assert!(out.status.success(), "node failed: {}\n{}", String::from_utf8_lossy(&out.stderr), server.log());
-    let r: Value = serde_json::from_slice(&out.stdout).expect("json line");
+    let key_path = server.root_key_path().display().to_string();
+    let r = run_node("turnkey-sdk.mjs", &[&server.url, &key_path]);
     assert_eq!(r["whoami"]["username"], "root");
     assert_eq!(r["createdStatus"], "ACTIVITY_STATUS_COMPLETED");
     assert_eq!(r["manualHttpStatus"], 200);

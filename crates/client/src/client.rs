@@ -58,6 +58,11 @@ impl Client {
         &self.key
     }
 
+    /// The server's base URL.
+    pub fn base_url(&self) -> &str {
+        &self.base_url
+    }
+
     /// Posts `body` exactly as given to `path`, stamped with this client's key.
     pub fn post_raw(&self, path: &str, body: &[u8]) -> Result<ApiResponse> {
         self.post_with_headers(path, body, &[("X-Stamp", self.key.stamp(body))])

@@ -392,3 +392,42 @@ macro_rules! on_every_backend {
         }
     };
 }
+
+/// `tests/interop`: the npm reference clients and the scripts that drive them.
+pub fn interop_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/interop")
+}
+
+/// Whether the npm packages are installed; under CI=true their absence is a failure.
+pub fn interop_installed() -> bool {
+    let modules = interop_dir().join("node_modules/@turnkey/http");
+    if modules.exists() {
+        return true;
+    }
+    assert!(!is_ci(), "CI=true but {} is missing: run the README test command", modules.display());
+    eprintln!("skipping: npm packages not installed (run `npm ci` in tests/interop)");
+    false
+}
+
+/// Runs `node tests/interop/<script> <args>` and parses the JSON it prints.
+pub fn run_node(script: &str, args: &[&str]) -> Value {
+    let out =
+        std::process::Command::new("node").arg(interop_dir().join(script)).args(args).output().expect("node runs");
+    assert!(out.status.success(), "node {script} failed:\n{}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).expect("node prints one JSON object")
+}
+
+impl TestServer {
+    /// Every byte of the SQLite database files (main, WAL), for checking what is on disk.
+    pub fn database_bytes(&self) -> Vec<u8> {
+        let mut bytes = Vec::new();
+        let file = self.db.url().strip_prefix("sqlite://").expect("a SQLite test database").to_owned();
+        for suffix in ["", "-wal", "-shm"] {
+            if let Ok(b) = std::fs::read(format!("{file}{suffix}")) {
+                bytes.extend(b);
+            }
+        }
+        assert!(!bytes.is_empty(), "a SQLite database under the data dir");
+        bytes
+    }
+}

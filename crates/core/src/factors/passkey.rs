@@ -131,8 +131,7 @@ impl RelyingParty {
     /// Starts registering a passkey for a user, excluding the credentials it already has.
     pub fn start_registration(&self, user_id: &str, user_name: &str, existing: &[String]) -> Result<Registration> {
         let uuid = Uuid::parse_str(user_id).map_err(|_| Error::invalid("user id is not a UUID"))?;
-        let exclude: Vec<CredentialID> =
-            existing.iter().filter_map(|id| b64("credentialId", id).ok()).map(CredentialID::from).collect();
+        let exclude: Vec<CredentialID> = existing.iter().filter_map(|id| b64("credentialId", id).ok()).collect();
         let (options, state) = self
             .webauthn
             .start_passkey_registration(uuid, user_name, user_name, Some(exclude))

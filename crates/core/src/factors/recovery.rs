@@ -17,6 +17,9 @@ pub const CODES_PER_SET: usize = 10;
 pub const CODE_CHARS: usize = 20;
 /// Characters of the non-secret lookup handle.
 pub const LOOKUP_CHARS: usize = 5;
+// Each symbol carries 5 bits and the lookup handle is not secret: at least 64 secret bits remain.
+const _: () = assert!((CODE_CHARS - LOOKUP_CHARS) * 5 >= 64);
+
 /// Crockford's base32 alphabet: no I, L, O or U to misread.
 const ALPHABET: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
 
@@ -108,11 +111,5 @@ mod tests {
         assert_eq!(normalize("abcde-fghij-klmno-pqrst").as_str(), "ABCDEFGH1JK1MN0PQRST");
         assert_eq!(lookup_of("short"), None);
         assert_eq!(lookup_of("UUUUUUUUUUUUUUUUUUUU"), None, "U is not in the alphabet");
-    }
-
-    #[test]
-    fn codes_carry_at_least_64_secret_bits() {
-        // Each symbol carries 5 bits; the lookup handle is not secret.
-        assert!((CODE_CHARS - LOOKUP_CHARS) * 5 >= 64);
     }
 }

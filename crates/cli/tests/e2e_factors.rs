@@ -1,0 +1,466 @@
+//! End-to-end factors (issue 5): passkeys registered and used to stamp requests (a
+//! software authenticator here, real Chromium below), TOTP devices checked against
+//! codes computed by Python's pyotp, recovery codes, session keys from stamp_login,
+//! and the failure limit — also across two server processes on one PostgreSQL.
+//! Test names carry the NIST SP 800-63B-4 section they check.
+#![allow(clippy::expect_used, reason = "tests fail loudly")]
+
+use std::process::Command;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use twofold_client::{ApiResponse, Client};
+use twofold_testkit::{
+    Backend, TestServer, completed, interop_installed, is_ci, new_key, ok, postgres_available, run_node, user_with_key,
+};
+use webauthn_authenticator_rs::WebauthnAuthenticator;
+use webauthn_authenticator_rs::softpasskey::SoftPasskey;
+use webauthn_rs_proto::{CreationChallengeResponse, RequestChallengeResponse};
+
+const BIN: &str = env!("CARGO_BIN_EXE_twofold");
+
+#[track_caller]
+fn refused(resp: ApiResponse, status: u16, needle: &str) {
+    assert_eq!(resp.status, status, "{}", resp.body);
+    let msg = resp.body["message"].as_str().expect("message");
+    assert!(msg.contains(needle), "message `{msg}` should contain `{needle}`");
+}
+
+/// Creates a user with an API key in the root organization; returns its id and client.
+fn member(server: &TestServer, root: &Client, name: &str) -> (String, Client) {
+    let key = new_key();
+    let id = completed(
+        root.submit("create_users", json!({ "users": [user_with_key(name, &key)] })),
+        "createUsersResult",
+    )["userIds"][0]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    (id, server.client(key, root.organization_id()))
+}
+
+fn origin(server: &TestServer) -> url::Url {
+    url::Url::parse(&server.url.replace("127.0.0.1", "localhost")).expect("origin")
+}
+
+/// Registers a software passkey for `user_id`; returns the authenticator and its ids.
+fn register_passkey(server: &TestServer, client: &Client, user_id: &str) -> (SoftPasskey, String, String) {
+    let options = ok(client.query("get_passkey_registration_options", json!({ "userId": user_id })));
+    let challenge = options["challenge"].as_str().expect("challenge").to_owned();
+    let creation: CreationChallengeResponse =
+        serde_json::from_value(json!({ "publicKey": options["publicKey"] })).expect("creation options");
+    let mut authenticator = SoftPasskey::new(true);
+    let reg = authenticator.do_registration(origin(server), creation).expect("software passkey registers");
+    let attestation = json!({
+        "credentialId": URL_SAFE_NO_PAD.encode(&reg.raw_id),
+        "clientDataJson": URL_SAFE_NO_PAD.encode(&reg.response.client_data_json),
+        "attestationObject": URL_SAFE_NO_PAD.encode(&reg.response.attestation_object),
+        "transports": ["AUTHENTICATOR_TRANSPORT_INTERNAL"],
+    });
+    let params = json!({ "userId": user_id, "authenticators": [
+        { "authenticatorName": "soft key", "challenge": challenge, "attestation": attestation }
+    ]});
+    let ids = completed(client.submit("create_authenticators", params.clone()), "createAuthenticatorsResult");
+    // The ceremony's challenge is single use.
+    let again = ok(client.submit("create_authenticators", params));
+    assert_eq!(again["activity"]["status"], "ACTIVITY_STATUS_FAILED", "{again}");
+    (authenticator, ids["authenticatorIds"][0].as_str().expect("id").to_owned(), URL_SAFE_NO_PAD.encode(&reg.raw_id))
+}
+
+/// An `X-Stamp-Webauthn` header for `body`, made by `authenticator` for `origin`.
+fn passkey_stamp(authenticator: &mut SoftPasskey, origin: url::Url, credential_id: &str, body: &[u8]) -> String {
+    let challenge = hex::encode(Sha256::digest(body));
+    let request: RequestChallengeResponse = serde_json::from_value(json!({ "publicKey": {
+        "challenge": URL_SAFE_NO_PAD.encode(challenge.as_bytes()),
+        "rpId": "localhost",
+        "allowCredentials": [{ "type": "public-key", "id": credential_id }],
+        "userVerification": "required",
+    }}))
+    .expect("request options");
+    let assertion = authenticator.do_authentication(origin, request).expect("software passkey signs");
+    json!({
+        "authenticatorData": URL_SAFE_NO_PAD.encode(&assertion.response.authenticator_data),
+        "clientDataJson": URL_SAFE_NO_PAD.encode(&assertion.response.client_data_json),
+        "credentialId": URL_SAFE_NO_PAD.encode(&assertion.raw_id),
+        "signature": URL_SAFE_NO_PAD.encode(&assertion.response.signature),
+    })
+    .to_string()
+}
+
+#[test]
+fn passkey_registers_and_stamps_requests_63b_3_1_6() {
+    let server = TestServer::start(BIN, Backend::Sqlite, &[]);
+    let root = server.root_client();
+    let (alice_id, alice) = member(&server, &root, "alice");
+    let (mut soft, authenticator_id, credential_id) = register_passkey(&server, &alice, &alice_id);
+
+    let listed = ok(alice.query("get_authenticators", json!({ "userId": alice_id })));
+    assert_eq!(listed["authenticators"][0]["authenticatorId"], authenticator_id.as_str());
+    assert_eq!(listed["authenticators"][0]["credentialId"], credential_id.as_str());
+    assert_eq!(listed["authenticators"][0]["credential"]["type"], "CREDENTIAL_TYPE_WEBAUTHN_AUTHENTICATOR");
+
+    let body = alice.query_body(json!({})).expect("body").to_string();
+    let stamp = passkey_stamp(&mut soft, origin(&server), &credential_id, body.as_bytes());
+    let whoami = alice
+        .post_with_headers("/public/v1/query/get_whoami", body.as_bytes(), &[("X-Stamp-Webauthn", stamp.clone())])
+        .expect("sent");
+    assert_eq!(whoami.status, 200, "{}\n{}", whoami.body, server.log());
+    assert_eq!(whoami.body["userId"], alice_id.as_str());
+
+    // The same assertion again: the signature counter did not move forward.
+    let replay = alice
+        .post_with_headers("/public/v1/query/get_whoami", body.as_bytes(), &[("X-Stamp-Webauthn", stamp)])
+        .expect("sent");
+    refused(replay, 401, "compromised");
+    // An assertion made for another origin, or over another body, is refused.
+    let foreign = url::Url::parse("https://evil.example").expect("url");
+    let other_origin = passkey_stamp(&mut soft, foreign, &credential_id, body.as_bytes());
+    let resp = alice
+        .post_with_headers("/public/v1/query/get_whoami", body.as_bytes(), &[("X-Stamp-Webauthn", other_origin)])
+        .expect("sent");
+    refused(resp, 401, "passkey stamp refused");
+    let other_body = passkey_stamp(&mut soft, origin(&server), &credential_id, b"{}");
+    let resp = alice
+        .post_with_headers("/public/v1/query/get_whoami", body.as_bytes(), &[("X-Stamp-Webauthn", other_body)])
+        .expect("sent");
+    refused(resp, 401, "passkey stamp refused");
+
+    // A passkey stamp can submit activities too; removing the passkey revokes it at once.
+    let delete = alice
+        .submit_body(
+            "delete_authenticators",
+            json!({ "parameters": {
+            "userId": alice_id, "authenticatorIds": [authenticator_id] } }),
+        )
+        .expect("body")
+        .to_string();
+    let stamp = passkey_stamp(&mut soft, origin(&server), &credential_id, delete.as_bytes());
+    let deleted = alice
+        .post_with_headers("/public/v1/submit/delete_authenticators", delete.as_bytes(), &[("X-Stamp-Webauthn", stamp)])
+        .expect("sent");
+    assert_eq!(deleted.body["activity"]["status"], "ACTIVITY_STATUS_COMPLETED", "{}", deleted.body);
+    let body = alice.query_body(json!({ "x": 1 })).expect("body").to_string();
+    let stamp = passkey_stamp(&mut soft, origin(&server), &credential_id, body.as_bytes());
+    let resp = alice
+        .post_with_headers("/public/v1/query/get_whoami", body.as_bytes(), &[("X-Stamp-Webauthn", stamp)])
+        .expect("sent");
+    refused(resp, 401, "could not find public key");
+    // The audit log keeps the binding and the removal.
+    let events = ok(root.query("list_audit_events", json!({ "limit": "100" })));
+    let text = events.to_string();
+    assert!(
+        text.contains("ACTIVITY_TYPE_CREATE_AUTHENTICATORS_V2") && text.contains("ACTIVITY_TYPE_DELETE_AUTHENTICATORS")
+    );
+}
+
+#[test]
+fn passkey_from_real_chromium_with_the_turnkey_webauthn_stamper() {
+    if !interop_installed() {
+        return;
+    }
+    if !std::path::Path::new("/usr/bin/chromium").exists() {
+        assert!(!is_ci(), "CI=true but /usr/bin/chromium is missing: run the README test command");
+        eprintln!("skipping: chromium not installed");
+        return;
+    }
+    let server = TestServer::start(BIN, Backend::Sqlite, &[]);
+    let root = server.root_client();
+    let key = new_key();
+    let (alice_id, _) = {
+        let id = completed(
+            root.submit("create_users", json!({ "users": [user_with_key("alice", &key)] })),
+            "createUsersResult",
+        )["userIds"][0]
+            .as_str()
+            .expect("id")
+            .to_owned();
+        (id, ())
+    };
+    let key_file = server.data_dir().join("alice-key.json");
+    key.to_key_file(Some(root.organization_id().to_owned()), Some(alice_id.clone()))
+        .save_new(&key_file)
+        .expect("key file");
+    let r = run_node("passkey-chromium.mjs", &[&server.url, &key_file.display().to_string()]);
+    assert_eq!(r["created"]["status"], "ACTIVITY_STATUS_COMPLETED", "{r}");
+    assert_eq!(r["whoamiByPasskey"]["userId"], alice_id.as_str(), "{r}\n{}", server.log());
+    assert_eq!(r["authenticators"][0]["authenticatorName"], "chromium");
+    assert!(r["signCount"].as_u64().expect("count") >= 2, "the counter moved with each assertion: {r}");
+}
+
+fn now_secs() -> f64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).expect("clock").as_secs_f64()
+}
+
+/// The TOTP code for `uri` at `offset` seconds from now, computed by pyotp.
+fn pyotp(uri: &str, offset: i64) -> String {
+    let script = format!("import pyotp,sys; print(pyotp.parse_uri(sys.argv[1]).at({} + {offset}))", now_secs());
+    let out = Command::new("python3").args(["-c", &script, uri]).output().expect("python3 runs");
+    assert!(
+        out.status.success(),
+        "pyotp failed (the test command installs it): {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("utf8").trim().to_owned()
+}
+
+/// A TOTP device enrolled and activated for `user`; returns its otpauth URI and seed (base32).
+fn enroll_totp(client: &Client, user_id: &str) -> (String, String) {
+    let created = completed(
+        client.submit("create_totp_authenticator", json!({ "userId": user_id })),
+        "createTotpAuthenticatorResult",
+    );
+    let uri = created["otpauthUri"].as_str().expect("otpauth URI shown once").to_owned();
+    assert!(uri.starts_with("otpauth://totp/"), "{uri}");
+    assert!(created["qrCodePng"].as_str().expect("qr").starts_with("data:image/png;base64,"));
+    let id = created["totpAuthenticatorId"].as_str().expect("id").to_owned();
+    let inactive = ok(client.query("get_totp_authenticators", json!({ "userId": user_id })));
+    assert_eq!(inactive["totpAuthenticators"][0]["active"], false, "inactive until the first code");
+    completed(
+        client.submit(
+            "verify_totp_authenticator",
+            json!({
+            "userId": user_id, "totpAuthenticatorId": id, "totpCode": pyotp(&uri, 0) }),
+        ),
+        "verifyTotpAuthenticatorResult",
+    );
+    let active = ok(client.query("get_totp_authenticators", json!({ "userId": user_id })));
+    assert_eq!(active["totpAuthenticators"][0]["active"], true);
+    (uri, created["secret"].as_str().expect("secret").to_owned())
+}
+
+/// An activity by `initiator` that needs one more approval (policy: two approvers).
+fn pending_activity(root: &Client, initiator: &Client, name: &str) -> String {
+    completed(
+        root.submit("create_policy", json!({
+            "policyName": format!("two for {name}"), "effect": "EFFECT_ALLOW",
+            "condition": format!("activity.type == 'ACTIVITY_TYPE_CREATE_USER_TAG' && activity.params.user_tag_name == '{name}'"),
+            "consensus": "approvers.count() >= 2" })),
+        "createPolicyResult",
+    );
+    let pending = ok(initiator.submit("create_user_tag", json!({ "userTagName": name, "userIds": [] })));
+    assert_eq!(pending["activity"]["status"], "ACTIVITY_STATUS_CONSENSUS_NEEDED", "{pending}");
+    pending["activity"]["fingerprint"].as_str().expect("fingerprint").to_owned()
+}
+
+fn approve_with(client: &Client, fingerprint: &str, proof: Value) -> ApiResponse {
+    let mut params = json!({ "fingerprint": fingerprint });
+    params.as_object_mut().expect("object").extend(proof.as_object().expect("object").clone());
+    client.submit("approve_activity", params).expect("sent")
+}
+
+#[test]
+fn totp_codes_from_pyotp_once_each_within_one_step_63b_3_1_4() {
+    let server = TestServer::start(BIN, Backend::Sqlite, &[]);
+    let root = server.root_client();
+    let (alice_id, alice) = member(&server, &root, "alice");
+    let (_, bob) = member(&server, &root, "bob");
+    let (uri, seed) = enroll_totp(&alice, &alice_id);
+    let fp = pending_activity(&root, &bob, "needs-alice");
+
+    // The activation code's step is used: the same code, and one from 3 steps ago, fail.
+    refused(approve_with(&alice, &fp, json!({ "totpCode": pyotp(&uri, 0) })), 401, "already used");
+    refused(approve_with(&alice, &fp, json!({ "totpCode": pyotp(&uri, -90) })), 401, "invalid TOTP code");
+    let wrong = if pyotp(&uri, 30) == "000000" { "111111" } else { "000000" };
+    refused(approve_with(&alice, &fp, json!({ "totpCode": wrong })), 401, "invalid TOTP code");
+    // The next step's code (T+1, inside the skew) is accepted and carries the approval.
+    let approved = ok(Ok(approve_with(&alice, &fp, json!({ "totpCode": pyotp(&uri, 30) }))));
+    assert_eq!(approved["activity"]["status"], "ACTIVITY_STATUS_COMPLETED", "{approved}");
+
+    // The seed on disk is sealed: neither its base32 text nor its bytes are in the database.
+    let db = server.database_bytes();
+    let raw_seed = base32_decode(&seed);
+    assert!(!contains(&db, seed.as_bytes()), "base32 seed found in the database files");
+    assert!(!contains(&db, &raw_seed), "raw seed bytes found in the database files");
+    // And it is never shown again.
+    let listed = ok(alice.query("get_totp_authenticators", json!({ "userId": alice_id }))).to_string();
+    assert!(!listed.contains(&seed));
+    let activities = ok(alice.query("list_activities", json!({ "paginationOptions": { "limit": "100" } }))).to_string();
+    assert!(!activities.contains(&seed) && !activities.contains("otpauth://"), "the seed is shown once, not stored");
+}
+
+fn base32_decode(text: &str) -> Vec<u8> {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+    let mut bits = 0u64;
+    let mut count = 0;
+    let mut out = Vec::new();
+    for c in text.bytes().filter(|c| *c != b'=') {
+        let v = ALPHABET.iter().position(|a| *a == c).expect("base32") as u64;
+        bits = (bits << 5) | v;
+        count += 5;
+        if count >= 8 {
+            count -= 8;
+            out.push((bits >> count) as u8);
+        }
+    }
+    out
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+#[test]
+fn sixth_wrong_code_in_fifteen_minutes_is_429_across_two_processes_63b_3_2_2() {
+    let backend = if postgres_available() { Backend::Postgres } else { Backend::Sqlite };
+    let server = TestServer::start(BIN, backend, &[]);
+    let node2 = server.another_node();
+    let root = server.root_client();
+    let (alice_id, alice) = member(&server, &root, "alice");
+    let same_key = twofold_client::ApiKeyPair::from_private_hex(alice.key().curve(), &alice.key().private_key_hex())
+        .expect("same key");
+    let alice2 = node2.client(same_key, root.organization_id());
+    let (_, bob) = member(&server, &root, "bob");
+    let (uri, _) = enroll_totp(&alice, &alice_id);
+    let fp = pending_activity(&root, &bob, "limited");
+    let current = pyotp(&uri, 30);
+    let wrong = if current == "000000" { "111111" } else { "000000" };
+    for attempt in 0..5 {
+        let via = if attempt % 2 == 0 { &alice } else { &alice2 };
+        refused(approve_with(via, &fp, json!({ "totpCode": wrong })), 401, "invalid TOTP code");
+    }
+    // The sixth guess — even the right code — is refused, on either node.
+    for via in [&alice, &alice2] {
+        let resp = approve_with(via, &fp, json!({ "totpCode": current }));
+        refused(resp, 429, "too many failed");
+    }
+    let raw = ureq_status_with_retry_after(&alice, &fp, &current);
+    assert!(raw.1.is_some_and(|s| s > 0 && s <= 900), "Retry-After: {:?}", raw.1);
+}
+
+/// Sends an approval and returns (status, Retry-After seconds).
+fn ureq_status_with_retry_after(client: &Client, fingerprint: &str, code: &str) -> (u16, Option<u64>) {
+    let body = client
+        .submit_body("approve_activity", json!({ "parameters": { "fingerprint": fingerprint, "totpCode": code } }))
+        .expect("body")
+        .to_string();
+    let url = format!("{}/public/v1/submit/approve_activity", server_url(client));
+    let agent = ureq::Agent::config_builder().http_status_as_error(false).build().new_agent();
+    let resp = agent
+        .post(&url)
+        .header("Content-Type", "application/json")
+        .header("X-Stamp", client.key().stamp(body.as_bytes()))
+        .send(body.as_bytes())
+        .expect("sent");
+    let retry = resp.headers().get("retry-after").and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok());
+    (resp.status().as_u16(), retry)
+}
+
+fn server_url(client: &Client) -> String {
+    client.base_url().to_owned()
+}
+
+#[test]
+fn recovery_codes_work_once_and_are_stored_only_hashed_63b_3_1_2() {
+    let server = TestServer::start(BIN, Backend::Sqlite, &[]);
+    let root = server.root_client();
+    let (alice_id, alice) = member(&server, &root, "alice");
+    let (_, bob) = member(&server, &root, "bob");
+    let result =
+        completed(alice.submit("create_recovery_codes", json!({ "userId": alice_id })), "createRecoveryCodesResult");
+    let codes: Vec<String> = result["recoveryCodes"]
+        .as_array()
+        .expect("codes")
+        .iter()
+        .map(|c| c.as_str().expect("code").to_owned())
+        .collect();
+    assert_eq!(codes.len(), 10);
+    let db = server.database_bytes();
+    for code in &codes {
+        assert_eq!(code.replace('-', "").len(), 20, "100-bit codes: {code}");
+        assert!(!contains(&db, code.as_bytes()) && !contains(&db, code.replace('-', "").as_bytes()), "{code} on disk");
+    }
+    let status = ok(alice.query("get_recovery_codes_status", json!({ "userId": alice_id })));
+    assert_eq!((status["total"].as_u64(), status["remaining"].as_u64()), (Some(10), Some(10)));
+
+    let first = pending_activity(&root, &bob, "recover-1");
+    let approved = ok(Ok(approve_with(&alice, &first, json!({ "recoveryCode": codes[0].to_lowercase() }))));
+    assert_eq!(approved["activity"]["status"], "ACTIVITY_STATUS_COMPLETED", "{approved}");
+    let second = pending_activity(&root, &bob, "recover-2");
+    refused(approve_with(&alice, &second, json!({ "recoveryCode": codes[0] })), 401, "already used");
+    refused(approve_with(&alice, &second, json!({ "recoveryCode": "ABCDE-FGHJK-MNPQR-STVWX" })), 401, "invalid");
+    let status = ok(alice.query("get_recovery_codes_status", json!({ "userId": alice_id })));
+    assert_eq!(status["remaining"].as_u64(), Some(9));
+
+    // A new set replaces the old one: the old codes stop working.
+    completed(alice.submit("create_recovery_codes", json!({ "userId": alice_id })), "createRecoveryCodesResult");
+    refused(approve_with(&alice, &second, json!({ "recoveryCode": codes[1] })), 401, "invalid");
+    // Unused codes never reached the disk (a used one is inside the signed approval it carried).
+    let db = server.database_bytes();
+    for code in &codes[1..] {
+        assert!(!contains(&db, code.as_bytes()) && !contains(&db, code.replace('-', "").as_bytes()), "{code} on disk");
+    }
+}
+
+#[test]
+fn session_keys_from_stamp_login_work_expire_and_are_revoked() {
+    let server = TestServer::start(BIN, Backend::Sqlite, &[]);
+    let root = server.root_client();
+    let (alice_id, alice) = member(&server, &root, "alice");
+    let login = |session_key: &twofold_client::ApiKeyPair, extra: Value| {
+        let mut params = json!({ "publicKey": session_key.public_key_hex() });
+        params.as_object_mut().expect("object").extend(extra.as_object().expect("object").clone());
+        completed(alice.submit("stamp_login", params), "stampLoginResult")
+    };
+
+    let s1 = new_key();
+    let result = login(&s1, json!({}));
+    let jwt = result["session"].as_str().expect("session jwt").to_owned();
+    let claims: Value =
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(jwt.split('.').nth(1).expect("payload")).expect("base64url"))
+            .expect("claims");
+    assert_eq!(claims["user_id"], alice_id.as_str());
+    assert_eq!(claims["organization_id"], root.organization_id());
+    assert_eq!(claims["public_key"], s1.public_key_hex().as_str());
+    assert_eq!(claims["session_type"], "SESSION_TYPE_READ_WRITE");
+    let lifetime = claims["exp"].as_f64().expect("exp seconds") - now_secs();
+    assert!((880.0..=905.0).contains(&lifetime), "default 900 s, got {lifetime}");
+    // @turnkey/crypto's verifySessionJwtSignature accepts it with the key query publishes.
+    if interop_installed() {
+        let signing_key = ok(alice.query("get_session_signing_key", json!({})));
+        let script = "import('@turnkey/crypto').then(async c => console.log(JSON.stringify({ ok: \
+                      await c.verifySessionJwtSignature(process.argv[1], process.argv[2]) })))";
+        let out = Command::new("node")
+            .current_dir(twofold_testkit::interop_dir())
+            .args(["--input-type=module", "-e", script, &jwt, signing_key["publicKey"].as_str().expect("key")])
+            .output()
+            .expect("node");
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout).trim(),
+            r#"{"ok":true}"#,
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    let session1 = server.client(s1, root.organization_id());
+    assert_eq!(ok(session1.query("get_whoami", json!({})))["userId"], alice_id.as_str());
+    let sessions = ok(session1.query("list_sessions", json!({})));
+    assert_eq!(sessions["sessions"][0]["current"], true);
+
+    // A short session expires.
+    let short = new_key();
+    login(&short, json!({ "expirationSeconds": "1" }));
+    let short_client = server.client(short, root.organization_id());
+    ok(short_client.query("get_whoami", json!({})));
+    std::thread::sleep(Duration::from_millis(1300));
+    refused(short_client.query("get_whoami", json!({})).expect("sent"), 401, "expired api key");
+
+    // invalidateExisting revokes the others; delete_sessions revokes the rest.
+    let s2 = new_key();
+    login(&s2, json!({ "invalidateExisting": true }));
+    refused(session1.query("get_whoami", json!({})).expect("sent"), 401, "could not find public key");
+    let session2 = server.client(s2, root.organization_id());
+    ok(session2.query("get_whoami", json!({})));
+    completed(alice.submit("delete_sessions", json!({ "userId": alice_id })), "deleteSessionsResult");
+    refused(session2.query("get_whoami", json!({})).expect("sent"), 401, "could not find public key");
+    ok(alice.query("get_whoami", json!({})));
+
+    // Lifetimes beyond the AAL2 limit are refused.
+    let failed =
+        ok(alice
+            .submit("stamp_login", json!({ "publicKey": new_key().public_key_hex(), "expirationSeconds": "90000" })));
+    assert_eq!(failed["activity"]["status"], "ACTIVITY_STATUS_FAILED", "{failed}");
+}
