@@ -183,6 +183,31 @@ mod tests {
     use super::*;
 
     #[test]
+    fn opens_an_attempt_made_by_turnkey_crypto_2_13() {
+        // Produced once with @turnkey/crypto 2.13.2: hpkeEncrypt + formatHpkeBuf (what
+        // encryptOtpCodeToBundle does after checking the signature) to a fixed target key.
+        // The live node interop test (tests/otp_interop.rs) repeats this with fresh keys.
+        let target_private = hex::decode("c9afa9d845ba75166b5c215767b1d6934e50c3db36e89b127b8a622b120f6721").unwrap();
+        let target_public = hex::decode(
+            "0460fed4ba255a9d31c961eb74c6356d68c049b8923b61fa6ce669622e60f29fb6\
+             7903fe1008b8bc99a41ae9e95628bc64f2f1b20c2d7e9f5177a3c294d4462299",
+        )
+        .unwrap();
+        let attempt = concat!(
+            r#"{"encappedPublic":"04430fd9791694931e70424c6c92f722e5466c8b219db0958030338bed99dc8ca4359221c39e38b583987fd3d17bc8dd0ce8eb53fb117c670462ff112ed49124a6","#,
+            r#""ciphertext":"0877bab41c7979d07ea3a2f7683a6473ad6b75f6d3a83f95a526ca954f144a2d1d711c5b863d723277fa271aefbcc7c8ae0811d57591796e96fd49e6999a4be7a3bc5364fe7775d556fb0f62475808b305962ac78b0edbf31dac055a7ff27298838daa39c63d13c41f0df2c22151ec15559d220e564773b4c18b"}"#
+        );
+        let Opened::Attempt(a) = open_attempt(&target_private, &target_public, attempt).unwrap() else {
+            panic!("the @turnkey/crypto attempt did not open")
+        };
+        assert_eq!(a.otp_code, "7K2Q9MXRB");
+        assert_eq!(a.public_key, "0279be667ef9dcbbac55a06295ce870b07029bfcdb2dce28d959f2815b16f81798");
+        // The derived public key matches what the client encrypted to.
+        let sk = <Kem as hpke::Kem>::PrivateKey::from_bytes(&target_private).unwrap();
+        assert_eq!(<Kem as hpke::Kem>::sk_to_pk(&sk).to_bytes().as_slice(), target_public.as_slice());
+    }
+
+    #[test]
     fn client_helper_round_trips() {
         let keys = EnclaveKeys::generate().unwrap();
         let (sk, pk) = new_target().unwrap();
