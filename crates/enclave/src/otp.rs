@@ -464,7 +464,8 @@ impl Enclave {
                     .replace("{{appName}}", &req.app_name);
                 let text = format!(
                     "Your {app} verification code is:\n\n    {code}\n\nIt expires in {mins} minute{s}.\n\n\
-                     If you did not ask for this code, ignore this email. Never share the code with anyone.\n",
+                     If you did not ask for this code, ignore this email.\n\
+                     Never share the code with anyone.\n",
                     app = req.app_name,
                     code = code.as_str(),
                     s = if mins == 1 { "" } else { "s" },

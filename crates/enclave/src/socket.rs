@@ -35,7 +35,7 @@ const DEFAULT_CALL_TIMEOUT: Duration = Duration::from_secs(60);
 #[derive(Serialize, Deserialize)]
 #[serde(tag = "op", content = "params", rename_all = "snake_case")]
 enum Request {
-    PublicKeys {},
+    PublicKeys,
     InitOtp(InitOtpRequest),
     VerifyOtp(VerifyOtpRequest),
     VerifyToken { token: String, now_ms: u64 },
@@ -45,7 +45,7 @@ enum Request {
 impl Request {
     fn op(&self) -> &'static str {
         match self {
-            Request::PublicKeys {} => "public_keys",
+            Request::PublicKeys => "public_keys",
             Request::InitOtp(_) => "init_otp",
             Request::VerifyOtp(_) => "verify_otp",
             Request::VerifyToken { .. } => "verify_token",
@@ -179,7 +179,7 @@ async fn handle(enclave: &dyn EnclaveApi, line: &[u8]) -> Result<Value> {
         serde_json::from_value(value).map_err(|e| Error::Protocol(format!("malformed request: {e}")))?;
     let op = request.op();
     let result = match request {
-        Request::PublicKeys {} => to_value(enclave.public_keys().await?),
+        Request::PublicKeys => to_value(enclave.public_keys().await?),
         Request::InitOtp(r) => to_value(enclave.init_otp(r).await?),
         Request::VerifyOtp(r) => to_value(enclave.verify_otp(r).await?),
         Request::VerifyToken { token, now_ms } => to_value(enclave.verify_token(token, now_ms).await?),
@@ -270,7 +270,7 @@ impl RemoteEnclave {
 #[async_trait]
 impl EnclaveApi for RemoteEnclave {
     async fn public_keys(&self) -> Result<PublicKeys> {
-        self.call(Request::PublicKeys {}).await
+        self.call(Request::PublicKeys).await
     }
 
     async fn init_otp(&self, request: InitOtpRequest) -> Result<InitOtpResponse> {
