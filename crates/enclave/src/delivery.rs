@@ -198,6 +198,12 @@ pub struct OutgoingMessage {
     pub reply_to: Option<String>,
 }
 
+impl Drop for OutgoingMessage {
+    fn drop(&mut self) {
+        zeroize::Zeroize::zeroize(&mut self.text);
+    }
+}
+
 impl std::fmt::Debug for OutgoingMessage {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("OutgoingMessage")
@@ -246,6 +252,10 @@ impl Transport {
         match (channel, delivery) {
             (_, Delivery::Outbox { dir }) => Ok(Transport::Outbox(dir)),
             (Channel::Email, Delivery::Smtp(c)) => {
+                // lettre's connection pool starts its cleanup task on the current runtime.
+                if tokio::runtime::Handle::try_current().is_err() {
+                    return Err(Error::InvalidInput("SMTP delivery must be set up inside a Tokio runtime".into()));
+                }
                 let timeout = timeout(c.timeout_ms)?;
                 let from: Mailbox = c
                     .from
@@ -320,6 +330,8 @@ impl std::fmt::Debug for Deliverer {
 
 impl Deliverer {
     /// Builds the transports; refuses a combination that cannot work (email over a webhook, SMS over SMTP).
+    ///
+    /// Call it inside the Tokio runtime that will send: the SMTP pool lives on that runtime.
     pub fn new(email: Delivery, sms: Delivery) -> Result<Self> {
         Ok(Deliverer { email: Transport::build(Channel::Email, email)?, sms: Transport::build(Channel::Sms, sms)? })
     }
@@ -665,5 +677,17 @@ mod tests {
         };
         let err = Deliverer::new(Delivery::Webhook(hook), Delivery::Outbox { dir: "/tmp".into() }).unwrap_err();
         assert!(err.to_string().contains("email cannot be delivered"), "{err}");
+        let smtp = SmtpConfig {
+            host: "127.0.0.1".into(),
+            port: 25,
+            tls: SmtpTls::None,
+            username: None,
+            password: None,
+            from: "a@b.c".into(),
+            timeout_ms: 1000,
+        };
+        // Outside a runtime: a clear error, not lettre's panic.
+        let err = Deliverer::new(Delivery::Smtp(smtp), Delivery::Outbox { dir: "/tmp".into() }).unwrap_err();
+        assert!(err.to_string().contains("Tokio runtime"), "{err}");
     }
 }

@@ -34,4 +34,7 @@ pub use otp::{
     VerifyOtpResponse, VerifyOutcome,
 };
 pub use seal::SealedState;
-pub use socket::{MAX_REQUEST_BYTES, PROTOCOL_VERSION, RemoteEnclave, bind_unix, serve_listener, serve_unix};
+pub use socket::{
+    ClockSource, MAX_REQUEST_BYTES, PROTOCOL_VERSION, RemoteEnclave, ServeOptions, bind_unix, serve_listener,
+    serve_unix, serve_unix_with,
+};

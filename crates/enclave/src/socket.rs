@@ -98,15 +98,38 @@ pub fn bind_unix(path: &Path) -> Result<UnixListener> {
     Ok(listener)
 }
 
-/// Serves `enclave` on a new socket at `path` until the task is dropped or accepting fails.
+/// Whose clock decides code and token expiry for requests that arrive over the socket.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ClockSource {
+    /// The enclave process's own clock; the caller's `now_ms` is ignored, so a compromised
+    /// coordinator cannot stretch a code's or a token's life by lying about the time.
+    #[default]
+    Enclave,
+    /// The caller's `now_ms` (tests with a manual clock).
+    Caller,
+}
+
+/// Options for serving the enclave on a socket.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ServeOptions {
+    /// Whose clock counts.
+    pub clock: ClockSource,
+}
+
+/// Serves `enclave` on a new socket at `path` (enclave clock) until the task is dropped or accepting fails.
 pub async fn serve_unix(enclave: Arc<Enclave>, path: &Path) -> Result<()> {
+    serve_unix_with(enclave, path, ServeOptions::default()).await
+}
+
+/// [`serve_unix`] with explicit options.
+pub async fn serve_unix_with(enclave: Arc<Enclave>, path: &Path, options: ServeOptions) -> Result<()> {
     let listener = bind_unix(path)?;
-    tracing::info!(path = %path.display(), version = PROTOCOL_VERSION, "enclave listening");
-    serve_listener(enclave, listener).await
+    tracing::info!(path = %path.display(), version = PROTOCOL_VERSION, clock = ?options.clock, "enclave listening");
+    serve_listener(enclave, listener, options).await
 }
 
 /// Serves an already bound listener (see [`bind_unix`]).
-pub async fn serve_listener(enclave: Arc<dyn EnclaveApi>, listener: UnixListener) -> Result<()> {
+pub async fn serve_listener(enclave: Arc<dyn EnclaveApi>, listener: UnixListener, options: ServeOptions) -> Result<()> {
     let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
     loop {
         let permit = Arc::clone(&slots)
@@ -116,7 +139,7 @@ pub async fn serve_listener(enclave: Arc<dyn EnclaveApi>, listener: UnixListener
         let (stream, _) = listener.accept().await?;
         let enclave = Arc::clone(&enclave);
         tokio::spawn(async move {
-            if let Err(e) = serve_connection(enclave.as_ref(), stream).await {
+            if let Err(e) = serve_connection(enclave.as_ref(), stream, options).await {
                 tracing::debug!(error = %e, "enclave connection ended with an error");
             }
             drop(permit);
@@ -124,7 +147,7 @@ pub async fn serve_listener(enclave: Arc<dyn EnclaveApi>, listener: UnixListener
     }
 }
 
-async fn serve_connection(enclave: &dyn EnclaveApi, stream: UnixStream) -> Result<()> {
+async fn serve_connection(enclave: &dyn EnclaveApi, stream: UnixStream, options: ServeOptions) -> Result<()> {
     let (read, mut write) = stream.into_split();
     let mut reader = BufReader::new(read);
     let mut buf = Vec::with_capacity(4096);
@@ -136,7 +159,7 @@ async fn serve_connection(enclave: &dyn EnclaveApi, stream: UnixStream) -> Resul
                 write_line(&mut write, &error_response(&err)).await?;
                 return Ok(());
             }
-            Line::Complete => match handle(enclave, &buf).await {
+            Line::Complete => match handle(enclave, &buf, options).await {
                 Ok(result) => json!({ "v": PROTOCOL_VERSION, "ok": true, "result": result }),
                 Err(e) => error_response(&e),
             },
@@ -168,15 +191,31 @@ fn check_version(value: &Value, who: &str) -> Result<()> {
     }
 }
 
-async fn handle(enclave: &dyn EnclaveApi, line: &[u8]) -> Result<Value> {
+fn system_now_ms() -> Result<u64> {
+    let elapsed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_err(|_| Error::Internal("system clock is before 1970".into()))?;
+    u64::try_from(elapsed.as_millis()).map_err(|_| Error::Internal("system clock is out of range".into()))
+}
+
+async fn handle(enclave: &dyn EnclaveApi, line: &[u8], options: ServeOptions) -> Result<Value> {
     let mut value: Value =
         serde_json::from_slice(line).map_err(|e| Error::Protocol(format!("request is not JSON: {e}")))?;
     check_version(&value, "client")?;
     if let Some(map) = value.as_object_mut() {
         map.remove("v");
     }
-    let request: Request =
+    let mut request: Request =
         serde_json::from_value(value).map_err(|e| Error::Protocol(format!("malformed request: {e}")))?;
+    if options.clock == ClockSource::Enclave {
+        let now = system_now_ms()?;
+        match &mut request {
+            Request::InitOtp(r) => r.now_ms = now,
+            Request::VerifyOtp(r) => r.now_ms = now,
+            Request::VerifyToken { now_ms, .. } => *now_ms = now,
+            Request::PublicKeys | Request::SendNotice(_) => {}
+        }
+    }
     let op = request.op();
     let result = match request {
         Request::PublicKeys => to_value(enclave.public_keys().await?),

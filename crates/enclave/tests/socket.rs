@@ -11,7 +11,8 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{UnixListener, UnixStream};
 use twofold_enclave::{
-    Channel, EnclaveApi, Error, Notice, OtpType, Outbox, RemoteEnclave, VerifyOtpRequest, VerifyOutcome,
+    Channel, ClockSource, EnclaveApi, Error, Notice, OtpType, Outbox, RemoteEnclave, ServeOptions, VerifyOtpRequest,
+    VerifyOutcome,
 };
 
 struct Served {
@@ -29,6 +30,10 @@ impl Drop for Served {
 }
 
 async fn serve() -> Served {
+    serve_with(ClockSource::Caller).await
+}
+
+async fn serve_with(clock: ClockSource) -> Served {
     let dir = tempfile::tempdir().unwrap();
     let socket = dir.path().join("enclave.sock");
     let outbox = dir.path().join("outbox");
@@ -36,7 +41,7 @@ async fn serve() -> Served {
     let pinned = enclave.public_keys().signing_public_key;
     let task = tokio::spawn({
         let socket = socket.clone();
-        async move { twofold_enclave::serve_unix(enclave, &socket).await }
+        async move { twofold_enclave::serve_unix_with(enclave, &socket, ServeOptions { clock }).await }
     });
     let deadline = Instant::now() + Duration::from_secs(5);
     while !socket.exists() {
@@ -211,4 +216,38 @@ async fn a_second_server_on_a_live_socket_is_refused_and_a_stale_one_replaced() 
     let not_socket = dir.path().join("file");
     std::fs::write(&not_socket, b"x").unwrap();
     assert!(twofold_enclave::bind_unix(&not_socket).is_err());
+}
+
+#[tokio::test]
+async fn by_default_the_enclave_clock_counts_not_the_callers() {
+    let s = serve_with(ClockSource::Enclave).await;
+    let remote = RemoteEnclave::connect(&s.socket).await.unwrap();
+    // A coordinator claiming it is 1970 gets a code that expires five minutes from now.
+    let before = common::now_ms();
+    let init = remote.init_otp(common::init_request(OtpType::Email, "ann@example.com", 0)).await.unwrap();
+    assert!(init.expires_at_ms >= before + 300_000 && init.expires_at_ms <= common::now_ms() + 300_000);
+    let code = common::latest_outbox_code(&s.outbox);
+    let bundle = twofold_enclave::encrypt_otp_attempt(
+        &init.otp_encryption_target_bundle,
+        &s.pinned,
+        &code,
+        &common::client_public_key(),
+    )
+    .unwrap();
+    let r = remote
+        .verify_otp(VerifyOtpRequest {
+            otp_id: init.otp_id,
+            organization_id: common::init_request(OtpType::Email, "x@example.com", 0).organization_id,
+            sealed_state: init.sealed_state,
+            encrypted_otp_bundle: bundle,
+            token_expiration_seconds: None,
+            // Claiming a far future time neither expires the code nor stretches the token.
+            now_ms: u64::MAX / 2,
+        })
+        .await
+        .unwrap();
+    let VerifyOutcome::Verified(v) = r.outcome else { panic!("{:?}", r.outcome) };
+    assert!(v.token_expires_at_ms <= common::now_ms() + 3_600_000);
+    // And a token is checked against the enclave's clock too.
+    assert!(remote.verify_token(v.verification_token, u64::MAX / 2).await.is_ok());
 }
