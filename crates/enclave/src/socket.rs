@@ -204,6 +204,10 @@ async fn handle(enclave: &dyn EnclaveApi, line: &[u8], options: ServeOptions) ->
     check_version(&value, "client")?;
     if let Some(map) = value.as_object_mut() {
         map.remove("v");
+        // `public_keys` takes no parameters; tolerate clients that send `"params": {}` or null.
+        if map.get("op").and_then(Value::as_str) == Some("public_keys") {
+            map.remove("params");
+        }
     }
     let mut request: Request =
         serde_json::from_value(value).map_err(|e| Error::Protocol(format!("malformed request: {e}")))?;
@@ -327,5 +331,37 @@ impl EnclaveApi for RemoteEnclave {
     async fn send_notice(&self, notice: Notice) -> Result<()> {
         let _: Value = self.call(Request::SendNotice(notice)).await?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::expect_used, clippy::unwrap_used, reason = "tests fail loudly")]
+    use super::*;
+
+    #[test]
+    fn request_wire_shape() {
+        let v = to_value(Request::VerifyToken { token: "t".into(), now_ms: 5 }).unwrap();
+        assert_eq!(v, json!({"op": "verify_token", "params": {"token": "t", "now_ms": 5}}));
+        assert_eq!(to_value(Request::PublicKeys).unwrap(), json!({"op": "public_keys"}));
+    }
+
+    #[tokio::test]
+    async fn public_keys_accepts_empty_params() {
+        let dir = tempfile::tempdir().unwrap();
+        let enclave = Enclave::new(
+            crate::EnclaveKeys::generate().unwrap(),
+            crate::Deliverer::outbox(dir.path()),
+            crate::EnclaveConfig::default(),
+        )
+        .unwrap();
+        for line in [
+            r#"{"v":1,"op":"public_keys"}"#,
+            r#"{"v":1,"op":"public_keys","params":{}}"#,
+            r#"{"v":1,"op":"public_keys","params":null}"#,
+        ] {
+            let result = handle(&enclave, line.as_bytes(), ServeOptions::default()).await.unwrap();
+            assert_eq!(result["signing_public_key"], json!(enclave.public_keys().signing_public_key), "{line}");
+        }
     }
 }
