@@ -38,8 +38,9 @@ fi
 step "Turnkey reference clients (npm ci in tests/interop)"
 npm ci --prefix tests/interop --no-audit --no-fund --loglevel=error
 
-step "pyotp (independent TOTP implementation for the TOTP tests)"
+step "pyotp (independent TOTP implementation) and aiosmtpd (a real SMTP sink)"
 python3 -c 'import pyotp' 2>/dev/null || python3 -m pip install --quiet --disable-pip-version-check pyotp==2.9.0
+python3 -c 'import aiosmtpd' 2>/dev/null || python3 -m pip install --quiet --disable-pip-version-check aiosmtpd==1.4.6
 
 step "cargo fmt --check"
 if rustup component list --installed 2>/dev/null | grep -q rustfmt; then
