@@ -222,6 +222,21 @@ impl SqlTx {
         row.as_ref().map(|r| f(r).map_err(backend_err)).transpose()
     }
 
+    /// Runs a `DELETE` whose conditions use `binds` as `$1..`, narrowed to `ids` when
+    /// given (in one statement); returns how many rows went.
+    async fn delete_ids(&mut self, mut sql: String, mut binds: Vec<Bind>, ids: Option<&[String]>) -> StoreResult<u64> {
+        if let Some(ids) = ids {
+            if ids.is_empty() {
+                return Ok(0);
+            }
+            let first = binds.len() + 1;
+            let placeholders: Vec<String> = (first..first + ids.len()).map(|n| format!("${n}")).collect();
+            sql.push_str(&format!(" AND id IN ({})", placeholders.join(", ")));
+            binds.extend(ids.iter().cloned().map(Bind::Text));
+        }
+        self.affected(bound(sql, binds)).await
+    }
+
     async fn affected(&mut self, q: Query<'_>) -> StoreResult<u64> {
         Ok(q.execute(&mut *self.tx).await.map_err(backend_err)?.rows_affected())
     }
@@ -506,23 +521,14 @@ impl StoreTx for SqlTx {
         ids: Option<&[String]>,
         keep: Option<&str>,
     ) -> StoreResult<u64> {
-        let base = "DELETE FROM api_keys WHERE organization_id = $1 AND user_id = $2 AND kind = 'SESSION' \
-                    AND ($3 IS NULL OR id <> $3)";
-        let keep = keep.map(str::to_owned);
-        let Some(ids) = ids else {
-            let q = sqlx::query(base).bind(org_id.to_owned()).bind(user_id.to_owned()).bind(keep);
-            return self.affected(q).await;
-        };
-        let mut deleted = 0;
-        for id in ids {
-            let q = sqlx::query(AssertSqlSafe(format!("{base} AND id = $4")))
-                .bind(org_id.to_owned())
-                .bind(user_id.to_owned())
-                .bind(keep.clone())
-                .bind(id.clone());
-            deleted += self.affected(q).await?;
+        let mut sql =
+            "DELETE FROM api_keys WHERE organization_id = $1 AND user_id = $2 AND kind = 'SESSION'".to_owned();
+        let mut binds = vec![Bind::Text(org_id.to_owned()), Bind::Text(user_id.to_owned())];
+        if let Some(keep) = keep {
+            sql.push_str(" AND id <> $3");
+            binds.push(Bind::Text(keep.to_owned()));
         }
-        Ok(deleted)
+        self.delete_ids(sql, binds, ids).await
     }
 
     async fn insert_factor(&mut self, f: &Factor) -> StoreResult<()> {
@@ -617,21 +623,10 @@ impl StoreTx for SqlTx {
         kind: FactorKind,
         ids: Option<&[String]>,
     ) -> StoreResult<u64> {
-        let base = "DELETE FROM factors WHERE organization_id = $1 AND user_id = $2 AND kind = $3";
-        let Some(ids) = ids else {
-            let q = sqlx::query(base).bind(org_id.to_owned()).bind(user_id.to_owned()).bind(kind.as_str());
-            return self.affected(q).await;
-        };
-        let mut deleted = 0;
-        for id in ids {
-            let q = sqlx::query(AssertSqlSafe(format!("{base} AND id = $4")))
-                .bind(org_id.to_owned())
-                .bind(user_id.to_owned())
-                .bind(kind.as_str())
-                .bind(id.clone());
-            deleted += self.affected(q).await?;
-        }
-        Ok(deleted)
+        let sql = "DELETE FROM factors WHERE organization_id = $1 AND user_id = $2 AND kind = $3".to_owned();
+        let binds =
+            vec![Bind::Text(org_id.to_owned()), Bind::Text(user_id.to_owned()), Bind::Text(kind.as_str().to_owned())];
+        self.delete_ids(sql, binds, ids).await
     }
 
     async fn insert_webauthn_challenge(

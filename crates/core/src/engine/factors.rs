@@ -160,9 +160,7 @@ async fn create_passkeys(
             kind: FactorKind::Passkey,
             name: check_name("authenticatorName", &a.authenticator_name)?,
             lookup: Some(new.credential_id),
-            public_data: json!({ "passkey": serde_json::from_str::<Value>(&new.stored).unwrap_or_default(),
-                                 "transports": a.attestation.transports })
-            .to_string(),
+            public_data: json!({ "passkey": new.stored, "transports": a.attestation.transports }).to_string(),
             secret: None,
             counter: 0,
             active: true,
@@ -415,46 +413,29 @@ impl Engine {
                 check_recovery_code(&mut *tx, &caller.organization.id, user_id, code, now).await?
             }
         };
-        match verdict {
+        let (event_type, outcome, details, result) = match verdict {
             Ok(()) => {
                 tx.clear_auth_failures(user_id, factor_name).await?;
-                crate::audit::append(
-                    &mut *tx,
-                    &caller.organization.id,
-                    now,
-                    crate::audit::NewEvent {
-                        event_type: "FACTOR_PROVEN",
-                        outcome: "SUCCESS",
-                        actor_user_id: Some(user_id),
-                        actor_credential_id: Some(&caller.credential.id),
-                        subject: None,
-                        details: json!({ "factor": kind.authentication_type() }),
-                    },
-                )
-                .await?;
-                tx.commit().await?;
-                Ok(kind.authentication_type())
+                let details = json!({ "factor": kind.authentication_type() });
+                ("FACTOR_PROVEN", "SUCCESS", details, Ok(kind.authentication_type()))
             }
             Err(why) => {
                 tx.record_auth_failure(&caller.organization.id, user_id, factor_name, now).await?;
-                crate::audit::append(
-                    &mut *tx,
-                    &caller.organization.id,
-                    now,
-                    crate::audit::NewEvent {
-                        event_type: "FACTOR_FAILED",
-                        outcome: "DENIED",
-                        actor_user_id: Some(user_id),
-                        actor_credential_id: Some(&caller.credential.id),
-                        subject: None,
-                        details: json!({ "factor": kind.authentication_type(), "reason": why }),
-                    },
-                )
-                .await?;
-                tx.commit().await?;
-                Err(Error::Unauthenticated(why))
+                let details = json!({ "factor": kind.authentication_type(), "reason": why });
+                ("FACTOR_FAILED", "DENIED", details, Err(Error::Unauthenticated(why)))
             }
-        }
+        };
+        let event = crate::audit::NewEvent {
+            event_type,
+            outcome,
+            actor_user_id: Some(user_id),
+            actor_credential_id: Some(&caller.credential.id),
+            subject: None,
+            details,
+        };
+        crate::audit::append(&mut *tx, &caller.organization.id, now, event).await?;
+        tx.commit().await?;
+        result
     }
 
     async fn check_totp(
@@ -549,8 +530,7 @@ pub(super) async fn registration_options(
 /// The Turnkey `v1Authenticator` view of a passkey.
 pub(super) fn authenticator_view(f: &Factor) -> Value {
     let data: Value = serde_json::from_str(&f.public_data).unwrap_or_default();
-    let stored = data["passkey"].to_string();
-    let (algorithm, attestation) = passkey::describe(&stored).unwrap_or_default();
+    let (algorithm, attestation) = passkey::describe(&data["passkey"]).unwrap_or_default();
     json!({
         "authenticatorId": f.id,
         "authenticatorName": f.name,

@@ -197,9 +197,9 @@ impl Engine {
                 crypto::clip(&stamp.credential_id)
             )));
         };
-        let data: serde_json::Value = serde_json::from_str(&factor.public_data).unwrap_or_default();
-        let stored = data["passkey"].to_string();
-        let assertion = match self.config.factors.relying_party.verify_stamp(&stored, factor.counter, stamp, body) {
+        let mut data: serde_json::Value = serde_json::from_str(&factor.public_data).unwrap_or_default();
+        let stored = data["passkey"].take();
+        let assertion = match self.config.factors.relying_party.verify_stamp(stored, factor.counter, stamp, body) {
             Ok(a) => a,
             Err(e) => {
                 self.audit_rejected_stamp(&factor.organization_id, &factor.user_id, &factor.id, &e.to_string()).await;

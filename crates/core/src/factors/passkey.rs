@@ -71,8 +71,8 @@ pub struct Registration {
 pub struct NewPasskey {
     /// Credential id, base64url without padding.
     pub credential_id: String,
-    /// The credential as `webauthn-rs` stores it (JSON).
-    pub stored: String,
+    /// The credential as `webauthn-rs` serializes it.
+    pub stored: Value,
 }
 
 /// A verified assertion.
@@ -168,16 +168,21 @@ impl RelyingParty {
             .map_err(|e| Error::invalid(format!("the passkey registration does not verify: {e}")))?;
         Ok(NewPasskey {
             credential_id: URL_SAFE_NO_PAD.encode(passkey.cred_id().as_slice()),
-            stored: serde_json::to_string(&passkey).map_err(|e| Error::Internal(e.to_string()))?,
+            stored: serde_json::to_value(&passkey).map_err(|e| Error::Internal(e.to_string()))?,
         })
     }
 
-    /// Verifies a request stamp made with a stored passkey whose last seen counter is
-    /// `counter`. The WebAuthn challenge must be the ASCII lowercase hex SHA-256 of `body`.
-    pub fn verify_stamp(&self, stored: &str, counter: i64, stamp: &WebauthnStamp, body: &[u8]) -> Result<Assertion> {
+    /// Verifies a request stamp made with a stored passkey (as [`NewPasskey::stored`])
+    /// whose last seen counter is `counter`. The WebAuthn challenge must be the ASCII
+    /// lowercase hex SHA-256 of `body`.
+    pub fn verify_stamp(
+        &self,
+        mut passkey: Value,
+        counter: i64,
+        stamp: &WebauthnStamp,
+        body: &[u8],
+    ) -> Result<Assertion> {
         let refuse = |why: String| Error::Unauthenticated(format!("passkey stamp refused: {why}"));
-        let mut passkey: Value = serde_json::from_str(stored)
-            .map_err(|e| Error::Internal(format!("a stored passkey is unreadable: {e}")))?;
         passkey["cred"]["counter"] = json!(counter);
         let policy = passkey["cred"]["registration_policy"].clone();
         let challenge = hex::encode(Sha256::digest(body));
@@ -212,11 +217,10 @@ impl RelyingParty {
     }
 }
 
-/// Details of a stored passkey worth showing (`aaguid`, algorithm), from its stored JSON.
-pub fn describe(stored: &str) -> Result<(String, String)> {
-    let passkey: Passkey =
-        serde_json::from_str(stored).map_err(|e| Error::Internal(format!("a stored passkey is unreadable: {e}")))?;
-    let value = serde_json::to_value(&passkey).map_err(|e| Error::Internal(e.to_string()))?;
-    let attestation = value["cred"]["attestation_format"].as_str().unwrap_or("none").to_owned();
+/// The algorithm and attestation format of a stored passkey (as [`NewPasskey::stored`]).
+pub fn describe(stored: &Value) -> Result<(String, String)> {
+    let passkey: Passkey = serde_json::from_value(stored.clone())
+        .map_err(|e| Error::Internal(format!("a stored passkey is unreadable: {e}")))?;
+    let attestation = stored["cred"]["attestation_format"].as_str().unwrap_or("none").to_owned();
     Ok((format!("{:?}", passkey.cred_algorithm()), attestation))
 }
