@@ -458,3 +458,97 @@ fn session_keys_from_stamp_login_work_expire_and_are_revoked() {
             .submit("stamp_login", json!({ "publicKey": new_key().public_key_hex(), "expirationSeconds": "90000" })));
     assert_eq!(failed["activity"]["status"], "ACTIVITY_STATUS_FAILED", "{failed}");
 }
+
+#[test]
+fn malformed_factor_requests_get_clear_4xx_and_store_nothing() {
+    let server = TestServer::start(BIN, Backend::Sqlite, &[]);
+    let root = server.root_client();
+    let (alice_id, alice) = member(&server, &root, "alice");
+    let body = alice.query_body(json!({})).expect("body").to_string();
+    let whoami = |header: String| {
+        alice
+            .post_with_headers("/public/v1/query/get_whoami", body.as_bytes(), &[("X-Stamp-Webauthn", header)])
+            .expect("sent")
+    };
+    refused(whoami("x".repeat(5000)), 401, "longer than 4096 bytes");
+    refused(whoami("not json".into()), 401, "expected the JSON object");
+    refused(
+        whoami(
+            json!({"authenticatorData":"AA","clientDataJson":"AA","credentialId":"%%%","signature":"AA"}).to_string(),
+        ),
+        401,
+        "not base64url",
+    );
+    refused(
+        whoami(
+            json!({"authenticatorData":"AA","clientDataJson":"AA","credentialId":"AAAA","signature":"AA"}).to_string(),
+        ),
+        401,
+        "could not find public key",
+    );
+    let both = alice
+        .post_with_headers(
+            "/public/v1/query/get_whoami",
+            body.as_bytes(),
+            &[("X-Stamp", alice.key().stamp(body.as_bytes())), ("X-Stamp-Webauthn", "{}".into())],
+        )
+        .expect("sent");
+    refused(both, 401, "not both");
+
+    let (counts, audit) = server.db.data_and_audit_counts();
+    let submit = |name: &str, params: Value| alice.submit(name, params).expect("sent");
+    refused(submit("stamp_login", json!({ "publicKey": "02zz" })), 400, "parameters.publicKey");
+    refused(
+        submit("stamp_login", json!({ "publicKey": new_key().public_key_hex(), "expirationSeconds": "soon" })),
+        400,
+        "expirationSeconds",
+    );
+    refused(
+        submit(
+            "approve_activity",
+            json!({ "fingerprint": format!("sha256:{}", "0".repeat(64)), "totpCode": "12ab56" }),
+        ),
+        400,
+        "totpCode",
+    );
+    refused(
+        submit(
+            "approve_activity",
+            json!({ "fingerprint": format!("sha256:{}", "0".repeat(64)), "totpCode": "123456", "recoveryCode": "x" }),
+        ),
+        400,
+        "not both",
+    );
+    refused(
+        submit("create_authenticators", json!({ "userId": alice_id, "authenticators": [] })),
+        400,
+        "authenticators",
+    );
+    refused(
+        submit("delete_totp_authenticators", json!({ "userId": alice_id, "totpAuthenticatorIds": ["a", "a"] })),
+        400,
+        "totpAuthenticatorIds",
+    );
+    refused(
+        submit("create_totp_authenticator", json!({ "userId": alice_id, "algorithm": "MD5" })),
+        400,
+        "unknown field",
+    );
+    refused(submit("delete_sessions", json!({ "userId": 7 })), 400, "parameters.userId");
+    refused(
+        alice.query("get_passkey_registration_options", json!({ "userId": "nobody" })).expect("sent"),
+        404,
+        "no user",
+    );
+    assert_eq!(server.db.data_and_audit_counts(), (counts, audit), "refused requests store nothing");
+
+    // A registration that does not verify fails as an activity, with no passkey stored.
+    let options = ok(alice.query("get_passkey_registration_options", json!({ "userId": alice_id })));
+    let bogus = ok(alice.submit("create_authenticators", json!({ "userId": alice_id, "authenticators": [{
+        "authenticatorName": "forged", "challenge": options["challenge"],
+        "attestation": { "credentialId": "AAAA", "clientDataJson": "e30", "attestationObject": "AAAA", "transports": [] } }] })));
+    assert_eq!(bogus["activity"]["status"], "ACTIVITY_STATUS_FAILED", "{bogus}");
+    assert!(bogus["activity"]["failure"]["message"].as_str().expect("why").contains("does not verify"), "{bogus}");
+    assert_eq!(ok(alice.query("get_authenticators", json!({ "userId": alice_id })))["authenticators"], json!([]));
+    assert!(!server.log().contains("panicked"));
+}
