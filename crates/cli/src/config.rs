@@ -73,6 +73,12 @@ pub struct ConfigArgs {
     /// Longest session lifetime a login may ask for, seconds [default: 86400].
     #[arg(long, env = "TWOFOLD_SESSION_MAX_SECS", value_name = "SECS")]
     pub session_max_secs: Option<u64>,
+    /// Delay before a failed webhook delivery is retried; doubles per attempt [default: 10000].
+    #[arg(long, env = "TWOFOLD_WEBHOOK_RETRY_BASE_MS", value_name = "MS")]
+    pub webhook_retry_base_ms: Option<u64>,
+    /// Webhook delivery attempts before an event is marked FAILED [default: 10].
+    #[arg(long, env = "TWOFOLD_WEBHOOK_MAX_ATTEMPTS", value_name = "N")]
+    pub webhook_max_attempts: Option<u64>,
 }
 
 /// The TOML file's shape; unknown keys are an error so typos do not pass silently.
@@ -94,6 +100,8 @@ struct FileConfig {
     auth_failure_limit: Option<usize>,
     auth_failure_window_secs: Option<u64>,
     session_max_secs: Option<u64>,
+    webhook_retry_base_ms: Option<u64>,
+    webhook_max_attempts: Option<u64>,
 }
 
 /// The resolved configuration.
@@ -129,6 +137,10 @@ pub struct Settings {
     pub auth_failure_window_secs: u64,
     /// Longest session, seconds.
     pub session_max_secs: u64,
+    /// First webhook retry delay, ms.
+    pub webhook_retry_base_ms: u64,
+    /// Webhook delivery attempts.
+    pub webhook_max_attempts: u64,
 }
 
 impl Settings {
@@ -192,9 +204,17 @@ impl Settings {
             auth_failure_limit: args.auth_failure_limit.or(file.auth_failure_limit).unwrap_or(5),
             auth_failure_window_secs: args.auth_failure_window_secs.or(file.auth_failure_window_secs).unwrap_or(900),
             session_max_secs: args.session_max_secs.or(file.session_max_secs).unwrap_or(24 * 3600),
+            webhook_retry_base_ms: args.webhook_retry_base_ms.or(file.webhook_retry_base_ms).unwrap_or(10_000),
+            webhook_max_attempts: args.webhook_max_attempts.or(file.webhook_max_attempts).unwrap_or(10),
         };
         if !(1..=100).contains(&settings.auth_failure_limit) {
             return Err(CliError::Usage("auth_failure_limit must be between 1 and 100 (NIST 800-63B §3.2.2)".into()));
+        }
+        if !(100..=3_600_000).contains(&settings.webhook_retry_base_ms) {
+            return Err(CliError::Usage("webhook_retry_base_ms must be between 100 and 3600000".into()));
+        }
+        if !(1..=50).contains(&settings.webhook_max_attempts) {
+            return Err(CliError::Usage("webhook_max_attempts must be between 1 and 50".into()));
         }
         if settings.auth_failure_window_secs == 0 {
             return Err(CliError::Usage("auth_failure_window_secs must be at least 1".into()));

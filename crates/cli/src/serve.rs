@@ -60,6 +60,8 @@ async fn serve(settings: Settings) -> Result<(), CliError> {
     factors.session_max_secs = settings.session_max_secs;
     let mut config = EngineConfig::new(factors);
     config.timestamp_window_ms = i64::try_from(settings.timestamp_window_secs).unwrap_or(300) * 1000;
+    config.webhooks.retry_base_ms = i64::try_from(settings.webhook_retry_base_ms).unwrap_or(10_000);
+    config.webhooks.max_attempts = i64::try_from(settings.webhook_max_attempts).unwrap_or(10);
     let engine = Engine::new(Arc::new(store.clone()), Arc::new(SystemClock), config);
     bootstrap_if_empty(&engine, &settings.data_dir).await?;
     engine.load_session_signer().await.map_err(|e| CliError::Runtime(e.to_string()))?;
@@ -68,6 +70,7 @@ async fn serve(settings: Settings) -> Result<(), CliError> {
         .await
         .map_err(|e| CliError::Runtime(format!("cannot listen on {}: {e}", settings.listen)))?;
     let addr = listener.local_addr().map_err(|e| CliError::Runtime(e.to_string()))?;
+    let webhooks = twofold_server::spawn_webhook_worker(engine.clone());
     let app = twofold_server::router(AppState {
         engine,
         limits: ServerLimits {
@@ -81,6 +84,7 @@ async fn serve(settings: Settings) -> Result<(), CliError> {
         .with_graceful_shutdown(shutdown_signal())
         .await
         .map_err(|e| CliError::Runtime(format!("server error: {e}")))?;
+    webhooks.abort();
     store.close().await;
     tracing::info!("twofold stopped");
     Ok(())

@@ -6,89 +6,21 @@
 #![allow(clippy::expect_used, reason = "tests fail loudly")]
 
 use std::process::Command;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
-use twofold_client::{ApiResponse, Client};
+use twofold_client::Client;
 use twofold_testkit::{
     Backend, TestServer, completed, interop_installed, is_ci, new_key, ok, postgres_available, run_node, user_with_key,
 };
-use webauthn_authenticator_rs::WebauthnAuthenticator;
-use webauthn_authenticator_rs::softpasskey::SoftPasskey;
-use webauthn_rs_proto::{CreationChallengeResponse, RequestChallengeResponse};
+
+mod support;
+
+use support::*;
 
 const BIN: &str = env!("CARGO_BIN_EXE_twofold");
-
-#[track_caller]
-fn refused(resp: ApiResponse, status: u16, needle: &str) {
-    assert_eq!(resp.status, status, "{}", resp.body);
-    let msg = resp.body["message"].as_str().expect("message");
-    assert!(msg.contains(needle), "message `{msg}` should contain `{needle}`");
-}
-
-/// Creates a user with an API key in the root organization; returns its id and client.
-fn member(server: &TestServer, root: &Client, name: &str) -> (String, Client) {
-    let key = new_key();
-    let id = completed(
-        root.submit("create_users", json!({ "users": [user_with_key(name, &key)] })),
-        "createUsersResult",
-    )["userIds"][0]
-        .as_str()
-        .expect("id")
-        .to_owned();
-    (id, server.client(key, root.organization_id()))
-}
-
-fn origin(server: &TestServer) -> url::Url {
-    url::Url::parse(&server.url.replace("127.0.0.1", "localhost")).expect("origin")
-}
-
-/// Registers a software passkey for `user_id`; returns the authenticator and its ids.
-fn register_passkey(server: &TestServer, client: &Client, user_id: &str) -> (SoftPasskey, String, String) {
-    let options = ok(client.query("get_passkey_registration_options", json!({ "userId": user_id })));
-    let challenge = options["challenge"].as_str().expect("challenge").to_owned();
-    let creation: CreationChallengeResponse =
-        serde_json::from_value(json!({ "publicKey": options["publicKey"] })).expect("creation options");
-    let mut authenticator = SoftPasskey::new(true);
-    let reg = authenticator.do_registration(origin(server), creation).expect("software passkey registers");
-    let attestation = json!({
-        "credentialId": URL_SAFE_NO_PAD.encode(&reg.raw_id),
-        "clientDataJson": URL_SAFE_NO_PAD.encode(&reg.response.client_data_json),
-        "attestationObject": URL_SAFE_NO_PAD.encode(&reg.response.attestation_object),
-        "transports": ["AUTHENTICATOR_TRANSPORT_INTERNAL"],
-    });
-    let params = json!({ "userId": user_id, "authenticators": [
-        { "authenticatorName": "soft key", "challenge": challenge, "attestation": attestation }
-    ]});
-    let ids = completed(client.submit("create_authenticators", params.clone()), "createAuthenticatorsResult");
-    // The ceremony's challenge is single use.
-    let again = ok(client.submit("create_authenticators", params));
-    assert_eq!(again["activity"]["status"], "ACTIVITY_STATUS_FAILED", "{again}");
-    (authenticator, ids["authenticatorIds"][0].as_str().expect("id").to_owned(), URL_SAFE_NO_PAD.encode(&reg.raw_id))
-}
-
-/// An `X-Stamp-Webauthn` header for `body`, made by `authenticator` for `origin`.
-fn passkey_stamp(authenticator: &mut SoftPasskey, origin: url::Url, credential_id: &str, body: &[u8]) -> String {
-    let challenge = hex::encode(Sha256::digest(body));
-    let request: RequestChallengeResponse = serde_json::from_value(json!({ "publicKey": {
-        "challenge": URL_SAFE_NO_PAD.encode(challenge.as_bytes()),
-        "rpId": "localhost",
-        "allowCredentials": [{ "type": "public-key", "id": credential_id }],
-        "userVerification": "required",
-    }}))
-    .expect("request options");
-    let assertion = authenticator.do_authentication(origin, request).expect("software passkey signs");
-    json!({
-        "authenticatorData": URL_SAFE_NO_PAD.encode(&assertion.response.authenticator_data),
-        "clientDataJson": URL_SAFE_NO_PAD.encode(&assertion.response.client_data_json),
-        "credentialId": URL_SAFE_NO_PAD.encode(&assertion.raw_id),
-        "signature": URL_SAFE_NO_PAD.encode(&assertion.response.signature),
-    })
-    .to_string()
-}
 
 #[test]
 fn passkey_registers_and_stamps_requests_63b_3_1_6() {
@@ -184,47 +116,6 @@ fn passkey_from_real_chromium_with_the_turnkey_webauthn_stamper() {
     assert!(r["signCount"].as_u64().expect("count") >= 2, "the counter moved with each assertion: {r}");
 }
 
-fn now_secs() -> f64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).expect("clock").as_secs_f64()
-}
-
-/// The TOTP code for `uri` at `offset` seconds from now, computed by pyotp.
-fn pyotp(uri: &str, offset: i64) -> String {
-    let script = format!("import pyotp,sys; print(pyotp.parse_uri(sys.argv[1]).at({} + {offset}))", now_secs());
-    let out = Command::new("python3").args(["-c", &script, uri]).output().expect("python3 runs");
-    assert!(
-        out.status.success(),
-        "pyotp failed (the test command installs it): {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).expect("utf8").trim().to_owned()
-}
-
-/// A TOTP device enrolled and activated for `user`; returns its otpauth URI and seed (base32).
-fn enroll_totp(client: &Client, user_id: &str) -> (String, String) {
-    let created = completed(
-        client.submit("create_totp_authenticator", json!({ "userId": user_id })),
-        "createTotpAuthenticatorResult",
-    );
-    let uri = created["otpauthUri"].as_str().expect("otpauth URI shown once").to_owned();
-    assert!(uri.starts_with("otpauth://totp/"), "{uri}");
-    assert!(created["qrCodePng"].as_str().expect("qr").starts_with("data:image/png;base64,"));
-    let id = created["totpAuthenticatorId"].as_str().expect("id").to_owned();
-    let inactive = ok(client.query("get_totp_authenticators", json!({ "userId": user_id })));
-    assert_eq!(inactive["totpAuthenticators"][0]["active"], false, "inactive until the first code");
-    completed(
-        client.submit(
-            "verify_totp_authenticator",
-            json!({
-            "userId": user_id, "totpAuthenticatorId": id, "totpCode": pyotp(&uri, 0) }),
-        ),
-        "verifyTotpAuthenticatorResult",
-    );
-    let active = ok(client.query("get_totp_authenticators", json!({ "userId": user_id })));
-    assert_eq!(active["totpAuthenticators"][0]["active"], true);
-    (uri, created["secret"].as_str().expect("secret").to_owned())
-}
-
 /// An activity by `initiator` that needs one more approval (policy: two approvers).
 fn pending_activity(root: &Client, initiator: &Client, name: &str) -> String {
     completed(
@@ -237,12 +128,6 @@ fn pending_activity(root: &Client, initiator: &Client, name: &str) -> String {
     let pending = ok(initiator.submit("create_user_tag", json!({ "userTagName": name, "userIds": [] })));
     assert_eq!(pending["activity"]["status"], "ACTIVITY_STATUS_CONSENSUS_NEEDED", "{pending}");
     pending["activity"]["fingerprint"].as_str().expect("fingerprint").to_owned()
-}
-
-fn approve_with(client: &Client, fingerprint: &str, proof: Value) -> ApiResponse {
-    let mut params = json!({ "fingerprint": fingerprint });
-    params.as_object_mut().expect("object").extend(proof.as_object().expect("object").clone());
-    client.submit("approve_activity", params).expect("sent")
 }
 
 #[test]

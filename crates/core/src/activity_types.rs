@@ -66,6 +66,20 @@ pub enum Operation {
     StampLogin,
     /// Delete sessions.
     DeleteSessions,
+    /// Add a step-up rule for a user.
+    CreateMfaPolicy,
+    /// Change a step-up rule.
+    UpdateMfaPolicy,
+    /// Remove a step-up rule.
+    DeleteMfaPolicy,
+    /// Create an immutable session scope.
+    CreateSessionProfile,
+    /// An application's own action, gated like any activity.
+    CreateAppActivity,
+    /// Register a receiver of activity status changes.
+    CreateWebhookEndpoint,
+    /// Remove a webhook receiver.
+    DeleteWebhookEndpoint,
 }
 
 /// A submit endpoint: `/public/v1/submit/<path>`.
@@ -315,6 +329,75 @@ pub const KINDS: &[ActivityKind] = &[
         operation: Operation::DeleteSessions,
         versions: &[v("ACTIVITY_TYPE_DELETE_SESSIONS", "deleteSessionsIntent", "deleteSessionsResult")],
         resource: "SESSION",
+        action: "DELETE",
+        root_only: false,
+    },
+    ActivityKind {
+        path: "create_mfa_policy",
+        operation: Operation::CreateMfaPolicy,
+        versions: &[v("ACTIVITY_TYPE_CREATE_MFA_POLICY", "createMfaPolicyIntent", "createMfaPolicyResult")],
+        resource: "MFA_POLICY",
+        action: "CREATE",
+        root_only: false,
+    },
+    ActivityKind {
+        path: "update_mfa_policy",
+        operation: Operation::UpdateMfaPolicy,
+        versions: &[v("ACTIVITY_TYPE_UPDATE_MFA_POLICY", "updateMfaPolicyIntent", "updateMfaPolicyResult")],
+        resource: "MFA_POLICY",
+        action: "UPDATE",
+        root_only: false,
+    },
+    ActivityKind {
+        path: "delete_mfa_policy",
+        operation: Operation::DeleteMfaPolicy,
+        versions: &[v("ACTIVITY_TYPE_DELETE_MFA_POLICY", "deleteMfaPolicyIntent", "deleteMfaPolicyResult")],
+        resource: "MFA_POLICY",
+        action: "DELETE",
+        root_only: false,
+    },
+    ActivityKind {
+        path: "create_session_profile",
+        operation: Operation::CreateSessionProfile,
+        versions: &[v(
+            "ACTIVITY_TYPE_CREATE_SESSION_PROFILE",
+            "createSessionProfileIntent",
+            "createSessionProfileResult",
+        )],
+        resource: "SESSION_PROFILE",
+        action: "CREATE",
+        root_only: false,
+    },
+    ActivityKind {
+        path: "create_app_activity",
+        operation: Operation::CreateAppActivity,
+        versions: &[v("ACTIVITY_TYPE_CREATE_APP_ACTIVITY", "createAppActivityIntent", "createAppActivityResult")],
+        // Placeholders: an app activity's resource and action are its own (`Intent::resource_action`).
+        resource: "APP",
+        action: "CREATE",
+        root_only: false,
+    },
+    ActivityKind {
+        path: "create_webhook_endpoint",
+        operation: Operation::CreateWebhookEndpoint,
+        versions: &[v(
+            "ACTIVITY_TYPE_CREATE_WEBHOOK_ENDPOINT",
+            "createWebhookEndpointIntent",
+            "createWebhookEndpointResult",
+        )],
+        resource: "WEBHOOK_ENDPOINT",
+        action: "CREATE",
+        root_only: false,
+    },
+    ActivityKind {
+        path: "delete_webhook_endpoint",
+        operation: Operation::DeleteWebhookEndpoint,
+        versions: &[v(
+            "ACTIVITY_TYPE_DELETE_WEBHOOK_ENDPOINT",
+            "deleteWebhookEndpointIntent",
+            "deleteWebhookEndpointResult",
+        )],
+        resource: "WEBHOOK_ENDPOINT",
         action: "DELETE",
         root_only: false,
     },

@@ -6,7 +6,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::activity_types::Operation;
 use crate::error::{Error, Result};
-use crate::model::{ApiKeyCurve, Effect};
+use crate::model::{ApiKeyCurve, Effect, MethodGroup};
 
 /// An API key to create (`v1ApiKeyParamsV2`).
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -401,6 +401,127 @@ pub struct SetIpDenylist {
     pub confirm_lockout: Option<bool>,
 }
 
+/// `v1CreateMfaPolicyIntent`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CreateMfaPolicy {
+    /// The user it binds.
+    pub user_id: String,
+    /// Human-readable name.
+    pub mfa_policy_name: String,
+    /// When it applies (`activity.*`).
+    pub condition: String,
+    /// The steps, in order.
+    pub required_authentication_methods: Vec<MethodGroup>,
+    /// Evaluation rank, from 0: lowest first.
+    pub order: i64,
+    /// Free text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notes: Option<String>,
+}
+
+/// `v1UpdateMfaPolicyIntent`: absent fields stay as they are.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct UpdateMfaPolicy {
+    /// The user it binds.
+    pub user_id: String,
+    /// The policy.
+    pub mfa_policy_id: String,
+    /// New name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mfa_policy_name: Option<String>,
+    /// New condition.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub condition: Option<String>,
+    /// New steps.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub required_authentication_methods: Option<Vec<MethodGroup>>,
+    /// New rank.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub order: Option<i64>,
+    /// New notes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notes: Option<String>,
+}
+
+/// `v1DeleteMfaPolicyIntent`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct DeleteMfaPolicy {
+    /// The user it binds.
+    pub user_id: String,
+    /// The policy.
+    pub mfa_policy_id: String,
+}
+
+/// `v1CreateSessionProfileIntent`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CreateSessionProfile {
+    /// Human-readable name.
+    pub session_profile_name: String,
+    /// The condition every activity of a bound session must satisfy.
+    pub scope: String,
+    /// Longest session lifetime, seconds (uint64 as a string).
+    #[serde(default, deserialize_with = "opt_u64_string", skip_serializing_if = "Option::is_none")]
+    pub expiration_seconds: Option<u64>,
+    /// Free text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notes: Option<String>,
+}
+
+/// twofold's `ACTIVITY_TYPE_CREATE_APP_ACTIVITY`: an application's own action.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CreateAppActivity {
+    /// The app's resource (`PAYOUT`), as policies see `activity.resource`.
+    pub resource: String,
+    /// The app's action (`CREATE`), as policies see `activity.action`.
+    pub action: String,
+    /// The app's data, as policies see `activity.params`.
+    #[serde(default)]
+    pub payload: serde_json::Map<String, serde_json::Value>,
+}
+
+/// `v1CreateWebhookEndpointIntent` (+ twofold's optional `secret`).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CreateWebhookEndpoint {
+    /// The receiver's URL (https, or http for loopback receivers).
+    pub url: String,
+    /// Human-readable name.
+    pub name: String,
+    /// Event subscriptions (`ACTIVITY_UPDATES`); absent = activity updates.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subscriptions: Option<Vec<WebhookSubscription>>,
+    /// The signing secret (at least 32 characters); absent = generated and shown once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret: Option<String>,
+}
+
+/// `v1WebhookSubscriptionParams`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct WebhookSubscription {
+    /// The event type; twofold delivers `ACTIVITY_UPDATES`.
+    pub event_type: String,
+    /// JSON filter criteria (kept, not interpreted).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub filters_json: Option<String>,
+    /// Whether it is in force (default true).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub is_active: Option<bool>,
+}
+
+/// `v1DeleteWebhookEndpointIntent`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct DeleteWebhookEndpoint {
+    /// The endpoint.
+    pub endpoint_id: String,
+}
+
 /// A parsed intent, one variant per [`Operation`].
 #[derive(Debug, Clone)]
 pub enum Intent {
@@ -452,6 +573,20 @@ pub enum Intent {
     StampLogin(StampLogin),
     /// See [`DeleteSessions`].
     DeleteSessions(DeleteSessions),
+    /// See [`CreateMfaPolicy`].
+    CreateMfaPolicy(CreateMfaPolicy),
+    /// See [`UpdateMfaPolicy`].
+    UpdateMfaPolicy(UpdateMfaPolicy),
+    /// See [`DeleteMfaPolicy`].
+    DeleteMfaPolicy(DeleteMfaPolicy),
+    /// See [`CreateSessionProfile`].
+    CreateSessionProfile(CreateSessionProfile),
+    /// See [`CreateAppActivity`].
+    CreateAppActivity(CreateAppActivity),
+    /// See [`CreateWebhookEndpoint`].
+    CreateWebhookEndpoint(CreateWebhookEndpoint),
+    /// See [`DeleteWebhookEndpoint`].
+    DeleteWebhookEndpoint(DeleteWebhookEndpoint),
 }
 
 impl Intent {
@@ -483,6 +618,13 @@ impl Intent {
             Operation::CreateRecoveryCodes => Intent::CreateRecoveryCodes(typed(parameters)?),
             Operation::StampLogin => Intent::StampLogin(typed(parameters)?),
             Operation::DeleteSessions => Intent::DeleteSessions(typed(parameters)?),
+            Operation::CreateMfaPolicy => Intent::CreateMfaPolicy(typed(parameters)?),
+            Operation::UpdateMfaPolicy => Intent::UpdateMfaPolicy(typed(parameters)?),
+            Operation::DeleteMfaPolicy => Intent::DeleteMfaPolicy(typed(parameters)?),
+            Operation::CreateSessionProfile => Intent::CreateSessionProfile(typed(parameters)?),
+            Operation::CreateAppActivity => Intent::CreateAppActivity(typed(parameters)?),
+            Operation::CreateWebhookEndpoint => Intent::CreateWebhookEndpoint(typed(parameters)?),
+            Operation::DeleteWebhookEndpoint => Intent::DeleteWebhookEndpoint(typed(parameters)?),
         })
     }
 
@@ -531,6 +673,24 @@ impl Intent {
                 "session_profile_id": p.session_profile_id,
             }),
             Intent::DeleteSessions(p) => json!({ "user_id": p.user_id, "session_ids": p.session_ids }),
+            Intent::CreateMfaPolicy(p) => json!({ "user_id": p.user_id, "order": p.order }),
+            Intent::UpdateMfaPolicy(p) => json!({ "user_id": p.user_id, "mfa_policy_id": p.mfa_policy_id }),
+            Intent::DeleteMfaPolicy(p) => json!({ "user_id": p.user_id, "mfa_policy_id": p.mfa_policy_id }),
+            Intent::CreateSessionProfile(p) => {
+                json!({ "session_profile_name": p.session_profile_name, "expiration_seconds": p.expiration_seconds })
+            }
+            Intent::CreateAppActivity(p) => serde_json::Value::Object(p.payload.clone()),
+            Intent::CreateWebhookEndpoint(p) => json!({ "url": p.url, "name": p.name }),
+            Intent::DeleteWebhookEndpoint(p) => json!({ "endpoint_id": p.endpoint_id }),
+        }
+    }
+
+    /// `activity.resource` and `activity.action` when the intent names its own (app
+    /// activities); `None` for built-in activities, whose kind decides them.
+    pub fn resource_action(&self) -> Option<(&str, &str)> {
+        match self {
+            Intent::CreateAppActivity(p) => Some((&p.resource, &p.action)),
+            _ => None,
         }
     }
 

@@ -13,11 +13,13 @@ pub mod engine;
 pub mod error;
 pub mod factors;
 pub mod intents;
+pub mod mfa;
 pub mod model;
 pub mod network;
 pub mod secrets;
 pub mod store;
 mod validate;
+pub mod webhook;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use engine::query_paths;

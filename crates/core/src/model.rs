@@ -441,3 +441,240 @@ pub struct PolicyEvaluationRecord {
     /// When, ms since epoch.
     pub created_at: i64,
 }
+
+/// How a user proves themselves (`AUTHENTICATION_TYPE_*`), as MFA policies name it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum AuthenticationType {
+    /// A WebAuthn stamp.
+    #[serde(rename = "AUTHENTICATION_TYPE_PASSKEY")]
+    Passkey,
+    /// An API key stamp.
+    #[serde(rename = "AUTHENTICATION_TYPE_API_KEY")]
+    ApiKey,
+    /// A session key stamp.
+    #[serde(rename = "AUTHENTICATION_TYPE_SESSION")]
+    Session,
+    /// An email one-time code, by its verification token.
+    #[serde(rename = "AUTHENTICATION_TYPE_EMAIL_OTP")]
+    EmailOtp,
+    /// An SMS one-time code, by its verification token.
+    #[serde(rename = "AUTHENTICATION_TYPE_SMS_OTP")]
+    SmsOtp,
+    /// An OAuth login (accepted in policies; twofold does not issue OAuth proofs).
+    #[serde(rename = "AUTHENTICATION_TYPE_OAUTH")]
+    Oauth,
+    /// An authenticator-app code (twofold extension).
+    #[serde(rename = "AUTHENTICATION_TYPE_TOTP")]
+    Totp,
+    /// A recovery code (twofold extension).
+    #[serde(rename = "AUTHENTICATION_TYPE_RECOVERY_CODE")]
+    RecoveryCode,
+}
+
+impl AuthenticationType {
+    /// Every type, in the order documentation lists them.
+    pub const ALL: [AuthenticationType; 8] = [
+        AuthenticationType::Passkey,
+        AuthenticationType::ApiKey,
+        AuthenticationType::Session,
+        AuthenticationType::EmailOtp,
+        AuthenticationType::SmsOtp,
+        AuthenticationType::Oauth,
+        AuthenticationType::Totp,
+        AuthenticationType::RecoveryCode,
+    ];
+
+    /// The wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuthenticationType::Passkey => "AUTHENTICATION_TYPE_PASSKEY",
+            AuthenticationType::ApiKey => "AUTHENTICATION_TYPE_API_KEY",
+            AuthenticationType::Session => "AUTHENTICATION_TYPE_SESSION",
+            AuthenticationType::EmailOtp => "AUTHENTICATION_TYPE_EMAIL_OTP",
+            AuthenticationType::SmsOtp => "AUTHENTICATION_TYPE_SMS_OTP",
+            AuthenticationType::Oauth => "AUTHENTICATION_TYPE_OAUTH",
+            AuthenticationType::Totp => "AUTHENTICATION_TYPE_TOTP",
+            AuthenticationType::RecoveryCode => "AUTHENTICATION_TYPE_RECOVERY_CODE",
+        }
+    }
+
+    /// Parses the wire name.
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|t| t.as_str() == s)
+    }
+}
+
+/// One method an MFA step accepts: a type, optionally one specific credential.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AuthMethod {
+    /// The authentication type.
+    #[serde(rename = "type")]
+    pub kind: AuthenticationType,
+    /// Only this credential (authenticator, API key, TOTP device, session key) counts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+}
+
+/// One MFA step: satisfied by proving any one of its methods.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MethodGroup {
+    /// The alternatives.
+    pub any: Vec<AuthMethod>,
+}
+
+/// A user's step-up rule: when `condition` holds for an activity the user initiates
+/// (and no MFA policy of theirs with a lower `order` does), every group must be proven.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MfaPolicy {
+    /// UUID.
+    pub id: String,
+    /// Owning organization (the user's).
+    pub organization_id: String,
+    /// The user it binds.
+    pub user_id: String,
+    /// Human-readable name.
+    pub name: String,
+    /// Which activities it covers (`activity.*`).
+    pub condition: String,
+    /// The steps, in order.
+    pub required_methods: Vec<MethodGroup>,
+    /// Evaluation rank: lowest first; the first whose condition holds is the only one enforced.
+    pub order: i64,
+    /// Free text.
+    pub notes: String,
+    /// Creation time, ms since epoch.
+    pub created_at: i64,
+    /// Last change, ms since epoch.
+    pub updated_at: i64,
+}
+
+/// A step-up approval: one more method proven by a user on an activity.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MfaProof {
+    /// UUID.
+    pub id: String,
+    /// The activity.
+    pub activity_id: String,
+    /// Who proved it.
+    pub user_id: String,
+    /// The credential proven (authenticator, API key, session key or TOTP device id).
+    pub credential_id: String,
+    /// The `AUTHENTICATION_TYPE_*` proven.
+    pub method: String,
+    /// The stamped request body.
+    pub message: String,
+    /// The stamp's public key.
+    pub public_key: String,
+    /// The stamp's signature.
+    pub signature: String,
+    /// The stamp's scheme.
+    pub scheme: String,
+    /// When, ms since epoch.
+    pub created_at: i64,
+}
+
+/// An immutable scope for sessions, created by an organization for itself and its sub-orgs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionProfile {
+    /// UUID.
+    pub id: String,
+    /// The organization that created it.
+    pub organization_id: String,
+    /// Human-readable name.
+    pub name: String,
+    /// A condition every activity of such a session must satisfy.
+    pub scope: String,
+    /// Longest lifetime of a session bound to it, seconds.
+    pub expiration_seconds: Option<i64>,
+    /// Free text.
+    pub notes: String,
+    /// Creation time, ms since epoch.
+    pub created_at: i64,
+}
+
+/// Where an organization's activity status changes are delivered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebhookEndpoint {
+    /// UUID.
+    pub id: String,
+    /// Owning organization.
+    pub organization_id: String,
+    /// Human-readable name.
+    pub name: String,
+    /// The receiver's URL.
+    pub url: String,
+    /// The signing secret, sealed with the secrets key.
+    pub secret: String,
+    /// Subscriptions as Turnkey lists them (JSON array).
+    pub subscriptions: String,
+    /// Whether deliveries are made.
+    pub active: bool,
+    /// Creation time, ms since epoch.
+    pub created_at: i64,
+    /// Last change, ms since epoch.
+    pub updated_at: i64,
+}
+
+/// Where one webhook event stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeliveryStatus {
+    /// Not yet accepted by the receiver; retried with backoff.
+    Pending,
+    /// The receiver answered 2xx.
+    Delivered,
+    /// Every attempt failed.
+    Failed,
+}
+
+impl DeliveryStatus {
+    /// The stored and wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeliveryStatus::Pending => "PENDING",
+            DeliveryStatus::Delivered => "DELIVERED",
+            DeliveryStatus::Failed => "FAILED",
+        }
+    }
+
+    /// Parses the stored name.
+    pub fn parse(s: &str) -> Option<Self> {
+        [DeliveryStatus::Pending, DeliveryStatus::Delivered, DeliveryStatus::Failed]
+            .into_iter()
+            .find(|d| d.as_str() == s)
+    }
+}
+
+/// One event for one webhook endpoint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebhookDelivery {
+    /// UUID (also the event id the receiver sees).
+    pub id: String,
+    /// The endpoint.
+    pub endpoint_id: String,
+    /// Its organization.
+    pub organization_id: String,
+    /// `ACTIVITY_UPDATES`.
+    pub event_type: String,
+    /// The activity it is about.
+    pub subject: String,
+    /// The JSON body delivered.
+    pub payload: String,
+    /// Where it stands.
+    pub status: DeliveryStatus,
+    /// Attempts made.
+    pub attempts: i64,
+    /// When the next attempt is due, ms since epoch.
+    pub next_attempt_at: i64,
+    /// Until when a node holds it for an attempt, ms since epoch.
+    pub lease_until: i64,
+    /// What went wrong last.
+    pub last_error: Option<String>,
+    /// The receiver's last HTTP status.
+    pub last_status: Option<i64>,
+    /// When it was accepted.
+    pub delivered_at: Option<i64>,
+    /// Creation time, ms since epoch.
+    pub created_at: i64,
+}

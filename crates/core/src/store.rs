@@ -9,8 +9,8 @@ use async_trait::async_trait;
 
 use crate::audit::AuditEvent;
 use crate::model::{
-    Activity, ActivityFilter, ApiKey, Factor, FactorKind, Organization, Policy, PolicyEvaluationRecord, User, UserTag,
-    Vote,
+    Activity, ActivityFilter, ApiKey, Factor, FactorKind, MfaPolicy, MfaProof, Organization, Policy,
+    PolicyEvaluationRecord, SessionProfile, User, UserTag, Vote, WebhookDelivery, WebhookEndpoint,
 };
 use crate::network::{IpRuleSet, ListKind};
 
@@ -209,6 +209,56 @@ pub trait StoreTx: Send {
     /// Removes a rule set; `false` if there was none.
     async fn delete_ip_rule_set(&mut self, org_id: &str, public_key: Option<&str>, kind: ListKind)
     -> StoreResult<bool>;
+
+    /// Inserts an MFA policy.
+    async fn insert_mfa_policy(&mut self, policy: &MfaPolicy) -> StoreResult<()>;
+    /// Rewrites an MFA policy's fields and `updated_at`; `false` if absent.
+    async fn update_mfa_policy(&mut self, policy: &MfaPolicy) -> StoreResult<bool>;
+    /// Deletes one MFA policy of a user; `false` if absent.
+    async fn delete_mfa_policy(&mut self, org_id: &str, user_id: &str, id: &str) -> StoreResult<bool>;
+    /// Reads an MFA policy of an organization.
+    async fn get_mfa_policy(&mut self, org_id: &str, id: &str) -> StoreResult<Option<MfaPolicy>>;
+    /// A user's MFA policies by `order` (then creation), or every user's when `user_id` is `None`.
+    async fn list_mfa_policies(&mut self, org_id: &str, user_id: Option<&str>) -> StoreResult<Vec<MfaPolicy>>;
+    /// Records a step-up proof.
+    async fn insert_mfa_proof(&mut self, proof: &MfaProof) -> StoreResult<()>;
+    /// Step-up proofs on an activity, oldest first.
+    async fn list_mfa_proofs(&mut self, activity_id: &str) -> StoreResult<Vec<MfaProof>>;
+
+    /// Inserts a session profile (there is no update: profiles are immutable).
+    async fn insert_session_profile(&mut self, profile: &SessionProfile) -> StoreResult<()>;
+    /// Reads a session profile by id, in whichever organization created it.
+    async fn get_session_profile(&mut self, id: &str) -> StoreResult<Option<SessionProfile>>;
+    /// An organization's session profiles, oldest first.
+    async fn list_session_profiles(&mut self, org_id: &str) -> StoreResult<Vec<SessionProfile>>;
+
+    /// Inserts a webhook endpoint.
+    async fn insert_webhook_endpoint(&mut self, endpoint: &WebhookEndpoint) -> StoreResult<()>;
+    /// Deletes a webhook endpoint and its pending deliveries; `false` if absent.
+    async fn delete_webhook_endpoint(&mut self, org_id: &str, id: &str) -> StoreResult<bool>;
+    /// An organization's webhook endpoints, oldest first.
+    async fn list_webhook_endpoints(&mut self, org_id: &str) -> StoreResult<Vec<WebhookEndpoint>>;
+    /// Reads a webhook endpoint by id.
+    async fn get_webhook_endpoint(&mut self, id: &str) -> StoreResult<Option<WebhookEndpoint>>;
+    /// Queues one event for one endpoint.
+    async fn insert_webhook_delivery(&mut self, delivery: &WebhookDelivery) -> StoreResult<()>;
+    /// Leases up to `limit` due pending deliveries until `lease_until`; a delivery leased
+    /// by one node is not handed to another before its lease runs out.
+    async fn lease_webhook_deliveries(
+        &mut self,
+        now: i64,
+        lease_until: i64,
+        limit: i64,
+    ) -> StoreResult<Vec<WebhookDelivery>>;
+    /// Writes a delivery's outcome (status, attempts, next attempt, error, lease).
+    async fn update_webhook_delivery(&mut self, delivery: &WebhookDelivery) -> StoreResult<()>;
+    /// An organization's deliveries, newest first, optionally of one endpoint.
+    async fn list_webhook_deliveries(
+        &mut self,
+        org_id: &str,
+        endpoint_id: Option<&str>,
+        limit: i64,
+    ) -> StoreResult<Vec<WebhookDelivery>>;
 }
 
 /// Filters and cursor for listing audit events, newest first.

@@ -261,6 +261,72 @@ pub(crate) fn validate(intent: &Intent) -> Result<()> {
                 unique("sessionIds", ids)?;
             }
         }
+        Intent::CreateMfaPolicy(p) => {
+            check_name("mfaPolicyName", &p.mfa_policy_name)?;
+            check_mfa_condition(&p.condition)?;
+            check_method_groups(&p.required_authentication_methods)?;
+            check_order(p.order)?;
+        }
+        Intent::UpdateMfaPolicy(p) => {
+            if let Some(name) = &p.mfa_policy_name {
+                check_name("mfaPolicyName", name)?;
+            }
+            if let Some(condition) = &p.condition {
+                check_mfa_condition(condition)?;
+            }
+            if let Some(groups) = &p.required_authentication_methods {
+                check_method_groups(groups)?;
+            }
+            if let Some(order) = p.order {
+                check_order(order)?;
+            }
+        }
+        Intent::DeleteMfaPolicy(_) => {}
+        Intent::CreateSessionProfile(p) => {
+            check_name("sessionProfileName", &p.session_profile_name)?;
+            if p.scope.trim().is_empty() {
+                return Err(Error::invalid(
+                    "parameters.scope: must not be empty (use `true` for an unrestricted scope)",
+                ));
+            }
+            check_expression("parameters.scope", Some(&p.scope), Keywords::CONDITION)?;
+            if p.expiration_seconds.is_some_and(|s| s == 0 || s > MAX_KEY_LIFETIME_SECS) {
+                return Err(Error::invalid(format!(
+                    "parameters.expirationSeconds: must be between 1 and {MAX_KEY_LIFETIME_SECS}"
+                )));
+            }
+        }
+        Intent::CreateAppActivity(p) => {
+            check_app_word("resource", &p.resource)?;
+            check_app_word("action", &p.action)?;
+            if crate::activity_types::KINDS.iter().any(|k| k.resource == p.resource)
+                || p.resource == "SECURITY_SETTINGS"
+            {
+                return Err(Error::invalid(format!(
+                    "parameters.resource: `{}` is a twofold resource; app activities name their own (e.g. `PAYOUT`)",
+                    p.resource
+                )));
+            }
+        }
+        Intent::CreateWebhookEndpoint(p) => {
+            check_name("name", &p.name)?;
+            crate::webhook::check_url(&p.url)?;
+            if let Some(secret) = &p.secret
+                && !(32..=256).contains(&secret.len())
+            {
+                return Err(Error::invalid("parameters.secret: must be 32 to 256 characters"));
+            }
+            for (i, sub) in p.subscriptions.iter().flatten().enumerate() {
+                if sub.event_type != crate::webhook::ACTIVITY_UPDATES {
+                    return Err(Error::invalid(format!(
+                        "parameters.subscriptions[{i}].eventType: twofold delivers `{}` only, found `{}`",
+                        crate::webhook::ACTIVITY_UPDATES,
+                        crypto::clip(&sub.event_type)
+                    )));
+                }
+            }
+        }
+        Intent::DeleteWebhookEndpoint(_) => {}
         Intent::Vote(_, v) => {
             if v.totp_code.is_some() && v.recovery_code.is_some() {
                 return Err(Error::invalid("parameters: give `totpCode` or `recoveryCode`, not both"));
@@ -281,6 +347,67 @@ pub(crate) fn validate(intent: &Intent) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// Most steps in one MFA policy, and most alternatives in one step.
+const MAX_METHOD_GROUPS: usize = 10;
+
+fn check_mfa_condition(condition: &str) -> Result<()> {
+    if condition.trim().is_empty() {
+        return Err(Error::invalid("parameters.condition: must not be empty (use `true` to cover every activity)"));
+    }
+    check_expression("parameters.condition", Some(condition), Keywords::CONDITION)
+}
+
+fn check_method_groups(groups: &[crate::model::MethodGroup]) -> Result<()> {
+    let field = "requiredAuthenticationMethods";
+    if groups.is_empty() || groups.len() > MAX_METHOD_GROUPS {
+        return Err(Error::invalid(format!("parameters.{field}: 1 to {MAX_METHOD_GROUPS} steps required")));
+    }
+    for (i, group) in groups.iter().enumerate() {
+        if group.any.is_empty() || group.any.len() > MAX_METHOD_GROUPS {
+            return Err(Error::invalid(format!(
+                "parameters.{field}[{i}].any: 1 to {MAX_METHOD_GROUPS} methods required"
+            )));
+        }
+        for (j, m) in group.any.iter().enumerate() {
+            if m.kind == crate::model::AuthenticationType::Oauth {
+                return Err(Error::invalid(format!(
+                    "parameters.{field}[{i}].any[{j}].type: twofold does not offer OAuth logins, so \
+                     AUTHENTICATION_TYPE_OAUTH could never be proven"
+                )));
+            }
+            if m.id.as_deref().is_some_and(|id| id.trim().is_empty() || id.len() > MAX_FIELD) {
+                return Err(Error::invalid(format!(
+                    "parameters.{field}[{i}].any[{j}].id: must be 1 to {MAX_FIELD} characters when given"
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn check_order(order: i64) -> Result<()> {
+    if (0..=1_000_000).contains(&order) {
+        Ok(())
+    } else {
+        Err(Error::invalid(format!("parameters.order: must be between 0 and 1000000, found {order}")))
+    }
+}
+
+/// An app activity's resource or action: `PAYOUT`, `CREATE` (upper-case letters, digits, `_`).
+fn check_app_word(field: &str, word: &str) -> Result<()> {
+    let ok = (1..=64).contains(&word.len())
+        && word.as_bytes()[0].is_ascii_uppercase()
+        && word.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_');
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::invalid(format!(
+            "parameters.{field}: expected 1 to 64 upper-case letters, digits or `_` starting with a letter, found `{}`",
+            crypto::clip(word)
+        )))
+    }
 }
 
 /// A one-time code field: 6 to 8 digits.

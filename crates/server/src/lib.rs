@@ -8,6 +8,8 @@ mod error;
 mod extract;
 mod routes;
 mod stamp;
+mod webhooks;
 
 pub use error::ApiError;
 pub use routes::{AppState, ServerLimits, router};
+pub use webhooks::{HttpWebhookSender, spawn_webhook_worker};

@@ -4,8 +4,9 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 use twofold_core::audit::AuditEvent;
 use twofold_core::model::{
-    Activity, ActivityStatus, ApiKey, ApiKeyCurve, Effect, Factor, FactorKind, KeyKind, Organization, Policy,
-    PolicyEvaluationRecord, User, UserTag, Vote,
+    Activity, ActivityStatus, ApiKey, ApiKeyCurve, DeliveryStatus, Effect, Factor, FactorKind, KeyKind, MethodGroup,
+    MfaPolicy, MfaProof, Organization, Policy, PolicyEvaluationRecord, SessionProfile, User, UserTag, Vote,
+    WebhookDelivery, WebhookEndpoint,
 };
 
 type R<T> = Result<T, sqlx::Error>;
@@ -169,5 +170,89 @@ pub(crate) fn audit_event(r: &AnyRow) -> R<AuditEvent> {
         details: r.try_get("details")?,
         prev_hash: r.try_get("prev_hash")?,
         hash: r.try_get("hash")?,
+    })
+}
+
+/// The stored JSON of an MFA policy's groups.
+pub(crate) fn methods_json(groups: &[MethodGroup]) -> String {
+    serde_json::to_string(groups).unwrap_or_else(|_| "[]".to_owned())
+}
+
+pub(crate) fn mfa_policy(r: &AnyRow) -> R<MfaPolicy> {
+    let methods: String = r.try_get("required_methods")?;
+    Ok(MfaPolicy {
+        id: r.try_get("id")?,
+        organization_id: r.try_get("organization_id")?,
+        user_id: r.try_get("user_id")?,
+        name: r.try_get("name")?,
+        condition: r.try_get("condition")?,
+        required_methods: serde_json::from_str(&methods).map_err(|e| decode_err("required_methods", e.to_string()))?,
+        order: r.try_get("sort_order")?,
+        notes: r.try_get("notes")?,
+        created_at: r.try_get("created_at")?,
+        updated_at: r.try_get("updated_at")?,
+    })
+}
+
+pub(crate) fn mfa_proof(r: &AnyRow) -> R<MfaProof> {
+    Ok(MfaProof {
+        id: r.try_get("id")?,
+        activity_id: r.try_get("activity_id")?,
+        user_id: r.try_get("user_id")?,
+        credential_id: r.try_get("credential_id")?,
+        method: r.try_get("method")?,
+        message: r.try_get("message")?,
+        public_key: r.try_get("public_key")?,
+        signature: r.try_get("signature")?,
+        scheme: r.try_get("scheme")?,
+        created_at: r.try_get("created_at")?,
+    })
+}
+
+pub(crate) fn session_profile(r: &AnyRow) -> R<SessionProfile> {
+    Ok(SessionProfile {
+        id: r.try_get("id")?,
+        organization_id: r.try_get("organization_id")?,
+        name: r.try_get("name")?,
+        scope: r.try_get("scope")?,
+        expiration_seconds: r.try_get("expiration_seconds")?,
+        notes: r.try_get("notes")?,
+        created_at: r.try_get("created_at")?,
+    })
+}
+
+pub(crate) fn webhook_endpoint(r: &AnyRow) -> R<WebhookEndpoint> {
+    let active: i64 = r.try_get("active")?;
+    Ok(WebhookEndpoint {
+        id: r.try_get("id")?,
+        organization_id: r.try_get("organization_id")?,
+        name: r.try_get("name")?,
+        url: r.try_get("url")?,
+        secret: r.try_get("secret")?,
+        subscriptions: r.try_get("subscriptions")?,
+        active: active != 0,
+        created_at: r.try_get("created_at")?,
+        updated_at: r.try_get("updated_at")?,
+    })
+}
+
+pub(crate) fn webhook_delivery(r: &AnyRow) -> R<WebhookDelivery> {
+    let status: String = r.try_get("status")?;
+    Ok(WebhookDelivery {
+        id: r.try_get("id")?,
+        endpoint_id: r.try_get("endpoint_id")?,
+        organization_id: r.try_get("organization_id")?,
+        event_type: r.try_get("event_type")?,
+        subject: r.try_get("subject")?,
+        payload: r.try_get("payload")?,
+        status: DeliveryStatus::parse(&status)
+            .ok_or_else(|| decode_err("status", format!("unknown delivery status {status}")))?,
+        attempts: r.try_get("attempts")?,
+        next_attempt_at: r.try_get("next_attempt_at")?,
+        lease_until: r.try_get("lease_until")?,
+        last_error: r.try_get("last_error")?,
+        last_status: r.try_get("last_status")?,
+        delivered_at: r.try_get("delivered_at")?,
+        created_at: r.try_get("created_at")?,
     })
 }

@@ -10,8 +10,8 @@ use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{Any, AnyPool, AssertSqlSafe, Executor, Row, Transaction};
 use twofold_core::audit::AuditEvent;
 use twofold_core::model::{
-    Activity, ActivityFilter, ApiKey, Factor, FactorKind, Organization, Policy, PolicyEvaluationRecord, User, UserTag,
-    Vote,
+    Activity, ActivityFilter, ApiKey, Factor, FactorKind, MfaPolicy, MfaProof, Organization, Policy,
+    PolicyEvaluationRecord, SessionProfile, User, UserTag, Vote, WebhookDelivery, WebhookEndpoint,
 };
 use twofold_core::network::{IpRule, IpRuleSet, ListKind};
 use twofold_core::store::{AuditFilter, Store, StoreError, StoreResult, StoreTx};
@@ -382,6 +382,7 @@ impl StoreTx for SqlTx {
             "DELETE FROM webauthn_challenges WHERE user_id = $1",
             "DELETE FROM auth_failures WHERE user_id = $1",
             "DELETE FROM root_quorum_members WHERE user_id = $1",
+            "DELETE FROM mfa_policies WHERE user_id = $1",
         ] {
             self.affected(sqlx::query(sql).bind(user_id.to_owned())).await?;
         }
@@ -1042,7 +1043,263 @@ impl StoreTx for SqlTx {
             .bind(kind.as_str());
         Ok(self.affected(q).await? == 1)
     }
+
+    async fn insert_mfa_policy(&mut self, p: &MfaPolicy) -> StoreResult<()> {
+        let q = sqlx::query(
+            "INSERT INTO mfa_policies (id, organization_id, user_id, name, condition, required_methods, sort_order, \
+             notes, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        )
+        .bind(p.id.clone())
+        .bind(p.organization_id.clone())
+        .bind(p.user_id.clone())
+        .bind(p.name.clone())
+        .bind(p.condition.clone())
+        .bind(rows::methods_json(&p.required_methods))
+        .bind(p.order)
+        .bind(p.notes.clone())
+        .bind(p.created_at)
+        .bind(p.updated_at);
+        self.affected(q).await.map(drop)
+    }
+
+    async fn update_mfa_policy(&mut self, p: &MfaPolicy) -> StoreResult<bool> {
+        let q = sqlx::query(
+            "UPDATE mfa_policies SET name = $1, condition = $2, required_methods = $3, sort_order = $4, notes = $5, \
+             updated_at = $6 WHERE id = $7 AND organization_id = $8 AND user_id = $9",
+        )
+        .bind(p.name.clone())
+        .bind(p.condition.clone())
+        .bind(rows::methods_json(&p.required_methods))
+        .bind(p.order)
+        .bind(p.notes.clone())
+        .bind(p.updated_at)
+        .bind(p.id.clone())
+        .bind(p.organization_id.clone())
+        .bind(p.user_id.clone());
+        Ok(self.affected(q).await? == 1)
+    }
+
+    async fn delete_mfa_policy(&mut self, org_id: &str, user_id: &str, id: &str) -> StoreResult<bool> {
+        let q = sqlx::query("DELETE FROM mfa_policies WHERE id = $1 AND organization_id = $2 AND user_id = $3")
+            .bind(id.to_owned())
+            .bind(org_id.to_owned())
+            .bind(user_id.to_owned());
+        Ok(self.affected(q).await? == 1)
+    }
+
+    async fn get_mfa_policy(&mut self, org_id: &str, id: &str) -> StoreResult<Option<MfaPolicy>> {
+        let sql = format!("SELECT {MFA_POLICY_COLUMNS} FROM mfa_policies WHERE id = $1 AND organization_id = $2");
+        self.one(sqlx::query(AssertSqlSafe(sql)).bind(id.to_owned()).bind(org_id.to_owned()), rows::mfa_policy).await
+    }
+
+    async fn list_mfa_policies(&mut self, org_id: &str, user_id: Option<&str>) -> StoreResult<Vec<MfaPolicy>> {
+        let order = "ORDER BY user_id, sort_order, created_at, id";
+        let q = match user_id {
+            Some(user) => sqlx::query(AssertSqlSafe(format!(
+                "SELECT {MFA_POLICY_COLUMNS} FROM mfa_policies WHERE organization_id = $1 AND user_id = $2 {order}"
+            )))
+            .bind(org_id.to_owned())
+            .bind(user.to_owned()),
+            None => sqlx::query(AssertSqlSafe(format!(
+                "SELECT {MFA_POLICY_COLUMNS} FROM mfa_policies WHERE organization_id = $1 {order}"
+            )))
+            .bind(org_id.to_owned()),
+        };
+        self.all(q, rows::mfa_policy).await
+    }
+
+    async fn insert_mfa_proof(&mut self, p: &MfaProof) -> StoreResult<()> {
+        let q = sqlx::query(
+            "INSERT INTO mfa_proofs (id, activity_id, user_id, credential_id, method, message, public_key, \
+             signature, scheme, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        )
+        .bind(p.id.clone())
+        .bind(p.activity_id.clone())
+        .bind(p.user_id.clone())
+        .bind(p.credential_id.clone())
+        .bind(p.method.clone())
+        .bind(p.message.clone())
+        .bind(p.public_key.clone())
+        .bind(p.signature.clone())
+        .bind(p.scheme.clone())
+        .bind(p.created_at);
+        self.affected(q).await.map(drop)
+    }
+
+    async fn list_mfa_proofs(&mut self, activity_id: &str) -> StoreResult<Vec<MfaProof>> {
+        let q = sqlx::query(
+            "SELECT id, activity_id, user_id, credential_id, method, message, public_key, signature, scheme, \
+             created_at FROM mfa_proofs WHERE activity_id = $1 ORDER BY created_at, id",
+        )
+        .bind(activity_id.to_owned());
+        self.all(q, rows::mfa_proof).await
+    }
+
+    async fn insert_session_profile(&mut self, p: &SessionProfile) -> StoreResult<()> {
+        let q = sqlx::query(
+            "INSERT INTO session_profiles (id, organization_id, name, scope, expiration_seconds, notes, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(p.id.clone())
+        .bind(p.organization_id.clone())
+        .bind(p.name.clone())
+        .bind(p.scope.clone())
+        .bind(p.expiration_seconds)
+        .bind(p.notes.clone())
+        .bind(p.created_at);
+        self.affected(q).await.map(drop)
+    }
+
+    async fn get_session_profile(&mut self, id: &str) -> StoreResult<Option<SessionProfile>> {
+        let sql = format!("SELECT {PROFILE_COLUMNS} FROM session_profiles WHERE id = $1");
+        self.one(sqlx::query(AssertSqlSafe(sql)).bind(id.to_owned()), rows::session_profile).await
+    }
+
+    async fn list_session_profiles(&mut self, org_id: &str) -> StoreResult<Vec<SessionProfile>> {
+        let sql = format!(
+            "SELECT {PROFILE_COLUMNS} FROM session_profiles WHERE organization_id = $1 ORDER BY created_at, id"
+        );
+        self.all(sqlx::query(AssertSqlSafe(sql)).bind(org_id.to_owned()), rows::session_profile).await
+    }
+
+    async fn insert_webhook_endpoint(&mut self, e: &WebhookEndpoint) -> StoreResult<()> {
+        let q = sqlx::query(
+            "INSERT INTO webhook_endpoints (id, organization_id, name, url, secret, subscriptions, active, \
+             created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        )
+        .bind(e.id.clone())
+        .bind(e.organization_id.clone())
+        .bind(e.name.clone())
+        .bind(e.url.clone())
+        .bind(e.secret.clone())
+        .bind(e.subscriptions.clone())
+        .bind(i64::from(e.active))
+        .bind(e.created_at)
+        .bind(e.updated_at);
+        self.affected(q).await.map(drop)
+    }
+
+    async fn delete_webhook_endpoint(&mut self, org_id: &str, id: &str) -> StoreResult<bool> {
+        let pending = sqlx::query("DELETE FROM webhook_deliveries WHERE endpoint_id = $1 AND status = 'PENDING'")
+            .bind(id.to_owned());
+        self.affected(pending).await?;
+        let q = sqlx::query("DELETE FROM webhook_endpoints WHERE id = $1 AND organization_id = $2")
+            .bind(id.to_owned())
+            .bind(org_id.to_owned());
+        Ok(self.affected(q).await? == 1)
+    }
+
+    async fn list_webhook_endpoints(&mut self, org_id: &str) -> StoreResult<Vec<WebhookEndpoint>> {
+        let sql = format!(
+            "SELECT {ENDPOINT_COLUMNS} FROM webhook_endpoints WHERE organization_id = $1 ORDER BY created_at, id"
+        );
+        self.all(sqlx::query(AssertSqlSafe(sql)).bind(org_id.to_owned()), rows::webhook_endpoint).await
+    }
+
+    async fn get_webhook_endpoint(&mut self, id: &str) -> StoreResult<Option<WebhookEndpoint>> {
+        let sql = format!("SELECT {ENDPOINT_COLUMNS} FROM webhook_endpoints WHERE id = $1");
+        self.one(sqlx::query(AssertSqlSafe(sql)).bind(id.to_owned()), rows::webhook_endpoint).await
+    }
+
+    async fn insert_webhook_delivery(&mut self, d: &WebhookDelivery) -> StoreResult<()> {
+        let q = sqlx::query(
+            "INSERT INTO webhook_deliveries (id, endpoint_id, organization_id, event_type, subject, payload, status, \
+             attempts, next_attempt_at, lease_until, last_error, last_status, delivered_at, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+        )
+        .bind(d.id.clone())
+        .bind(d.endpoint_id.clone())
+        .bind(d.organization_id.clone())
+        .bind(d.event_type.clone())
+        .bind(d.subject.clone())
+        .bind(d.payload.clone())
+        .bind(d.status.as_str())
+        .bind(d.attempts)
+        .bind(d.next_attempt_at)
+        .bind(d.lease_until)
+        .bind(d.last_error.clone())
+        .bind(d.last_status)
+        .bind(d.delivered_at)
+        .bind(d.created_at);
+        self.affected(q).await.map(drop)
+    }
+
+    async fn lease_webhook_deliveries(
+        &mut self,
+        now: i64,
+        lease_until: i64,
+        limit: i64,
+    ) -> StoreResult<Vec<WebhookDelivery>> {
+        let sql = format!(
+            "SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries WHERE status = 'PENDING' AND next_attempt_at <= $1 \
+             AND lease_until <= $1 ORDER BY next_attempt_at, created_at LIMIT $2"
+        );
+        let due = self.all(sqlx::query(AssertSqlSafe(sql)).bind(now).bind(limit), rows::webhook_delivery).await?;
+        let mut leased = Vec::with_capacity(due.len());
+        for mut d in due {
+            // Only one node wins each lease, whatever the isolation level.
+            let q = sqlx::query(
+                "UPDATE webhook_deliveries SET lease_until = $1 WHERE id = $2 AND status = 'PENDING' \
+                 AND lease_until <= $3",
+            )
+            .bind(lease_until)
+            .bind(d.id.clone())
+            .bind(now);
+            if self.affected(q).await? == 1 {
+                d.lease_until = lease_until;
+                leased.push(d);
+            }
+        }
+        Ok(leased)
+    }
+
+    async fn update_webhook_delivery(&mut self, d: &WebhookDelivery) -> StoreResult<()> {
+        let q = sqlx::query(
+            "UPDATE webhook_deliveries SET status = $1, attempts = $2, next_attempt_at = $3, lease_until = $4, \
+             last_error = $5, last_status = $6, delivered_at = $7 WHERE id = $8",
+        )
+        .bind(d.status.as_str())
+        .bind(d.attempts)
+        .bind(d.next_attempt_at)
+        .bind(d.lease_until)
+        .bind(d.last_error.clone())
+        .bind(d.last_status)
+        .bind(d.delivered_at)
+        .bind(d.id.clone());
+        self.affected(q).await.map(drop)
+    }
+
+    async fn list_webhook_deliveries(
+        &mut self,
+        org_id: &str,
+        endpoint_id: Option<&str>,
+        limit: i64,
+    ) -> StoreResult<Vec<WebhookDelivery>> {
+        let order = "ORDER BY created_at DESC, id DESC LIMIT $2";
+        let q = match endpoint_id {
+            Some(endpoint) => sqlx::query(AssertSqlSafe(format!(
+                "SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries WHERE organization_id = $1 AND endpoint_id = $3 \
+                 {order}"
+            )))
+            .bind(org_id.to_owned())
+            .bind(limit)
+            .bind(endpoint.to_owned()),
+            None => sqlx::query(AssertSqlSafe(format!(
+                "SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries WHERE organization_id = $1 {order}"
+            )))
+            .bind(org_id.to_owned())
+            .bind(limit),
+        };
+        self.all(q, rows::webhook_delivery).await
+    }
 }
+
+const MFA_POLICY_COLUMNS: &str =
+    "id, organization_id, user_id, name, condition, required_methods, sort_order, notes, created_at, updated_at";
+const PROFILE_COLUMNS: &str = "id, organization_id, name, scope, expiration_seconds, notes, created_at";
+const ENDPOINT_COLUMNS: &str = "id, organization_id, name, url, secret, subscriptions, active, created_at, updated_at";
+const DELIVERY_COLUMNS: &str = "id, endpoint_id, organization_id, event_type, subject, payload, status, attempts, \
+     next_attempt_at, lease_until, last_error, last_status, delivered_at, created_at";
 
 /// A value bound into a dynamically built query.
 enum Bind {

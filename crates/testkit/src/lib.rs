@@ -321,6 +321,13 @@ pub const TABLES: &[&str] = &[
     "policy_evaluations",
     "audit_events",
     "ip_rules",
+    "factors",
+    "auth_failures",
+    "mfa_policies",
+    "mfa_proofs",
+    "session_profiles",
+    "webhook_endpoints",
+    "webhook_deliveries",
 ];
 
 impl TestDb {

@@ -81,6 +81,10 @@ pub struct DecisionInput<'a> {
     pub kind: &'static ActivityKind,
     /// Its type name.
     pub activity_type: &'a str,
+    /// `activity.resource` (the kind's, or an app activity's own).
+    pub resource: &'a str,
+    /// `activity.action`.
+    pub action: &'a str,
     /// `activity.params`.
     pub params: &'a serde_json::Value,
     /// Root-quorum member ids.
@@ -116,6 +120,8 @@ pub enum Outcome {
     TimeInactive,
     /// An expression failed to evaluate; never allows.
     Error,
+    /// An MFA policy applies and its steps are not all proven yet.
+    RequiresAuthenticators,
 }
 
 impl Outcome {
@@ -128,6 +134,7 @@ impl Outcome {
             Outcome::NotApplicable => "OUTCOME_DENY_IMPLICIT",
             Outcome::TimeInactive => "OUTCOME_TIME_INACTIVE",
             Outcome::Error => "OUTCOME_ERROR",
+            Outcome::RequiresAuthenticators => "OUTCOME_REQUIRES_AUTHENTICATORS",
         }
     }
 }
@@ -212,6 +219,73 @@ fn evaluate(programs: &ProgramCache, policy: &Policy, ctx: &Context<'_>, explain
     }
 }
 
+/// What a condition sees as `activity`.
+#[derive(Debug, Clone, Copy)]
+pub struct Subject<'a> {
+    /// Its type name.
+    pub activity_type: &'a str,
+    /// `activity.resource`.
+    pub resource: &'a str,
+    /// `activity.action`.
+    pub action: &'a str,
+    /// `activity.params`.
+    pub params: &'a serde_json::Value,
+}
+
+impl<'a> Subject<'a> {
+    fn context<'c>(&self, users: &'c [UserView<'c>], credentials: &'c [CredentialView<'c>], now_ms: i64) -> Context<'c>
+    where
+        'a: 'c,
+    {
+        Context {
+            activity: Some(ActivityView {
+                activity_type: self.activity_type,
+                kind: version_free(self.activity_type),
+                resource: self.resource,
+                action: self.action,
+                params: self.params,
+            }),
+            approvers: users,
+            credentials,
+            now: Timestamp::from_unix_millis(now_ms),
+        }
+    }
+
+    /// Whether `condition` holds for this activity with `approvers` (an MFA policy's
+    /// condition, a session profile's scope); an error is the reason it could not be decided.
+    pub fn holds(
+        &self,
+        programs: &ProgramCache,
+        field: &'static str,
+        condition: &str,
+        approvers: &[Approver],
+        now_ms: i64,
+    ) -> Result<bool, String> {
+        let (users, credentials) = people_views(approvers);
+        let ctx = self.context(&users, &credentials, now_ms);
+        holds(programs, field, Some(condition), Keywords::CONDITION, &ctx, false).0
+    }
+}
+
+/// How approvers look to the policy language.
+fn people_views(approvers: &[Approver]) -> (Vec<UserView<'_>>, Vec<CredentialView<'_>>) {
+    let users = approvers
+        .iter()
+        .map(|a| UserView { id: &a.id, tags: &a.tags, email: a.email.as_deref(), alias: &a.name })
+        .collect();
+    let credentials = approvers
+        .iter()
+        .map(|a| CredentialView {
+            id: &a.credential_id,
+            user_id: &a.id,
+            credential_type: a.credential_type,
+            credential_id: &a.credential_id,
+            public_key: &a.public_key,
+        })
+        .collect();
+    (users, credentials)
+}
+
 /// Decides, and reports every policy's outcome.
 pub fn decide(input: &DecisionInput<'_>) -> (Decision, Vec<Evaluation>) {
     decide_with(input, false)
@@ -240,36 +314,14 @@ fn decide_with(input: &DecisionInput<'_>, explain: bool) -> (Decision, Vec<Evalu
         return (decision, Vec::new());
     }
 
-    let activity_type = input.activity_type;
-    let view = ActivityView {
-        activity_type,
-        kind: version_free(activity_type),
-        resource: input.kind.resource,
-        action: input.kind.action,
+    let subject = Subject {
+        activity_type: input.activity_type,
+        resource: input.resource,
+        action: input.action,
         params: input.params,
     };
-    let users: Vec<UserView<'_>> = input
-        .approvers
-        .iter()
-        .map(|a| UserView { id: &a.id, tags: &a.tags, email: a.email.as_deref(), alias: &a.name })
-        .collect();
-    let credentials: Vec<CredentialView<'_>> = input
-        .approvers
-        .iter()
-        .map(|a| CredentialView {
-            id: &a.credential_id,
-            user_id: &a.id,
-            credential_type: a.credential_type,
-            credential_id: &a.credential_id,
-            public_key: &a.public_key,
-        })
-        .collect();
-    let ctx = Context {
-        activity: Some(view),
-        approvers: &users,
-        credentials: &credentials,
-        now: Timestamp::from_unix_millis(input.now_ms),
-    };
+    let (users, credentials) = people_views(input.approvers);
+    let ctx = subject.context(&users, &credentials, input.now_ms);
     let evaluations: Vec<Evaluation> =
         input.policies.iter().map(|p| evaluate(input.programs, p, &ctx, explain)).collect();
     let any = |o: Outcome| evaluations.iter().find(|e| e.outcome == o);
@@ -325,6 +377,8 @@ mod tests {
         let input = DecisionInput {
             kind,
             activity_type: kind.versions[0].type_name,
+            resource: kind.resource,
+            action: kind.action,
             params: &params,
             quorum_members: &["root1".to_owned(), "root2".to_owned(), "root3".to_owned()],
             threshold: 2,

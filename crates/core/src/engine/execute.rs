@@ -20,6 +20,12 @@ pub(super) async fn execute(tx: &mut dyn StoreTx, ctx: &ExecContext<'_>, intent:
     if let Some(done) = super::factors::execute(tx, ctx, intent).await {
         return done;
     }
+    if let Some(done) = super::mfa::execute(tx, ctx, intent).await {
+        return done;
+    }
+    if let Some(done) = super::profiles::execute(tx, ctx, intent).await {
+        return done;
+    }
     execute_organization(tx, ctx.org_id, intent, ctx.now).await.map(Executed::from)
 }
 
@@ -206,7 +212,16 @@ async fn execute_organization(
         | Intent::DeleteTotpAuthenticators(_)
         | Intent::CreateRecoveryCodes(_)
         | Intent::StampLogin(_)
-        | Intent::DeleteSessions(_) => Err(Error::Internal("factor activities execute in engine::factors".to_owned())),
+        | Intent::DeleteSessions(_)
+        | Intent::CreateMfaPolicy(_)
+        | Intent::UpdateMfaPolicy(_)
+        | Intent::DeleteMfaPolicy(_)
+        | Intent::CreateSessionProfile(_)
+        | Intent::CreateAppActivity(_)
+        | Intent::CreateWebhookEndpoint(_)
+        | Intent::DeleteWebhookEndpoint(_) => Err(Error::Internal(
+            "this activity executes in engine::factors, engine::mfa or engine::profiles".to_owned(),
+        )),
     }
 }
 

@@ -11,6 +11,7 @@ use crate::factors::passkey::{self, Attestation, RelyingParty};
 use crate::factors::session::{SIGNING_KEY_NAME, SessionClaims, SessionSigner};
 use crate::factors::{recovery, totp};
 use crate::intents::Intent;
+use crate::mfa::Proven;
 use crate::model::{ApiKey, ApiKeyCurve, Factor, FactorKind, KeyKind};
 use crate::secrets::SecretsKey;
 use crate::store::StoreTx;
@@ -283,15 +284,20 @@ async fn create_recovery_codes(tx: &mut dyn StoreTx, ctx: &ExecContext<'_>, user
 
 async fn stamp_login(tx: &mut dyn StoreTx, ctx: &ExecContext<'_>, p: &crate::intents::StampLogin) -> Result<Executed> {
     let signer = ctx.signer.ok_or_else(|| Error::Internal("the session signing key is not loaded".to_owned()))?;
-    if p.session_profile_id.is_some() {
-        return Err(Error::invalid("parameters.sessionProfileId: session profiles are not available yet"));
-    }
-    let lifetime = p.expiration_seconds.unwrap_or(ctx.factors.session_default_secs);
+    let profile = match &p.session_profile_id {
+        Some(id) => Some(super::profiles::usable_profile(tx, ctx.org_id, id).await?),
+        None => None,
+    };
+    let mut lifetime = p.expiration_seconds.unwrap_or(ctx.factors.session_default_secs);
     if lifetime == 0 || lifetime > ctx.factors.session_max_secs {
         return Err(Error::invalid(format!(
             "parameters.expirationSeconds: must be between 1 and {} seconds",
             ctx.factors.session_max_secs
         )));
+    }
+    // A profile caps the lifetime of every session bound to it.
+    if let Some(cap) = profile.as_ref().and_then(|p| p.expiration_seconds) {
+        lifetime = lifetime.min(u64::try_from(cap).unwrap_or(0));
     }
     let lifetime_ms = i64::try_from(lifetime).unwrap_or(i64::MAX).saturating_mul(1000);
     let user_id = ctx.initiator_user_id;
@@ -308,7 +314,7 @@ async fn stamp_login(tx: &mut dyn StoreTx, ctx: &ExecContext<'_>, p: &crate::int
         updated_at: ctx.now,
         expires_at: Some(ctx.now.saturating_add(lifetime_ms)),
         kind: KeyKind::Session,
-        session_profile_id: None,
+        session_profile_id: profile.as_ref().map(|p| p.id.clone()),
     };
     tx.insert_api_key(&key).await?;
     if p.invalidate_existing == Some(true) {
@@ -320,8 +326,8 @@ async fn stamp_login(tx: &mut dyn StoreTx, ctx: &ExecContext<'_>, p: &crate::int
         session_type: "SESSION_TYPE_READ_WRITE".to_owned(),
         user_id: user_id.to_owned(),
         organization_id: ctx.org_id.to_owned(),
-        session_profile_id: None,
-        scope: String::new(),
+        session_profile_id: profile.as_ref().map(|p| p.id.clone()),
+        scope: profile.map(|p| p.scope).unwrap_or_default(),
     };
     // The token is no secret (the key pair is), so it is stored with the result.
     Ok(json!({ "session": signer.sign(&claims)?, "sessionId": key.id }).into())
@@ -342,7 +348,8 @@ pub(super) enum Secret<'a> {
 }
 
 impl Secret<'_> {
-    fn factor(self) -> FactorKind {
+    /// The factor this secret proves.
+    pub(super) fn factor(self) -> FactorKind {
         match self {
             Secret::Totp { .. } => FactorKind::Totp,
             Secret::RecoveryCode(_) => FactorKind::RecoveryCode,
@@ -382,7 +389,7 @@ impl Engine {
     /// Checks `secret` for `user_id`, counting a failure (or clearing them after a
     /// success) in its own committed transaction, so the count survives a failing
     /// request and holds across processes. Returns the authentication type proven.
-    pub(super) async fn prove(&self, caller: &Caller, user_id: &str, secret: Secret<'_>) -> Result<&'static str> {
+    pub(super) async fn prove(&self, caller: &Caller, user_id: &str, secret: Secret<'_>) -> Result<Proven> {
         let kind = secret.factor();
         let factor_name = kind.as_str();
         let config = &self.config.factors;
@@ -414,10 +421,11 @@ impl Engine {
             }
         };
         let (event_type, outcome, details, result) = match verdict {
-            Ok(()) => {
+            Ok(factor_id) => {
                 tx.clear_auth_failures(user_id, factor_name).await?;
-                let details = json!({ "factor": kind.authentication_type() });
-                ("FACTOR_PROVEN", "SUCCESS", details, Ok(kind.authentication_type()))
+                let details = json!({ "factor": kind.authentication_type(), "factorId": factor_id });
+                let proven = Proven { method: kind.authentication_type().to_owned(), credential_id: factor_id };
+                ("FACTOR_PROVEN", "SUCCESS", details, Ok(proven))
             }
             Err(why) => {
                 tx.record_auth_failure(&caller.organization.id, user_id, factor_name, now).await?;
@@ -446,7 +454,7 @@ impl Engine {
         code: &str,
         device: Option<&str>,
         now: i64,
-    ) -> Result<std::result::Result<(), String>> {
+    ) -> Result<std::result::Result<String, String>> {
         let devices: Vec<Factor> = tx
             .list_factors(org_id, user_id, Some(FactorKind::Totp))
             .await?
@@ -472,7 +480,7 @@ impl Engine {
             // Moves the device's last used step forward atomically: a replayed code, or
             // one older than the last accepted, cannot pass on any node.
             if tx.advance_factor_counter(&f.id, step, now).await? {
-                return Ok(Ok(()));
+                return Ok(Ok(f.id.clone()));
             }
             return Ok(Err("invalid TOTP code: this code (or a newer one) was already used".to_owned()));
         }
@@ -486,7 +494,7 @@ async fn check_recovery_code(
     user_id: &str,
     code: &str,
     now: i64,
-) -> Result<std::result::Result<(), String>> {
+) -> Result<std::result::Result<String, String>> {
     let normalized = recovery::normalize(code);
     let Some(lookup) = recovery::lookup_of(&normalized) else {
         return Ok(Err("invalid recovery code".to_owned()));
@@ -500,7 +508,7 @@ async fn check_recovery_code(
         if f.used_at.is_some() || !tx.use_factor(&f.id, now).await? {
             return Ok(Err("invalid recovery code: this code was already used".to_owned()));
         }
-        return Ok(Ok(()));
+        return Ok(Ok(f.id.clone()));
     }
     Ok(Err("invalid recovery code".to_owned()))
 }

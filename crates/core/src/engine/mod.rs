@@ -10,6 +10,8 @@ mod decide;
 mod execute;
 mod factors;
 mod identity;
+mod mfa;
+mod profiles;
 mod query;
 mod settle;
 mod vote;
@@ -46,12 +48,14 @@ pub struct EngineConfig {
     pub timestamp_window_ms: i64,
     /// Passkeys, TOTP, recovery codes and sessions.
     pub factors: FactorConfig,
+    /// Webhook delivery retries.
+    pub webhooks: crate::webhook::WebhookConfig,
 }
 
 impl EngineConfig {
     /// Defaults (a 5-minute timestamp window) around the factor settings.
     pub fn new(factors: FactorConfig) -> Self {
-        EngineConfig { timestamp_window_ms: 5 * 60 * 1000, factors }
+        EngineConfig { timestamp_window_ms: 5 * 60 * 1000, factors, webhooks: Default::default() }
     }
 }
 
@@ -251,18 +255,11 @@ impl Engine {
                 self.config.factors.fresh_auth_ms / 60_000
             )));
         }
-        let mut proofs = vec![caller.credential.authentication_type.to_owned()];
+        self.check_session_scope(&caller, kind, version, &intent, now).await?;
         if let Intent::Vote(approve, target) = &intent {
-            let secret = match (&target.totp_code, &target.recovery_code) {
-                (Some(code), _) => Some(factors::Secret::Totp { code, device: None }),
-                (None, Some(code)) => Some(factors::Secret::RecoveryCode(code)),
-                (None, None) => None,
-            };
-            if let Some(secret) = secret {
-                proofs.push(self.prove(&caller, &caller.user.id, secret).await?.to_owned());
-            }
-            return self.vote(&caller, *approve, &target.fingerprint, req.body, proofs).await;
+            return self.vote(&caller, *approve, target, req.body).await;
         }
+        let proofs = vec![caller.credential.authentication_type.to_owned()];
         if let Intent::VerifyTotpAuthenticator(p) = &intent {
             // The first code proves the device before anything is recorded; a resent
             // request finds its activity instead of spending another code.
@@ -366,7 +363,7 @@ impl Engine {
             return activity_view(&mut *tx, &existing, &caller.user.id).await;
         }
         let vote = caller.vote(&activity.id, true, body, proofs, now);
-        let view = self.record_and_settle(&mut *tx, &mut activity, caller, &vote, now).await?;
+        let view = self.record_and_settle(&mut *tx, &mut activity, caller, Ballot::Vote(&vote), now).await?;
         tx.commit().await?;
         tracing::info!(
             activity_id = %activity.id,
@@ -399,21 +396,39 @@ impl Caller {
     }
 }
 
+/// What a request adds to an activity before it is decided again.
+enum Ballot<'a> {
+    /// A user's vote (their first approval, or a rejection).
+    Vote(&'a Vote),
+    /// A further approval by the same user, proving one more MFA step.
+    Proof(&'a crate::model::MfaProof),
+}
+
 impl Engine {
-    /// Records `vote`, decides `activity` again, writes the outcome; the caller commits.
+    /// Records the ballot, decides `activity` again, writes the outcome and queues its
+    /// webhook events; the caller commits.
     async fn record_and_settle(
         &self,
         tx: &mut dyn StoreTx,
         activity: &mut Activity,
         caller: &Caller,
-        vote: &Vote,
+        ballot: Ballot<'_>,
         now: i64,
     ) -> Result<ActivityView> {
-        tx.insert_vote(vote).await?;
+        let (ballot_id, event, selection) = match ballot {
+            Ballot::Vote(vote) => {
+                tx.insert_vote(vote).await?;
+                (vote.id.as_str(), "VOTE", if vote.approve { "APPROVED" } else { "REJECTED" })
+            }
+            Ballot::Proof(proof) => {
+                tx.insert_mfa_proof(proof).await?;
+                (proof.id.as_str(), "MFA_PROOF", "APPROVED")
+            }
+        };
         let before = activity.status;
         let settler =
             settle::Settler { programs: &self.programs, factors: &self.config.factors, signer: self.signer.get() };
-        let reveal = settler.settle(tx, activity, &caller.organization, &vote.id, now).await?;
+        let reveal = settler.settle(tx, activity, &caller.organization, ballot_id, now).await?;
         tx.update_activity(activity).await?;
         let org = &caller.organization.id;
         let actor = |event_type, outcome| audit::NewEvent {
@@ -424,9 +439,13 @@ impl Engine {
             subject: Some(&activity.id),
             details: serde_json::json!({ "activityType": activity.activity_type, "fingerprint": activity.fingerprint }),
         };
-        let selection = if vote.approve { "APPROVED" } else { "REJECTED" };
-        audit::append(tx, org, now, actor("VOTE", selection)).await?;
+        let mut cast = actor(event, selection);
+        if let Ballot::Proof(proof) = ballot {
+            cast.details["method"] = serde_json::json!(proof.method);
+        }
+        audit::append(tx, org, now, cast).await?;
         if activity.status != before {
+            crate::webhook::enqueue(tx, activity, before, now).await?;
             let mut change = actor("ACTIVITY_STATUS", activity.status.as_str());
             change.details["from"] = serde_json::json!(before.as_str());
             if let Some(failure) = &activity.failure {

@@ -42,6 +42,13 @@ pub const QUERY_PATHS: &[&str] = &[
     "get_recovery_codes_status",
     "list_sessions",
     "get_session_signing_key",
+    "get_mfa_policies",
+    "get_mfa_policy",
+    "get_mfa_status",
+    "get_session_profile",
+    "get_session_profiles",
+    "list_webhook_endpoints",
+    "list_webhook_deliveries",
 ];
 
 /// Default and largest page sizes for paginated lists.
@@ -190,7 +197,10 @@ pub(super) async fn run(
             None => Err(Error::Internal("the session signing key is not loaded".to_owned())),
         },
         "get_passkey_registration_options" => registration_options(engine, caller, body, now).await,
-        _ => return None,
+        _ => match super::mfa::query(engine, path, caller, tx, body, now).await {
+            Some(done) => done,
+            None => return super::profiles::query(path, caller, tx, body).await,
+        },
     })
 }
 

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use serde_json::value::RawValue;
 
-use super::decide::{self, Approver, Decision, DecisionInput, ProgramCache};
+use super::decide::{self, Approver, Decision, DecisionInput, ProgramCache, Subject};
 use super::{execute, failure_json, new_id};
 use crate::activity_types;
 use crate::error::{Error, Result};
@@ -86,8 +86,15 @@ fn approvers(people: &HashMap<String, Approver>, votes: &[Vote]) -> Vec<Approver
         .collect()
 }
 
+/// The approving voters of `votes` as policies see them, with the credential each voted with.
+pub(super) async fn voters(tx: &mut dyn StoreTx, org_id: &str, votes: &[Vote]) -> Result<Vec<Approver>> {
+    let ids: Vec<&str> = votes.iter().map(|v| v.user_id.as_str()).collect();
+    let people = people(tx, org_id, Some(&ids)).await?;
+    Ok(approvers(&people, votes))
+}
+
 /// The intent stored with an activity.
-fn stored_intent(
+pub(super) fn stored_intent(
     activity: &Activity,
 ) -> Result<(&'static activity_types::ActivityKind, &'static activity_types::TypeVersion, Intent)> {
     let corrupt = |what: &str| Error::Store(StoreError::Backend(format!("activity {}: {what}", activity.id)));
@@ -123,15 +130,36 @@ impl Settler<'_> {
         let programs = self.programs;
         let (kind, version, intent) = stored_intent(activity)?;
         let votes = tx.list_votes(&activity.id).await?;
-        let voters: Vec<&str> = votes.iter().map(|v| v.user_id.as_str()).collect();
-        let people_voted = people(tx, &org.id, Some(&voters)).await?;
-        let approving = approvers(&people_voted, &votes);
+        let all_approvers = voters(tx, &org.id, &votes).await?;
+        let params = intent.policy_params();
+        let (resource, action) = intent.resource_action().unwrap_or((kind.resource, kind.action));
+        let subject = Subject { activity_type: version.type_name, resource, action, params: &params };
+
+        // Step-up MFA first: the initiator's applicable MFA policy must be satisfied before
+        // policies are consulted, and another voter counts only once theirs is.
+        let mfa = super::mfa::states(tx, programs, &subject, &org.id, &all_approvers, &votes, now).await?;
+        let mut mfa_outcomes: Vec<serde_json::Value> = mfa.iter().flat_map(super::mfa::UserMfa::evaluations).collect();
+        let pending = |user: &str| mfa.iter().any(|m| m.user_id == user && !m.satisfied());
+        if pending(&activity.initiator_user_id) && activity.status != ActivityStatus::Rejected {
+            if votes.iter().any(|v| v.user_id == activity.initiator_user_id && !v.approve) {
+                activity.status = ActivityStatus::Rejected;
+                activity.failure = Some(failure_json(&Error::PermissionDenied("rejected by its initiator".to_owned())));
+            } else {
+                activity.status = ActivityStatus::AuthenticatorsNeeded;
+            }
+            record_evaluations(tx, activity, vote_id, std::mem::take(&mut mfa_outcomes), now).await?;
+            activity.updated_at = now;
+            return Ok(None);
+        }
+        let approving: Vec<Approver> = all_approvers.into_iter().filter(|a| !pending(&a.id)).collect();
+
         let quorum = tx.root_quorum_members(&org.id).await?;
         let policies = tx.list_policies(&org.id).await?;
-        let params = intent.policy_params();
         let mut input = DecisionInput {
             kind,
             activity_type: version.type_name,
+            resource,
+            action,
             params: &params,
             quorum_members: &quorum,
             threshold: org.root_quorum_threshold,
@@ -154,7 +182,11 @@ impl Settler<'_> {
                 // If not, it is over. (Only here is the whole organization loaded.)
                 let people = people(tx, &org.id, None).await?;
                 let mut potential = approving.clone();
-                potential.extend(people.values().filter(|p| !votes.iter().any(|v| v.user_id == p.id)).cloned());
+                // Everyone who has not rejected could still approve (or finish their MFA).
+                let undecided = |p: &&Approver| {
+                    !approving.iter().any(|a| a.id == p.id) && !rejecters.iter().any(|v| v.user_id == p.id)
+                };
+                potential.extend(people.values().filter(undecided).cloned());
                 input.approvers = &potential;
                 if decide::decide(&input).0 != Decision::Allow {
                     rejected = Some("rejected: the remaining voters can no longer reach consensus".to_owned());
@@ -167,19 +199,10 @@ impl Settler<'_> {
             activity.failure = Some(failure_json(&Error::PermissionDenied(reason)));
         }
 
-        let outcomes: Vec<serde_json::Value> = evaluations
-            .iter()
-            .map(|e| serde_json::json!({ "policyId": e.policy_id, "outcome": e.outcome.as_str(), "reason": e.reason }))
-            .collect();
-        tx.insert_policy_evaluation(&PolicyEvaluationRecord {
-            id: new_id(),
-            activity_id: activity.id.clone(),
-            organization_id: activity.organization_id.clone(),
-            vote_id: vote_id.to_owned(),
-            evaluations: serde_json::Value::Array(outcomes).to_string(),
-            created_at: now,
-        })
-        .await?;
+        mfa_outcomes.extend(evaluations.iter().map(
+            |e| serde_json::json!({ "policyId": e.policy_id, "outcome": e.outcome.as_str(), "reason": e.reason }),
+        ));
+        record_evaluations(tx, activity, vote_id, mfa_outcomes, now).await?;
 
         let mut reveal = None;
         match decision {
@@ -221,6 +244,26 @@ impl Settler<'_> {
     }
 }
 
+/// Records the policy outcomes one decision was made with.
+async fn record_evaluations(
+    tx: &mut dyn StoreTx,
+    activity: &Activity,
+    vote_id: &str,
+    outcomes: Vec<serde_json::Value>,
+    now: i64,
+) -> Result<()> {
+    tx.insert_policy_evaluation(&PolicyEvaluationRecord {
+        id: new_id(),
+        activity_id: activity.id.clone(),
+        organization_id: activity.organization_id.clone(),
+        vote_id: vote_id.to_owned(),
+        evaluations: serde_json::Value::Array(outcomes).to_string(),
+        created_at: now,
+    })
+    .await?;
+    Ok(())
+}
+
 /// Decides an unsigned activity as if `acting_user_id` had submitted it, changing nothing,
 /// and explains every policy's outcome (`query/evaluate_activity`).
 pub(super) async fn dry_run(
@@ -250,9 +293,12 @@ pub(super) async fn dry_run(
     let policies = tx.list_policies(&org.id).await?;
     let params = intent.policy_params();
     let approvers = [actor];
+    let (resource, action) = intent.resource_action().unwrap_or((kind.resource, kind.action));
     let input = DecisionInput {
         kind,
         activity_type: version.type_name,
+        resource,
+        action,
         params: &params,
         quorum_members: &quorum,
         threshold: org.root_quorum_threshold,
@@ -293,8 +339,8 @@ pub(super) async fn dry_run(
         "activity": {
             "type": version.type_name,
             "kind": activity_types::version_free(version.type_name),
-            "resource": kind.resource,
-            "action": kind.action,
+            "resource": resource,
+            "action": action,
             "params": params,
         },
         "policyEvaluations": explained,

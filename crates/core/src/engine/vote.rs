@@ -1,49 +1,169 @@
 //! Approvals and rejections by fingerprint: recorded on the activity they name,
-//! counted under that activity's row lock, and settled at once.
+//! counted under that activity's row lock, and settled at once. A user's first
+//! approval is their vote; further approvals by the same user are step-up proofs for
+//! the open steps of their MFA policy, one step each, in order.
 
-use super::{Caller, Engine, activity_view};
+use super::decide::Subject;
+use super::factors::Secret;
+use super::{Ballot, Caller, Engine, activity_view, new_id};
 use crate::api::ActivityView;
 use crate::error::{Error, Result};
-use crate::model::ActivityStatus;
+use crate::intents::VoteIntent;
+use crate::mfa::Proven;
+use crate::model::{Activity, ActivityStatus, MfaProof};
+use crate::store::StoreTx;
+
+/// Whether an activity in `status` still takes approvals.
+fn open(status: ActivityStatus) -> bool {
+    matches!(status, ActivityStatus::ConsensusNeeded | ActivityStatus::AuthenticatorsNeeded)
+}
+
+impl VoteIntent {
+    /// The factor secret the approval carries besides its stamp, if any.
+    fn secret(&self) -> Option<Secret<'_>> {
+        match (&self.totp_code, &self.recovery_code) {
+            (Some(code), _) => Some(Secret::Totp { code, device: None }),
+            (None, Some(code)) => Some(Secret::RecoveryCode(code)),
+            (None, None) => None,
+        }
+    }
+}
 
 impl Engine {
-    /// Records `caller`'s approval (`approve`) or rejection of the activity with
-    /// `fingerprint` and settles it. Resending the identical request is harmless.
+    /// Records `caller`'s approval (`approve`) or rejection of the activity `target`
+    /// names and settles it. Resending the identical request is harmless.
     pub(super) async fn vote(
         &self,
         caller: &Caller,
         approve: bool,
-        fingerprint: &str,
+        target: &VoteIntent,
         body: &[u8],
-        proofs: Vec<String>,
     ) -> Result<ActivityView> {
+        let stamp = Proven {
+            method: caller.credential.authentication_type.to_owned(),
+            credential_id: caller.credential.id.clone(),
+        };
+        let secret = target.secret();
+        // A step-up approval must fit the step it is for; check that before a one-time
+        // code is spent on it.
+        {
+            let mut tx = self.store.read().await?;
+            if let Some(activity) = tx.get_activity_by_fingerprint(&target.fingerprint).await?
+                && activity.organization_id == caller.organization.id
+            {
+                if self.is_retry(&mut *tx, &activity, caller, body).await? {
+                    return activity_view(&mut *tx, &activity, &caller.user.id).await;
+                }
+                if approve && let Some(state) = self.step_up_state(&mut *tx, &activity, caller).await? {
+                    let claimed = match secret {
+                        Some(s) => Proven { method: s.factor().authentication_type().to_owned(), ..stamp.clone() },
+                        None => stamp.clone(),
+                    };
+                    // The device or code is not known yet: check the type alone.
+                    let mut by_type = state.clone();
+                    if let Some(p) = by_type.policy.as_mut() {
+                        p.required_methods.iter_mut().flat_map(|g| g.any.iter_mut()).for_each(|m| m.id = None);
+                    }
+                    by_type.check_next(&claimed)?;
+                }
+            }
+        }
+        let proven = match secret {
+            Some(secret) => Some(self.prove(caller, &caller.user.id, secret).await?),
+            None => None,
+        };
+
         let now = self.clock.now_ms();
         let mut tx = self.store.write().await?;
-        let mut activity = tx.lock_activity(&caller.organization.id, fingerprint).await?.ok_or_else(|| {
-            Error::NotFound(format!("no activity with fingerprint `{fingerprint}` in this organization"))
+        let mut activity = tx.lock_activity(&caller.organization.id, &target.fingerprint).await?.ok_or_else(|| {
+            Error::NotFound(format!("no activity with fingerprint `{}` in this organization", target.fingerprint))
         })?;
-        let votes = tx.list_votes(&activity.id).await?;
-        if let Some(previous) = votes.iter().find(|v| v.user_id == caller.user.id) {
-            if previous.message.as_bytes() == body {
-                // A retried request: answer as the first time did.
-                return activity_view(&mut *tx, &activity, &caller.user.id).await;
-            }
-            return Err(Error::AlreadyExists(format!(
-                "user `{}` has already voted on activity `{}`",
-                caller.user.id, activity.id
-            )));
+        if self.is_retry(&mut *tx, &activity, caller, body).await? {
+            return activity_view(&mut *tx, &activity, &caller.user.id).await;
         }
-        if activity.status != ActivityStatus::ConsensusNeeded {
+        if !open(activity.status) {
             return Err(Error::FailedPrecondition(format!(
-                "activity `{}` is {}; only activities waiting for consensus take votes",
+                "activity `{}` is {}; only activities waiting for consensus or authenticators take votes",
                 activity.id,
                 activity.status.as_str()
             )));
         }
-        let vote = caller.vote(&activity.id, approve, body, proofs, now);
-        let view = self.record_and_settle(&mut *tx, &mut activity, caller, &vote, now).await?;
+        let voted = tx.list_votes(&activity.id).await?.iter().any(|v| v.user_id == caller.user.id);
+        let view = if voted {
+            let state = match self.step_up_state(&mut *tx, &activity, caller).await? {
+                Some(state) if approve => state,
+                _ => {
+                    return Err(Error::AlreadyExists(format!(
+                        "user `{}` has already voted on activity `{}`",
+                        caller.user.id, activity.id
+                    )));
+                }
+            };
+            let proof = proven.unwrap_or(stamp);
+            state.check_next(&proof)?;
+            let step = self.mfa_proof(caller, &activity, &proof, body, now);
+            self.record_and_settle(&mut *tx, &mut activity, caller, Ballot::Proof(&step), now).await?
+        } else {
+            let mut proofs = vec![stamp.method.clone()];
+            proofs.extend(proven.iter().map(|p| p.method.clone()));
+            let vote = caller.vote(&activity.id, approve, body, proofs, now);
+            if let Some(p) = &proven {
+                // The factor proven alongside a first vote counts as that user's next step.
+                tx.insert_mfa_proof(&self.mfa_proof(caller, &activity, p, body, now)).await?;
+            }
+            self.record_and_settle(&mut *tx, &mut activity, caller, Ballot::Vote(&vote), now).await?
+        };
         tx.commit().await?;
         tracing::info!(activity_id = %activity.id, approve, status = activity.status.as_str(), "vote recorded");
         Ok(view)
+    }
+
+    /// Whether this exact request was already recorded (as the caller's vote or step-up).
+    async fn is_retry(&self, tx: &mut dyn StoreTx, activity: &Activity, caller: &Caller, body: &[u8]) -> Result<bool> {
+        let mine = |user: &str, message: &str| user == caller.user.id && message.as_bytes() == body;
+        if tx.list_votes(&activity.id).await?.iter().any(|v| mine(&v.user_id, &v.message)) {
+            return Ok(true);
+        }
+        Ok(tx.list_mfa_proofs(&activity.id).await?.iter().any(|p| mine(&p.user_id, &p.message)))
+    }
+
+    /// The caller's MFA standing on `activity` if they voted and still owe steps.
+    async fn step_up_state(
+        &self,
+        tx: &mut dyn StoreTx,
+        activity: &Activity,
+        caller: &Caller,
+    ) -> Result<Option<super::mfa::UserMfa>> {
+        let votes = tx.list_votes(&activity.id).await?;
+        if !votes.iter().any(|v| v.user_id == caller.user.id && v.approve) {
+            return Ok(None);
+        }
+        let (kind, version, intent) = super::settle::stored_intent(activity)?;
+        let params = intent.policy_params();
+        let (resource, action) = intent.resource_action().unwrap_or((kind.resource, kind.action));
+        let subject = Subject { activity_type: version.type_name, resource, action, params: &params };
+        let mine: Vec<_> = votes.into_iter().filter(|v| v.user_id == caller.user.id).collect();
+        let approvers = super::settle::voters(tx, &caller.organization.id, &mine).await?;
+        let now = self.clock.now_ms();
+        let states =
+            super::mfa::states(tx, &self.programs, &subject, &caller.organization.id, &approvers, &mine, now).await?;
+        Ok(states.into_iter().find(|s| s.next_step().is_some()))
+    }
+
+    /// The record of `proof` by `caller` on `activity`, stamped by `body`.
+    fn mfa_proof(&self, caller: &Caller, activity: &Activity, proof: &Proven, body: &[u8], now: i64) -> MfaProof {
+        let (public_key, scheme, signature) = caller.stamp_record();
+        MfaProof {
+            id: new_id(),
+            activity_id: activity.id.clone(),
+            user_id: caller.user.id.clone(),
+            credential_id: proof.credential_id.clone(),
+            method: proof.method.clone(),
+            message: String::from_utf8_lossy(body).into_owned(),
+            public_key,
+            signature,
+            scheme,
+            created_at: now,
+        }
     }
 }

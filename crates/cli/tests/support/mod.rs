@@ -1,0 +1,148 @@
+//! Helpers the end-to-end tests share: users with keys, software passkeys and their
+//! `X-Stamp-Webauthn` stamps, TOTP codes computed by Python's pyotp, approvals.
+#![allow(dead_code, reason = "each test binary uses a different subset")]
+#![allow(clippy::expect_used, reason = "tests fail loudly")]
+
+use std::process::Command;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use twofold_client::{ApiResponse, Client};
+use twofold_testkit::{TestServer, completed, new_key, ok, user_with_key};
+use webauthn_authenticator_rs::WebauthnAuthenticator;
+use webauthn_authenticator_rs::softpasskey::SoftPasskey;
+use webauthn_rs_proto::{CreationChallengeResponse, RequestChallengeResponse};
+
+#[track_caller]
+pub fn refused(resp: ApiResponse, status: u16, needle: &str) {
+    assert_eq!(resp.status, status, "{}", resp.body);
+    let msg = resp.body["message"].as_str().expect("message");
+    assert!(msg.contains(needle), "message `{msg}` should contain `{needle}`");
+}
+
+/// Creates a user with an API key in the root organization; returns its id and client.
+pub fn member(server: &TestServer, root: &Client, name: &str) -> (String, Client) {
+    let key = new_key();
+    let id = completed(
+        root.submit("create_users", json!({ "users": [user_with_key(name, &key)] })),
+        "createUsersResult",
+    )["userIds"][0]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    (id, server.client(key, root.organization_id()))
+}
+
+pub fn origin(server: &TestServer) -> url::Url {
+    url::Url::parse(&server.url.replace("127.0.0.1", "localhost")).expect("origin")
+}
+
+/// Registers a software passkey for `user_id`; returns the authenticator and its ids.
+pub fn register_passkey(server: &TestServer, client: &Client, user_id: &str) -> (SoftPasskey, String, String) {
+    let options = ok(client.query("get_passkey_registration_options", json!({ "userId": user_id })));
+    let challenge = options["challenge"].as_str().expect("challenge").to_owned();
+    let creation: CreationChallengeResponse =
+        serde_json::from_value(json!({ "publicKey": options["publicKey"] })).expect("creation options");
+    let mut authenticator = SoftPasskey::new(true);
+    let reg = authenticator.do_registration(origin(server), creation).expect("software passkey registers");
+    let attestation = json!({
+        "credentialId": URL_SAFE_NO_PAD.encode(&reg.raw_id),
+        "clientDataJson": URL_SAFE_NO_PAD.encode(&reg.response.client_data_json),
+        "attestationObject": URL_SAFE_NO_PAD.encode(&reg.response.attestation_object),
+        "transports": ["AUTHENTICATOR_TRANSPORT_INTERNAL"],
+    });
+    let params = json!({ "userId": user_id, "authenticators": [
+        { "authenticatorName": "soft key", "challenge": challenge, "attestation": attestation }
+    ]});
+    let ids = completed(client.submit("create_authenticators", params.clone()), "createAuthenticatorsResult");
+    // The ceremony's challenge is single use.
+    let again = ok(client.submit("create_authenticators", params));
+    assert_eq!(again["activity"]["status"], "ACTIVITY_STATUS_FAILED", "{again}");
+    (authenticator, ids["authenticatorIds"][0].as_str().expect("id").to_owned(), URL_SAFE_NO_PAD.encode(&reg.raw_id))
+}
+
+/// An `X-Stamp-Webauthn` header for `body`, made by `authenticator` for `origin`.
+pub fn passkey_stamp(authenticator: &mut SoftPasskey, origin: url::Url, credential_id: &str, body: &[u8]) -> String {
+    let challenge = hex::encode(Sha256::digest(body));
+    let request: RequestChallengeResponse = serde_json::from_value(json!({ "publicKey": {
+        "challenge": URL_SAFE_NO_PAD.encode(challenge.as_bytes()),
+        "rpId": "localhost",
+        "allowCredentials": [{ "type": "public-key", "id": credential_id }],
+        "userVerification": "required",
+    }}))
+    .expect("request options");
+    let assertion = authenticator.do_authentication(origin, request).expect("software passkey signs");
+    json!({
+        "authenticatorData": URL_SAFE_NO_PAD.encode(&assertion.response.authenticator_data),
+        "clientDataJson": URL_SAFE_NO_PAD.encode(&assertion.response.client_data_json),
+        "credentialId": URL_SAFE_NO_PAD.encode(&assertion.raw_id),
+        "signature": URL_SAFE_NO_PAD.encode(&assertion.response.signature),
+    })
+    .to_string()
+}
+
+pub fn now_secs() -> f64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).expect("clock").as_secs_f64()
+}
+
+/// The TOTP code for `uri` at `offset` seconds from now, computed by pyotp.
+pub fn pyotp(uri: &str, offset: i64) -> String {
+    let script = format!("import pyotp,sys; print(pyotp.parse_uri(sys.argv[1]).at({} + {offset}))", now_secs());
+    let out = Command::new("python3").args(["-c", &script, uri]).output().expect("python3 runs");
+    assert!(
+        out.status.success(),
+        "pyotp failed (the test command installs it): {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("utf8").trim().to_owned()
+}
+
+/// A TOTP device enrolled and activated for `user`; returns its otpauth URI and seed (base32).
+pub fn enroll_totp(client: &Client, user_id: &str) -> (String, String) {
+    let created = completed(
+        client.submit("create_totp_authenticator", json!({ "userId": user_id })),
+        "createTotpAuthenticatorResult",
+    );
+    let uri = created["otpauthUri"].as_str().expect("otpauth URI shown once").to_owned();
+    assert!(uri.starts_with("otpauth://totp/"), "{uri}");
+    assert!(created["qrCodePng"].as_str().expect("qr").starts_with("data:image/png;base64,"));
+    let id = created["totpAuthenticatorId"].as_str().expect("id").to_owned();
+    let inactive = ok(client.query("get_totp_authenticators", json!({ "userId": user_id })));
+    assert_eq!(inactive["totpAuthenticators"][0]["active"], false, "inactive until the first code");
+    completed(
+        client.submit(
+            "verify_totp_authenticator",
+            json!({
+            "userId": user_id, "totpAuthenticatorId": id, "totpCode": pyotp(&uri, 0) }),
+        ),
+        "verifyTotpAuthenticatorResult",
+    );
+    let active = ok(client.query("get_totp_authenticators", json!({ "userId": user_id })));
+    assert_eq!(active["totpAuthenticators"][0]["active"], true);
+    (uri, created["secret"].as_str().expect("secret").to_owned())
+}
+
+pub fn approve_with(client: &Client, fingerprint: &str, proof: Value) -> ApiResponse {
+    let mut params = json!({ "fingerprint": fingerprint });
+    params.as_object_mut().expect("object").extend(proof.as_object().expect("object").clone());
+    client.submit("approve_activity", params).expect("sent")
+}
+
+/// Submits `params` to `path` stamped with a passkey instead of the client's key.
+pub fn submit_with_passkey(
+    server: &TestServer,
+    client: &Client,
+    soft: &mut SoftPasskey,
+    credential_id: &str,
+    path: &str,
+    params: Value,
+) -> ApiResponse {
+    let body = client.submit_body(path, json!({ "parameters": params })).expect("body").to_string();
+    let stamp = passkey_stamp(soft, origin(server), credential_id, body.as_bytes());
+    client
+        .post_with_headers(&format!("/public/v1/submit/{path}"), body.as_bytes(), &[("X-Stamp-Webauthn", stamp)])
+        .expect("sent")
+}

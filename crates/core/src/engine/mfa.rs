@@ -1,0 +1,351 @@
+//! Step-up MFA in the pipeline: which of a user's MFA policies applies to an activity
+//! (the first by `order` whose condition holds), what that user has proven so far (the
+//! stamp of their vote, then each step-up approval), and the MFA-policy activities and
+//! queries.
+
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::decide::{Approver, Outcome, ProgramCache, Subject};
+use super::factors::{ExecContext, Executed};
+use super::{Caller, new_id, parse_body};
+use crate::api::Timestamp;
+use crate::crypto;
+use crate::error::{Error, Result};
+use crate::intents::Intent;
+use crate::mfa::{self, Proven};
+use crate::model::{Activity, MfaPolicy, MfaProof, Vote};
+use crate::store::StoreTx;
+
+/// Where one user stands with MFA on one activity.
+#[derive(Debug, Clone)]
+pub(super) struct UserMfa {
+    /// The user.
+    pub user_id: String,
+    /// The MFA policy enforced for them, if any of theirs applies.
+    pub policy: Option<MfaPolicy>,
+    /// MFA policies evaluated before it whose condition failed to evaluate: `(id, reason)`.
+    pub errors: Vec<(String, String)>,
+    /// What they proved, in order.
+    pub proofs: Vec<Proven>,
+    /// For each step of `policy`, the proof that satisfied it.
+    pub assigned: Vec<Option<usize>>,
+}
+
+impl UserMfa {
+    /// Whether nothing more is required of this user.
+    pub fn satisfied(&self) -> bool {
+        self.policy.is_none() || mfa::next_open(&self.assigned).is_none()
+    }
+
+    /// The index of the step the user's next approval must prove, if one is open.
+    pub fn next_step(&self) -> Option<usize> {
+        self.policy.as_ref().and(mfa::next_open(&self.assigned))
+    }
+
+    /// Checks that `proof` satisfies the next open step; the error names what is needed.
+    pub fn check_next(&self, proof: &Proven) -> Result<()> {
+        let (Some(policy), Some(step)) = (&self.policy, self.next_step()) else {
+            return Err(Error::AlreadyExists(format!(
+                "user `{}` has already voted on this activity and owes no further authentication",
+                self.user_id
+            )));
+        };
+        let group = &policy.required_methods[step];
+        if mfa::group_accepts(group, proof) {
+            return Ok(());
+        }
+        Err(Error::FailedPrecondition(format!(
+            "MFA policy `{}` step {} of {} needs {}; this approval proves {}",
+            policy.name,
+            step + 1,
+            policy.required_methods.len(),
+            mfa::describe(group),
+            proof.method
+        )))
+    }
+
+    /// Turnkey's `v1MfaStatus`.
+    pub fn view(&self) -> Option<Value> {
+        let policy = self.policy.as_ref()?;
+        let satisfied_methods: Vec<Value> = self
+            .assigned
+            .iter()
+            .flatten()
+            .map(|&i| json!({ "type": self.proofs[i].method, "id": self.proofs[i].credential_id }))
+            .collect();
+        Some(json!({
+            "mfaPolicyId": policy.id,
+            "userId": self.user_id,
+            "satisfied": self.satisfied(),
+            "satisfiedMethods": satisfied_methods,
+            "requiredMethods": policy.required_methods,
+        }))
+    }
+
+    /// This user's lines in the activity's recorded policy evaluations.
+    pub fn evaluations(&self) -> Vec<Value> {
+        let mut out: Vec<Value> = self
+            .errors
+            .iter()
+            .map(|(id, why)| {
+                json!({ "policyId": id, "policyType": "MFA_POLICY", "userId": self.user_id,
+                        "outcome": Outcome::Error.as_str(), "reason": format!("condition: {why}") })
+            })
+            .collect();
+        if let Some(p) = &self.policy {
+            let (outcome, reason) = match self.next_step() {
+                Some(step) => (
+                    Outcome::RequiresAuthenticators.as_str(),
+                    format!(
+                        "step {} of {} needs {}",
+                        step + 1,
+                        p.required_methods.len(),
+                        mfa::describe(&p.required_methods[step])
+                    ),
+                ),
+                None => (Outcome::Allow.as_str(), "every step is proven".to_owned()),
+            };
+            out.push(json!({ "policyId": p.id, "policyType": "MFA_POLICY", "userId": self.user_id,
+                             "outcome": outcome, "reason": reason }));
+        }
+        out
+    }
+}
+
+/// The first of `policies` (sorted by order) whose condition holds for `subject`;
+/// policies whose condition errors count as not matching and are reported.
+fn applicable(
+    programs: &ProgramCache,
+    policies: Vec<MfaPolicy>,
+    subject: &Subject<'_>,
+    approver: &Approver,
+    now: i64,
+) -> (Option<MfaPolicy>, Vec<(String, String)>) {
+    let mut errors = Vec::new();
+    for p in policies {
+        match subject.holds(programs, "condition", &p.condition, std::slice::from_ref(approver), now) {
+            Ok(true) => return (Some(p), errors),
+            Ok(false) => {}
+            Err(why) => errors.push((p.id.clone(), why)),
+        }
+    }
+    (None, errors)
+}
+
+/// What `user_id` has proven on an activity: their vote's stamp, then step-ups in order.
+fn proofs_of(user_id: &str, votes: &[Vote], steps: &[MfaProof]) -> Vec<Proven> {
+    let stamp = votes.iter().filter(|v| v.user_id == user_id && v.approve).map(|v| Proven {
+        method: v.proofs.first().cloned().unwrap_or_default(),
+        credential_id: v.credential_id.clone(),
+    });
+    let rest = steps
+        .iter()
+        .filter(|p| p.user_id == user_id)
+        .map(|p| Proven { method: p.method.clone(), credential_id: p.credential_id.clone() });
+    stamp.chain(rest).collect()
+}
+
+/// MFA standing of every approving voter of an activity, in vote order.
+pub(super) async fn states(
+    tx: &mut dyn StoreTx,
+    programs: &ProgramCache,
+    subject: &Subject<'_>,
+    org_id: &str,
+    approvers: &[Approver],
+    votes: &[Vote],
+    now: i64,
+) -> Result<Vec<UserMfa>> {
+    let Some(first) = votes.first() else { return Ok(Vec::new()) };
+    let steps = tx.list_mfa_proofs(&first.activity_id).await?;
+    let mut out = Vec::with_capacity(approvers.len());
+    for approver in approvers {
+        let policies = tx.list_mfa_policies(org_id, Some(&approver.id)).await?;
+        let (policy, errors) = applicable(programs, policies, subject, approver, now);
+        let proofs = proofs_of(&approver.id, votes, &steps);
+        let assigned = policy.as_ref().map(|p| mfa::assign(&p.required_methods, &proofs)).unwrap_or_default();
+        out.push(UserMfa { user_id: approver.id.clone(), policy, errors, proofs, assigned });
+    }
+    Ok(out)
+}
+
+/// Executes an MFA-policy intent; `None` if `intent` is not one.
+pub(super) async fn execute(tx: &mut dyn StoreTx, ctx: &ExecContext<'_>, intent: &Intent) -> Option<Result<Executed>> {
+    let org_id = ctx.org_id;
+    Some(
+        match intent {
+            Intent::CreateMfaPolicy(p) => {
+                async {
+                    target_user(tx, org_id, &p.user_id).await?;
+                    let policy = MfaPolicy {
+                        id: new_id(),
+                        organization_id: org_id.to_owned(),
+                        user_id: p.user_id.clone(),
+                        name: crate::validate::check_name("mfaPolicyName", &p.mfa_policy_name)?,
+                        condition: p.condition.clone(),
+                        required_methods: p.required_authentication_methods.clone(),
+                        order: p.order,
+                        notes: p.notes.clone().unwrap_or_default(),
+                        created_at: ctx.now,
+                        updated_at: ctx.now,
+                    };
+                    tx.insert_mfa_policy(&policy).await?;
+                    Ok(json!({ "mfaPolicyId": policy.id }))
+                }
+                .await
+            }
+            Intent::UpdateMfaPolicy(p) => {
+                async {
+                    let mut policy = owned_policy(tx, org_id, &p.user_id, &p.mfa_policy_id).await?;
+                    if let Some(name) = &p.mfa_policy_name {
+                        policy.name = crate::validate::check_name("mfaPolicyName", name)?;
+                    }
+                    if let Some(condition) = &p.condition {
+                        policy.condition.clone_from(condition);
+                    }
+                    if let Some(groups) = &p.required_authentication_methods {
+                        policy.required_methods.clone_from(groups);
+                    }
+                    if let Some(order) = p.order {
+                        policy.order = order;
+                    }
+                    if let Some(notes) = &p.notes {
+                        policy.notes.clone_from(notes);
+                    }
+                    policy.updated_at = ctx.now;
+                    tx.update_mfa_policy(&policy).await?;
+                    Ok(json!({ "mfaPolicyId": policy.id }))
+                }
+                .await
+            }
+            Intent::DeleteMfaPolicy(p) => {
+                async {
+                    owned_policy(tx, org_id, &p.user_id, &p.mfa_policy_id).await?;
+                    tx.delete_mfa_policy(org_id, &p.user_id, &p.mfa_policy_id).await?;
+                    Ok(json!({ "mfaPolicyId": p.mfa_policy_id }))
+                }
+                .await
+            }
+            _ => return None,
+        }
+        .map(Executed::from),
+    )
+}
+
+async fn target_user(tx: &mut dyn StoreTx, org_id: &str, user_id: &str) -> Result<()> {
+    match tx.get_user(org_id, user_id).await? {
+        Some(_) => Ok(()),
+        None => Err(Error::NotFound(format!("no user `{}` in this organization", crypto::clip(user_id)))),
+    }
+}
+
+async fn owned_policy(tx: &mut dyn StoreTx, org_id: &str, user_id: &str, id: &str) -> Result<MfaPolicy> {
+    tx.get_mfa_policy(org_id, id).await?.filter(|p| p.user_id == user_id).ok_or_else(|| {
+        Error::NotFound(format!(
+            "no MFA policy `{}` for user `{}` in this organization",
+            crypto::clip(id),
+            crypto::clip(user_id)
+        ))
+    })
+}
+
+/// Turnkey's `v1MfaPolicy`.
+fn policy_view(p: &MfaPolicy) -> Value {
+    json!({
+        "mfaPolicyId": p.id,
+        "userId": p.user_id,
+        "mfaPolicyName": p.name,
+        "condition": p.condition,
+        "requiredAuthenticationMethods": p.required_methods,
+        "order": p.order,
+        "notes": p.notes,
+        "createdAt": Timestamp::from_ms(p.created_at),
+        "updatedAt": Timestamp::from_ms(p.updated_at),
+    })
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct PoliciesRequest {
+    user_id: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct PolicyRequest {
+    user_id: String,
+    mfa_policy_id: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct StatusRequest {
+    activity_id: String,
+    #[serde(default)]
+    user_id: Option<String>,
+}
+
+/// Runs an MFA query; `None` if `path` is not one.
+pub(super) async fn query(
+    engine: &super::Engine,
+    path: &str,
+    caller: &Caller,
+    tx: &mut dyn StoreTx,
+    body: &[u8],
+    now: i64,
+) -> Option<Result<Value>> {
+    let org_id = &caller.organization.id;
+    Some(match path {
+        "get_mfa_policies" => {
+            async {
+                let req: PoliciesRequest = parse_body(body)?;
+                target_user(tx, org_id, &req.user_id).await?;
+                let policies = tx.list_mfa_policies(org_id, Some(&req.user_id)).await?;
+                Ok(json!({ "mfaPolicies": policies.iter().map(policy_view).collect::<Vec<_>>() }))
+            }
+            .await
+        }
+        "get_mfa_policy" => {
+            async {
+                let req: PolicyRequest = parse_body(body)?;
+                let policy = owned_policy(tx, org_id, &req.user_id, &req.mfa_policy_id).await?;
+                Ok(json!({ "mfaPolicy": policy_view(&policy) }))
+            }
+            .await
+        }
+        "get_mfa_status" => {
+            async {
+                let req: StatusRequest = parse_body(body)?;
+                let activity = tx.get_activity(org_id, &req.activity_id).await?.ok_or_else(|| {
+                    Error::NotFound(format!("no activity `{}` in this organization", crypto::clip(&req.activity_id)))
+                })?;
+                let statuses = mfa_status(engine, tx, caller, &activity, now).await?;
+                let views: Vec<Value> = statuses
+                    .iter()
+                    .filter(|s| req.user_id.as_ref().is_none_or(|u| *u == s.user_id))
+                    .filter_map(UserMfa::view)
+                    .collect();
+                Ok(json!({ "mfaStatuses": views }))
+            }
+            .await
+        }
+        _ => return None,
+    })
+}
+
+/// Every voter's MFA standing on `activity`, as settling would compute it now.
+async fn mfa_status(
+    engine: &super::Engine,
+    tx: &mut dyn StoreTx,
+    caller: &Caller,
+    activity: &Activity,
+    now: i64,
+) -> Result<Vec<UserMfa>> {
+    let (kind, version, intent) = super::settle::stored_intent(activity)?;
+    let params = intent.policy_params();
+    let (resource, action) = intent.resource_action().unwrap_or((kind.resource, kind.action));
+    let subject = Subject { activity_type: version.type_name, resource, action, params: &params };
+    let votes = tx.list_votes(&activity.id).await?;
+    let approvers = super::settle::voters(tx, &caller.organization.id, &votes).await?;
+    states(tx, &engine.programs, &subject, &caller.organization.id, &approvers, &votes, now).await
+}

@@ -1,0 +1,72 @@
+//! Webhook delivery over HTTP: a background task hands due events to the engine,
+//! which signs them; this module only POSTs them, with bounded time per attempt.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use twofold_core::Engine;
+use twofold_core::webhook::{SIGNATURE_HEADER, SendOutcome, WebhookSender};
+
+/// Longest one delivery attempt may take.
+const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
+/// How often the worker looks for due deliveries when there were none.
+const IDLE_POLL: Duration = Duration::from_millis(250);
+
+/// POSTs signed webhook events with `ureq` (no redirects: a receiver cannot bounce
+/// signed events elsewhere).
+#[derive(Debug, Clone)]
+pub struct HttpWebhookSender {
+    agent: ureq::Agent,
+}
+
+impl Default for HttpWebhookSender {
+    fn default() -> Self {
+        let agent = ureq::Agent::config_builder()
+            .timeout_global(Some(ATTEMPT_TIMEOUT))
+            .http_status_as_error(false)
+            .max_redirects(0)
+            .build()
+            .into();
+        HttpWebhookSender { agent }
+    }
+}
+
+#[async_trait]
+impl WebhookSender for HttpWebhookSender {
+    async fn post(&self, url: &str, signature: &str, event_id: &str, body: &str) -> SendOutcome {
+        let (agent, url, signature, event_id, body) =
+            (self.agent.clone(), url.to_owned(), signature.to_owned(), event_id.to_owned(), body.to_owned());
+        let task = tokio::task::spawn_blocking(move || {
+            agent
+                .post(&url)
+                .header(SIGNATURE_HEADER, &signature)
+                .header("Twofold-Event-Id", &event_id)
+                .content_type("application/json")
+                .send(body)
+                .map(|r| r.status().as_u16())
+        });
+        match tokio::time::timeout(ATTEMPT_TIMEOUT + Duration::from_secs(1), task).await {
+            Ok(Ok(Ok(status))) => SendOutcome::Status(status),
+            Ok(Ok(Err(e))) => SendOutcome::Unreachable(e.to_string()),
+            Ok(Err(e)) => SendOutcome::Unreachable(format!("delivery task failed: {e}")),
+            Err(_) => SendOutcome::Unreachable(format!("no answer within {ATTEMPT_TIMEOUT:?}")),
+        }
+    }
+}
+
+/// Starts the background task delivering `engine`'s webhook events until aborted.
+pub fn spawn_webhook_worker(engine: Engine) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let sender = HttpWebhookSender::default();
+        loop {
+            match engine.deliver_webhooks(&sender).await {
+                Ok(0) => tokio::time::sleep(IDLE_POLL).await,
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::warn!(error = %e, "webhook delivery failed; retrying shortly");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+            }
+        }
+    })
+}
