@@ -6,7 +6,7 @@
 mod support;
 
 use serde_json::{Value, json};
-use support::{approve_with, enroll_totp, member, pyotp, refused, register_passkey, submit_with_passkey};
+use support::{approve_with, enroll_totp, member, pyotp, refused, register_passkey, sub_org, submit_with_passkey};
 use twofold_client::Client;
 use twofold_testkit::{Backend, TestServer, backends, completed, new_key, ok, status, user_with_key};
 
@@ -223,24 +223,6 @@ fn a_two_step_mfa_policy_is_walked_approval_by_approval() {
     }
 }
 
-/// A sub-organization with one root user; returns (org id, root user id, root user's client).
-fn sub_org(server: &TestServer, root: &Client, name: &str) -> (String, String, Client) {
-    let key = new_key();
-    let mut owner = user_with_key(&format!("{name} owner"), &key);
-    owner.as_object_mut().expect("object").remove("userTags");
-    let created = completed(
-        root.submit(
-            "create_sub_organization",
-            json!({ "subOrganizationName": name, "rootQuorumThreshold": 1,
-                    "rootUsers": [owner] }),
-        ),
-        "createSubOrganizationResultV8",
-    );
-    let org = id(&created, "subOrganizationId");
-    let user = created["rootUserIds"][0].as_str().expect("root user").to_owned();
-    (org.clone(), user, server.client(key, &org))
-}
-
 /// A non-root user of `org` whose key the parent holds (delegated access).
 fn delegated(server: &TestServer, owner: &Client, org: &str, name: &str) -> (String, Client) {
     let key = new_key();
@@ -289,7 +271,17 @@ fn delegated_access_and_recovery(backend: Backend) {
     // S3, quorum: two delegates held by different parties; deleting needs both.
     let (org2, owner2_id, owner2) = sub_org(&server, &root, "careful customer");
     let (_, d1) = delegated(&server, &owner2, &org2, "delegate one");
-    let (_, d2) = delegated(&server, &owner2, &org2, "delegate two");
+    let (d2_id, d2) = delegated(&server, &owner2, &org2, "delegate two");
+    // The second delegate's own MFA policy: their approval counts only once it is met.
+    let (d2_uri, _) = enroll_totp(&d2, &d2_id);
+    mfa_policy(
+        &owner2,
+        &d2_id,
+        "delegate two proves TOTP",
+        "activity.resource == 'MFA_POLICY'",
+        json!([{ "any": [method("TOTP")] }]),
+        0,
+    );
     allow(
         &owner2,
         "delegates add MFA policies",
@@ -307,7 +299,11 @@ fn delegated_access_and_recovery(backend: Backend) {
     let proposal = ok(d1.submit("delete_mfa_policy", json!({ "userId": owner2_id, "mfaPolicyId": locking })));
     assert_eq!(status(&proposal), "ACTIVITY_STATUS_CONSENSUS_NEEDED", "{proposal}");
     let approved = ok(d2.submit("approve_activity", json!({ "fingerprint": fingerprint(&proposal) })));
-    assert_eq!(status(&approved), "ACTIVITY_STATUS_COMPLETED", "{approved}");
+    assert_eq!(status(&approved), "ACTIVITY_STATUS_CONSENSUS_NEEDED", "not counted before d2's MFA: {approved}");
+    let statuses = ok(d1.query("get_mfa_status", json!({ "activityId": proposal["activity"]["id"], "userId": d2_id })));
+    assert_eq!(statuses["mfaStatuses"][0]["satisfied"], false, "{statuses}");
+    let approved = approve_with(&d2, &fingerprint(&proposal), json!({ "totpCode": pyotp(&d2_uri, 30) }));
+    assert_eq!(status(&approved.body), "ACTIVITY_STATUS_COMPLETED", "{}", approved.body);
     let policies = ok(owner2.query("get_mfa_policies", json!({ "userId": owner2_id })));
     assert_eq!(policies["mfaPolicies"], json!([]), "deleted once");
     assert_eq!(status(&tag(&owner2, "y")), "ACTIVITY_STATUS_COMPLETED");

@@ -2,7 +2,9 @@
 #![allow(clippy::expect_used, reason = "tests fail loudly")]
 
 use twofold_core::model::{
-    Activity, ActivityFilter, ActivityStatus, ApiKey, ApiKeyCurve, Factor, FactorKind, KeyKind, Organization, User,
+    Activity, ActivityFilter, ActivityStatus, ApiKey, ApiKeyCurve, AuthMethod, AuthenticationType, DeliveryStatus,
+    Factor, FactorKind, KeyKind, MethodGroup, MfaPolicy, MfaProof, Organization, SessionProfile, User, WebhookDelivery,
+    WebhookEndpoint,
 };
 use twofold_core::store::{Store, StoreError};
 use twofold_store::{OpenError, SqlStore, StoreOptions};
@@ -229,6 +231,136 @@ async fn suite(store: &SqlStore) {
     assert!(r.get_activity("o2", "a1").await.expect("get").is_none(), "activities are scoped to their org");
 }
 
+fn mfa_policy(id: &str, order: i64) -> MfaPolicy {
+    MfaPolicy {
+        id: id.into(),
+        organization_id: "o1".into(),
+        user_id: "m1".into(),
+        name: id.into(),
+        condition: "true".into(),
+        required_methods: vec![MethodGroup {
+            any: vec![AuthMethod { kind: AuthenticationType::Passkey, id: Some("pk".into()) }],
+        }],
+        order,
+        notes: String::new(),
+        created_at: order,
+        updated_at: order,
+    }
+}
+
+fn delivery(id: &str, due: i64) -> WebhookDelivery {
+    WebhookDelivery {
+        id: id.into(),
+        endpoint_id: "e1".into(),
+        organization_id: "o1".into(),
+        event_type: "ACTIVITY_UPDATES".into(),
+        subject: "a-mfa".into(),
+        payload: "{}".into(),
+        status: DeliveryStatus::Pending,
+        attempts: 0,
+        next_attempt_at: due,
+        lease_until: 0,
+        last_error: None,
+        last_status: None,
+        delivered_at: None,
+        created_at: due,
+    }
+}
+
+/// MFA policies and proofs, session profiles, webhook endpoints and leased deliveries.
+async fn mfa_suite(store: &SqlStore) {
+    let mut tx = store.write().await.expect("write");
+    tx.insert_user(&user("m1", "o1")).await.expect("user");
+    for (id, order) in [("late", 9), ("first", 0), ("middle", 4)] {
+        tx.insert_mfa_policy(&mfa_policy(id, order)).await.expect("mfa policy");
+    }
+    let ids = |ps: Vec<MfaPolicy>| ps.into_iter().map(|p| p.id).collect::<Vec<_>>();
+    assert_eq!(ids(tx.list_mfa_policies("o1", Some("m1")).await.expect("list")), ["first", "middle", "late"]);
+    let mut p = tx.get_mfa_policy("o1", "late").await.expect("get").expect("exists");
+    assert_eq!(p.required_methods, mfa_policy("late", 9).required_methods, "groups round-trip");
+    p.order = -1;
+    assert!(tx.update_mfa_policy(&p).await.expect("update"));
+    assert_eq!(ids(tx.list_mfa_policies("o1", None).await.expect("list"))[0], "late");
+    assert!(!tx.delete_mfa_policy("o1", "someone else", "late").await.expect("not theirs"));
+    assert!(tx.delete_mfa_policy("o1", "m1", "late").await.expect("delete"));
+    tx.insert_activity(&activity("a-mfa", "o1", 1, ActivityStatus::AuthenticatorsNeeded)).await.expect("activity");
+    for (i, method) in ["AUTHENTICATION_TYPE_TOTP", "AUTHENTICATION_TYPE_PASSKEY"].into_iter().enumerate() {
+        let at = i64::try_from(i).expect("small");
+        tx.insert_mfa_proof(&MfaProof {
+            id: format!("proof-{i}"),
+            activity_id: "a-mfa".into(),
+            user_id: "m1".into(),
+            credential_id: "c".into(),
+            method: method.into(),
+            message: "{}".into(),
+            public_key: "pk".into(),
+            signature: "sig".into(),
+            scheme: "s".into(),
+            created_at: at,
+        })
+        .await
+        .expect("proof");
+    }
+    let proofs = tx.list_mfa_proofs("a-mfa").await.expect("proofs");
+    assert_eq!(
+        proofs.iter().map(|p| p.method.as_str()).collect::<Vec<_>>(),
+        ["AUTHENTICATION_TYPE_TOTP", "AUTHENTICATION_TYPE_PASSKEY"]
+    );
+
+    let profile = SessionProfile {
+        id: "sp".into(),
+        organization_id: "o1".into(),
+        name: "n".into(),
+        scope: "true".into(),
+        expiration_seconds: Some(60),
+        notes: String::new(),
+        created_at: 1,
+    };
+    tx.insert_session_profile(&profile).await.expect("profile");
+    assert_eq!(tx.get_session_profile("sp").await.expect("get"), Some(profile.clone()));
+    assert_eq!(tx.list_session_profiles("o1").await.expect("list"), [profile]);
+
+    let endpoint = WebhookEndpoint {
+        id: "e1".into(),
+        organization_id: "o1".into(),
+        name: "hook".into(),
+        url: "https://example.com".into(),
+        secret: "v1.sealed".into(),
+        subscriptions: "[]".into(),
+        active: true,
+        created_at: 1,
+        updated_at: 1,
+    };
+    tx.insert_webhook_endpoint(&endpoint).await.expect("endpoint");
+    assert_eq!(tx.list_webhook_endpoints("o1").await.expect("list"), std::slice::from_ref(&endpoint));
+    tx.insert_webhook_delivery(&delivery("d-due", 10)).await.expect("due");
+    tx.insert_webhook_delivery(&delivery("d-later", 50)).await.expect("later");
+    tx.commit().await.expect("commit");
+
+    // A lease is handed out once until it runs out, and only for due deliveries.
+    let mut tx = store.write().await.expect("write");
+    let leased = tx.lease_webhook_deliveries(20, 30, 10).await.expect("lease");
+    assert_eq!(leased.iter().map(|d| d.id.as_str()).collect::<Vec<_>>(), ["d-due"]);
+    assert!(tx.lease_webhook_deliveries(25, 35, 10).await.expect("lease").is_empty(), "still leased");
+    let mut d = leased.into_iter().next().expect("one");
+    d.status = DeliveryStatus::Delivered;
+    d.attempts = 1;
+    d.delivered_at = Some(26);
+    d.last_status = Some(200);
+    tx.update_webhook_delivery(&d).await.expect("update");
+    assert!(tx.lease_webhook_deliveries(60, 70, 10).await.expect("lease").iter().all(|x| x.id == "d-later"));
+    let log = tx.list_webhook_deliveries("o1", Some("e1"), 10).await.expect("log");
+    assert_eq!(log.len(), 2);
+    assert_eq!(log.iter().find(|x| x.id == "d-due").expect("due").status, DeliveryStatus::Delivered);
+    assert!(tx.delete_webhook_endpoint("o1", "e1").await.expect("delete"));
+    assert_eq!(
+        tx.list_webhook_deliveries("o1", None, 10).await.expect("log").len(),
+        1,
+        "pending ones go, the log of delivered stays"
+    );
+    tx.commit().await.expect("commit");
+}
+
 async fn open(db: &TestDb) -> SqlStore {
     SqlStore::open(db.url(), &StoreOptions::default()).await.expect("open")
 }
@@ -246,6 +378,7 @@ async fn store_suite_on_every_backend() {
         let store = open(&db).await;
         suite(&store).await;
         factor_suite(&store).await;
+        mfa_suite(&store).await;
         // A schema newer than the binary is refused, not half-used.
         sqlx::query(
             "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) \

@@ -146,3 +146,21 @@ pub fn submit_with_passkey(
         .post_with_headers(&format!("/public/v1/submit/{path}"), body.as_bytes(), &[("X-Stamp-Webauthn", stamp)])
         .expect("sent")
 }
+
+/// A sub-organization with one root user; returns (org id, root user id, root user's client).
+pub fn sub_org(server: &TestServer, root: &Client, name: &str) -> (String, String, Client) {
+    let key = new_key();
+    let mut owner = user_with_key(&format!("{name} owner"), &key);
+    owner.as_object_mut().expect("object").remove("userTags");
+    let created = completed(
+        root.submit(
+            "create_sub_organization",
+            json!({ "subOrganizationName": name, "rootQuorumThreshold": 1,
+                    "rootUsers": [owner] }),
+        ),
+        "createSubOrganizationResultV8",
+    );
+    let org = created["subOrganizationId"].as_str().expect("sub-org id").to_owned();
+    let user = created["rootUserIds"][0].as_str().expect("root user").to_owned();
+    (org.clone(), user, server.client(key, &org))
+}
