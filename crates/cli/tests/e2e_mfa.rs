@@ -8,7 +8,9 @@ mod support;
 use serde_json::{Value, json};
 use support::{approve_with, enroll_totp, member, pyotp, refused, register_passkey, sub_org, submit_with_passkey};
 use twofold_client::Client;
-use twofold_testkit::{Backend, TestServer, backends, completed, new_key, ok, status, user_with_key};
+use twofold_testkit::{
+    Backend, TestServer, backends, completed, interop_installed, new_key, ok, run_node, status, user_with_key,
+};
 
 const BIN: &str = env!("CARGO_BIN_EXE_twofold");
 
@@ -357,4 +359,23 @@ fn malformed_mfa_policies_get_clear_errors() {
     assert_eq!(status_of_nothing.status, 404);
     let no_field = root.query("get_mfa_policies", json!({})).expect("sent");
     refused(no_field, 400, "userId");
+}
+
+#[test]
+fn turnkeys_http_client_drives_mfa_policies_status_and_session_profiles() {
+    if !interop_installed() {
+        return;
+    }
+    let server = TestServer::start(BIN, Backend::Sqlite, &[]);
+    let key_path = server.root_key_path().display().to_string();
+    let r = run_node("mfa-sdk.mjs", &[&server.url, &key_path]);
+    assert_eq!(r["policies"][0]["mfaPolicyId"], r["mfaPolicyId"], "{r}");
+    assert_eq!(r["policies"][0]["requiredAuthenticationMethods"][1]["any"][1]["type"], "AUTHENTICATION_TYPE_SESSION");
+    assert_eq!(r["pendingStatus"], "ACTIVITY_STATUS_AUTHENTICATORS_NEEDED", "{r}");
+    assert_eq!(r["before"][0]["satisfied"], false);
+    assert_eq!(r["before"][0]["satisfiedMethods"][0]["type"], "AUTHENTICATION_TYPE_API_KEY");
+    assert_eq!(r["approvedStatus"], "ACTIVITY_STATUS_COMPLETED", "{r}\n{}", server.log());
+    assert_eq!(r["after"][0]["satisfied"], true);
+    assert_eq!(r["profiles"][0]["sessionProfileId"], r["profileId"]);
+    assert_eq!(r["profiles"][0]["expirationSeconds"], "600");
 }
