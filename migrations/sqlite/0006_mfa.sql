@@ -1,4 +1,4 @@
--- MFA policies, step-up proofs, session profiles, webhook endpoints and deliveries.
+-- MFA policies, step-up proofs, session profiles, webhook endpoints, the outbox.
 
 -- A user's step-up rules: the first (lowest sort_order) whose condition is true decides
 -- which groups of methods an activity that user initiates needs. `required_methods` is
@@ -59,11 +59,13 @@ CREATE TABLE webhook_endpoints (
 );
 CREATE INDEX webhook_endpoints_org ON webhook_endpoints (organization_id, created_at);
 
--- One event for one endpoint, written in the transaction that changed the activity
--- (an outbox), then delivered and retried with backoff by any node holding its lease.
-CREATE TABLE webhook_deliveries (
+-- Messages leaving twofold, written in the transaction that caused them and then
+-- delivered (and retried with backoff) by whichever node holds the lease: webhook events
+-- (`target` = the endpoint id) and notices to users (`target` = their email address).
+CREATE TABLE outbox (
     id              TEXT   PRIMARY KEY,
-    endpoint_id     TEXT   NOT NULL,
+    channel         TEXT   NOT NULL,
+    target          TEXT   NOT NULL,
     organization_id TEXT   NOT NULL,
     event_type      TEXT   NOT NULL,
     subject         TEXT   NOT NULL,
@@ -77,5 +79,5 @@ CREATE TABLE webhook_deliveries (
     delivered_at    BIGINT,
     created_at      BIGINT NOT NULL
 );
-CREATE INDEX webhook_deliveries_due ON webhook_deliveries (status, next_attempt_at);
-CREATE INDEX webhook_deliveries_endpoint ON webhook_deliveries (endpoint_id, created_at);
+CREATE INDEX outbox_due ON outbox (status, next_attempt_at);
+CREATE INDEX outbox_target ON outbox (organization_id, channel, target, created_at);

@@ -4,6 +4,7 @@
 mod audit;
 mod config;
 mod key;
+mod notify;
 mod request;
 mod serve;
 

@@ -70,7 +70,9 @@ async fn serve(settings: Settings) -> Result<(), CliError> {
         .await
         .map_err(|e| CliError::Runtime(format!("cannot listen on {}: {e}", settings.listen)))?;
     let addr = listener.local_addr().map_err(|e| CliError::Runtime(e.to_string()))?;
-    let webhooks = twofold_server::spawn_webhook_worker(engine.clone());
+    // Notices leave through the dev outbox until a mail transport is configured.
+    let notices = crate::notify::MailNotifier(twofold_enclave::Deliverer::outbox(settings.data_dir.join("outbox")));
+    let outbox = twofold_server::spawn_outbox_worker(engine.clone(), std::sync::Arc::new(notices));
     let app = twofold_server::router(AppState {
         engine,
         limits: ServerLimits {
@@ -84,7 +86,7 @@ async fn serve(settings: Settings) -> Result<(), CliError> {
         .with_graceful_shutdown(shutdown_signal())
         .await
         .map_err(|e| CliError::Runtime(format!("server error: {e}")))?;
-    webhooks.abort();
+    outbox.abort();
     store.close().await;
     tracing::info!("twofold stopped");
     Ok(())

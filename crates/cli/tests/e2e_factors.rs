@@ -437,3 +437,67 @@ fn malformed_factor_requests_get_clear_4xx_and_store_nothing() {
     assert_eq!(ok(alice.query("get_authenticators", json!({ "userId": alice_id })))["authenticators"], json!([]));
     assert!(!server.log().contains("panicked"));
 }
+
+/// The notices in the server's dev outbox, oldest first, as `(to, subject, body)`.
+fn outbox(server: &TestServer) -> Vec<(String, String, String)> {
+    let dir = server.data_dir().join("outbox");
+    let mut paths = twofold_enclave::Outbox::list(&dir).expect("list outbox");
+    paths.sort();
+    let mut out: Vec<(String, String, String)> = paths
+        .iter()
+        .map(|p| twofold_enclave::Outbox::read(p).expect("read"))
+        .map(|m| (m.to, m.subject, m.body))
+        .collect();
+    out.sort_by(|a, b| a.2.cmp(&b.2));
+    out
+}
+
+#[test]
+fn binding_or_removing_a_factor_notifies_the_user_63b_4_1_2_1() {
+    let server = TestServer::start(BIN, Backend::Sqlite, &["--webhook-retry-base-ms", "200"]);
+    let root = server.root_client();
+    let key = new_key();
+    let mut params = user_with_key("alice", &key);
+    params["userEmail"] = json!("alice@example.com");
+    let alice_id = completed(root.submit("create_users", json!({ "users": [params] })), "createUsersResult")["userIds"]
+        [0]
+    .as_str()
+    .expect("id")
+    .to_owned();
+    let alice = server.client(key, root.organization_id());
+    let (_, passkey_id, _) = register_passkey(&server, &alice, &alice_id);
+    enroll_totp(&alice, &alice_id);
+    completed(alice.submit("create_recovery_codes", json!({ "userId": alice_id })), "createRecoveryCodesResult");
+    completed(
+        alice.submit("delete_authenticators", json!({ "userId": alice_id, "authenticatorIds": [passkey_id] })),
+        "deleteAuthenticatorsResult",
+    );
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let notices = loop {
+        let notices = outbox(&server);
+        if notices.len() >= 4 || std::time::Instant::now() > deadline {
+            break notices;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(notices.len(), 4, "one notice per binding or removal: {notices:#?}\n{}", server.log());
+    for (to, subject, _) in &notices {
+        assert_eq!(to, "alice@example.com");
+        assert_eq!(subject, "Your sign-in methods changed");
+    }
+    let bodies: Vec<&str> = notices.iter().map(|(_, _, b)| b.as_str()).collect();
+    for what in [
+        "A passkey was added to",
+        "A passkey was removed from",
+        "An authenticator app was added to",
+        "A new set of recovery codes was created for",
+    ] {
+        assert!(bodies.iter().any(|b| b.contains(what)), "`{what}` in {bodies:#?}");
+    }
+    assert!(bodies.iter().all(|b| b.contains("contact your administrator")), "says what to do if it was not you");
+    // Starting a TOTP enrolment binds nothing yet, and a user without an email gets no notice.
+    let (bob_id, bob) = member(&server, &root, "bob");
+    enroll_totp(&bob, &bob_id);
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(outbox(&server).len(), 4, "no address on record, nothing to send");
+}

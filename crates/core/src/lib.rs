@@ -16,6 +16,7 @@ pub mod intents;
 pub mod mfa;
 pub mod model;
 pub mod network;
+pub mod notice;
 pub mod secrets;
 pub mod store;
 mod validate;

@@ -646,20 +646,46 @@ impl DeliveryStatus {
     }
 }
 
-/// One event for one webhook endpoint.
+/// How an outbox message leaves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Channel {
+    /// A signed POST to a webhook endpoint.
+    Webhook,
+    /// An email notice to a user.
+    Email,
+}
+
+impl Channel {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Channel::Webhook => "WEBHOOK",
+            Channel::Email => "EMAIL",
+        }
+    }
+
+    /// Parses the stored name.
+    pub fn parse(s: &str) -> Option<Self> {
+        [Channel::Webhook, Channel::Email].into_iter().find(|c| c.as_str() == s)
+    }
+}
+
+/// One message in the outbox: a webhook event for one endpoint, or a notice for one user.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct WebhookDelivery {
-    /// UUID (also the event id the receiver sees).
+pub struct Delivery {
+    /// UUID (also the event id a webhook receiver sees).
     pub id: String,
-    /// The endpoint.
-    pub endpoint_id: String,
+    /// How it leaves.
+    pub channel: Channel,
+    /// The webhook endpoint id, or the email address.
+    pub target: String,
     /// Its organization.
     pub organization_id: String,
-    /// `ACTIVITY_UPDATES`.
+    /// `ACTIVITY_UPDATES`, `FACTOR_NOTICE`.
     pub event_type: String,
     /// The activity it is about.
     pub subject: String,
-    /// The JSON body delivered.
+    /// The JSON body delivered (a notice: `{subject, text}`).
     pub payload: String,
     /// Where it stands.
     pub status: DeliveryStatus,

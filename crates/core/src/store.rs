@@ -9,8 +9,8 @@ use async_trait::async_trait;
 
 use crate::audit::AuditEvent;
 use crate::model::{
-    Activity, ActivityFilter, ApiKey, Factor, FactorKind, MfaPolicy, MfaProof, Organization, Policy,
-    PolicyEvaluationRecord, SessionProfile, User, UserTag, Vote, WebhookDelivery, WebhookEndpoint,
+    Activity, ActivityFilter, ApiKey, Channel, Delivery, Factor, FactorKind, MfaPolicy, MfaProof, Organization, Policy,
+    PolicyEvaluationRecord, SessionProfile, User, UserTag, Vote, WebhookEndpoint,
 };
 use crate::network::{IpRuleSet, ListKind};
 
@@ -240,25 +240,21 @@ pub trait StoreTx: Send {
     async fn list_webhook_endpoints(&mut self, org_id: &str) -> StoreResult<Vec<WebhookEndpoint>>;
     /// Reads a webhook endpoint by id.
     async fn get_webhook_endpoint(&mut self, id: &str) -> StoreResult<Option<WebhookEndpoint>>;
-    /// Queues one event for one endpoint.
-    async fn insert_webhook_delivery(&mut self, delivery: &WebhookDelivery) -> StoreResult<()>;
-    /// Leases up to `limit` due pending deliveries until `lease_until`; a delivery leased
+    /// Queues one outgoing message.
+    async fn insert_delivery(&mut self, delivery: &Delivery) -> StoreResult<()>;
+    /// Leases up to `limit` due pending messages until `lease_until`; a message leased
     /// by one node is not handed to another before its lease runs out.
-    async fn lease_webhook_deliveries(
-        &mut self,
-        now: i64,
-        lease_until: i64,
-        limit: i64,
-    ) -> StoreResult<Vec<WebhookDelivery>>;
-    /// Writes a delivery's outcome (status, attempts, next attempt, error, lease).
-    async fn update_webhook_delivery(&mut self, delivery: &WebhookDelivery) -> StoreResult<()>;
-    /// An organization's deliveries, newest first, optionally of one endpoint.
-    async fn list_webhook_deliveries(
+    async fn lease_deliveries(&mut self, now: i64, lease_until: i64, limit: i64) -> StoreResult<Vec<Delivery>>;
+    /// Writes a message's outcome (status, attempts, next attempt, error, lease).
+    async fn update_delivery(&mut self, delivery: &Delivery) -> StoreResult<()>;
+    /// An organization's messages on `channel`, newest first, optionally to one target.
+    async fn list_deliveries(
         &mut self,
         org_id: &str,
-        endpoint_id: Option<&str>,
+        channel: Channel,
+        target: Option<&str>,
         limit: i64,
-    ) -> StoreResult<Vec<WebhookDelivery>>;
+    ) -> StoreResult<Vec<Delivery>>;
 }
 
 /// Filters and cursor for listing audit events, newest first.

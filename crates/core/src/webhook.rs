@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use serde_json::json;
 
 use crate::error::{Error, Result};
-use crate::model::{Activity, ActivityStatus, DeliveryStatus, WebhookDelivery};
+use crate::model::{Activity, ActivityStatus, Channel, Delivery, DeliveryStatus};
 use crate::store::StoreTx;
 
 /// The one event type twofold delivers.
@@ -125,9 +125,10 @@ pub async fn enqueue(tx: &mut dyn StoreTx, activity: &Activity, from: ActivitySt
                 "previousStatus": from.as_str(),
             },
         });
-        tx.insert_webhook_delivery(&WebhookDelivery {
+        tx.insert_delivery(&Delivery {
             id,
-            endpoint_id: endpoint.id.clone(),
+            channel: Channel::Webhook,
+            target: endpoint.id.clone(),
             organization_id: activity.organization_id.clone(),
             event_type: ACTIVITY_UPDATES.to_owned(),
             subject: activity.id.clone(),
@@ -152,10 +153,10 @@ pub fn secret_context(endpoint_id: &str) -> String {
 }
 
 /// The delivery-log view of `d`.
-pub fn delivery_view(d: &WebhookDelivery) -> serde_json::Value {
+pub fn delivery_view(d: &Delivery) -> serde_json::Value {
     json!({
         "deliveryId": d.id,
-        "endpointId": d.endpoint_id,
+        "endpointId": d.target,
         "eventType": d.event_type,
         "activityId": d.subject,
         "status": d.status.as_str(),

@@ -12,4 +12,4 @@ mod webhooks;
 
 pub use error::ApiError;
 pub use routes::{AppState, ServerLimits, router};
-pub use webhooks::{HttpWebhookSender, spawn_webhook_worker};
+pub use webhooks::{HttpWebhookSender, spawn_outbox_worker};

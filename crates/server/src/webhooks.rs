@@ -1,10 +1,12 @@
-//! Webhook delivery over HTTP: a background task hands due events to the engine,
-//! which signs them; this module only POSTs them, with bounded time per attempt.
+//! The outbox worker: a background task asks the engine to deliver due messages; this
+//! module POSTs the signed webhook events, with bounded time per attempt.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use twofold_core::Engine;
+use twofold_core::notice::Notifier;
 use twofold_core::webhook::{SIGNATURE_HEADER, SendOutcome, WebhookSender};
 
 /// Longest one delivery attempt may take.
@@ -54,16 +56,17 @@ impl WebhookSender for HttpWebhookSender {
     }
 }
 
-/// Starts the background task delivering `engine`'s webhook events until aborted.
-pub fn spawn_webhook_worker(engine: Engine) -> tokio::task::JoinHandle<()> {
+/// Starts the background task delivering `engine`'s outbox (webhook events over HTTP,
+/// notices through `notifier`) until aborted.
+pub fn spawn_outbox_worker(engine: Engine, notifier: Arc<dyn Notifier>) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let sender = HttpWebhookSender::default();
         loop {
-            match engine.deliver_webhooks(&sender).await {
+            match engine.deliver_outbox(&sender, notifier.as_ref()).await {
                 Ok(0) => tokio::time::sleep(IDLE_POLL).await,
                 Ok(_) => {}
                 Err(e) => {
-                    tracing::warn!(error = %e, "webhook delivery failed; retrying shortly");
+                    tracing::warn!(error = %e, "outbox delivery failed; retrying shortly");
                     tokio::time::sleep(Duration::from_secs(1)).await;
                 }
             }

@@ -4,9 +4,9 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 use twofold_core::audit::AuditEvent;
 use twofold_core::model::{
-    Activity, ActivityStatus, ApiKey, ApiKeyCurve, DeliveryStatus, Effect, Factor, FactorKind, KeyKind, MethodGroup,
-    MfaPolicy, MfaProof, Organization, Policy, PolicyEvaluationRecord, SessionProfile, User, UserTag, Vote,
-    WebhookDelivery, WebhookEndpoint,
+    Activity, ActivityStatus, ApiKey, ApiKeyCurve, Channel, Delivery, DeliveryStatus, Effect, Factor, FactorKind,
+    KeyKind, MethodGroup, MfaPolicy, MfaProof, Organization, Policy, PolicyEvaluationRecord, SessionProfile, User,
+    UserTag, Vote, WebhookEndpoint,
 };
 
 type R<T> = Result<T, sqlx::Error>;
@@ -236,11 +236,13 @@ pub(crate) fn webhook_endpoint(r: &AnyRow) -> R<WebhookEndpoint> {
     })
 }
 
-pub(crate) fn webhook_delivery(r: &AnyRow) -> R<WebhookDelivery> {
+pub(crate) fn delivery(r: &AnyRow) -> R<Delivery> {
     let status: String = r.try_get("status")?;
-    Ok(WebhookDelivery {
+    let channel: String = r.try_get("channel")?;
+    Ok(Delivery {
         id: r.try_get("id")?,
-        endpoint_id: r.try_get("endpoint_id")?,
+        channel: Channel::parse(&channel).ok_or_else(|| decode_err("channel", format!("unknown channel {channel}")))?,
+        target: r.try_get("target")?,
         organization_id: r.try_get("organization_id")?,
         event_type: r.try_get("event_type")?,
         subject: r.try_get("subject")?,

@@ -10,8 +10,8 @@ use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{Any, AnyPool, AssertSqlSafe, Executor, Row, Transaction};
 use twofold_core::audit::AuditEvent;
 use twofold_core::model::{
-    Activity, ActivityFilter, ApiKey, Factor, FactorKind, MfaPolicy, MfaProof, Organization, Policy,
-    PolicyEvaluationRecord, SessionProfile, User, UserTag, Vote, WebhookDelivery, WebhookEndpoint,
+    Activity, ActivityFilter, ApiKey, Channel, Delivery, Factor, FactorKind, MfaPolicy, MfaProof, Organization, Policy,
+    PolicyEvaluationRecord, SessionProfile, User, UserTag, Vote, WebhookEndpoint,
 };
 use twofold_core::network::{IpRule, IpRuleSet, ListKind};
 use twofold_core::store::{AuditFilter, Store, StoreError, StoreResult, StoreTx};
@@ -1180,8 +1180,9 @@ impl StoreTx for SqlTx {
     }
 
     async fn delete_webhook_endpoint(&mut self, org_id: &str, id: &str) -> StoreResult<bool> {
-        let pending = sqlx::query("DELETE FROM webhook_deliveries WHERE endpoint_id = $1 AND status = 'PENDING'")
-            .bind(id.to_owned());
+        let pending =
+            sqlx::query("DELETE FROM outbox WHERE channel = 'WEBHOOK' AND target = $1 AND status = 'PENDING'")
+                .bind(id.to_owned());
         self.affected(pending).await?;
         let q = sqlx::query("DELETE FROM webhook_endpoints WHERE id = $1 AND organization_id = $2")
             .bind(id.to_owned())
@@ -1201,14 +1202,15 @@ impl StoreTx for SqlTx {
         self.one(sqlx::query(AssertSqlSafe(sql)).bind(id.to_owned()), rows::webhook_endpoint).await
     }
 
-    async fn insert_webhook_delivery(&mut self, d: &WebhookDelivery) -> StoreResult<()> {
+    async fn insert_delivery(&mut self, d: &Delivery) -> StoreResult<()> {
         let q = sqlx::query(
-            "INSERT INTO webhook_deliveries (id, endpoint_id, organization_id, event_type, subject, payload, status, \
+            "INSERT INTO outbox (id, channel, target, organization_id, event_type, subject, payload, status, \
              attempts, next_attempt_at, lease_until, last_error, last_status, delivered_at, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
         )
         .bind(d.id.clone())
-        .bind(d.endpoint_id.clone())
+        .bind(d.channel.as_str())
+        .bind(d.target.clone())
         .bind(d.organization_id.clone())
         .bind(d.event_type.clone())
         .bind(d.subject.clone())
@@ -1224,23 +1226,17 @@ impl StoreTx for SqlTx {
         self.affected(q).await.map(drop)
     }
 
-    async fn lease_webhook_deliveries(
-        &mut self,
-        now: i64,
-        lease_until: i64,
-        limit: i64,
-    ) -> StoreResult<Vec<WebhookDelivery>> {
+    async fn lease_deliveries(&mut self, now: i64, lease_until: i64, limit: i64) -> StoreResult<Vec<Delivery>> {
         let sql = format!(
-            "SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries WHERE status = 'PENDING' AND next_attempt_at <= $1 \
+            "SELECT {DELIVERY_COLUMNS} FROM outbox WHERE status = 'PENDING' AND next_attempt_at <= $1 \
              AND lease_until <= $1 ORDER BY next_attempt_at, created_at LIMIT $2"
         );
-        let due = self.all(sqlx::query(AssertSqlSafe(sql)).bind(now).bind(limit), rows::webhook_delivery).await?;
+        let due = self.all(sqlx::query(AssertSqlSafe(sql)).bind(now).bind(limit), rows::delivery).await?;
         let mut leased = Vec::with_capacity(due.len());
         for mut d in due {
             // Only one node wins each lease, whatever the isolation level.
             let q = sqlx::query(
-                "UPDATE webhook_deliveries SET lease_until = $1 WHERE id = $2 AND status = 'PENDING' \
-                 AND lease_until <= $3",
+                "UPDATE outbox SET lease_until = $1 WHERE id = $2 AND status = 'PENDING' AND lease_until <= $3",
             )
             .bind(lease_until)
             .bind(d.id.clone())
@@ -1253,9 +1249,9 @@ impl StoreTx for SqlTx {
         Ok(leased)
     }
 
-    async fn update_webhook_delivery(&mut self, d: &WebhookDelivery) -> StoreResult<()> {
+    async fn update_delivery(&mut self, d: &Delivery) -> StoreResult<()> {
         let q = sqlx::query(
-            "UPDATE webhook_deliveries SET status = $1, attempts = $2, next_attempt_at = $3, lease_until = $4, \
+            "UPDATE outbox SET status = $1, attempts = $2, next_attempt_at = $3, lease_until = $4, \
              last_error = $5, last_status = $6, delivered_at = $7 WHERE id = $8",
         )
         .bind(d.status.as_str())
@@ -1269,28 +1265,23 @@ impl StoreTx for SqlTx {
         self.affected(q).await.map(drop)
     }
 
-    async fn list_webhook_deliveries(
+    async fn list_deliveries(
         &mut self,
         org_id: &str,
-        endpoint_id: Option<&str>,
+        channel: Channel,
+        target: Option<&str>,
         limit: i64,
-    ) -> StoreResult<Vec<WebhookDelivery>> {
-        let order = "ORDER BY created_at DESC, id DESC LIMIT $2";
-        let q = match endpoint_id {
-            Some(endpoint) => sqlx::query(AssertSqlSafe(format!(
-                "SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries WHERE organization_id = $1 AND endpoint_id = $3 \
-                 {order}"
-            )))
+    ) -> StoreResult<Vec<Delivery>> {
+        let sql = format!(
+            "SELECT {DELIVERY_COLUMNS} FROM outbox WHERE organization_id = $1 AND channel = $2 \
+             AND ($3 = '' OR target = $3) ORDER BY created_at DESC, id DESC LIMIT $4"
+        );
+        let q = sqlx::query(AssertSqlSafe(sql))
             .bind(org_id.to_owned())
-            .bind(limit)
-            .bind(endpoint.to_owned()),
-            None => sqlx::query(AssertSqlSafe(format!(
-                "SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries WHERE organization_id = $1 {order}"
-            )))
-            .bind(org_id.to_owned())
-            .bind(limit),
-        };
-        self.all(q, rows::webhook_delivery).await
+            .bind(channel.as_str())
+            .bind(target.unwrap_or("").to_owned())
+            .bind(limit);
+        self.all(q, rows::delivery).await
     }
 }
 
@@ -1298,8 +1289,8 @@ const MFA_POLICY_COLUMNS: &str =
     "id, organization_id, user_id, name, condition, required_methods, sort_order, notes, created_at, updated_at";
 const PROFILE_COLUMNS: &str = "id, organization_id, name, scope, expiration_seconds, notes, created_at";
 const ENDPOINT_COLUMNS: &str = "id, organization_id, name, url, secret, subscriptions, active, created_at, updated_at";
-const DELIVERY_COLUMNS: &str = "id, endpoint_id, organization_id, event_type, subject, payload, status, attempts, \
-     next_attempt_at, lease_until, last_error, last_status, delivered_at, created_at";
+const DELIVERY_COLUMNS: &str = "id, channel, target, organization_id, event_type, subject, payload, status, \
+     attempts, next_attempt_at, lease_until, last_error, last_status, delivered_at, created_at";
 
 /// A value bound into a dynamically built query.
 enum Bind {

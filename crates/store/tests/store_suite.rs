@@ -2,8 +2,8 @@
 #![allow(clippy::expect_used, reason = "tests fail loudly")]
 
 use twofold_core::model::{
-    Activity, ActivityFilter, ActivityStatus, ApiKey, ApiKeyCurve, AuthMethod, AuthenticationType, DeliveryStatus,
-    Factor, FactorKind, KeyKind, MethodGroup, MfaPolicy, MfaProof, Organization, SessionProfile, User, WebhookDelivery,
+    Activity, ActivityFilter, ActivityStatus, ApiKey, ApiKeyCurve, AuthMethod, AuthenticationType, Channel, Delivery,
+    DeliveryStatus, Factor, FactorKind, KeyKind, MethodGroup, MfaPolicy, MfaProof, Organization, SessionProfile, User,
     WebhookEndpoint,
 };
 use twofold_core::store::{Store, StoreError};
@@ -248,10 +248,11 @@ fn mfa_policy(id: &str, order: i64) -> MfaPolicy {
     }
 }
 
-fn delivery(id: &str, due: i64) -> WebhookDelivery {
-    WebhookDelivery {
+fn delivery(id: &str, due: i64) -> Delivery {
+    Delivery {
         id: id.into(),
-        endpoint_id: "e1".into(),
+        channel: Channel::Webhook,
+        target: "e1".into(),
         organization_id: "o1".into(),
         event_type: "ACTIVITY_UPDATES".into(),
         subject: "a-mfa".into(),
@@ -333,28 +334,31 @@ async fn mfa_suite(store: &SqlStore) {
     };
     tx.insert_webhook_endpoint(&endpoint).await.expect("endpoint");
     assert_eq!(tx.list_webhook_endpoints("o1").await.expect("list"), std::slice::from_ref(&endpoint));
-    tx.insert_webhook_delivery(&delivery("d-due", 10)).await.expect("due");
-    tx.insert_webhook_delivery(&delivery("d-later", 50)).await.expect("later");
+    tx.insert_delivery(&delivery("d-due", 10)).await.expect("due");
+    tx.insert_delivery(&delivery("d-later", 50)).await.expect("later");
+    let notice = Delivery { channel: Channel::Email, target: "m1@example.com".into(), ..delivery("n1", 1000) };
+    tx.insert_delivery(&notice).await.expect("notice");
+    assert_eq!(tx.list_deliveries("o1", Channel::Email, None, 10).await.expect("notices"), [notice]);
     tx.commit().await.expect("commit");
 
     // A lease is handed out once until it runs out, and only for due deliveries.
     let mut tx = store.write().await.expect("write");
-    let leased = tx.lease_webhook_deliveries(20, 30, 10).await.expect("lease");
+    let leased = tx.lease_deliveries(20, 30, 10).await.expect("lease");
     assert_eq!(leased.iter().map(|d| d.id.as_str()).collect::<Vec<_>>(), ["d-due"]);
-    assert!(tx.lease_webhook_deliveries(25, 35, 10).await.expect("lease").is_empty(), "still leased");
+    assert!(tx.lease_deliveries(25, 35, 10).await.expect("lease").is_empty(), "still leased");
     let mut d = leased.into_iter().next().expect("one");
     d.status = DeliveryStatus::Delivered;
     d.attempts = 1;
     d.delivered_at = Some(26);
     d.last_status = Some(200);
-    tx.update_webhook_delivery(&d).await.expect("update");
-    assert!(tx.lease_webhook_deliveries(60, 70, 10).await.expect("lease").iter().all(|x| x.id == "d-later"));
-    let log = tx.list_webhook_deliveries("o1", Some("e1"), 10).await.expect("log");
+    tx.update_delivery(&d).await.expect("update");
+    assert!(tx.lease_deliveries(60, 70, 10).await.expect("lease").iter().all(|x| x.id == "d-later"));
+    let log = tx.list_deliveries("o1", Channel::Webhook, Some("e1"), 10).await.expect("log");
     assert_eq!(log.len(), 2);
     assert_eq!(log.iter().find(|x| x.id == "d-due").expect("due").status, DeliveryStatus::Delivered);
     assert!(tx.delete_webhook_endpoint("o1", "e1").await.expect("delete"));
     assert_eq!(
-        tx.list_webhook_deliveries("o1", None, 10).await.expect("log").len(),
+        tx.list_deliveries("o1", Channel::Webhook, None, 10).await.expect("log").len(),
         1,
         "pending ones go, the log of delivered stays"
     );

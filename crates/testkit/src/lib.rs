@@ -327,7 +327,7 @@ pub const TABLES: &[&str] = &[
     "mfa_proofs",
     "session_profiles",
     "webhook_endpoints",
-    "webhook_deliveries",
+    "outbox",
 ];
 
 impl TestDb {

@@ -446,6 +446,7 @@ impl Engine {
         audit::append(tx, org, now, cast).await?;
         if activity.status != before {
             crate::webhook::enqueue(tx, activity, before, now).await?;
+            self.notify_factor_change(tx, activity, now).await?;
             let mut change = actor("ACTIVITY_STATUS", activity.status.as_str());
             change.details["from"] = serde_json::json!(before.as_str());
             if let Some(failure) = &activity.failure {
@@ -462,6 +463,20 @@ impl Engine {
             view.reveal(result_key.unwrap_or_default(), &fields);
         }
         Ok(view)
+    }
+}
+
+impl Engine {
+    /// Queues a notice to the user whose factors a just-completed activity bound or removed.
+    async fn notify_factor_change(&self, tx: &mut dyn StoreTx, activity: &Activity, now: i64) -> Result<()> {
+        if activity.status != ActivityStatus::Completed {
+            return Ok(());
+        }
+        let (_, _, intent) = settle::stored_intent(activity)?;
+        if let Some(owner) = intent.own_credential_target().filter(|_| intent.changes_factors()) {
+            crate::notice::enqueue_factor_notice(tx, activity, owner, now).await?;
+        }
+        Ok(())
     }
 }
 

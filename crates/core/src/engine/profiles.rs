@@ -14,7 +14,8 @@ use crate::api::Timestamp;
 use crate::crypto;
 use crate::error::{Error, Result};
 use crate::intents::Intent;
-use crate::model::{DeliveryStatus, KeyKind, SessionProfile, WebhookEndpoint};
+use crate::model::{Channel, Delivery, DeliveryStatus, KeyKind, SessionProfile, WebhookEndpoint};
+use crate::notice::Notifier;
 use crate::store::StoreTx;
 use crate::webhook::{self, SendOutcome, WebhookSender};
 
@@ -78,26 +79,22 @@ impl Engine {
         )))
     }
 
-    /// Delivers due webhook events (at most one batch); returns how many were attempted.
-    pub async fn deliver_webhooks(&self, sender: &dyn WebhookSender) -> Result<usize> {
+    /// Delivers due outbox messages (at most one batch) — webhook events through
+    /// `sender`, notices through `notifier` — and returns how many were attempted.
+    pub async fn deliver_outbox(&self, sender: &dyn WebhookSender, notifier: &dyn Notifier) -> Result<usize> {
         let config = &self.config.webhooks;
         let now = self.clock.now_ms();
         let leased = {
             let mut tx = self.store.write().await?;
-            let leased = tx.lease_webhook_deliveries(now, now + config.lease_ms, 32).await?;
+            let leased = tx.lease_deliveries(now, now + config.lease_ms, 32).await?;
             tx.commit().await?;
             leased
         };
         for mut d in leased.iter().cloned() {
-            let endpoint = self.store.read().await?.get_webhook_endpoint(&d.endpoint_id).await?;
             d.attempts += 1;
-            let outcome = match &endpoint {
-                Some(e) => {
-                    let secret = self.config.factors.secrets.open(&webhook::secret_context(&e.id), &e.secret)?;
-                    let signature = webhook::signature(&secret, self.clock.now_ms() / 1000, &d.payload);
-                    sender.post(&e.url, &signature, &d.id, &d.payload).await
-                }
-                None => SendOutcome::Unreachable("the endpoint was deleted".to_owned()),
+            let (outcome, permanent) = match d.channel {
+                Channel::Webhook => self.post_webhook(sender, &d).await?,
+                Channel::Email => (send_notice(notifier, &d).await, false),
             };
             let now = self.clock.now_ms();
             match outcome {
@@ -114,7 +111,7 @@ impl Engine {
                     };
                     d.last_status = status;
                     d.last_error = Some(crypto::clip(&error).to_owned());
-                    if endpoint.is_none() || d.attempts >= config.max_attempts {
+                    if permanent || d.attempts >= config.max_attempts {
                         d.status = DeliveryStatus::Failed;
                     } else {
                         d.next_attempt_at = config.next_attempt(d.attempts, now);
@@ -123,12 +120,23 @@ impl Engine {
             }
             d.lease_until = 0;
             let mut tx = self.store.write().await?;
-            tx.update_webhook_delivery(&d).await?;
+            tx.update_delivery(&d).await?;
             tx.commit().await?;
-            tracing::info!(delivery_id = %d.id, endpoint_id = %d.endpoint_id, status = d.status.as_str(),
-                attempts = d.attempts, "webhook delivery attempted");
+            tracing::info!(delivery_id = %d.id, channel = d.channel.as_str(), status = d.status.as_str(),
+                attempts = d.attempts, "outbox delivery attempted");
         }
         Ok(leased.len())
+    }
+
+    /// Signs and POSTs one webhook event; `true` alongside the outcome when retrying is pointless.
+    async fn post_webhook(&self, sender: &dyn WebhookSender, d: &Delivery) -> Result<(SendOutcome, bool)> {
+        let endpoint = self.store.read().await?.get_webhook_endpoint(&d.target).await?;
+        let Some(e) = endpoint else {
+            return Ok((SendOutcome::Unreachable("the endpoint was deleted".to_owned()), true));
+        };
+        let secret = self.config.factors.secrets.open(&webhook::secret_context(&e.id), &e.secret)?;
+        let signature = webhook::signature(&secret, self.clock.now_ms() / 1000, &d.payload);
+        Ok((sender.post(&e.url, &signature, &d.id, &d.payload).await, false))
     }
 }
 
@@ -206,6 +214,16 @@ async fn create_endpoint(
     // A generated secret is shown once, to whoever created the endpoint.
     let reveal = generated.then(|| (ctx.initiator_user_id.to_owned(), json!({ "secret": secret.as_str() })));
     Ok(Executed { result, reveal })
+}
+
+/// Hands one notice to `notifier`; a sent notice counts as status 200.
+async fn send_notice(notifier: &dyn Notifier, d: &Delivery) -> SendOutcome {
+    let payload: Value = serde_json::from_str(&d.payload).unwrap_or_default();
+    let field = |k: &str| payload[k].as_str().unwrap_or_default().to_owned();
+    match notifier.notify(&d.target, &field("subject"), &field("text")).await {
+        Ok(()) => SendOutcome::Status(200),
+        Err(why) => SendOutcome::Unreachable(why),
+    }
 }
 
 /// Turnkey's `v1WebhookEndpointData` (never the secret).
@@ -290,7 +308,8 @@ pub(super) async fn query(path: &str, caller: &Caller, tx: &mut dyn StoreTx, bod
                 if !(1..=500).contains(&limit) {
                     return Err(Error::invalid(format!("limit: must be between 1 and 500, found {limit}")));
                 }
-                let deliveries = tx.list_webhook_deliveries(org_id, req.endpoint_id.as_deref(), limit).await?;
+                let deliveries =
+                    tx.list_deliveries(org_id, Channel::Webhook, req.endpoint_id.as_deref(), limit).await?;
                 Ok(json!({ "deliveries": deliveries.iter().map(webhook::delivery_view).collect::<Vec<_>>() }))
             }
             .await
