@@ -1,8 +1,9 @@
 //! Stamp verification is the hot path of every request. This bench measures, in one
 //! run on the same core: a raw P-256 ECDSA verify with `ring` (the peer figure), the
 //! same with the pure-Rust `p256` crate, the engine answering a stamped `get_whoami`
-//! on SQLite, and the whole axum router doing it — and prints each as a ratio of the
-//! raw verify.
+//! on SQLite, and the whole axum router doing it; then an app activity that completes
+//! at once, and one whose MFA policy needs a step-up approval (submit, then approve) —
+//! and prints each as a ratio of the raw verify.
 //!
 //! `cargo bench -p twofold-server --bench stamp -- --warm-up-time 1 --measurement-time 3`
 #![allow(clippy::expect_used, reason = "a benchmark fails loudly")]
@@ -30,6 +31,9 @@ struct Fixture {
     stamp: StampProof,
     uncompressed: Vec<u8>,
     der: Vec<u8>,
+    key: ApiKeyPair,
+    org: String,
+    serial: std::sync::atomic::AtomicU64,
     _dir: tempfile::TempDir,
 }
 
@@ -64,7 +68,7 @@ fn fixture() -> Fixture {
         pk.to_sec1_point(false).as_bytes().to_vec()
     };
     let app = router(AppState { engine: engine.clone(), limits: ServerLimits::default() });
-    Fixture {
+    let f = Fixture {
         rt,
         engine,
         app,
@@ -73,8 +77,58 @@ fn fixture() -> Fixture {
         stamp,
         uncompressed,
         der: hex::decode(sig_hex).expect("hex"),
+        key,
+        org,
+        serial: std::sync::atomic::AtomicU64::new(0),
         _dir: dir,
+    };
+    // Payouts need a second step (any API key approval); refunds match no MFA policy.
+    let user_id = f.rt.block_on(f.engine.query("get_whoami", &f.request(&f.body))).expect("whoami")["userId"].clone();
+    let groups = json!([{ "any": [{ "type": "AUTHENTICATION_TYPE_API_KEY" }] }, { "any": [{ "type": "AUTHENTICATION_TYPE_API_KEY" }] }]);
+    let created = f.submit(
+        "create_mfa_policy",
+        json!({ "userId": user_id, "mfaPolicyName": "payouts",
+        "condition": "activity.resource == 'PAYOUT'", "requiredAuthenticationMethods": groups, "order": 0 }),
+    );
+    assert_eq!(created.status, "ACTIVITY_STATUS_COMPLETED");
+    f
+}
+
+impl Fixture {
+    fn request<'a>(&self, body: &'a [u8]) -> Request<'a> {
+        let stamp = StampProof::Key {
+            public_key: self.key.public_key_hex(),
+            scheme: "SIGNATURE_SCHEME_TK_API_P256".into(),
+            signature: self.key.sign_hex(body),
+        };
+        Request { stamp: Ok(stamp), client_ip: None, body }
     }
+
+    /// Submits `parameters` to `path` (a fresh body each time) and returns the activity.
+    fn submit(&self, path: &str, parameters: serde_json::Value) -> twofold_core::api::ActivityView {
+        let (kind, _) = twofold_core::activity_types::kind_for_path(path).map(|k| (k, ())).expect("endpoint");
+        let n = self.serial.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let body = json!({ "type": kind.versions[0].type_name, "organizationId": self.org, "parameters": parameters,
+            "timestampMs": std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("t").as_millis().to_string(),
+            "nonce": n })
+        .to_string();
+        self.rt.block_on(self.engine.submit(path, &self.request(body.as_bytes()))).expect("submitted")
+    }
+}
+
+fn app_activity(f: &Fixture, resource: &str) -> twofold_core::api::ActivityView {
+    f.submit("create_app_activity", json!({ "resource": resource, "action": "CREATE", "payload": { "amount": 25000 } }))
+}
+
+fn activity_completes(f: &Fixture) {
+    assert_eq!(app_activity(f, "REFUND").status, "ACTIVITY_STATUS_COMPLETED");
+}
+
+fn activity_with_step_up(f: &Fixture) {
+    let pending = app_activity(f, "PAYOUT");
+    assert_eq!(pending.status, "ACTIVITY_STATUS_AUTHENTICATORS_NEEDED");
+    let approved = f.submit("approve_activity", json!({ "fingerprint": pending.fingerprint }));
+    assert_eq!(approved.status, "ACTIVITY_STATUS_COMPLETED");
 }
 
 fn ring_verify(f: &Fixture) {
@@ -119,11 +173,13 @@ fn mean(fx: &Fixture, f: fn(&Fixture)) -> Duration {
 
 fn bench(c: &mut Criterion) {
     let f = fixture();
-    let cases: [Case; 4] = [
+    let cases: [Case; 6] = [
         ("raw_p256_verify_ring", ring_verify),
         ("raw_p256_verify_p256_crate", p256_verify),
         ("engine_get_whoami_sqlite", engine_whoami),
         ("router_get_whoami_sqlite", router_whoami),
+        ("engine_app_activity_completes", activity_completes),
+        ("engine_app_activity_mfa_step_up", activity_with_step_up),
     ];
     let mut group = c.benchmark_group("stamp");
     for (name, case) in cases {
