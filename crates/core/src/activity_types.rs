@@ -66,6 +66,10 @@ pub enum Operation {
     StampLogin,
     /// Delete sessions.
     DeleteSessions,
+    /// Set the global MFA enforcement rule or an organization's override.
+    SetMfaEnforcement,
+    /// Delete an organization's MFA enforcement override (back to the global rule).
+    ResetMfaEnforcement,
 }
 
 /// A submit endpoint: `/public/v1/submit/<path>`.
@@ -315,6 +319,22 @@ pub const KINDS: &[ActivityKind] = &[
         operation: Operation::DeleteSessions,
         versions: &[v("ACTIVITY_TYPE_DELETE_SESSIONS", "deleteSessionsIntent", "deleteSessionsResult")],
         resource: "SESSION",
+        action: "DELETE",
+        root_only: false,
+    },
+    ActivityKind {
+        path: "set_mfa_enforcement",
+        operation: Operation::SetMfaEnforcement,
+        versions: &[v("ACTIVITY_TYPE_SET_MFA_ENFORCEMENT", "setMfaEnforcementIntent", "setMfaEnforcementResult")],
+        resource: "SECURITY_SETTINGS",
+        action: "UPDATE",
+        root_only: false,
+    },
+    ActivityKind {
+        path: "reset_mfa_enforcement",
+        operation: Operation::ResetMfaEnforcement,
+        versions: &[v("ACTIVITY_TYPE_RESET_MFA_ENFORCEMENT", "resetMfaEnforcementIntent", "resetMfaEnforcementResult")],
+        resource: "SECURITY_SETTINGS",
         action: "DELETE",
         root_only: false,
     },

@@ -5,6 +5,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::activity_types::Operation;
+use crate::enforcement::Change;
 use crate::error::{Error, Result};
 use crate::model::{ApiKeyCurve, Effect};
 
@@ -452,6 +453,8 @@ pub enum Intent {
     StampLogin(StampLogin),
     /// See [`DeleteSessions`].
     DeleteSessions(DeleteSessions),
+    /// A change to an MFA enforcement rule.
+    MfaEnforcement(crate::enforcement::Change),
 }
 
 impl Intent {
@@ -483,6 +486,8 @@ impl Intent {
             Operation::CreateRecoveryCodes => Intent::CreateRecoveryCodes(typed(parameters)?),
             Operation::StampLogin => Intent::StampLogin(typed(parameters)?),
             Operation::DeleteSessions => Intent::DeleteSessions(typed(parameters)?),
+            Operation::SetMfaEnforcement => Intent::MfaEnforcement(Change::Set(typed(parameters)?)),
+            Operation::ResetMfaEnforcement => Intent::MfaEnforcement(Change::Reset(typed(parameters)?)),
         })
     }
 
@@ -531,6 +536,7 @@ impl Intent {
                 "session_profile_id": p.session_profile_id,
             }),
             Intent::DeleteSessions(p) => json!({ "user_id": p.user_id, "session_ids": p.session_ids }),
+            Intent::MfaEnforcement(change) => change.policy_params(),
         }
     }
 

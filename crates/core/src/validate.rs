@@ -279,6 +279,7 @@ pub(crate) fn validate(intent: &Intent) -> Result<()> {
                 )));
             }
         }
+        Intent::MfaEnforcement(change) => change.validate()?,
     }
     Ok(())
 }

@@ -90,7 +90,7 @@ fn p256_verify(f: &Fixture) {
 }
 
 fn engine_whoami(f: &Fixture) {
-    let req = Request { stamp: Ok(f.stamp.clone()), client_ip: None, body: &f.body };
+    let req = Request { stamp: Ok(f.stamp.clone()), client_ip: None, body: &f.body, enrollment: Default::default() };
     f.rt.block_on(f.engine.query("get_whoami", &req)).expect("whoami");
 }
 

@@ -20,6 +20,9 @@ pub(super) async fn execute(tx: &mut dyn StoreTx, ctx: &ExecContext<'_>, intent:
     if let Some(done) = super::factors::execute(tx, ctx, intent).await {
         return done;
     }
+    if let Intent::MfaEnforcement(change) = intent {
+        return super::enforcement::execute(tx, ctx, change).await.map(Executed::from);
+    }
     execute_organization(tx, ctx.org_id, intent, ctx.now).await.map(Executed::from)
 }
 
@@ -207,6 +210,9 @@ async fn execute_organization(
         | Intent::CreateRecoveryCodes(_)
         | Intent::StampLogin(_)
         | Intent::DeleteSessions(_) => Err(Error::Internal("factor activities execute in engine::factors".to_owned())),
+        Intent::MfaEnforcement(_) => {
+            Err(Error::Internal("enforcement changes execute in engine::enforcement".to_owned()))
+        }
     }
 }
 

@@ -42,6 +42,8 @@ pub const QUERY_PATHS: &[&str] = &[
     "get_recovery_codes_status",
     "list_sessions",
     "get_session_signing_key",
+    "get_mfa_enforcement",
+    "list_mfa_enforcements",
 ];
 
 /// Default and largest page sizes for paginated lists.
@@ -190,6 +192,8 @@ pub(super) async fn run(
             None => Err(Error::Internal("the session signing key is not loaded".to_owned())),
         },
         "get_passkey_registration_options" => registration_options(engine, caller, body, now).await,
+        "get_mfa_enforcement" => super::enforcement::get_rule(caller, tx, body).await,
+        "list_mfa_enforcements" => super::enforcement::list_rules(caller, tx).await,
         _ => return None,
     })
 }
