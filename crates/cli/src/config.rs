@@ -73,6 +73,10 @@ pub struct ConfigArgs {
     /// Longest session lifetime a login may ask for, seconds [default: 86400].
     #[arg(long, env = "TWOFOLD_SESSION_MAX_SECS", value_name = "SECS")]
     pub session_max_secs: Option<u64>,
+    /// User tag names (comma-separated) that make a user an administrator for MFA
+    /// enforcement `required_for_admins` [default: admin,owner,editor].
+    #[arg(long, env = "TWOFOLD_MFA_ADMIN_TAGS", value_name = "TAGS", value_delimiter = ',')]
+    pub mfa_admin_tags: Vec<String>,
 }
 
 /// The TOML file's shape; unknown keys are an error so typos do not pass silently.
@@ -94,6 +98,7 @@ struct FileConfig {
     auth_failure_limit: Option<usize>,
     auth_failure_window_secs: Option<u64>,
     session_max_secs: Option<u64>,
+    mfa_admin_tags: Option<Vec<String>>,
 }
 
 /// The resolved configuration.
@@ -129,6 +134,8 @@ pub struct Settings {
     pub auth_failure_window_secs: u64,
     /// Longest session, seconds.
     pub session_max_secs: u64,
+    /// Tag names that make a user an administrator for MFA enforcement.
+    pub mfa_admin_tags: Vec<String>,
 }
 
 impl Settings {
@@ -192,6 +199,11 @@ impl Settings {
             auth_failure_limit: args.auth_failure_limit.or(file.auth_failure_limit).unwrap_or(5),
             auth_failure_window_secs: args.auth_failure_window_secs.or(file.auth_failure_window_secs).unwrap_or(900),
             session_max_secs: args.session_max_secs.or(file.session_max_secs).unwrap_or(24 * 3600),
+            mfa_admin_tags: admin_tags(if args.mfa_admin_tags.is_empty() {
+                file.mfa_admin_tags
+            } else {
+                Some(args.mfa_admin_tags.clone())
+            }),
         };
         if !(1..=100).contains(&settings.auth_failure_limit) {
             return Err(CliError::Usage("auth_failure_limit must be between 1 and 100 (NIST 800-63B §3.2.2)".into()));
@@ -209,6 +221,17 @@ impl Settings {
             return Err(CliError::Usage("max_body_bytes must be at least 1024".into()));
         }
         Ok(settings)
+    }
+}
+
+/// The admin tag names, trimmed; the built-in list when none are configured.
+fn admin_tags(configured: Option<Vec<String>>) -> Vec<String> {
+    let tags: Vec<String> =
+        configured.unwrap_or_default().iter().map(|t| t.trim().to_owned()).filter(|t| !t.is_empty()).collect();
+    if tags.is_empty() {
+        twofold_core::enforcement::DEFAULT_ADMIN_TAGS.iter().map(|t| (*t).to_owned()).collect()
+    } else {
+        tags
     }
 }
 

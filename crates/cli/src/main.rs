@@ -6,6 +6,7 @@ mod config;
 mod key;
 mod request;
 mod serve;
+mod test_clock;
 
 use std::process::ExitCode;
 
