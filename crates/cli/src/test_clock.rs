@@ -5,7 +5,7 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 
 use twofold_core::{Clock, SystemClock};
 
@@ -14,22 +14,30 @@ use crate::CliError;
 /// The variable that must be `1` for `--unsafe-test-clock-file` to be accepted.
 pub const UNSAFE_TEST_CLOCK_ENV: &str = "TWOFOLD_UNSAFE_TEST_CLOCK";
 
-/// The system clock shifted by the offset (ms, a decimal integer) in a file.
+/// The clock a file sets: `<ms>` shifts the system clock by that many milliseconds,
+/// `@<ms>` stops it at that instant (ms since the epoch), for tests that need to land
+/// exactly on a deadline.
 #[derive(Debug)]
-struct OffsetFileClock {
+struct FileClock {
     file: PathBuf,
-    /// The last offset read, kept when the file is briefly unreadable mid-write.
-    last: AtomicI64,
+    /// The last setting read as `(frozen, ms)`, kept when the file is briefly unreadable.
+    frozen: AtomicBool,
+    ms: AtomicI64,
 }
 
-impl Clock for OffsetFileClock {
+impl Clock for FileClock {
     fn now_ms(&self) -> i64 {
         // Re-read on every call: a test moves the clock and the very next request sees it.
-        let offset = std::fs::read_to_string(&self.file).ok().and_then(|s| s.trim().parse::<i64>().ok());
-        if let Some(offset) = offset {
-            self.last.store(offset, Ordering::SeqCst);
+        if let Ok(text) = std::fs::read_to_string(&self.file) {
+            let text = text.trim();
+            let (frozen, number) = text.strip_prefix('@').map_or((false, text), |at| (true, at));
+            if let Ok(ms) = number.parse::<i64>() {
+                self.frozen.store(frozen, Ordering::SeqCst);
+                self.ms.store(ms, Ordering::SeqCst);
+            }
         }
-        SystemClock.now_ms().saturating_add(self.last.load(Ordering::SeqCst))
+        let ms = self.ms.load(Ordering::SeqCst);
+        if self.frozen.load(Ordering::SeqCst) { ms } else { SystemClock.now_ms().saturating_add(ms) }
     }
 }
 
@@ -43,10 +51,9 @@ pub fn from_flag(file: Option<PathBuf>) -> Result<Arc<dyn Clock>, CliError> {
         )));
     }
     eprintln!(
-        "twofold: WARNING: UNSAFE TEST CLOCK: the server's time is shifted by the offset in {}; never use this \
-         outside tests",
+        "twofold: WARNING: UNSAFE TEST CLOCK: the server's time is set by {}; never use this outside tests",
         file.display()
     );
     tracing::warn!(file = %file.display(), "UNSAFE TEST CLOCK in use: server time follows an offset file");
-    Ok(Arc::new(OffsetFileClock { file, last: AtomicI64::new(0) }))
+    Ok(Arc::new(FileClock { file, frozen: AtomicBool::new(false), ms: AtomicI64::new(0) }))
 }

@@ -177,11 +177,22 @@ impl TestServer {
     /// Moves the server's clock (and the `timestampMs` its clients stamp) to `offset_ms`
     /// from real time; the very next request sees it.
     pub fn set_clock_offset(&self, offset_ms: i64) {
+        self.write_clock(&offset_ms.to_string());
+        self.clock_offset.store(offset_ms, Ordering::SeqCst);
+    }
+
+    /// Stops the server's clock at `at_ms` (ms since the epoch) until moved again; clients
+    /// stamp `timestampMs` close to it.
+    pub fn freeze_clock(&self, at_ms: i64) {
+        self.write_clock(&format!("@{at_ms}"));
+        self.clock_offset.store(at_ms - real_now_ms(), Ordering::SeqCst);
+    }
+
+    fn write_clock(&self, setting: &str) {
         let file = self.clock_file.as_ref().expect("server started with start_with_test_clock");
         let staging = file.with_extension("new");
-        std::fs::write(&staging, offset_ms.to_string()).expect("write clock offset");
-        std::fs::rename(&staging, file).expect("move clock offset into place");
-        self.clock_offset.store(offset_ms, Ordering::SeqCst);
+        std::fs::write(&staging, setting).expect("write clock setting");
+        std::fs::rename(&staging, file).expect("move clock setting into place");
     }
 
     /// A second `twofold serve` process on the same database (its own port and data dir).
@@ -309,6 +320,12 @@ impl Drop for TestServer {
     fn drop(&mut self) {
         self.kill9();
     }
+}
+
+/// The machine's clock, ms since the epoch.
+pub fn real_now_ms() -> i64 {
+    let since = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock after 1970");
+    i64::try_from(since.as_millis()).expect("ms fit in i64")
 }
 
 /// A fresh P-256 key pair.

@@ -266,9 +266,11 @@ pub(super) async fn get_rule(caller: &Caller, tx: &mut dyn StoreTx, body: &[u8])
 }
 
 /// `list_mfa_enforcements`: the global rule, and every organization from the caller's
-/// down with the rule in force for it.
+/// down (the caller's first) with the rule in force for it.
 pub(super) async fn list_rules(caller: &Caller, tx: &mut dyn StoreTx) -> Result<Value> {
-    let orgs = tx.organization_tree(&caller.organization.id).await?;
+    let mut orgs = tx.organization_tree(&caller.organization.id).await?;
+    // The caller's own organization heads the list; the rest stay oldest first.
+    orgs.sort_by_key(|o| o.id != caller.organization.id);
     let rules = tx.list_mfa_enforcement_rules().await?;
     let global = rules.iter().find(|r| r.organization_id.is_none()).cloned();
     let organizations: Vec<Value> = orgs
