@@ -243,7 +243,7 @@ fn grace_clock(backend: Backend) {
     let root = server.root_client();
     let root_org = root.organization_id().to_owned();
     let acme = tenant(&server, &root, "acme");
-    let (alice_id, alice) = member(&server, &acme, "alice", &[]);
+    let (_, alice) = member(&server, &acme, "alice", &[]);
     // The installation keeps its own organization optional, so its root stays free to act.
     completed(
         root.submit(
