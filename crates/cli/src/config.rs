@@ -73,6 +73,10 @@ pub struct ConfigArgs {
     /// Longest session lifetime a login may ask for, seconds [default: 86400].
     #[arg(long, env = "TWOFOLD_SESSION_MAX_SECS", value_name = "SECS")]
     pub session_max_secs: Option<u64>,
+    /// User tag names (comma-separated) that make a user an administrator for MFA
+    /// enforcement `required_for_admins` [default: admin,owner,editor].
+    #[arg(long, env = "TWOFOLD_MFA_ADMIN_TAGS", value_name = "TAGS", value_delimiter = ',')]
+    pub mfa_admin_tags: Vec<String>,
     /// Delay before a failed webhook delivery is retried; doubles per attempt [default: 10000].
     #[arg(long, env = "TWOFOLD_WEBHOOK_RETRY_BASE_MS", value_name = "MS")]
     pub webhook_retry_base_ms: Option<u64>,
@@ -94,6 +98,7 @@ struct FileConfig {
     log_format: Option<LogFormat>,
     log: Option<String>,
     trusted_proxies: Option<Vec<String>>,
+    mfa_admin_tags: Option<Vec<String>>,
     secrets_key_file: Option<PathBuf>,
     webauthn_rp_id: Option<String>,
     webauthn_origins: Option<Vec<String>>,
@@ -129,6 +134,8 @@ pub struct Settings {
     pub webauthn_rp_id: String,
     /// Allowed WebAuthn origins.
     pub webauthn_origins: Vec<url::Url>,
+    /// Tag names that make a user an administrator for MFA enforcement.
+    pub mfa_admin_tags: Vec<String>,
     /// Whether an origin matches on any port (only for the localhost default).
     pub webauthn_any_port: bool,
     /// Failed guesses allowed per window.
@@ -192,6 +199,11 @@ impl Settings {
             max_body_bytes: args.max_body_bytes.or(file.max_body_bytes).unwrap_or(1024 * 1024),
             log_format: args.log_format.or(file.log_format).unwrap_or(LogFormat::Text),
             log: args.log.clone().or(file.log).unwrap_or_else(|| "info".to_owned()),
+            mfa_admin_tags: admin_tags(if args.mfa_admin_tags.is_empty() {
+                file.mfa_admin_tags
+            } else {
+                Some(args.mfa_admin_tags.clone())
+            }),
             trusted_proxies: parse_proxies(if args.trusted_proxies.is_empty() {
                 file.trusted_proxies.unwrap_or_default()
             } else {
@@ -229,6 +241,17 @@ impl Settings {
             return Err(CliError::Usage("max_body_bytes must be at least 1024".into()));
         }
         Ok(settings)
+    }
+}
+
+/// The admin tag names, trimmed; the built-in list when none are configured.
+fn admin_tags(configured: Option<Vec<String>>) -> Vec<String> {
+    let tags: Vec<String> =
+        configured.unwrap_or_default().iter().map(|t| t.trim().to_owned()).filter(|t| !t.is_empty()).collect();
+    if tags.is_empty() {
+        twofold_core::enforcement::DEFAULT_ADMIN_TAGS.iter().map(|t| (*t).to_owned()).collect()
+    } else {
+        tags
     }
 }
 

@@ -7,6 +7,7 @@ mod key;
 mod notify;
 mod request;
 mod serve;
+mod test_clock;
 
 use std::process::ExitCode;
 

@@ -10,7 +10,7 @@ use twofold_core::engine::BootstrapPlan;
 use twofold_core::engine::FactorConfig;
 use twofold_core::factors::passkey::RelyingParty;
 use twofold_core::secrets::SecretsKey;
-use twofold_core::{Engine, EngineConfig, SystemClock};
+use twofold_core::{Clock, Engine, EngineConfig};
 use twofold_server::{AppState, ServerLimits};
 use twofold_store::{SqlStore, StoreOptions};
 
@@ -20,8 +20,13 @@ use crate::config::{ConfigArgs, LogFormat, Settings};
 /// Flags of `twofold serve`.
 #[derive(Debug, Args)]
 pub struct ServeArgs {
+    // Boxed: the flag set is large, and the CLI's command enum holds it inline.
     #[command(flatten)]
-    config: ConfigArgs,
+    config: Box<ConfigArgs>,
+    /// TEST ONLY: shift the server's clock by the milliseconds written in this file
+    /// (re-read on every reading of the clock). Refused unless TWOFOLD_UNSAFE_TEST_CLOCK=1.
+    #[arg(long, hide = true, value_name = "FILE")]
+    unsafe_test_clock_file: Option<PathBuf>,
 }
 
 /// Runs the server until SIGINT or SIGTERM.
@@ -32,7 +37,8 @@ pub fn run(args: ServeArgs) -> Result<(), CliError> {
         .enable_all()
         .build()
         .map_err(|e| CliError::Runtime(format!("cannot start the async runtime: {e}")))?;
-    runtime.block_on(serve(settings))
+    let clock = crate::test_clock::from_flag(args.unsafe_test_clock_file)?;
+    runtime.block_on(serve(settings, clock))
 }
 
 fn init_logging(settings: &Settings) -> Result<(), CliError> {
@@ -46,7 +52,7 @@ fn init_logging(settings: &Settings) -> Result<(), CliError> {
     Ok(())
 }
 
-async fn serve(settings: Settings) -> Result<(), CliError> {
+async fn serve(settings: Settings, clock: Arc<dyn Clock>) -> Result<(), CliError> {
     let store = SqlStore::open(&settings.database_url, &StoreOptions::default())
         .await
         .map_err(|e| CliError::Runtime(e.to_string()))?;
@@ -62,7 +68,8 @@ async fn serve(settings: Settings) -> Result<(), CliError> {
     config.timestamp_window_ms = i64::try_from(settings.timestamp_window_secs).unwrap_or(300) * 1000;
     config.webhooks.retry_base_ms = i64::try_from(settings.webhook_retry_base_ms).unwrap_or(10_000);
     config.webhooks.max_attempts = i64::try_from(settings.webhook_max_attempts).unwrap_or(10);
-    let engine = Engine::new(Arc::new(store.clone()), Arc::new(SystemClock), config);
+    config.mfa_admin_tags = settings.mfa_admin_tags.clone();
+    let engine = Engine::new(Arc::new(store.clone()), clock, config);
     bootstrap_if_empty(&engine, &settings.data_dir).await?;
     engine.load_session_signer().await.map_err(|e| CliError::Runtime(e.to_string()))?;
 

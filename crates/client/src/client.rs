@@ -1,5 +1,7 @@
 //! A blocking HTTP client that stamps every request.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::{Map, Value};
@@ -15,12 +17,19 @@ pub struct ApiResponse {
     pub status: u16,
     /// Parsed body; a JSON string holding the text if the body was not JSON.
     pub body: Value,
+    /// Response headers, names in lowercase.
+    pub headers: Vec<(String, String)>,
 }
 
 impl ApiResponse {
     /// Whether the status is 2xx.
     pub fn is_success(&self) -> bool {
         (200..300).contains(&self.status)
+    }
+
+    /// The value of header `name` (case-insensitive), if present.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
     }
 }
 
@@ -30,6 +39,8 @@ pub struct Client {
     key: ApiKeyPair,
     organization_id: String,
     agent: ureq::Agent,
+    /// Added to the local clock when stamping `timestampMs` (for servers on a test clock).
+    clock_offset_ms: Arc<AtomicI64>,
 }
 
 impl Client {
@@ -45,7 +56,15 @@ impl Client {
             key,
             organization_id: organization_id.to_owned(),
             agent,
+            clock_offset_ms: Arc::default(),
         }
+    }
+
+    /// Stamps `timestampMs` with the local clock plus this shared offset (ms), to talk
+    /// to a server whose clock a test has moved.
+    pub fn with_clock_offset(mut self, offset_ms: Arc<AtomicI64>) -> Self {
+        self.clock_offset_ms = offset_ms;
+        self
     }
 
     /// The organization requests act in.
@@ -78,10 +97,15 @@ impl Client {
         let mut resp =
             req.send(body).map_err(|e| ClientError::Transport { url: url.clone(), message: e.to_string() })?;
         let status = resp.status().as_u16();
+        let headers = resp
+            .headers()
+            .iter()
+            .filter_map(|(k, v)| v.to_str().ok().map(|v| (k.as_str().to_owned(), v.to_owned())))
+            .collect();
         let text =
             resp.body_mut().read_to_string().map_err(|e| ClientError::Transport { url, message: e.to_string() })?;
         let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
-        Ok(ApiResponse { status, body })
+        Ok(ApiResponse { status, body, headers })
     }
 
     /// Runs query `name` (`/public/v1/query/<name>`); fills `organizationId` if absent.
@@ -115,7 +139,9 @@ impl Client {
             let newest = kind.versions.first().map(|v| v.type_name).unwrap_or_default();
             obj.insert("type".into(), Value::String(newest.to_owned()));
         }
-        obj.entry("timestampMs").or_insert_with(|| Value::String(now_ms().to_string()));
+        let now =
+            i64::try_from(now_ms()).unwrap_or(i64::MAX).saturating_add(self.clock_offset_ms.load(Ordering::SeqCst));
+        obj.entry("timestampMs").or_insert_with(|| Value::String(now.to_string()));
         obj.entry("organizationId").or_insert_with(|| Value::String(self.organization_id.clone()));
         obj.entry("parameters").or_insert_with(|| Value::Object(Map::new()));
         Ok(Value::Object(obj))

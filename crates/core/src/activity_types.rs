@@ -80,6 +80,10 @@ pub enum Operation {
     CreateWebhookEndpoint,
     /// Remove a webhook receiver.
     DeleteWebhookEndpoint,
+    /// Set the global MFA enforcement rule or an organization's override.
+    SetMfaEnforcement,
+    /// Delete an organization's MFA enforcement override (back to the global rule).
+    ResetMfaEnforcement,
 }
 
 /// A submit endpoint: `/public/v1/submit/<path>`.
@@ -398,6 +402,22 @@ pub const KINDS: &[ActivityKind] = &[
             "deleteWebhookEndpointResult",
         )],
         resource: "WEBHOOK_ENDPOINT",
+        action: "DELETE",
+        root_only: false,
+    },
+    ActivityKind {
+        path: "set_mfa_enforcement",
+        operation: Operation::SetMfaEnforcement,
+        versions: &[v("ACTIVITY_TYPE_SET_MFA_ENFORCEMENT", "setMfaEnforcementIntent", "setMfaEnforcementResult")],
+        resource: "SECURITY_SETTINGS",
+        action: "UPDATE",
+        root_only: false,
+    },
+    ActivityKind {
+        path: "reset_mfa_enforcement",
+        operation: Operation::ResetMfaEnforcement,
+        versions: &[v("ACTIVITY_TYPE_RESET_MFA_ENFORCEMENT", "resetMfaEnforcementIntent", "resetMfaEnforcementResult")],
+        resource: "SECURITY_SETTINGS",
         action: "DELETE",
         root_only: false,
     },

@@ -58,6 +58,14 @@ pub enum Error {
     /// Storage failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The tenant's MFA enforcement rule requires a second factor and the grace period is over.
+    #[error("{message}")]
+    MfaEnrollmentRequired {
+        /// What was refused and where to enroll.
+        message: String,
+        /// When the grace period ended (RFC 3339).
+        deadline: String,
+    },
 }
 
 impl Error {
@@ -74,6 +82,21 @@ impl Error {
             Error::Internal(_) => ErrorCode::Internal,
             Error::Store(StoreError::Conflict(_)) => ErrorCode::AlreadyExists,
             Error::Store(_) => ErrorCode::Internal,
+            Error::MfaEnrollmentRequired { .. } => ErrorCode::PermissionDenied,
+        }
+    }
+
+    /// The `details` of the error body: a `google.rpc.ErrorInfo` naming the refusal for
+    /// errors a client acts on by name, else nothing.
+    pub fn details(&self) -> Vec<serde_json::Value> {
+        match self {
+            Error::MfaEnrollmentRequired { deadline, .. } => vec![serde_json::json!({
+                "@type": "type.googleapis.com/google.rpc.ErrorInfo",
+                "reason": crate::enforcement::ENROLLMENT_REQUIRED,
+                "domain": "twofold",
+                "metadata": { "deadline": deadline, "setupPath": crate::enforcement::SETUP_PATH },
+            })],
+            _ => Vec::new(),
         }
     }
 

@@ -5,6 +5,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::activity_types::Operation;
+use crate::enforcement::Change;
 use crate::error::{Error, Result};
 use crate::model::{ApiKeyCurve, Effect, MethodGroup};
 
@@ -587,6 +588,8 @@ pub enum Intent {
     CreateWebhookEndpoint(CreateWebhookEndpoint),
     /// See [`DeleteWebhookEndpoint`].
     DeleteWebhookEndpoint(DeleteWebhookEndpoint),
+    /// A change to an MFA enforcement rule.
+    MfaEnforcement(Change),
 }
 
 impl Intent {
@@ -625,6 +628,8 @@ impl Intent {
             Operation::CreateAppActivity => Intent::CreateAppActivity(typed(parameters)?),
             Operation::CreateWebhookEndpoint => Intent::CreateWebhookEndpoint(typed(parameters)?),
             Operation::DeleteWebhookEndpoint => Intent::DeleteWebhookEndpoint(typed(parameters)?),
+            Operation::SetMfaEnforcement => Intent::MfaEnforcement(Change::Set(typed(parameters)?)),
+            Operation::ResetMfaEnforcement => Intent::MfaEnforcement(Change::Reset(typed(parameters)?)),
         })
     }
 
@@ -682,6 +687,7 @@ impl Intent {
             Intent::CreateAppActivity(p) => serde_json::Value::Object(p.payload.clone()),
             Intent::CreateWebhookEndpoint(p) => json!({ "url": p.url, "name": p.name }),
             Intent::DeleteWebhookEndpoint(p) => json!({ "endpoint_id": p.endpoint_id }),
+            Intent::MfaEnforcement(change) => change.policy_params(),
         }
     }
 

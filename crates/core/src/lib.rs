@@ -9,6 +9,7 @@ pub mod api;
 pub mod audit;
 pub mod clock;
 pub mod crypto;
+pub mod enforcement;
 pub mod engine;
 pub mod error;
 pub mod factors;

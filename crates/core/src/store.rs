@@ -8,6 +8,7 @@
 use async_trait::async_trait;
 
 use crate::audit::AuditEvent;
+use crate::enforcement::EnforcementRule;
 use crate::model::{
     Activity, ActivityFilter, ApiKey, Channel, Delivery, Factor, FactorKind, MfaPolicy, MfaProof, Organization, Policy,
     PolicyEvaluationRecord, SessionProfile, User, UserTag, Vote, WebhookEndpoint,
@@ -209,6 +210,17 @@ pub trait StoreTx: Send {
     /// Removes a rule set; `false` if there was none.
     async fn delete_ip_rule_set(&mut self, org_id: &str, public_key: Option<&str>, kind: ListKind)
     -> StoreResult<bool>;
+
+    /// The global MFA enforcement rule and `org_id`'s override, those that are set.
+    async fn mfa_enforcement_rules(&mut self, org_id: &str) -> StoreResult<Vec<EnforcementRule>>;
+    /// Every MFA enforcement rule that is set (the global one and all overrides).
+    async fn list_mfa_enforcement_rules(&mut self) -> StoreResult<Vec<EnforcementRule>>;
+    /// Creates or replaces an MFA enforcement rule.
+    async fn put_mfa_enforcement_rule(&mut self, rule: &EnforcementRule) -> StoreResult<()>;
+    /// Deletes an organization's override; `false` if it had none.
+    async fn delete_mfa_enforcement_rule(&mut self, org_id: &str) -> StoreResult<bool>;
+    /// An organization and all its descendants, oldest first.
+    async fn organization_tree(&mut self, root_id: &str) -> StoreResult<Vec<Organization>>;
 
     /// Inserts an MFA policy.
     async fn insert_mfa_policy(&mut self, policy: &MfaPolicy) -> StoreResult<()>;

@@ -345,6 +345,7 @@ pub(crate) fn validate(intent: &Intent) -> Result<()> {
                 )));
             }
         }
+        Intent::MfaEnforcement(change) => change.validate()?,
     }
     Ok(())
 }

@@ -64,7 +64,12 @@ impl IntoResponse for ApiError {
             ApiError::Core(Error::RateLimited { retry_after_secs, .. }) => Some(retry_after_secs.max(&1).to_string()),
             _ => None,
         };
-        let mut response = (status, Json(json!({ "code": code, "message": message, "details": [] }))).into_response();
+        let details = match &self {
+            ApiError::Core(e) if !status.is_server_error() => e.details(),
+            _ => Vec::new(),
+        };
+        let mut response =
+            (status, Json(json!({ "code": code, "message": message, "details": details }))).into_response();
         if let Some(secs) = retry_after.and_then(|s| axum::http::HeaderValue::from_str(&s).ok()) {
             response.headers_mut().insert(axum::http::header::RETRY_AFTER, secs);
         }

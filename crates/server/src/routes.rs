@@ -60,18 +60,42 @@ pub fn router(state: AppState) -> Router {
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
 }
 
-async fn submit(State(s): State<AppState>, Path(name): Path<String>, req: Stamped) -> Result<Response, ApiError> {
-    let activity = s.engine.submit(&name, &req.as_request()).await?;
-    Ok(Json(json!({ "activity": activity })).into_response())
+async fn submit(State(s): State<AppState>, Path(name): Path<String>, req: Stamped) -> Response {
+    let request = req.as_request();
+    let answer = s.engine.submit(&name, &request).await.map(|activity| json!({ "activity": activity }));
+    respond(&request, answer)
 }
 
-async fn query(State(s): State<AppState>, Path(name): Path<String>, req: Stamped) -> Result<Response, ApiError> {
-    Ok(Json(s.engine.query(&name, &req.as_request()).await?).into_response())
+async fn query(State(s): State<AppState>, Path(name): Path<String>, req: Stamped) -> Response {
+    let request = req.as_request();
+    let answer = s.engine.query(&name, &request).await;
+    respond(&request, answer)
 }
+
+/// The JSON answer or error, with `X-Twofold-MFA-Enrollment-Due` whenever the
+/// authenticated caller still has to enroll a factor.
+fn respond(request: &Request<'_>, answer: twofold_core::Result<serde_json::Value>) -> Response {
+    let mut response = match answer {
+        Ok(body) => Json(body).into_response(),
+        Err(e) => ApiError::from(e).into_response(),
+    };
+    if let Some(due) = request.enrollment_due().and_then(|d| axum::http::HeaderValue::from_str(&d).ok()) {
+        response.headers_mut().insert(ENROLLMENT_DUE, due);
+    }
+    response
+}
+
+/// The header carrying the MFA enrollment deadline.
+const ENROLLMENT_DUE: axum::http::HeaderName = axum::http::HeaderName::from_static("x-twofold-mfa-enrollment-due");
 
 impl Stamped {
     fn as_request(&self) -> Request<'_> {
-        Request { stamp: self.stamp.clone(), client_ip: self.client_ip, body: &self.body }
+        Request {
+            stamp: self.stamp.clone(),
+            client_ip: self.client_ip,
+            body: &self.body,
+            enrollment: Default::default(),
+        }
     }
 }
 

@@ -3,6 +3,7 @@
 use sqlx::Row;
 use sqlx::any::AnyRow;
 use twofold_core::audit::AuditEvent;
+use twofold_core::enforcement::{EnforcementRule, EnforcementValue};
 use twofold_core::model::{
     Activity, ActivityStatus, ApiKey, ApiKeyCurve, Channel, Delivery, DeliveryStatus, Effect, Factor, FactorKind,
     KeyKind, MethodGroup, MfaPolicy, MfaProof, Organization, Policy, PolicyEvaluationRecord, SessionProfile, User,
@@ -256,5 +257,18 @@ pub(crate) fn delivery(r: &AnyRow) -> R<Delivery> {
         last_status: r.try_get("last_status")?,
         delivered_at: r.try_get("delivered_at")?,
         created_at: r.try_get("created_at")?,
+    })
+}
+
+pub(crate) fn enforcement_rule(r: &AnyRow) -> R<EnforcementRule> {
+    let organization_id: String = r.try_get("organization_id")?;
+    let value: String = r.try_get("value")?;
+    Ok(EnforcementRule {
+        organization_id: if organization_id.is_empty() { None } else { Some(organization_id) },
+        value: EnforcementValue::parse(&value).ok_or_else(|| decode_err("value", format!("unknown value {value}")))?,
+        grace_period_days: r.try_get("grace_period_days")?,
+        accept_email_sms_otp: r.try_get::<i64, _>("accept_email_sms_otp")? != 0,
+        updated_at: r.try_get("updated_at")?,
+        updated_by: r.try_get("updated_by")?,
     })
 }

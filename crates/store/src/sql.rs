@@ -9,6 +9,7 @@ use async_trait::async_trait;
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{Any, AnyPool, AssertSqlSafe, Executor, Row, Transaction};
 use twofold_core::audit::AuditEvent;
+use twofold_core::enforcement::EnforcementRule;
 use twofold_core::model::{
     Activity, ActivityFilter, ApiKey, Channel, Delivery, Factor, FactorKind, MfaPolicy, MfaProof, Organization, Policy,
     PolicyEvaluationRecord, SessionProfile, User, UserTag, Vote, WebhookEndpoint,
@@ -250,6 +251,8 @@ const AUDIT_COLUMNS: &str = "id, organization_id, seq, at, event_type, outcome, 
      actor_credential_id, subject, details, prev_hash, hash";
 const KEY_COLUMNS: &str = "id, organization_id, user_id, name, public_key, verify_key, curve, created_at, \
      updated_at, expires_at, kind, session_profile_id";
+const ENFORCEMENT_COLUMNS: &str =
+    "organization_id, value, grace_period_days, accept_email_sms_otp, updated_at, updated_by";
 const FACTOR_COLUMNS: &str = "id, organization_id, user_id, kind, name, lookup, public_data, secret, counter, \
      active, used_at, created_at, updated_at";
 
@@ -1282,6 +1285,51 @@ impl StoreTx for SqlTx {
             .bind(target.unwrap_or("").to_owned())
             .bind(limit);
         self.all(q, rows::delivery).await
+    }
+
+    async fn mfa_enforcement_rules(&mut self, org_id: &str) -> StoreResult<Vec<EnforcementRule>> {
+        let sql = format!("SELECT {ENFORCEMENT_COLUMNS} FROM mfa_enforcement WHERE organization_id IN ('', $1)");
+        self.all(sqlx::query(AssertSqlSafe(sql)).bind(org_id.to_owned()), rows::enforcement_rule).await
+    }
+
+    async fn list_mfa_enforcement_rules(&mut self) -> StoreResult<Vec<EnforcementRule>> {
+        let sql = format!("SELECT {ENFORCEMENT_COLUMNS} FROM mfa_enforcement ORDER BY organization_id");
+        self.all(sqlx::query(AssertSqlSafe(sql)), rows::enforcement_rule).await
+    }
+
+    async fn put_mfa_enforcement_rule(&mut self, rule: &EnforcementRule) -> StoreResult<()> {
+        let q = sqlx::query(
+            "INSERT INTO mfa_enforcement (organization_id, value, grace_period_days, accept_email_sms_otp, \
+             updated_at, updated_by) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (organization_id) DO UPDATE SET \
+             value = excluded.value, grace_period_days = excluded.grace_period_days, \
+             accept_email_sms_otp = excluded.accept_email_sms_otp, updated_at = excluded.updated_at, \
+             updated_by = excluded.updated_by",
+        )
+        .bind(rule.organization_id.clone().unwrap_or_default())
+        .bind(rule.value.as_str())
+        .bind(rule.grace_period_days)
+        .bind(i64::from(rule.accept_email_sms_otp))
+        .bind(rule.updated_at)
+        .bind(rule.updated_by.clone());
+        self.affected(q).await.map(drop)
+    }
+
+    async fn delete_mfa_enforcement_rule(&mut self, org_id: &str) -> StoreResult<bool> {
+        // INVARIANT: '' is the global rule, which is never deleted.
+        let q = sqlx::query("DELETE FROM mfa_enforcement WHERE organization_id = $1 AND organization_id <> ''")
+            .bind(org_id.to_owned());
+        Ok(self.affected(q).await? == 1)
+    }
+
+    async fn organization_tree(&mut self, root_id: &str) -> StoreResult<Vec<Organization>> {
+        let q = sqlx::query(
+            "WITH RECURSIVE tree (id) AS (SELECT id FROM organizations WHERE id = $1 \
+             UNION SELECT o.id FROM organizations o JOIN tree t ON o.parent_id = t.id) \
+             SELECT id, name, parent_id, root_quorum_threshold, created_at, updated_at FROM organizations \
+             WHERE id IN (SELECT id FROM tree) ORDER BY created_at, id",
+        )
+        .bind(root_id.to_owned());
+        self.all(q, rows::organization).await
     }
 }
 

@@ -1,6 +1,7 @@
 //! One store suite, run against SQLite and PostgreSQL: both backends must behave alike.
 #![allow(clippy::expect_used, reason = "tests fail loudly")]
 
+use twofold_core::enforcement::{EnforcementRule, EnforcementValue};
 use twofold_core::model::{
     Activity, ActivityFilter, ActivityStatus, ApiKey, ApiKeyCurve, AuthMethod, AuthenticationType, Channel, Delivery,
     DeliveryStatus, Factor, FactorKind, KeyKind, MethodGroup, MfaPolicy, MfaProof, Organization, SessionProfile, User,
@@ -124,6 +125,40 @@ async fn factor_suite(store: &SqlStore) {
     // Deleting a user takes its factors with it.
     assert!(tx.delete_user("o1", "u1").await.expect("delete user"));
     assert!(tx.list_factors("o1", "u1", None).await.expect("list").is_empty());
+    tx.commit().await.expect("commit");
+}
+
+/// MFA enforcement rules: the global row and overrides, replace, delete, and the organization tree.
+async fn enforcement_suite(store: &SqlStore) {
+    let rule = |org: Option<&str>, value, at| EnforcementRule {
+        organization_id: org.map(Into::into),
+        value,
+        grace_period_days: 3,
+        accept_email_sms_otp: org.is_some(),
+        updated_at: at,
+        updated_by: Some("u1".into()),
+    };
+    let mut tx = store.write().await.expect("write");
+    for (id, parent) in [("e1", None), ("e2", Some("e1")), ("e3", Some("e2")), ("e4", None)] {
+        tx.insert_organization(&org(id, parent)).await.expect("org");
+    }
+    assert!(tx.mfa_enforcement_rules("e2").await.expect("read").is_empty(), "nothing set yet");
+    tx.put_mfa_enforcement_rule(&rule(None, EnforcementValue::Required, 10)).await.expect("global");
+    tx.put_mfa_enforcement_rule(&rule(Some("e2"), EnforcementValue::Off, 11)).await.expect("override");
+    tx.put_mfa_enforcement_rule(&rule(Some("e2"), EnforcementValue::RequiredForAdmins, 12)).await.expect("replace");
+    let mut both = tx.mfa_enforcement_rules("e2").await.expect("read");
+    both.sort_by_key(|r| r.updated_at);
+    assert_eq!(
+        both,
+        [rule(None, EnforcementValue::Required, 10), rule(Some("e2"), EnforcementValue::RequiredForAdmins, 12)]
+    );
+    assert_eq!(tx.mfa_enforcement_rules("e3").await.expect("read").len(), 1, "only the global rule");
+    assert_eq!(tx.list_mfa_enforcement_rules().await.expect("list").len(), 2);
+    assert!(!tx.delete_mfa_enforcement_rule("").await.expect("delete"), "the global rule is never deleted");
+    assert!(tx.delete_mfa_enforcement_rule("e2").await.expect("delete"));
+    assert!(!tx.delete_mfa_enforcement_rule("e2").await.expect("delete twice"));
+    let tree: Vec<String> = tx.organization_tree("e1").await.expect("tree").into_iter().map(|o| o.id).collect();
+    assert_eq!(tree, ["e1", "e2", "e3"], "descendants at every depth, not the unrelated root");
     tx.commit().await.expect("commit");
 }
 
@@ -383,6 +418,7 @@ async fn store_suite_on_every_backend() {
         suite(&store).await;
         factor_suite(&store).await;
         mfa_suite(&store).await;
+        enforcement_suite(&store).await;
         // A schema newer than the binary is refused, not half-used.
         sqlx::query(
             "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) \

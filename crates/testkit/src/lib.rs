@@ -7,7 +7,8 @@
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, mpsc};
 use std::time::Duration;
 
 use serde_json::Value;
@@ -146,6 +147,10 @@ pub struct TestServer {
     /// Everything the server wrote to stdout so far (start-up lines).
     pub stdout_lines: Vec<String>,
     stderr_path: PathBuf,
+    /// The test clock's offset file, when the server runs on one.
+    clock_file: Option<PathBuf>,
+    /// The test clock's offset (ms), shared with every client of this server.
+    clock_offset: Arc<AtomicI64>,
 }
 
 impl TestServer {
@@ -154,7 +159,40 @@ impl TestServer {
         let dir = tempfile::tempdir().expect("tempdir");
         let db = TestDb::new(backend, dir.path());
         let extra_args = extra_args.iter().map(|s| (*s).to_owned()).collect();
-        TestServer::launch(PathBuf::from(binary), dir, db, extra_args)
+        TestServer::launch(PathBuf::from(binary), dir, db, extra_args, None)
+    }
+
+    /// Like [`TestServer::start`], on a clock the test moves with [`TestServer::set_clock_offset`]
+    /// (`--unsafe-test-clock-file`, enabled by `TWOFOLD_UNSAFE_TEST_CLOCK=1` for this process only).
+    pub fn start_with_test_clock(binary: &str, backend: Backend, extra_args: &[&str]) -> TestServer {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let db = TestDb::new(backend, dir.path());
+        let file = dir.path().join("clock-offset-ms");
+        std::fs::write(&file, "0").expect("clock file");
+        let mut args: Vec<String> = extra_args.iter().map(|s| (*s).to_owned()).collect();
+        args.extend(["--unsafe-test-clock-file".to_owned(), file.display().to_string()]);
+        TestServer::launch(PathBuf::from(binary), dir, db, args, Some(file))
+    }
+
+    /// Moves the server's clock (and the `timestampMs` its clients stamp) to `offset_ms`
+    /// from real time; the very next request sees it.
+    pub fn set_clock_offset(&self, offset_ms: i64) {
+        self.write_clock(&offset_ms.to_string());
+        self.clock_offset.store(offset_ms, Ordering::SeqCst);
+    }
+
+    /// Stops the server's clock at `at_ms` (ms since the epoch) until moved again; clients
+    /// stamp `timestampMs` close to it.
+    pub fn freeze_clock(&self, at_ms: i64) {
+        self.write_clock(&format!("@{at_ms}"));
+        self.clock_offset.store(at_ms - real_now_ms(), Ordering::SeqCst);
+    }
+
+    fn write_clock(&self, setting: &str) {
+        let file = self.clock_file.as_ref().expect("server started with start_with_test_clock");
+        let staging = file.with_extension("new");
+        std::fs::write(&staging, setting).expect("write clock setting");
+        std::fs::rename(&staging, file).expect("move clock setting into place");
     }
 
     /// A second `twofold serve` process on the same database (its own port and data dir).
@@ -165,10 +203,18 @@ impl TestServer {
         let mut args = self.extra_args.clone();
         args.push("--secrets-key-file".to_owned());
         args.push(self.data_dir().join("secrets.key").display().to_string());
-        TestServer::launch(self.binary.clone(), dir, db, args)
+        let mut node = TestServer::launch(self.binary.clone(), dir, db, args, self.clock_file.clone());
+        node.clock_offset = self.clock_offset.clone();
+        node
     }
 
-    fn launch(binary: PathBuf, dir: tempfile::TempDir, db: TestDb, extra_args: Vec<String>) -> TestServer {
+    fn launch(
+        binary: PathBuf,
+        dir: tempfile::TempDir,
+        db: TestDb,
+        extra_args: Vec<String>,
+        clock_file: Option<PathBuf>,
+    ) -> TestServer {
         let stderr_path = dir.path().join("server.log");
         let mut s = TestServer {
             binary,
@@ -180,6 +226,8 @@ impl TestServer {
             port: 0,
             stdout_lines: Vec::new(),
             stderr_path,
+            clock_file,
+            clock_offset: Arc::default(),
         };
         s.spawn();
         s
@@ -205,6 +253,7 @@ impl TestServer {
             .arg(self.data_dir())
             .args(&self.extra_args)
             .env_remove("TWOFOLD_CONFIG")
+            .env("TWOFOLD_UNSAFE_TEST_CLOCK", if self.clock_file.is_some() { "1" } else { "0" })
             .stdout(Stdio::piped())
             .stderr(stderr)
             .spawn()
@@ -258,12 +307,12 @@ impl TestServer {
     pub fn root_client(&self) -> Client {
         let file = KeyFile::load(&self.root_key_path()).expect("bootstrap key file");
         let org = file.organization_id.clone().expect("org id in key file");
-        Client::new(&self.url, file.key_pair().expect("key pair"), &org)
+        self.client(file.key_pair().expect("key pair"), &org)
     }
 
-    /// A client for `key` acting in `org`.
+    /// A client for `key` acting in `org` (stamping with this server's test clock, if any).
     pub fn client(&self, key: ApiKeyPair, org: &str) -> Client {
-        Client::new(&self.url, key, org)
+        Client::new(&self.url, key, org).with_clock_offset(self.clock_offset.clone())
     }
 }
 
@@ -271,6 +320,12 @@ impl Drop for TestServer {
     fn drop(&mut self) {
         self.kill9();
     }
+}
+
+/// The machine's clock, ms since the epoch.
+pub fn real_now_ms() -> i64 {
+    let since = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock after 1970");
+    i64::try_from(since.as_millis()).expect("ms fit in i64")
 }
 
 /// A fresh P-256 key pair.
@@ -321,6 +376,7 @@ pub const TABLES: &[&str] = &[
     "policy_evaluations",
     "audit_events",
     "ip_rules",
+    "mfa_enforcement",
     "factors",
     "auth_failures",
     "mfa_policies",

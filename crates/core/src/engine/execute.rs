@@ -26,6 +26,9 @@ pub(super) async fn execute(tx: &mut dyn StoreTx, ctx: &ExecContext<'_>, intent:
     if let Some(done) = super::profiles::execute(tx, ctx, intent).await {
         return done;
     }
+    if let Intent::MfaEnforcement(change) = intent {
+        return super::enforcement::execute(tx, ctx, change).await.map(Executed::from);
+    }
     execute_organization(tx, ctx.org_id, intent, ctx.now).await.map(Executed::from)
 }
 
@@ -222,6 +225,9 @@ async fn execute_organization(
         | Intent::DeleteWebhookEndpoint(_) => Err(Error::Internal(
             "this activity executes in engine::factors, engine::mfa or engine::profiles".to_owned(),
         )),
+        Intent::MfaEnforcement(_) => {
+            Err(Error::Internal("enforcement changes execute in engine::enforcement".to_owned()))
+        }
     }
 }
 

@@ -7,6 +7,7 @@
 
 mod admission;
 mod decide;
+mod enforcement;
 mod execute;
 mod factors;
 mod identity;
@@ -50,12 +51,15 @@ pub struct EngineConfig {
     pub factors: FactorConfig,
     /// Webhook delivery retries.
     pub webhooks: crate::webhook::WebhookConfig,
+    /// Tag names that make a user an administrator for `MFA_ENFORCEMENT_REQUIRED_FOR_ADMINS`.
+    pub mfa_admin_tags: Vec<String>,
 }
 
 impl EngineConfig {
     /// Defaults (a 5-minute timestamp window) around the factor settings.
     pub fn new(factors: FactorConfig) -> Self {
-        EngineConfig { timestamp_window_ms: 5 * 60 * 1000, factors, webhooks: Default::default() }
+        let mfa_admin_tags = crate::enforcement::DEFAULT_ADMIN_TAGS.iter().map(|t| (*t).to_owned()).collect();
+        EngineConfig { timestamp_window_ms: 5 * 60 * 1000, factors, webhooks: Default::default(), mfa_admin_tags }
     }
 }
 
@@ -115,6 +119,9 @@ pub struct Request<'a> {
     pub client_ip: Option<std::net::IpAddr>,
     /// The exact body bytes the stamp signs.
     pub body: &'a [u8],
+    /// Set by the engine once the caller is authenticated: what the MFA enforcement
+    /// rule asks of it (the server turns it into `X-Twofold-MFA-Enrollment-Due`).
+    pub enrollment: std::sync::OnceLock<crate::enforcement::EnrollmentStatus>,
 }
 
 impl Request<'_> {
@@ -246,6 +253,7 @@ impl Engine {
         let version = version_for(kind, &env.activity_type)?;
         let intent = Intent::parse(kind.operation, &env.parameters)?;
         crate::validate::validate(&intent)?;
+        self.gate_activity(req, &caller, &intent).await?;
         let now = self.clock.now_ms();
         self.guard_lockout(&caller, &intent, req.client_ip, now).await?;
         if intent.changes_factors() && !factors::is_fresh(&caller, &self.config.factors, now) {
@@ -288,9 +296,12 @@ impl Engine {
         }
         let env: QueryEnvelope = req.parse()?;
         let (caller, mut tx) = self.admit(req, &env.organization_id).await?;
-        query::run(self, path, &caller, &mut *tx, req.body, self.clock.now_ms())
+        self.gate_query(req, &caller, path).await?;
+        let mut answer = query::run(self, path, &caller, &mut *tx, req.body, self.clock.now_ms())
             .await
-            .unwrap_or_else(|| Err(Error::NotFound(format!("unknown query endpoint `{}`", crypto::clip(path)))))
+            .unwrap_or_else(|| Err(Error::NotFound(format!("unknown query endpoint `{}`", crypto::clip(path)))))?;
+        req.decorate_whoami(path, &mut answer);
+        Ok(answer)
     }
 
     /// The pipeline's front: network rules (before the stamp is looked at), the
@@ -302,6 +313,7 @@ impl Engine {
         let stamp = req.stamp.as_ref().map_err(|why| Error::Unauthenticated(why.clone()))?;
         let caller = self.authenticate(&mut *tx, stamp, req.body, organization_id).await?;
         self.admit_key(&mut *tx, &caller, req.client_ip).await?;
+        let _ = req.enrollment.set(self.enrollment_status(&mut *tx, &caller).await?);
         Ok((caller, tx))
     }
 

@@ -42,6 +42,8 @@ pub const QUERY_PATHS: &[&str] = &[
     "get_recovery_codes_status",
     "list_sessions",
     "get_session_signing_key",
+    "get_mfa_enforcement",
+    "list_mfa_enforcements",
     "get_mfa_policies",
     "get_mfa_policy",
     "get_mfa_status",
@@ -190,6 +192,8 @@ pub(super) async fn run(
         "get_authenticators" => list_factors(caller, tx, body, FactorKind::Passkey).await,
         "get_totp_authenticators" => list_factors(caller, tx, body, FactorKind::Totp).await,
         "get_authenticator" => get_authenticator(caller, tx, body).await,
+        "get_mfa_enforcement" => super::enforcement::get_rule(caller, tx, body).await,
+        "list_mfa_enforcements" => super::enforcement::list_rules(caller, tx).await,
         "get_recovery_codes_status" => recovery_codes_status(caller, tx, body).await,
         "list_sessions" => list_sessions(caller, tx, body, now).await,
         "get_session_signing_key" => match engine.signer.get() {

@@ -1,0 +1,290 @@
+//! Tenant MFA enforcement in the pipeline: the caller's enrollment status, read in the
+//! request's own read transaction right after identity (so a rule change applies to
+//! the very next request on every node, with no cache to invalidate); the gate that
+//! refuses what the rule forbids; rule changes; and the two queries.
+
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::factors::ExecContext;
+use super::{Caller, Engine, Request, parse_body};
+use crate::audit;
+use crate::crypto;
+use crate::enforcement::{self, Change, EnforcementRule, EnforcementValue, EnrollmentStatus, RuleView, Scope};
+use crate::error::{Error, Result};
+use crate::intents::Intent;
+use crate::store::StoreTx;
+
+/// Queries about one's own factors, needed to enroll: they stay open after the grace period.
+const ENROLLMENT_QUERIES: &[&str] =
+    &["get_authenticators", "get_totp_authenticators", "get_recovery_codes_status", "get_passkey_registration_options"];
+
+/// Whether `intent` enrolls a new factor (what `MFA_ENFORCEMENT_OFF` disables).
+fn enrolls_factor(intent: &Intent) -> bool {
+    matches!(
+        intent,
+        Intent::CreateAuthenticators(_)
+            | Intent::CreateTotpAuthenticator(_)
+            | Intent::VerifyTotpAuthenticator(_)
+            | Intent::CreateRecoveryCodes(_)
+    )
+}
+
+/// What a user past the deadline may still submit: enrolling its own factors, and
+/// logging in and out (the console needs a session to reach the set-up page).
+fn allowed_when_overdue(intent: &Intent, user_id: &str) -> bool {
+    let own = intent.own_credential_target() == Some(user_id);
+    (enrolls_factor(intent) && own)
+        || matches!(intent, Intent::StampLogin(_))
+        || (own && matches!(intent, Intent::DeleteSessions(_)))
+}
+
+/// What a user past the deadline may still query: whoami, its own user, its own factors.
+fn query_allowed_when_overdue(path: &str, body: &[u8], user_id: &str) -> bool {
+    let subject = serde_json::from_slice::<Value>(body).ok().and_then(|v| v.get("userId").cloned());
+    let about_self = |absent_is_self: bool| match subject.as_ref() {
+        None => absent_is_self,
+        Some(v) => v.as_str() == Some(user_id),
+    };
+    match path {
+        "whoami" | "get_whoami" => true,
+        "get_user" => about_self(false),
+        p => ENROLLMENT_QUERIES.contains(&p) && about_self(true),
+    }
+}
+
+/// The rule in force for `org_id`: its override, else the global rule, else the default.
+async fn effective_rule(tx: &mut dyn StoreTx, org_id: &str) -> Result<EnforcementRule> {
+    let rules = tx.mfa_enforcement_rules(org_id).await?;
+    let (own, global): (Vec<_>, Vec<_>) = rules.into_iter().partition(|r| r.organization_id.is_some());
+    Ok(EnforcementRule::effective(own.into_iter().next(), global.into_iter().next()))
+}
+
+/// Checks that `target` is `acting` or one of its descendants.
+async fn check_visible(tx: &mut dyn StoreTx, acting: &str, target: &str) -> Result<()> {
+    let mut current = Some(target.to_owned());
+    // Parent links never form a cycle; the bound only keeps a corrupt row from looping.
+    for _ in 0..64 {
+        let Some(id) = current else { break };
+        if id == acting {
+            return Ok(());
+        }
+        current = tx.get_organization(&id).await?.and_then(|o| o.parent_id);
+    }
+    Err(Error::NotFound(format!("no organization `{}` in or under this organization", crypto::clip(target))))
+}
+
+/// The organization a change addresses (`None`: the global rule), checked against the acting one.
+async fn resolve_target(
+    tx: &mut dyn StoreTx,
+    acting: &str,
+    scope: Scope,
+    target: Option<&str>,
+) -> Result<Option<String>> {
+    match scope {
+        Scope::Global if tx.installation_root().await?.as_deref() == Some(acting) => Ok(None),
+        Scope::Global => Err(Error::PermissionDenied(
+            "only the installation's root organization manages the global MFA enforcement rule".to_owned(),
+        )),
+        Scope::Organization => {
+            let target = target.unwrap_or(acting);
+            check_visible(tx, acting, target).await?;
+            Ok(Some(target.to_owned()))
+        }
+    }
+}
+
+impl Engine {
+    /// The caller's enrollment status under its organization's effective rule.
+    pub(super) async fn enrollment_status(&self, tx: &mut dyn StoreTx, caller: &Caller) -> Result<EnrollmentStatus> {
+        let org_id = caller.organization.id.as_str();
+        let user = &caller.user;
+        let rule = effective_rule(tx, org_id).await?;
+        let is_admin = rule.value == EnforcementValue::RequiredForAdmins && self.is_admin(tx, caller).await?;
+        let factors = tx.list_factors(org_id, &user.id, None).await?;
+        let enrolled = enforcement::is_enrolled(&factors, user, rule.accept_email_sms_otp);
+        Ok(EnrollmentStatus::of(&rule, user, is_admin, enrolled))
+    }
+
+    /// Whether the caller is a root-quorum member or carries an admin tag.
+    async fn is_admin(&self, tx: &mut dyn StoreTx, caller: &Caller) -> Result<bool> {
+        let org_id = caller.organization.id.as_str();
+        if tx.root_quorum_members(org_id).await?.contains(&caller.user.id) {
+            return Ok(true);
+        }
+        let memberships = tx.user_tag_memberships(org_id).await?;
+        let mine: Vec<&String> = memberships.iter().filter(|(u, _)| *u == caller.user.id).map(|(_, t)| t).collect();
+        if mine.is_empty() {
+            return Ok(false);
+        }
+        let tags = tx.list_user_tags(org_id).await?;
+        let names: Vec<&str> = tags.iter().filter(|t| mine.contains(&&t.id)).map(|t| t.name.as_str()).collect();
+        Ok(enforcement::is_admin(false, &names, &self.config.mfa_admin_tags))
+    }
+
+    /// Refuses an activity the rule does not let the caller submit now.
+    pub(super) async fn gate_activity(&self, req: &Request<'_>, caller: &Caller, intent: &Intent) -> Result<()> {
+        let Some(status) = req.enrollment.get() else { return Ok(()) };
+        if status.value == EnforcementValue::Off && enrolls_factor(intent) {
+            return Err(self.refuse_enrolment(caller).await);
+        }
+        if status.overdue(self.clock.now_ms()) && !allowed_when_overdue(intent, &caller.user.id) {
+            return Err(self.block(caller, status, "submit").await);
+        }
+        Ok(())
+    }
+
+    /// Refuses a query the rule does not let the caller make now.
+    pub(super) async fn gate_query(&self, req: &Request<'_>, caller: &Caller, path: &str) -> Result<()> {
+        let Some(status) = req.enrollment.get() else { return Ok(()) };
+        if status.value == EnforcementValue::Off && path == "get_passkey_registration_options" {
+            return Err(self.refuse_enrolment(caller).await);
+        }
+        if status.overdue(self.clock.now_ms()) && !query_allowed_when_overdue(path, req.body, &caller.user.id) {
+            return Err(self.block(caller, status, path).await);
+        }
+        Ok(())
+    }
+
+    /// Audits and builds the refusal of a request made after the grace period.
+    async fn block(&self, caller: &Caller, status: &EnrollmentStatus, endpoint: &str) -> Error {
+        let details = json!({ "endpoint": endpoint, "deadline": enforcement::rfc3339(status.deadline) });
+        self.audit_enforcement(caller, enforcement::ENROLLMENT_REQUIRED, details).await;
+        status.refusal()
+    }
+
+    /// Audits and builds the refusal of a new factor while enrolment is off.
+    async fn refuse_enrolment(&self, caller: &Caller) -> Error {
+        self.audit_enforcement(caller, "MFA_ENROLLMENT_DISABLED", json!({})).await;
+        Error::PermissionDenied(format!(
+            "enrolling new factors is disabled in organization `{}` (MFA enforcement is {}); existing factors \
+             keep working",
+            caller.organization.id,
+            EnforcementValue::Off.as_str()
+        ))
+    }
+
+    async fn audit_enforcement(&self, caller: &Caller, event_type: &'static str, details: Value) {
+        let event = audit::NewEvent {
+            event_type,
+            outcome: "DENIED",
+            actor_user_id: Some(&caller.user.id),
+            actor_credential_id: Some(&caller.credential.id),
+            subject: None,
+            details,
+        };
+        self.audit_refusal(&caller.organization.id, event).await;
+        tracing::info!(user_id = %caller.user.id, organization_id = %caller.organization.id, event_type, "refused by MFA enforcement");
+    }
+}
+
+impl Request<'_> {
+    /// `X-Twofold-MFA-Enrollment-Due`: the RFC 3339 deadline while the authenticated
+    /// caller must still enroll a factor (in the past once the grace period is over).
+    pub fn enrollment_due(&self) -> Option<String> {
+        self.enrollment.get().and_then(EnrollmentStatus::outstanding).map(enforcement::rfc3339)
+    }
+
+    /// Adds `mfaEnrollment` to a whoami answer.
+    pub(super) fn decorate_whoami(&self, path: &str, answer: &mut Value) {
+        if let (Some(status), "whoami" | "get_whoami") = (self.enrollment.get(), path) {
+            answer["mfaEnrollment"] = status.whoami_view();
+        }
+    }
+}
+
+/// Applies a rule change inside the activity's transaction, with its audit events.
+pub(super) async fn execute(tx: &mut dyn StoreTx, ctx: &ExecContext<'_>, change: &Change) -> Result<Value> {
+    let (scope, target) = match change {
+        Change::Set(p) => (p.scope, p.target_organization_id.as_deref()),
+        Change::Reset(p) => (p.scope, p.target_organization_id.as_deref()),
+    };
+    let target = resolve_target(tx, ctx.org_id, scope, target).await?;
+    let key = target.as_deref().unwrap_or_default();
+    let (outcome, rule) = match change {
+        Change::Set(p) => {
+            let rule = EnforcementRule {
+                organization_id: target.clone(),
+                value: p.value,
+                grace_period_days: p.grace_period_days.unwrap_or(0),
+                accept_email_sms_otp: p.accept_email_sms_otp.unwrap_or(false),
+                updated_at: ctx.now,
+                updated_by: Some(ctx.initiator_user_id.to_owned()),
+            };
+            let stored = tx.mfa_enforcement_rules(key).await?.into_iter().find(|r| r.organization_id == target);
+            // Saving the same settings again changes nothing, and restarts no grace clock.
+            match stored.filter(|s| s.same_settings(&rule)) {
+                Some(unchanged) => {
+                    return Ok(json!({ "mfaEnforcement": RuleView::new(&unchanged, target.as_deref()) }));
+                }
+                None => {
+                    tx.put_mfa_enforcement_rule(&rule).await?;
+                    ("SET", rule)
+                }
+            }
+        }
+        Change::Reset(_) => {
+            if !tx.delete_mfa_enforcement_rule(key).await? {
+                return Err(Error::NotFound(format!(
+                    "organization `{key}` has no MFA enforcement rule of its own; it already follows the global rule"
+                )));
+            }
+            ("RESET", effective_rule(tx, key).await?)
+        }
+    };
+    let view = RuleView::new(&rule, target.as_deref());
+    let mut chains = vec![ctx.org_id];
+    chains.extend(target.as_deref().filter(|t| *t != ctx.org_id));
+    for org in chains {
+        let event = audit::NewEvent {
+            event_type: "MFA_ENFORCEMENT_CHANGED",
+            outcome,
+            actor_user_id: Some(ctx.initiator_user_id),
+            actor_credential_id: None,
+            subject: target.as_deref(),
+            details: json!({ "scope": scope, "rule": view }),
+        };
+        audit::append(tx, org, ctx.now, event).await?;
+    }
+    Ok(json!({ "mfaEnforcement": view }))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RuleRequest {
+    #[serde(default)]
+    target_organization_id: Option<String>,
+}
+
+/// `get_mfa_enforcement`: the rule in force for the caller's organization (or one under it).
+pub(super) async fn get_rule(caller: &Caller, tx: &mut dyn StoreTx, body: &[u8]) -> Result<Value> {
+    let req: RuleRequest = parse_body(body)?;
+    let target = req.target_organization_id.as_deref().unwrap_or(&caller.organization.id);
+    check_visible(tx, &caller.organization.id, target).await?;
+    let rule = effective_rule(tx, target).await?;
+    Ok(json!({ "mfaEnforcement": RuleView::new(&rule, Some(target)) }))
+}
+
+/// `list_mfa_enforcements`: the global rule, and every organization from the caller's
+/// down (the caller's first) with the rule in force for it.
+pub(super) async fn list_rules(caller: &Caller, tx: &mut dyn StoreTx) -> Result<Value> {
+    let mut orgs = tx.organization_tree(&caller.organization.id).await?;
+    // The caller's own organization heads the list; the rest stay oldest first.
+    orgs.sort_by_key(|o| o.id != caller.organization.id);
+    let rules = tx.list_mfa_enforcement_rules().await?;
+    let global = rules.iter().find(|r| r.organization_id.is_none()).cloned();
+    let organizations: Vec<Value> = orgs
+        .iter()
+        .map(|o| {
+            let own = rules.iter().find(|r| r.organization_id.as_deref() == Some(o.id.as_str())).cloned();
+            json!({
+                "organizationId": o.id,
+                "organizationName": o.name,
+                "parentOrganizationId": o.parent_id,
+                "mfaEnforcement": RuleView::new(&EnforcementRule::effective(own, global.clone()), Some(&o.id)),
+            })
+        })
+        .collect();
+    let global = global.unwrap_or_else(EnforcementRule::default_global);
+    Ok(json!({ "global": RuleView::new(&global, None), "organizations": organizations }))
+}
