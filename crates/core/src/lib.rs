@@ -15,6 +15,7 @@ pub mod factors;
 pub mod intents;
 pub mod model;
 pub mod network;
+pub mod otp;
 pub mod secrets;
 pub mod store;
 mod validate;

@@ -20,11 +20,14 @@ pub(super) async fn execute(tx: &mut dyn StoreTx, ctx: &ExecContext<'_>, intent:
     if let Some(done) = super::factors::execute(tx, ctx, intent).await {
         return done;
     }
+    if let Some(done) = super::otp::execute(tx, ctx, intent).await {
+        return done;
+    }
     execute_organization(tx, ctx.org_id, intent, ctx.now).await.map(Executed::from)
 }
 
 /// Organization, user, key, policy and network changes.
-async fn execute_organization(
+pub(super) async fn execute_organization(
     tx: &mut dyn StoreTx,
     org_id: &str,
     intent: &Intent,
@@ -60,6 +63,7 @@ async fn execute_organization(
         }
         Intent::UpdateUser(p) => {
             let mut user = tx.get_user(org_id, &p.user_id).await?.ok_or_else(|| no_user(&p.user_id))?;
+            let before = (user.email.clone(), user.phone.clone());
             if let Some(name) = &p.user_name {
                 user.name = check_name("userName", name)?;
             }
@@ -68,6 +72,13 @@ async fn execute_organization(
             }
             if let Some(phone) = &p.user_phone_number {
                 user.phone = optional(phone).map(check_phone).transpose()?;
+            }
+            // A changed address is no longer the one a code proved.
+            if user.email != before.0 {
+                user.email_verified_at = None;
+            }
+            if user.phone != before.1 {
+                user.phone_verified_at = None;
             }
             user.updated_at = now;
             tx.update_user(&user).await?;
@@ -207,6 +218,9 @@ async fn execute_organization(
         | Intent::CreateRecoveryCodes(_)
         | Intent::StampLogin(_)
         | Intent::DeleteSessions(_) => Err(Error::Internal("factor activities execute in engine::factors".to_owned())),
+        Intent::InitOtp(_) | Intent::VerifyOtp(_) | Intent::OtpLogin(_) => {
+            Err(Error::Internal("OTP activities execute in engine::otp".to_owned()))
+        }
     }
 }
 
@@ -248,6 +262,8 @@ fn new_user(org_id: &str, name: &str, email: Option<&str>, phone: Option<&str>, 
         phone: phone.and_then(optional).map(check_phone).transpose()?,
         created_at: now,
         updated_at: now,
+        email_verified_at: None,
+        phone_verified_at: None,
     })
 }
 

@@ -10,6 +10,7 @@ mod decide;
 mod execute;
 mod factors;
 mod identity;
+mod otp;
 mod query;
 mod settle;
 mod vote;
@@ -209,6 +210,8 @@ impl Engine {
             phone: None,
             created_at: now,
             updated_at: now,
+            email_verified_at: None,
+            phone_verified_at: None,
         })
         .await?;
         tx.insert_api_key(&ApiKey {
@@ -261,6 +264,10 @@ impl Engine {
             if let Some(secret) = secret {
                 proofs.push(self.prove(&caller, &caller.user.id, secret).await?.to_owned());
             }
+            if let Some(token) = &target.verification_token {
+                let secret = factors::Secret::VerificationToken(token);
+                proofs.push(self.prove(&caller, &caller.user.id, secret).await?.to_owned());
+            }
             return self.vote(&caller, *approve, &target.fingerprint, req.body, proofs).await;
         }
         if let Intent::VerifyTotpAuthenticator(p) = &intent {
@@ -271,6 +278,9 @@ impl Engine {
             }
             let secret = factors::Secret::Totp { code: &p.totp_code, device: Some(&p.totp_authenticator_id) };
             self.prove(&caller, &p.user_id, secret).await?;
+        }
+        if let Some(existing) = self.prepare_otp(&caller, &intent, req).await? {
+            return Ok(existing);
         }
         self.run_activity(&caller, version, &env.parameters, req.body, proofs).await
     }

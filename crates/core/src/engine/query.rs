@@ -42,6 +42,7 @@ pub const QUERY_PATHS: &[&str] = &[
     "get_recovery_codes_status",
     "list_sessions",
     "get_session_signing_key",
+    "get_enclave_keys",
 ];
 
 /// Default and largest page sizes for paginated lists.
@@ -190,6 +191,7 @@ pub(super) async fn run(
             None => Err(Error::Internal("the session signing key is not loaded".to_owned())),
         },
         "get_passkey_registration_options" => registration_options(engine, caller, body, now).await,
+        "get_enclave_keys" => engine.enclave_keys().await,
         _ => return None,
     })
 }
