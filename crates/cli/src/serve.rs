@@ -22,6 +22,8 @@ use crate::config::{ConfigArgs, LogFormat, Settings};
 pub struct ServeArgs {
     #[command(flatten)]
     config: ConfigArgs,
+    #[command(flatten)]
+    otp: crate::enclave::OtpArgs,
 }
 
 /// Runs the server until SIGINT or SIGTERM.
@@ -32,7 +34,7 @@ pub fn run(args: ServeArgs) -> Result<(), CliError> {
         .enable_all()
         .build()
         .map_err(|e| CliError::Runtime(format!("cannot start the async runtime: {e}")))?;
-    runtime.block_on(serve(settings))
+    runtime.block_on(serve(settings, args.otp))
 }
 
 fn init_logging(settings: &Settings) -> Result<(), CliError> {
@@ -46,7 +48,7 @@ fn init_logging(settings: &Settings) -> Result<(), CliError> {
     Ok(())
 }
 
-async fn serve(settings: Settings) -> Result<(), CliError> {
+async fn serve(settings: Settings, otp: crate::enclave::OtpArgs) -> Result<(), CliError> {
     let store = SqlStore::open(&settings.database_url, &StoreOptions::default())
         .await
         .map_err(|e| CliError::Runtime(e.to_string()))?;
@@ -58,6 +60,7 @@ async fn serve(settings: Settings) -> Result<(), CliError> {
     factors.max_failures = settings.auth_failure_limit;
     factors.failure_window_ms = i64::try_from(settings.auth_failure_window_secs).unwrap_or(900) * 1000;
     factors.session_max_secs = settings.session_max_secs;
+    factors.otp = otp.config(&settings.data_dir).await?;
     let mut config = EngineConfig::new(factors);
     config.timestamp_window_ms = i64::try_from(settings.timestamp_window_secs).unwrap_or(300) * 1000;
     let engine = Engine::new(Arc::new(store.clone()), Arc::new(SystemClock), config);
@@ -132,7 +135,8 @@ fn redact(url: &str) -> String {
     }
 }
 
-async fn shutdown_signal() {
+/// Resolves on SIGINT or SIGTERM.
+pub(crate) async fn shutdown_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
     };
