@@ -347,3 +347,85 @@ pub fn run(args: EnclaveArgs) -> Result<(), CliError> {
         }
     })
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::expect_used, clippy::unwrap_used, reason = "tests fail loudly")]
+
+    use super::*;
+    use twofold_enclave::Outbox;
+
+    const T0: i64 = 1_800_000_000_000;
+
+    /// Acceptance 4 (NIST 800-63B-4 §3.2.2, docs/SECURITY.md "Brute force"): an attacker
+    /// who makes every guess the coordinator's path allows against 1 000 six-digit codes
+    /// succeeds at most attempts/10^6 of the time; the guess after the last allowed one
+    /// is refused even when it is the right code.
+    #[tokio::test(flavor = "multi_thread")]
+    async fn brute_force_success_rate_is_bounded_by_attempts_over_10_pow_6() {
+        const CODES: usize = 1000;
+        let outbox = tempfile::tempdir().unwrap();
+        let config = EnclaveConfig::default();
+        let max_attempts = config.max_attempts as usize;
+        let enclave = Enclave::new(EnclaveKeys::generate().unwrap(), Deliverer::outbox(outbox.path()), config).unwrap();
+        let pinned = enclave.public_keys().signing_public_key;
+        let port = EnclavePort(Arc::new(enclave));
+        let client = twofold_client::ApiKeyPair::generate(twofold_client::Curve::P256).unwrap().public_key_hex();
+        let (mut successes, mut guesses) = (0usize, 0usize);
+        for i in 0..CODES {
+            let started = port
+                .start(OtpStart {
+                    organization_id: "org".into(),
+                    channel: OtpChannel::Sms,
+                    contact: "+15551234567".into(),
+                    app_name: "Acme".into(),
+                    otp_length: Some(6),
+                    alphanumeric: Some(false),
+                    expiration_seconds: None,
+                    sender_name: None,
+                    reply_to: None,
+                    sms_template: None,
+                    now_ms: T0,
+                })
+                .await
+                .unwrap();
+            let path = Outbox::list(outbox.path()).unwrap().pop().unwrap();
+            let code = Outbox::read(&path).unwrap().body.split(' ').next().unwrap().to_owned();
+            std::fs::remove_file(path).unwrap();
+            let mut state = started.sealed_state;
+            let mut check = |guess: String, state: String| {
+                let attempt = twofold_enclave::encrypt_otp_attempt(&started.target_bundle, &pinned, &guess, &client);
+                port.check(OtpAttempt {
+                    otp_id: started.otp_id.clone(),
+                    organization_id: "org".into(),
+                    sealed_state: state,
+                    encrypted_bundle: attempt.unwrap(),
+                    token_expiration_seconds: None,
+                    now_ms: T0 + 1000,
+                })
+            };
+            let mut won = false;
+            // Distinct guesses, walking the code space: the attacker's best strategy.
+            for g in 0..max_attempts {
+                let checked = check(format!("{:06}", (i * max_attempts + g) % 1_000_000), state).await.unwrap();
+                state = checked.sealed_state;
+                guesses += 1;
+                if matches!(checked.verdict, OtpVerdict::Verified { .. }) {
+                    successes += 1;
+                    won = true;
+                    break;
+                }
+            }
+            if !won {
+                let last = check(code, state).await.unwrap();
+                assert_eq!(last.verdict, OtpVerdict::Exhausted, "the guess after the limit is refused");
+            }
+        }
+        // Expected successes: CODES * attempts / 10^6 = 0.005; P(2 or more) ≈ 1.2e-5.
+        let bound = max_attempts as f64 / 1e6;
+        let observed = successes as f64 / CODES as f64;
+        eprintln!("{CODES} codes, {guesses} guesses, {successes} successes: observed {observed}, bound {bound}");
+        assert!(successes <= 1, "{successes} of {CODES} six-digit codes guessed with {max_attempts} attempts each");
+        assert!(guesses <= CODES * max_attempts);
+    }
+}
