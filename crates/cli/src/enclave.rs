@@ -393,7 +393,7 @@ mod tests {
             let code = Outbox::read(&path).unwrap().body.split(' ').next().unwrap().to_owned();
             std::fs::remove_file(path).unwrap();
             let mut state = started.sealed_state;
-            let mut check = |guess: String, state: String| {
+            let check = |guess: String, state: String| {
                 let attempt = twofold_enclave::encrypt_otp_attempt(&started.target_bundle, &pinned, &guess, &client);
                 port.check(OtpAttempt {
                     otp_id: started.otp_id.clone(),
