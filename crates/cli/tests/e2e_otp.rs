@@ -496,3 +496,42 @@ fn approvals_accept_a_verification_token_for_the_voters_email_once() {
     assert!(contains(&server.database_bytes(), b"AUTHENTICATION_TYPE_EMAIL_OTP"), "the vote records the proof");
     refused(approve(&kim, &pending("t2")), 401, "already used");
 }
+
+/// The newer SDK login: `stamp_login` stamped with `X-Stamp-Attested` (the verification token
+/// and a signature by its key over the body) creates a session once; other keys, other
+/// endpoints and a second use are refused.
+#[test]
+fn stamp_login_with_x_stamp_attested_logs_in_once() {
+    use base64::Engine as _;
+    let server = TestServer::start(BIN, Backend::Sqlite, &[]);
+    let root = server.root_client();
+    let sub_org = customer(&root, "lea@example.com");
+    let pinned = root.enclave_signing_key().expect("enclave key");
+    let started = init_email(&root, "lea@example.com", json!({}));
+    let path = twofold_enclave::Outbox::list(&server.data_dir().join("outbox")).expect("outbox").pop().expect("msg");
+    let code = twofold_testkit::otp_code_in(&twofold_enclave::Outbox::read(&path).expect("message").body);
+    let key = new_key();
+    let token = root.verify_otp(&started, &pinned, &code, &key).expect("verify");
+    let send = |signer: &ApiKeyPair, name: &str, parameters: Value| {
+        let user = Client::new(&server.url, new_key(), &sub_org);
+        let body = user.submit_body(name, json!({ "parameters": parameters })).expect("body").to_string();
+        let stamp = json!({
+            "publicKeyAttestation": token, "scheme": "STAMP_ATTESTED_SCHEME_P256_VERIFICATION_TOKEN",
+            "publicKey": key.public_key_hex(), "signature": signer.sign_hex(body.as_bytes()),
+        });
+        let header = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(stamp.to_string());
+        user.post_with_headers(&format!("/public/v1/submit/{name}"), body.as_bytes(), &[("X-Stamp-Attested", header)])
+            .expect("sent")
+    };
+    let login = json!({ "publicKey": key.public_key_hex() });
+    refused(send(&new_key(), "stamp_login", login.clone()), 401, "does not verify");
+    refused(send(&key, "stamp_login", json!({ "publicKey": new_key().public_key_hex() })), 403, "its own publicKey");
+    refused(send(&key, "create_user_tag", json!({ "userTagName": "x", "userIds": [] })), 403, "only sign stamp_login");
+    let result = completed(Ok(send(&key, "stamp_login", login.clone())), "stampLoginResult");
+    assert!(result["session"].as_str().is_some(), "{result}");
+    let same = ApiKeyPair::from_private_hex(key.curve(), &key.private_key_hex()).expect("key");
+    let whoami = ok(server.client(same, &sub_org).query("get_whoami", json!({})));
+    assert_eq!(whoami["organizationId"], sub_org.as_str());
+    std::thread::sleep(std::time::Duration::from_millis(5));
+    refused(send(&key, "stamp_login", login), 401, "already used");
+}

@@ -22,6 +22,6 @@ mod validate;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use engine::query_paths;
-pub use engine::{Caller, Engine, EngineConfig, Request, StampProof};
+pub use engine::{ATTESTED_SCHEME, Caller, Engine, EngineConfig, Request, StampProof};
 pub use error::{Error, ErrorCode, Result};
 pub use store::{Store, StoreError, StoreTx};

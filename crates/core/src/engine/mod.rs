@@ -38,7 +38,7 @@ pub use factors::FactorConfig;
 pub fn query_paths() -> &'static [&'static str] {
     query::QUERY_PATHS
 }
-pub use identity::{Caller, CallerCredential, StampProof, WEBAUTHN_SCHEME};
+pub use identity::{ATTESTED_SCHEME, Caller, CallerCredential, StampProof, WEBAUTHN_SCHEME};
 
 /// Tunables of the pipeline.
 #[derive(Debug, Clone)]
@@ -254,6 +254,9 @@ impl Engine {
                 self.config.factors.fresh_auth_ms / 60_000
             )));
         }
+        if let Some(existing) = self.prepare_otp(&caller, &intent, req).await? {
+            return Ok(existing);
+        }
         let mut proofs = vec![caller.credential.authentication_type.to_owned()];
         if let Intent::Vote(approve, target) = &intent {
             let secret = match (&target.totp_code, &target.recovery_code) {
@@ -279,9 +282,6 @@ impl Engine {
             let secret = factors::Secret::Totp { code: &p.totp_code, device: Some(&p.totp_authenticator_id) };
             self.prove(&caller, &p.user_id, secret).await?;
         }
-        if let Some(existing) = self.prepare_otp(&caller, &intent, req).await? {
-            return Ok(existing);
-        }
         self.run_activity(&caller, version, &env.parameters, req.body, proofs).await
     }
 
@@ -301,6 +301,7 @@ impl Engine {
         }
         let env: QueryEnvelope = req.parse()?;
         let (caller, mut tx) = self.admit(req, &env.organization_id).await?;
+        otp::refuse_attested(&caller)?;
         query::run(self, path, &caller, &mut *tx, req.body, self.clock.now_ms())
             .await
             .unwrap_or_else(|| Err(Error::NotFound(format!("unknown query endpoint `{}`", crypto::clip(path)))))

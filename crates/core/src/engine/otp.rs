@@ -13,7 +13,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Value, json};
 
 use super::factors::{ExecContext, Executed, create_session};
-use super::{Caller, Engine, Request, new_id};
+use super::{Caller, CallerCredential, Engine, Request, StampProof, new_id};
 use crate::api::ActivityView;
 use crate::crypto;
 use crate::error::{Error, Result};
@@ -102,6 +102,9 @@ impl Engine {
         intent: &Intent,
         req: &Request<'_>,
     ) -> Result<Option<ActivityView>> {
+        if let StampProof::Attested { public_key, .. } = &caller.stamp {
+            return self.spend_attested_stamp(caller, intent, public_key, req).await;
+        }
         if !matches!(intent, Intent::InitOtp(_) | Intent::VerifyOtp(_)) {
             return Ok(None);
         }
@@ -113,6 +116,85 @@ impl Engine {
             Intent::VerifyOtp(p) => self.attempt_otp(caller, p, req.body).await?,
             _ => {}
         }
+        Ok(None)
+    }
+
+    /// `X-Stamp-Attested`: the body is signed by the key the verification token binds, the token
+    /// (from a flow of this organization or its parent) proves the contact of exactly one user of
+    /// this organization. Returns the credential, organization and user ids.
+    pub(super) async fn check_attested_stamp(
+        &self,
+        tx: &mut dyn StoreTx,
+        token: &str,
+        public_key: &str,
+        signature: &str,
+        body: &[u8],
+        organization_id: &str,
+    ) -> Result<(CallerCredential, String, String)> {
+        let refused = |why: &str| Error::Unauthenticated(format!("X-Stamp-Attested refused: {why}"));
+        let claims = enclave(&self.config.factors.otp)?
+            .verify_token(token, self.clock.now_ms())
+            .await
+            .map_err(|e| refused(&e.to_string()))?;
+        if !claims.public_key.eq_ignore_ascii_case(public_key) {
+            return Err(refused("publicKey is not the key the verification token is bound to"));
+        }
+        let key = crypto::parse_public_key(ApiKeyCurve::P256, &public_key.to_ascii_lowercase())
+            .map_err(|e| refused(&e.to_string()))?;
+        let signature = hex::decode(signature).map_err(|_| refused("signature is not hex"))?;
+        if !crypto::verify(ApiKeyCurve::P256, &key, body, &signature) {
+            return Err(refused("signature does not verify over the request body"));
+        }
+        let org = tx.get_organization(organization_id).await?.ok_or_else(|| refused("unknown organization"))?;
+        if claims.organization_id != org.id && Some(&claims.organization_id) != org.parent_id.as_ref() {
+            return Err(refused("the token comes from an OTP flow of an unrelated organization"));
+        }
+        let mut users = tx.users_with_contact(&org.id, &normalize_contact(&claims.contact)).await?;
+        users.retain(|u| u.organization_id == org.id && has_contact(u, &claims));
+        let [user] = users.as_slice() else {
+            return Err(refused(&format!(
+                "{} users of this organization have the verified {}; exactly one must",
+                users.len(),
+                contact_name(claims.channel)
+            )));
+        };
+        ensure_enabled(tx, &org.id, claims.channel).await?;
+        let credential = CallerCredential {
+            id: claims.id.clone(),
+            public_key: public_key.to_ascii_lowercase(),
+            credential_type: "CREDENTIAL_TYPE_OTP_AUTH_KEY_P256",
+            authentication_type: claims.channel.factor().authentication_type(),
+            api_key: None,
+        };
+        Ok((credential, org.id, user.id.clone()))
+    }
+
+    /// An attested stamp logs in once: only `stamp_login` for the stamp's own key, and the
+    /// token is spent (a resent body finds its activity).
+    async fn spend_attested_stamp(
+        &self,
+        caller: &Caller,
+        intent: &Intent,
+        public_key: &str,
+        req: &Request<'_>,
+    ) -> Result<Option<ActivityView>> {
+        match intent {
+            Intent::StampLogin(p) if p.public_key.eq_ignore_ascii_case(public_key) => {}
+            _ => {
+                return Err(Error::PermissionDenied(
+                    "an X-Stamp-Attested stamp may only sign stamp_login for its own publicKey".to_owned(),
+                ));
+            }
+        }
+        if let Some(existing) = self.existing_activity(req.body, &caller.user.id).await? {
+            return Ok(Some(existing));
+        }
+        let mut tx = self.store.write().await?;
+        let org_id = &caller.organization.id;
+        if !tx.use_verification_token(&caller.credential.id, org_id, "LOGIN", self.clock.now_ms()).await? {
+            return Err(Error::Unauthenticated("X-Stamp-Attested refused: the token was already used".to_owned()));
+        }
+        tx.commit().await?;
         Ok(None)
     }
 
@@ -565,4 +647,14 @@ async fn sign_up(
         tx.put_otp_settings(&sub_id, sms, email, ctx.now).await?;
     }
     Ok(result.into())
+}
+
+/// Queries are not open to `X-Stamp-Attested` stamps: they only log in.
+pub(super) fn refuse_attested(caller: &Caller) -> Result<()> {
+    match caller.stamp {
+        StampProof::Attested { .. } => Err(Error::PermissionDenied(
+            "an X-Stamp-Attested stamp may only sign stamp_login; use the session it creates".to_owned(),
+        )),
+        _ => Ok(()),
+    }
 }
