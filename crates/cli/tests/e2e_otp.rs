@@ -199,6 +199,11 @@ fn codes_never_reach_the_coordinator_db_or_logs_in_process_asvs_6_6() {
     assert_no_code(&codes, "the database files", &server.database_bytes());
     assert_no_code(&codes, "the server log", server.log().as_bytes());
     assert_no_code(&codes, "the server's stdout", server.stdout_lines.join("\n").as_bytes());
+    // The in-process enclave's keys sit in the data dir, owner-only.
+    let mode = std::os::unix::fs::PermissionsExt::mode(
+        &std::fs::metadata(server.data_dir().join("enclave-keys.json")).expect("key file").permissions(),
+    );
+    assert_eq!(mode & 0o077, 0, "enclave key file mode {mode:o}");
 }
 
 /// Acceptance 2 (separate enclave process): the same, with `twofold serve --enclave`.
@@ -534,4 +539,70 @@ fn stamp_login_with_x_stamp_attested_logs_in_once() {
     assert_eq!(whoami["organizationId"], sub_org.as_str());
     std::thread::sleep(std::time::Duration::from_millis(5));
     refused(send(&key, "stamp_login", login), 401, "already used");
+}
+
+/// A mail server that is down fails INIT_OTP quickly as a FAILED activity naming the
+/// delivery, and nothing is left open for the flow.
+#[test]
+fn delivery_failure_is_a_failed_activity_not_a_hang() {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("port").local_addr().expect("addr").port();
+    let port = closed.to_string();
+    let flags =
+        ["--smtp-host", "127.0.0.1", "--smtp-port", &port, "--smtp-tls", "none", "--delivery-timeout-ms", "2000"];
+    let server = TestServer::start(BIN, Backend::Sqlite, &flags);
+    let root = server.root_client();
+    let began = std::time::Instant::now();
+    let resp =
+        root.submit("init_otp", json!({ "otpType": "OTP_TYPE_EMAIL", "contact": "max@example.com", "appName": "A" }));
+    failed(resp.expect("sent"), "delivery failed");
+    assert!(began.elapsed() < std::time::Duration::from_secs(10), "took {:?}", began.elapsed());
+    // SMS has no webhook configured: it still goes to the outbox.
+    let sms = json!({ "otpType": "OTP_TYPE_SMS", "contact": "+15551234567", "appName": "A" });
+    root.init_otp(sms).expect("SMS to the outbox");
+}
+
+/// `twofold otp init|verify|login` and `twofold outbox show` do the whole flow from a shell.
+#[test]
+fn cli_does_the_whole_flow() {
+    let server = TestServer::start(BIN, Backend::Sqlite, &[]);
+    let root = server.root_client();
+    let sub_org = customer(&root, "ned@example.com");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let key_file = dir.path().join("otp-key.json");
+    let cli = |args: &[&str]| -> Value {
+        let out = Command::new(BIN)
+            .args(args)
+            .args(["--url", &server.url, "--key-file"])
+            .arg(server.root_key_path())
+            .output()
+            .expect("twofold runs");
+        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        serde_json::from_slice(&out.stdout).expect("json")
+    };
+    let started = cli(&["otp", "init", "--contact", "ned@example.com", "--app-name", "Acme"]);
+    let out = Command::new(BIN)
+        .args(["outbox", "show", "--output", "json", "--dir"])
+        .arg(server.data_dir().join("outbox"))
+        .output()
+        .expect("twofold runs");
+    let msg: Value = serde_json::from_slice(&out.stdout).expect("json");
+    let code = twofold_testkit::otp_code_in(msg["body"].as_str().expect("body"));
+    let key_path = key_file.display().to_string();
+    let verified = cli(&[
+        "otp",
+        "verify",
+        "--otp-id",
+        started["otpId"].as_str().expect("id"),
+        "--bundle",
+        started["otpEncryptionTargetBundle"].as_str().expect("bundle"),
+        "--code",
+        &code,
+        "--client-key-file",
+        &key_path,
+    ]);
+    let token = verified["verificationToken"].as_str().expect("token");
+    let session = cli(&["otp", "login", "--token", token, "--client-key-file", &key_path]);
+    assert_eq!(session["organizationId"], sub_org.as_str(), "{session}");
+    let key = twofold_client::KeyFile::load(&key_file).expect("key file").key_pair().expect("key");
+    ok(server.client(key, &sub_org).query("get_whoami", json!({})));
 }
