@@ -3,8 +3,11 @@
 
 mod audit;
 mod config;
+mod enclave;
 mod key;
 mod notify;
+mod otp;
+mod outbox;
 mod request;
 mod serve;
 mod test_clock;
@@ -24,7 +27,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the HTTP server.
-    Serve(serve::ServeArgs),
+    Serve(Box<serve::ServeArgs>),
     /// Manage API key files.
     #[command(subcommand)]
     Key(key::KeyCommand),
@@ -33,6 +36,14 @@ enum Command {
     /// Verify or export the tamper-evident audit log.
     #[command(subcommand)]
     Audit(audit::AuditCommand),
+    /// Run the OTP enclave as a separate process on a Unix socket.
+    Enclave(enclave::EnclaveArgs),
+    /// Read the development outbox (codes the enclave "sent" without SMTP / an SMS webhook).
+    #[command(subcommand)]
+    Outbox(outbox::OutboxCommand),
+    /// Email / SMS one-time codes from the client side: init, verify, login.
+    #[command(subcommand)]
+    Otp(otp::OtpCommand),
 }
 
 /// Errors that end the CLI, with the exit code they map to.
@@ -52,10 +63,13 @@ pub enum CliError {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Serve(args) => serve::run(args),
+        Command::Serve(args) => serve::run(*args),
         Command::Key(cmd) => key::run(cmd),
         Command::Request(args) => request::run(args),
         Command::Audit(cmd) => audit::run(cmd),
+        Command::Enclave(args) => enclave::run(args),
+        Command::Outbox(cmd) => outbox::run(cmd),
+        Command::Otp(cmd) => otp::run(cmd),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -23,6 +23,8 @@ pub struct ServeArgs {
     // Boxed: the flag set is large, and the CLI's command enum holds it inline.
     #[command(flatten)]
     config: Box<ConfigArgs>,
+    #[command(flatten)]
+    otp: crate::enclave::OtpArgs,
     /// TEST ONLY: shift the server's clock by the milliseconds written in this file
     /// (re-read on every reading of the clock). Refused unless TWOFOLD_UNSAFE_TEST_CLOCK=1.
     #[arg(long, hide = true, value_name = "FILE")]
@@ -38,7 +40,7 @@ pub fn run(args: ServeArgs) -> Result<(), CliError> {
         .build()
         .map_err(|e| CliError::Runtime(format!("cannot start the async runtime: {e}")))?;
     let clock = crate::test_clock::from_flag(args.unsafe_test_clock_file)?;
-    runtime.block_on(serve(settings, clock))
+    runtime.block_on(serve(settings, clock, args.otp))
 }
 
 fn init_logging(settings: &Settings) -> Result<(), CliError> {
@@ -52,7 +54,7 @@ fn init_logging(settings: &Settings) -> Result<(), CliError> {
     Ok(())
 }
 
-async fn serve(settings: Settings, clock: Arc<dyn Clock>) -> Result<(), CliError> {
+async fn serve(settings: Settings, clock: Arc<dyn Clock>, otp: crate::enclave::OtpArgs) -> Result<(), CliError> {
     let store = SqlStore::open(&settings.database_url, &StoreOptions::default())
         .await
         .map_err(|e| CliError::Runtime(e.to_string()))?;
@@ -64,6 +66,7 @@ async fn serve(settings: Settings, clock: Arc<dyn Clock>) -> Result<(), CliError
     factors.max_failures = settings.auth_failure_limit;
     factors.failure_window_ms = i64::try_from(settings.auth_failure_window_secs).unwrap_or(900) * 1000;
     factors.session_max_secs = settings.session_max_secs;
+    factors.otp = otp.config(&settings.data_dir).await?;
     let mut config = EngineConfig::new(factors);
     config.timestamp_window_ms = i64::try_from(settings.timestamp_window_secs).unwrap_or(300) * 1000;
     config.webhooks.retry_base_ms = i64::try_from(settings.webhook_retry_base_ms).unwrap_or(10_000);
@@ -145,7 +148,8 @@ fn redact(url: &str) -> String {
     }
 }
 
-async fn shutdown_signal() {
+/// Resolves on SIGINT or SIGTERM.
+pub(crate) async fn shutdown_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
     };

@@ -128,6 +128,18 @@ impl ApiKeyPair {
         }
     }
 
+    /// Raw r||s hex (64 bytes) ECDSA-SHA256 over `message` for P-256 (Turnkey's client
+    /// signatures); the usual raw signature for Ed25519.
+    pub fn sign_raw_hex(&self, message: &[u8]) -> String {
+        match self {
+            ApiKeyPair::P256(k) => {
+                let sig: p256::ecdsa::Signature = k.sign(message);
+                hex::encode(sig.to_bytes())
+            }
+            ApiKeyPair::Ed25519(_) => self.sign_hex(message),
+        }
+    }
+
     /// The stamp scheme name.
     pub fn scheme(&self) -> &'static str {
         match self {

@@ -6,6 +6,7 @@
 
 mod client;
 mod key;
+pub mod otp;
 
 pub use client::{ApiResponse, Client};
 pub use key::{ApiKeyPair, Curve, KeyFile};

@@ -66,6 +66,12 @@ pub enum Operation {
     StampLogin,
     /// Delete sessions.
     DeleteSessions,
+    /// Send an email or SMS one-time code from the enclave.
+    InitOtp,
+    /// Check an encrypted one-time code; issue a verification token.
+    VerifyOtp,
+    /// Create a session with a verification token.
+    OtpLogin,
     /// Add a step-up rule for a user.
     CreateMfaPolicy,
     /// Change a step-up rule.
@@ -419,6 +425,30 @@ pub const KINDS: &[ActivityKind] = &[
         versions: &[v("ACTIVITY_TYPE_RESET_MFA_ENFORCEMENT", "resetMfaEnforcementIntent", "resetMfaEnforcementResult")],
         resource: "SECURITY_SETTINGS",
         action: "DELETE",
+        root_only: false,
+    },
+    ActivityKind {
+        path: "init_otp",
+        operation: Operation::InitOtp,
+        versions: &[v("ACTIVITY_TYPE_INIT_OTP_V3", "initOtpIntentV3", "initOtpResultV2")],
+        resource: "OTP",
+        action: "CREATE",
+        root_only: false,
+    },
+    ActivityKind {
+        path: "verify_otp",
+        operation: Operation::VerifyOtp,
+        versions: &[v("ACTIVITY_TYPE_VERIFY_OTP_V2", "verifyOtpIntentV2", "verifyOtpResult")],
+        resource: "OTP",
+        action: "VERIFY",
+        root_only: false,
+    },
+    ActivityKind {
+        path: "otp_login",
+        operation: Operation::OtpLogin,
+        versions: &[v("ACTIVITY_TYPE_OTP_LOGIN_V2", "otpLoginIntentV2", "otpLoginResult")],
+        resource: "AUTH",
+        action: "CREATE",
         root_only: false,
     },
 ];

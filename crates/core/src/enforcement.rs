@@ -123,11 +123,13 @@ impl EnforcementRule {
 }
 
 /// Whether a user counts as enrolled: at least one active passkey or active TOTP
-/// device; with `accept_email_sms_otp`, also an email address or phone number on
-/// record (whether it was verified is not tracked yet, so any address on record counts).
+/// device; with `accept_email_sms_otp`, also an email address or phone number that a
+/// one-time code has verified (an address merely on record proves nothing).
 pub fn is_enrolled(factors: &[Factor], user: &User, accept_email_sms_otp: bool) -> bool {
     let strong = factors.iter().any(|f| f.active && matches!(f.kind, FactorKind::Passkey | FactorKind::Totp));
-    strong || (accept_email_sms_otp && (user.email.is_some() || user.phone.is_some()))
+    let verified = (user.email.is_some() && user.email_verified_at.is_some())
+        || (user.phone.is_some() && user.phone_verified_at.is_some());
+    strong || (accept_email_sms_otp && verified)
 }
 
 /// Whether a user is an administrator: a root-quorum member, or tagged with one of
@@ -344,6 +346,8 @@ mod tests {
             phone: None,
             created_at,
             updated_at: created_at,
+            email_verified_at: email.map(|_| created_at),
+            phone_verified_at: None,
         }
     }
 
@@ -397,6 +401,8 @@ mod tests {
         assert!(!is_enrolled(&[], &u, false), "email is not a second factor unless the rule says so");
         assert!(is_enrolled(&[], &u, true));
         assert!(!is_enrolled(&[], &user(0, None), true));
+        let unverified = User { email_verified_at: None, ..u };
+        assert!(!is_enrolled(&[], &unverified, true), "an address nobody proved");
     }
 
     #[test]

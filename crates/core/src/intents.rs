@@ -137,18 +137,18 @@ pub struct CreateSubOrganization {
     /// Accepted for compatibility; twofold has no email auth.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub disable_email_auth: Option<bool>,
-    /// Accepted for compatibility.
+    /// Refuse SMS one-time codes for the new organization's users.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub disable_sms_auth: Option<bool>,
-    /// Accepted for compatibility.
+    /// Refuse email one-time codes for the new organization's users.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub disable_otp_email_auth: Option<bool>,
-    /// OTP sign-up (not yet supported; must be absent).
+    /// OTP sign-up: a verification token for a root user's email or phone, which is then marked verified.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub verification_token: Option<String>,
-    /// OTP sign-up (not yet supported; must be absent).
+    /// OTP sign-up: the token's key signing the sign-up (needed with `verificationToken`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub client_signature: Option<serde_json::Value>,
+    pub client_signature: Option<crate::otp::ClientSignature>,
 }
 
 /// `v1UpdateRootQuorumIntent`.
@@ -238,6 +238,9 @@ pub struct VoteIntent {
     /// One of the voter's unused recovery codes, proving that factor too (and using it up).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub recovery_code: Option<String>,
+    /// A VERIFY_OTP token for the voter's email or phone, proving EMAIL_OTP / SMS_OTP (used up).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verification_token: Option<String>,
 }
 
 /// `v1Attestation`: a WebAuthn registration response, base64url values.
@@ -590,6 +593,12 @@ pub enum Intent {
     DeleteWebhookEndpoint(DeleteWebhookEndpoint),
     /// A change to an MFA enforcement rule.
     MfaEnforcement(Change),
+    /// See [`crate::otp::InitOtp`].
+    InitOtp(crate::otp::InitOtp),
+    /// See [`crate::otp::VerifyOtp`].
+    VerifyOtp(crate::otp::VerifyOtp),
+    /// See [`crate::otp::OtpLogin`].
+    OtpLogin(crate::otp::OtpLogin),
 }
 
 impl Intent {
@@ -630,6 +639,9 @@ impl Intent {
             Operation::DeleteWebhookEndpoint => Intent::DeleteWebhookEndpoint(typed(parameters)?),
             Operation::SetMfaEnforcement => Intent::MfaEnforcement(Change::Set(typed(parameters)?)),
             Operation::ResetMfaEnforcement => Intent::MfaEnforcement(Change::Reset(typed(parameters)?)),
+            Operation::InitOtp => Intent::InitOtp(typed(parameters)?),
+            Operation::VerifyOtp => Intent::VerifyOtp(typed(parameters)?),
+            Operation::OtpLogin => Intent::OtpLogin(typed(parameters)?),
         })
     }
 
@@ -688,6 +700,13 @@ impl Intent {
             Intent::CreateWebhookEndpoint(p) => json!({ "url": p.url, "name": p.name }),
             Intent::DeleteWebhookEndpoint(p) => json!({ "endpoint_id": p.endpoint_id }),
             Intent::MfaEnforcement(change) => change.policy_params(),
+            Intent::InitOtp(p) => json!({ "otp_type": p.otp_type, "contact": p.contact, "app_name": p.app_name }),
+            Intent::VerifyOtp(p) => json!({ "otp_id": p.otp_id }),
+            Intent::OtpLogin(p) => json!({
+                "public_key": p.public_key,
+                "expiration_seconds": p.expiration_seconds,
+                "session_profile_id": p.session_profile_id,
+            }),
         }
     }
 
@@ -746,7 +765,7 @@ pub fn typed<T: DeserializeOwned>(raw: &serde_json::value::RawValue) -> Result<T
 }
 
 /// Accepts a uint64 as Turnkey sends it (a decimal string) or as a JSON number.
-fn opt_u64_string<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<Option<u64>, D::Error> {
+pub(crate) fn opt_u64_string<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<Option<u64>, D::Error> {
     #[derive(Deserialize)]
     #[serde(untagged)]
     enum Num {

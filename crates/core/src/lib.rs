@@ -18,6 +18,7 @@ pub mod mfa;
 pub mod model;
 pub mod network;
 pub mod notice;
+pub mod otp;
 pub mod secrets;
 pub mod store;
 mod validate;
@@ -25,6 +26,6 @@ pub mod webhook;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use engine::query_paths;
-pub use engine::{Caller, Engine, EngineConfig, Request, StampProof};
+pub use engine::{ATTESTED_SCHEME, Caller, Engine, EngineConfig, Request, StampProof};
 pub use error::{Error, ErrorCode, Result};
 pub use store::{Store, StoreError, StoreTx};

@@ -36,6 +36,10 @@ pub struct User {
     pub created_at: i64,
     /// Last change, ms since epoch.
     pub updated_at: i64,
+    /// When the email address was proven by an OTP verification token, ms since epoch.
+    pub email_verified_at: Option<i64>,
+    /// When the phone number was proven by an OTP verification token, ms since epoch.
+    pub phone_verified_at: Option<i64>,
 }
 
 /// The curve of an API key.
@@ -169,6 +173,10 @@ pub enum FactorKind {
     Totp,
     /// One saved recovery code of a set.
     RecoveryCode,
+    /// An email one-time code, proven by an enclave verification token (never stored as a factor row).
+    EmailOtp,
+    /// An SMS one-time code, proven by an enclave verification token (never stored as a factor row).
+    SmsOtp,
 }
 
 impl FactorKind {
@@ -178,6 +186,8 @@ impl FactorKind {
             FactorKind::Passkey => "PASSKEY",
             FactorKind::Totp => "TOTP",
             FactorKind::RecoveryCode => "RECOVERY_CODE",
+            FactorKind::EmailOtp => "EMAIL_OTP",
+            FactorKind::SmsOtp => "SMS_OTP",
         }
     }
 
@@ -192,6 +202,8 @@ impl FactorKind {
             FactorKind::Passkey => "AUTHENTICATION_TYPE_PASSKEY",
             FactorKind::Totp => "AUTHENTICATION_TYPE_TOTP",
             FactorKind::RecoveryCode => "AUTHENTICATION_TYPE_RECOVERY_CODE",
+            FactorKind::EmailOtp => "AUTHENTICATION_TYPE_EMAIL_OTP",
+            FactorKind::SmsOtp => "AUTHENTICATION_TYPE_SMS_OTP",
         }
     }
 }

@@ -14,6 +14,7 @@ use crate::model::{
     PolicyEvaluationRecord, SessionProfile, User, UserTag, Vote, WebhookEndpoint,
 };
 use crate::network::{IpRuleSet, ListKind};
+use crate::otp::{OtpFlow, Usage};
 
 /// Storage failures, as the engine needs to tell them apart.
 #[derive(Debug, thiserror::Error)]
@@ -210,6 +211,43 @@ pub trait StoreTx: Send {
     /// Removes a rule set; `false` if there was none.
     async fn delete_ip_rule_set(&mut self, org_id: &str, public_key: Option<&str>, kind: ListKind)
     -> StoreResult<bool>;
+
+    /// Locks OTP reservations on every node until the transaction ends, so limits count exactly.
+    async fn lock_otp_limits(&mut self) -> StoreResult<()>;
+    /// Flows created for `contact` since `since`.
+    async fn otp_sends_to_contact(&mut self, contact: &str, since: i64) -> StoreResult<Usage>;
+    /// Flows created from `client_ip` since `since`.
+    async fn otp_inits_from_ip(&mut self, client_ip: &str, since: i64) -> StoreResult<Usage>;
+    /// Reserved or pending flows of an organization that expire after `now`.
+    async fn otp_inflight(&mut self, org_id: &str, now: i64) -> StoreResult<Usage>;
+    /// Inserts a flow.
+    async fn insert_otp_flow(&mut self, flow: &OtpFlow) -> StoreResult<()>;
+    /// The flow an INIT or a successful VERIFY activity with this fingerprint belongs to.
+    async fn otp_flow_by_fingerprint(&mut self, fingerprint: &str) -> StoreResult<Option<OtpFlow>>;
+    /// Reads a flow by its enclave id and locks it until the transaction ends.
+    async fn lock_otp_flow(&mut self, org_id: &str, otp_id: &str) -> StoreResult<Option<OtpFlow>>;
+    /// Rewrites a flow's enclave id, state, status, token, verifying fingerprint, expiry and `updated_at`.
+    async fn update_otp_flow(&mut self, flow: &OtpFlow) -> StoreResult<()>;
+    /// Records a verification token as spent; `false` if it already was.
+    async fn use_verification_token(
+        &mut self,
+        token_id: &str,
+        org_id: &str,
+        purpose: &str,
+        now: i64,
+    ) -> StoreResult<bool>;
+    /// `(disable_sms, disable_email)` of an organization, if set.
+    async fn otp_settings(&mut self, org_id: &str) -> StoreResult<Option<(bool, bool)>>;
+    /// Sets an organization's OTP switches.
+    async fn put_otp_settings(
+        &mut self,
+        org_id: &str,
+        disable_sms: bool,
+        disable_email: bool,
+        now: i64,
+    ) -> StoreResult<()>;
+    /// Users of an organization and of its direct sub-organizations with this email or phone.
+    async fn users_with_contact(&mut self, org_id: &str, contact: &str) -> StoreResult<Vec<User>>;
 
     /// The global MFA enforcement rule and `org_id`'s override, those that are set.
     async fn mfa_enforcement_rules(&mut self, org_id: &str) -> StoreResult<Vec<EnforcementRule>>;

@@ -182,10 +182,14 @@ pub(crate) fn validate(intent: &Intent) -> Result<()> {
             if p.wallet.is_some() {
                 return Err(Error::invalid("parameters.wallet: twofold holds no wallets; omit `wallet`"));
             }
-            if p.verification_token.is_some() || p.client_signature.is_some() {
-                return Err(Error::invalid(
-                    "parameters.verificationToken: sign-up with an OTP verification token is not available on this server",
-                ));
+            match (&p.verification_token, &p.client_signature) {
+                (Some(token), Some(signature)) => crate::otp::validate_signed_token(token, signature)?,
+                (None, None) => {}
+                _ => {
+                    return Err(Error::invalid(
+                        "parameters.clientSignature: OTP sign-up needs both `verificationToken` and `clientSignature`",
+                    ));
+                }
             }
             check_name("subOrganizationName", &p.sub_organization_name)?;
             check_count("rootUsers", p.root_users.len(), 1)?;
@@ -327,12 +331,23 @@ pub(crate) fn validate(intent: &Intent) -> Result<()> {
             }
         }
         Intent::DeleteWebhookEndpoint(_) => {}
+        Intent::InitOtp(p) => crate::otp::validate_init(p)?,
+        Intent::VerifyOtp(p) => crate::otp::validate_verify(p)?,
+        Intent::OtpLogin(p) => crate::otp::validate_login(p)?,
         Intent::Vote(_, v) => {
             if v.totp_code.is_some() && v.recovery_code.is_some() {
                 return Err(Error::invalid("parameters: give `totpCode` or `recoveryCode`, not both"));
             }
             if let Some(code) = &v.totp_code {
                 check_code("totpCode", code)?;
+            }
+            if v.verification_token.is_some() && (v.totp_code.is_some() || v.recovery_code.is_some()) {
+                return Err(Error::invalid(
+                    "parameters: give one of `totpCode`, `recoveryCode` or `verificationToken`, not several",
+                ));
+            }
+            if v.verification_token.as_deref().is_some_and(|t| t.is_empty() || t.len() > 8192) {
+                return Err(Error::invalid("parameters.verificationToken: must be 1 to 8192 characters"));
             }
             if v.recovery_code.as_deref().is_some_and(|c| c.is_empty() || c.len() > 64) {
                 return Err(Error::invalid("parameters.recoveryCode: must be 1 to 64 characters"));

@@ -12,7 +12,7 @@ use twofold_core::StampProof;
 
 use crate::error::ApiError;
 use crate::routes::ServerLimits;
-use crate::stamp::{self, STAMP_HEADER, WEBAUTHN_STAMP_HEADER};
+use crate::stamp::{self, ATTESTED_STAMP_HEADER, STAMP_HEADER, WEBAUTHN_STAMP_HEADER};
 
 /// A request on its way to the engine.
 pub struct Stamped {
@@ -25,6 +25,12 @@ pub struct Stamped {
 }
 
 fn read_stamp(headers: &HeaderMap) -> Result<StampProof, String> {
+    if let Some(v) = headers.get(ATTESTED_STAMP_HEADER) {
+        if headers.get(STAMP_HEADER).is_some() || headers.get(WEBAUTHN_STAMP_HEADER).is_some() {
+            return Err("send one stamp: X-Stamp-Attested alone, not with X-Stamp or X-Stamp-Webauthn".to_owned());
+        }
+        return stamp::parse_attested(v.as_bytes()).map_err(|e| e.to_string());
+    }
     match (headers.get(STAMP_HEADER), headers.get(WEBAUTHN_STAMP_HEADER)) {
         (Some(_), Some(_)) => Err("send one stamp: X-Stamp or X-Stamp-Webauthn, not both".to_owned()),
         (Some(v), None) => stamp::parse(v.as_bytes()).map_err(|e| e.to_string()),

@@ -11,6 +11,8 @@ use twofold_core::{Error, StampProof};
 pub const STAMP_HEADER: &str = "x-stamp";
 /// Header carrying a passkey stamp.
 pub const WEBAUTHN_STAMP_HEADER: &str = "x-stamp-webauthn";
+/// Header carrying a stamp by a key an OTP verification token binds (newer SDKs' login).
+pub const ATTESTED_STAMP_HEADER: &str = "x-stamp-attested";
 /// Largest stamp header accepted.
 const MAX_STAMP_LEN: usize = 4096;
 
@@ -40,6 +42,38 @@ pub fn parse_webauthn(value: &[u8]) -> Result<StampProof, Error> {
         return Err(bad("no field may be empty"));
     }
     Ok(StampProof::Webauthn(stamp))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct AttestedJson {
+    public_key_attestation: String,
+    scheme: String,
+    public_key: String,
+    signature: String,
+}
+
+/// Parses an `X-Stamp-Attested` value: base64url of `{publicKeyAttestation, scheme, publicKey, signature}`.
+pub fn parse_attested(value: &[u8]) -> Result<StampProof, Error> {
+    let bad = |why: &str| Error::Unauthenticated(format!("invalid X-Stamp-Attested header: {why}"));
+    if value.len() > 2 * MAX_STAMP_LEN {
+        return Err(bad("longer than 8192 bytes"));
+    }
+    let decoded =
+        URL_SAFE_NO_PAD.decode(value).or_else(|_| URL_SAFE.decode(value)).map_err(|_| bad("not base64url"))?;
+    let stamp: AttestedJson =
+        serde_json::from_slice(&decoded).map_err(|e| bad(&format!("not the attested stamp JSON object ({e})")))?;
+    if stamp.scheme != twofold_core::ATTESTED_SCHEME {
+        return Err(bad(&format!("unsupported scheme; expected {}", twofold_core::ATTESTED_SCHEME)));
+    }
+    if [&stamp.public_key_attestation, &stamp.public_key, &stamp.signature].iter().any(|f| f.is_empty()) {
+        return Err(bad("publicKeyAttestation, publicKey and signature must not be empty"));
+    }
+    Ok(StampProof::Attested {
+        token: stamp.public_key_attestation,
+        public_key: stamp.public_key,
+        signature: stamp.signature,
+    })
 }
 
 /// Parses an `X-Stamp` value.
@@ -87,6 +121,21 @@ mod tests {
             (enc(r#"{"publicKey":"","scheme":"SIGNATURE_SCHEME_TK_API_P256","signature":"30"}"#), "must not be empty"),
         ] {
             let err = parse(&input).expect_err("must fail").to_string();
+            assert!(err.contains(why), "{err}");
+        }
+    }
+
+    #[test]
+    fn attested_stamps_carry_a_token_and_a_key() {
+        let ok = r#"{"publicKeyAttestation":"a.b.c","scheme":"STAMP_ATTESTED_SCHEME_P256_VERIFICATION_TOKEN","publicKey":"02ab","signature":"30"}"#;
+        let Ok(StampProof::Attested { token, public_key, .. }) = parse_attested(&enc(ok)) else { panic!("attested") };
+        assert_eq!((token.as_str(), public_key.as_str()), ("a.b.c", "02ab"));
+        for (input, why) in [
+            (enc(&ok.replace("STAMP_ATTESTED_SCHEME_P256_VERIFICATION_TOKEN", "X")), "unsupported scheme"),
+            (enc(&ok.replace("a.b.c", "")), "must not be empty"),
+            (ok.as_bytes().to_vec(), "not base64url"),
+        ] {
+            let err = parse_attested(&input).expect_err("must fail").to_string();
             assert!(err.contains(why), "{err}");
         }
     }

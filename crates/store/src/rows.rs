@@ -9,6 +9,7 @@ use twofold_core::model::{
     KeyKind, MethodGroup, MfaPolicy, MfaProof, Organization, Policy, PolicyEvaluationRecord, SessionProfile, User,
     UserTag, Vote, WebhookEndpoint,
 };
+use twofold_core::otp::{OtpFlow, OtpFlowStatus, Usage};
 
 type R<T> = Result<T, sqlx::Error>;
 
@@ -36,6 +37,8 @@ pub(crate) fn user(r: &AnyRow) -> R<User> {
         phone: r.try_get("phone")?,
         created_at: r.try_get("created_at")?,
         updated_at: r.try_get("updated_at")?,
+        email_verified_at: r.try_get("email_verified_at")?,
+        phone_verified_at: r.try_get("phone_verified_at")?,
     })
 }
 
@@ -271,4 +274,30 @@ pub(crate) fn enforcement_rule(r: &AnyRow) -> R<EnforcementRule> {
         updated_at: r.try_get("updated_at")?,
         updated_by: r.try_get("updated_by")?,
     })
+}
+
+pub(crate) fn otp_flow(r: &AnyRow) -> R<OtpFlow> {
+    let status: String = r.try_get("status")?;
+    Ok(OtpFlow {
+        id: r.try_get("id")?,
+        otp_id: r.try_get("otp_id")?,
+        organization_id: r.try_get("organization_id")?,
+        otp_type: r.try_get("otp_type")?,
+        contact: r.try_get("contact")?,
+        client_ip: r.try_get("client_ip")?,
+        fingerprint: r.try_get("fingerprint")?,
+        status: OtpFlowStatus::parse(&status)
+            .ok_or_else(|| decode_err("status", format!("unknown OTP status {status}")))?,
+        sealed_state: r.try_get("sealed_state")?,
+        verification_token: r.try_get("verification_token")?,
+        verified_fingerprint: r.try_get("verified_fingerprint")?,
+        created_at: r.try_get("created_at")?,
+        expires_at: r.try_get("expires_at")?,
+        updated_at: r.try_get("updated_at")?,
+    })
+}
+
+/// `COUNT(*), MIN(t)` of a window.
+pub(crate) fn usage(r: &AnyRow) -> R<Usage> {
+    Ok(Usage { count: r.try_get(0)?, oldest: r.try_get(1)? })
 }

@@ -15,6 +15,7 @@ use twofold_core::model::{
     PolicyEvaluationRecord, SessionProfile, User, UserTag, Vote, WebhookEndpoint,
 };
 use twofold_core::network::{IpRule, IpRuleSet, ListKind};
+use twofold_core::otp::{OtpFlow, Usage};
 use twofold_core::store::{AuditFilter, Store, StoreError, StoreResult, StoreTx};
 
 use crate::{OpenError, rows};
@@ -351,8 +352,8 @@ impl StoreTx for SqlTx {
 
     async fn insert_user(&mut self, u: &User) -> StoreResult<()> {
         let q = sqlx::query(
-            "INSERT INTO users (id, organization_id, name, email, phone, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            "INSERT INTO users (id, organization_id, name, email, phone, created_at, updated_at, \
+             email_verified_at, phone_verified_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
         )
         .bind(u.id.clone())
         .bind(u.organization_id.clone())
@@ -360,20 +361,25 @@ impl StoreTx for SqlTx {
         .bind(u.email.clone())
         .bind(u.phone.clone())
         .bind(u.created_at)
-        .bind(u.updated_at);
+        .bind(u.updated_at)
+        .bind(u.email_verified_at)
+        .bind(u.phone_verified_at);
         self.affected(q).await.map(drop)
     }
 
     async fn update_user(&mut self, u: &User) -> StoreResult<()> {
         let q = sqlx::query(
-            "UPDATE users SET name = $1, email = $2, phone = $3, updated_at = $4 WHERE id = $5 AND organization_id = $6",
+            "UPDATE users SET name = $1, email = $2, phone = $3, updated_at = $4, email_verified_at = $7, \
+             phone_verified_at = $8 WHERE id = $5 AND organization_id = $6",
         )
         .bind(u.name.clone())
         .bind(u.email.clone())
         .bind(u.phone.clone())
         .bind(u.updated_at)
         .bind(u.id.clone())
-        .bind(u.organization_id.clone());
+        .bind(u.organization_id.clone())
+        .bind(u.email_verified_at)
+        .bind(u.phone_verified_at);
         self.affected(q).await.map(drop)
     }
 
@@ -397,7 +403,8 @@ impl StoreTx for SqlTx {
 
     async fn get_user(&mut self, org_id: &str, user_id: &str) -> StoreResult<Option<User>> {
         let q = sqlx::query(
-            "SELECT id, organization_id, name, email, phone, created_at, updated_at FROM users \
+            "SELECT id, organization_id, name, email, phone, created_at, updated_at, email_verified_at, \
+             phone_verified_at FROM users \
              WHERE id = $1 AND organization_id = $2",
         )
         .bind(user_id.to_owned())
@@ -407,7 +414,8 @@ impl StoreTx for SqlTx {
 
     async fn list_users(&mut self, org_id: &str) -> StoreResult<Vec<User>> {
         let q = sqlx::query(
-            "SELECT id, organization_id, name, email, phone, created_at, updated_at FROM users \
+            "SELECT id, organization_id, name, email, phone, created_at, updated_at, email_verified_at, \
+             phone_verified_at FROM users \
              WHERE organization_id = $1 ORDER BY created_at, id",
         )
         .bind(org_id.to_owned());
@@ -1331,7 +1339,152 @@ impl StoreTx for SqlTx {
         .bind(root_id.to_owned());
         self.all(q, rows::organization).await
     }
+
+    async fn lock_otp_limits(&mut self) -> StoreResult<()> {
+        // A write first: the row lock on PostgreSQL, the write lock at once on SQLite (so the
+        // counts that follow see every reservation committed before it).
+        self.affected(sqlx::query("UPDATE otp_limit_lock SET bumped = bumped + 1 WHERE id = 1")).await.map(drop)
+    }
+
+    async fn otp_sends_to_contact(&mut self, contact: &str, since: i64) -> StoreResult<Usage> {
+        let q = sqlx::query("SELECT COUNT(*), MIN(created_at) FROM otp_flows WHERE contact = $1 AND created_at >= $2")
+            .bind(contact.to_owned())
+            .bind(since);
+        Ok(self.one(q, rows::usage).await?.unwrap_or_default())
+    }
+
+    async fn otp_inits_from_ip(&mut self, client_ip: &str, since: i64) -> StoreResult<Usage> {
+        let q =
+            sqlx::query("SELECT COUNT(*), MIN(created_at) FROM otp_flows WHERE client_ip = $1 AND created_at >= $2")
+                .bind(client_ip.to_owned())
+                .bind(since);
+        Ok(self.one(q, rows::usage).await?.unwrap_or_default())
+    }
+
+    async fn otp_inflight(&mut self, org_id: &str, now: i64) -> StoreResult<Usage> {
+        let q = sqlx::query(
+            "SELECT COUNT(*), MIN(expires_at) FROM otp_flows WHERE organization_id = $1 \
+             AND status IN ('RESERVED', 'PENDING') AND expires_at > $2",
+        )
+        .bind(org_id.to_owned())
+        .bind(now);
+        Ok(self.one(q, rows::usage).await?.unwrap_or_default())
+    }
+
+    async fn insert_otp_flow(&mut self, f: &OtpFlow) -> StoreResult<()> {
+        let q = sqlx::query(
+            "INSERT INTO otp_flows (id, otp_id, organization_id, otp_type, contact, client_ip, fingerprint, status, \
+             sealed_state, verification_token, verified_fingerprint, created_at, expires_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+        )
+        .bind(f.id.clone())
+        .bind(f.otp_id.clone())
+        .bind(f.organization_id.clone())
+        .bind(f.otp_type.clone())
+        .bind(f.contact.clone())
+        .bind(f.client_ip.clone())
+        .bind(f.fingerprint.clone())
+        .bind(f.status.as_str())
+        .bind(f.sealed_state.clone())
+        .bind(f.verification_token.clone())
+        .bind(f.verified_fingerprint.clone())
+        .bind(f.created_at)
+        .bind(f.expires_at)
+        .bind(f.updated_at);
+        self.affected(q).await.map(drop)
+    }
+
+    async fn otp_flow_by_fingerprint(&mut self, fingerprint: &str) -> StoreResult<Option<OtpFlow>> {
+        let sql = format!("SELECT {OTP_COLUMNS} FROM otp_flows WHERE fingerprint = $1 OR verified_fingerprint = $1");
+        self.one(sqlx::query(AssertSqlSafe(sql)).bind(fingerprint.to_owned()), rows::otp_flow).await
+    }
+
+    async fn lock_otp_flow(&mut self, org_id: &str, otp_id: &str) -> StoreResult<Option<OtpFlow>> {
+        // As in lock_activity: a no-op write takes the row lock (PostgreSQL) or the write lock (SQLite).
+        let q = sqlx::query("UPDATE otp_flows SET updated_at = updated_at WHERE organization_id = $1 AND otp_id = $2")
+            .bind(org_id.to_owned())
+            .bind(otp_id.to_owned());
+        if self.affected(q).await? == 0 {
+            return Ok(None);
+        }
+        let sql = format!("SELECT {OTP_COLUMNS} FROM otp_flows WHERE organization_id = $1 AND otp_id = $2");
+        self.one(sqlx::query(AssertSqlSafe(sql)).bind(org_id.to_owned()).bind(otp_id.to_owned()), rows::otp_flow).await
+    }
+
+    async fn update_otp_flow(&mut self, f: &OtpFlow) -> StoreResult<()> {
+        let q = sqlx::query(
+            "UPDATE otp_flows SET otp_id = $1, status = $2, sealed_state = $3, verification_token = $4, \
+             verified_fingerprint = $5, expires_at = $6, updated_at = $7 WHERE id = $8",
+        )
+        .bind(f.otp_id.clone())
+        .bind(f.status.as_str())
+        .bind(f.sealed_state.clone())
+        .bind(f.verification_token.clone())
+        .bind(f.verified_fingerprint.clone())
+        .bind(f.expires_at)
+        .bind(f.updated_at)
+        .bind(f.id.clone());
+        self.affected(q).await.map(drop)
+    }
+
+    async fn use_verification_token(
+        &mut self,
+        token_id: &str,
+        org_id: &str,
+        purpose: &str,
+        now: i64,
+    ) -> StoreResult<bool> {
+        let q = sqlx::query(
+            "INSERT INTO otp_tokens_used (token_id, organization_id, purpose, used_at) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (token_id) DO NOTHING",
+        )
+        .bind(token_id.to_owned())
+        .bind(org_id.to_owned())
+        .bind(purpose.to_owned())
+        .bind(now);
+        Ok(self.affected(q).await? == 1)
+    }
+
+    async fn otp_settings(&mut self, org_id: &str) -> StoreResult<Option<(bool, bool)>> {
+        let q = sqlx::query("SELECT disable_sms, disable_email FROM otp_settings WHERE organization_id = $1")
+            .bind(org_id.to_owned());
+        self.one(q, |r| Ok((r.try_get::<i64, _>(0)? != 0, r.try_get::<i64, _>(1)? != 0))).await
+    }
+
+    async fn put_otp_settings(
+        &mut self,
+        org_id: &str,
+        disable_sms: bool,
+        disable_email: bool,
+        now: i64,
+    ) -> StoreResult<()> {
+        let q = sqlx::query(
+            "INSERT INTO otp_settings (organization_id, disable_sms, disable_email, updated_at) \
+             VALUES ($1, $2, $3, $4) ON CONFLICT (organization_id) DO UPDATE SET disable_sms = $2, \
+             disable_email = $3, updated_at = $4",
+        )
+        .bind(org_id.to_owned())
+        .bind(i64::from(disable_sms))
+        .bind(i64::from(disable_email))
+        .bind(now);
+        self.affected(q).await.map(drop)
+    }
+
+    async fn users_with_contact(&mut self, org_id: &str, contact: &str) -> StoreResult<Vec<User>> {
+        let q = sqlx::query(
+            "SELECT id, organization_id, name, email, phone, created_at, updated_at, email_verified_at, \
+             phone_verified_at FROM users WHERE (organization_id = $1 OR organization_id IN \
+             (SELECT id FROM organizations WHERE parent_id = $1)) AND (LOWER(email) = $2 OR phone = $2) \
+             ORDER BY created_at, id",
+        )
+        .bind(org_id.to_owned())
+        .bind(contact.to_owned());
+        self.all(q, rows::user).await
+    }
 }
+
+const OTP_COLUMNS: &str = "id, otp_id, organization_id, otp_type, contact, client_ip, fingerprint, status, \
+     sealed_state, verification_token, verified_fingerprint, created_at, expires_at, updated_at";
 
 const MFA_POLICY_COLUMNS: &str =
     "id, organization_id, user_id, name, condition, required_methods, sort_order, notes, created_at, updated_at";

@@ -31,6 +31,8 @@ fn user(id: &str, org: &str) -> User {
         phone: None,
         created_at: 1,
         updated_at: 1,
+        email_verified_at: None,
+        phone_verified_at: None,
     }
 }
 

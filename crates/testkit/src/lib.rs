@@ -494,3 +494,150 @@ impl TestServer {
         bytes
     }
 }
+
+/// A real SMTP server for a test: `python3 -m aiosmtpd` on a free port, storing mail in a
+/// Maildir. Killed on drop.
+pub struct SmtpSink {
+    child: Child,
+    /// The port it listens on (127.0.0.1).
+    pub port: u16,
+    maildir: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for SmtpSink {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl SmtpSink {
+    /// Starts the sink; `None` (a skip) without python3/aiosmtpd, a panic under CI=true.
+    pub fn start() -> Option<SmtpSink> {
+        let available =
+            Command::new("python3").args(["-c", "import aiosmtpd"]).output().is_ok_and(|o| o.status.success());
+        if !available {
+            assert!(!is_ci(), "CI=true but python3 with aiosmtpd is missing: run the README test command");
+            eprintln!("skipping: python3 with aiosmtpd is not installed (pip install aiosmtpd==1.4.6)");
+            return None;
+        }
+        let dir = tempfile::tempdir().expect("tempdir");
+        let maildir = dir.path().join("maildir");
+        let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("free port").port();
+        let child = Command::new("python3")
+            .args(["-m", "aiosmtpd", "-n", "-l", &format!("127.0.0.1:{port}"), "-c", "aiosmtpd.handlers.Mailbox"])
+            .arg(&maildir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("python3 runs");
+        let sink = SmtpSink { child, port, maildir, _dir: dir };
+        let deadline = std::time::Instant::now() + Duration::from_secs(15);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(std::time::Instant::now() < deadline, "aiosmtpd did not start listening");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Some(sink)
+    }
+
+    /// `twofold serve` / `twofold enclave` flags that send email through this sink.
+    pub fn flags(&self) -> Vec<String> {
+        ["--smtp-host", "127.0.0.1", "--smtp-port", &self.port.to_string(), "--smtp-tls", "none"]
+            .map(str::to_owned)
+            .to_vec()
+    }
+
+    /// Every stored message as raw text, oldest first.
+    pub fn messages(&self) -> Vec<String> {
+        let mut files = Vec::new();
+        for sub in ["new", "cur"] {
+            if let Ok(entries) = std::fs::read_dir(self.maildir.join(sub)) {
+                files.extend(entries.map_while(Result::ok).map(|e| e.path()));
+            }
+        }
+        files.sort_by_key(|p| std::fs::metadata(p).and_then(|m| m.modified()).ok());
+        files.iter().map(|p| std::fs::read_to_string(p).expect("mail file")).collect()
+    }
+
+    /// The code in the newest message to `to` (the indented line of the body).
+    pub fn latest_code_for(&self, to: &str) -> String {
+        let messages = self.messages();
+        let raw = messages
+            .iter()
+            .rev()
+            .find(|m| m.contains(&format!("X-RcptTo: {to}")))
+            .unwrap_or_else(|| panic!("no mail to {to}"));
+        otp_code_in(&mail_body(raw))
+    }
+}
+
+/// The decoded text body of a raw mail (7bit or base64).
+pub fn mail_body(raw: &str) -> String {
+    let sep = if raw.contains("\r\n\r\n") { "\r\n\r\n" } else { "\n\n" };
+    let (head, body) = raw.split_once(sep).unwrap_or((raw, ""));
+    if head.to_ascii_lowercase().contains("content-transfer-encoding: base64") {
+        use base64::Engine as _;
+        let compact: String = body.split_whitespace().collect();
+        String::from_utf8(base64::engine::general_purpose::STANDARD.decode(compact).expect("base64 body"))
+            .expect("utf-8 body")
+    } else {
+        body.to_owned()
+    }
+}
+
+/// The one-time code in a delivered email body: the line indented by four spaces.
+pub fn otp_code_in(body: &str) -> String {
+    body.lines().find(|l| l.starts_with("    ")).expect("a code line").trim().to_owned()
+}
+
+/// A running `twofold enclave --socket` process. Killed on drop.
+pub struct TestEnclave {
+    child: Child,
+    /// Its socket.
+    pub socket: PathBuf,
+    /// Its data dir (key file, outbox).
+    pub dir: tempfile::TempDir,
+    log_path: PathBuf,
+}
+
+impl TestEnclave {
+    /// Starts `binary enclave` on a socket in a fresh temp dir, with `extra_args`.
+    pub fn start(binary: &str, extra_args: &[String]) -> TestEnclave {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let socket = dir.path().join("enclave.sock");
+        let log_path = dir.path().join("enclave.log");
+        let log = std::fs::File::create(&log_path).expect("log file");
+        let mut child = Command::new(binary)
+            .arg("enclave")
+            .arg("--socket")
+            .arg(&socket)
+            .arg("--data-dir")
+            .arg(dir.path().join("data"))
+            .args(extra_args)
+            .stdout(Stdio::piped())
+            .stderr(log)
+            .spawn()
+            .expect("spawn twofold enclave");
+        let stdout = child.stdout.take().expect("stdout");
+        let line = BufReader::new(stdout).lines().next();
+        assert!(
+            matches!(&line, Some(Ok(l)) if l.starts_with("twofold enclave listening")),
+            "enclave did not start: {line:?}\n{}",
+            std::fs::read_to_string(&log_path).unwrap_or_default()
+        );
+        TestEnclave { child, socket, dir, log_path }
+    }
+
+    /// The enclave's log (stderr) so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log_path).unwrap_or_default()
+    }
+}
+
+impl Drop for TestEnclave {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -35,7 +35,7 @@ fn enrolls_factor(intent: &Intent) -> bool {
 fn allowed_when_overdue(intent: &Intent, user_id: &str) -> bool {
     let own = intent.own_credential_target() == Some(user_id);
     (enrolls_factor(intent) && own)
-        || matches!(intent, Intent::StampLogin(_))
+        || matches!(intent, Intent::StampLogin(_) | Intent::OtpLogin(_))
         || (own && matches!(intent, Intent::DeleteSessions(_)))
 }
 

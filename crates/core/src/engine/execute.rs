@@ -26,6 +26,9 @@ pub(super) async fn execute(tx: &mut dyn StoreTx, ctx: &ExecContext<'_>, intent:
     if let Some(done) = super::profiles::execute(tx, ctx, intent).await {
         return done;
     }
+    if let Some(done) = super::otp::execute(tx, ctx, intent).await {
+        return done;
+    }
     if let Intent::MfaEnforcement(change) = intent {
         return super::enforcement::execute(tx, ctx, change).await.map(Executed::from);
     }
@@ -33,7 +36,7 @@ pub(super) async fn execute(tx: &mut dyn StoreTx, ctx: &ExecContext<'_>, intent:
 }
 
 /// Organization, user, key, policy and network changes.
-async fn execute_organization(
+pub(super) async fn execute_organization(
     tx: &mut dyn StoreTx,
     org_id: &str,
     intent: &Intent,
@@ -69,6 +72,7 @@ async fn execute_organization(
         }
         Intent::UpdateUser(p) => {
             let mut user = tx.get_user(org_id, &p.user_id).await?.ok_or_else(|| no_user(&p.user_id))?;
+            let before = (user.email.clone(), user.phone.clone());
             if let Some(name) = &p.user_name {
                 user.name = check_name("userName", name)?;
             }
@@ -77,6 +81,13 @@ async fn execute_organization(
             }
             if let Some(phone) = &p.user_phone_number {
                 user.phone = optional(phone).map(check_phone).transpose()?;
+            }
+            // A changed address is no longer the one a code proved.
+            if user.email != before.0 {
+                user.email_verified_at = None;
+            }
+            if user.phone != before.1 {
+                user.phone_verified_at = None;
             }
             user.updated_at = now;
             tx.update_user(&user).await?;
@@ -225,6 +236,9 @@ async fn execute_organization(
         | Intent::DeleteWebhookEndpoint(_) => Err(Error::Internal(
             "this activity executes in engine::factors, engine::mfa or engine::profiles".to_owned(),
         )),
+        Intent::InitOtp(_) | Intent::VerifyOtp(_) | Intent::OtpLogin(_) => {
+            Err(Error::Internal("OTP activities execute in engine::otp".to_owned()))
+        }
         Intent::MfaEnforcement(_) => {
             Err(Error::Internal("enforcement changes execute in engine::enforcement".to_owned()))
         }
@@ -269,6 +283,8 @@ fn new_user(org_id: &str, name: &str, email: Option<&str>, phone: Option<&str>, 
         phone: phone.and_then(optional).map(check_phone).transpose()?,
         created_at: now,
         updated_at: now,
+        email_verified_at: None,
+        phone_verified_at: None,
     })
 }
 

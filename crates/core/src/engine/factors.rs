@@ -38,6 +38,8 @@ pub struct FactorConfig {
     pub fresh_auth_ms: i64,
     /// How long a passkey registration ceremony stays open, ms.
     pub registration_timeout_ms: i64,
+    /// The OTP enclave and its abuse limits.
+    pub otp: crate::otp::OtpConfig,
 }
 
 impl FactorConfig {
@@ -54,6 +56,7 @@ impl FactorConfig {
             session_max_secs: 24 * 60 * 60,
             fresh_auth_ms: 5 * 60 * 1000,
             registration_timeout_ms: 5 * 60 * 1000,
+            otp: crate::otp::OtpConfig::default(),
         }
     }
 
@@ -92,6 +95,8 @@ pub(super) struct ExecContext<'a> {
     pub factors: &'a FactorConfig,
     /// The session signing key.
     pub signer: Option<&'a SessionSigner>,
+    /// The activity's fingerprint: finds work done for it before it was recorded (OTP flows).
+    pub fingerprint: &'a str,
 }
 
 fn sealed_seed_context(factor_id: &str) -> String {
@@ -283,9 +288,21 @@ async fn create_recovery_codes(tx: &mut dyn StoreTx, ctx: &ExecContext<'_>, user
 }
 
 async fn stamp_login(tx: &mut dyn StoreTx, ctx: &ExecContext<'_>, p: &crate::intents::StampLogin) -> Result<Executed> {
+    create_session(tx, ctx, ctx.org_id, ctx.initiator_user_id, p).await.map(Executed::from)
+}
+
+/// Creates a read-write session key for `user_id` in `org_id` and signs its token: the one
+/// path every login (stamp login, OTP login) takes. Returns `{session, sessionId}`.
+pub(super) async fn create_session(
+    tx: &mut dyn StoreTx,
+    ctx: &ExecContext<'_>,
+    org_id: &str,
+    user_id: &str,
+    p: &crate::intents::StampLogin,
+) -> Result<Value> {
     let signer = ctx.signer.ok_or_else(|| Error::Internal("the session signing key is not loaded".to_owned()))?;
     let profile = match &p.session_profile_id {
-        Some(id) => Some(super::profiles::usable_profile(tx, ctx.org_id, id).await?),
+        Some(id) => Some(super::profiles::usable_profile(tx, org_id, id).await?),
         None => None,
     };
     let mut lifetime = p.expiration_seconds.unwrap_or(ctx.factors.session_default_secs);
@@ -300,11 +317,10 @@ async fn stamp_login(tx: &mut dyn StoreTx, ctx: &ExecContext<'_>, p: &crate::int
         lifetime = lifetime.min(u64::try_from(cap).unwrap_or(0));
     }
     let lifetime_ms = i64::try_from(lifetime).unwrap_or(i64::MAX).saturating_mul(1000);
-    let user_id = ctx.initiator_user_id;
     let public_key = p.public_key.to_ascii_lowercase();
     let key = ApiKey {
         id: new_id(),
-        organization_id: ctx.org_id.to_owned(),
+        organization_id: org_id.to_owned(),
         user_id: user_id.to_owned(),
         name: format!("Read Write Session - {}", ctx.now),
         verify_key: crate::crypto::parse_public_key(ApiKeyCurve::P256, &public_key)?,
@@ -318,19 +334,19 @@ async fn stamp_login(tx: &mut dyn StoreTx, ctx: &ExecContext<'_>, p: &crate::int
     };
     tx.insert_api_key(&key).await?;
     if p.invalidate_existing == Some(true) {
-        tx.delete_sessions(ctx.org_id, user_id, None, Some(&key.id)).await?;
+        tx.delete_sessions(org_id, user_id, None, Some(&key.id)).await?;
     }
     let claims = SessionClaims {
         exp: key.expires_at.unwrap_or(ctx.now) / 1000,
         public_key,
         session_type: "SESSION_TYPE_READ_WRITE".to_owned(),
         user_id: user_id.to_owned(),
-        organization_id: ctx.org_id.to_owned(),
+        organization_id: org_id.to_owned(),
         session_profile_id: profile.as_ref().map(|p| p.id.clone()),
         scope: profile.map(|p| p.scope).unwrap_or_default(),
     };
     // The token is no secret (the key pair is), so it is stored with the result.
-    Ok(json!({ "session": signer.sign(&claims)?, "sessionId": key.id }).into())
+    Ok(json!({ "session": signer.sign(&claims)?, "sessionId": key.id }))
 }
 
 /// A secret a request offers as proof of a factor.
@@ -345,6 +361,8 @@ pub(super) enum Secret<'a> {
     },
     /// A recovery code (used up when it matches).
     RecoveryCode(&'a str),
+    /// A verification token from VERIFY_OTP for the user's email or phone (used up when it matches).
+    VerificationToken(&'a str),
 }
 
 impl Secret<'_> {
@@ -353,6 +371,7 @@ impl Secret<'_> {
         match self {
             Secret::Totp { .. } => FactorKind::Totp,
             Secret::RecoveryCode(_) => FactorKind::RecoveryCode,
+            Secret::VerificationToken(token) => super::otp::token_factor(token),
         }
     }
 }
@@ -418,6 +437,9 @@ impl Engine {
             }
             Secret::RecoveryCode(code) => {
                 check_recovery_code(&mut *tx, &caller.organization.id, user_id, code, now).await?
+            }
+            Secret::VerificationToken(token) => {
+                self.check_verification_token(&mut *tx, &caller.organization.id, user_id, token, kind, now).await?
             }
         };
         let (event_type, outcome, details, result) = match verdict {

@@ -21,10 +21,21 @@ pub enum StampProof {
     },
     /// `X-Stamp-Webauthn`: a passkey assertion over the body's hash.
     Webauthn(WebauthnStamp),
+    /// `X-Stamp-Attested`: a signature by the key an OTP verification token binds (login only).
+    Attested {
+        /// The verification token (`publicKeyAttestation`).
+        token: String,
+        /// The token's `public_key` (compressed P-256 hex).
+        public_key: String,
+        /// DER signature hex over the body.
+        signature: String,
+    },
 }
 
 /// The scheme recorded for votes carried by a passkey stamp.
 pub const WEBAUTHN_SCHEME: &str = "SIGNATURE_SCHEME_TK_WEBAUTHN";
+/// The scheme of an `X-Stamp-Attested` stamp.
+pub const ATTESTED_SCHEME: &str = "STAMP_ATTESTED_SCHEME_P256_VERIFICATION_TOKEN";
 
 impl StampProof {
     /// `(public key or credential id, scheme, signature)` as a vote records them.
@@ -44,6 +55,9 @@ impl StampProof {
                 })
                 .to_string(),
             ),
+            StampProof::Attested { public_key, signature, .. } => {
+                (public_key.clone(), ATTESTED_SCHEME.to_owned(), signature.clone())
+            }
         }
     }
 }
@@ -108,6 +122,9 @@ impl Engine {
                 (credential, key.organization_id, key.user_id)
             }
             StampProof::Webauthn(w) => self.check_passkey_stamp(tx, w, body, organization_id).await?,
+            StampProof::Attested { token, public_key, signature } => {
+                self.check_attested_stamp(tx, token, public_key, signature, body, organization_id).await?
+            }
         };
         let organization =
             tx.get_organization(&org_id).await?.ok_or_else(|| Error::Unauthenticated(UNKNOWN_KEY.to_owned()))?;

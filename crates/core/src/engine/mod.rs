@@ -12,6 +12,7 @@ mod execute;
 mod factors;
 mod identity;
 mod mfa;
+mod otp;
 mod profiles;
 mod query;
 mod settle;
@@ -40,7 +41,7 @@ pub use factors::FactorConfig;
 pub fn query_paths() -> &'static [&'static str] {
     query::QUERY_PATHS
 }
-pub use identity::{Caller, CallerCredential, StampProof, WEBAUTHN_SCHEME};
+pub use identity::{ATTESTED_SCHEME, Caller, CallerCredential, StampProof, WEBAUTHN_SCHEME};
 
 /// Tunables of the pipeline.
 #[derive(Debug, Clone)]
@@ -220,6 +221,8 @@ impl Engine {
             phone: None,
             created_at: now,
             updated_at: now,
+            email_verified_at: None,
+            phone_verified_at: None,
         })
         .await?;
         tx.insert_api_key(&ApiKey {
@@ -264,6 +267,9 @@ impl Engine {
             )));
         }
         self.check_session_scope(&caller, kind, version, &intent, now).await?;
+        if let Some(existing) = self.prepare_otp(&caller, &intent, req).await? {
+            return Ok(existing);
+        }
         if let Intent::Vote(approve, target) = &intent {
             return self.vote(&caller, *approve, target, req.body).await;
         }
@@ -296,6 +302,7 @@ impl Engine {
         }
         let env: QueryEnvelope = req.parse()?;
         let (caller, mut tx) = self.admit(req, &env.organization_id).await?;
+        otp::refuse_attested(&caller)?;
         self.gate_query(req, &caller, path).await?;
         let mut answer = query::run(self, path, &caller, &mut *tx, req.body, self.clock.now_ms())
             .await

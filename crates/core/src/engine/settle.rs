@@ -214,6 +214,7 @@ impl Settler<'_> {
                     now,
                     factors: self.factors,
                     signer: self.signer,
+                    fingerprint: &activity.fingerprint,
                 };
                 match execute::execute(tx, &ctx, &intent).await {
                     Ok(done) => {

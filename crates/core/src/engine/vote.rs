@@ -21,10 +21,11 @@ fn open(status: ActivityStatus) -> bool {
 impl VoteIntent {
     /// The factor secret the approval carries besides its stamp, if any.
     fn secret(&self) -> Option<Secret<'_>> {
-        match (&self.totp_code, &self.recovery_code) {
-            (Some(code), _) => Some(Secret::Totp { code, device: None }),
-            (None, Some(code)) => Some(Secret::RecoveryCode(code)),
-            (None, None) => None,
+        match (&self.totp_code, &self.recovery_code, &self.verification_token) {
+            (Some(code), _, _) => Some(Secret::Totp { code, device: None }),
+            (None, Some(code), _) => Some(Secret::RecoveryCode(code)),
+            (None, None, Some(token)) => Some(Secret::VerificationToken(token)),
+            (None, None, None) => None,
         }
     }
 }

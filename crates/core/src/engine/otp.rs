@@ -1,0 +1,660 @@
+//! OTP activities in the pipeline. Before INIT_OTP is recorded, the abuse limits are
+//! counted and a flow reserved in one committed transaction (so a refusal is a 429 and
+//! the count holds on every node); before VERIFY_OTP is recorded, the attempt goes to the
+//! enclave under the flow's row lock and its new sealed state and the per-contact failure
+//! count are committed whatever the outcome. Executing the activities then finds that
+//! work by the activity's fingerprint. OTP login and sign-up check the verification token
+//! and the client signature by its key, and spend the token once.
+
+use std::sync::Arc;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde_json::{Value, json};
+
+use super::factors::{ExecContext, Executed, create_session};
+use super::{Caller, CallerCredential, Engine, Request, StampProof, new_id};
+use crate::api::ActivityView;
+use crate::crypto;
+use crate::error::{Error, Result};
+use crate::intents::{CreateSubOrganization, Intent, StampLogin};
+use crate::model::{ApiKeyCurve, FactorKind, User};
+use crate::otp::{
+    ClientSignature, InitOtp, OtpAttempt, OtpChannel, OtpConfig, OtpEnclave, OtpFlow, OtpFlowStatus, OtpLogin,
+    OtpStart, OtpVerdict, TokenClaims, Usage, VerifyOtp, normalize_contact,
+};
+use crate::store::{StoreError, StoreTx};
+
+const MINUTE_MS: i64 = 60_000;
+const HOUR_MS: i64 = 60 * MINUTE_MS;
+
+fn enclave(config: &OtpConfig) -> Result<&Arc<dyn OtpEnclave>> {
+    config.enclave.as_ref().ok_or_else(|| {
+        Error::FailedPrecondition("one-time codes are not available: this server runs without an enclave".to_owned())
+    })
+}
+
+/// The account a contact's wrong codes count against, across all of its codes.
+fn account(contact: &str) -> String {
+    format!("otp:{}", normalize_contact(contact))
+}
+
+/// Seconds until `since + window` passes, at least one.
+fn retry_after(since: Option<i64>, window_ms: i64, now: i64) -> u64 {
+    let ms = since.map_or(window_ms, |t| t + window_ms - now).max(1000);
+    u64::try_from((ms + 999) / 1000).unwrap_or(1)
+}
+
+/// Refuses with 429 when `usage` has reached `max` in a window of `window_ms`.
+fn within(usage: Usage, max: u32, window_ms: i64, now: i64, what: &str) -> Result<()> {
+    if usage.count < i64::from(max) {
+        return Ok(());
+    }
+    Err(Error::RateLimited {
+        message: format!(
+            "Max number of OTPs have been initiated: {} {what} (limit {max}); try again later",
+            usage.count
+        ),
+        retry_after_secs: retry_after(usage.oldest, window_ms, now),
+    })
+}
+
+/// The factor a verification token claims to prove, read without checking it (only to pick
+/// the failure counter; the enclave checks the token itself).
+pub(super) fn token_factor(token: &str) -> FactorKind {
+    let claims = token
+        .split('.')
+        .nth(1)
+        .and_then(|p| URL_SAFE_NO_PAD.decode(p).ok())
+        .and_then(|b| serde_json::from_slice::<Value>(&b).ok());
+    match claims.as_ref().and_then(|c| c["verification_type"].as_str()) {
+        Some("OTP_TYPE_SMS") => FactorKind::SmsOtp,
+        _ => FactorKind::EmailOtp,
+    }
+}
+
+async fn ensure_enabled(tx: &mut dyn StoreTx, org_id: &str, channel: OtpChannel) -> Result<()> {
+    let (sms_off, email_off) = tx.otp_settings(org_id).await?.unwrap_or((false, false));
+    let (off, name) = match channel {
+        OtpChannel::Sms => (sms_off, "SMS"),
+        OtpChannel::Email => (email_off, "email"),
+    };
+    if off {
+        return Err(Error::FailedPrecondition(format!(
+            "{name} one-time codes are disabled for organization `{org_id}` (disableSmsAuth / disableOtpEmailAuth)"
+        )));
+    }
+    Ok(())
+}
+
+impl Engine {
+    /// `query/get_enclave_keys`: the enclave's signing keys, which clients pin.
+    pub(super) async fn enclave_keys(&self) -> Result<Value> {
+        let keys = enclave(&self.config.factors.otp)?.public_keys().await?;
+        serde_json::to_value(keys).map_err(|e| Error::Internal(e.to_string()))
+    }
+
+    /// The work INIT_OTP and VERIFY_OTP need before they are recorded; the activity already
+    /// recorded for a resent body instead.
+    pub(super) async fn prepare_otp(
+        &self,
+        caller: &Caller,
+        intent: &Intent,
+        req: &Request<'_>,
+    ) -> Result<Option<ActivityView>> {
+        if let StampProof::Attested { public_key, .. } = &caller.stamp {
+            return self.spend_attested_stamp(caller, intent, public_key, req).await;
+        }
+        if !matches!(intent, Intent::InitOtp(_) | Intent::VerifyOtp(_)) {
+            return Ok(None);
+        }
+        if let Some(existing) = self.existing_activity(req.body, &caller.user.id).await? {
+            return Ok(Some(existing));
+        }
+        match intent {
+            Intent::InitOtp(p) => self.reserve_otp(caller, p, req).await?,
+            Intent::VerifyOtp(p) => self.attempt_otp(caller, p, req.body).await?,
+            _ => {}
+        }
+        Ok(None)
+    }
+
+    /// `X-Stamp-Attested`: the body is signed by the key the verification token binds, the token
+    /// (from a flow of this organization or its parent) proves the contact of exactly one user of
+    /// this organization. Returns the credential, organization and user ids.
+    pub(super) async fn check_attested_stamp(
+        &self,
+        tx: &mut dyn StoreTx,
+        token: &str,
+        public_key: &str,
+        signature: &str,
+        body: &[u8],
+        organization_id: &str,
+    ) -> Result<(CallerCredential, String, String)> {
+        let refused = |why: &str| Error::Unauthenticated(format!("X-Stamp-Attested refused: {why}"));
+        let claims = enclave(&self.config.factors.otp)?
+            .verify_token(token, self.clock.now_ms())
+            .await
+            .map_err(|e| refused(&e.to_string()))?;
+        if !claims.public_key.eq_ignore_ascii_case(public_key) {
+            return Err(refused("publicKey is not the key the verification token is bound to"));
+        }
+        let key = crypto::parse_public_key(ApiKeyCurve::P256, &public_key.to_ascii_lowercase())
+            .map_err(|e| refused(&e.to_string()))?;
+        let signature = hex::decode(signature).map_err(|_| refused("signature is not hex"))?;
+        if !crypto::verify(ApiKeyCurve::P256, &key, body, &signature) {
+            return Err(refused("signature does not verify over the request body"));
+        }
+        let org = tx.get_organization(organization_id).await?.ok_or_else(|| refused("unknown organization"))?;
+        if claims.organization_id != org.id && Some(&claims.organization_id) != org.parent_id.as_ref() {
+            return Err(refused("the token comes from an OTP flow of an unrelated organization"));
+        }
+        let mut users = tx.users_with_contact(&org.id, &normalize_contact(&claims.contact)).await?;
+        users.retain(|u| u.organization_id == org.id && has_contact(u, &claims));
+        let [user] = users.as_slice() else {
+            return Err(refused(&format!(
+                "{} users of this organization have the verified {}; exactly one must",
+                users.len(),
+                contact_name(claims.channel)
+            )));
+        };
+        ensure_enabled(tx, &org.id, claims.channel).await?;
+        let credential = CallerCredential {
+            id: claims.id.clone(),
+            public_key: public_key.to_ascii_lowercase(),
+            credential_type: "CREDENTIAL_TYPE_OTP_AUTH_KEY_P256",
+            authentication_type: claims.channel.factor().authentication_type(),
+            api_key: None,
+        };
+        Ok((credential, org.id, user.id.clone()))
+    }
+
+    /// An attested stamp logs in once: only `stamp_login` for the stamp's own key, and the
+    /// token is spent (a resent body finds its activity).
+    async fn spend_attested_stamp(
+        &self,
+        caller: &Caller,
+        intent: &Intent,
+        public_key: &str,
+        req: &Request<'_>,
+    ) -> Result<Option<ActivityView>> {
+        match intent {
+            Intent::StampLogin(p) if p.public_key.eq_ignore_ascii_case(public_key) => {}
+            _ => {
+                return Err(Error::PermissionDenied(
+                    "an X-Stamp-Attested stamp may only sign stamp_login for its own publicKey".to_owned(),
+                ));
+            }
+        }
+        if let Some(existing) = self.existing_activity(req.body, &caller.user.id).await? {
+            return Ok(Some(existing));
+        }
+        let mut tx = self.store.write().await?;
+        let org_id = &caller.organization.id;
+        if !tx.use_verification_token(&caller.credential.id, org_id, "LOGIN", self.clock.now_ms()).await? {
+            return Err(Error::Unauthenticated("X-Stamp-Attested refused: the token was already used".to_owned()));
+        }
+        tx.commit().await?;
+        Ok(None)
+    }
+
+    /// Refuses (429) a contact with too many wrong codes in the failure window.
+    async fn check_otp_failures(
+        &self,
+        tx: &mut dyn StoreTx,
+        contact: &str,
+        channel: OtpChannel,
+        now: i64,
+    ) -> Result<()> {
+        let window = self.config.factors.failure_window_ms;
+        let failures = tx.auth_failures_since(&account(contact), channel.factor().as_str(), now - window).await?;
+        let max = self.config.factors.otp.max_failures;
+        if failures.len() < max {
+            return Ok(());
+        }
+        Err(Error::RateLimited {
+            message: format!(
+                "Invalid OTP code: too many wrong codes for this contact ({} in the last {} minutes); try again later",
+                failures.len(),
+                window / MINUTE_MS
+            ),
+            retry_after_secs: retry_after(failures.first().copied(), window, now),
+        })
+    }
+
+    /// Counts the abuse limits and reserves a flow, in one committed transaction that holds
+    /// the installation-wide OTP lock.
+    async fn reserve_otp(&self, caller: &Caller, p: &InitOtp, req: &Request<'_>) -> Result<()> {
+        let config = &self.config.factors.otp;
+        enclave(config)?;
+        let channel = p.channel()?;
+        let contact = p.normalized_contact();
+        let org_id = &caller.organization.id;
+        let now = self.clock.now_ms();
+        let mut tx = self.store.write().await?;
+        tx.lock_otp_limits().await?;
+        ensure_enabled(&mut *tx, org_id, channel).await?;
+        self.check_otp_failures(&mut *tx, &contact, channel, now).await?;
+        let sent = tx.otp_sends_to_contact(&contact, now - HOUR_MS).await?;
+        within(
+            sent,
+            config.sends_per_contact_per_hour,
+            HOUR_MS,
+            now,
+            "codes were sent to this contact in the last hour",
+        )?;
+        let client_ip = req.client_ip.map(|ip| ip.to_string());
+        if let Some(ip) = &client_ip {
+            let asked = tx.otp_inits_from_ip(ip, now - MINUTE_MS).await?;
+            within(
+                asked,
+                config.inits_per_ip_per_minute,
+                MINUTE_MS,
+                now,
+                "codes were asked for from this address in the last minute",
+            )?;
+        }
+        let open = tx.otp_inflight(org_id, now).await?;
+        if open.count >= i64::from(config.inflight_per_org) {
+            return Err(Error::RateLimited {
+                message: format!(
+                    "Max number of OTPs have been initiated: {} unverified codes are open in this organization (limit {})",
+                    open.count, config.inflight_per_org
+                ),
+                retry_after_secs: retry_after(open.oldest, 0, now),
+            });
+        }
+        let lifetime_ms = i64::try_from(p.expiration_seconds.unwrap_or(300)).unwrap_or(600).saturating_mul(1000);
+        let flow = OtpFlow {
+            id: new_id(),
+            otp_id: None,
+            organization_id: org_id.clone(),
+            otp_type: channel.as_str().to_owned(),
+            contact,
+            client_ip,
+            fingerprint: crypto::fingerprint(req.body),
+            status: OtpFlowStatus::Reserved,
+            sealed_state: None,
+            verification_token: None,
+            verified_fingerprint: None,
+            created_at: now,
+            expires_at: now.saturating_add(lifetime_ms),
+            updated_at: now,
+        };
+        match tx.insert_otp_flow(&flow).await {
+            // The identical body, racing: its activity will answer both.
+            Err(StoreError::Conflict(_)) => Ok(()),
+            Err(e) => Err(e.into()),
+            Ok(()) => Ok(tx.commit().await?),
+        }
+    }
+
+    /// Hands one attempt to the enclave under the flow's row lock and commits the new sealed
+    /// state and the contact's failure count whatever the outcome; only a verified code
+    /// lets the activity be recorded.
+    async fn attempt_otp(&self, caller: &Caller, p: &VerifyOtp, body: &[u8]) -> Result<()> {
+        let enclave = enclave(&self.config.factors.otp)?;
+        let org_id = &caller.organization.id;
+        let now = self.clock.now_ms();
+        let no_flow = || Error::NotFound(format!("no OTP flow `{}` in this organization", crypto::clip(&p.otp_id)));
+        let mut tx = self.store.write().await?;
+        let mut flow = tx.lock_otp_flow(org_id, &p.otp_id).await?.ok_or_else(no_flow)?;
+        let sealed_state = flow.sealed_state.clone().ok_or_else(no_flow)?;
+        let channel = OtpChannel::parse(&flow.otp_type, "otpType")?;
+        self.check_otp_failures(&mut *tx, &flow.contact, channel, now).await?;
+        let attempt = OtpAttempt {
+            otp_id: p.otp_id.clone(),
+            organization_id: org_id.clone(),
+            sealed_state,
+            encrypted_bundle: p.encrypted_otp_bundle.clone(),
+            token_expiration_seconds: p.expiration_seconds,
+            now_ms: now,
+        };
+        // Malformed attempts are refused before anything changes: they cost no attempt.
+        let checked = enclave.check(attempt).await.map_err(|e| match e {
+            Error::InvalidArgument(m) => Error::invalid(format!("parameters.encryptedOtpBundle: {m}")),
+            other => other,
+        })?;
+        flow.sealed_state = Some(checked.sealed_state);
+        flow.updated_at = now;
+        let (account, factor) = (account(&flow.contact), channel.factor().as_str());
+        let (outcome, result) = match &checked.verdict {
+            OtpVerdict::Verified { token } => {
+                flow.status = OtpFlowStatus::Verified;
+                flow.verification_token = Some(token.clone());
+                flow.verified_fingerprint = Some(crypto::fingerprint(body));
+                tx.clear_auth_failures(&account, factor).await?;
+                ("VERIFIED", Ok(()))
+            }
+            OtpVerdict::Invalid { attempts_left } => {
+                if *attempts_left == 0 {
+                    flow.status = OtpFlowStatus::Failed;
+                }
+                tx.record_auth_failure(org_id, &account, factor, now).await?;
+                ("INVALID", Err(Error::invalid(checked.message)))
+            }
+            OtpVerdict::Exhausted => {
+                flow.status = OtpFlowStatus::Failed;
+                tx.record_auth_failure(org_id, &account, factor, now).await?;
+                ("EXHAUSTED", Err(Error::invalid(checked.message)))
+            }
+            OtpVerdict::Expired => ("EXPIRED", Err(Error::FailedPrecondition(checked.message))),
+            OtpVerdict::AlreadyUsed => ("ALREADY_USED", Err(Error::FailedPrecondition(checked.message))),
+        };
+        tx.update_otp_flow(&flow).await?;
+        let event = crate::audit::NewEvent {
+            event_type: "OTP_ATTEMPT",
+            outcome,
+            actor_user_id: Some(&caller.user.id),
+            actor_credential_id: Some(&caller.credential.id),
+            subject: Some(&p.otp_id),
+            details: json!({ "otpType": flow.otp_type }),
+        };
+        crate::audit::append(&mut *tx, org_id, now, event).await?;
+        tx.commit().await?;
+        result
+    }
+
+    /// Checks a verification token offered in an approval: the enclave's signature, the
+    /// voter's email or phone on record, and single use.
+    pub(super) async fn check_verification_token(
+        &self,
+        tx: &mut dyn StoreTx,
+        org_id: &str,
+        user_id: &str,
+        token: &str,
+        kind: FactorKind,
+        now: i64,
+    ) -> Result<std::result::Result<String, String>> {
+        let claims = match enclave(&self.config.factors.otp)?.verify_token(token, now).await {
+            Ok(claims) if claims.channel.factor() == kind => claims,
+            Ok(_) => return Ok(Err("verification token: its type changed under its signature".to_owned())),
+            Err(e) => return Ok(Err(format!("invalid verification token: {e}"))),
+        };
+        let org = tx.get_organization(org_id).await?;
+        let issuers = [Some(org_id.to_owned()), org.and_then(|o| o.parent_id)];
+        if !issuers.contains(&Some(claims.organization_id.clone())) {
+            return Ok(Err("the verification token was issued for another organization".to_owned()));
+        }
+        let user = tx
+            .get_user(org_id, user_id)
+            .await?
+            .ok_or_else(|| Error::NotFound(format!("no user `{}` in this organization", crypto::clip(user_id))))?;
+        if !has_contact(&user, &claims) {
+            return Ok(Err(format!(
+                "the verification token proves a {} that is not this user's",
+                contact_name(claims.channel)
+            )));
+        }
+        if !tx.use_verification_token(&claims.id, org_id, "APPROVAL", now).await? {
+            return Ok(Err("this verification token was already used".to_owned()));
+        }
+        Ok(Ok(claims.id))
+    }
+}
+
+fn contact_name(channel: OtpChannel) -> &'static str {
+    match channel {
+        OtpChannel::Email => "email address",
+        OtpChannel::Sms => "phone number",
+    }
+}
+
+/// Whether `user`'s email or phone on record is the contact the token proves.
+fn has_contact(user: &User, claims: &TokenClaims) -> bool {
+    let on_record = match claims.channel {
+        OtpChannel::Email => user.email.as_deref(),
+        OtpChannel::Sms => user.phone.as_deref(),
+    };
+    on_record.is_some_and(|c| normalize_contact(c) == normalize_contact(&claims.contact))
+}
+
+/// Executes an OTP intent, or a sub-organization sign-up with a token or OTP switches;
+/// `None` for anything else.
+pub(super) async fn execute(tx: &mut dyn StoreTx, ctx: &ExecContext<'_>, intent: &Intent) -> Option<Result<Executed>> {
+    Some(match intent {
+        Intent::InitOtp(p) => init(tx, ctx, p).await,
+        Intent::VerifyOtp(p) => verified(tx, ctx, p).await,
+        Intent::OtpLogin(p) => login(tx, ctx, p).await,
+        Intent::CreateSubOrganization(p)
+            if p.verification_token.is_some() || p.disable_sms_auth.is_some() || p.disable_otp_email_auth.is_some() =>
+        {
+            sign_up(tx, ctx, intent, p).await
+        }
+        _ => return None,
+    })
+}
+
+/// Sends the code (from inside the activity's transaction: a policy that refuses the
+/// activity means nothing is sent) and stores the sealed state on the reserved flow.
+async fn init(tx: &mut dyn StoreTx, ctx: &ExecContext<'_>, p: &InitOtp) -> Result<Executed> {
+    let enclave = enclave(&ctx.factors.otp)?;
+    let channel = p.channel()?;
+    ensure_enabled(tx, ctx.org_id, channel).await?;
+    let reserved = tx
+        .otp_flow_by_fingerprint(ctx.fingerprint)
+        .await?
+        .filter(|f| f.status == OtpFlowStatus::Reserved && f.organization_id == ctx.org_id);
+    let contact = p.normalized_contact();
+    let started = enclave
+        .start(OtpStart {
+            organization_id: ctx.org_id.to_owned(),
+            channel,
+            contact: contact.clone(),
+            app_name: p.app_name.clone(),
+            otp_length: p.otp_length,
+            alphanumeric: p.alphanumeric,
+            expiration_seconds: p.expiration_seconds,
+            sender_name: p.send_from_email_sender_name.clone(),
+            reply_to: p.reply_to_email_address.clone(),
+            sms_template: p.sms_customization.as_ref().and_then(|c| c.template.clone()),
+            now_ms: ctx.now,
+        })
+        .await?;
+    let fresh = reserved.is_none();
+    // Reached without a reservation only when the activity ran after approvals.
+    let mut flow = reserved.unwrap_or_else(|| OtpFlow {
+        id: new_id(),
+        otp_id: None,
+        organization_id: ctx.org_id.to_owned(),
+        otp_type: channel.as_str().to_owned(),
+        contact,
+        client_ip: None,
+        fingerprint: ctx.fingerprint.to_owned(),
+        status: OtpFlowStatus::Reserved,
+        sealed_state: None,
+        verification_token: None,
+        verified_fingerprint: None,
+        created_at: ctx.now,
+        expires_at: started.expires_at_ms,
+        updated_at: ctx.now,
+    });
+    flow.otp_id = Some(started.otp_id.clone());
+    flow.sealed_state = Some(started.sealed_state);
+    flow.status = OtpFlowStatus::Pending;
+    flow.expires_at = started.expires_at_ms;
+    flow.updated_at = ctx.now;
+    if fresh {
+        tx.insert_otp_flow(&flow).await?;
+    } else {
+        tx.update_otp_flow(&flow).await?;
+    }
+    Ok(json!({ "otpId": started.otp_id, "otpEncryptionTargetBundle": started.target_bundle }).into())
+}
+
+/// The token the attempt before this activity earned.
+async fn verified(tx: &mut dyn StoreTx, ctx: &ExecContext<'_>, p: &VerifyOtp) -> Result<Executed> {
+    let token = tx
+        .otp_flow_by_fingerprint(ctx.fingerprint)
+        .await?
+        .filter(|f| f.verified_fingerprint.as_deref() == Some(ctx.fingerprint))
+        .and_then(|f| f.verification_token)
+        .ok_or_else(|| {
+            Error::FailedPrecondition(format!(
+                "OTP `{}` was not verified by this request; submit VERIFY_OTP with a new attempt",
+                crypto::clip(&p.otp_id)
+            ))
+        })?;
+    Ok(json!({ "verificationToken": token }).into())
+}
+
+/// Checks a verification token (enclave signature, expiry, issued in this organization)
+/// and the client signature by the key it binds, for `usage`; returns the claims and the
+/// signed message.
+async fn signed_token(
+    ctx: &ExecContext<'_>,
+    token: &str,
+    signature: &ClientSignature,
+    usage: &str,
+) -> Result<(TokenClaims, Value)> {
+    let claims = enclave(&ctx.factors.otp)?
+        .verify_token(token, ctx.now)
+        .await
+        .map_err(|e| Error::PermissionDenied(format!("parameters.verificationToken: {e}")))?;
+    if claims.organization_id != ctx.org_id {
+        return Err(Error::PermissionDenied(
+            "parameters.verificationToken: issued by an OTP flow of another organization".to_owned(),
+        ));
+    }
+    if !signature.public_key.eq_ignore_ascii_case(&claims.public_key) {
+        return Err(Error::PermissionDenied(
+            "parameters.clientSignature.publicKey: not the key the verification token is bound to".to_owned(),
+        ));
+    }
+    let key = crypto::parse_public_key(ApiKeyCurve::P256, &claims.public_key.to_ascii_lowercase())?;
+    let raw = hex::decode(&signature.signature).unwrap_or_default();
+    let alg = &ring::signature::ECDSA_P256_SHA256_FIXED;
+    if ring::signature::UnparsedPublicKey::new(alg, &key).verify(signature.message.as_bytes(), &raw).is_err() {
+        return Err(Error::PermissionDenied(
+            "parameters.clientSignature.signature: does not verify with the verification token's key \
+             (raw r||s hex over SHA-256 of the message)"
+                .to_owned(),
+        ));
+    }
+    let message: Value = serde_json::from_str(&signature.message)
+        .map_err(|_| Error::invalid("parameters.clientSignature.message: not JSON"))?;
+    if message["type"] != usage || message["tokenId"] != claims.id.as_str() {
+        return Err(Error::invalid(format!(
+            "parameters.clientSignature.message: must carry \"type\": \"{usage}\" and this token's \"tokenId\""
+        )));
+    }
+    Ok((claims, message))
+}
+
+async fn spend(tx: &mut dyn StoreTx, ctx: &ExecContext<'_>, claims: &TokenClaims, purpose: &str) -> Result<()> {
+    if tx.use_verification_token(&claims.id, ctx.org_id, purpose, ctx.now).await? {
+        Ok(())
+    } else {
+        Err(Error::PermissionDenied("parameters.verificationToken: this token was already used".to_owned()))
+    }
+}
+
+async fn mark_verified(tx: &mut dyn StoreTx, mut user: User, channel: OtpChannel, now: i64) -> Result<User> {
+    match channel {
+        OtpChannel::Email => user.email_verified_at = Some(now),
+        OtpChannel::Sms => user.phone_verified_at = Some(now),
+    }
+    tx.update_user(&user).await?;
+    Ok(user)
+}
+
+/// OTP_LOGIN_V2: a session for the one user (in this organization or a direct
+/// sub-organization) whose contact the token proves, through the stamp-login path.
+async fn login(tx: &mut dyn StoreTx, ctx: &ExecContext<'_>, p: &OtpLogin) -> Result<Executed> {
+    let (claims, message) = signed_token(ctx, &p.verification_token, &p.client_signature, "USAGE_TYPE_LOGIN").await?;
+    let signed_key = message["login"]["publicKey"].as_str().unwrap_or_default();
+    if !signed_key.eq_ignore_ascii_case(&p.public_key) {
+        return Err(Error::invalid(
+            "parameters.clientSignature.message: login.publicKey must be the session key in parameters.publicKey",
+        ));
+    }
+    let mut users = tx.users_with_contact(ctx.org_id, &normalize_contact(&claims.contact)).await?;
+    users.retain(|u| has_contact(u, &claims));
+    let user = match users.len() {
+        1 => users.remove(0),
+        0 => {
+            return Err(Error::NotFound(format!(
+                "no user with the verified {} in this organization or its sub-organizations",
+                contact_name(claims.channel)
+            )));
+        }
+        n => {
+            return Err(Error::FailedPrecondition(format!(
+                "{n} users have the verified {}; OTP login needs exactly one",
+                contact_name(claims.channel)
+            )));
+        }
+    };
+    ensure_enabled(tx, &user.organization_id, claims.channel).await?;
+    spend(tx, ctx, &claims, "LOGIN").await?;
+    let user = mark_verified(tx, user, claims.channel, ctx.now).await?;
+    let request = StampLogin {
+        public_key: p.public_key.clone(),
+        expiration_seconds: p.expiration_seconds,
+        invalidate_existing: p.invalidate_existing,
+        session_profile_id: p.session_profile_id.clone(),
+    };
+    let mut session = create_session(tx, ctx, &user.organization_id, &user.id, &request).await?;
+    session["organizationId"] = json!(user.organization_id);
+    session["userId"] = json!(user.id);
+    Ok(session.into())
+}
+
+/// CREATE_SUB_ORGANIZATION with a verification token (the root user with that contact is
+/// created verified) and/or OTP switches for the new organization.
+async fn sign_up(
+    tx: &mut dyn StoreTx,
+    ctx: &ExecContext<'_>,
+    intent: &Intent,
+    p: &CreateSubOrganization,
+) -> Result<Executed> {
+    let verified = match (&p.verification_token, &p.client_signature) {
+        (Some(token), Some(signature)) => {
+            let (claims, _) = signed_token(ctx, token, signature, "USAGE_TYPE_SIGNUP").await?;
+            let index = p
+                .root_users
+                .iter()
+                .position(|u| {
+                    let contact = match claims.channel {
+                        OtpChannel::Email => u.user_email.as_deref(),
+                        OtpChannel::Sms => u.user_phone_number.as_deref(),
+                    };
+                    contact.is_some_and(|c| normalize_contact(c) == normalize_contact(&claims.contact))
+                })
+                .ok_or_else(|| {
+                    Error::invalid(format!(
+                        "parameters.rootUsers: no root user has the {} the verification token proves",
+                        contact_name(claims.channel)
+                    ))
+                })?;
+            spend(tx, ctx, &claims, "SIGNUP").await?;
+            Some((index, claims.channel))
+        }
+        _ => None,
+    };
+    let result = super::execute::execute_organization(tx, ctx.org_id, intent, ctx.now).await?;
+    let sub_id = result["subOrganizationId"].as_str().unwrap_or_default().to_owned();
+    if let Some((index, channel)) = verified {
+        let user_id = result["rootUserIds"][index].as_str().unwrap_or_default();
+        let user = tx
+            .get_user(&sub_id, user_id)
+            .await?
+            .ok_or_else(|| Error::Internal("the new root user vanished".to_owned()))?;
+        mark_verified(tx, user, channel, ctx.now).await?;
+    }
+    if p.disable_sms_auth.is_some() || p.disable_otp_email_auth.is_some() {
+        let (sms, email) = (p.disable_sms_auth.unwrap_or(false), p.disable_otp_email_auth.unwrap_or(false));
+        tx.put_otp_settings(&sub_id, sms, email, ctx.now).await?;
+    }
+    Ok(result.into())
+}
+
+/// Queries are not open to `X-Stamp-Attested` stamps: they only log in.
+pub(super) fn refuse_attested(caller: &Caller) -> Result<()> {
+    match caller.stamp {
+        StampProof::Attested { .. } => Err(Error::PermissionDenied(
+            "an X-Stamp-Attested stamp may only sign stamp_login; use the session it creates".to_owned(),
+        )),
+        _ => Ok(()),
+    }
+}
