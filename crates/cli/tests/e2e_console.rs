@@ -12,7 +12,6 @@ use std::path::PathBuf;
 use serde_json::{Value, json};
 use twofold_testkit::{Backend, TestServer, completed, interop_installed, is_ci, new_key, ok, run_node, user_with_key};
 
-mod support;
 
 const BIN: &str = env!("CARGO_BIN_EXE_twofold");
 
@@ -33,8 +32,10 @@ fn browser_available() -> bool {
 fn user_with_key_file(server: &TestServer, name: &str) -> (String, PathBuf) {
     let root = server.root_client();
     let key = new_key();
-    let id = completed(root.submit("create_users", json!({ "users": [user_with_key(name, &key)] })), "createUsersResult")
-        ["userIds"][0]
+    let id = completed(
+        root.submit("create_users", json!({ "users": [user_with_key(name, &key)] })),
+        "createUsersResult",
+    )["userIds"][0]
         .as_str()
         .expect("id")
         .to_owned();
@@ -96,9 +97,16 @@ fn console_in_chromium_sign_in_set_up_security_approvals_audit() {
     assert_eq!(seen["keysAfterSignOut"], 0, "{seen}");
     assert_eq!(seen["orgRemembered"], root.organization_id());
     assert!(text("signedInWithPasskeyAs").contains("alice"), "{seen}");
-    assert_eq!(seen["keyCheck"], json!({ "type": "private", "extractable": false, "algorithm": "P-256", "exported": null }));
+    assert_eq!(
+        seen["keyCheck"],
+        json!({ "type": "private", "extractable": false, "algorithm": "P-256", "exported": null })
+    );
     let sessions = ok(root.query("list_sessions", json!({ "userId": alice_id })));
-    assert_eq!(sessions["sessions"].as_array().expect("sessions").len(), 1, "the signed-out session is gone: {sessions}");
+    assert_eq!(
+        sessions["sessions"].as_array().expect("sessions").len(),
+        1,
+        "the signed-out session is gone: {sessions}"
+    );
 
     // IP lists: the bad line highlighted and nothing saved; the valid list saved after step-up.
     assert_eq!(seen["highlightedLines"], json!([2]), "{seen}");

@@ -42,7 +42,7 @@ export const rulesText = (rules) => (rules || []).map((r) => (r.label ? `${r.cid
  */
 export function ipListEditor({ id, title, help, rules, save, api }) {
   const area = h("textarea", { id, rows: "6", class: "mono", spellcheck: "false", wrap: "off",
-    placeholder: "203.0.113.0/24 # office\n2001:db8::/32 # VPN" });
+    placeholder: "e.g. 203.0.113.0/24 # office" });
   area.value = rulesText(rules);
   const mirror = h("pre", { class: "mirror mono", "aria-hidden": "true" });
   const errors = h("ul", { class: "line-errors", id: `${id}-errors` });

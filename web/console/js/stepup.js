@@ -31,6 +31,14 @@ export function showOutcome(api, answer, out, { doneText = "Saved.", onDone } = 
   }
 }
 
+const METHOD_NAMES = {
+  AUTHENTICATION_TYPE_TOTP: "a code from your authenticator app",
+  AUTHENTICATION_TYPE_PASSKEY: "your passkey",
+  AUTHENTICATION_TYPE_RECOVERY_CODE: "a recovery code",
+  AUTHENTICATION_TYPE_EMAIL_OTP: "an email code",
+  AUTHENTICATION_TYPE_SESSION: "this session",
+};
+
 /**
  * The step-up form for an activity in AUTHENTICATORS_NEEDED: the open steps (from
  * get_mfa_status) and the ways to prove one. `then(answer)` gets the approval's answer.
@@ -45,7 +53,7 @@ export function stepUp(api, activity, then) {
     const mine = (answer.body.mfaStatuses || []).filter((s) => s.userId === api.userId);
     for (const s of mine) {
       for (const [i, step] of (s.requiredMethods || []).entries()) {
-        const kinds = (step.any || []).map((m) => m.type.replace("AUTHENTICATION_TYPE_", "").toLowerCase().replace("_", " "));
+        const kinds = (step.any || []).map((m) => METHOD_NAMES[m.type] || m.type.replace("AUTHENTICATION_TYPE_", "").toLowerCase());
         steps.append(h("li", {}, `Step ${i + 1}: ${kinds.join(" or ")}`));
       }
     }

@@ -38,7 +38,7 @@ async function drawFactors(api, box) {
     })),
   ];
   const table = rows.length
-    ? h("table", { id: "factor-table" },
+    ? h("div", { class: "scroll" }, h("table", { id: "factor-table" },
       h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Type"), h("th", { scope: "col" }, "Name"), h("th", { scope: "col" }, "Added"),
         h("th", { scope: "col" }, "State"), h("th", { scope: "col" }, h("span", { class: "sr-only" }, "Actions")))),
       h("tbody", {}, rows.map((r) => {
@@ -48,7 +48,7 @@ async function drawFactors(api, box) {
             busy(button, out, async () => showOutcome(api, await r.remove(), out, { doneText: `Removed ${r.name}.`, onDone: () => setTimeout(redraw, 800) }));
           } }, "Remove");
         return h("tr", {}, h("td", {}, r.kind), h("td", {}, r.name), h("td", {}, when(r.created)), h("td", {}, r.state), h("td", {}, button));
-      })))
+      }))))
     : notice("warn", "You have no second factor yet. ", h("a", { href: "/mfa/setup" }, "Set one up"), ".");
   const status = codes.ok && codes.body.total
     ? `${codes.body.remaining} of ${codes.body.total} recovery codes left (created ${when(codes.body.createdAt)}).`
