@@ -10,8 +10,9 @@
 use std::path::PathBuf;
 
 use serde_json::{Value, json};
-use twofold_testkit::{Backend, TestServer, completed, interop_installed, is_ci, new_key, ok, run_node, user_with_key};
+use twofold_testkit::{Backend, TestServer, completed, interop_installed, is_ci, ok, run_node};
 
+mod support;
 
 const BIN: &str = env!("CARGO_BIN_EXE_twofold");
 
@@ -31,14 +32,7 @@ fn browser_available() -> bool {
 /// Creates a user with a key file under the data dir; returns (user id, key file path).
 fn user_with_key_file(server: &TestServer, name: &str) -> (String, PathBuf) {
     let root = server.root_client();
-    let key = new_key();
-    let id = completed(
-        root.submit("create_users", json!({ "users": [user_with_key(name, &key)] })),
-        "createUsersResult",
-    )["userIds"][0]
-        .as_str()
-        .expect("id")
-        .to_owned();
+    let (id, key) = support::member_key(&root, name);
     let path = server.data_dir().join(format!("{name}-key.json"));
     key.to_key_file(Some(root.organization_id().to_owned()), Some(id.clone())).save_new(&path).expect("key file");
     (id, path)

@@ -53,10 +53,7 @@ const JS: &str = "text/javascript; charset=utf-8";
 
 /// The console's routes, to merge into the API router.
 pub fn router<S: Clone + Send + Sync + 'static>() -> Router<S> {
-    PAGES
-        .iter()
-        .fold(Router::new(), |r, page| r.route(page, get(index)))
-        .route("/console/{*path}", get(asset))
+    PAGES.iter().fold(Router::new(), |r, page| r.route(page, get(index))).route("/console/{*path}", get(asset))
 }
 
 async fn index() -> Response {
