@@ -14,6 +14,7 @@ export function nextPath() {
 
 /** Draws the sign-in page. */
 export async function render(main) {
+  main.querySelector("h1").classList.add("sr-only"); // the card carries the visible title
   if (await loadSession()) {
     main.append(notice("info", "You are signed in. ", h("a", { href: nextPath() }, "Continue")));
   }
