@@ -4,6 +4,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod console;
 mod error;
 mod extract;
 mod routes;

@@ -53,6 +53,7 @@ pub fn router(state: AppState) -> Router {
         .route("/assets/webauthn.js", get(webauthn_js))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
+        .merge(crate::console::router())
         .fallback(no_route)
         .with_state(state)
         .layer(PropagateRequestIdLayer::new(request_id.clone()))

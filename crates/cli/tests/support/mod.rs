@@ -25,6 +25,12 @@ pub fn refused(resp: ApiResponse, status: u16, needle: &str) {
 
 /// Creates a user with an API key in the root organization; returns its id and client.
 pub fn member(server: &TestServer, root: &Client, name: &str) -> (String, Client) {
+    let (id, key) = member_key(root, name);
+    (id, server.client(key, root.organization_id()))
+}
+
+/// Creates a user with an API key in the root organization; returns its id and key.
+pub fn member_key(root: &Client, name: &str) -> (String, twofold_client::ApiKeyPair) {
     let key = new_key();
     let id = completed(
         root.submit("create_users", json!({ "users": [user_with_key(name, &key)] })),
@@ -33,7 +39,7 @@ pub fn member(server: &TestServer, root: &Client, name: &str) -> (String, Client
         .as_str()
         .expect("id")
         .to_owned();
-    (id, server.client(key, root.organization_id()))
+    (id, key)
 }
 
 pub fn origin(server: &TestServer) -> url::Url {

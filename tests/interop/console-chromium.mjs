@@ -1,0 +1,212 @@
+// Drives the twofold web console in real headless Chromium (Debian's, through
+// playwright-core) with a CDP virtual authenticator, and prints what the browser saw
+// as one JSON object for crates/cli/tests/e2e_console.rs to assert on. Screenshots of
+// every page go to <shotDir>. TOTP codes are computed by Python's pyotp.
+// Usage: node console-chromium.mjs <baseUrl> <aliceKeyFile> <bobKeyFile> <shotDir>
+import { readFileSync, mkdirSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { chromium } from "playwright-core";
+
+const [baseUrl, aliceKeyFile, bobKeyFile, shotDir] = process.argv.slice(2);
+const origin = baseUrl.replace("127.0.0.1", "localhost");
+const aliceKey = readFileSync(aliceKeyFile, "utf8");
+const bobKey = readFileSync(bobKeyFile, "utf8");
+const orgId = JSON.parse(aliceKey).organizationId;
+mkdirSync(shotDir, { recursive: true });
+const seen = {};
+
+function totp(uri, offset) {
+  const script = "import pyotp,sys,time; print(pyotp.parse_uri(sys.argv[1]).at(time.time() + int(sys.argv[2])))";
+  const r = spawnSync("python3", ["-c", script, uri, String(offset)], { encoding: "utf8" });
+  if (r.status !== 0) throw new Error(`pyotp: ${r.stderr}`);
+  return r.stdout.trim();
+}
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
+  args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync"],
+});
+
+async function user(name) {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  const page = await context.newPage();
+  page.on("dialog", (d) => d.accept());
+  page.on("pageerror", (e) => { (seen.pageErrors ||= []).push(`${name}: ${e.message}`); });
+  page.on("console", (m) => { if (m.type() === "error") (seen.consoleErrors ||= []).push(`${name}: ${m.text()}`); });
+  const cdp = await context.newCDPSession(page);
+  await cdp.send("WebAuthn.enable");
+  await cdp.send("WebAuthn.addVirtualAuthenticator", {
+    options: { protocol: "ctap2", transport: "internal", hasResidentKey: true, hasUserVerification: true, isUserVerified: true },
+  });
+  return page;
+}
+
+async function go(page, path) {
+  await page.goto(`${origin}${path}`);
+  await page.waitForSelector("main[data-ready]", { timeout: 15000 });
+}
+
+const shot = (page, name, opts = {}) => page.screenshot({ path: `${shotDir}/${name}.png`, fullPage: true, ...opts });
+
+async function signInWithKey(page, key) {
+  await page.goto(`${origin}/signin`);
+  await page.waitForSelector("main[data-ready]");
+  await page.click("summary:has-text('API key file')");
+  await page.fill("textarea[name=apiKey]", key);
+  await page.click("#signin-apikey");
+  await page.waitForURL("**/activities");
+  await page.waitForSelector("main[data-ready]");
+}
+
+try {
+  const alice = await user("alice");
+  // Sign-in page, then an administrator's first sign-in with an API key file.
+  await alice.goto(`${origin}/signin`);
+  await alice.waitForSelector("main[data-ready]");
+  await alice.fill("input[name=organizationId]", orgId);
+  await alice.waitForSelector("#otp-signin .notice", { state: "attached" });
+  seen.otpSection = await alice.textContent("#otp-signin");
+  await shot(alice, "signin");
+  await signInWithKey(alice, aliceKey);
+  seen.signedInAs = await alice.textContent("#who-name");
+
+  // MFA set-up: passkey first, then an authenticator app, then recovery codes shown once.
+  await go(alice, "/mfa/setup");
+  await alice.click("#add-passkey");
+  await alice.waitForSelector("text=Passkey added");
+  await alice.click("#totp-card summary");
+  await alice.click("#start-totp");
+  await alice.waitForSelector("#totp-secret");
+  const uri = await alice.getAttribute("#totp-secret", "data-uri");
+  seen.qrShown = await alice.$eval(".qr img", (img) => img.complete && img.naturalWidth > 0 && img.src.startsWith("data:image/png"));
+  await shot(alice, "mfa-setup-totp");
+  await alice.fill("input[name=totpCode]", totp(uri, 0));
+  await alice.click("#confirm-totp");
+  await alice.waitForSelector("text=Authenticator app confirmed");
+  await alice.click("#create-recovery-codes");
+  await alice.waitForSelector("#recovery-codes li");
+  seen.recoveryCodes = await alice.$$eval("#recovery-codes li", (lis) => lis.map((li) => li.textContent));
+  seen.doneDisabledBeforeCheckbox = await alice.isDisabled("#codes-done");
+  await shot(alice, "mfa-setup-recovery-codes");
+  await alice.check("#codes-saved");
+  await alice.click("#codes-done");
+  await alice.waitForURL("**/admin/security");
+  await alice.waitForSelector("main[data-ready]");
+  seen.codesOnSecurityPage = (await alice.content()).includes(seen.recoveryCodes[0]);
+
+  // Sign out (session and key deleted), then sign in with the passkey.
+  await alice.click("#sign-out");
+  await alice.waitForURL("**/signin");
+  seen.keysAfterSignOut = await alice.evaluate(() => new Promise((resolve) => {
+    const req = indexedDB.open("twofold-console", 1);
+    req.onsuccess = () => { const g = req.result.transaction("session").objectStore("session").count(); g.onsuccess = () => resolve(g.result); };
+  }));
+  await alice.waitForSelector("main[data-ready]");
+  seen.orgRemembered = await alice.inputValue("input[name=organizationId]");
+  await alice.click("#signin-passkey");
+  await alice.waitForURL("**/activities");
+  await alice.waitForSelector("main[data-ready]");
+  seen.signedInWithPasskeyAs = await alice.textContent("#who-name");
+
+  // The session key in IndexedDB cannot be exported.
+  seen.keyCheck = await alice.evaluate(() => new Promise((resolve) => {
+    const req = indexedDB.open("twofold-console", 1);
+    req.onsuccess = () => {
+      const g = req.result.transaction("session").objectStore("session").get("current");
+      g.onsuccess = async () => {
+        const key = g.result.privateKey;
+        let exported = null;
+        for (const format of ["pkcs8", "jwk"]) {
+          try { await crypto.subtle.exportKey(format, key); exported = format; } catch (e) { /* refused, as it must be */ }
+        }
+        resolve({ type: key.type, extractable: key.extractable, algorithm: key.algorithm.namedCurve, exported });
+      };
+    };
+  }));
+
+  // An MFA policy: saving the deny list needs an authenticator-app code.
+  await go(alice, "/mfa-policies");
+  await alice.fill("input[name=mfaPolicyName]", "TOTP for the deny list");
+  await alice.fill("input[name=condition]", "activity.type == 'ACTIVITY_TYPE_SET_IP_DENYLIST'");
+  await alice.selectOption("select[name=method]", "AUTHENTICATION_TYPE_TOTP");
+  await alice.click("button:has-text('Create MFA policy')");
+  await alice.waitForSelector("text=MFA policy created");
+  await go(alice, "/mfa-policies");
+  await shot(alice, "mfa-policies");
+
+  // IP lists: an invalid line is highlighted and nothing is saved.
+  await go(alice, "/admin/security");
+  await shot(alice, "security");
+  await alice.fill("#ip-deny", "198.51.100.0/24 # partner\n10.0.0.300/8 # typo");
+  await alice.click("#ip-deny-save");
+  await alice.waitForSelector("text=fix the highlighted lines");
+  seen.highlightedLines = await alice.$$eval(".mirror .bad", (s) => s.map((e) => Number(e.dataset.line)));
+  seen.lineErrors = await alice.textContent("#ip-deny-errors");
+  seen.ariaInvalid = await alice.getAttribute("#ip-deny", "aria-invalid");
+  await alice.$eval("#ip-deny", (el) => el.closest(".card").scrollIntoView());
+  await shot(alice, "security-ip-invalid", { fullPage: false });
+  await go(alice, "/admin/security");
+  seen.denyAfterInvalid = await alice.inputValue("#ip-deny");
+
+  // A valid list: the page asks for the step-up instead of saying "saved".
+  await alice.fill("#ip-deny", "203.0.113.0/24 # blocked range");
+  await alice.click("#ip-deny-save");
+  await alice.waitForSelector(".stepup");
+  seen.stepUpText = await alice.textContent(".stepup");
+  await alice.$eval(".stepup", (el) => el.scrollIntoView());
+  await shot(alice, "security-step-up", { fullPage: false });
+  await alice.fill(".stepup input[name=totpCode]", totp(uri, 30));
+  await alice.click(".stepup button[type=submit]");
+  await alice.waitForSelector("text=Saved. It applies to the next request.");
+  await go(alice, "/admin/security");
+  seen.denyAfterSave = await alice.inputValue("#ip-deny");
+
+  // Removing a factor.
+  seen.factorsBefore = await alice.$$eval("#factor-table tbody tr", (rows) => rows.map((r) => r.cells[0].textContent));
+  await alice.click("#factor-table button[aria-label^='Remove authenticator app']");
+  await alice.waitForFunction(() => document.querySelectorAll("#factor-table tbody tr").length === 1, null, { timeout: 15000 });
+  seen.factorsAfter = await alice.$$eval("#factor-table tbody tr", (rows) => rows.map((r) => r.cells[0].textContent));
+
+  // Approvals: bob's activity waits; alice approves it; bob sees it completed.
+  const bob = await user("bob");
+  await signInWithKey(bob, bobKey);
+  seen.bobWaiting = await bob.textContent("#waiting");
+  await shot(bob, "activities-pending");
+  await go(alice, "/activities");
+  await alice.click("#waiting button.approve");
+  await alice.waitForSelector("#waiting .notice.ok");
+  seen.aliceApproved = await alice.textContent("#waiting .notice.ok");
+  await go(bob, "/activities");
+  seen.bobWaitingAfter = await bob.textContent("#waiting");
+  seen.bobHistoryTag = await bob.$$eval("#history-table tbody tr", (rows) => rows.map((r) => r.textContent).filter((t) => t.includes("create user tag")));
+  await shot(bob, "activities");
+
+  // Policies, audit, enforcement.
+  await go(alice, "/policies");
+  await alice.fill("textarea[name=condition]", "activity.resource == ");
+  await alice.waitForSelector("#condition-check .notice, #condition-check p");
+  seen.conditionCheck = await alice.textContent("#condition-check");
+  await alice.click("button:has-text('Explain')");
+  await alice.waitForSelector("#dry-run .notice");
+  seen.dryRun = await alice.textContent("#dry-run .notice");
+  await shot(alice, "policies");
+  await go(alice, "/audit");
+  await alice.waitForSelector("#chain-status .notice");
+  seen.chain = await alice.textContent("#chain-status");
+  seen.auditRows = await alice.$$eval("#audit-table tbody tr", (r) => r.length);
+  await shot(alice, "audit");
+  await go(alice, "/admin/security/mfa-policy");
+  seen.enforcementPage = await alice.textContent("main");
+  await shot(alice, "mfa-enforcement");
+  await alice.setViewportSize({ width: 390, height: 844 });
+  await go(alice, "/admin/security");
+  await shot(alice, "security-phone");
+  console.log(JSON.stringify(seen));
+} catch (e) {
+  console.error(e.stack || String(e));
+  console.error(JSON.stringify(seen));
+  process.exitCode = 1;
+} finally {
+  await browser.close();
+}
