@@ -136,12 +136,13 @@ fn console_in_chromium_sign_in_set_up_security_approvals_audit() {
     let tags = ok(root.query("list_user_tags", json!({})));
     assert!(tags.to_string().contains("\"ops\""), "{tags}");
 
-    // Policies, audit, enforcement (degrades without the enforcement API).
+    // Policies, audit, and the enforcement index (global default, every tenant).
     assert!(text("conditionCheck").contains("at 1:21"), "the parse error at its position: {seen}");
     assert!(text("dryRun").contains("allow: the root quorum is met"), "{seen}");
     assert!(text("chain").contains("Chain verified"), "{seen}");
     assert!(seen["auditRows"].as_u64().expect("rows") > 5, "{seen}");
-    assert!(text("enforcementPage").contains("not available on this server"), "{seen}");
+    let enforcement = text("enforcementPage");
+    assert!(enforcement.contains("Global default") && enforcement.contains("inherited from global"), "{seen}");
 }
 
 #[test]
