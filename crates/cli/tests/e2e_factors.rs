@@ -501,3 +501,29 @@ fn binding_or_removing_a_factor_notifies_the_user_63b_4_1_2_1() {
     std::thread::sleep(Duration::from_millis(500));
     assert_eq!(outbox(&server).len(), 4, "no address on record, nothing to send");
 }
+
+#[test]
+fn factor_changes_need_a_fresh_session_63b_4_1_2_1() {
+    let server = TestServer::start_with_test_clock(BIN, Backend::Sqlite, &[]);
+    let root = server.root_client();
+    let (alice_id, alice) = member(&server, &root, "alice");
+    let session_key = new_key();
+    completed(
+        alice.submit("stamp_login", json!({ "publicKey": session_key.public_key_hex(), "expirationSeconds": "3600" })),
+        "stampLoginResult",
+    );
+    let session = server.client(session_key, root.organization_id());
+    // Four minutes into the session it is fresh enough to bind a factor.
+    server.set_clock_offset(4 * 60 * 1000);
+    completed(session.submit("create_recovery_codes", json!({ "userId": alice_id })), "createRecoveryCodesResult");
+    // Six minutes in, the session still works but may no longer change factors…
+    server.set_clock_offset(6 * 60 * 1000);
+    assert_eq!(ok(session.query("get_whoami", json!({})))["userId"], alice_id.as_str());
+    refused(
+        session.submit("create_recovery_codes", json!({ "userId": alice_id })).expect("sent"),
+        400,
+        "needs fresh authentication",
+    );
+    // …while the user's own API key, a first factor held by the client, still may.
+    completed(alice.submit("create_recovery_codes", json!({ "userId": alice_id })), "createRecoveryCodesResult");
+}
