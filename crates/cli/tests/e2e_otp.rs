@@ -606,3 +606,52 @@ fn cli_does_the_whole_flow() {
     let key = twofold_client::KeyFile::load(&key_file).expect("key file").key_pair().expect("key");
     ok(server.client(key, &sub_org).query("get_whoami", json!({})));
 }
+
+/// Issue 6, scenario (a) with its email branch: an MFA step of "EMAIL_OTP or TOTP" is proven
+/// by approving with a verification token for the user's own address.
+#[test]
+fn an_email_code_proves_an_mfa_step() {
+    let server = TestServer::start(BIN, Backend::Sqlite, &[]);
+    let root = server.root_client();
+    let pinned = root.enclave_signing_key().expect("enclave key");
+    let key = new_key();
+    let user = json!({ "userName": "kim", "userEmail": "kim@example.com", "apiKeys": [{ "apiKeyName": "kim",
+        "publicKey": key.public_key_hex(), "curveType": "API_KEY_CURVE_P256" }], "authenticators": [],
+        "oauthProviders": [], "userTags": [] });
+    let kim_id = completed(root.submit("create_users", json!({ "users": [user] })), "createUsersResult")["userIds"][0]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let kim = server.client(key, root.organization_id());
+    completed(
+        root.submit(
+            "create_policy",
+            json!({ "policyName": "tags", "effect": "EFFECT_ALLOW", "notes": "",
+            "condition": "activity.type == 'ACTIVITY_TYPE_CREATE_USER_TAG'" }),
+        ),
+        "createPolicyResult",
+    );
+    let methods =
+        json!([{ "any": [{ "type": "AUTHENTICATION_TYPE_EMAIL_OTP" }, { "type": "AUTHENTICATION_TYPE_TOTP" }] }]);
+    completed(
+        root.submit(
+            "create_mfa_policy",
+            json!({ "userId": kim_id, "mfaPolicyName": "tags need a code",
+            "condition": "activity.type == 'ACTIVITY_TYPE_CREATE_USER_TAG'", "requiredAuthenticationMethods": methods,
+            "order": 0 }),
+        ),
+        "createMfaPolicyResult",
+    );
+    let pending = ok(kim.submit("create_user_tag", json!({ "userTagName": "stepped", "userIds": [] })));
+    assert_eq!(pending["activity"]["status"], "ACTIVITY_STATUS_AUTHENTICATORS_NEEDED", "{pending}");
+    let started = init_email(&root, "kim@example.com", json!({}));
+    let path = twofold_enclave::Outbox::list(&server.data_dir().join("outbox")).expect("outbox").pop().expect("msg");
+    let code = twofold_testkit::otp_code_in(&twofold_enclave::Outbox::read(&path).expect("message").body);
+    let token = root.verify_otp(&started, &pinned, &code, &new_key()).expect("verify");
+    let fp = pending["activity"]["fingerprint"].as_str().expect("fp");
+    let done = ok(kim.submit("approve_activity", json!({ "fingerprint": fp, "verificationToken": token })));
+    assert_eq!(done["activity"]["status"], "ACTIVITY_STATUS_COMPLETED", "{done}");
+    let status = ok(kim.query("get_mfa_status", json!({ "activityId": pending["activity"]["id"] })));
+    assert_eq!(status["mfaStatuses"][0]["satisfied"], true, "{status}");
+    assert_eq!(status["mfaStatuses"][0]["satisfiedMethods"][0]["type"], "AUTHENTICATION_TYPE_EMAIL_OTP");
+}
