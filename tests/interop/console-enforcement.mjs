@@ -61,8 +61,9 @@ await run(async () => {
 
   // Required with a 3-day grace: the banner, with the deadline, on every page.
   await setOrgRule(admin, "MFA_ENFORCEMENT_REQUIRED", 3);
+  // The row shows the new rule without a reload.
+  await admin.waitForFunction(() => document.querySelector("#main table tbody tr").textContent.includes("Required for everyone"));
   await shot(admin, "mfa-enforcement-edit");
-  await go(admin, "/admin/security/mfa-policy");
   seen.ruleAfterSet = await admin.$eval("#main table tbody tr", (r) => r.textContent);
   seen.bannerPages = {};
   for (const path of ["/activities", "/policies", "/admin/security", "/audit"]) {
