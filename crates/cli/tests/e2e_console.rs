@@ -234,10 +234,28 @@ fn console_grace_banner_then_forced_set_up_on_the_test_clock() {
     );
 }
 
+/// The console's WebCrypto HPKE seals an email code exactly as `@turnkey/crypto`'s
+/// `encryptOtpCodeToBundle` does: its `hpkeDecrypt` opens it; a bundle signed by another key,
+/// a tampered signature or a different pinned key is refused.
+#[test]
+fn console_hpke_seal_opens_with_turnkey_crypto() {
+    if !interop_installed() {
+        return;
+    }
+    let hpke = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../web/console/js/hpke.js");
+    let seen = run_node("console-hpke.mjs", &[&hpke.display().to_string()]);
+    assert!(seen.get("error").is_none(), "{seen}");
+    assert_eq!(seen["opened"], json!({ "otp_code": "ABCD1234E", "public_key": seen["expectedPublicKey"] }), "{seen}");
+    assert_eq!(seen["encappedIsUncompressed"], true, "{seen}");
+    for refusal in ["otherSigner", "tampered", "wrongPin"] {
+        assert!(seen[refusal].as_str().is_some_and(|m| m.contains("target bundle")), "{refusal}: {seen}");
+    }
+}
+
 #[test]
 fn console_pages_carry_strict_security_headers() {
     let server = TestServer::start(BIN, Backend::Sqlite, &[]);
-    for path in ["/signin", "/admin/security", "/console/js/api.js", "/console/console.css"] {
+    for path in ["/signin", "/admin/security", "/console/js/api.js", "/console/js/hpke.js", "/console/console.css"] {
         let resp = reqwest_get(&format!("{}{path}", server.url));
         assert_eq!(resp.0, 200, "{path}");
         let h = |n: &str| resp.1.iter().find(|(k, _)| k == n).map(|(_, v)| v.clone()).unwrap_or_default();
