@@ -3,63 +3,17 @@
 // as one JSON object for crates/cli/tests/e2e_console.rs to assert on. Screenshots of
 // every page go to <shotDir>. TOTP codes are computed by Python's pyotp.
 // Usage: node console-chromium.mjs <baseUrl> <aliceKeyFile> <bobKeyFile> <shotDir>
-import { readFileSync, mkdirSync } from "node:fs";
-import { spawnSync } from "node:child_process";
-import { chromium } from "playwright-core";
+import { readFileSync } from "node:fs";
+import { openConsole, totp } from "./console-lib.mjs";
 
 const [baseUrl, aliceKeyFile, bobKeyFile, shotDir] = process.argv.slice(2);
-const origin = baseUrl.replace("127.0.0.1", "localhost");
 const aliceKey = readFileSync(aliceKeyFile, "utf8");
 const bobKey = readFileSync(bobKeyFile, "utf8");
 const orgId = JSON.parse(aliceKey).organizationId;
-mkdirSync(shotDir, { recursive: true });
 const seen = {};
+const { origin, user, go, shot, signInWithKey, run } = await openConsole(baseUrl, shotDir, seen);
 
-function totp(uri, offset) {
-  const script = "import pyotp,sys,time; print(pyotp.parse_uri(sys.argv[1]).at(time.time() + int(sys.argv[2])))";
-  const r = spawnSync("python3", ["-c", script, uri, String(offset)], { encoding: "utf8" });
-  if (r.status !== 0) throw new Error(`pyotp: ${r.stderr}`);
-  return r.stdout.trim();
-}
-
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-  args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync"],
-});
-
-async function user(name) {
-  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
-  const page = await context.newPage();
-  page.on("dialog", (d) => d.accept());
-  page.on("pageerror", (e) => { (seen.pageErrors ||= []).push(`${name}: ${e.message}`); });
-  page.on("console", (m) => { if (m.type() === "error") (seen.consoleErrors ||= []).push(`${name}: ${m.text()}`); });
-  const cdp = await context.newCDPSession(page);
-  await cdp.send("WebAuthn.enable");
-  await cdp.send("WebAuthn.addVirtualAuthenticator", {
-    options: { protocol: "ctap2", transport: "internal", hasResidentKey: true, hasUserVerification: true, isUserVerified: true },
-  });
-  return page;
-}
-
-async function go(page, path) {
-  await page.goto(`${origin}${path}`);
-  await page.waitForSelector("main[data-ready]", { timeout: 15000 });
-}
-
-const shot = (page, name, opts = {}) => page.screenshot({ path: `${shotDir}/${name}.png`, fullPage: true, ...opts });
-
-async function signInWithKey(page, key) {
-  await page.goto(`${origin}/signin`);
-  await page.waitForSelector("main[data-ready]");
-  await page.click("summary:has-text('API key file')");
-  await page.fill("textarea[name=apiKey]", key);
-  await page.click("#signin-apikey");
-  await page.waitForURL("**/activities");
-  await page.waitForSelector("main[data-ready]");
-}
-
-try {
+await run(async () => {
   const alice = await user("alice");
   // Sign-in page, then an administrator's first sign-in with an API key file.
   await alice.goto(`${origin}/signin`);
@@ -202,11 +156,4 @@ try {
   await alice.setViewportSize({ width: 390, height: 844 });
   await go(alice, "/admin/security");
   await shot(alice, "security-phone");
-  console.log(JSON.stringify(seen));
-} catch (e) {
-  console.error(e.stack || String(e));
-  console.error(JSON.stringify(seen));
-  process.exitCode = 1;
-} finally {
-  await browser.close();
-}
+});

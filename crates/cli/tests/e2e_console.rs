@@ -3,8 +3,10 @@
 //! TOTP code computed by pyotp, recovery codes shown once, a non-extractable session key,
 //! IP lists (an invalid line highlighted and nothing saved; a valid deny list in force),
 //! a setting change that waits for step-up, a two-approver activity approved in
-//! `/activities`, removing a factor, policies and the audit log. Screenshots of every page
-//! land in `docs/screenshots/`.
+//! `/activities`, removing a factor, policies and the audit log; MFA enforcement on the
+//! test clock (banner, forced set-up, reset to global, enrolment off). Screenshots go to
+//! `target/tmp/console-screenshots/`, or to `docs/screenshots/` with
+//! `TWOFOLD_UPDATE_SCREENSHOTS=1`.
 #![allow(clippy::expect_used, reason = "tests fail loudly")]
 
 use std::path::PathBuf;
@@ -27,6 +29,16 @@ fn browser_available() -> bool {
     assert!(!is_ci(), "CI=true but /usr/bin/chromium is missing: run the README test command");
     eprintln!("skipping: chromium not installed");
     false
+}
+
+/// Where screenshots go: `docs/screenshots/` when `TWOFOLD_UPDATE_SCREENSHOTS=1` (to refresh
+/// the tracked ones), else a directory under `target/` so a test run leaves the tree clean.
+fn screenshot_dir() -> PathBuf {
+    if std::env::var("TWOFOLD_UPDATE_SCREENSHOTS").is_ok_and(|v| v == "1") {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../docs/screenshots")
+    } else {
+        PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("console-screenshots")
+    }
 }
 
 /// Creates a user with a key file under the data dir; returns (user id, key file path).
@@ -69,7 +81,7 @@ fn console_in_chromium_sign_in_set_up_security_approvals_audit() {
     let pending = ok(bob.submit("create_user_tag", json!({ "userTagName": "ops", "userIds": [] })));
     assert_eq!(pending["activity"]["status"], "ACTIVITY_STATUS_CONSENSUS_NEEDED", "{pending}");
 
-    let shots = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../docs/screenshots");
+    let shots = screenshot_dir();
     let seen = run_node(
         "console-chromium.mjs",
         &[&server.url, &alice_key.display().to_string(), &bob_key.display().to_string(), &shots.display().to_string()],
@@ -146,9 +158,104 @@ fn console_in_chromium_sign_in_set_up_security_approvals_audit() {
 }
 
 #[test]
+fn console_grace_banner_then_forced_set_up_on_the_test_clock() {
+    if !browser_available() {
+        return;
+    }
+    let server = TestServer::start_with_test_clock(BIN, Backend::Sqlite, &[]);
+    let root = server.root_client();
+    let root_id = ok(root.query("get_whoami", json!({})))["userId"].as_str().expect("root id").to_owned();
+    let (admin_id, admin_key) = user_with_key_file(&server, "dana");
+    let (member_id, member_key) = user_with_key_file(&server, "carol");
+    completed(
+        root.submit("update_root_quorum", json!({ "threshold": 1, "userIds": [root_id, admin_id] })),
+        "updateRootQuorumResult",
+    );
+    let clock = server.data_dir().parent().expect("server dir").join("clock-offset-ms");
+    assert!(clock.exists(), "the test clock file at {}", clock.display());
+    let started_ms = i64::try_from(std::time::UNIX_EPOCH.elapsed().expect("clock").as_millis()).expect("ms");
+    let shots = screenshot_dir();
+    let seen = run_node(
+        "console-enforcement.mjs",
+        &[
+            &server.url,
+            &admin_key.display().to_string(),
+            &member_key.display().to_string(),
+            &shots.display().to_string(),
+            &clock.display().to_string(),
+        ],
+    );
+    let text = |k: &str| seen[k].as_str().unwrap_or_default().to_owned();
+    assert!(seen.get("pageErrors").is_none(), "script errors in the page: {seen}");
+
+    // Off: set-up says enrolment is disabled and offers nothing.
+    assert!(text("setupWhenOff").contains("Enrolling new factors is disabled"), "{seen}");
+    assert_eq!(seen["addPasskeyWhenOff"], 0, "{seen}");
+    // Reset to global asks first; cancelled, nothing changes.
+    let dialogs = seen["dialogs"].as_array().expect("dialogs");
+    assert!(dialogs.len() == 2 && dialogs.iter().all(|d| d.as_str().is_some_and(|d| d.contains("global"))), "{seen}");
+    assert_eq!(text("sourceAfterCancel"), "set for this organization", "{seen}");
+    assert_eq!(text("sourceAfterReset"), "inherited from global", "{seen}");
+    assert!(text("ruleAfterSet").contains("Required for everyone") && text("ruleAfterSet").contains("3 d"), "{seen}");
+
+    // The banner, on every page, with the deadline 3 days after the change.
+    let pages = seen["bannerPages"].as_object().expect("banner pages");
+    assert_eq!(pages.len(), 4, "{seen}");
+    let deadlines: Vec<&str> = pages.values().map(|v| v.as_str().expect("a banner with a deadline")).collect();
+    assert!(deadlines.windows(2).all(|w| w[0] == w[1]), "{seen}");
+    let deadline = seen["bannerDeadlineMs"].as_i64().expect("the deadline parses as a date");
+    let three_days = 3 * 86_400_000;
+    assert!(
+        (started_ms + three_days..started_ms + three_days + 600_000).contains(&deadline),
+        "deadline {} is 3 days after the change: {seen}",
+        deadlines[0]
+    );
+
+    // Past the deadline: the expired session signs in again; every page leads to set-up.
+    assert_eq!(text("expiredTo"), "/signin", "{seen}");
+    for (path, to) in seen["redirects"].as_object().expect("redirects") {
+        assert_eq!(to, "/security-clearance/setup-2fa", "{path}: {seen}");
+    }
+    assert!(text("overdueBanner").contains("now required"), "{seen}");
+    assert_eq!(seen["recoveryCodes"], 10, "{seen}");
+    assert_eq!(seen["doneDisabledBeforeCheckbox"], true, "{seen}");
+    for (path, after) in seen["afterEnrolment"].as_object().expect("after") {
+        assert_eq!(after, &json!({ "path": path, "banner": 0 }), "{seen}");
+    }
+    let member = server.client(
+        twofold_client::KeyFile::load(&member_key).expect("key").key_pair().expect("pair"),
+        root.organization_id(),
+    );
+    let whoami = ok(member.query("get_whoami", json!({})));
+    assert_eq!(
+        whoami["mfaEnrollment"],
+        json!({ "required": true, "deadline": null, "enrolled": true, "overdue": false }),
+        "{member_id}: {whoami}"
+    );
+}
+
+/// The console's WebCrypto HPKE seals an email code exactly as `@turnkey/crypto`'s
+/// `encryptOtpCodeToBundle` does: its `hpkeDecrypt` opens it; a bundle signed by another key,
+/// a tampered signature or a different pinned key is refused.
+#[test]
+fn console_hpke_seal_opens_with_turnkey_crypto() {
+    if !interop_installed() {
+        return;
+    }
+    let hpke = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../web/console/js/hpke.js");
+    let seen = run_node("console-hpke.mjs", &[&hpke.display().to_string()]);
+    assert!(seen.get("error").is_none(), "{seen}");
+    assert_eq!(seen["opened"], json!({ "otp_code": "ABCD1234E", "public_key": seen["expectedPublicKey"] }), "{seen}");
+    assert_eq!(seen["encappedIsUncompressed"], true, "{seen}");
+    for refusal in ["otherSigner", "tampered", "wrongPin"] {
+        assert!(seen[refusal].as_str().is_some_and(|m| m.contains("target bundle")), "{refusal}: {seen}");
+    }
+}
+
+#[test]
 fn console_pages_carry_strict_security_headers() {
     let server = TestServer::start(BIN, Backend::Sqlite, &[]);
-    for path in ["/signin", "/admin/security", "/console/js/api.js", "/console/console.css"] {
+    for path in ["/signin", "/admin/security", "/console/js/api.js", "/console/js/hpke.js", "/console/console.css"] {
         let resp = reqwest_get(&format!("{}{path}", server.url));
         assert_eq!(resp.0, 200, "{path}");
         let h = |n: &str| resp.1.iter().find(|(k, _)| k == n).map(|(_, v)| v.clone()).unwrap_or_default();

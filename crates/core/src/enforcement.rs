@@ -172,13 +172,14 @@ impl EnrollmentStatus {
         self.outstanding().is_some_and(|deadline| now >= deadline)
     }
 
-    /// `get_whoami`'s `mfaEnrollment`: `{required, deadline, enrolled}`; the deadline
-    /// (RFC 3339) only while the user still has to enroll.
-    pub fn whoami_view(&self) -> serde_json::Value {
+    /// `get_whoami`'s `mfaEnrollment`: `{required, deadline, enrolled, overdue}`; the deadline
+    /// (RFC 3339) only while the user still has to enroll; `overdue` by the server's clock at `now`.
+    pub fn whoami_view(&self, now: i64) -> serde_json::Value {
         serde_json::json!({
             "required": self.required,
             "deadline": self.outstanding().map(rfc3339),
             "enrolled": self.enrolled,
+            "overdue": self.overdue(now),
         })
     }
 
@@ -416,7 +417,10 @@ mod tests {
         assert!(s.overdue(s.deadline), "at the deadline the grace is over");
         let done = EnrollmentStatus::of(&r, &user(0, None), false, true);
         assert!(done.outstanding().is_none() && !done.overdue(i64::MAX));
-        assert_eq!(done.whoami_view()["deadline"], serde_json::Value::Null);
+        assert_eq!(done.whoami_view(i64::MAX)["deadline"], serde_json::Value::Null);
+        assert_eq!(done.whoami_view(i64::MAX)["overdue"], false);
+        assert_eq!(s.whoami_view(s.deadline - 1)["overdue"], false);
+        assert_eq!(s.whoami_view(s.deadline)["overdue"], true, "judged by the server's clock");
     }
 
     #[test]

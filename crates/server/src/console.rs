@@ -39,6 +39,7 @@ const ASSETS: &[(&str, &str, &str)] = &[
     ("js/stepup.js", JS, include_str!("../../../web/console/js/stepup.js")),
     ("js/enforcement.js", JS, include_str!("../../../web/console/js/enforcement.js")),
     ("js/otp.js", JS, include_str!("../../../web/console/js/otp.js")),
+    ("js/hpke.js", JS, include_str!("../../../web/console/js/hpke.js")),
     ("js/iplist.js", JS, include_str!("../../../web/console/js/iplist.js")),
     ("js/pages/signin.js", JS, include_str!("../../../web/console/js/pages/signin.js")),
     ("js/pages/setup.js", JS, include_str!("../../../web/console/js/pages/setup.js")),

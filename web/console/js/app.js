@@ -40,8 +40,9 @@ async function main() {
     return;
   }
   const api = session ? new Api(session) : null;
+  let whoami = null;
   if (api) {
-    const whoami = await api.query("get_whoami").catch((e) => {
+    whoami = await api.query("get_whoami").catch((e) => {
       if (e instanceof SignedOut) location.replace(`/signin?next=${encodeURIComponent(path)}`);
       throw e;
     });
@@ -52,7 +53,7 @@ async function main() {
   const module = await import(`/console/js/pages/${page.module}.js`);
   fill(mainEl, h("h1", {}, page.title));
   try {
-    await module.render(mainEl, api, { path });
+    await module.render(mainEl, api, { path, whoami });
   } catch (e) {
     if (e instanceof SignedOut) {
       location.replace(`/signin?next=${encodeURIComponent(path)}`);

@@ -15,7 +15,7 @@ function banner(deadline) {
   const date = new Date(deadline);
   fill(document.getElementById("banner"), h("div", { class: "banner", role: "status", id: "mfa-grace-banner" },
     h("strong", {}, "Two-factor authentication will be required. "),
-    `Your organization requires a second factor from ${date.toLocaleString()}. `,
+    "Your organization requires a second factor from ", h("time", { datetime: deadline }, date.toLocaleString()), ". ",
     h("a", { href: "/mfa/setup" }, "Set it up now")));
 }
 
@@ -46,7 +46,9 @@ export function watchEnforcement(whoami, path) {
   });
   const e = whoami && whoami.ok && whoami.body.mfaEnrollment;
   if (!e || !e.required || e.enrolled || !e.deadline) return false;
-  if (new Date(e.deadline).getTime() <= serverNow(whoami)) return overdue(path);
+  // The server judges `overdue` by its own clock; older servers leave it out.
+  const late = typeof e.overdue === "boolean" ? e.overdue : new Date(e.deadline).getTime() <= serverNow(whoami);
+  if (late) return overdue(path);
   banner(e.deadline);
   return false;
 }

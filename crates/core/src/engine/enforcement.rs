@@ -185,10 +185,10 @@ impl Request<'_> {
         self.enrollment.get().and_then(EnrollmentStatus::outstanding).map(enforcement::rfc3339)
     }
 
-    /// Adds `mfaEnrollment` to a whoami answer.
-    pub(super) fn decorate_whoami(&self, path: &str, answer: &mut Value) {
+    /// Adds `mfaEnrollment` to a whoami answer, `overdue` judged at `now` (server clock).
+    pub(super) fn decorate_whoami(&self, path: &str, answer: &mut Value, now: i64) {
         if let (Some(status), "whoami" | "get_whoami") = (self.enrollment.get(), path) {
-            answer["mfaEnrollment"] = status.whoami_view();
+            answer["mfaEnrollment"] = status.whoami_view(now);
         }
     }
 }

@@ -304,10 +304,11 @@ impl Engine {
         let (caller, mut tx) = self.admit(req, &env.organization_id).await?;
         otp::refuse_attested(&caller)?;
         self.gate_query(req, &caller, path).await?;
-        let mut answer = query::run(self, path, &caller, &mut *tx, req.body, self.clock.now_ms())
+        let now = self.clock.now_ms();
+        let mut answer = query::run(self, path, &caller, &mut *tx, req.body, now)
             .await
             .unwrap_or_else(|| Err(Error::NotFound(format!("unknown query endpoint `{}`", crypto::clip(path)))))?;
-        req.decorate_whoami(path, &mut answer);
+        req.decorate_whoami(path, &mut answer, now);
         Ok(answer)
     }
 

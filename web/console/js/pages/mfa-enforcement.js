@@ -18,7 +18,7 @@ const sourceText = (rule) => rule.source === "MFA_ENFORCEMENT_SOURCE_ORGANIZATIO
 const unavailable = (title) => card(title, notice("info", "MFA enforcement is not available on this server."));
 
 /** A rule editor: the value as radio buttons, grace days 0–365 with a 72-hour preset. */
-function ruleEditor(api, rule, idPrefix, { save, reset }) {
+function ruleEditor(api, rule, idPrefix, { save, reset, onDone }) {
   const out = h("div", { "aria-live": "polite" });
   const radios = VALUES.map(([value, text, hint]) => h("label", { class: "choice" },
     h("input", { type: "radio", name: `${idPrefix}-value`, value, checked: rule.value === value, id: `${idPrefix}-${value}` }),
@@ -29,7 +29,7 @@ function ruleEditor(api, rule, idPrefix, { save, reset }) {
   const resetButton = reset && rule.source === "MFA_ENFORCEMENT_SOURCE_ORGANIZATION"
     ? h("button", { type: "button", class: "secondary", onclick: () => {
       if (!confirm("Reset this organization to the global default? Its own rule is deleted.")) return;
-      busy(resetButton, out, async () => showOutcome(api, await reset(), out, { doneText: "Reset to the global default." }));
+      busy(resetButton, out, async () => showOutcome(api, await reset(), out, { doneText: "Reset to the global default.", onDone }));
     } }, "Reset to global")
     : null;
   return h("form", { class: "rule", onsubmit: (e) => {
@@ -40,7 +40,7 @@ function ruleEditor(api, rule, idPrefix, { save, reset }) {
       fill(out, notice("error", "The grace period is a whole number of days from 0 to 365."));
       return;
     }
-    busy(button, out, async () => showOutcome(api, await save(value, days), out, { doneText: "Saved. It applies from the next request." }));
+    busy(button, out, async () => showOutcome(api, await save(value, days), out, { doneText: "Saved. It applies from the next request.", onDone }));
   } },
   h("fieldset", {}, h("legend", {}, "Requirement"), radios),
   h("div", { class: "field inline" }, field("Grace period (days)", grace, "Members have this long to enroll; 0 = at once."), preset),
@@ -89,12 +89,25 @@ export async function render(main, api) {
         save: (value, gracePeriodDays) => api.submit("set_mfa_enforcement",
           { scope: "MFA_ENFORCEMENT_SCOPE_ORGANIZATION", targetOrganizationId: o.organizationId, value, gracePeriodDays }),
         reset: () => api.submit("reset_mfa_enforcement", { scope: "MFA_ENFORCEMENT_SCOPE_ORGANIZATION", targetOrganizationId: o.organizationId }),
+        onDone: () => refreshRow(),
       });
-          fill(detail, card(`Edit ${o.organizationName}`, editor));
+      fill(detail, card(`Edit ${o.organizationName}`, editor));
       detail.scrollIntoView({ block: "nearest" });
     } }, "Edit");
+    const cells = [h("td"), h("td"), h("td")];
+    const show = (r) => {
+      cells[0].textContent = label(r.value);
+      cells[1].textContent = `${r.gracePeriodDays} d`;
+      cells[2].textContent = sourceText(r);
+    };
+    // After a save or reset, the row shows the rule now in force.
+    const refreshRow = async () => {
+      const now = await api.query("get_mfa_enforcement", { targetOrganizationId: o.organizationId });
+      if (now.ok) show(now.body.mfaEnforcement);
+    };
+    show(rule);
     return h("tr", {}, h("td", {}, o.organizationName, h("br"), h("span", { class: "muted mono" }, o.organizationId)),
-      h("td", {}, label(rule.value)), h("td", {}, `${rule.gracePeriodDays} d`), h("td", {}, sourceText(rule)), h("td", {}, edit));
+      ...cells, h("td", {}, edit));
   });
   main.append(card("Organizations", h("div", { class: "scroll" }, h("table", {},
     h("thead", {}, h("tr", {}, ["Organization", "Requirement", "Grace", "Source", ""].map((t) => h("th", { scope: "col" }, t)))),

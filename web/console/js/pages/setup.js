@@ -7,11 +7,21 @@ import { h, field, fill, notice, busy, card, download } from "/console/js/ui.js"
 import { showOutcome } from "/console/js/stepup.js";
 
 /** Draws the set-up page. */
-export async function render(main, api) {
-  const [passkeys, totps] = await Promise.all([
+export async function render(main, api, { whoami } = {}) {
+  // A user the rule requires to enroll cannot be under `off`; skip the question (it is
+  // refused once the grace period is over).
+  const required = whoami && whoami.ok && whoami.body.mfaEnrollment && whoami.body.mfaEnrollment.required;
+  const [passkeys, totps, rule] = await Promise.all([
     api.query("get_authenticators", { userId: api.userId }),
     api.query("get_totp_authenticators", { userId: api.userId }),
+    required ? { ok: false } : api.query("get_mfa_enforcement"),
   ]);
+  if (rule.ok && rule.body.mfaEnforcement && rule.body.mfaEnforcement.value === "MFA_ENFORCEMENT_OFF") {
+    main.append(notice("warn", h("strong", { id: "enrolment-disabled" }, "Enrolling new factors is disabled. "),
+      "Your organization has turned MFA enrolment off (for incident response); the factors you already have keep working. ",
+      "Ask your administrator when it will be back."));
+    return;
+  }
   const count = (passkeys.body.authenticators || []).length
     + (totps.body.totpAuthenticators || []).filter((t) => t.active).length;
   main.append(h("p", { class: "lead" },

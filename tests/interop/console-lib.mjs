@@ -1,0 +1,86 @@
+// Helpers shared by the console's browser tests (console-chromium.mjs,
+// console-enforcement.mjs, console-otp.mjs): Debian's Chromium through playwright-core,
+// one context per user with a CDP virtual authenticator, page navigation, screenshots
+// and TOTP codes from Python's pyotp.
+import { mkdirSync, renameSync, writeFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { chromium } from "playwright-core";
+
+/** A TOTP code for `uri` at now + `offsetSeconds`, computed by pyotp. */
+export function totp(uri, offsetSeconds) {
+  const script = "import pyotp,sys,time; print(pyotp.parse_uri(sys.argv[1]).at(time.time() + int(sys.argv[2])))";
+  const r = spawnSync("python3", ["-c", script, uri, String(Math.round(offsetSeconds))], { encoding: "utf8" });
+  if (r.status !== 0) throw new Error(`pyotp: ${r.stderr}`);
+  return r.stdout.trim();
+}
+
+/** Moves the server's test clock (`--unsafe-test-clock-file`) to `offsetMs` from real time, atomically. */
+export function setServerClockOffset(clockFile, offsetMs) {
+  writeFileSync(`${clockFile}.new`, String(offsetMs));
+  renameSync(`${clockFile}.new`, clockFile);
+}
+
+/** Starts the browser; returns helpers bound to it and to `seen` (what the test asserts on). */
+export async function openConsole(baseUrl, shotDir, seen) {
+  const origin = baseUrl.replace("127.0.0.1", "localhost");
+  mkdirSync(shotDir, { recursive: true });
+  const browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
+    args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+           "--disable-component-update", "--disable-sync"],
+  });
+
+  /** A fresh browser profile with a virtual passkey authenticator; `page.dismissDialogs` cancels confirm(). */
+  async function user(name) {
+    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    const page = await context.newPage();
+    page.on("dialog", (d) => {
+      (seen.dialogs ||= []).push(d.message());
+      return page.dismissDialogs ? d.dismiss() : d.accept();
+    });
+    page.on("pageerror", (e) => { (seen.pageErrors ||= []).push(`${name}: ${e.message}`); });
+    page.on("console", (m) => { if (m.type() === "error") (seen.consoleErrors ||= []).push(`${name}: ${m.text()}`); });
+    const cdp = await context.newCDPSession(page);
+    await cdp.send("WebAuthn.enable");
+    await cdp.send("WebAuthn.addVirtualAuthenticator", {
+      options: { protocol: "ctap2", transport: "internal", hasResidentKey: true, hasUserVerification: true, isUserVerified: true },
+    });
+    return page;
+  }
+
+  /** Opens `path` and waits until the page has drawn. */
+  async function go(page, path) {
+    await page.goto(`${origin}${path}`);
+    await page.waitForSelector("main[data-ready]", { timeout: 15000 });
+  }
+
+  /** A full-page screenshot `<shotDir>/<name>.png`. */
+  const shot = (page, name, opts = {}) => page.screenshot({ path: `${shotDir}/${name}.png`, fullPage: true, ...opts });
+
+  /** Signs in with an API key file's JSON text. */
+  async function signInWithKey(page, key) {
+    await page.goto(`${origin}/signin`);
+    await page.waitForSelector("main[data-ready]");
+    await page.click("summary:has-text('API key file')");
+    await page.fill("textarea[name=apiKey]", key);
+    await page.click("#signin-apikey");
+    await page.waitForURL((url) => !url.pathname.startsWith("/signin"));
+    await page.waitForSelector("main[data-ready]");
+  }
+
+  /** Runs `body`, prints `seen` as JSON (or the error), and closes the browser. */
+  async function run(body) {
+    try {
+      await body();
+      console.log(JSON.stringify(seen));
+    } catch (e) {
+      console.error(e.stack || String(e));
+      console.error(JSON.stringify(seen));
+      process.exitCode = 1;
+    } finally {
+      await browser.close();
+    }
+  }
+
+  return { origin, browser, user, go, shot, signInWithKey, run };
+}
