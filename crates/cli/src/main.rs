@@ -2,6 +2,7 @@
 #![forbid(unsafe_code)]
 
 mod audit;
+mod bench;
 mod config;
 mod enclave;
 mod key;
@@ -44,6 +45,8 @@ enum Command {
     /// Email / SMS one-time codes from the client side: init, verify, login.
     #[command(subcommand)]
     Otp(otp::OtpCommand),
+    /// Load a running server and compare with raw P-256 verification (or seed users).
+    Bench(Box<bench::BenchArgs>),
 }
 
 /// Errors that end the CLI, with the exit code they map to.
@@ -70,6 +73,7 @@ fn main() -> ExitCode {
         Command::Enclave(args) => enclave::run(args),
         Command::Outbox(cmd) => outbox::run(cmd),
         Command::Otp(cmd) => otp::run(cmd),
+        Command::Bench(args) => bench::run(*args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
