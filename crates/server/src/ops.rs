@@ -1,0 +1,65 @@
+//! What operators use: liveness, readiness (database and enclave), and the state the
+//! metrics endpoint needs.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+use crate::metrics::Metrics;
+use crate::routes::AppState;
+
+/// How long one readiness check may take before it counts as down.
+const READY_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Metrics and their protection.
+#[derive(Debug, Clone, Default)]
+pub struct Ops {
+    /// The process's counters.
+    pub metrics: Arc<Metrics>,
+    /// When set, `/metrics` answers only `Authorization: Bearer <token>`.
+    pub metrics_token: Option<Arc<str>>,
+}
+
+/// `GET /healthz`: the process is up and serving HTTP.
+pub(crate) async fn healthz() -> Json<serde_json::Value> {
+    Json(json!({ "status": "ok" }))
+}
+
+/// `GET /readyz`: 200 when the database answers and so does the enclave (in-process, or
+/// behind `serve --enclave`), else 503 naming what is down. Details go to the log only.
+pub(crate) async fn readyz(State(s): State<AppState>) -> Response {
+    let database = match tokio::time::timeout(READY_TIMEOUT, s.engine.store().ping()).await {
+        Ok(Ok(())) => "ok",
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "readiness: database unreachable");
+            "unreachable"
+        }
+        Err(_) => {
+            tracing::warn!("readiness: database did not answer in time");
+            "unreachable"
+        }
+    };
+    let enclave = match s.engine.otp_enclave() {
+        None => "not configured",
+        Some(enclave) => match tokio::time::timeout(READY_TIMEOUT, enclave.public_keys()).await {
+            Ok(Ok(_)) => "ok",
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "readiness: enclave unreachable");
+                "unreachable"
+            }
+            Err(_) => {
+                tracing::warn!("readiness: enclave did not answer in time");
+                "unreachable"
+            }
+        },
+    };
+    let ready = database == "ok" && enclave != "unreachable";
+    let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    let body = json!({ "status": if ready { "ready" } else { "not ready" }, "database": database, "enclave": enclave });
+    (status, Json(body)).into_response()
+}
