@@ -2,6 +2,7 @@
 #![forbid(unsafe_code)]
 
 mod audit;
+mod backup;
 mod config;
 mod enclave;
 mod key;
@@ -44,6 +45,10 @@ enum Command {
     /// Email / SMS one-time codes from the client side: init, verify, login.
     #[command(subcommand)]
     Otp(otp::OtpCommand),
+    /// Write a consistent snapshot of a SQLite database, safe while the server runs.
+    Backup(backup::BackupArgs),
+    /// Replace a SQLite database with a snapshot (refused while a server has it open).
+    Restore(backup::RestoreArgs),
 }
 
 /// Errors that end the CLI, with the exit code they map to.
@@ -70,6 +75,8 @@ fn main() -> ExitCode {
         Command::Enclave(args) => enclave::run(args),
         Command::Outbox(cmd) => outbox::run(cmd),
         Command::Otp(cmd) => otp::run(cmd),
+        Command::Backup(args) => backup::backup(args),
+        Command::Restore(args) => backup::restore(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

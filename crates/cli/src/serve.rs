@@ -58,6 +58,8 @@ async fn serve(settings: Settings, clock: Arc<dyn Clock>, otp: crate::enclave::O
     let store = SqlStore::open(&settings.database_url, &StoreOptions::default())
         .await
         .map_err(|e| CliError::Runtime(e.to_string()))?;
+    // Held until the process ends: `twofold restore` refuses to replace a file in use.
+    let _serve_lock = crate::backup::hold_serve_lock(&settings.database_url)?;
     let secrets = load_or_create_secrets_key(&settings.secrets_key_file)?;
     let relying_party =
         RelyingParty::new(&settings.webauthn_rp_id, "twofold", &settings.webauthn_origins, settings.webauthn_any_port)

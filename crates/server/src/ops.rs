@@ -63,3 +63,10 @@ pub(crate) async fn readyz(State(s): State<AppState>) -> Response {
     let body = json!({ "status": if ready { "ready" } else { "not ready" }, "database": database, "enclave": enclave });
     (status, Json(body)).into_response()
 }
+
+/// The span every request's log lines are recorded in: method, path and the request id
+/// that the response's `X-Request-Id` header repeats.
+pub(crate) fn request_span<B>(request: &axum::http::Request<B>) -> tracing::Span {
+    let request_id = request.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("");
+    tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), request_id = %request_id)
+}
