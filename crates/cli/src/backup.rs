@@ -52,6 +52,18 @@ fn lock_path(db: &Path) -> PathBuf {
     PathBuf::from(name)
 }
 
+/// Opens (creating it if need be) the lock file of the database `db`.
+fn open_lock(db: &Path) -> Result<(File, PathBuf), CliError> {
+    let lock = lock_path(db);
+    let file = File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock)
+        .map_err(|e| CliError::Runtime(format!("cannot open lock file {}: {e}", lock.display())))?;
+    Ok((file, lock))
+}
+
 /// Taken by `serve` on a SQLite database for as long as it runs (shared: several
 /// processes may serve one file); `restore` needs it exclusively.
 pub fn hold_serve_lock(database_url: &str) -> Result<Option<File>, CliError> {
@@ -59,13 +71,7 @@ pub fn hold_serve_lock(database_url: &str) -> Result<Option<File>, CliError> {
         return Ok(None);
     };
     let db = PathBuf::from(path.split('?').next().unwrap_or(path));
-    let lock = lock_path(&db);
-    let file = File::options()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&lock)
-        .map_err(|e| CliError::Runtime(format!("cannot open lock file {}: {e}", lock.display())))?;
+    let (file, lock) = open_lock(&db)?;
     file.try_lock_shared().map_err(|_| {
         CliError::Runtime(format!("{} is being restored (its lock file {} is held)", db.display(), lock.display()))
     })?;
@@ -139,16 +145,10 @@ pub fn restore(args: RestoreArgs) -> Result<(), CliError> {
     let settings = Settings::resolve(&args.config)?;
     let db = sqlite_path(&settings)?;
     runtime()?.block_on(check_snapshot(&args.from))?;
-    let lock = lock_path(&db);
     if let Some(dir) = db.parent().filter(|d| !d.as_os_str().is_empty()) {
         twofold_store::private_dir(dir).map_err(|e| CliError::Runtime(e.to_string()))?;
     }
-    let lock_file = File::options()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&lock)
-        .map_err(|e| CliError::Runtime(format!("cannot open lock file {}: {e}", lock.display())))?;
+    let (lock_file, _) = open_lock(&db)?;
     if lock_file.try_lock().is_err() && !args.force {
         return Err(CliError::Usage(format!(
             "a running twofold server has {} open; stop it first (or pass --force and stop it right after)",

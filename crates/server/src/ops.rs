@@ -33,35 +33,33 @@ pub(crate) async fn healthz() -> Json<serde_json::Value> {
 /// `GET /readyz`: 200 when the database answers and so does the enclave (in-process, or
 /// behind `serve --enclave`), else 503 naming what is down. Details go to the log only.
 pub(crate) async fn readyz(State(s): State<AppState>) -> Response {
-    let database = match tokio::time::timeout(READY_TIMEOUT, s.engine.store().ping()).await {
-        Ok(Ok(())) => "ok",
-        Ok(Err(e)) => {
-            tracing::warn!(error = %e, "readiness: database unreachable");
-            "unreachable"
-        }
-        Err(_) => {
-            tracing::warn!("readiness: database did not answer in time");
-            "unreachable"
-        }
-    };
+    let database = check("database", s.engine.store().ping()).await;
     let enclave = match s.engine.otp_enclave() {
         None => "not configured",
-        Some(enclave) => match tokio::time::timeout(READY_TIMEOUT, enclave.public_keys()).await {
-            Ok(Ok(_)) => "ok",
-            Ok(Err(e)) => {
-                tracing::warn!(error = %e, "readiness: enclave unreachable");
-                "unreachable"
-            }
-            Err(_) => {
-                tracing::warn!("readiness: enclave did not answer in time");
-                "unreachable"
-            }
-        },
+        Some(enclave) => check("enclave", enclave.public_keys()).await,
     };
     let ready = database == "ok" && enclave != "unreachable";
     let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
     let body = json!({ "status": if ready { "ready" } else { "not ready" }, "database": database, "enclave": enclave });
     (status, Json(body)).into_response()
+}
+
+/// `"ok"` if `probe` succeeds within [`READY_TIMEOUT`], else `"unreachable"` (the reason is logged).
+async fn check<T, E: std::fmt::Display>(
+    what: &'static str,
+    probe: impl std::future::Future<Output = Result<T, E>>,
+) -> &'static str {
+    match tokio::time::timeout(READY_TIMEOUT, probe).await {
+        Ok(Ok(_)) => "ok",
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "readiness: {what} unreachable");
+            "unreachable"
+        }
+        Err(_) => {
+            tracing::warn!("readiness: {what} did not answer within {READY_TIMEOUT:?}");
+            "unreachable"
+        }
+    }
 }
 
 /// The span every request's log lines are recorded in: method, path and the request id
