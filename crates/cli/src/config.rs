@@ -83,6 +83,9 @@ pub struct ConfigArgs {
     /// Webhook delivery attempts before an event is marked FAILED [default: 10].
     #[arg(long, env = "TWOFOLD_WEBHOOK_MAX_ATTEMPTS", value_name = "N")]
     pub webhook_max_attempts: Option<u64>,
+    /// File holding a bearer token that `/metrics` requires [default: none: /metrics is open].
+    #[arg(long, env = "TWOFOLD_METRICS_TOKEN_FILE", value_name = "FILE")]
+    pub metrics_token_file: Option<PathBuf>,
 }
 
 /// The TOML file's shape; unknown keys are an error so typos do not pass silently.
@@ -107,6 +110,7 @@ struct FileConfig {
     session_max_secs: Option<u64>,
     webhook_retry_base_ms: Option<u64>,
     webhook_max_attempts: Option<u64>,
+    metrics_token_file: Option<PathBuf>,
 }
 
 /// The resolved configuration.
@@ -148,6 +152,8 @@ pub struct Settings {
     pub webhook_retry_base_ms: u64,
     /// Webhook delivery attempts.
     pub webhook_max_attempts: u64,
+    /// The token `/metrics` requires, if any.
+    pub metrics_token: Option<String>,
 }
 
 impl Settings {
@@ -191,7 +197,20 @@ impl Settings {
             .collect::<Result<Vec<_>, _>>()?;
         let secrets_key_file =
             args.secrets_key_file.clone().or(file.secrets_key_file).unwrap_or_else(|| data_dir.join("secrets.key"));
+        let metrics_token = match args.metrics_token_file.clone().or(file.metrics_token_file) {
+            None => None,
+            Some(path) => {
+                let token = std::fs::read_to_string(&path)
+                    .map_err(|e| CliError::Usage(format!("cannot read metrics token file {}: {e}", path.display())))?;
+                let token = token.trim().to_owned();
+                if token.len() < 16 {
+                    return Err(CliError::Usage("metrics token must be at least 16 characters".into()));
+                }
+                Some(token)
+            }
+        };
         let settings = Settings {
+            metrics_token,
             listen: args.listen.or(file.listen).unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080))),
             database_url,
             data_dir,

@@ -2,6 +2,7 @@
 #![forbid(unsafe_code)]
 
 mod audit;
+mod backup;
 mod bench;
 mod config;
 mod enclave;
@@ -47,6 +48,10 @@ enum Command {
     Otp(otp::OtpCommand),
     /// Load a running server and compare with raw P-256 verification (or seed users).
     Bench(Box<bench::BenchArgs>),
+    /// Write a consistent snapshot of a SQLite database, safe while the server runs.
+    Backup(backup::BackupArgs),
+    /// Replace a SQLite database with a snapshot (refused while a server has it open).
+    Restore(backup::RestoreArgs),
 }
 
 /// Errors that end the CLI, with the exit code they map to.
@@ -74,6 +79,8 @@ fn main() -> ExitCode {
         Command::Outbox(cmd) => outbox::run(cmd),
         Command::Otp(cmd) => otp::run(cmd),
         Command::Bench(args) => bench::run(*args),
+        Command::Backup(args) => backup::backup(args),
+        Command::Restore(args) => backup::restore(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

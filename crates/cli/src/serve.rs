@@ -11,7 +11,7 @@ use twofold_core::engine::FactorConfig;
 use twofold_core::factors::passkey::RelyingParty;
 use twofold_core::secrets::SecretsKey;
 use twofold_core::{Clock, Engine, EngineConfig};
-use twofold_server::{AppState, ServerLimits};
+use twofold_server::{AppState, Ops, ServerLimits};
 use twofold_store::{SqlStore, StoreOptions};
 
 use crate::CliError;
@@ -58,6 +58,8 @@ async fn serve(settings: Settings, clock: Arc<dyn Clock>, otp: crate::enclave::O
     let store = SqlStore::open(&settings.database_url, &StoreOptions::default())
         .await
         .map_err(|e| CliError::Runtime(e.to_string()))?;
+    // Held until the process ends: `twofold restore` refuses to replace a file in use.
+    let _serve_lock = crate::backup::hold_serve_lock(&settings.database_url)?;
     let secrets = load_or_create_secrets_key(&settings.secrets_key_file)?;
     let relying_party =
         RelyingParty::new(&settings.webauthn_rp_id, "twofold", &settings.webauthn_origins, settings.webauthn_any_port)
@@ -82,13 +84,15 @@ async fn serve(settings: Settings, clock: Arc<dyn Clock>, otp: crate::enclave::O
     let addr = listener.local_addr().map_err(|e| CliError::Runtime(e.to_string()))?;
     // Notices leave through the dev outbox until a mail transport is configured.
     let notices = crate::notify::MailNotifier(twofold_enclave::Deliverer::outbox(settings.data_dir.join("outbox")));
-    let outbox = twofold_server::spawn_outbox_worker(engine.clone(), std::sync::Arc::new(notices));
+    let ops = Ops { metrics_token: settings.metrics_token.as_deref().map(Arc::from), ..Ops::default() };
+    let outbox = twofold_server::spawn_outbox_worker(engine.clone(), Arc::new(notices), ops.metrics.clone());
     let app = twofold_server::router(AppState {
         engine,
         limits: ServerLimits {
             max_body_bytes: settings.max_body_bytes,
             trusted_proxies: settings.trusted_proxies.clone().into(),
         },
+        ops,
     });
     println!("twofold listening on http://{addr}");
     tracing::info!(%addr, database = %redact(&settings.database_url), "twofold listening");

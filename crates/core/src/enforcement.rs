@@ -30,6 +30,7 @@ pub const ENROLLMENT_REQUIRED: &str = "MFA_ENROLLMENT_REQUIRED";
 
 /// What an organization asks of its users.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum EnforcementValue {
     /// Nobody may enroll new factors (incident response); existing factors keep working.
     #[serde(rename = "MFA_ENFORCEMENT_OFF")]
@@ -203,6 +204,7 @@ pub fn rfc3339(ms: i64) -> String {
 
 /// Which rule an activity addresses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum Scope {
     /// The installation's global rule.
     #[serde(rename = "MFA_ENFORCEMENT_SCOPE_GLOBAL")]
@@ -214,6 +216,7 @@ pub enum Scope {
 
 /// twofold's `ACTIVITY_TYPE_SET_MFA_ENFORCEMENT`: replace the global rule or an organization's override.
 #[derive(Debug, Clone, Deserialize, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SetMfaEnforcement {
     /// Global rule or organization override.
@@ -233,6 +236,7 @@ pub struct SetMfaEnforcement {
 
 /// twofold's `ACTIVITY_TYPE_RESET_MFA_ENFORCEMENT`: delete an organization's override.
 #[derive(Debug, Clone, Deserialize, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ResetMfaEnforcement {
     /// Must be ORGANIZATION: the global rule cannot be reset.

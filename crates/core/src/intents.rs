@@ -11,6 +11,7 @@ use crate::model::{ApiKeyCurve, Effect, MethodGroup};
 
 /// An API key to create (`v1ApiKeyParamsV2`).
 #[derive(Debug, Clone, Deserialize, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ApiKeyParams {
     /// Human-readable name.
@@ -20,6 +21,7 @@ pub struct ApiKeyParams {
     /// Curve of the key.
     pub curve_type: ApiKeyCurve,
     /// Lifetime in seconds (uint64 as a string, as Turnkey sends it).
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
     #[serde(default, deserialize_with = "opt_u64_string", skip_serializing_if = "Option::is_none")]
     pub expiration_seconds: Option<u64>,
 }
@@ -27,6 +29,7 @@ pub struct ApiKeyParams {
 /// A user to create (`v1UserParamsV4`, also accepted for V3), and a root user of a
 /// new sub-organization (`v1RootUserParamsV5`, the same fields without `userTags`).
 #[derive(Debug, Clone, Deserialize, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct UserParams {
     /// Display name.
@@ -53,6 +56,7 @@ pub struct UserParams {
 
 /// `v1CreateUsersIntentV4`.
 #[derive(Debug, Clone, Deserialize, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CreateUsers {
     /// The users.
@@ -61,6 +65,7 @@ pub struct CreateUsers {
 
 /// `v1DeleteUsersIntent`.
 #[derive(Debug, Clone, Deserialize, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct DeleteUsers {
     /// Users to delete.
@@ -69,6 +74,7 @@ pub struct DeleteUsers {
 
 /// `v1UpdateUserIntent`.
 #[derive(Debug, Clone, Deserialize, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct UpdateUser {
     /// The user to change.
@@ -89,6 +95,7 @@ pub struct UpdateUser {
 
 /// `v1CreateUserTagIntent`.
 #[derive(Debug, Clone, Deserialize, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CreateUserTag {
     /// Tag name.
@@ -100,6 +107,7 @@ pub struct CreateUserTag {
 
 /// `v1CreateApiKeysIntentV2`.
 #[derive(Debug, Clone, Deserialize, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CreateApiKeys {
     /// Keys to add.
@@ -110,6 +118,7 @@ pub struct CreateApiKeys {
 
 /// `v1DeleteApiKeysIntent`.
 #[derive(Debug, Clone, Deserialize, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct DeleteApiKeys {
     /// Owner.
@@ -120,6 +129,7 @@ pub struct DeleteApiKeys {
 
 /// `v1CreateSubOrganizationIntentV8`.
 #[derive(Debug, Clone, Deserialize, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CreateSubOrganization {
     /// Name of the new organization.
@@ -153,6 +163,7 @@ pub struct CreateSubOrganization {
 
 /// `v1UpdateRootQuorumIntent`.
 #[derive(Debug, Clone, Deserialize, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct UpdateRootQuorum {
     /// Approvals needed.
@@ -163,6 +174,7 @@ pub struct UpdateRootQuorum {
 
 /// `v1CreatePolicyIntentV3`.
 #[derive(Debug, Clone, Deserialize, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CreatePolicy {
     /// Name.
@@ -185,6 +197,7 @@ pub struct CreatePolicy {
 
 /// `v1CreatePoliciesIntent`.
 #[derive(Debug, Clone, Deserialize, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CreatePolicies {
     /// The policies.
@@ -194,6 +207,7 @@ pub struct CreatePolicies {
 /// `v1UpdatePolicyIntentV2`: absent fields keep their value; an empty string clears
 /// a condition, consensus or time.
 #[derive(Debug, Clone, Deserialize, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct UpdatePolicy {
     /// The policy.
@@ -220,6 +234,7 @@ pub struct UpdatePolicy {
 
 /// `v1DeletePolicyIntent`.
 #[derive(Debug, Clone, Deserialize, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct DeletePolicy {
     /// The policy.
@@ -228,6 +243,7 @@ pub struct DeletePolicy {
 
 /// `v1ApproveActivityIntent` / `v1RejectActivityIntent`.
 #[derive(Debug, Clone, Deserialize, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct VoteIntent {
     /// The activity's fingerprint (`sha256:<hex>`).
@@ -245,6 +261,7 @@ pub struct VoteIntent {
 
 /// `v1Attestation`: a WebAuthn registration response, base64url values.
 #[derive(Debug, Clone, Deserialize, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct AttestationParams {
     /// Credential id.
@@ -260,6 +277,7 @@ pub struct AttestationParams {
 
 /// `v1AuthenticatorParamsV2`.
 #[derive(Debug, Clone, Deserialize, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct AuthenticatorParams {
     /// Human-readable name.
@@ -272,6 +290,7 @@ pub struct AuthenticatorParams {
 
 /// `v1CreateAuthenticatorsIntentV2`.
 #[derive(Debug, Clone, Deserialize, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CreateAuthenticators {
     /// The passkeys.
@@ -282,6 +301,7 @@ pub struct CreateAuthenticators {
 
 /// `v1DeleteAuthenticatorsIntent`.
 #[derive(Debug, Clone, Deserialize, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct DeleteAuthenticators {
     /// Their owner.
@@ -292,6 +312,7 @@ pub struct DeleteAuthenticators {
 
 /// twofold's `ACTIVITY_TYPE_CREATE_TOTP_AUTHENTICATOR`: a new, not yet active device.
 #[derive(Debug, Clone, Deserialize, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CreateTotpAuthenticator {
     /// Its owner.
@@ -303,6 +324,7 @@ pub struct CreateTotpAuthenticator {
 
 /// twofold's `ACTIVITY_TYPE_VERIFY_TOTP_AUTHENTICATOR`: the first code, which activates the device.
 #[derive(Debug, Clone, Deserialize, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct VerifyTotpAuthenticator {
     /// Its owner.
@@ -315,6 +337,7 @@ pub struct VerifyTotpAuthenticator {
 
 /// twofold's `ACTIVITY_TYPE_DELETE_TOTP_AUTHENTICATORS`.
 #[derive(Debug, Clone, Deserialize, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct DeleteTotpAuthenticators {
     /// Their owner.
@@ -325,6 +348,7 @@ pub struct DeleteTotpAuthenticators {
 
 /// twofold's `ACTIVITY_TYPE_CREATE_RECOVERY_CODES`: a new set, replacing the old one.
 #[derive(Debug, Clone, Deserialize, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CreateRecoveryCodes {
     /// Their owner.
@@ -333,11 +357,13 @@ pub struct CreateRecoveryCodes {
 
 /// `v1StampLoginIntent`.
 #[derive(Debug, Clone, Deserialize, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct StampLogin {
     /// The session's public key (compressed P-256 hex), held by the client.
     pub public_key: String,
     /// Lifetime in seconds (default 900).
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
     #[serde(default, deserialize_with = "opt_u64_string", skip_serializing_if = "Option::is_none")]
     pub expiration_seconds: Option<u64>,
     /// Delete the user's other sessions.
@@ -350,6 +376,7 @@ pub struct StampLogin {
 
 /// twofold's `ACTIVITY_TYPE_DELETE_SESSIONS`: log out sessions.
 #[derive(Debug, Clone, Deserialize, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct DeleteSessions {
     /// Their owner.
@@ -362,6 +389,7 @@ pub struct DeleteSessions {
 /// `v1SetIpAllowlistIntent` (+ twofold's `confirmLockout`): without `publicKey` it is
 /// the organization's allow list, with one it is that API key's.
 #[derive(Debug, Clone, Deserialize, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SetIpAllowlist {
     /// The API key it applies to; absent = the whole organization.
@@ -383,6 +411,7 @@ pub struct SetIpAllowlist {
 
 /// `v1RemoveIpAllowlistIntent`.
 #[derive(Debug, Clone, Deserialize, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RemoveIpAllowlist {
     /// The API key whose list to remove; absent = the organization's.
@@ -392,6 +421,7 @@ pub struct RemoveIpAllowlist {
 
 /// twofold's organization deny list (`ACTIVITY_TYPE_SET_IP_DENYLIST`).
 #[derive(Debug, Clone, Deserialize, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SetIpDenylist {
     /// Whether the list is in force (default true).
@@ -407,6 +437,7 @@ pub struct SetIpDenylist {
 
 /// `v1CreateMfaPolicyIntent`.
 #[derive(Debug, Clone, Deserialize, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CreateMfaPolicy {
     /// The user it binds.
@@ -426,6 +457,7 @@ pub struct CreateMfaPolicy {
 
 /// `v1UpdateMfaPolicyIntent`: absent fields stay as they are.
 #[derive(Debug, Clone, Deserialize, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct UpdateMfaPolicy {
     /// The user it binds.
@@ -451,6 +483,7 @@ pub struct UpdateMfaPolicy {
 
 /// `v1DeleteMfaPolicyIntent`.
 #[derive(Debug, Clone, Deserialize, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct DeleteMfaPolicy {
     /// The user it binds.
@@ -461,6 +494,7 @@ pub struct DeleteMfaPolicy {
 
 /// `v1CreateSessionProfileIntent`.
 #[derive(Debug, Clone, Deserialize, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CreateSessionProfile {
     /// Human-readable name.
@@ -468,6 +502,7 @@ pub struct CreateSessionProfile {
     /// The condition every activity of a bound session must satisfy.
     pub scope: String,
     /// Longest session lifetime, seconds (uint64 as a string).
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
     #[serde(default, deserialize_with = "opt_u64_string", skip_serializing_if = "Option::is_none")]
     pub expiration_seconds: Option<u64>,
     /// Free text.
@@ -477,6 +512,7 @@ pub struct CreateSessionProfile {
 
 /// twofold's `ACTIVITY_TYPE_CREATE_APP_ACTIVITY`: an application's own action.
 #[derive(Debug, Clone, Deserialize, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CreateAppActivity {
     /// The app's resource (`PAYOUT`), as policies see `activity.resource`.
@@ -490,6 +526,7 @@ pub struct CreateAppActivity {
 
 /// `v1CreateWebhookEndpointIntent` (+ twofold's optional `secret`).
 #[derive(Debug, Clone, Deserialize, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CreateWebhookEndpoint {
     /// The receiver's URL (https, or http for loopback receivers).
@@ -506,6 +543,7 @@ pub struct CreateWebhookEndpoint {
 
 /// `v1WebhookSubscriptionParams`.
 #[derive(Debug, Clone, Deserialize, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct WebhookSubscription {
     /// The event type; twofold delivers `ACTIVITY_UPDATES`.
@@ -520,6 +558,7 @@ pub struct WebhookSubscription {
 
 /// `v1DeleteWebhookEndpointIntent`.
 #[derive(Debug, Clone, Deserialize, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct DeleteWebhookEndpoint {
     /// The endpoint.

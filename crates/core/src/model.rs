@@ -44,6 +44,7 @@ pub struct User {
 
 /// The curve of an API key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum ApiKeyCurve {
     /// ECDSA over NIST P-256 with SHA-256.
     #[serde(rename = "API_KEY_CURVE_P256")]
@@ -384,6 +385,7 @@ pub struct ActivityFilter {
 
 /// A policy's effect.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum Effect {
     /// Allows what it matches.
     #[serde(rename = "EFFECT_ALLOW")]
@@ -456,6 +458,7 @@ pub struct PolicyEvaluationRecord {
 
 /// How a user proves themselves (`AUTHENTICATION_TYPE_*`), as MFA policies name it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum AuthenticationType {
     /// A WebAuthn stamp.
     #[serde(rename = "AUTHENTICATION_TYPE_PASSKEY")]
@@ -518,6 +521,7 @@ impl AuthenticationType {
 
 /// One method an MFA step accepts: a type, optionally one specific credential.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct AuthMethod {
     /// The authentication type.
@@ -530,6 +534,7 @@ pub struct AuthMethod {
 
 /// One MFA step: satisfied by proving any one of its methods.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct MethodGroup {
     /// The alternatives.

@@ -31,6 +31,7 @@ impl ListKind {
 
 /// One network with an optional label.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct IpRule {
     /// Network in CIDR form (a bare address means a single host).

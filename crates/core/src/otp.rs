@@ -287,6 +287,7 @@ pub struct Usage {
 
 /// `v1SmsCustomizationParams`.
 #[derive(Debug, Clone, Deserialize, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SmsCustomization {
     /// Text with `{{.OtpCode}}` (and optionally `{{.AppName}}`).
@@ -296,6 +297,7 @@ pub struct SmsCustomization {
 
 /// `v1InitOtpIntentV3`.
 #[derive(Debug, Clone, Deserialize, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct InitOtp {
     /// `OTP_TYPE_EMAIL` or `OTP_TYPE_SMS`.
@@ -326,6 +328,7 @@ pub struct InitOtp {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub send_from_email_sender_name: Option<String>,
     /// Code lifetime in seconds (default 300, at most 600).
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
     #[serde(default, deserialize_with = "crate::intents::opt_u64_string", skip_serializing_if = "Option::is_none")]
     pub expiration_seconds: Option<u64>,
     /// Reply-To address.
@@ -353,6 +356,7 @@ pub fn normalize_contact(contact: &str) -> String {
 
 /// `v1VerifyOtpIntentV2`.
 #[derive(Debug, Clone, Deserialize, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct VerifyOtp {
     /// The flow from INIT_OTP.
@@ -360,12 +364,14 @@ pub struct VerifyOtp {
     /// `{encappedPublic, ciphertext}` from `encryptOtpCodeToBundle`.
     pub encrypted_otp_bundle: String,
     /// Verification token lifetime in seconds (default 3600, at most 86400).
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
     #[serde(default, deserialize_with = "crate::intents::opt_u64_string", skip_serializing_if = "Option::is_none")]
     pub expiration_seconds: Option<u64>,
 }
 
 /// `v1ClientSignature`: the token's key signing what the token is used for.
 #[derive(Debug, Clone, Deserialize, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ClientSignature {
     /// Compressed P-256 hex; must be the token's `public_key`.
@@ -380,6 +386,7 @@ pub struct ClientSignature {
 
 /// `v1OtpLoginIntentV2`.
 #[derive(Debug, Clone, Deserialize, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct OtpLogin {
     /// The token from VERIFY_OTP.
@@ -389,6 +396,7 @@ pub struct OtpLogin {
     /// Signature by the token's key over the login message.
     pub client_signature: ClientSignature,
     /// Session lifetime in seconds (default 900).
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
     #[serde(default, deserialize_with = "crate::intents::opt_u64_string", skip_serializing_if = "Option::is_none")]
     pub expiration_seconds: Option<u64>,
     /// Delete the user's other sessions.

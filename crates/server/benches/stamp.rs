@@ -67,7 +67,7 @@ fn fixture() -> Fixture {
         use p256::elliptic_curve::sec1::ToSec1Point;
         pk.to_sec1_point(false).as_bytes().to_vec()
     };
-    let app = router(AppState { engine: engine.clone(), limits: ServerLimits::default() });
+    let app = router(AppState { engine: engine.clone(), limits: ServerLimits::default(), ops: Default::default() });
     let f = Fixture {
         rt,
         engine,

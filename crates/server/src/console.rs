@@ -57,6 +57,26 @@ pub fn router<S: Clone + Send + Sync + 'static>() -> Router<S> {
     PAGES.iter().fold(Router::new(), |r, page| r.route(page, get(index))).route("/console/{*path}", get(asset))
 }
 
+/// Every embedded asset's path, as the router serves it.
+pub(crate) fn asset_paths() -> Vec<String> {
+    ASSETS.iter().map(|(name, _, _)| format!("/console/{name}")).collect()
+}
+
+/// Every embedded asset's media type (without parameters), in the order of [`asset_paths`].
+pub(crate) fn asset_types() -> Vec<&'static str> {
+    ASSETS.iter().map(|(_, t, _)| t.split(';').next().unwrap_or(t)).collect()
+}
+
+/// `/docs`: a page that renders `/openapi.json` (no CDN, no inline script).
+pub(crate) async fn docs_page() -> Response {
+    with_headers(StatusCode::OK, "text/html; charset=utf-8", "no-cache", include_str!("../../../web/docs/index.html"))
+}
+
+/// `/docs/docs.js`: the documentation page's script.
+pub(crate) async fn docs_js() -> Response {
+    with_headers(StatusCode::OK, JS, "no-cache", include_str!("../../../web/docs/docs.js"))
+}
+
 async fn index() -> Response {
     with_headers(StatusCode::OK, "text/html; charset=utf-8", "no-store", INDEX)
 }

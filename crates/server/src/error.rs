@@ -28,20 +28,28 @@ pub enum ApiError {
 }
 
 impl ApiError {
+    /// The HTTP status a domain error is answered with.
+    pub(crate) fn status_of(e: &Error) -> StatusCode {
+        Self::core_status(e.code())
+    }
+
+    fn core_status(code: ErrorCode) -> StatusCode {
+        match code {
+            ErrorCode::InvalidArgument | ErrorCode::FailedPrecondition => StatusCode::BAD_REQUEST,
+            ErrorCode::NotFound => StatusCode::NOT_FOUND,
+            ErrorCode::AlreadyExists => StatusCode::CONFLICT,
+            ErrorCode::PermissionDenied => StatusCode::FORBIDDEN,
+            ErrorCode::ResourceExhausted => StatusCode::TOO_MANY_REQUESTS,
+            ErrorCode::Unauthenticated => StatusCode::UNAUTHORIZED,
+            ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
     fn status_and_code(&self) -> (StatusCode, i32) {
         match self {
             ApiError::Core(e) => {
                 let code = e.code();
-                let status = match code {
-                    ErrorCode::InvalidArgument | ErrorCode::FailedPrecondition => StatusCode::BAD_REQUEST,
-                    ErrorCode::NotFound => StatusCode::NOT_FOUND,
-                    ErrorCode::AlreadyExists => StatusCode::CONFLICT,
-                    ErrorCode::PermissionDenied => StatusCode::FORBIDDEN,
-                    ErrorCode::ResourceExhausted => StatusCode::TOO_MANY_REQUESTS,
-                    ErrorCode::Unauthenticated => StatusCode::UNAUTHORIZED,
-                    ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
-                };
-                (status, code as i32)
+                (Self::core_status(code), code as i32)
             }
             ApiError::PayloadTooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, ErrorCode::ResourceExhausted as i32),
             ApiError::NoRoute(_) => (StatusCode::NOT_FOUND, ErrorCode::NotFound as i32),

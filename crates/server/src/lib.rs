@@ -7,10 +7,16 @@
 mod console;
 mod error;
 mod extract;
+mod metrics;
+mod openapi;
+mod ops;
 mod routes;
 mod stamp;
 mod webhooks;
 
 pub use error::ApiError;
+pub use metrics::Metrics;
+pub use openapi::{document as openapi_document, served_paths};
+pub use ops::Ops;
 pub use routes::{AppState, ServerLimits, router};
 pub use webhooks::{HttpWebhookSender, spawn_outbox_worker};

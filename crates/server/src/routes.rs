@@ -3,7 +3,7 @@
 use axum::extract::{FromRef, Path, State};
 use axum::http::{Method, Uri};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{any, get};
+use axum::routing::any;
 use axum::{Json, Router};
 use serde_json::json;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
@@ -35,6 +35,8 @@ pub struct AppState {
     pub engine: Engine,
     /// Request limits.
     pub limits: ServerLimits,
+    /// Metrics and their protection.
+    pub ops: crate::ops::Ops,
 }
 
 impl FromRef<AppState> for ServerLimits {
@@ -46,25 +48,29 @@ impl FromRef<AppState> for ServerLimits {
 /// The whole HTTP API.
 pub fn router(state: AppState) -> Router {
     let request_id = axum::http::HeaderName::from_static("x-request-id");
-    Router::new()
-        .route("/public/v1/submit/{name}", any(submit))
-        .route("/public/v1/query/{name}", any(query))
-        .route("/passkey", get(passkey_page))
-        .route("/assets/webauthn.js", get(webauthn_js))
-        .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz))
+    let api = Router::new().route("/public/v1/submit/{name}", any(submit)).route("/public/v1/query/{name}", any(query));
+    // Every other route comes from the one table the OpenAPI document is generated from.
+    crate::openapi::FIXED_ROUTES
+        .iter()
+        .fold(api, |r, route| r.route(route.path, (route.route)()))
         .merge(crate::console::router())
         .fallback(no_route)
+        .layer(axum::middleware::from_fn_with_state(state.clone(), crate::metrics::track))
         .with_state(state)
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
-        .layer(TraceLayer::new_for_http())
+        .layer(TraceLayer::new_for_http().make_span_with(crate::ops::request_span))
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
 }
 
 async fn submit(State(s): State<AppState>, Path(name): Path<String>, req: Stamped) -> Response {
     let request = req.as_request();
-    let answer = s.engine.submit(&name, &request).await.map(|activity| json!({ "activity": activity }));
-    respond(&request, answer)
+    let answer = s.engine.submit(&name, &request).await;
+    let outcome = match &answer {
+        Ok(activity) => Ok((activity.activity_type.as_str(), activity.status)),
+        Err(e) => Err(ApiError::status_of(e)),
+    };
+    s.ops.metrics.observe_activity(&name, outcome);
+    respond(&request, answer.map(|activity| json!({ "activity": activity })))
 }
 
 async fn query(State(s): State<AppState>, Path(name): Path<String>, req: Stamped) -> Response {
@@ -101,21 +107,12 @@ impl Stamped {
 }
 
 /// The passkey page and its script, embedded in the binary (no files at run time).
-async fn passkey_page() -> impl IntoResponse {
+pub(crate) async fn passkey_page() -> impl IntoResponse {
     ([(axum::http::header::CONTENT_TYPE, "text/html; charset=utf-8")], include_str!("../../../web/passkey.html"))
 }
 
-async fn webauthn_js() -> impl IntoResponse {
+pub(crate) async fn webauthn_js() -> impl IntoResponse {
     ([(axum::http::header::CONTENT_TYPE, "text/javascript; charset=utf-8")], include_str!("../../../web/webauthn.js"))
-}
-
-async fn healthz() -> Json<serde_json::Value> {
-    Json(json!({ "status": "ok" }))
-}
-
-async fn readyz(State(s): State<AppState>) -> Result<Json<serde_json::Value>, ApiError> {
-    s.engine.store().ping().await.map_err(twofold_core::Error::from)?;
-    Ok(Json(json!({ "status": "ready", "database": "ok" })))
 }
 
 async fn no_route(method: Method, uri: Uri) -> ApiError {

@@ -9,6 +9,8 @@ use twofold_core::Engine;
 use twofold_core::notice::Notifier;
 use twofold_core::webhook::{SIGNATURE_HEADER, SendOutcome, WebhookSender};
 
+use crate::metrics::{CountingNotifier, CountingSender};
+
 /// Longest one delivery attempt may take.
 const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
 /// How often the worker looks for due deliveries when there were none.
@@ -57,12 +59,17 @@ impl WebhookSender for HttpWebhookSender {
 }
 
 /// Starts the background task delivering `engine`'s outbox (webhook events over HTTP,
-/// notices through `notifier`) until aborted.
-pub fn spawn_outbox_worker(engine: Engine, notifier: Arc<dyn Notifier>) -> tokio::task::JoinHandle<()> {
+/// notices through `notifier`) until aborted, counting each delivery in `metrics`.
+pub fn spawn_outbox_worker(
+    engine: Engine,
+    notifier: Arc<dyn Notifier>,
+    metrics: Arc<crate::Metrics>,
+) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
-        let sender = HttpWebhookSender::default();
+        let sender = CountingSender { inner: HttpWebhookSender::default(), metrics: metrics.clone() };
+        let notifier = CountingNotifier { inner: notifier, metrics };
         loop {
-            match engine.deliver_outbox(&sender, notifier.as_ref()).await {
+            match engine.deliver_outbox(&sender, &notifier).await {
                 Ok(0) => tokio::time::sleep(IDLE_POLL).await,
                 Ok(_) => {}
                 Err(e) => {

@@ -20,7 +20,11 @@ async fn app(dir: &tempfile::TempDir) -> axum::Router {
         Arc::new(SystemClock),
         EngineConfig::new(twofold_core::engine::FactorConfig::for_development().expect("dev factors")),
     );
-    router(AppState { engine, limits: ServerLimits { max_body_bytes: 2048, ..ServerLimits::default() } })
+    router(AppState {
+        engine,
+        limits: ServerLimits { max_body_bytes: 2048, ..ServerLimits::default() },
+        ops: Default::default(),
+    })
 }
 
 async fn call(app: &axum::Router, req: Request<Body>) -> (StatusCode, Option<String>, Value) {

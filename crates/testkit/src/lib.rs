@@ -316,6 +316,25 @@ impl TestServer {
     }
 }
 
+impl TestServer {
+    /// Sends SIGTERM (a graceful shutdown) and waits up to `timeout` for the exit status;
+    /// `None` if it did not exit in time (it is then killed on drop).
+    pub fn terminate(&mut self, timeout: Duration) -> Option<std::process::ExitStatus> {
+        let child = self.child.as_mut()?;
+        let sent = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().expect("run kill");
+        assert!(sent.success(), "kill -TERM failed");
+        let deadline = std::time::Instant::now() + timeout;
+        while std::time::Instant::now() < deadline {
+            if let Some(status) = child.try_wait().expect("wait") {
+                self.child = None;
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
+}
+
 impl Drop for TestServer {
     fn drop(&mut self) {
         self.kill9();

@@ -189,6 +189,11 @@ impl Engine {
         &self.store
     }
 
+    /// The OTP enclave, for readiness checks; `None` when the server runs without one.
+    pub fn otp_enclave(&self) -> Option<&Arc<dyn crate::otp::OtpEnclave>> {
+        self.config.factors.otp.enclave.as_ref()
+    }
+
     /// Whether the installation still needs its first organization.
     pub async fn needs_bootstrap(&self) -> Result<bool> {
         let mut tx = self.store.read().await?;

@@ -1,0 +1,355 @@
+//! The OpenAPI 3.1 document at `/openapi.json`, generated from the code: one operation
+//! per submit endpoint of [`KINDS`] (its accepted types and the intent's schema, derived
+//! by `utoipa` from the very structs the engine parses), one per query endpoint, the
+//! console and every other route the router registers from [`FIXED_ROUTES`].
+
+use axum::Json;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{MethodRouter, get};
+use serde_json::{Map, Value, json};
+use twofold_core::activity_types::{KINDS, Operation};
+use twofold_core::{enforcement, intents, otp};
+use utoipa::ToSchema;
+use utoipa::openapi::ComponentsBuilder;
+
+use crate::metrics::{QUERY_PREFIX, SUBMIT_PREFIX};
+use crate::routes::AppState;
+
+/// A `GET` route outside the submit/query families and the console.
+pub(crate) struct FixedRoute {
+    /// The path.
+    pub path: &'static str,
+    /// One line for the document.
+    pub summary: &'static str,
+    /// The document's tag.
+    pub tag: &'static str,
+    /// What it answers.
+    pub content_type: &'static str,
+    /// Its handler.
+    pub route: fn() -> MethodRouter<AppState>,
+}
+
+/// Every such route: the router registers exactly these and the document lists exactly these.
+pub(crate) const FIXED_ROUTES: &[FixedRoute] = &[
+    FixedRoute {
+        path: "/healthz",
+        summary: "Liveness: the process is up",
+        tag: "operations",
+        content_type: JSON,
+        route: || get(crate::ops::healthz),
+    },
+    FixedRoute {
+        path: "/readyz",
+        summary: "Readiness: the database and the OTP enclave answer (503 otherwise)",
+        tag: "operations",
+        content_type: JSON,
+        route: || get(crate::ops::readyz),
+    },
+    FixedRoute {
+        path: "/metrics",
+        summary: "Prometheus metrics (OpenMetrics text); needs a bearer token when one is configured",
+        tag: "operations",
+        content_type: "application/openmetrics-text",
+        route: || get(crate::metrics::serve),
+    },
+    FixedRoute {
+        path: "/openapi.json",
+        summary: "This document",
+        tag: "operations",
+        content_type: JSON,
+        route: || get(openapi_json),
+    },
+    FixedRoute {
+        path: "/docs",
+        summary: "A page that renders this document",
+        tag: "operations",
+        content_type: HTML,
+        route: || get(crate::console::docs_page),
+    },
+    FixedRoute {
+        path: "/docs/docs.js",
+        summary: "The script of the documentation page",
+        tag: "operations",
+        content_type: JS,
+        route: || get(crate::console::docs_js),
+    },
+    FixedRoute {
+        path: "/passkey",
+        summary: "Passkey registration page",
+        tag: "pages",
+        content_type: HTML,
+        route: || get(crate::routes::passkey_page),
+    },
+    FixedRoute {
+        path: "/assets/webauthn.js",
+        summary: "WebAuthn helper script",
+        tag: "pages",
+        content_type: JS,
+        route: || get(crate::routes::webauthn_js),
+    },
+];
+
+const JSON: &str = "application/json";
+const HTML: &str = "text/html";
+const JS: &str = "text/javascript";
+
+async fn openapi_json() -> Response {
+    Json(document()).into_response()
+}
+
+/// Registers `T` (and every schema it refers to) and names it.
+fn add<T: ToSchema>(components: ComponentsBuilder) -> (ComponentsBuilder, String) {
+    let mut nested = Vec::new();
+    T::schemas(&mut nested);
+    (components.schema_from::<T>().schemas_from_iter(nested), T::name().into_owned())
+}
+
+/// The intent schema of each operation; the match is exhaustive, so a new operation
+/// cannot be added without a schema.
+fn intent_schema(op: Operation, c: ComponentsBuilder) -> (ComponentsBuilder, String) {
+    use Operation as O;
+    match op {
+        O::CreateUsers => add::<intents::CreateUsers>(c),
+        O::DeleteUsers => add::<intents::DeleteUsers>(c),
+        O::UpdateUser => add::<intents::UpdateUser>(c),
+        O::CreateUserTag => add::<intents::CreateUserTag>(c),
+        O::CreateApiKeys => add::<intents::CreateApiKeys>(c),
+        O::DeleteApiKeys => add::<intents::DeleteApiKeys>(c),
+        O::CreateSubOrganization => add::<intents::CreateSubOrganization>(c),
+        O::UpdateRootQuorum => add::<intents::UpdateRootQuorum>(c),
+        O::CreatePolicy => add::<intents::CreatePolicy>(c),
+        O::CreatePolicies => add::<intents::CreatePolicies>(c),
+        O::UpdatePolicy => add::<intents::UpdatePolicy>(c),
+        O::DeletePolicy => add::<intents::DeletePolicy>(c),
+        O::ApproveActivity | O::RejectActivity => add::<intents::VoteIntent>(c),
+        O::SetIpAllowlist => add::<intents::SetIpAllowlist>(c),
+        O::RemoveIpAllowlist => add::<intents::RemoveIpAllowlist>(c),
+        O::SetIpDenylist => add::<intents::SetIpDenylist>(c),
+        O::CreateAuthenticators => add::<intents::CreateAuthenticators>(c),
+        O::DeleteAuthenticators => add::<intents::DeleteAuthenticators>(c),
+        O::CreateTotpAuthenticator => add::<intents::CreateTotpAuthenticator>(c),
+        O::VerifyTotpAuthenticator => add::<intents::VerifyTotpAuthenticator>(c),
+        O::DeleteTotpAuthenticators => add::<intents::DeleteTotpAuthenticators>(c),
+        O::CreateRecoveryCodes => add::<intents::CreateRecoveryCodes>(c),
+        O::StampLogin => add::<intents::StampLogin>(c),
+        O::DeleteSessions => add::<intents::DeleteSessions>(c),
+        O::InitOtp => add::<otp::InitOtp>(c),
+        O::VerifyOtp => add::<otp::VerifyOtp>(c),
+        O::OtpLogin => add::<otp::OtpLogin>(c),
+        O::CreateMfaPolicy => add::<intents::CreateMfaPolicy>(c),
+        O::UpdateMfaPolicy => add::<intents::UpdateMfaPolicy>(c),
+        O::DeleteMfaPolicy => add::<intents::DeleteMfaPolicy>(c),
+        O::CreateSessionProfile => add::<intents::CreateSessionProfile>(c),
+        O::CreateAppActivity => add::<intents::CreateAppActivity>(c),
+        O::CreateWebhookEndpoint => add::<intents::CreateWebhookEndpoint>(c),
+        O::DeleteWebhookEndpoint => add::<intents::DeleteWebhookEndpoint>(c),
+        O::SetMfaEnforcement => add::<enforcement::SetMfaEnforcement>(c),
+        O::ResetMfaEnforcement => add::<enforcement::ResetMfaEnforcement>(c),
+    }
+}
+
+/// Every stamp header; a request carries exactly one of them.
+const STAMPS: &[(&str, &str, &str)] = &[
+    ("stamp", "X-Stamp", "API key (P-256 or Ed25519) signature over the exact body bytes"),
+    ("webauthnStamp", "X-Stamp-Webauthn", "Passkey assertion whose challenge is the body's SHA-256"),
+    ("attestedStamp", "X-Stamp-Attested", "Verification-token key signature (OTP login flows)"),
+];
+
+fn error_responses() -> Value {
+    json!({ "default": {
+        "description": "An error: 400 invalid, 401 unauthenticated, 403 denied, 404 not found, 409 conflict, \
+                        413 too large, 429 rate limited (with Retry-After), 500 internal",
+        "content": { JSON: { "schema": { "$ref": "#/components/schemas/Error" } } }
+    }})
+}
+
+fn json_ok(description: &str) -> Value {
+    json!({ "description": description, "content": { JSON: { "schema": { "type": "object" } } } })
+}
+
+fn stamped(mut operation: Value) -> Value {
+    operation["security"] = STAMPS.iter().map(|(name, _, _)| json!({ *name: [] })).collect();
+    let mut responses = error_responses();
+    if let (Some(all), Some(ok)) = (responses.as_object_mut(), operation["responses"].as_object()) {
+        all.extend(ok.clone());
+    }
+    operation["responses"] = responses;
+    operation
+}
+
+fn submit_operation(path: &str, types: Vec<&str>, intent: &str, root_only: bool) -> Value {
+    let note = if root_only { " Only the root quorum may approve it." } else { "" };
+    stamped(json!({
+        "operationId": format!("submit_{path}"),
+        "tags": ["activities"],
+        "summary": format!("Submit {}", types.first().copied().unwrap_or(path)),
+        "description": format!("Accepted types, newest first: {}.{note}", types.join(", ")),
+        "requestBody": { "required": true, "content": { JSON: { "schema": {
+            "type": "object",
+            "required": ["type", "timestampMs", "organizationId", "parameters"],
+            "properties": {
+                "type": { "type": "string", "enum": types },
+                "timestampMs": { "type": "string", "pattern": "^[0-9]{1,16}$",
+                                 "description": "Milliseconds since the epoch, within the server's window" },
+                "organizationId": { "type": "string" },
+                "parameters": { "$ref": format!("#/components/schemas/{intent}") }
+            }
+        }}}},
+        "responses": { "200": {
+            "description": "The activity (v1Activity), whatever its status",
+            "content": { JSON: { "schema": { "$ref": "#/components/schemas/ActivityResponse" } } }
+        }}
+    }))
+}
+
+fn query_operation(name: &str) -> Value {
+    stamped(json!({
+        "operationId": format!("query_{name}"),
+        "tags": ["queries"],
+        "summary": format!("Query {name}"),
+        "requestBody": { "required": true, "content": { JSON: { "schema": {
+            "$ref": "#/components/schemas/QueryRequest"
+        }}}},
+        "responses": { "200": json_ok("The answer (see docs/API.md)") }
+    }))
+}
+
+fn get_operation(id: &str, tag: &str, summary: &str, content_type: &str) -> Value {
+    let schema = if content_type == JSON { json!({ "type": "object" }) } else { json!({ "type": "string" }) };
+    let mut responses = json!({ "200": { "description": summary, "content": { content_type: { "schema": schema } } } });
+    if id == "/metrics" {
+        responses["401"] = json!({ "description": "A metrics token is configured and was not offered" });
+    } else if id == "/readyz" {
+        responses["503"] = json!({ "description": "The database or the enclave is unreachable",
+                                   "content": { JSON: { "schema": { "type": "object" } } } });
+    }
+    json!({ "get": {
+        "operationId": format!("get_{}", operation_suffix(id)),
+        "tags": [tag], "summary": summary, "responses": responses
+    }})
+}
+
+/// `/console/js/app.js` → `console_js_app_js`; `/` → `root`.
+fn operation_suffix(path: &str) -> String {
+    let s: String = path.trim_matches('/').chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }).collect();
+    if s.is_empty() { "root".to_owned() } else { s }
+}
+
+/// Every path the router serves, from the same tables the router is built from.
+pub fn served_paths() -> Vec<String> {
+    let mut paths: Vec<String> = KINDS.iter().map(|k| format!("{SUBMIT_PREFIX}{}", k.path)).collect();
+    paths.extend(twofold_core::engine::query_paths().iter().map(|q| format!("{QUERY_PREFIX}{q}")));
+    paths.extend(FIXED_ROUTES.iter().map(|r| r.path.to_owned()));
+    paths.extend(crate::console::PAGES.iter().map(|p| (*p).to_owned()));
+    paths.extend(crate::console::asset_paths());
+    paths
+}
+
+/// The whole document.
+pub fn document() -> Value {
+    let mut components = ComponentsBuilder::new();
+    let mut paths = Map::new();
+    for kind in KINDS {
+        let (c, intent) = intent_schema(kind.operation, components);
+        components = c;
+        let types = kind.versions.iter().map(|v| v.type_name).collect();
+        paths.insert(
+            format!("{SUBMIT_PREFIX}{}", kind.path),
+            json!({ "post": submit_operation(kind.path, types, &intent, kind.root_only) }),
+        );
+    }
+    for name in twofold_core::engine::query_paths() {
+        paths.insert(format!("{QUERY_PREFIX}{name}"), json!({ "post": query_operation(name) }));
+    }
+    for r in FIXED_ROUTES {
+        paths.insert(r.path.to_owned(), get_operation(r.path, r.tag, r.summary, r.content_type));
+    }
+    for page in crate::console::PAGES {
+        paths.insert((*page).to_owned(), get_operation(page, "console", "Console page", HTML));
+    }
+    for (path, content_type) in crate::console::asset_paths().into_iter().zip(crate::console::asset_types()) {
+        paths.insert(path.clone(), get_operation(&path, "console", "Console asset", content_type));
+    }
+    let mut schemas = serde_json::to_value(components.build()).unwrap_or_default()["schemas"].take();
+    if let Some(map) = schemas.as_object_mut() {
+        map.insert(
+            "Error".to_owned(),
+            json!({ "type": "object", "required": ["code", "message", "details"], "properties": {
+                "code": { "type": "integer", "description": "gRPC status code" },
+                "message": { "type": "string" },
+                "details": { "type": "array", "items": { "type": "object" } }
+            }}),
+        );
+        map.insert(
+            "QueryRequest".to_owned(),
+            json!({ "type": "object", "required": ["organizationId"],
+                    "properties": { "organizationId": { "type": "string" } },
+                    "description": "The organization; each query takes further fields (docs/API.md)" }),
+        );
+        map.insert(
+            "ActivityResponse".to_owned(),
+            json!({ "type": "object", "required": ["activity"], "properties": { "activity": {
+                "type": "object",
+                "required": ["id", "organizationId", "status", "type", "fingerprint"],
+                "properties": {
+                    "id": { "type": "string" }, "organizationId": { "type": "string" },
+                    "status": { "type": "string" }, "type": { "type": "string" },
+                    "fingerprint": { "type": "string" }, "intent": { "type": "object" },
+                    "result": { "type": "object" }, "votes": { "type": "array" }
+                }
+            }}}),
+        );
+    }
+    let security_schemes: Map<String, Value> = STAMPS
+        .iter()
+        .map(|(name, header, what)| {
+            ((*name).to_owned(), json!({ "type": "apiKey", "in": "header", "name": header, "description": what }))
+        })
+        .collect();
+    json!({
+        "openapi": "3.1.0",
+        "info": {
+            "title": "twofold",
+            "version": env!("CARGO_PKG_VERSION"),
+            "description": "MFA enforcement and authorization policies behind a Turnkey-compatible API. \
+                            Every API endpoint is POST with a JSON body and exactly one stamp header.",
+            "license": { "name": "Apache-2.0", "identifier": "Apache-2.0" }
+        },
+        "tags": [
+            { "name": "activities", "description": "Activities: decided by policies, recorded, audited" },
+            { "name": "queries", "description": "Read-only queries" },
+            { "name": "operations", "description": "Health, readiness, metrics and this document" },
+            { "name": "console", "description": "The web console" },
+            { "name": "pages", "description": "Stand-alone pages and their scripts" }
+        ],
+        "paths": paths,
+        "components": { "schemas": schemas, "securitySchemes": security_schemes }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_path_the_router_serves_is_documented_once() {
+        let doc = document();
+        let documented = doc["paths"].as_object().expect("paths");
+        let all = served_paths();
+        for path in &all {
+            assert!(documented.contains_key(path), "{path} is served but not documented");
+        }
+        assert_eq!(documented.len(), all.len(), "documented paths that are not served, or served twice");
+    }
+
+    #[test]
+    fn every_intent_reference_resolves() {
+        let doc = document();
+        let text = doc.to_string();
+        let schemas = doc["components"]["schemas"].as_object().expect("schemas");
+        for piece in text.split("\"#/components/schemas/").skip(1) {
+            let name = piece.split('"').next().expect("name");
+            assert!(schemas.contains_key(name), "dangling $ref to {name}");
+        }
+    }
+}
