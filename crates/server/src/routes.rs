@@ -54,6 +54,7 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .merge(crate::console::router())
+        .merge(crate::auth_proxy::router())
         .fallback(no_route)
         .with_state(state)
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
