@@ -365,17 +365,7 @@ async fn enable(tx: &mut dyn StoreTx, ctx: &ExecContext<'_>, config: &AuthProxyC
     let (org_id, now) = (ctx.org_id, ctx.now);
     let (key, scalar) = generate_key()?;
     let public_key = hex::encode(key.verifying_key().to_sec1_point(true).as_bytes());
-    let user = User {
-        id: new_id(),
-        organization_id: org_id.to_owned(),
-        name: "auth-proxy".to_owned(),
-        email: None,
-        phone: None,
-        created_at: now,
-        updated_at: now,
-        email_verified_at: None,
-        phone_verified_at: None,
-    };
+    let user = super::execute::new_user(org_id, "auth-proxy", None, None, now)?;
     tx.insert_user(&user).await?;
     let api_key = ApiKey {
         id: new_id(),

@@ -278,7 +278,7 @@ fn no_user(id: &str) -> Error {
     Error::NotFound(format!("no user `{}` in this organization", crypto::clip(id)))
 }
 
-fn new_user(org_id: &str, name: &str, email: Option<&str>, phone: Option<&str>, now: i64) -> Result<User> {
+pub(super) fn new_user(org_id: &str, name: &str, email: Option<&str>, phone: Option<&str>, now: i64) -> Result<User> {
     Ok(User {
         id: new_id(),
         organization_id: org_id.to_owned(),
