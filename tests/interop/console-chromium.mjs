@@ -4,7 +4,7 @@
 // every page go to <shotDir>. TOTP codes are computed by Python's pyotp.
 // Usage: node console-chromium.mjs <baseUrl> <aliceKeyFile> <bobKeyFile> <shotDir>
 import { readFileSync } from "node:fs";
-import { openConsole, totp } from "./console-lib.mjs";
+import { openConsole, sessionKeyCheck, storedKeyCount, totp } from "./console-lib.mjs";
 
 const [baseUrl, aliceKeyFile, bobKeyFile, shotDir] = process.argv.slice(2);
 const aliceKey = readFileSync(aliceKeyFile, "utf8");
@@ -52,10 +52,7 @@ await run(async () => {
   // Sign out (session and key deleted), then sign in with the passkey.
   await alice.click("#sign-out");
   await alice.waitForURL("**/signin");
-  seen.keysAfterSignOut = await alice.evaluate(() => new Promise((resolve) => {
-    const req = indexedDB.open("twofold-console", 1);
-    req.onsuccess = () => { const g = req.result.transaction("session").objectStore("session").count(); g.onsuccess = () => resolve(g.result); };
-  }));
+  seen.keysAfterSignOut = await storedKeyCount(alice);
   await alice.waitForSelector("main[data-ready]");
   seen.orgRemembered = await alice.inputValue("input[name=organizationId]");
   await alice.click("#signin-passkey");
@@ -64,20 +61,7 @@ await run(async () => {
   seen.signedInWithPasskeyAs = await alice.textContent("#who-name");
 
   // The session key in IndexedDB cannot be exported.
-  seen.keyCheck = await alice.evaluate(() => new Promise((resolve) => {
-    const req = indexedDB.open("twofold-console", 1);
-    req.onsuccess = () => {
-      const g = req.result.transaction("session").objectStore("session").get("current");
-      g.onsuccess = async () => {
-        const key = g.result.privateKey;
-        let exported = null;
-        for (const format of ["pkcs8", "jwk"]) {
-          try { await crypto.subtle.exportKey(format, key); exported = format; } catch (e) { /* refused, as it must be */ }
-        }
-        resolve({ type: key.type, extractable: key.extractable, algorithm: key.algorithm.namedCurve, exported });
-      };
-    };
-  }));
+  seen.keyCheck = await sessionKeyCheck(alice);
 
   // An MFA policy: saving the deny list needs an authenticator-app code.
   await go(alice, "/mfa-policies");

@@ -84,3 +84,29 @@ export async function openConsole(baseUrl, shotDir, seen) {
 
   return { origin, browser, user, go, shot, signInWithKey, run };
 }
+
+/** How many session records the console keeps in IndexedDB (0 after sign-out). */
+export function storedKeyCount(page) {
+  return page.evaluate(() => new Promise((resolve) => {
+    const req = indexedDB.open("twofold-console", 1);
+    req.onsuccess = () => { const g = req.result.transaction("session").objectStore("session").count(); g.onsuccess = () => resolve(g.result); };
+  }));
+}
+
+/** The stored session key's type, extractability and curve, and the format it exported to (null: none). */
+export function sessionKeyCheck(page) {
+  return page.evaluate(() => new Promise((resolve) => {
+    const req = indexedDB.open("twofold-console", 1);
+    req.onsuccess = () => {
+      const g = req.result.transaction("session").objectStore("session").get("current");
+      g.onsuccess = async () => {
+        const key = g.result.privateKey;
+        let exported = null;
+        for (const format of ["pkcs8", "jwk"]) {
+          try { await crypto.subtle.exportKey(format, key); exported = format; } catch (e) { /* refused, as it must be */ }
+        }
+        resolve({ type: key.type, extractable: key.extractable, algorithm: key.algorithm.namedCurve, exported });
+      };
+    };
+  }));
+}

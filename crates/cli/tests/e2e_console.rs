@@ -89,7 +89,7 @@ fn console_in_chromium_sign_in_set_up_security_approvals_audit() {
     let text = |k: &str| seen[k].as_str().unwrap_or_default().to_owned();
     assert!(seen.get("pageErrors").is_none(), "script errors in the page: {seen}");
     assert!(text("signedInAs").contains("alice"), "{seen}");
-    assert!(text("otpSection").contains("not"), "email codes degrade to a clear message: {seen}");
+    assert!(text("otpSection").contains("email-code sign-in"), "the email-code card explains itself: {seen}");
 
     // Set-up: QR shown, ten recovery codes shown once, "Done" only after the checkbox.
     assert_eq!(seen["qrShown"], true, "{seen}");
@@ -289,4 +289,51 @@ fn reqwest_get(url: &str) -> (u16, Vec<(String, String)>, String) {
         .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
         .collect();
     (status, headers, body.to_owned())
+}
+
+/// Item 1: a user with an email signs in with a code (through the organization's auth
+/// proxy, the code read from the dev outbox), registers a passkey, signs out, and signs in
+/// with the passkey; the session key is non-extractable.
+#[test]
+fn console_email_code_sign_in_then_passkey() {
+    if !browser_available() {
+        return;
+    }
+    let server = TestServer::start(BIN, Backend::Sqlite, &[]);
+    let root = server.root_client();
+    completed(root.submit("enable_auth_proxy", json!({ "appName": "twofold console" })), "enableAuthProxyResult");
+    let user = json!({ "userName": "ann", "userEmail": "ann@example.com", "apiKeys": [], "authenticators": [],
+        "oauthProviders": [] });
+    let created = completed(
+        root.submit(
+            "create_sub_organization",
+            json!({ "subOrganizationName": "Ann's team", "rootUsers": [user], "rootQuorumThreshold": 1 }),
+        ),
+        "createSubOrganizationResultV8",
+    );
+    let sub_org = created["subOrganizationId"].as_str().expect("sub-organization");
+    let outbox = server.data_dir().join("outbox");
+    let seen = run_node(
+        "console-otp.mjs",
+        &[
+            &server.url,
+            root.organization_id(),
+            "ann@example.com",
+            BIN,
+            &outbox.display().to_string(),
+            &screenshot_dir().display().to_string(),
+        ],
+    );
+    let text = |k: &str| seen[k].as_str().unwrap_or_default().to_owned();
+    assert!(seen.get("pageErrors").is_none(), "script errors in the page: {seen}");
+    assert_eq!(seen["mailTo"], "ann@example.com", "{seen}");
+    assert!(text("afterSend").contains("We sent a code"), "{seen}");
+    assert!(text("signedInWithCodeAs").contains("ann"), "{seen}");
+    assert_eq!(
+        seen["keyCheck"],
+        json!({ "type": "private", "extractable": false, "algorithm": "P-256", "exported": null })
+    );
+    assert_eq!(seen["keysAfterSignOut"], 0, "{seen}");
+    assert_eq!(seen["orgRemembered"], sub_org, "the user's own organization, where its passkey signs in");
+    assert!(text("signedInWithPasskeyAs").contains("ann"), "{seen}");
 }

@@ -90,6 +90,12 @@ pub enum Operation {
     SetMfaEnforcement,
     /// Delete an organization's MFA enforcement override (back to the global rule).
     ResetMfaEnforcement,
+    /// Turn on the organization's auth proxy (service user, sealed key, settings).
+    EnableAuthProxy,
+    /// Turn the auth proxy off and delete its key.
+    DisableAuthProxy,
+    /// Change the auth proxy's settings.
+    UpdateAuthProxyConfig,
 }
 
 /// A submit endpoint: `/public/v1/submit/<path>`.
@@ -449,6 +455,34 @@ pub const KINDS: &[ActivityKind] = &[
         versions: &[v("ACTIVITY_TYPE_OTP_LOGIN_V2", "otpLoginIntentV2", "otpLoginResult")],
         resource: "AUTH",
         action: "CREATE",
+        root_only: false,
+    },
+    ActivityKind {
+        path: "enable_auth_proxy",
+        operation: Operation::EnableAuthProxy,
+        versions: &[v("ACTIVITY_TYPE_ENABLE_AUTH_PROXY", "enableAuthProxyIntent", "enableAuthProxyResult")],
+        resource: "AUTH",
+        action: "UPDATE",
+        root_only: false,
+    },
+    ActivityKind {
+        path: "disable_auth_proxy",
+        operation: Operation::DisableAuthProxy,
+        versions: &[v("ACTIVITY_TYPE_DISABLE_AUTH_PROXY", "disableAuthProxyIntent", "disableAuthProxyResult")],
+        resource: "AUTH",
+        action: "DELETE",
+        root_only: false,
+    },
+    ActivityKind {
+        path: "update_auth_proxy_config",
+        operation: Operation::UpdateAuthProxyConfig,
+        versions: &[v(
+            "ACTIVITY_TYPE_UPDATE_AUTH_PROXY_CONFIG",
+            "updateAuthProxyConfigIntent",
+            "updateAuthProxyConfigResult",
+        )],
+        resource: "AUTH",
+        action: "UPDATE",
         root_only: false,
     },
 ];

@@ -638,6 +638,8 @@ pub enum Intent {
     VerifyOtp(crate::otp::VerifyOtp),
     /// See [`crate::otp::OtpLogin`].
     OtpLogin(crate::otp::OtpLogin),
+    /// A change to the organization's auth proxy.
+    AuthProxy(crate::auth_proxy::Change),
 }
 
 impl Intent {
@@ -681,6 +683,11 @@ impl Intent {
             Operation::InitOtp => Intent::InitOtp(typed(parameters)?),
             Operation::VerifyOtp => Intent::VerifyOtp(typed(parameters)?),
             Operation::OtpLogin => Intent::OtpLogin(typed(parameters)?),
+            Operation::EnableAuthProxy => Intent::AuthProxy(crate::auth_proxy::Change::Enable(typed(parameters)?)),
+            Operation::DisableAuthProxy => Intent::AuthProxy(crate::auth_proxy::Change::Disable(typed(parameters)?)),
+            Operation::UpdateAuthProxyConfig => {
+                Intent::AuthProxy(crate::auth_proxy::Change::Update(typed(parameters)?))
+            }
         })
     }
 
@@ -746,6 +753,7 @@ impl Intent {
                 "expiration_seconds": p.expiration_seconds,
                 "session_profile_id": p.session_profile_id,
             }),
+            Intent::AuthProxy(change) => change.policy_params(),
         }
     }
 

@@ -7,6 +7,7 @@
 pub mod activity_types;
 pub mod api;
 pub mod audit;
+pub mod auth_proxy;
 pub mod clock;
 pub mod crypto;
 pub mod enforcement;

@@ -721,3 +721,26 @@ pub struct Delivery {
     /// Creation time, ms since epoch.
     pub created_at: i64,
 }
+
+/// An organization's auth proxy (`ENABLE_AUTH_PROXY`): the service user the proxy acts
+/// as, its API key (private key sealed), the policy that lets it sign users in, and its
+/// settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthProxy {
+    /// The organization that opted in.
+    pub organization_id: String,
+    /// The service user.
+    pub user_id: String,
+    /// The service user's API key.
+    pub api_key_id: String,
+    /// The ALLOW policy created with it.
+    pub policy_id: String,
+    /// The key's P-256 scalar, sealed with the installation's secrets key.
+    pub sealed_key: String,
+    /// The settings, JSON (`AuthProxyConfig`).
+    pub config: String,
+    /// Creation time, ms since epoch.
+    pub created_at: i64,
+    /// Last change, ms since epoch.
+    pub updated_at: i64,
+}

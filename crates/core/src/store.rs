@@ -305,6 +305,13 @@ pub trait StoreTx: Send {
         target: Option<&str>,
         limit: i64,
     ) -> StoreResult<Vec<Delivery>>;
+
+    /// An organization's auth proxy, if it enabled one.
+    async fn get_auth_proxy(&mut self, org_id: &str) -> StoreResult<Option<crate::model::AuthProxy>>;
+    /// Creates or replaces an organization's auth proxy.
+    async fn put_auth_proxy(&mut self, proxy: &crate::model::AuthProxy) -> StoreResult<()>;
+    /// Deletes an organization's auth proxy row; `false` if it had none.
+    async fn delete_auth_proxy(&mut self, org_id: &str) -> StoreResult<bool>;
 }
 
 /// Filters and cursor for listing audit events, newest first.

@@ -361,6 +361,7 @@ pub(crate) fn validate(intent: &Intent) -> Result<()> {
             }
         }
         Intent::MfaEnforcement(change) => change.validate()?,
+        Intent::AuthProxy(change) => change.validate()?,
     }
     Ok(())
 }

@@ -4,6 +4,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod auth_proxy;
 mod console;
 mod error;
 mod extract;

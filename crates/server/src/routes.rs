@@ -54,6 +54,7 @@ pub fn router(state: AppState) -> Router {
         .iter()
         .fold(api, |r, route| r.route(route.path, (route.route)()))
         .merge(crate::console::router())
+        .merge(crate::auth_proxy::router())
         .fallback(no_route)
         .layer(axum::middleware::from_fn_with_state(state.clone(), crate::metrics::track))
         .with_state(state)

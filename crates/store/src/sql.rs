@@ -1481,6 +1481,49 @@ impl StoreTx for SqlTx {
         .bind(contact.to_owned());
         self.all(q, rows::user).await
     }
+
+    async fn get_auth_proxy(&mut self, org_id: &str) -> StoreResult<Option<twofold_core::model::AuthProxy>> {
+        let q = sqlx::query(
+            "SELECT organization_id, user_id, api_key_id, policy_id, sealed_key, config, created_at, updated_at \
+             FROM auth_proxies WHERE organization_id = $1",
+        )
+        .bind(org_id.to_owned());
+        self.one(q, |r| {
+            Ok(twofold_core::model::AuthProxy {
+                organization_id: r.try_get(0)?,
+                user_id: r.try_get(1)?,
+                api_key_id: r.try_get(2)?,
+                policy_id: r.try_get(3)?,
+                sealed_key: r.try_get(4)?,
+                config: r.try_get(5)?,
+                created_at: r.try_get(6)?,
+                updated_at: r.try_get(7)?,
+            })
+        })
+        .await
+    }
+
+    async fn put_auth_proxy(&mut self, p: &twofold_core::model::AuthProxy) -> StoreResult<()> {
+        let q = sqlx::query(
+            "INSERT INTO auth_proxies (organization_id, user_id, api_key_id, policy_id, sealed_key, config, \
+             created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (organization_id) DO \
+             UPDATE SET user_id = $2, api_key_id = $3, policy_id = $4, sealed_key = $5, config = $6, updated_at = $8",
+        )
+        .bind(p.organization_id.clone())
+        .bind(p.user_id.clone())
+        .bind(p.api_key_id.clone())
+        .bind(p.policy_id.clone())
+        .bind(p.sealed_key.clone())
+        .bind(p.config.clone())
+        .bind(p.created_at)
+        .bind(p.updated_at);
+        self.affected(q).await.map(drop)
+    }
+
+    async fn delete_auth_proxy(&mut self, org_id: &str) -> StoreResult<bool> {
+        let q = sqlx::query("DELETE FROM auth_proxies WHERE organization_id = $1").bind(org_id.to_owned());
+        Ok(self.affected(q).await? == 1)
+    }
 }
 
 const OTP_COLUMNS: &str = "id, otp_id, organization_id, otp_type, contact, client_ip, fingerprint, status, \

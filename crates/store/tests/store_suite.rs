@@ -402,6 +402,35 @@ async fn mfa_suite(store: &SqlStore) {
     tx.commit().await.expect("commit");
 }
 
+async fn auth_proxy_suite(store: &SqlStore) {
+    let proxy = |config: &str, at| twofold_core::model::AuthProxy {
+        organization_id: "ap1".into(),
+        user_id: "ap-user".into(),
+        api_key_id: "ap-key".into(),
+        policy_id: "ap-policy".into(),
+        sealed_key: "v1.sealed".into(),
+        config: config.into(),
+        created_at: 5,
+        updated_at: at,
+    };
+    let mut tx = store.write().await.expect("write");
+    tx.insert_organization(&org("ap1", None)).await.expect("org");
+    assert_eq!(tx.get_auth_proxy("ap1").await.expect("read"), None, "not enabled yet");
+    tx.put_auth_proxy(&proxy("{}", 5)).await.expect("enable");
+    let mut changed = proxy(r#"{"otpLength":6}"#, 7);
+    changed.created_at = 99;
+    tx.put_auth_proxy(&changed).await.expect("update");
+    assert_eq!(
+        tx.get_auth_proxy("ap1").await.expect("read"),
+        Some(proxy(r#"{"otpLength":6}"#, 7)),
+        "config and updated_at replaced, created_at kept"
+    );
+    assert!(tx.delete_auth_proxy("ap1").await.expect("disable"));
+    assert!(!tx.delete_auth_proxy("ap1").await.expect("disable twice"));
+    assert_eq!(tx.get_auth_proxy("ap1").await.expect("read"), None);
+    tx.commit().await.expect("commit");
+}
+
 async fn open(db: &TestDb) -> SqlStore {
     SqlStore::open(db.url(), &StoreOptions::default()).await.expect("open")
 }
@@ -421,6 +450,7 @@ async fn store_suite_on_every_backend() {
         factor_suite(&store).await;
         mfa_suite(&store).await;
         enforcement_suite(&store).await;
+        auth_proxy_suite(&store).await;
         // A schema newer than the binary is refused, not half-used.
         sqlx::query(
             "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) \

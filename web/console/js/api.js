@@ -284,6 +284,11 @@ export async function logIn(organizationId, stampHeaders, name = "stamp_login", 
   if (!answer.ok || !login) {
     throw new Error(answer.body.message || (answer.body.activity && answer.body.activity.failure && answer.body.activity.failure.message) || `sign-in failed (${answer.status})`);
   }
+  return keepSession(pair, publicKeyHex, login, organizationId);
+}
+
+/** Stores the key pair with the session `login` (an otpLoginResult / stampLoginResult) names. */
+async function keepSession(pair, publicKeyHex, login, organizationId) {
   const claims = jwtClaims(login.session);
   const session = {
     privateKey: pair.privateKey,
@@ -294,7 +299,47 @@ export async function logIn(organizationId, stampHeaders, name = "stamp_login", 
     expiresAt: claims.exp,
   };
   await saveSession(session);
-  rememberOrganization(organizationId);
+  // The user's own organization (a sub-organization after an email-code sign-in): where its passkey signs in.
+  rememberOrganization(claims.organization_id || organizationId);
+  return session;
+}
+
+/** A `v1ClientSignature` by `pair` over `message` (raw r||s hex over SHA-256). */
+async function clientSignature(pair, publicKeyHex, message) {
+  return { publicKey: publicKeyHex, scheme: "CLIENT_SIGNATURE_SCHEME_API_P256", message,
+    signature: await rawSignatureHex(pair.privateKey, message) };
+}
+
+/** POST /auth-proxy/v1/<name>: unauthenticated, for organizations that enabled the auth proxy. */
+export function proxyPost(name, body) {
+  return post(`/auth-proxy/v1/${name}`, JSON.stringify(body), {});
+}
+
+/**
+ * Email-code sign-in through the auth proxy: `pair` is the non-extractable key the
+ * verification token binds; it signs the login message and becomes the session key.
+ */
+export async function logInWithEmailCode(organizationId, pair, publicKeyHex, verificationToken) {
+  const message = JSON.stringify({ login: { publicKey: publicKeyHex }, tokenId: jwtClaims(verificationToken).id, type: "USAGE_TYPE_LOGIN" });
+  const answer = await proxyPost("otp_login", { organizationId, verificationToken, publicKey: publicKeyHex,
+    clientSignature: await clientSignature(pair, publicKeyHex, message) });
+  if (!answer.ok) throw Object.assign(new Error(answer.body.message || `sign-in failed (${answer.status})`), { status: answer.status });
+  return keepSession(pair, publicKeyHex, answer.body, organizationId);
+}
+
+/**
+ * Email-code sign-up through the auth proxy: a sub-organization whose root user has the
+ * proven email and `pair`'s key as its first credential (it expires like a session).
+ */
+export async function signUpWithEmailCode(organizationId, pair, publicKeyHex, verificationToken, userEmail) {
+  const message = JSON.stringify({ signupV2: { email: userEmail }, tokenId: jwtClaims(verificationToken).id, type: "USAGE_TYPE_SIGNUP" });
+  const answer = await proxyPost("signup", { organizationId, userEmail, verificationToken, publicKey: publicKeyHex,
+    clientSignature: await clientSignature(pair, publicKeyHex, message) });
+  if (!answer.ok) throw new Error(answer.body.message || `sign-up failed (${answer.status})`);
+  const session = { privateKey: pair.privateKey, publicKeyHex, organizationId: answer.body.subOrganizationId,
+    userId: (answer.body.rootUserIds || [])[0], sessionId: null, expiresAt: Math.floor(Date.now() / 1000) + SESSION_SECONDS };
+  await saveSession(session);
+  rememberOrganization(answer.body.subOrganizationId);
   return session;
 }
 

@@ -32,6 +32,9 @@ pub(super) async fn execute(tx: &mut dyn StoreTx, ctx: &ExecContext<'_>, intent:
     if let Intent::MfaEnforcement(change) = intent {
         return super::enforcement::execute(tx, ctx, change).await.map(Executed::from);
     }
+    if let Intent::AuthProxy(change) = intent {
+        return super::auth_proxy::execute(tx, ctx, change).await.map(Executed::from);
+    }
     execute_organization(tx, ctx.org_id, intent, ctx.now).await.map(Executed::from)
 }
 
@@ -242,6 +245,7 @@ pub(super) async fn execute_organization(
         Intent::MfaEnforcement(_) => {
             Err(Error::Internal("enforcement changes execute in engine::enforcement".to_owned()))
         }
+        Intent::AuthProxy(_) => Err(Error::Internal("auth proxy changes execute in engine::auth_proxy".to_owned())),
     }
 }
 
@@ -274,7 +278,7 @@ fn no_user(id: &str) -> Error {
     Error::NotFound(format!("no user `{}` in this organization", crypto::clip(id)))
 }
 
-fn new_user(org_id: &str, name: &str, email: Option<&str>, phone: Option<&str>, now: i64) -> Result<User> {
+pub(super) fn new_user(org_id: &str, name: &str, email: Option<&str>, phone: Option<&str>, now: i64) -> Result<User> {
     Ok(User {
         id: new_id(),
         organization_id: org_id.to_owned(),

@@ -88,6 +88,8 @@ pub struct Caller {
     pub credential: CallerCredential,
     /// The stamp, kept for the vote record.
     pub stamp: StampProof,
+    /// Whether it is its organization's auth proxy service user (confined to sign-in).
+    pub auth_proxy: bool,
 }
 
 impl Caller {
@@ -130,7 +132,8 @@ impl Engine {
             tx.get_organization(&org_id).await?.ok_or_else(|| Error::Unauthenticated(UNKNOWN_KEY.to_owned()))?;
         let user =
             tx.get_user(&org_id, &user_id).await?.ok_or_else(|| Error::Unauthenticated(UNKNOWN_KEY.to_owned()))?;
-        Ok(Caller { user, organization, credential, stamp: stamp.clone() })
+        let auth_proxy = self.is_proxy_user(tx, &user).await?;
+        Ok(Caller { user, organization, credential, stamp: stamp.clone(), auth_proxy })
     }
 
     async fn check_key_stamp(

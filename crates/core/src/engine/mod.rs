@@ -6,6 +6,7 @@
 //! with its effects and a resubmitted body never executes twice.
 
 mod admission;
+mod auth_proxy;
 mod decide;
 mod enforcement;
 mod execute;
@@ -34,6 +35,7 @@ use crate::intents::Intent;
 use crate::model::{Activity, ActivityStatus, ApiKey, ApiKeyCurve, Organization, User, Vote};
 use crate::store::{Store, StoreError, StoreTx};
 
+pub use auth_proxy::ProxyFlow;
 pub use decide::Decision;
 pub use factors::FactorConfig;
 
@@ -261,6 +263,7 @@ impl Engine {
         let version = version_for(kind, &env.activity_type)?;
         let intent = Intent::parse(kind.operation, &env.parameters)?;
         crate::validate::validate(&intent)?;
+        auth_proxy::confine(&caller, &intent)?;
         self.gate_activity(req, &caller, &intent).await?;
         let now = self.clock.now_ms();
         self.guard_lockout(&caller, &intent, req.client_ip, now).await?;
@@ -308,6 +311,7 @@ impl Engine {
         let env: QueryEnvelope = req.parse()?;
         let (caller, mut tx) = self.admit(req, &env.organization_id).await?;
         otp::refuse_attested(&caller)?;
+        auth_proxy::refuse_query(&caller)?;
         self.gate_query(req, &caller, path).await?;
         let now = self.clock.now_ms();
         let mut answer = query::run(self, path, &caller, &mut *tx, req.body, now)

@@ -1,0 +1,221 @@
+//! End-to-end auth proxy (issue 9 item 1's server side): an organization enables it with
+//! an activity; unauthenticated `/auth-proxy/v1/*` requests then run email-code sign-in
+//! and sign-up as the organization's service user, through the normal pipeline (policies,
+//! abuse limits, MFA enforcement), on SQLite and PostgreSQL.
+#![allow(clippy::expect_used, reason = "tests fail loudly")]
+
+use serde_json::{Value, json};
+use twofold_client::otp::{client_signature, encrypt_attempt, login_message, token_id};
+use twofold_client::{ApiKeyPair, ApiResponse, Client};
+use twofold_testkit::{Backend, TestServer, completed, new_key, ok, on_every_backend};
+
+const BIN: &str = env!("CARGO_BIN_EXE_twofold");
+
+/// Posts `body` to `/auth-proxy/v1/<name>` with no stamp.
+fn proxy(root: &Client, name: &str, body: Value) -> ApiResponse {
+    root.post_with_headers(&format!("/auth-proxy/v1/{name}"), body.to_string().as_bytes(), &[]).expect("sent")
+}
+
+#[track_caller]
+fn refused(resp: &ApiResponse, status: u16, needle: &str) {
+    assert_eq!(resp.status, status, "{}", resp.body);
+    let msg = resp.body["message"].as_str().expect("message");
+    assert!(msg.contains(needle), "message `{msg}` should contain `{needle}`");
+}
+
+#[track_caller]
+fn answer(resp: ApiResponse) -> Value {
+    assert_eq!(resp.status, 200, "{}", resp.body);
+    resp.body
+}
+
+/// A sub-organization whose root user has `email` and no credentials.
+fn customer(root: &Client, email: &str) -> String {
+    let user =
+        json!({ "userName": email, "userEmail": email, "apiKeys": [], "authenticators": [], "oauthProviders": [] });
+    let params =
+        json!({ "subOrganizationName": format!("org of {email}"), "rootUsers": [user], "rootQuorumThreshold": 1 });
+    let result = completed(root.submit("create_sub_organization", params), "createSubOrganizationResultV8");
+    result["subOrganizationId"].as_str().expect("sub-organization id").to_owned()
+}
+
+fn latest_code(server: &TestServer) -> String {
+    let path =
+        twofold_enclave::Outbox::list(&server.data_dir().join("outbox")).expect("outbox").pop().expect("a message");
+    twofold_testkit::otp_code_in(&twofold_enclave::Outbox::read(&path).expect("message").body)
+}
+
+/// otp_init -> code from the outbox -> otp_verify, all through the proxy; returns the token.
+fn verified_token(server: &TestServer, root: &Client, email: &str, key: &ApiKeyPair) -> String {
+    let org = root.organization_id();
+    let pinned = pinned_key(server);
+    let started = answer(proxy(root, "otp_init", json!({ "organizationId": org, "contact": email })));
+    let code = latest_code(server);
+    assert_eq!(code.len(), 6, "the proxy's default: 6 digits");
+    let bundle = started["otpEncryptionTargetBundle"].as_str().expect("bundle");
+    let attempt = encrypt_attempt(bundle, &pinned, &code, &key.public_key_hex()).expect("bundle signed by the enclave");
+    let verified = answer(proxy(
+        root,
+        "otp_verify",
+        json!({ "organizationId": org, "otpId": started["otpId"], "encryptedOtpBundle": attempt }),
+    ));
+    verified["verificationToken"].as_str().expect("token").to_owned()
+}
+
+/// `GET /auth-proxy/v1/enclave_keys`: the enclave key the browser pins.
+fn pinned_key(server: &TestServer) -> String {
+    let agent = ureq::Agent::config_builder().http_status_as_error(false).build().new_agent();
+    let mut resp = agent.get(&format!("{}/auth-proxy/v1/enclave_keys", server.url)).call().expect("sent");
+    assert_eq!(resp.status().as_u16(), 200);
+    let body: Value = serde_json::from_str(&resp.body_mut().read_to_string().expect("body")).expect("json");
+    body["signingPublicKey"].as_str().expect("signing key").to_owned()
+}
+
+fn enable(root: &Client, params: Value) -> String {
+    let result = completed(root.submit("enable_auth_proxy", params), "enableAuthProxyResult");
+    result["userId"].as_str().expect("service user id").to_owned()
+}
+
+/// Item 1 (server side): a browser-like client with no credentials signs a user of a
+/// sub-organization in with an email code; the session key then stamps requests.
+fn signs_in_with_an_email_code(backend: Backend) {
+    let server = TestServer::start(BIN, backend, &[]);
+    let root = server.root_client();
+    let org = root.organization_id().to_owned();
+    let sub_org = customer(&root, "ann@example.com");
+    refused(&proxy(&root, "otp_init", json!({ "organizationId": org, "contact": "ann@example.com" })), 404, "enable");
+    let service_user = enable(&root, json!({}));
+    let key = new_key();
+    let token = verified_token(&server, &root, "ann@example.com", &key);
+    let id = token_id(&token).expect("token id");
+    let login = |signer: &ApiKeyPair| {
+        let message = login_message(&key.public_key_hex(), &id);
+        proxy(
+            &root,
+            "otp_login",
+            json!({ "organizationId": org, "verificationToken": token, "publicKey": key.public_key_hex(),
+                    "clientSignature": client_signature(signer, &message) }),
+        )
+    };
+    refused(&login(&new_key()), 403, "clientSignature");
+    let session = answer(login(&key));
+    assert_eq!(session["organizationId"], sub_org.as_str(), "{session}");
+    let user = server.client(ApiKeyPair::from_private_hex(key.curve(), &key.private_key_hex()).expect("key"), &sub_org);
+    let whoami = ok(user.query("get_whoami", json!({})));
+    assert_eq!(whoami["userId"], session["userId"], "{whoami}");
+    refused(&login(&key), 403, "already used");
+    // The activities are ordinary ones in the organization, by the service user.
+    let activities = ok(root.query("list_activities", json!({})));
+    let by_proxy = activities["activities"]
+        .as_array()
+        .expect("activities")
+        .iter()
+        .filter(|a| a["votes"][0]["userId"] == service_user.as_str())
+        .count();
+    assert!(by_proxy >= 3, "{activities}");
+}
+
+on_every_backend!(
+    signs_in_with_an_email_code_sqlite,
+    signs_in_with_an_email_code_postgres,
+    signs_in_with_an_email_code
+);
+
+/// Refusals: bad input names the field; flows not enabled; the service user is confined in
+/// the engine (a key an administrator adds to it can do nothing else); policies and the
+/// per-IP limit still apply; MFA enforcement does not block it; disabling ends it.
+fn refuses_what_it_must(backend: Backend) {
+    let server = TestServer::start(BIN, backend, &["--otp-inits-per-ip-per-minute", "3"]);
+    let root = server.root_client();
+    let org = root.organization_id().to_owned();
+    let service_user = enable(&root, json!({ "otpLength": 8, "appName": "Acme" }));
+    refused(&proxy(&root, "otp_init", json!({ "organizationId": org })), 400, "contact");
+    refused(&proxy(&root, "otp_init", json!({ "organizationId": org, "contact": "a@example.com", "x": 1 })), 400, "x");
+    refused(
+        &proxy(
+            &root,
+            "otp_init",
+            json!({ "organizationId": org, "contact": "+15551234567", "otpType": "OTP_TYPE_SMS" }),
+        ),
+        400,
+        "otpType",
+    );
+    refused(&proxy(&root, "nope", json!({ "organizationId": org })), 404, "auth-proxy");
+    let signup = json!({ "organizationId": org, "userEmail": "new@example.com", "verificationToken": "x",
+        "clientSignature": { "publicKey": "00", "scheme": "CLIENT_SIGNATURE_SCHEME_API_P256", "message": "{}", "signature": "00" },
+        "publicKey": new_key().public_key_hex() });
+    refused(&proxy(&root, "signup", signup), 403, "AUTH_METHOD_EMAIL_OTP_SIGNUP");
+    // A key an administrator adds to the service user is as confined as the sealed one.
+    let extra = new_key();
+    let params = json!({ "userId": service_user, "apiKeys": [{ "apiKeyName": "extra",
+        "publicKey": extra.public_key_hex(), "curveType": "API_KEY_CURVE_P256" }] });
+    completed(root.submit("create_api_keys", params), "createApiKeysResult");
+    let as_proxy = server.client(extra, &org);
+    let users = json!({ "users": [{ "userName": "mallory", "apiKeys": [], "authenticators": [], "oauthProviders": [], "userTags": [] }] });
+    refused(&as_proxy.submit("create_users", users).expect("sent"), 403, "service key");
+    refused(&as_proxy.query("get_whoami", json!({})).expect("sent"), 403, "service key");
+    let sms = json!({ "otpType": "OTP_TYPE_SMS", "contact": "+15551234567", "appName": "x" });
+    refused(&as_proxy.submit("init_otp", sms).expect("sent"), 403, "service key");
+    // Codes follow the configuration, and the per-IP limit counts proxy requests too.
+    let init = || proxy(&root, "otp_init", json!({ "organizationId": org, "contact": "bo@example.com" }));
+    answer(init());
+    assert_eq!(latest_code(&server).len(), 8, "otpLength from the proxy's settings");
+    // Policies decide as for any client: an explicit DENY stops the proxy.
+    let deny = json!({ "policyName": "no codes", "effect": "EFFECT_DENY",
+        "condition": "activity.type == 'ACTIVITY_TYPE_INIT_OTP_V3'", "notes": "" });
+    let policy = completed(root.submit("create_policy", deny), "createPolicyResult");
+    refused(&init(), 403, "denied");
+    completed(root.submit("delete_policy", json!({ "policyId": policy["policyId"] })), "deletePolicyResult");
+    answer(init());
+    let limited = init();
+    refused(&limited, 429, "Max number of OTPs");
+    assert!(limited.headers.iter().any(|(k, v)| k == "retry-after" && v.parse::<u64>().is_ok()), "{limited:?}");
+    // Disabling deletes the service user with its keys: the proxy is gone.
+    completed(root.submit("disable_auth_proxy", json!({})), "disableAuthProxyResult");
+    refused(
+        &proxy(&root, "otp_init", json!({ "organizationId": org, "contact": "bo@example.com" })),
+        404,
+        "no auth proxy",
+    );
+    let users = ok(root.query("list_users", json!({})));
+    assert!(!users.to_string().contains(&service_user), "{users}");
+}
+
+on_every_backend!(refuses_what_it_must_sqlite, refuses_what_it_must_postgres, refuses_what_it_must);
+
+/// Sign-up (when allowed): the code proves the email, the sub-organization is created with
+/// that user verified and the browser's key as its first credential; MFA enforcement does
+/// not stop the service user.
+#[test]
+fn signs_up_when_allowed_and_is_not_blocked_by_enforcement() {
+    let server = TestServer::start(BIN, Backend::Sqlite, &[]);
+    let root = server.root_client();
+    let org = root.organization_id().to_owned();
+    enable(&root, json!({}));
+    let methods = json!({ "allowedAuthMethods": ["AUTH_METHOD_EMAIL_OTP_LOGIN", "AUTH_METHOD_EMAIL_OTP_SIGNUP"] });
+    completed(root.submit("update_auth_proxy_config", methods), "updateAuthProxyConfigResult");
+    refused(&ok_status(root.submit("update_auth_proxy_config", json!({ "otpLength": 5 }))), 400, "otpLength");
+    let key = new_key();
+    let token = verified_token(&server, &root, "cy@example.com", &key);
+    let message = json!({ "signupV2": { "email": "cy@example.com" }, "tokenId": token_id(&token).expect("id"),
+        "type": "USAGE_TYPE_SIGNUP" })
+    .to_string();
+    let body = json!({ "organizationId": org, "userEmail": "cy@example.com", "verificationToken": token,
+        "clientSignature": client_signature(&key, &message), "publicKey": key.public_key_hex() });
+    let created = answer(proxy(&root, "signup", body));
+    let sub_org = created["subOrganizationId"].as_str().expect("sub-organization");
+    let user = server.client(ApiKeyPair::from_private_hex(key.curve(), &key.private_key_hex()).expect("key"), sub_org);
+    let whoami = ok(user.query("get_whoami", json!({})));
+    assert_eq!(whoami["organizationId"], sub_org, "{whoami}");
+    // Everyone in the root organization must have MFA now, with no grace: the root user
+    // is blocked, the proxy's service user is not.
+    let rule = json!({ "scope": "MFA_ENFORCEMENT_SCOPE_ORGANIZATION", "value": "MFA_ENFORCEMENT_REQUIRED",
+        "gracePeriodDays": 0, "targetOrganizationId": org });
+    ok(root.submit("set_mfa_enforcement", rule));
+    refused(&ok_status(root.submit("create_user_tag", json!({ "userTagName": "t", "userIds": [] }))), 403, "MFA");
+    answer(proxy(&root, "otp_init", json!({ "organizationId": org, "contact": "cy@example.com" })));
+}
+
+fn ok_status(resp: twofold_client::Result<ApiResponse>) -> ApiResponse {
+    resp.expect("sent")
+}

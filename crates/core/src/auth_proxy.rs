@@ -1,0 +1,233 @@
+//! The auth proxy an organization may enable: unauthenticated browsers run email-code
+//! sign-in (and, when allowed, sign-up) through it, as the organization's service user.
+//! This module holds its settings and the activities that change them; the pipeline
+//! side is `engine::auth_proxy`.
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+/// `allowedAuthMethods` value: email-code sign-in of existing users (on by default).
+pub const EMAIL_OTP_LOGIN: &str = "AUTH_METHOD_EMAIL_OTP_LOGIN";
+/// `allowedAuthMethods` value: email-code sign-up creating a sub-organization (off by default).
+pub const EMAIL_OTP_SIGNUP: &str = "AUTH_METHOD_EMAIL_OTP_SIGNUP";
+const METHODS: &[&str] = &[EMAIL_OTP_LOGIN, EMAIL_OTP_SIGNUP];
+
+/// What the proxy does for unauthenticated callers, stored as JSON with the proxy.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AuthProxyConfig {
+    /// The flows it runs ([`EMAIL_OTP_LOGIN`], [`EMAIL_OTP_SIGNUP`]).
+    pub allowed_auth_methods: Vec<String>,
+    /// Application name in the email.
+    pub app_name: String,
+    /// Code length 6–9.
+    pub otp_length: u32,
+    /// Crockford base32 codes (else digits only).
+    pub otp_alphanumeric: bool,
+    /// Code lifetime, seconds (60–600).
+    pub otp_expiration_seconds: u64,
+    /// Verification-token lifetime, seconds (60–3600).
+    pub verification_token_expiration_seconds: u64,
+    /// Session lifetime, seconds (60–86400).
+    pub session_expiration_seconds: u64,
+    /// Display name of the sender.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub send_from_email_sender_name: Option<String>,
+}
+
+impl Default for AuthProxyConfig {
+    fn default() -> Self {
+        AuthProxyConfig {
+            allowed_auth_methods: vec![EMAIL_OTP_LOGIN.to_owned()],
+            app_name: "twofold".to_owned(),
+            otp_length: 6,
+            otp_alphanumeric: false,
+            otp_expiration_seconds: 300,
+            verification_token_expiration_seconds: 600,
+            session_expiration_seconds: 900,
+            send_from_email_sender_name: None,
+        }
+    }
+}
+
+impl AuthProxyConfig {
+    /// Whether `method` is enabled.
+    pub fn allows(&self, method: &str) -> bool {
+        self.allowed_auth_methods.iter().any(|m| m == method)
+    }
+
+    /// The stored settings (defaults for anything an older row lacks).
+    pub fn from_json(text: &str) -> Result<Self> {
+        serde_json::from_str(text).map_err(|e| Error::Internal(format!("stored auth proxy settings: {e}")))
+    }
+
+    /// The settings as stored.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).unwrap_or_else(|_| "{}".to_owned())
+    }
+
+    /// These settings with `changes` applied.
+    pub fn with(&self, changes: &AuthProxyParams) -> Self {
+        let mut next = self.clone();
+        if let Some(m) = &changes.allowed_auth_methods {
+            next.allowed_auth_methods = m.clone();
+        }
+        if let Some(v) = &changes.app_name {
+            next.app_name = v.trim().to_owned();
+        }
+        if let Some(v) = changes.otp_length {
+            next.otp_length = v;
+        }
+        if let Some(v) = changes.otp_alphanumeric {
+            next.otp_alphanumeric = v;
+        }
+        if let Some(v) = changes.otp_expiration_seconds {
+            next.otp_expiration_seconds = v;
+        }
+        if let Some(v) = changes.verification_token_expiration_seconds {
+            next.verification_token_expiration_seconds = v;
+        }
+        if let Some(v) = changes.session_expiration_seconds {
+            next.session_expiration_seconds = v;
+        }
+        if let Some(v) = &changes.send_from_email_sender_name {
+            next.send_from_email_sender_name = Some(v.trim().to_owned()).filter(|s| !s.is_empty());
+        }
+        next
+    }
+}
+
+/// `v1EnableAuthProxyIntent` / `v1UpdateAuthProxyConfigIntent`: the settings to change
+/// (Turnkey's enable intent is empty; twofold also takes the settings there).
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AuthProxyParams {
+    /// Flows to run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allowed_auth_methods: Option<Vec<String>>,
+    /// Application name in the email (twofold extension).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub app_name: Option<String>,
+    /// Code length 6–9.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub otp_length: Option<u32>,
+    /// Crockford base32 codes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub otp_alphanumeric: Option<bool>,
+    /// Code lifetime, seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub otp_expiration_seconds: Option<u64>,
+    /// Verification-token lifetime, seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verification_token_expiration_seconds: Option<u64>,
+    /// Session lifetime, seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_expiration_seconds: Option<u64>,
+    /// Display name of the sender.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub send_from_email_sender_name: Option<String>,
+}
+
+/// `v1DisableAuthProxyIntent` (empty).
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct DisableAuthProxy {}
+
+/// A change to an organization's auth proxy.
+#[derive(Debug, Clone)]
+pub enum Change {
+    /// `ENABLE_AUTH_PROXY`.
+    Enable(AuthProxyParams),
+    /// `UPDATE_AUTH_PROXY_CONFIG`.
+    Update(AuthProxyParams),
+    /// `DISABLE_AUTH_PROXY`.
+    Disable(DisableAuthProxy),
+}
+
+fn in_range(field: &str, value: u64, min: u64, max: u64) -> Result<()> {
+    if (min..=max).contains(&value) {
+        return Ok(());
+    }
+    Err(Error::invalid(format!("parameters.{field}: must be between {min} and {max}, found {value}")))
+}
+
+impl Change {
+    /// Checks the parameters before anything is recorded.
+    pub fn validate(&self) -> Result<()> {
+        let (Change::Enable(p) | Change::Update(p)) = self else { return Ok(()) };
+        if let Some(methods) = &p.allowed_auth_methods
+            && let Some(bad) = methods.iter().find(|m| !METHODS.contains(&m.as_str()))
+        {
+            return Err(Error::invalid(format!(
+                "parameters.allowedAuthMethods: unknown method `{}`; expected {}",
+                crate::crypto::clip(bad),
+                METHODS.join(" or ")
+            )));
+        }
+        if let Some(name) = &p.app_name
+            && (name.trim().is_empty() || name.len() > 64)
+        {
+            return Err(Error::invalid("parameters.appName: must be 1 to 64 characters"));
+        }
+        if let Some(name) = &p.send_from_email_sender_name
+            && name.len() > 64
+        {
+            return Err(Error::invalid("parameters.sendFromEmailSenderName: at most 64 characters"));
+        }
+        if let Some(v) = p.otp_length {
+            in_range("otpLength", u64::from(v), 6, 9)?;
+        }
+        if let Some(v) = p.otp_expiration_seconds {
+            in_range("otpExpirationSeconds", v, 60, 600)?;
+        }
+        if let Some(v) = p.verification_token_expiration_seconds {
+            in_range("verificationTokenExpirationSeconds", v, 60, 3600)?;
+        }
+        if let Some(v) = p.session_expiration_seconds {
+            in_range("sessionExpirationSeconds", v, 60, 86_400)?;
+        }
+        Ok(())
+    }
+
+    /// What policies see as `activity.params`.
+    pub fn policy_params(&self) -> serde_json::Value {
+        match self {
+            Change::Enable(p) | Change::Update(p) => {
+                serde_json::json!({ "allowed_auth_methods": p.allowed_auth_methods })
+            }
+            Change::Disable(_) => serde_json::json!({}),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_allow_login_only_and_changes_apply() {
+        let config = AuthProxyConfig::default();
+        assert!(config.allows(EMAIL_OTP_LOGIN) && !config.allows(EMAIL_OTP_SIGNUP));
+        let changes = AuthProxyParams {
+            allowed_auth_methods: Some(vec![EMAIL_OTP_LOGIN.into(), EMAIL_OTP_SIGNUP.into()]),
+            otp_length: Some(8),
+            ..Default::default()
+        };
+        let next = config.with(&changes);
+        assert!(next.allows(EMAIL_OTP_SIGNUP));
+        assert_eq!((next.otp_length, next.otp_expiration_seconds), (8, 300));
+        assert_eq!(AuthProxyConfig::from_json(&next.to_json()).expect("round trip"), next);
+    }
+
+    #[test]
+    fn bad_settings_name_their_field() {
+        let bad = |p: AuthProxyParams| Change::Update(p).validate().expect_err("refused").to_string();
+        assert!(bad(AuthProxyParams { otp_length: Some(5), ..Default::default() }).contains("otpLength"));
+        assert!(
+            bad(AuthProxyParams { allowed_auth_methods: Some(vec!["PASSWORD".into()]), ..Default::default() })
+                .contains("allowedAuthMethods")
+        );
+        assert!(bad(AuthProxyParams { app_name: Some(" ".into()), ..Default::default() }).contains("appName"));
+    }
+}

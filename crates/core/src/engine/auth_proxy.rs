@@ -1,0 +1,419 @@
+//! The auth proxy in the pipeline. An organization that enabled it has a service user
+//! whose P-256 key the server generated and keeps sealed with the installation's secrets
+//! key. An unauthenticated sign-in request becomes an ordinary activity (INIT_OTP,
+//! VERIFY_OTP, OTP_LOGIN or a sign-up CREATE_SUB_ORGANIZATION) stamped with that key and
+//! run through [`Engine::submit`], so policies, IP rules, the OTP abuse limits and the
+//! audit log apply as to any client. The service user is confined here, in the engine:
+//! any other activity or query stamped by it is refused, and it is exempt from the MFA
+//! enforcement gate (it has no factors to enroll). It never holds user credentials:
+//! OTP_LOGIN still needs the client's signature by the key the verification token binds.
+
+use p256::ecdsa::SigningKey;
+use p256::ecdsa::signature::Signer;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use zeroize::Zeroizing;
+
+use super::factors::ExecContext;
+use super::{Caller, Engine, Request, StampProof, new_id, parse_body};
+use crate::auth_proxy::{AuthProxyConfig, Change, EMAIL_OTP_LOGIN, EMAIL_OTP_SIGNUP};
+use crate::crypto;
+use crate::error::{Error, Result};
+use crate::intents::Intent;
+use crate::model::{ApiKey, ApiKeyCurve, AuthProxy, Effect, KeyKind, Policy, User};
+use crate::otp::ClientSignature;
+use crate::store::StoreTx;
+
+/// The activity types the service user may submit (and its policy allows).
+const PROXY_TYPES: &[&str] = &[
+    "ACTIVITY_TYPE_INIT_OTP_V3",
+    "ACTIVITY_TYPE_VERIFY_OTP_V2",
+    "ACTIVITY_TYPE_OTP_LOGIN_V2",
+    "ACTIVITY_TYPE_CREATE_SUB_ORGANIZATION_V8",
+];
+
+/// The associated data the service key is sealed under: it opens only for this row.
+fn seal_context(org_id: &str, api_key_id: &str) -> String {
+    format!("auth-proxy-key:{org_id}:{api_key_id}")
+}
+
+/// One of the proxy's unauthenticated endpoints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProxyFlow {
+    /// `otp_init`: send a code.
+    OtpInit,
+    /// `otp_verify`: check an encrypted code, get a verification token.
+    OtpVerify,
+    /// `otp_login`: a session for the user whose email the token proves.
+    OtpLogin,
+    /// `signup`: a sub-organization whose root user has the proven email.
+    Signup,
+}
+
+impl ProxyFlow {
+    /// The flow served at `/auth-proxy/v1/<path>`.
+    pub fn from_path(path: &str) -> Option<ProxyFlow> {
+        Some(match path {
+            "otp_init" => ProxyFlow::OtpInit,
+            "otp_verify" => ProxyFlow::OtpVerify,
+            "otp_login" => ProxyFlow::OtpLogin,
+            "signup" => ProxyFlow::Signup,
+            _ => return None,
+        })
+    }
+
+    fn method(self) -> &'static str {
+        match self {
+            ProxyFlow::Signup => EMAIL_OTP_SIGNUP,
+            _ => EMAIL_OTP_LOGIN,
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct InitBody {
+    organization_id: String,
+    contact: String,
+    #[serde(default)]
+    otp_type: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct VerifyBody {
+    organization_id: String,
+    otp_id: String,
+    encrypted_otp_bundle: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct LoginBody {
+    organization_id: String,
+    verification_token: String,
+    public_key: String,
+    client_signature: ClientSignature,
+    #[serde(default)]
+    invalidate_existing: Option<bool>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct SignupBody {
+    organization_id: String,
+    user_email: String,
+    #[serde(default)]
+    user_name: Option<String>,
+    #[serde(default)]
+    sub_organization_name: Option<String>,
+    verification_token: String,
+    client_signature: ClientSignature,
+    /// The browser's key, the new user's first credential (it expires with a session's lifetime).
+    public_key: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct OrgOnly {
+    organization_id: String,
+}
+
+impl Engine {
+    /// `GET /auth-proxy/v1/enclave_keys`: the enclave's signing key the browser pins.
+    pub async fn auth_proxy_enclave_keys(&self) -> Result<Value> {
+        self.enclave_keys().await
+    }
+
+    /// Runs one unauthenticated auth-proxy request as its organization's service user;
+    /// returns the activity's result.
+    pub async fn auth_proxy(&self, flow: ProxyFlow, client_ip: Option<std::net::IpAddr>, body: &[u8]) -> Result<Value> {
+        let OrgOnly { organization_id: org_id } = parse_body(body)?;
+        let (proxy, config) = {
+            let mut tx = self.store.read().await?;
+            let proxy = tx.get_auth_proxy(&org_id).await?.ok_or_else(|| {
+                Error::NotFound(format!(
+                    "organization `{}` has no auth proxy; an administrator enables it with enable_auth_proxy",
+                    crypto::clip(&org_id)
+                ))
+            })?;
+            let config = AuthProxyConfig::from_json(&proxy.config)?;
+            (proxy, config)
+        };
+        if !config.allows(flow.method()) {
+            return Err(Error::PermissionDenied(format!(
+                "this organization's auth proxy does not allow {} (allowedAuthMethods)",
+                flow.method()
+            )));
+        }
+        let (path, parameters) = proxy_parameters(flow, &config, body)?;
+        let key = self.open_proxy_key(&proxy)?;
+        let kind = crate::activity_types::kind_for_path(path)
+            .ok_or_else(|| Error::Internal(format!("no submit endpoint `{path}`")))?;
+        let version = kind.versions.first().ok_or_else(|| Error::Internal("no activity version".to_owned()))?;
+        let activity = json!({
+            "type": version.type_name,
+            "timestampMs": self.clock.now_ms().to_string(),
+            "organizationId": org_id,
+            "parameters": parameters,
+        })
+        .to_string();
+        let signature: p256::ecdsa::Signature = key.sign(activity.as_bytes());
+        let stamp = StampProof::Key {
+            public_key: hex::encode(key.verifying_key().to_sec1_point(true).as_bytes()),
+            scheme: "SIGNATURE_SCHEME_TK_API_P256".to_owned(),
+            signature: hex::encode(signature.to_der().as_bytes()),
+        };
+        let req = Request { stamp: Ok(stamp), client_ip, body: activity.as_bytes(), enrollment: Default::default() };
+        let view = self.submit(path, &req).await?;
+        if let Some(failure) = &view.failure {
+            return Err(failure_error(failure.code, &failure.message));
+        }
+        if view.status != "ACTIVITY_STATUS_COMPLETED" {
+            return Err(Error::FailedPrecondition(format!(
+                "the organization's policies hold this request for approval (activity `{}`, {}); \
+                 the auth proxy only runs activities its policy allows outright",
+                view.id, view.status
+            )));
+        }
+        let result: Value =
+            serde_json::from_str(view.result.get()).map_err(|e| Error::Internal(format!("activity result: {e}")))?;
+        Ok(result.get(version.result_key).cloned().unwrap_or(result))
+    }
+
+    fn open_proxy_key(&self, proxy: &AuthProxy) -> Result<SigningKey> {
+        let scalar = self
+            .config
+            .factors
+            .secrets
+            .open(&seal_context(&proxy.organization_id, &proxy.api_key_id), &proxy.sealed_key)
+            .map_err(|_| {
+                Error::Internal(
+                    "the auth proxy's key does not open with the configured secrets key; every node must use \
+                     the installation's secrets key"
+                        .to_owned(),
+                )
+            })?;
+        SigningKey::from_slice(&scalar)
+            .map_err(|_| Error::Internal("the auth proxy's key is not a P-256 scalar".into()))
+    }
+
+    /// Whether `user` is its organization's auth proxy service user.
+    pub(super) async fn is_proxy_user(&self, tx: &mut dyn StoreTx, user: &User) -> Result<bool> {
+        Ok(tx.get_auth_proxy(&user.organization_id).await?.is_some_and(|p| p.user_id == user.id))
+    }
+}
+
+/// The activity endpoint and parameters an auth-proxy request becomes.
+fn proxy_parameters(flow: ProxyFlow, config: &AuthProxyConfig, body: &[u8]) -> Result<(&'static str, Value)> {
+    Ok(match flow {
+        ProxyFlow::OtpInit => {
+            let b: InitBody = parse_body(body)?;
+            if b.otp_type.as_deref().is_some_and(|t| t != "OTP_TYPE_EMAIL") {
+                return Err(Error::invalid("otpType: the auth proxy sends email codes only (OTP_TYPE_EMAIL)"));
+            }
+            let mut p = json!({
+                "otpType": "OTP_TYPE_EMAIL",
+                "contact": b.contact,
+                "appName": config.app_name,
+                "otpLength": config.otp_length,
+                "alphanumeric": config.otp_alphanumeric,
+                "expirationSeconds": config.otp_expiration_seconds.to_string(),
+            });
+            if let Some(name) = &config.send_from_email_sender_name {
+                p["sendFromEmailSenderName"] = json!(name);
+            }
+            let _ = b.organization_id;
+            ("init_otp", p)
+        }
+        ProxyFlow::OtpVerify => {
+            let b: VerifyBody = parse_body(body)?;
+            let _ = b.organization_id;
+            let p = json!({
+                "otpId": b.otp_id,
+                "encryptedOtpBundle": b.encrypted_otp_bundle,
+                "expirationSeconds": config.verification_token_expiration_seconds.to_string(),
+            });
+            ("verify_otp", p)
+        }
+        ProxyFlow::OtpLogin => {
+            let b: LoginBody = parse_body(body)?;
+            let _ = b.organization_id;
+            let mut p = json!({
+                "verificationToken": b.verification_token,
+                "publicKey": b.public_key,
+                "clientSignature": b.client_signature,
+                "expirationSeconds": config.session_expiration_seconds.to_string(),
+            });
+            if let Some(v) = b.invalidate_existing {
+                p["invalidateExisting"] = json!(v);
+            }
+            ("otp_login", p)
+        }
+        ProxyFlow::Signup => {
+            let b: SignupBody = parse_body(body)?;
+            let _ = b.organization_id;
+            let user = json!({
+                "userName": b.user_name.unwrap_or_else(|| b.user_email.clone()),
+                "userEmail": b.user_email,
+                "apiKeys": [{
+                    "apiKeyName": "sign-up browser key",
+                    "publicKey": b.public_key,
+                    "curveType": "API_KEY_CURVE_P256",
+                    "expirationSeconds": config.session_expiration_seconds.to_string(),
+                }],
+                "authenticators": [],
+                "oauthProviders": [],
+            });
+            let p = json!({
+                "subOrganizationName": b.sub_organization_name.unwrap_or_else(|| format!("org of {}", b.user_email)),
+                "rootUsers": [user],
+                "rootQuorumThreshold": 1,
+                "verificationToken": b.verification_token,
+                "clientSignature": b.client_signature,
+            });
+            ("create_sub_organization", p)
+        }
+    })
+}
+
+/// The error a FAILED activity's failure stands for.
+fn failure_error(code: i32, message: &str) -> Error {
+    let m = message.to_owned();
+    match code {
+        3 => Error::InvalidArgument(m),
+        5 => Error::NotFound(m),
+        6 => Error::AlreadyExists(m),
+        7 => Error::PermissionDenied(m),
+        9 => Error::FailedPrecondition(m),
+        16 => Error::Unauthenticated(m),
+        _ => Error::Internal(m),
+    }
+}
+
+/// Refuses what the service user may not submit: only the sign-in activities, email
+/// codes only, and sub-organization sign-up only with a verification token.
+pub(super) fn confine(caller: &Caller, intent: &Intent) -> Result<()> {
+    if !caller.auth_proxy {
+        return Ok(());
+    }
+    let allowed = match intent {
+        Intent::InitOtp(p) => p.otp_type == "OTP_TYPE_EMAIL",
+        Intent::VerifyOtp(_) | Intent::OtpLogin(_) => true,
+        Intent::CreateSubOrganization(p) => p.verification_token.is_some() && p.root_users.len() == 1,
+        _ => false,
+    };
+    if allowed {
+        return Ok(());
+    }
+    Err(Error::PermissionDenied(
+        "the auth proxy's service key may only run email-code sign-in (INIT_OTP, VERIFY_OTP, OTP_LOGIN) and \
+         sign-up"
+            .to_owned(),
+    ))
+}
+
+/// Refuses every query by the service user.
+pub(super) fn refuse_query(caller: &Caller) -> Result<()> {
+    if caller.auth_proxy {
+        return Err(Error::PermissionDenied("the auth proxy's service key may not make queries".to_owned()));
+    }
+    Ok(())
+}
+
+/// Executes ENABLE_AUTH_PROXY, UPDATE_AUTH_PROXY_CONFIG and DISABLE_AUTH_PROXY.
+pub(super) async fn execute(tx: &mut dyn StoreTx, ctx: &ExecContext<'_>, change: &Change) -> Result<Value> {
+    let org_id = ctx.org_id;
+    let existing = tx.get_auth_proxy(org_id).await?;
+    let not_enabled = || {
+        Error::FailedPrecondition("the auth proxy is not enabled for this organization; use enable_auth_proxy".into())
+    };
+    match change {
+        Change::Enable(p) => {
+            if existing.is_some() {
+                return Err(Error::AlreadyExists(
+                    "the auth proxy is already enabled for this organization; change it with \
+                     update_auth_proxy_config"
+                        .to_owned(),
+                ));
+            }
+            let config = AuthProxyConfig::default().with(p);
+            let proxy = enable(tx, ctx, &config).await?;
+            Ok(json!({ "userId": proxy.user_id }))
+        }
+        Change::Update(p) => {
+            let mut proxy = existing.ok_or_else(not_enabled)?;
+            proxy.config = AuthProxyConfig::from_json(&proxy.config)?.with(p).to_json();
+            proxy.updated_at = ctx.now;
+            tx.put_auth_proxy(&proxy).await?;
+            Ok(json!({ "configId": org_id }))
+        }
+        Change::Disable(_) => {
+            let proxy = existing.ok_or_else(not_enabled)?;
+            // The service user goes with its key; past activities keep its id.
+            tx.delete_user(org_id, &proxy.user_id).await?;
+            tx.delete_policy(org_id, &proxy.policy_id).await?;
+            tx.delete_auth_proxy(org_id).await?;
+            Ok(json!({}))
+        }
+    }
+}
+
+/// Creates the service user, its key (sealed), the policy that lets it run the
+/// sign-in activities, and the proxy row.
+async fn enable(tx: &mut dyn StoreTx, ctx: &ExecContext<'_>, config: &AuthProxyConfig) -> Result<AuthProxy> {
+    let (org_id, now) = (ctx.org_id, ctx.now);
+    let (key, scalar) = generate_key()?;
+    let public_key = hex::encode(key.verifying_key().to_sec1_point(true).as_bytes());
+    let user = super::execute::new_user(org_id, "auth-proxy", None, None, now)?;
+    tx.insert_user(&user).await?;
+    let api_key = ApiKey {
+        id: new_id(),
+        organization_id: org_id.to_owned(),
+        user_id: user.id.clone(),
+        name: "auth-proxy".to_owned(),
+        verify_key: crypto::parse_public_key(ApiKeyCurve::P256, &public_key)?,
+        public_key,
+        curve: ApiKeyCurve::P256,
+        created_at: now,
+        updated_at: now,
+        expires_at: None,
+        kind: KeyKind::ApiKey,
+        session_profile_id: None,
+    };
+    tx.insert_api_key(&api_key).await?;
+    let types: Vec<String> = PROXY_TYPES.iter().map(|t| format!("'{t}'")).collect();
+    let policy = Policy {
+        id: new_id(),
+        organization_id: org_id.to_owned(),
+        name: "Auth proxy: email-code sign-in".to_owned(),
+        effect: Effect::Allow,
+        condition: Some(format!("activity.type in [{}]", types.join(", "))),
+        consensus: Some(format!("approvers.any(u, u.id == '{}')", user.id)),
+        time: None,
+        notes: "Created by ENABLE_AUTH_PROXY; deleted by DISABLE_AUTH_PROXY.".to_owned(),
+        created_at: now,
+        updated_at: now,
+    };
+    tx.insert_policy(&policy).await?;
+    let proxy = AuthProxy {
+        organization_id: org_id.to_owned(),
+        user_id: user.id,
+        sealed_key: ctx.factors.secrets.seal(&seal_context(org_id, &api_key.id), &scalar)?,
+        api_key_id: api_key.id,
+        policy_id: policy.id,
+        config: config.to_json(),
+        created_at: now,
+        updated_at: now,
+    };
+    tx.put_auth_proxy(&proxy).await?;
+    Ok(proxy)
+}
+
+/// A fresh P-256 key and its secret scalar, for sealing.
+fn generate_key() -> Result<(SigningKey, Zeroizing<Vec<u8>>)> {
+    let (_, scalar) = crate::factors::session::SessionSigner::generate()?;
+    let key =
+        SigningKey::from_slice(&scalar).map_err(|_| Error::Internal("a fresh key is not a P-256 scalar".into()))?;
+    Ok((key, scalar))
+}
