@@ -101,6 +101,7 @@ impl AuthProxyConfig {
 /// `v1EnableAuthProxyIntent` / `v1UpdateAuthProxyConfigIntent`: the settings to change
 /// (Turnkey's enable intent is empty; twofold also takes the settings there).
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct AuthProxyParams {
     /// Flows to run.
@@ -131,6 +132,7 @@ pub struct AuthProxyParams {
 
 /// `v1DisableAuthProxyIntent` (empty).
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct DisableAuthProxy {}
 

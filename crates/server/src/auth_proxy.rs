@@ -14,7 +14,7 @@ use crate::routes::AppState;
 
 /// `/auth-proxy/v1/*`.
 pub fn router() -> Router<AppState> {
-    Router::new().route("/auth-proxy/v1/enclave_keys", get(enclave_keys)).route("/auth-proxy/v1/{name}", post(flow))
+    Router::new().route(crate::openapi::AUTH_PROXY_KEYS, get(enclave_keys)).route("/auth-proxy/v1/{name}", post(flow))
 }
 
 async fn flow(

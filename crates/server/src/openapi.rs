@@ -8,7 +8,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, get};
 use serde_json::{Map, Value, json};
 use twofold_core::activity_types::{KINDS, Operation};
-use twofold_core::{enforcement, intents, otp};
+use twofold_core::engine::ProxyFlow;
+use twofold_core::{auth_proxy, enforcement, intents, otp};
 use utoipa::ToSchema;
 use utoipa::openapi::ComponentsBuilder;
 
@@ -145,6 +146,8 @@ fn intent_schema(op: Operation, c: ComponentsBuilder) -> (ComponentsBuilder, Str
         O::DeleteWebhookEndpoint => add::<intents::DeleteWebhookEndpoint>(c),
         O::SetMfaEnforcement => add::<enforcement::SetMfaEnforcement>(c),
         O::ResetMfaEnforcement => add::<enforcement::ResetMfaEnforcement>(c),
+        O::EnableAuthProxy | O::UpdateAuthProxyConfig => add::<auth_proxy::AuthProxyParams>(c),
+        O::DisableAuthProxy => add::<auth_proxy::DisableAuthProxy>(c),
     }
 }
 
@@ -242,7 +245,28 @@ pub fn served_paths() -> Vec<String> {
     paths.extend(FIXED_ROUTES.iter().map(|r| r.path.to_owned()));
     paths.extend(crate::console::PAGES.iter().map(|p| (*p).to_owned()));
     paths.extend(crate::console::asset_paths());
+    paths.push(AUTH_PROXY_KEYS.to_owned());
+    paths.extend(ProxyFlow::ALL.iter().map(|f| format!("{AUTH_PROXY_PREFIX}{}", f.path())));
     paths
+}
+
+/// Where the auth proxy's unauthenticated flows are served.
+pub(crate) const AUTH_PROXY_PREFIX: &str = "/auth-proxy/v1/";
+/// The enclave key the browser pins, through the auth proxy.
+pub(crate) const AUTH_PROXY_KEYS: &str = "/auth-proxy/v1/enclave_keys";
+
+fn proxy_operation(flow: ProxyFlow) -> Value {
+    json!({ "post": {
+        "operationId": format!("auth_proxy_{}", flow.path()),
+        "tags": ["auth proxy"],
+        "summary": format!("Auth proxy: {} (no stamp; for organizations that enabled the proxy)", flow.path()),
+        "requestBody": { "required": true, "content": { JSON: { "schema": {
+            "type": "object", "required": ["organizationId"],
+            "properties": { "organizationId": { "type": "string" } },
+            "description": "The organization, and the flow's fields (docs/API.md, Auth proxy)"
+        }}}},
+        "responses": { "200": json_ok("The flow's answer"), "default": error_responses()["default"] }
+    }})
 }
 
 /// The whole document.
@@ -269,6 +293,13 @@ pub fn document() -> Value {
     }
     for (path, content_type) in crate::console::asset_paths().into_iter().zip(crate::console::asset_types()) {
         paths.insert(path.clone(), get_operation(&path, "console", "Console asset", content_type));
+    }
+    paths.insert(
+        AUTH_PROXY_KEYS.to_owned(),
+        get_operation(AUTH_PROXY_KEYS, "auth proxy", "The enclave's public keys, for clients to pin", JSON),
+    );
+    for flow in ProxyFlow::ALL {
+        paths.insert(format!("{AUTH_PROXY_PREFIX}{}", flow.path()), proxy_operation(flow));
     }
     let mut schemas = serde_json::to_value(components.build()).unwrap_or_default()["schemas"].take();
     if let Some(map) = schemas.as_object_mut() {
@@ -320,7 +351,8 @@ pub fn document() -> Value {
             { "name": "queries", "description": "Read-only queries" },
             { "name": "operations", "description": "Health, readiness, metrics and this document" },
             { "name": "console", "description": "The web console" },
-            { "name": "pages", "description": "Stand-alone pages and their scripts" }
+            { "name": "pages", "description": "Stand-alone pages and their scripts" },
+            { "name": "auth proxy", "description": "Unauthenticated email-code sign-in for organizations that opted in" }
         ],
         "paths": paths,
         "components": { "schemas": schemas, "securitySchemes": security_schemes }

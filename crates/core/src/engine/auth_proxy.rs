@@ -51,15 +51,22 @@ pub enum ProxyFlow {
 }
 
 impl ProxyFlow {
+    /// Every flow.
+    pub const ALL: [ProxyFlow; 4] = [ProxyFlow::OtpInit, ProxyFlow::OtpVerify, ProxyFlow::OtpLogin, ProxyFlow::Signup];
+
+    /// The last path segment it is served at: `/auth-proxy/v1/<path>`.
+    pub fn path(self) -> &'static str {
+        match self {
+            ProxyFlow::OtpInit => "otp_init",
+            ProxyFlow::OtpVerify => "otp_verify",
+            ProxyFlow::OtpLogin => "otp_login",
+            ProxyFlow::Signup => "signup",
+        }
+    }
+
     /// The flow served at `/auth-proxy/v1/<path>`.
     pub fn from_path(path: &str) -> Option<ProxyFlow> {
-        Some(match path {
-            "otp_init" => ProxyFlow::OtpInit,
-            "otp_verify" => ProxyFlow::OtpVerify,
-            "otp_login" => ProxyFlow::OtpLogin,
-            "signup" => ProxyFlow::Signup,
-            _ => return None,
-        })
+        Self::ALL.into_iter().find(|f| f.path() == path)
     }
 
     fn method(self) -> &'static str {
