@@ -1,12 +1,13 @@
-// Issue 9 item 1 in real headless Chromium: a user with an email signs in with a code
+// Issue 9 item 1 in real headless Chromium: a new person signs up with an email code
 // (through the organization's auth proxy; the code read from the server's dev outbox with
-// `twofold outbox show`), registers a passkey, signs out, and signs in with the passkey.
+// `twofold outbox show`), registers a passkey, signs out, and signs in with the passkey;
+// an existing user signs in with a code the same way.
 // Prints what the browser saw as JSON for crates/cli/tests/e2e_console.rs.
-// Usage: node console-otp.mjs <baseUrl> <proxyOrgId> <email> <twofoldBinary> <outboxDir> <shotDir>
+// Usage: node console-otp.mjs <baseUrl> <proxyOrgId> <email> <twofoldBinary> <outboxDir> <shotDir> <newEmail>
 import { execFileSync } from "node:child_process";
 import { openConsole, sessionKeyCheck, storedKeyCount } from "./console-lib.mjs";
 
-const [baseUrl, orgId, email, binary, outboxDir, shotDir] = process.argv.slice(2);
+const [baseUrl, orgId, email, binary, outboxDir, shotDir, newEmail] = process.argv.slice(2);
 const seen = {};
 const { origin, user, go, shot, run } = await openConsole(baseUrl, shotDir, seen);
 
@@ -49,4 +50,33 @@ await run(async () => {
   await ann.waitForURL("**/activities");
   await ann.waitForSelector("main[data-ready]");
   seen.signedInWithPasskeyAs = await ann.textContent("#who-name");
+
+  // Sign-up: nobody has this email yet, so the code leads to "Create an account".
+  const bea = await user("bea");
+  await go(bea, "/signin");
+  await bea.fill("input[name=organizationId]", orgId);
+  await bea.click("#otp-signin summary");
+  await bea.fill("#otp-signin input[name=email]", newEmail);
+  await bea.click("#otp-send");
+  await bea.waitForSelector("#otp-code", { state: "visible" });
+  await bea.fill("#otp-code", latestCode());
+  await bea.click("#otp-verify");
+  await bea.waitForSelector("#otp-signup", { state: "visible" });
+  await shot(bea, "signup-email-code");
+  await bea.click("#otp-signup");
+  await bea.waitForURL((url) => !url.pathname.startsWith("/signin"), { timeout: 15000 });
+  await bea.waitForSelector("main[data-ready]");
+  seen.signedUpAs = await bea.textContent("#who-name");
+  await go(bea, "/mfa/setup");
+  await bea.click("#add-passkey");
+  await bea.waitForSelector("text=Passkey added");
+  await bea.click("#sign-out");
+  await bea.waitForURL("**/signin");
+  seen.newKeysAfterSignOut = await storedKeyCount(bea);
+  await bea.waitForSelector("main[data-ready]");
+  seen.newOrgRemembered = await bea.inputValue("input[name=organizationId]");
+  await bea.click("#signin-passkey");
+  await bea.waitForURL("**/activities");
+  await bea.waitForSelector("main[data-ready]");
+  seen.newSignedInWithPasskeyAs = await bea.textContent("#who-name");
 });

@@ -4,9 +4,9 @@
 //! IP lists (an invalid line highlighted and nothing saved; a valid deny list in force),
 //! a setting change that waits for step-up, a two-approver activity approved in
 //! `/activities`, removing a factor, policies and the audit log; MFA enforcement on the
-//! test clock (banner, forced set-up, reset to global, enrolment off). Screenshots go to
-//! `target/tmp/console-screenshots/`, or to `docs/screenshots/` with
-//! `TWOFOLD_UPDATE_SCREENSHOTS=1`.
+//! test clock (banner, forced set-up, reset to global, enrolment off). Every run writes
+//! its screenshots into `docs/screenshots/` (linked from the README), or into
+//! `target/tmp/console-screenshots/` with `TWOFOLD_SCREENSHOTS=target`.
 #![allow(clippy::expect_used, reason = "tests fail loudly")]
 
 use std::path::PathBuf;
@@ -31,13 +31,13 @@ fn browser_available() -> bool {
     false
 }
 
-/// Where screenshots go: `docs/screenshots/` when `TWOFOLD_UPDATE_SCREENSHOTS=1` (to refresh
-/// the tracked ones), else a directory under `target/` so a test run leaves the tree clean.
+/// Where screenshots go: `docs/screenshots/`, which the README links, so every test run
+/// shows the console as it is; `TWOFOLD_SCREENSHOTS=target` keeps them under `target/`.
 fn screenshot_dir() -> PathBuf {
-    if std::env::var("TWOFOLD_UPDATE_SCREENSHOTS").is_ok_and(|v| v == "1") {
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../docs/screenshots")
-    } else {
+    if std::env::var("TWOFOLD_SCREENSHOTS").is_ok_and(|v| v == "target") {
         PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("console-screenshots")
+    } else {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../docs/screenshots")
     }
 }
 
@@ -301,7 +301,11 @@ fn console_email_code_sign_in_then_passkey() {
     }
     let server = TestServer::start(BIN, Backend::Sqlite, &[]);
     let root = server.root_client();
-    completed(root.submit("enable_auth_proxy", json!({ "appName": "twofold console" })), "enableAuthProxyResult");
+    let methods = json!(["AUTH_METHOD_EMAIL_OTP_LOGIN", "AUTH_METHOD_EMAIL_OTP_SIGNUP"]);
+    completed(
+        root.submit("enable_auth_proxy", json!({ "appName": "twofold console", "allowedAuthMethods": methods })),
+        "enableAuthProxyResult",
+    );
     let user = json!({ "userName": "ann", "userEmail": "ann@example.com", "apiKeys": [], "authenticators": [],
         "oauthProviders": [] });
     let created = completed(
@@ -322,11 +326,19 @@ fn console_email_code_sign_in_then_passkey() {
             BIN,
             &outbox.display().to_string(),
             &screenshot_dir().display().to_string(),
+            "bea@example.com",
         ],
     );
     let text = |k: &str| seen[k].as_str().unwrap_or_default().to_owned();
     assert!(seen.get("pageErrors").is_none(), "script errors in the page: {seen}");
-    assert_eq!(seen["mailTo"], "ann@example.com", "{seen}");
+    // Sign-up by email code, then a passkey, sign-out, and the passkey signs her in again.
+    assert!(text("signedUpAs").contains("bea@example.com"), "{seen}");
+    assert_eq!(seen["newKeysAfterSignOut"], 0, "{seen}");
+    let new_org = seen["newOrgRemembered"].as_str().expect("new org").to_owned();
+    assert!(!new_org.is_empty() && new_org != root.organization_id(), "her own new sub-organization: {seen}");
+    assert!(text("newSignedInWithPasskeyAs").contains("bea@example.com"), "{seen}");
+    let subs = ok(root.query("list_suborgs", json!({})));
+    assert!(subs.to_string().contains(&new_org), "{subs}");
     assert!(text("afterSend").contains("We sent a code"), "{seen}");
     assert!(text("signedInWithCodeAs").contains("ann"), "{seen}");
     assert_eq!(

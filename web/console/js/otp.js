@@ -55,7 +55,7 @@ export function otpSignIn(orgId, done) {
           await signUpWithEmailCode(flow.organizationId, pair, publicKeyHex, token, flow.email);
           done();
         }));
-        fill(out, notice("info", `${err.message}. `), signUp);
+        fill(out, notice("info", "No account here uses this email yet. Create one with it?"), signUp);
         return;
       }
       code.value = "";
