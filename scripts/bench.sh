@@ -37,7 +37,7 @@ rss() { awk '/VmRSS/{print int($2/1024)}' /proc/$PID/status; }
 echo "idle RSS: $(rss) MiB"
 
 peak=0
-( while kill -0 $PID 2>/dev/null; do r=$(rss); [ "$r" -gt "$peak" ] && peak=$r && echo $peak > "$WORK/peak"; sleep 0.5; done ) &
+( while kill -0 $PID 2>/dev/null; do r=$(rss 2>/dev/null || true); [ -n "$r" ] && [ "$r" -gt "$peak" ] && peak=$r && echo $peak > "$WORK/peak"; sleep 0.5; done ) &
 "$BIN" bench --concurrency "$CONCURRENCY" --seconds "$SECONDS_PER"
 echo "RSS under load (peak): $(cat "$WORK/peak" 2>/dev/null || echo "?") MiB"
 
@@ -46,6 +46,8 @@ for n in ${SEED:-}; do
   [ "$n" -gt "$have" ] && "$BIN" bench seed --users $(( n - have ))
   echo "== with $n users"
   "$BIN" bench --concurrency "$CONCURRENCY" --seconds "$SECONDS_PER" --scenarios whoami,mfa-status
+  echo "-- one client at a time (latency without queueing)"
+  "$BIN" bench --concurrency 1 --seconds "$SECONDS_PER" --scenarios whoami,mfa-status
 done
 
 if [ "${PEER:-0}" = 1 ]; then
