@@ -687,6 +687,37 @@ impl Channel {
     }
 }
 
+impl Delivery {
+    /// A new message about `activity`, due now: `(channel, target)` says where it goes.
+    pub fn pending(
+        id: String,
+        channel: Channel,
+        target: String,
+        activity: &Activity,
+        event_type: &str,
+        payload: String,
+        now: i64,
+    ) -> Self {
+        Delivery {
+            id,
+            channel,
+            target,
+            organization_id: activity.organization_id.clone(),
+            event_type: event_type.to_owned(),
+            subject: activity.id.clone(),
+            payload,
+            status: DeliveryStatus::Pending,
+            attempts: 0,
+            next_attempt_at: now,
+            lease_until: 0,
+            last_error: None,
+            last_status: None,
+            delivered_at: None,
+            created_at: now,
+        }
+    }
+}
+
 /// One message in the outbox: a webhook event for one endpoint, or a notice for one user.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Delivery {

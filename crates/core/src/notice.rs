@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use serde_json::json;
 
 use crate::error::Result;
-use crate::model::{Activity, Channel, Delivery, DeliveryStatus};
+use crate::model::{Activity, Channel, Delivery};
 use crate::store::StoreTx;
 
 /// The outbox event type of a notice.
@@ -42,23 +42,9 @@ pub async fn enqueue_factor_notice(tx: &mut dyn StoreTx, activity: &Activity, us
          the sign-in method.",
         user.name, activity.id
     );
-    tx.insert_delivery(&Delivery {
-        id: crate::engine::new_id(),
-        channel: Channel::Email,
-        target: email,
-        organization_id: activity.organization_id.clone(),
-        event_type: FACTOR_NOTICE.to_owned(),
-        subject: activity.id.clone(),
-        payload: json!({ "subject": subject, "text": text }).to_string(),
-        status: DeliveryStatus::Pending,
-        attempts: 0,
-        next_attempt_at: now,
-        lease_until: 0,
-        last_error: None,
-        last_status: None,
-        delivered_at: None,
-        created_at: now,
-    })
-    .await?;
+    let payload = json!({ "subject": subject, "text": text }).to_string();
+    let notice =
+        Delivery::pending(crate::engine::new_id(), Channel::Email, email, activity, FACTOR_NOTICE, payload, now);
+    tx.insert_delivery(&notice).await?;
     Ok(true)
 }

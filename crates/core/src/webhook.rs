@@ -125,24 +125,16 @@ pub async fn enqueue(tx: &mut dyn StoreTx, activity: &Activity, from: ActivitySt
                 "previousStatus": from.as_str(),
             },
         });
-        tx.insert_delivery(&Delivery {
+        let event = Delivery::pending(
             id,
-            channel: Channel::Webhook,
-            target: endpoint.id.clone(),
-            organization_id: activity.organization_id.clone(),
-            event_type: ACTIVITY_UPDATES.to_owned(),
-            subject: activity.id.clone(),
-            payload: payload.to_string(),
-            status: DeliveryStatus::Pending,
-            attempts: 0,
-            next_attempt_at: now,
-            lease_until: 0,
-            last_error: None,
-            last_status: None,
-            delivered_at: None,
-            created_at: now,
-        })
-        .await?;
+            Channel::Webhook,
+            endpoint.id.clone(),
+            activity,
+            ACTIVITY_UPDATES,
+            payload.to_string(),
+            now,
+        );
+        tx.insert_delivery(&event).await?;
     }
     Ok(())
 }
