@@ -12,7 +12,7 @@ use std::sync::Barrier;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use serde_json::{Value, json};
-use twofold_client::otp::encrypt_attempt;
+use twofold_client::otp::{StartedOtp, encrypt_attempt};
 use twofold_client::{ApiKeyPair, ApiResponse, Client, KeyFile};
 use twofold_testkit::{Backend, TestEnclave, TestServer, backends, completed, new_key, ok, status, user_with_key};
 
@@ -126,6 +126,18 @@ fn message(resp: &ApiResponse) -> &str {
     resp.body["message"].as_str().unwrap_or_default()
 }
 
+/// Exactly one answer completed its activity; every other one is `status` saying `needle`.
+#[track_caller]
+fn accepted_once(answers: &[ApiResponse], status_refused: u16, needle: &str) {
+    let accepted: Vec<_> = answers.iter().filter(|a| a.status == 200).collect();
+    assert_eq!(accepted.len(), 1, "one code, one use, across nodes: {answers:?}");
+    assert_eq!(status(&accepted[0].body), "ACTIVITY_STATUS_COMPLETED");
+    for a in answers.iter().filter(|a| a.status != 200) {
+        assert_eq!(a.status, status_refused, "{}", a.body);
+        assert!(message(a).contains(needle), "{}", a.body);
+    }
+}
+
 /// Every round: an activity needing three approvals; the two final approvals arrive at two
 /// different nodes at the same moment. Each activity completes, and runs, exactly once.
 fn approvals(cluster: &Cluster, rounds: usize) {
@@ -182,13 +194,7 @@ fn totp(cluster: &Cluster) {
     let code = totp_at(&alice_uri, twofold_testkit::real_now_ms() + 30_000);
     let fps: Vec<String> = (0..NODES).map(|i| pending_tag(&bob, &format!("totp-once-{i}"))).collect();
     let answers = at_once(NODES, |node| support::approve_with(alice.on(node), &fps[node], json!({ "totpCode": code })));
-    let accepted: Vec<_> = answers.iter().filter(|a| a.status == 200).collect();
-    assert_eq!(accepted.len(), 1, "one code, one use, across nodes: {answers:?}");
-    assert_eq!(status(&accepted[0].body), "ACTIVITY_STATUS_COMPLETED");
-    for a in answers.iter().filter(|a| a.status != 200) {
-        assert_eq!(a.status, 401, "{}", a.body);
-        assert!(message(a).contains("already used"), "{}", a.body);
-    }
+    accepted_once(&answers, 401, "already used");
 
     let now = twofold_testkit::real_now_ms();
     let right = totp_at(&carol_uri, now + 30_000);
@@ -206,53 +212,38 @@ fn totp(cluster: &Cluster) {
     }
 }
 
+/// Starts an email code for `email` through the next node; returns the flow and the code.
+fn start_otp(cluster: &Cluster, email: &str) -> (StartedOtp, String) {
+    let params = json!({ "otpType": "OTP_TYPE_EMAIL", "contact": email, "appName": "Scale" });
+    let started = cluster.root.next().init_otp(params).expect("init_otp");
+    (started, cluster.code_for(email))
+}
+
+/// VERIFY_OTP_V2 of `code` through `node`, freshly encrypted (so every body is distinct and
+/// no answer is an idempotent replay of another).
+fn verify_on(cluster: &Cluster, node: usize, started: &StartedOtp, pinned: &str, code: &str) -> ApiResponse {
+    let attempt = encrypt_attempt(&started.target_bundle, pinned, code, &new_key().public_key_hex()).expect("encrypt");
+    let params = json!({ "otpId": started.otp_id, "encryptedOtpBundle": attempt });
+    cluster.root.on(node).submit("verify_otp", params).expect("sent")
+}
+
 /// Email OTP through three nodes and one enclave: the right code sent through every node at
 /// once verifies exactly once; seven wrong codes at once use the five attempts one by one
 /// (4, 3, 2, 1 and none left, each exactly once) and the rest find the code burned.
 fn otp(cluster: &Cluster) {
     let pinned = cluster.root.next().enclave_signing_key().expect("enclave key");
-    for (round, email) in ["ann@example.com", "ben@example.com"].iter().enumerate() {
-        let started = cluster
-            .root
-            .next()
-            .init_otp(json!({ "otpType": "OTP_TYPE_EMAIL", "contact": email,
-                                                           "appName": "Scale" }))
-            .expect("init_otp");
-        let code = cluster.code_for(email);
-        let key = new_key();
-        // A separately encrypted attempt per node: distinct bodies, so no answer is a replay.
-        let answers = at_once(NODES, |node| {
-            let attempt =
-                encrypt_attempt(&started.target_bundle, &pinned, &code, &key.public_key_hex()).expect("encrypt");
-            let params = json!({ "otpId": started.otp_id, "encryptedOtpBundle": attempt });
-            cluster.root.on(node).submit("verify_otp", params).expect("sent")
-        });
-        let verified: Vec<_> = answers.iter().filter(|a| a.status == 200).collect();
-        assert_eq!(verified.len(), 1, "round {round}: one code, one token: {answers:?}");
-        assert_eq!(status(&verified[0].body), "ACTIVITY_STATUS_COMPLETED");
-        for a in answers.iter().filter(|a| a.status != 200) {
-            assert_eq!(a.status, 400, "{}", a.body);
-            assert!(message(a).contains("already been used"), "{}", a.body);
-        }
+    for email in ["ann@example.com", "ben@example.com"] {
+        let (started, code) = start_otp(cluster, email);
+        let answers = at_once(NODES, |node| verify_on(cluster, node, &started, &pinned, &code));
+        accepted_once(&answers, 400, "already been used");
     }
 
-    let started = cluster
-        .root
-        .next()
-        .init_otp(json!({ "otpType": "OTP_TYPE_EMAIL", "contact": "cal@example.com",
-                                                       "appName": "Scale" }))
-        .expect("init_otp");
-    let code = cluster.code_for("cal@example.com");
+    let (started, code) = start_otp(cluster, "cal@example.com");
     let wrong = match code.strip_prefix('2') {
         Some(rest) => format!("3{rest}"),
         None => format!("2{}", code.get(1..).unwrap_or_default()),
     };
-    let key = new_key();
-    let answers = at_once(7, |i| {
-        let attempt = encrypt_attempt(&started.target_bundle, &pinned, &wrong, &key.public_key_hex()).expect("encrypt");
-        let params = json!({ "otpId": started.otp_id, "encryptedOtpBundle": attempt });
-        cluster.root.on(i).submit("verify_otp", params).expect("sent")
-    });
+    let answers = at_once(7, |i| verify_on(cluster, i, &started, &pinned, &wrong));
     let mut left: Vec<String> = answers
         .iter()
         .map(|a| {
@@ -271,11 +262,10 @@ fn otp(cluster: &Cluster) {
         "Invalid OTP code: too many failed attempts, request a new code",
     ];
     assert_eq!(left, expected, "every attempt counted once, in some order");
-    let attempt = encrypt_attempt(&started.target_bundle, &pinned, &code, &key.public_key_hex()).expect("encrypt");
-    let late =
-        cluster.root.next().submit("verify_otp", json!({ "otpId": started.otp_id, "encryptedOtpBundle": attempt }));
-    let late = late.expect("sent");
-    assert!(late.status == 400 && message(&late).contains("too many failed"), "burned on every node: {}", late.body);
+    for node in 0..NODES {
+        let late = verify_on(cluster, node, &started, &pinned, &code);
+        assert!(late.status == 400 && message(&late).contains("too many failed"), "node {node}: burned: {}", late.body);
+    }
 }
 
 /// A tenant's user without factors, and rule changes by the root organization, each sent to
