@@ -12,7 +12,7 @@ mod metrics;
 mod openapi;
 mod ops;
 mod routes;
-mod stamp;
+pub mod stamp;
 mod webhooks;
 
 pub use error::ApiError;

@@ -7,6 +7,7 @@
 
 mod admission;
 mod auth_proxy;
+mod checks;
 mod decide;
 mod enforcement;
 mod execute;
@@ -36,6 +37,7 @@ use crate::model::{Activity, ActivityStatus, ApiKey, ApiKeyCurve, Organization, 
 use crate::store::{Store, StoreError, StoreTx};
 
 pub use auth_proxy::ProxyFlow;
+pub use checks::check_submit_body;
 pub use decide::Decision;
 pub use factors::FactorConfig;
 
