@@ -73,6 +73,9 @@ pub struct ConfigArgs {
     /// Longest session lifetime a login may ask for, seconds [default: 86400].
     #[arg(long, env = "TWOFOLD_SESSION_MAX_SECS", value_name = "SECS")]
     pub session_max_secs: Option<u64>,
+    /// A session unused this long is refused, seconds [default: 3600].
+    #[arg(long, env = "TWOFOLD_SESSION_IDLE_SECS", value_name = "SECS")]
+    pub session_idle_secs: Option<u64>,
     /// User tag names (comma-separated) that make a user an administrator for MFA
     /// enforcement `required_for_admins` [default: admin,owner,editor].
     #[arg(long, env = "TWOFOLD_MFA_ADMIN_TAGS", value_name = "TAGS", value_delimiter = ',')]
@@ -108,6 +111,7 @@ struct FileConfig {
     auth_failure_limit: Option<usize>,
     auth_failure_window_secs: Option<u64>,
     session_max_secs: Option<u64>,
+    session_idle_secs: Option<u64>,
     webhook_retry_base_ms: Option<u64>,
     webhook_max_attempts: Option<u64>,
     metrics_token_file: Option<PathBuf>,
@@ -148,6 +152,8 @@ pub struct Settings {
     pub auth_failure_window_secs: u64,
     /// Longest session, seconds.
     pub session_max_secs: u64,
+    /// Session inactivity timeout, seconds.
+    pub session_idle_secs: u64,
     /// First webhook retry delay, ms.
     pub webhook_retry_base_ms: u64,
     /// Webhook delivery attempts.
@@ -235,6 +241,7 @@ impl Settings {
             auth_failure_limit: args.auth_failure_limit.or(file.auth_failure_limit).unwrap_or(5),
             auth_failure_window_secs: args.auth_failure_window_secs.or(file.auth_failure_window_secs).unwrap_or(900),
             session_max_secs: args.session_max_secs.or(file.session_max_secs).unwrap_or(24 * 3600),
+            session_idle_secs: args.session_idle_secs.or(file.session_idle_secs).unwrap_or(3600),
             webhook_retry_base_ms: args.webhook_retry_base_ms.or(file.webhook_retry_base_ms).unwrap_or(10_000),
             webhook_max_attempts: args.webhook_max_attempts.or(file.webhook_max_attempts).unwrap_or(10),
         };
@@ -246,6 +253,9 @@ impl Settings {
         }
         if !(1..=50).contains(&settings.webhook_max_attempts) {
             return Err(CliError::Usage("webhook_max_attempts must be between 1 and 50".into()));
+        }
+        if !(60..=86_400).contains(&settings.session_idle_secs) {
+            return Err(CliError::Usage("session_idle_secs must be between 60 and 86400".into()));
         }
         if settings.auth_failure_window_secs == 0 {
             return Err(CliError::Usage("auth_failure_window_secs must be at least 1".into()));

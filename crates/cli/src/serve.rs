@@ -68,6 +68,7 @@ async fn serve(settings: Settings, clock: Arc<dyn Clock>, otp: crate::enclave::O
     factors.max_failures = settings.auth_failure_limit;
     factors.failure_window_ms = i64::try_from(settings.auth_failure_window_secs).unwrap_or(900) * 1000;
     factors.session_max_secs = settings.session_max_secs;
+    factors.session_idle_ms = i64::try_from(settings.session_idle_secs).unwrap_or(3600) * 1000;
     factors.otp = otp.config(&settings.data_dir).await?;
     let mut config = EngineConfig::new(factors);
     config.timestamp_window_ms = i64::try_from(settings.timestamp_window_secs).unwrap_or(300) * 1000;

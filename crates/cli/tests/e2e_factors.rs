@@ -527,3 +527,32 @@ fn factor_changes_need_a_fresh_session_63b_4_1_2_1() {
     // …while the user's own API key, a first factor held by the client, still may.
     completed(alice.submit("create_recovery_codes", json!({ "userId": alice_id })), "createRecoveryCodesResult");
 }
+
+#[test]
+fn an_idle_session_expires_while_a_used_one_lives_on_63b_2_2_3() {
+    for backend in twofold_testkit::backends() {
+        idle_session(backend);
+    }
+}
+
+fn idle_session(backend: Backend) {
+    let server = TestServer::start_with_test_clock(BIN, backend, &[]);
+    let root = server.root_client();
+    let (alice_id, alice) = member(&server, &root, "alice");
+    let session_key = new_key();
+    completed(
+        alice.submit("stamp_login", json!({ "publicKey": session_key.public_key_hex(), "expirationSeconds": "86400" })),
+        "stampLoginResult",
+    );
+    let session = server.client(session_key, root.organization_id());
+    // Used every 50 minutes, it outlives the one-hour idle timeout…
+    for step in 1..=3 {
+        server.set_clock_offset(step * 50 * 60 * 1000);
+        assert_eq!(ok(session.query("get_whoami", json!({})))["userId"], alice_id.as_str(), "use {step}");
+    }
+    // …left alone for 61 minutes, it is refused, although far from its absolute expiry.
+    server.set_clock_offset((150 + 61) * 60 * 1000);
+    refused(session.query("get_whoami", json!({})).expect("sent"), 401, "session idle");
+    // API keys have no idle timeout.
+    assert_eq!(ok(alice.query("get_whoami", json!({})))["userId"], alice_id.as_str());
+}

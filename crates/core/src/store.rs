@@ -101,6 +101,9 @@ pub trait StoreTx: Send {
     async fn api_keys_by_public_key(&mut self, public_key: &str) -> StoreResult<Vec<ApiKey>>;
     /// API keys of an organization, optionally of one user, oldest first.
     async fn list_api_keys(&mut self, org_id: &str, user_id: Option<&str>) -> StoreResult<Vec<ApiKey>>;
+    /// Records that session key `id` was used at `now` (its `updated_at`), unless that was
+    /// already recorded after `since`; `false` when nothing was written.
+    async fn touch_session(&mut self, id: &str, now: i64, since: i64) -> StoreResult<bool>;
     /// Deletes a user's session keys: those named (or all), except `keep`; returns how many.
     async fn delete_sessions(
         &mut self,

@@ -526,6 +526,15 @@ impl StoreTx for SqlTx {
         self.all(q, rows::api_key).await
     }
 
+    async fn touch_session(&mut self, id: &str, now: i64, since: i64) -> StoreResult<bool> {
+        let q =
+            sqlx::query("UPDATE api_keys SET updated_at = $1 WHERE id = $2 AND kind = 'SESSION' AND updated_at < $3")
+                .bind(now)
+                .bind(id.to_owned())
+                .bind(since);
+        Ok(self.affected(q).await? == 1)
+    }
+
     async fn delete_sessions(
         &mut self,
         org_id: &str,

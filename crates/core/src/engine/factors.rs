@@ -36,6 +36,8 @@ pub struct FactorConfig {
     pub session_max_secs: u64,
     /// How recent a session must be to add or remove a factor, ms.
     pub fresh_auth_ms: i64,
+    /// A session unused this long is refused (NIST SP 800-63B-4 §2.2.3: reauthenticate after inactivity), ms.
+    pub session_idle_ms: i64,
     /// How long a passkey registration ceremony stays open, ms.
     pub registration_timeout_ms: i64,
     /// The OTP enclave and its abuse limits.
@@ -55,6 +57,7 @@ impl FactorConfig {
             session_default_secs: 900,
             session_max_secs: 24 * 60 * 60,
             fresh_auth_ms: 5 * 60 * 1000,
+            session_idle_ms: 60 * 60 * 1000,
             registration_timeout_ms: 5 * 60 * 1000,
             otp: crate::otp::OtpConfig::default(),
         }

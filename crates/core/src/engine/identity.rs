@@ -196,7 +196,30 @@ impl Engine {
             self.audit_rejected_stamp(&key.organization_id, &key.user_id, &key.id, what).await;
             return Err(Error::Unauthenticated(format!("{what} `{}`", key.id)));
         }
+        if key.kind == KeyKind::Session {
+            self.check_idle_session(&key).await?;
+        }
         Ok(key)
+    }
+
+    /// Refuses a session unused for longer than the idle timeout, and otherwise records this
+    /// use (at most once a minute, in its own short write, so reads stay reads).
+    async fn check_idle_session(&self, key: &ApiKey) -> Result<()> {
+        let now = self.clock.now_ms();
+        let idle_ms = self.config.factors.session_idle_ms;
+        // A session key's `updated_at` is when it was last used (sessions are never edited).
+        if now - key.updated_at > idle_ms {
+            let what = format!("expired api key (session idle for more than {} minutes)", idle_ms / 60_000);
+            self.audit_rejected_stamp(&key.organization_id, &key.user_id, &key.id, &what).await;
+            return Err(Error::Unauthenticated(format!("{what} `{}`", key.id)));
+        }
+        const TOUCH_EVERY_MS: i64 = 60_000;
+        if now - key.updated_at > TOUCH_EVERY_MS {
+            let mut w = self.store.write().await?;
+            w.touch_session(&key.id, now, now - TOUCH_EVERY_MS).await?;
+            w.commit().await?;
+        }
+        Ok(())
     }
 
     /// Verifies a passkey stamp and moves the credential's signature counter forward
