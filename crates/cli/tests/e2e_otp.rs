@@ -4,15 +4,14 @@
 //! PostgreSQL. Test names carry the NIST SP 800-63B-4 / ASVS item they check.
 #![allow(clippy::expect_used, reason = "tests fail loudly")]
 
-use std::io::Write;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use serde_json::{Value, json};
 use twofold_client::otp::{StartedOtp, client_signature, encrypt_attempt, login_message, token_id};
 use twofold_client::{ApiKeyPair, ApiResponse, Client};
 use twofold_testkit::{
-    Backend, SmtpSink, TestEnclave, TestServer, completed, interop_dir, interop_installed, new_key, ok,
-    on_every_backend, postgres_available,
+    Backend, SmtpSink, TestEnclave, TestServer, completed, interop_installed, new_key, ok, on_every_backend,
+    postgres_available,
 };
 
 const BIN: &str = env!("CARGO_BIN_EXE_twofold");
@@ -95,21 +94,7 @@ on_every_backend!(
 
 /// Runs `tests/interop/otp-client.mjs` (`@turnkey/crypto` 2.13.2) with `cmd` on stdin.
 fn turnkey_crypto(cmd: &Value) -> Result<Value, String> {
-    let mut child = Command::new("node")
-        .arg("otp-client.mjs")
-        .current_dir(interop_dir())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("node runs");
-    child.stdin.take().expect("stdin").write_all(cmd.to_string().as_bytes()).expect("write");
-    let out = child.wait_with_output().expect("node finishes");
-    if out.status.success() {
-        Ok(serde_json::from_slice(&out.stdout).expect("node printed JSON"))
-    } else {
-        Err(String::from_utf8_lossy(&out.stderr).into_owned())
-    }
+    twofold_testkit::run_node_stdin("otp-client.mjs", cmd)
 }
 
 /// Acceptance 1 (Turnkey's client code): `encryptOtpCodeToBundle` makes the attempt the

@@ -5,10 +5,8 @@
 mod common;
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpListener;
 use std::os::unix::fs::PermissionsExt;
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -16,6 +14,7 @@ use twofold_enclave::{
     Channel, Deliverer, Delivery, Enclave, EnclaveConfig, EnclaveKeys, Error, OtpType, Outbox, SmtpConfig, SmtpTls,
     VerifyOtpRequest, WebhookAuth, WebhookConfig, WebhookFormat,
 };
+use twofold_testkit::{SmtpSink, mail_body};
 
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
@@ -56,84 +55,16 @@ async fn outbox_writes_private_sortable_eml_files() {
     assert!(Outbox::list(&root.path().join("absent")).unwrap().is_empty());
 }
 
-/// A real SMTP server: `python3 -m aiosmtpd` storing mail in a Maildir.
-struct SmtpSink {
-    child: Child,
-    port: u16,
-    maildir: PathBuf,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for SmtpSink {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl SmtpSink {
-    fn start() -> Option<SmtpSink> {
-        let available =
-            Command::new("python3").args(["-c", "import aiosmtpd"]).output().is_ok_and(|o| o.status.success());
-        if !available {
-            common::missing("python3 with aiosmtpd (pip install aiosmtpd)");
-            return None;
-        }
-        let dir = tempfile::tempdir().unwrap();
-        let maildir = dir.path().join("maildir");
-        let port = free_port();
-        let child = Command::new("python3")
-            .args(["-m", "aiosmtpd", "-n", "-l", &format!("127.0.0.1:{port}"), "-c", "aiosmtpd.handlers.Mailbox"])
-            .arg(&maildir)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("python3 runs");
-        let sink = SmtpSink { child, port, maildir, _dir: dir };
-        let deadline = Instant::now() + Duration::from_secs(15);
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "aiosmtpd did not start listening");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        Some(sink)
-    }
-
-    fn config(&self) -> SmtpConfig {
-        SmtpConfig {
-            host: "127.0.0.1".into(),
-            port: self.port,
-            tls: SmtpTls::None,
-            username: None,
-            password: None,
-            from: "Acme <no-reply@acme.example>".into(),
-            timeout_ms: 5_000,
-        }
-    }
-
-    /// Every message the sink has stored, as raw text.
-    fn messages(&self) -> Vec<String> {
-        let mut out = Vec::new();
-        for sub in ["new", "cur"] {
-            if let Ok(entries) = std::fs::read_dir(self.maildir.join(sub)) {
-                for e in entries {
-                    out.push(std::fs::read_to_string(e.unwrap().path()).unwrap());
-                }
-            }
-        }
-        out
-    }
-}
-
-/// The decoded text body of a stored message (7bit or base64, as lettre chooses).
-fn body_of(raw: &str) -> String {
-    let sep = if raw.contains("\r\n\r\n") { "\r\n\r\n" } else { "\n\n" };
-    let (head, body) = raw.split_once(sep).unwrap();
-    if head.to_ascii_lowercase().contains("content-transfer-encoding: base64") {
-        use base64::Engine as _;
-        let compact: String = body.split_whitespace().collect();
-        String::from_utf8(base64::engine::general_purpose::STANDARD.decode(compact).unwrap()).unwrap()
-    } else {
-        body.to_owned()
+/// The enclave's SMTP settings for a test sink.
+fn smtp_config(sink: &SmtpSink) -> SmtpConfig {
+    SmtpConfig {
+        host: "127.0.0.1".into(),
+        port: sink.port,
+        tls: SmtpTls::None,
+        username: None,
+        password: None,
+        from: "Acme <no-reply@acme.example>".into(),
+        timeout_ms: 5_000,
     }
 }
 
@@ -142,7 +73,7 @@ async fn email_code_travels_through_a_real_smtp_server_and_verifies() {
     let Some(sink) = SmtpSink::start() else { return };
     let enclave = Enclave::new(
         EnclaveKeys::generate().unwrap(),
-        Deliverer::new(Delivery::Smtp(sink.config()), outbox_only()).unwrap(),
+        Deliverer::new(Delivery::Smtp(smtp_config(&sink)), outbox_only()).unwrap(),
         EnclaveConfig::default(),
     )
     .unwrap();
@@ -159,7 +90,7 @@ async fn email_code_travels_through_a_real_smtp_server_and_verifies() {
     assert!(!raw.contains("X-Twofold"), "outbox headers leaked into real mail: {raw}");
     // Short lines keep the body readable as plain 7-bit text.
     assert!(raw.contains("Content-Transfer-Encoding: 7bit"), "{raw}");
-    let code = common::code_in(&body_of(raw), Channel::Email);
+    let code = common::code_in(&mail_body(raw), Channel::Email);
     assert_eq!(code.len(), 9);
 
     let pinned = enclave.public_keys().signing_public_key;
@@ -183,7 +114,7 @@ async fn email_code_travels_through_a_real_smtp_server_and_verifies() {
     assert!(r.outcome.is_verified(), "{:?}", r.outcome);
 
     // Notices use the same transport.
-    let d = Deliverer::new(Delivery::Smtp(sink.config()), outbox_only()).unwrap();
+    let d = Deliverer::new(Delivery::Smtp(smtp_config(&sink)), outbox_only()).unwrap();
     d.send_notice(Channel::Email, "ann@example.com", "Recovery started", "If this was not you, reply.").await.unwrap();
     assert_eq!(sink.messages().len(), 2);
 }

@@ -5,34 +5,16 @@
 
 mod common;
 
-use std::io::Write;
-use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use serde_json::{Value, json};
 use twofold_enclave::{OtpType, VerifyOtpRequest, VerifyOutcome};
 
-fn interop_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/interop")
-}
+use twofold_testkit::interop_dir;
 
 /// Runs otp-client.mjs with `cmd` on stdin: Ok(stdout JSON) or Err(stderr).
 fn node(cmd: &Value) -> Result<Value, String> {
-    let mut child = Command::new("node")
-        .arg("otp-client.mjs")
-        .current_dir(interop_dir())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("node runs");
-    child.stdin.take().unwrap().write_all(cmd.to_string().as_bytes()).unwrap();
-    let out = child.wait_with_output().unwrap();
-    if out.status.success() {
-        Ok(serde_json::from_slice(&out.stdout).expect("node printed JSON"))
-    } else {
-        Err(String::from_utf8_lossy(&out.stderr).into_owned())
-    }
+    twofold_testkit::run_node_stdin("otp-client.mjs", cmd)
 }
 
 fn node_ready() -> bool {

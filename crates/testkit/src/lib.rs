@@ -499,6 +499,27 @@ pub fn run_node(script: &str, args: &[&str]) -> Value {
     serde_json::from_slice(&out.stdout).expect("node prints one JSON object")
 }
 
+/// Runs `node tests/interop/<script>` with `input` on stdin: the JSON it prints, or its stderr
+/// when it fails (tests that expect a refusal read the message).
+pub fn run_node_stdin(script: &str, input: &Value) -> Result<Value, String> {
+    use std::io::Write;
+    let mut child = Command::new("node")
+        .arg(script)
+        .current_dir(interop_dir())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("node runs");
+    child.stdin.take().expect("stdin").write_all(input.to_string().as_bytes()).expect("write");
+    let out = child.wait_with_output().expect("node finishes");
+    if out.status.success() {
+        Ok(serde_json::from_slice(&out.stdout).expect("node printed JSON"))
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).into_owned())
+    }
+}
+
 impl TestServer {
     /// Every byte of the SQLite database files (main, WAL), for checking what is on disk.
     pub fn database_bytes(&self) -> Vec<u8> {
