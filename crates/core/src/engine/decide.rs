@@ -6,7 +6,8 @@ use std::sync::Mutex;
 
 use twofold_policy::{ActivityView, Context, CredentialView, Diagnostics, Keywords, Program, Timestamp, UserView};
 
-use crate::activity_types::{ActivityKind, version_free};
+use crate::activity_types::{ActivityKind, TypeVersion, version_free};
+use crate::intents::Intent;
 use crate::model::{Effect, Policy};
 
 /// What happens to an activity next.
@@ -233,6 +234,18 @@ pub struct Subject<'a> {
 }
 
 impl<'a> Subject<'a> {
+    /// An activity of `kind` / `version` with `intent` (whose `policy_params` are `params`): app
+    /// activities carry their own resource and action, built-in ones their kind's.
+    pub fn of(
+        kind: &'static ActivityKind,
+        version: &'static TypeVersion,
+        intent: &'a Intent,
+        params: &'a serde_json::Value,
+    ) -> Self {
+        let (resource, action) = intent.resource_action().unwrap_or((kind.resource, kind.action));
+        Subject { activity_type: version.type_name, resource, action, params }
+    }
+
     fn context<'c>(&self, users: &'c [UserView<'c>], credentials: &'c [CredentialView<'c>], now_ms: i64) -> Context<'c>
     where
         'a: 'c,

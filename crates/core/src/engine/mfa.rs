@@ -319,12 +319,8 @@ pub(super) async fn query(
                 let activity = tx.get_activity(org_id, &req.activity_id).await?.ok_or_else(|| {
                     Error::NotFound(format!("no activity `{}` in this organization", crypto::clip(&req.activity_id)))
                 })?;
-                let statuses = mfa_status(engine, tx, caller, &activity, now).await?;
-                let views: Vec<Value> = statuses
-                    .iter()
-                    .filter(|s| req.user_id.as_ref().is_none_or(|u| *u == s.user_id))
-                    .filter_map(UserMfa::view)
-                    .collect();
+                let statuses = activity_states(&engine.programs, tx, &activity, req.user_id.as_deref(), now).await?;
+                let views: Vec<Value> = statuses.iter().filter_map(UserMfa::view).collect();
                 Ok(json!({ "mfaStatuses": views }))
             }
             .await
@@ -333,19 +329,21 @@ pub(super) async fn query(
     })
 }
 
-/// Every voter's MFA standing on `activity`, as settling would compute it now.
-async fn mfa_status(
-    engine: &super::Engine,
+/// The MFA standing on `activity` of every voter, or of `only` that user, as settling
+/// would compute it now.
+pub(super) async fn activity_states(
+    programs: &ProgramCache,
     tx: &mut dyn StoreTx,
-    caller: &Caller,
     activity: &Activity,
+    only: Option<&str>,
     now: i64,
 ) -> Result<Vec<UserMfa>> {
     let (kind, version, intent) = super::settle::stored_intent(activity)?;
     let params = intent.policy_params();
-    let (resource, action) = intent.resource_action().unwrap_or((kind.resource, kind.action));
-    let subject = Subject { activity_type: version.type_name, resource, action, params: &params };
-    let votes = tx.list_votes(&activity.id).await?;
-    let approvers = super::settle::voters(tx, &caller.organization.id, &votes).await?;
-    states(tx, &engine.programs, &subject, &caller.organization.id, &approvers, &votes, now).await
+    let subject = Subject::of(kind, version, &intent, &params);
+    let mut votes = tx.list_votes(&activity.id).await?;
+    votes.retain(|v| only.is_none_or(|u| v.user_id == u));
+    let org_id = &activity.organization_id;
+    let approvers = super::settle::voters(tx, org_id, &votes).await?;
+    states(tx, programs, &subject, org_id, &approvers, &votes, now).await
 }

@@ -65,8 +65,7 @@ impl Engine {
             )));
         };
         let params = intent.policy_params();
-        let (resource, action) = intent.resource_action().unwrap_or((kind.resource, kind.action));
-        let subject = Subject { activity_type: version.type_name, resource, action, params: &params };
+        let subject = Subject::of(kind, version, intent, &params);
         let verdict = subject.holds(&self.programs, "condition", &profile.scope, &[], now);
         let why = match verdict {
             Ok(true) => return Ok(()),
@@ -74,8 +73,8 @@ impl Engine {
             Err(e) => format!("could not be evaluated ({e}) for"),
         };
         Err(Error::PermissionDenied(format!(
-            "this session is bound to session profile `{}` ({}) whose scope `{}` {why} {} ({resource}/{action})",
-            profile.name, profile.id, profile.scope, version.type_name
+            "this session is bound to session profile `{}` ({}) whose scope `{}` {why} {} ({}/{})",
+            profile.name, profile.id, profile.scope, version.type_name, subject.resource, subject.action
         )))
     }
 

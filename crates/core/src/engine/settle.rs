@@ -132,8 +132,7 @@ impl Settler<'_> {
         let votes = tx.list_votes(&activity.id).await?;
         let all_approvers = voters(tx, &org.id, &votes).await?;
         let params = intent.policy_params();
-        let (resource, action) = intent.resource_action().unwrap_or((kind.resource, kind.action));
-        let subject = Subject { activity_type: version.type_name, resource, action, params: &params };
+        let subject = Subject::of(kind, version, &intent, &params);
 
         // Step-up MFA first: the initiator's applicable MFA policy must be satisfied before
         // policies are consulted, and another voter counts only once theirs is.
@@ -158,8 +157,8 @@ impl Settler<'_> {
         let mut input = DecisionInput {
             kind,
             activity_type: version.type_name,
-            resource,
-            action,
+            resource: subject.resource,
+            action: subject.action,
             params: &params,
             quorum_members: &quorum,
             threshold: org.root_quorum_threshold,
@@ -294,12 +293,12 @@ pub(super) async fn dry_run(
     let policies = tx.list_policies(&org.id).await?;
     let params = intent.policy_params();
     let approvers = [actor];
-    let (resource, action) = intent.resource_action().unwrap_or((kind.resource, kind.action));
+    let subject = Subject::of(kind, version, &intent, &params);
     let input = DecisionInput {
         kind,
         activity_type: version.type_name,
-        resource,
-        action,
+        resource: subject.resource,
+        action: subject.action,
         params: &params,
         quorum_members: &quorum,
         threshold: org.root_quorum_threshold,
@@ -340,8 +339,8 @@ pub(super) async fn dry_run(
         "activity": {
             "type": version.type_name,
             "kind": activity_types::version_free(version.type_name),
-            "resource": resource,
-            "action": action,
+            "resource": subject.resource,
+            "action": subject.action,
             "params": params,
         },
         "policyEvaluations": explained,

@@ -3,7 +3,6 @@
 //! approval is their vote; further approvals by the same user are step-up proofs for
 //! the open steps of their MFA policy, one step each, in order.
 
-use super::decide::Subject;
 use super::factors::Secret;
 use super::{Ballot, Caller, Engine, activity_view, new_id};
 use crate::api::ActivityView;
@@ -135,19 +134,9 @@ impl Engine {
         activity: &Activity,
         caller: &Caller,
     ) -> Result<Option<super::mfa::UserMfa>> {
-        let votes = tx.list_votes(&activity.id).await?;
-        if !votes.iter().any(|v| v.user_id == caller.user.id && v.approve) {
-            return Ok(None);
-        }
-        let (kind, version, intent) = super::settle::stored_intent(activity)?;
-        let params = intent.policy_params();
-        let (resource, action) = intent.resource_action().unwrap_or((kind.resource, kind.action));
-        let subject = Subject { activity_type: version.type_name, resource, action, params: &params };
-        let mine: Vec<_> = votes.into_iter().filter(|v| v.user_id == caller.user.id).collect();
-        let approvers = super::settle::voters(tx, &caller.organization.id, &mine).await?;
         let now = self.clock.now_ms();
-        let states =
-            super::mfa::states(tx, &self.programs, &subject, &caller.organization.id, &approvers, &mine, now).await?;
+        // Only an approval is a vote the user can step up from (`voters` keeps approvals).
+        let states = super::mfa::activity_states(&self.programs, tx, activity, Some(&caller.user.id), now).await?;
         Ok(states.into_iter().find(|s| s.next_step().is_some()))
     }
 
