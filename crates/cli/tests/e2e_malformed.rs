@@ -180,3 +180,282 @@ fn non_post_methods_get_a_json_405() {
     let body: Value = serde_json::from_str(&resp.body_mut().read_to_string().expect("body")).expect("json");
     assert!(body["message"].as_str().expect("msg").contains("POST"));
 }
+
+/// The endpoints added for MFA policies, session profiles, app activities, webhooks,
+/// enforcement, OTP and the auth proxy under malformed, oversized and hostile input:
+/// a 4xx naming the problem, nothing stored, no panic.
+#[test]
+fn newer_endpoints_refuse_hostile_input_and_store_nothing() {
+    let server = TestServer::start(BIN, Backend::Sqlite, &["--max-body-bytes", "65536"]);
+    let root = server.root_client();
+    let org = root.organization_id().to_owned();
+    let now =
+        || std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_millis().to_string();
+    let submit = |ty: &str, params: Value| {
+        json!({ "type": ty, "timestampMs": now(), "organizationId": org, "parameters": params }).to_string()
+    };
+    let query = |extra: Value| {
+        let mut body = json!({ "organizationId": org });
+        body.as_object_mut().expect("object").extend(extra.as_object().expect("object").clone());
+        body.to_string()
+    };
+    let totp = json!([{ "any": [{ "type": "AUTHENTICATION_TYPE_TOTP" }] }]);
+    let mfa = |extra: Value| {
+        let mut p = json!({ "userId": "u", "mfaPolicyName": "n", "condition": "true",
+                            "requiredAuthenticationMethods": totp, "order": 0 });
+        p.as_object_mut().expect("object").extend(extra.as_object().expect("object").clone());
+        submit("ACTIVITY_TYPE_CREATE_MFA_POLICY", p)
+    };
+    let deep = format!("{}1{}", "[".repeat(5000), "]".repeat(5000));
+    let s = |p: &str| format!("/public/v1/submit/{p}");
+    let q = |p: &str| format!("/public/v1/query/{p}");
+    let v = Stamp::Valid;
+    let cases = vec![
+        case("mfa order float", &s("create_mfa_policy"), mfa(json!({ "order": 1.5 })), v, 400, "parameters.order"),
+        case(
+            "mfa order huge",
+            &s("create_mfa_policy"),
+            mfa(json!({ "order": 1_000_000_000_000_i64 })),
+            Stamp::Valid,
+            400,
+            "parameters.order",
+        ),
+        case(
+            "mfa eleven steps",
+            &s("create_mfa_policy"),
+            mfa(json!({ "requiredAuthenticationMethods": vec![totp[0].clone(); 11] })),
+            Stamp::Valid,
+            400,
+            "requiredAuthenticationMethods",
+        ),
+        case(
+            "mfa condition too long",
+            &s("create_mfa_policy"),
+            mfa(json!({ "condition": format!("true{}", " && true".repeat(6000)) })),
+            Stamp::Valid,
+            400,
+            "parameters.condition",
+        ),
+        case(
+            "mfa unknown keyword",
+            &s("create_mfa_policy"),
+            mfa(json!({ "condition": "wallet.id == 'x'" })),
+            Stamp::Valid,
+            400,
+            "parameters.condition",
+        ),
+        case(
+            "mfa method as string",
+            &s("create_mfa_policy"),
+            mfa(json!({ "requiredAuthenticationMethods": ["PASSKEY"] })),
+            Stamp::Valid,
+            400,
+            "requiredAuthenticationMethods[0]",
+        ),
+        case(
+            "app payload array",
+            &s("create_app_activity"),
+            submit(
+                "ACTIVITY_TYPE_CREATE_APP_ACTIVITY",
+                json!({ "resource": "PAYOUT", "action": "CREATE", "payload": [1] }),
+            ),
+            Stamp::Valid,
+            400,
+            "parameters.payload",
+        ),
+        case(
+            "app resource unicode",
+            &s("create_app_activity"),
+            submit("ACTIVITY_TYPE_CREATE_APP_ACTIVITY", json!({ "resource": "PAYOUTé", "action": "CREATE" })),
+            Stamp::Valid,
+            400,
+            "parameters.resource",
+        ),
+        case(
+            "app payload nested 5000 deep",
+            &s("create_app_activity"),
+            format!(
+                r#"{{"type":"ACTIVITY_TYPE_CREATE_APP_ACTIVITY","timestampMs":"{}","organizationId":"{org}","parameters":{{"resource":"PAYOUT","action":"CREATE","payload":{{"x":{deep}}}}}}}"#,
+                now()
+            ),
+            Stamp::Valid,
+            400,
+            "recursion limit",
+        ),
+        case(
+            "app body over the limit",
+            &s("create_app_activity"),
+            submit(
+                "ACTIVITY_TYPE_CREATE_APP_ACTIVITY",
+                json!({ "resource": "PAYOUT", "action": "CREATE", "payload": { "x": "a".repeat(70_000) } }),
+            ),
+            Stamp::Valid,
+            413,
+            "limit",
+        ),
+        case(
+            "webhook javascript url",
+            &s("create_webhook_endpoint"),
+            submit("ACTIVITY_TYPE_CREATE_WEBHOOK_ENDPOINT", json!({ "url": "javascript:alert(1)", "name": "n" })),
+            Stamp::Valid,
+            400,
+            "parameters.url",
+        ),
+        case(
+            "webhook url too long",
+            &s("create_webhook_endpoint"),
+            submit(
+                "ACTIVITY_TYPE_CREATE_WEBHOOK_ENDPOINT",
+                json!({ "url": format!("https://x.example/{}", "a".repeat(3000)), "name": "n" }),
+            ),
+            Stamp::Valid,
+            400,
+            "parameters.url",
+        ),
+        case(
+            "webhook short secret",
+            &s("create_webhook_endpoint"),
+            submit(
+                "ACTIVITY_TYPE_CREATE_WEBHOOK_ENDPOINT",
+                json!({ "url": "https://x.example/h", "name": "n", "secret": "short" }),
+            ),
+            Stamp::Valid,
+            400,
+            "parameters.secret",
+        ),
+        case(
+            "webhook unknown event",
+            &s("create_webhook_endpoint"),
+            submit(
+                "ACTIVITY_TYPE_CREATE_WEBHOOK_ENDPOINT",
+                json!({ "url": "https://x.example/h", "name": "n", "subscriptions": [{ "eventType": "BALANCE_CONFIRMED_UPDATES" }] }),
+            ),
+            Stamp::Valid,
+            400,
+            "eventType",
+        ),
+        case(
+            "profile negative lifetime",
+            &s("create_session_profile"),
+            submit(
+                "ACTIVITY_TYPE_CREATE_SESSION_PROFILE",
+                json!({ "sessionProfileName": "n", "scope": "true", "expirationSeconds": "-1" }),
+            ),
+            Stamp::Valid,
+            400,
+            "parameters.expirationSeconds",
+        ),
+        case(
+            "profile scope garbage",
+            &s("create_session_profile"),
+            submit("ACTIVITY_TYPE_CREATE_SESSION_PROFILE", json!({ "sessionProfileName": "n", "scope": "((((" })),
+            Stamp::Valid,
+            400,
+            "parameters.scope",
+        ),
+        case(
+            "enforcement unknown value",
+            &s("set_mfa_enforcement"),
+            submit(
+                "ACTIVITY_TYPE_SET_MFA_ENFORCEMENT",
+                json!({ "scope": "MFA_ENFORCEMENT_SCOPE_ORGANIZATION", "value": "MFA_ENFORCEMENT_MAYBE" }),
+            ),
+            Stamp::Valid,
+            400,
+            "unknown variant",
+        ),
+        case(
+            "enforcement grace 366",
+            &s("set_mfa_enforcement"),
+            submit(
+                "ACTIVITY_TYPE_SET_MFA_ENFORCEMENT",
+                json!({ "scope": "MFA_ENFORCEMENT_SCOPE_ORGANIZATION", "value": "MFA_ENFORCEMENT_REQUIRED", "gracePeriodDays": 366 }),
+            ),
+            Stamp::Valid,
+            400,
+            "gracePeriodDays",
+        ),
+        case(
+            "otp bad contact",
+            &s("init_otp"),
+            submit(
+                "ACTIVITY_TYPE_INIT_OTP_V3",
+                json!({ "otpType": "OTP_TYPE_EMAIL", "contact": "not an email", "appName": "a" }),
+            ),
+            Stamp::Valid,
+            400,
+            "contact",
+        ),
+        case(
+            "otp length 20",
+            &s("init_otp"),
+            submit(
+                "ACTIVITY_TYPE_INIT_OTP_V3",
+                json!({ "otpType": "OTP_TYPE_EMAIL", "contact": "a@example.com", "appName": "a", "otpLength": 20 }),
+            ),
+            Stamp::Valid,
+            400,
+            "otpLength",
+        ),
+        case(
+            "approval token too long",
+            &s("approve_activity"),
+            submit(
+                "ACTIVITY_TYPE_APPROVE_ACTIVITY",
+                json!({ "fingerprint": format!("sha256:{}", "0".repeat(64)), "verificationToken": "a".repeat(9000) }),
+            ),
+            Stamp::Valid,
+            400,
+            "verificationToken",
+        ),
+        case(
+            "mfa status id as number",
+            &q("get_mfa_status"),
+            query(json!({ "activityId": 7 })),
+            Stamp::Valid,
+            400,
+            "activityId",
+        ),
+        case(
+            "deliveries limit 0",
+            &q("list_webhook_deliveries"),
+            query(json!({ "limit": 0 })),
+            Stamp::Valid,
+            400,
+            "limit",
+        ),
+        case("proxy garbage json", "/auth-proxy/v1/otp_init", "{\"organizationId\":", Stamp::None, 400, "JSON"),
+        case(
+            "proxy unknown field",
+            "/auth-proxy/v1/otp_init",
+            json!({ "organizationId": org, "contact": "a@example.com", "admin": true }).to_string(),
+            Stamp::None,
+            400,
+            "admin",
+        ),
+        case(
+            "proxy org not opted in",
+            "/auth-proxy/v1/otp_init",
+            json!({ "organizationId": "00000000-0000-0000-0000-000000000000", "contact": "a@example.com" }).to_string(),
+            Stamp::None,
+            404,
+            "auth proxy",
+        ),
+    ];
+    // The organization opts in, so the proxy cases reach its parameter checks.
+    twofold_testkit::completed(root.submit("enable_auth_proxy", json!({})), "enableAuthProxyResult");
+    let before = server.db.row_counts();
+    for c in &cases {
+        let mut headers = vec![("Content-Type", "application/json".to_owned())];
+        if let Stamp::Valid = c.stamp {
+            headers.push(("X-Stamp", root.key().stamp(&c.body)));
+        }
+        let resp = root.post_with_headers(&c.path, &c.body, &headers).expect("sent");
+        assert_eq!(resp.status, c.status, "case `{}`: {}", c.name, resp.body);
+        let msg =
+            resp.body["message"].as_str().unwrap_or_else(|| panic!("case `{}`: JSON error, got {}", c.name, resp.body));
+        assert!(msg.contains(c.needle), "case `{}`: message `{msg}` should name `{}`", c.name, c.needle);
+    }
+    assert_eq!(server.db.row_counts(), before, "nothing stored");
+    assert!(!server.log().contains("panicked"), "no panics in the server log");
+}
