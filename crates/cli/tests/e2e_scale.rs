@@ -298,6 +298,46 @@ fn enforcement(cluster: &Cluster, rounds: usize) -> (String, RoundRobin) {
     (tenant, user)
 }
 
+/// Asks `get_whoami` of every node with `who`; each must answer `expect`.
+fn whoami_everywhere(who: &RoundRobin, expect: u16, what: &str) {
+    for node in 0..NODES {
+        let resp = who.on(node).query("get_whoami", json!({})).expect("sent");
+        assert_eq!(resp.status, expect, "{what}, node {node}: {}", resp.body);
+    }
+}
+
+/// A key every node has just admitted (and cached what it read to admit it) gets an IP allow
+/// list, then is removed, each time through another node: the very next request with it is
+/// refused on every node.
+fn revocations(cluster: &Cluster, rounds: usize) {
+    let key = new_key();
+    let mut root_user = user_with_key("revocations-root", &key);
+    root_user.as_object_mut().expect("object").remove("userTags");
+    let params = json!({ "subOrganizationName": "revocations", "rootUsers": [root_user], "rootQuorumThreshold": 1 });
+    let sub = completed(cluster.root.next().submit("create_sub_organization", params), "createSubOrganizationResultV8");
+    let tenant = sub["subOrganizationId"].as_str().expect("id").to_owned();
+    let owner = RoundRobin::new(&cluster.nodes, &key, &tenant);
+    let user_id = ok(owner.on(0).query("get_whoami", json!({})))["userId"].as_str().expect("id").to_owned();
+    for round in 0..rounds {
+        let extra = new_key();
+        let params = json!({ "userId": user_id, "apiKeys": [{ "apiKeyName": format!("extra {round}"),
+            "publicKey": extra.public_key_hex(), "curveType": "API_KEY_CURVE_P256" }] });
+        let created = completed(owner.on(round).submit("create_api_keys", params), "createApiKeysResult");
+        let extra_id = created["apiKeyIds"][0].as_str().expect("key id").to_owned();
+        let extra_pk = extra.public_key_hex();
+        let extra = RoundRobin::new(&cluster.nodes, &extra, &tenant);
+        whoami_everywhere(&extra, 200, &format!("round {round}: a new key"));
+        let allow = json!({ "publicKey": extra_pk,
+                            "rules": [{ "cidr": "192.0.2.0/24", "label": "elsewhere" }] });
+        completed(owner.on(round + 1).submit("set_ip_allowlist", allow), "setIpAllowlistResult");
+        whoami_everywhere(&extra, 403, &format!("round {round}: the key's allow list leaves loopback out"));
+        whoami_everywhere(&owner, 200, &format!("round {round}: the other key is not listed"));
+        let delete = json!({ "userId": user_id, "apiKeyIds": [extra_id] });
+        completed(owner.on(round + 2).submit("delete_api_keys", delete), "deleteApiKeysResult");
+        whoami_everywhere(&extra, 401, &format!("round {round}: the key is gone"));
+    }
+}
+
 #[test]
 fn three_nodes_on_one_postgres_agree_under_concurrent_load() {
     if !backends().contains(&Backend::Postgres) {
@@ -318,7 +358,9 @@ fn three_nodes_on_one_postgres_agree_under_concurrent_load() {
         let t = s.spawn(|| totp(&cluster));
         let o = s.spawn(|| otp(&cluster));
         let e = s.spawn(|| enforcement(&cluster, rounds));
+        let r = s.spawn(|| revocations(&cluster, rounds));
         a.join().expect("approvals");
+        r.join().expect("revocations");
         t.join().expect("totp");
         o.join().expect("otp");
         e.join().expect("enforcement")

@@ -40,6 +40,10 @@ pub trait Store: Send + Sync + 'static {
     async fn write(&self) -> StoreResult<Box<dyn StoreTx>>;
     /// Checks that the database answers (for readiness probes).
     async fn ping(&self) -> StoreResult<()>;
+    /// The admission epoch: a counter that every committed write changing what admitting
+    /// a request reads has moved forward (the mutators documented "moves the admission
+    /// epoch"). One small read outside any transaction.
+    async fn admission_epoch(&self) -> StoreResult<i64>;
 }
 
 /// One transaction. Dropping it without [`StoreTx::commit`] rolls it back.
@@ -66,6 +70,7 @@ pub trait StoreTx: Send {
     /// Ids of an organization's direct sub-organizations, oldest first.
     async fn list_sub_organizations(&mut self, parent_id: &str) -> StoreResult<Vec<String>>;
     /// Replaces the root quorum (threshold and members).
+    /// Moves the admission epoch.
     async fn set_root_quorum(&mut self, org_id: &str, threshold: i64, user_ids: &[String], now: i64)
     -> StoreResult<()>;
     /// Ids of the root-quorum members.
@@ -74,8 +79,10 @@ pub trait StoreTx: Send {
     /// Inserts a user.
     async fn insert_user(&mut self, user: &User) -> StoreResult<()>;
     /// Rewrites a user's name, email, phone and `updated_at`.
+    /// Moves the admission epoch.
     async fn update_user(&mut self, user: &User) -> StoreResult<()>;
     /// Deletes a user with its credentials and tag memberships; `false` if absent.
+    /// Moves the admission epoch.
     async fn delete_user(&mut self, org_id: &str, user_id: &str) -> StoreResult<bool>;
     /// Reads a user of an organization.
     async fn get_user(&mut self, org_id: &str, user_id: &str) -> StoreResult<Option<User>>;
@@ -87,8 +94,10 @@ pub trait StoreTx: Send {
     /// All tags of an organization, oldest first.
     async fn list_user_tags(&mut self, org_id: &str) -> StoreResult<Vec<UserTag>>;
     /// Replaces the tags a user carries.
+    /// Moves the admission epoch.
     async fn set_user_tags(&mut self, user_id: &str, tag_ids: &[String]) -> StoreResult<()>;
     /// Adds one user to a tag (no-op if already there).
+    /// Moves the admission epoch.
     async fn add_user_to_tag(&mut self, tag_id: &str, user_id: &str) -> StoreResult<()>;
     /// `(user_id, tag_id)` pairs for every tagged user of an organization.
     async fn user_tag_memberships(&mut self, org_id: &str) -> StoreResult<Vec<(String, String)>>;
@@ -96,6 +105,7 @@ pub trait StoreTx: Send {
     /// Inserts an API key; `Conflict` if the organization already has that public key.
     async fn insert_api_key(&mut self, key: &ApiKey) -> StoreResult<()>;
     /// Deletes one API key of a user; `false` if absent.
+    /// Moves the admission epoch.
     async fn delete_api_key(&mut self, org_id: &str, user_id: &str, key_id: &str) -> StoreResult<bool>;
     /// Every API key (in any organization) with this public key.
     async fn api_keys_by_public_key(&mut self, public_key: &str) -> StoreResult<Vec<ApiKey>>;
@@ -105,6 +115,7 @@ pub trait StoreTx: Send {
     /// already recorded after `since`; `false` when nothing was written.
     async fn touch_session(&mut self, id: &str, now: i64, since: i64) -> StoreResult<bool>;
     /// Deletes a user's session keys: those named (or all), except `keep`; returns how many.
+    /// Moves the admission epoch.
     async fn delete_sessions(
         &mut self,
         org_id: &str,
@@ -114,6 +125,7 @@ pub trait StoreTx: Send {
     ) -> StoreResult<u64>;
 
     /// Inserts a factor; `Conflict` if the organization already has one of that kind with that lookup.
+    /// Moves the admission epoch.
     async fn insert_factor(&mut self, factor: &Factor) -> StoreResult<()>;
     /// Reads a factor of an organization.
     async fn get_factor(&mut self, org_id: &str, id: &str) -> StoreResult<Option<Factor>>;
@@ -123,6 +135,7 @@ pub trait StoreTx: Send {
     /// Every factor (in any organization) of this kind with this lookup handle.
     async fn factors_by_lookup(&mut self, kind: FactorKind, lookup: &str) -> StoreResult<Vec<Factor>>;
     /// Rewrites a factor's name, secret, activity flag and `updated_at`.
+    /// Moves the admission epoch.
     async fn update_factor(&mut self, factor: &Factor) -> StoreResult<()>;
     /// Moves a factor's counter forward to `counter`; `false` (and no change) unless
     /// it is greater than the stored one. Atomic: two nodes cannot both advance to it.
@@ -130,6 +143,7 @@ pub trait StoreTx: Send {
     /// Marks a single-use factor used; `false` if it already was.
     async fn use_factor(&mut self, id: &str, now: i64) -> StoreResult<bool>;
     /// Deletes a user's factors of one kind: those named, or all; returns how many.
+    /// Moves the admission epoch.
     async fn delete_factors(
         &mut self,
         org_id: &str,
@@ -210,8 +224,10 @@ pub trait StoreTx: Send {
     /// IP rule sets of an organization: organization-wide ones, and those of `public_key` if given.
     async fn ip_rule_sets(&mut self, org_id: &str, public_key: Option<&str>) -> StoreResult<Vec<IpRuleSet>>;
     /// Creates or replaces a rule set.
+    /// Moves the admission epoch.
     async fn put_ip_rule_set(&mut self, set: &IpRuleSet) -> StoreResult<()>;
     /// Removes a rule set; `false` if there was none.
+    /// Moves the admission epoch.
     async fn delete_ip_rule_set(&mut self, org_id: &str, public_key: Option<&str>, kind: ListKind)
     -> StoreResult<bool>;
 
@@ -257,8 +273,10 @@ pub trait StoreTx: Send {
     /// Every MFA enforcement rule that is set (the global one and all overrides).
     async fn list_mfa_enforcement_rules(&mut self) -> StoreResult<Vec<EnforcementRule>>;
     /// Creates or replaces an MFA enforcement rule.
+    /// Moves the admission epoch.
     async fn put_mfa_enforcement_rule(&mut self, rule: &EnforcementRule) -> StoreResult<()>;
     /// Deletes an organization's override; `false` if it had none.
+    /// Moves the admission epoch.
     async fn delete_mfa_enforcement_rule(&mut self, org_id: &str) -> StoreResult<bool>;
     /// An organization and all its descendants, oldest first.
     async fn organization_tree(&mut self, root_id: &str) -> StoreResult<Vec<Organization>>;
@@ -312,8 +330,10 @@ pub trait StoreTx: Send {
     /// An organization's auth proxy, if it enabled one.
     async fn get_auth_proxy(&mut self, org_id: &str) -> StoreResult<Option<crate::model::AuthProxy>>;
     /// Creates or replaces an organization's auth proxy.
+    /// Moves the admission epoch.
     async fn put_auth_proxy(&mut self, proxy: &crate::model::AuthProxy) -> StoreResult<()>;
     /// Deletes an organization's auth proxy row; `false` if it had none.
+    /// Moves the admission epoch.
     async fn delete_auth_proxy(&mut self, org_id: &str) -> StoreResult<bool>;
 }
 

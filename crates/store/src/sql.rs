@@ -2,7 +2,8 @@
 
 use std::path::Path;
 use std::str::FromStr;
-use std::sync::Once;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Once};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -45,6 +46,9 @@ fn private_file(file: &Path) -> std::io::Result<()> {
     }
 }
 
+/// Reads the admission epoch row.
+const EPOCH_SQL: &str = "SELECT epoch FROM admission_epoch WHERE id = 1";
+
 /// Which database a [`SqlStore`] talks to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -74,11 +78,16 @@ impl Default for StoreOptions {
 /// SQLite gets one writer connection (SQLite allows one writer at a time; a single
 /// connection makes that explicit instead of surfacing `SQLITE_BUSY`) and a pool of
 /// readers that see WAL snapshots. PostgreSQL uses one pool for both.
+///
+/// On SQLite, which one server process serves, every write goes through this writer,
+/// so the admission epoch is a counter in memory, moved after each commit that moves the
+/// row; on PostgreSQL, where several nodes write, it is read from the row.
 #[derive(Debug, Clone)]
 pub struct SqlStore {
     backend: Backend,
     reader: AnyPool,
     writer: AnyPool,
+    epoch: Option<Arc<AtomicI64>>,
 }
 
 fn install_drivers() {
@@ -110,7 +119,7 @@ impl SqlStore {
                 .connect(url)
                 .await
                 .map_err(OpenError::Connect)?;
-            SqlStore { backend: Backend::Postgres, reader: pool.clone(), writer: pool }
+            SqlStore { backend: Backend::Postgres, reader: pool.clone(), writer: pool, epoch: None }
         } else {
             return Err(OpenError::UnsupportedUrl(url.to_owned()));
         };
@@ -147,7 +156,7 @@ impl SqlStore {
         // WAL is a property of the file: set once, it holds for every connection.
         sqlx::query("PRAGMA journal_mode = WAL").fetch_all(&writer).await.map_err(OpenError::Connect)?;
         let reader = pool(options.max_connections.max(1)).connect(&url).await.map_err(OpenError::Connect)?;
-        Ok(SqlStore { backend: Backend::Sqlite, reader, writer })
+        Ok(SqlStore { backend: Backend::Sqlite, reader, writer, epoch: Some(Arc::new(AtomicI64::new(0))) })
     }
 
     async fn migrate(&self) -> Result<(), OpenError> {
@@ -177,17 +186,27 @@ impl SqlStore {
 impl Store for SqlStore {
     async fn read(&self) -> StoreResult<Box<dyn StoreTx>> {
         let tx = self.reader.begin().await.map_err(backend_err)?;
-        Ok(Box::new(SqlTx { tx }))
+        Ok(Box::new(SqlTx { tx, epoch: None, moved: false }))
     }
 
     async fn write(&self) -> StoreResult<Box<dyn StoreTx>> {
         let tx = self.writer.begin().await.map_err(backend_err)?;
-        Ok(Box::new(SqlTx { tx }))
+        Ok(Box::new(SqlTx { tx, epoch: self.epoch.clone(), moved: false }))
     }
 
     async fn ping(&self) -> StoreResult<()> {
         sqlx::query("SELECT 1").fetch_one(&self.reader).await.map_err(backend_err)?;
         Ok(())
+    }
+
+    async fn admission_epoch(&self) -> StoreResult<i64> {
+        match &self.epoch {
+            Some(mirror) => Ok(mirror.load(Ordering::Acquire)),
+            None => {
+                let row = sqlx::query(EPOCH_SQL).fetch_one(&self.reader).await.map_err(backend_err)?;
+                row.try_get::<i64, _>(0).map_err(backend_err)
+            }
+        }
     }
 }
 
@@ -197,6 +216,11 @@ type Query<'q> = sqlx::query::Query<'q, Any, sqlx::any::AnyArguments>;
 /// One open transaction.
 struct SqlTx {
     tx: Transaction<'static, Any>,
+    /// The store's in-memory admission epoch (SQLite), published on commit.
+    epoch: Option<Arc<AtomicI64>>,
+    /// Whether this transaction moved the admission epoch (perhaps in a savepoint it later
+    /// rolled back: then the commit moves the mirror for nothing, which only costs a re-read).
+    moved: bool,
 }
 
 /// A savepoint name must be a plain identifier: it is spliced into SQL.
@@ -239,6 +263,13 @@ impl SqlTx {
         self.affected(bound(sql, binds)).await
     }
 
+    /// Moves the admission epoch forward inside this transaction (see `Store::admission_epoch`).
+    async fn bump_admission_epoch(&mut self) -> StoreResult<()> {
+        self.exec("UPDATE admission_epoch SET epoch = epoch + 1 WHERE id = 1").await?;
+        self.moved = true;
+        Ok(())
+    }
+
     async fn affected(&mut self, q: Query<'_>) -> StoreResult<u64> {
         Ok(q.execute(&mut *self.tx).await.map_err(backend_err)?.rows_affected())
     }
@@ -260,7 +291,13 @@ const FACTOR_COLUMNS: &str = "id, organization_id, user_id, kind, name, lookup, 
 #[async_trait]
 impl StoreTx for SqlTx {
     async fn commit(self: Box<Self>) -> StoreResult<()> {
-        self.tx.commit().await.map_err(backend_err)
+        self.tx.commit().await.map_err(backend_err)?;
+        // The mirror need not equal the row: it only has to change whenever a committed
+        // transaction may have changed what admission reads.
+        if let (Some(mirror), true) = (&self.epoch, self.moved) {
+            mirror.fetch_add(1, Ordering::AcqRel);
+        }
+        Ok(())
     }
 
     async fn savepoint(&mut self, name: &str) -> StoreResult<()> {
@@ -328,6 +365,7 @@ impl StoreTx for SqlTx {
         user_ids: &[String],
         now: i64,
     ) -> StoreResult<()> {
+        self.bump_admission_epoch().await?;
         let q = sqlx::query("UPDATE organizations SET root_quorum_threshold = $1, updated_at = $2 WHERE id = $3")
             .bind(threshold)
             .bind(now)
@@ -368,6 +406,7 @@ impl StoreTx for SqlTx {
     }
 
     async fn update_user(&mut self, u: &User) -> StoreResult<()> {
+        self.bump_admission_epoch().await?;
         let q = sqlx::query(
             "UPDATE users SET name = $1, email = $2, phone = $3, updated_at = $4, email_verified_at = $7, \
              phone_verified_at = $8 WHERE id = $5 AND organization_id = $6",
@@ -384,6 +423,7 @@ impl StoreTx for SqlTx {
     }
 
     async fn delete_user(&mut self, org_id: &str, user_id: &str) -> StoreResult<bool> {
+        self.bump_admission_epoch().await?;
         for sql in [
             "DELETE FROM user_tag_members WHERE user_id = $1",
             "DELETE FROM api_keys WHERE user_id = $1",
@@ -448,6 +488,7 @@ impl StoreTx for SqlTx {
     }
 
     async fn set_user_tags(&mut self, user_id: &str, tag_ids: &[String]) -> StoreResult<()> {
+        self.bump_admission_epoch().await?;
         let q = sqlx::query("DELETE FROM user_tag_members WHERE user_id = $1").bind(user_id.to_owned());
         self.affected(q).await?;
         for tag in tag_ids {
@@ -457,6 +498,7 @@ impl StoreTx for SqlTx {
     }
 
     async fn add_user_to_tag(&mut self, tag_id: &str, user_id: &str) -> StoreResult<()> {
+        self.bump_admission_epoch().await?;
         let q = sqlx::query(
             "INSERT INTO user_tag_members (tag_id, user_id) VALUES ($1, $2) ON CONFLICT (tag_id, user_id) DO NOTHING",
         )
@@ -505,6 +547,7 @@ impl StoreTx for SqlTx {
     }
 
     async fn delete_api_key(&mut self, org_id: &str, user_id: &str, key_id: &str) -> StoreResult<bool> {
+        self.bump_admission_epoch().await?;
         let q = sqlx::query("DELETE FROM api_keys WHERE id = $1 AND user_id = $2 AND organization_id = $3")
             .bind(key_id.to_owned())
             .bind(user_id.to_owned())
@@ -542,6 +585,7 @@ impl StoreTx for SqlTx {
         ids: Option<&[String]>,
         keep: Option<&str>,
     ) -> StoreResult<u64> {
+        self.bump_admission_epoch().await?;
         let mut sql =
             "DELETE FROM api_keys WHERE organization_id = $1 AND user_id = $2 AND kind = 'SESSION'".to_owned();
         let mut binds = vec![Bind::Text(org_id.to_owned()), Bind::Text(user_id.to_owned())];
@@ -553,6 +597,7 @@ impl StoreTx for SqlTx {
     }
 
     async fn insert_factor(&mut self, f: &Factor) -> StoreResult<()> {
+        self.bump_admission_epoch().await?;
         let sql = format!(
             "INSERT INTO factors ({FACTOR_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
              ON CONFLICT (organization_id, kind, lookup) DO NOTHING"
@@ -609,6 +654,7 @@ impl StoreTx for SqlTx {
     }
 
     async fn update_factor(&mut self, f: &Factor) -> StoreResult<()> {
+        self.bump_admission_epoch().await?;
         let q = sqlx::query(
             "UPDATE factors SET name = $3, secret = $4, active = $5, updated_at = $6 \
              WHERE organization_id = $1 AND id = $2",
@@ -644,6 +690,7 @@ impl StoreTx for SqlTx {
         kind: FactorKind,
         ids: Option<&[String]>,
     ) -> StoreResult<u64> {
+        self.bump_admission_epoch().await?;
         let sql = "DELETE FROM factors WHERE organization_id = $1 AND user_id = $2 AND kind = $3".to_owned();
         let binds =
             vec![Bind::Text(org_id.to_owned()), Bind::Text(user_id.to_owned()), Bind::Text(kind.as_str().to_owned())];
@@ -1035,6 +1082,7 @@ impl StoreTx for SqlTx {
     }
 
     async fn put_ip_rule_set(&mut self, set: &IpRuleSet) -> StoreResult<()> {
+        self.bump_admission_epoch().await?;
         let rules = serde_json::to_string(&set.rules).map_err(|e| StoreError::Backend(e.to_string()))?;
         let q = sqlx::query(
             "INSERT INTO ip_rules (organization_id, public_key, kind, enabled, on_error, rules, updated_at) \
@@ -1057,6 +1105,7 @@ impl StoreTx for SqlTx {
         public_key: Option<&str>,
         kind: ListKind,
     ) -> StoreResult<bool> {
+        self.bump_admission_epoch().await?;
         let q = sqlx::query("DELETE FROM ip_rules WHERE organization_id = $1 AND public_key = $2 AND kind = $3")
             .bind(org_id.to_owned())
             .bind(public_key.unwrap_or("").to_owned())
@@ -1315,6 +1364,7 @@ impl StoreTx for SqlTx {
     }
 
     async fn put_mfa_enforcement_rule(&mut self, rule: &EnforcementRule) -> StoreResult<()> {
+        self.bump_admission_epoch().await?;
         let q = sqlx::query(
             "INSERT INTO mfa_enforcement (organization_id, value, grace_period_days, accept_email_sms_otp, \
              updated_at, updated_by) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (organization_id) DO UPDATE SET \
@@ -1332,6 +1382,7 @@ impl StoreTx for SqlTx {
     }
 
     async fn delete_mfa_enforcement_rule(&mut self, org_id: &str) -> StoreResult<bool> {
+        self.bump_admission_epoch().await?;
         // INVARIANT: '' is the global rule, which is never deleted.
         let q = sqlx::query("DELETE FROM mfa_enforcement WHERE organization_id = $1 AND organization_id <> ''")
             .bind(org_id.to_owned());
@@ -1513,6 +1564,7 @@ impl StoreTx for SqlTx {
     }
 
     async fn put_auth_proxy(&mut self, p: &twofold_core::model::AuthProxy) -> StoreResult<()> {
+        self.bump_admission_epoch().await?;
         let q = sqlx::query(
             "INSERT INTO auth_proxies (organization_id, user_id, api_key_id, policy_id, sealed_key, config, \
              created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (organization_id) DO \
@@ -1530,6 +1582,7 @@ impl StoreTx for SqlTx {
     }
 
     async fn delete_auth_proxy(&mut self, org_id: &str) -> StoreResult<bool> {
+        self.bump_admission_epoch().await?;
         let q = sqlx::query("DELETE FROM auth_proxies WHERE organization_id = $1").bind(org_id.to_owned());
         Ok(self.affected(q).await? == 1)
     }

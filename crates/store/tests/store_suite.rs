@@ -431,6 +431,100 @@ async fn auth_proxy_suite(store: &SqlStore) {
     tx.commit().await.expect("commit");
 }
 
+/// Runs `$body` on `$tx` in a committed write and checks whether the admission epoch moved.
+macro_rules! moves_epoch {
+    ($store:expr, $moves:expr, $what:literal, |$tx:ident| $body:expr) => {{
+        let before = $store.admission_epoch().await.expect("epoch");
+        let mut $tx = $store.write().await.expect("write");
+        let _ = $body.await.expect($what);
+        $tx.commit().await.expect("commit");
+        let after = $store.admission_epoch().await.expect("epoch");
+        assert_eq!(after > before, $moves, "{}: admission epoch {before} -> {after}", $what);
+    }};
+}
+
+/// Every write that changes what admission reads moves the epoch; the frequent writes
+/// that do not (new sessions, session touches, counters, activities) leave it alone,
+/// and a rolled-back change moves nothing.
+async fn admission_epoch_suite(store: &SqlStore) {
+    use twofold_core::model::UserTag;
+    use twofold_core::network::{IpRuleSet, ListKind};
+    let mut tx = store.write().await.expect("write");
+    tx.insert_organization(&org("ep", None)).await.expect("org");
+    tx.insert_user(&user("epu", "ep")).await.expect("user");
+    tx.commit().await.expect("commit");
+    let mut session = key("eps", "ep", "epu", "02ee");
+    session.kind = KeyKind::Session;
+    let mut totp = factor("ept", FactorKind::Totp, None);
+    totp.organization_id = "ep".into();
+    totp.user_id = "epu".into();
+    let tag = UserTag {
+        id: "eptag".into(),
+        organization_id: "ep".into(),
+        name: "admin".into(),
+        created_at: 1,
+        updated_at: 1,
+    };
+    let list = IpRuleSet {
+        organization_id: "ep".into(),
+        public_key: None,
+        kind: ListKind::Deny,
+        enabled: true,
+        on_error: "DENY".into(),
+        rules: Vec::new(),
+        updated_at: 1,
+    };
+    let rule = EnforcementRule {
+        organization_id: Some("ep".into()),
+        value: EnforcementValue::Required,
+        grace_period_days: 0,
+        accept_email_sms_otp: false,
+        updated_at: 1,
+        updated_by: None,
+    };
+
+    moves_epoch!(store, false, "a new API key", |tx| tx.insert_api_key(&key("epk", "ep", "epu", "02ef")));
+    moves_epoch!(store, false, "a new session", |tx| tx.insert_api_key(&session));
+    moves_epoch!(store, false, "a session touch", |tx| tx.touch_session("eps", 10, 5));
+    moves_epoch!(store, false, "a new tag", |tx| tx.insert_user_tag(&tag));
+    moves_epoch!(store, false, "an activity", |tx| tx.insert_activity(&activity(
+        "epa",
+        "ep",
+        1,
+        ActivityStatus::Created
+    )));
+    moves_epoch!(store, false, "an auth failure", |tx| tx.record_auth_failure("ep", "epu", "TOTP", 3));
+    moves_epoch!(store, true, "a user change", |tx| tx.update_user(&user("epu", "ep")));
+    moves_epoch!(store, true, "a tag membership", |tx| tx.add_user_to_tag("eptag", "epu"));
+    moves_epoch!(store, true, "tags replaced", |tx| tx.set_user_tags("epu", &[]));
+    moves_epoch!(store, true, "a root quorum", |tx| tx.set_root_quorum("ep", 1, &["epu".to_owned()], 4));
+    moves_epoch!(store, true, "a new factor", |tx| tx.insert_factor(&totp));
+    moves_epoch!(store, false, "a counter", |tx| tx.advance_factor_counter("ept", 9, 5));
+    moves_epoch!(store, true, "a factor change", |tx| tx.update_factor(&totp));
+    moves_epoch!(store, true, "factors removed", |tx| tx.delete_factors("ep", "epu", FactorKind::Totp, None));
+    moves_epoch!(store, true, "an IP list", |tx| tx.put_ip_rule_set(&list));
+    moves_epoch!(store, true, "an IP list removed", |tx| tx.delete_ip_rule_set("ep", None, ListKind::Deny));
+    moves_epoch!(store, true, "an enforcement rule", |tx| tx.put_mfa_enforcement_rule(&rule));
+    moves_epoch!(store, true, "an enforcement reset", |tx| tx.delete_mfa_enforcement_rule("ep"));
+    moves_epoch!(store, true, "sessions removed", |tx| tx.delete_sessions("ep", "epu", None, None));
+    moves_epoch!(store, true, "a key removed", |tx| tx.delete_api_key("ep", "epu", "epk"));
+    moves_epoch!(store, true, "a user removed", |tx| tx.delete_user("ep", "epu"));
+
+    let before = store.admission_epoch().await.expect("epoch");
+    let mut tx = store.write().await.expect("write");
+    tx.put_ip_rule_set(&list).await.expect("list");
+    drop(tx);
+    assert_eq!(store.admission_epoch().await.expect("epoch"), before, "a rolled-back change moves nothing");
+    // A change undone in a savepoint of a committed transaction (a failed execution), then a
+    // real change: the real one still moves the epoch.
+    let mut tx = store.write().await.expect("write");
+    tx.savepoint("execute").await.expect("savepoint");
+    tx.put_ip_rule_set(&list).await.expect("list");
+    tx.rollback_to("execute").await.expect("rollback to savepoint");
+    tx.commit().await.expect("commit");
+    moves_epoch!(store, true, "a change after one undone in a savepoint", |tx| tx.put_ip_rule_set(&list));
+}
+
 async fn open(db: &TestDb) -> SqlStore {
     SqlStore::open(db.url(), &StoreOptions::default()).await.expect("open")
 }
@@ -451,6 +545,7 @@ async fn store_suite_on_every_backend() {
         mfa_suite(&store).await;
         enforcement_suite(&store).await;
         auth_proxy_suite(&store).await;
+        admission_epoch_suite(&store).await;
         // A schema newer than the binary is refused, not half-used.
         sqlx::query(
             "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) \

@@ -1,13 +1,30 @@
-//! Network admission: the organization's IP lists before the stamp, the API key's
-//! allow list after identity, and the lock-out guard when lists change.
+//! Admission: the organization's IP lists before the stamp, the stamp and identity, the
+//! API key's allow list after identity, the caller's MFA enrollment status, and the
+//! lock-out guard when lists change.
+//!
+//! For an API-key stamp (nearly every request), everything admission reads about the
+//! key in the organization is one [`KeyFacts`], kept in an [`AdmissionCache`] and
+//! trusted only while the store's admission epoch is the one it was read at: a request
+//! then costs one small read instead of ten, and a change committed on any node
+//! (a removed key, an IP list, an enforcement rule, a new factor) moves the epoch and
+//! applies to the very next request on every node. The checks themselves run on every
+//! request, on the facts, with this request's clock and address. A refusal is never
+//! decided from the cache: it is re-read and re-checked first, then audited.
 
+use std::collections::HashMap;
 use std::net::IpAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use super::execute::rule_set;
-use super::{Caller, Engine};
+use super::identity::{StampProof, UNKNOWN_KEY};
+use super::{Caller, CallerCredential, Engine, Request};
 use crate::audit;
+use crate::crypto;
+use crate::enforcement::EnrollmentStatus;
 use crate::error::{Error, Result};
 use crate::intents::Intent;
+use crate::model::{ApiKey, KeyKind, Organization, User};
 use crate::network::{self, IpRuleSet, ListKind, Refusal};
 use crate::store::StoreTx;
 
@@ -19,38 +36,340 @@ fn shown(ip: Option<IpAddr>) -> String {
     ip.map_or_else(|| "an unknown address".to_owned(), |ip| ip.to_string())
 }
 
-impl Engine {
-    /// Applies `org_id`'s deny list, then its allow list, to the client address.
-    pub(super) async fn admit_network(&self, tx: &mut dyn StoreTx, org_id: &str, ip: Option<IpAddr>) -> Result<()> {
-        let sets = tx.ip_rule_sets(org_id, None).await?;
-        match network::admit(org_list(&sets, ListKind::Deny), org_list(&sets, ListKind::Allow), ip) {
-            Ok(()) => Ok(()),
-            Err(refusal) => {
-                self.audit_ip_denied(org_id, ip, &refusal, None).await;
-                Err(Error::PermissionDenied(format!(
-                    "requests from {} are not allowed for organization `{org_id}` by its IP rules",
-                    shown(ip)
-                )))
+/// The organization's deny list, then its allow list, applied to the client address.
+fn network_lists(sets: &[IpRuleSet], ip: Option<IpAddr>, org_id: &str) -> std::result::Result<(), Refused> {
+    network::admit(org_list(sets, ListKind::Deny), org_list(sets, ListKind::Allow), ip).map_err(|refusal| Refused {
+        error: Error::PermissionDenied(format!(
+            "requests from {} are not allowed for organization `{org_id}` by its IP rules",
+            shown(ip)
+        )),
+        audit: Some(Box::new(Audit::Ip { org_id: org_id.to_owned(), refusal, actor: None })),
+    })
+}
+
+/// The caller's API key allow list (`sets` are the key's own lists), if it has one.
+fn key_allow_list(caller: &Caller, sets: &[IpRuleSet], ip: Option<IpAddr>) -> std::result::Result<(), Refused> {
+    let own = sets.iter().find(|s| s.public_key.is_some() && s.kind == ListKind::Allow);
+    network::admit(None, own, ip).map_err(|refusal| Refused {
+        error: Error::PermissionDenied(format!(
+            "requests from {} are not allowed for this API key by its IP allow list",
+            shown(ip)
+        )),
+        audit: Some(Box::new(Audit::Ip {
+            org_id: caller.organization.id.clone(),
+            refusal,
+            actor: Some((caller.user.id.clone(), caller.credential.id.clone())),
+        })),
+    })
+}
+
+/// How often a session's last use is written (its idle timer has minute resolution).
+const TOUCH_EVERY_MS: i64 = 60_000;
+
+/// Everything admitting an API-key stamp in one organization reads from the store.
+#[derive(Debug, Clone)]
+pub(super) struct KeyFacts {
+    /// The admission epoch these facts were read at (read before them).
+    epoch: i64,
+    /// When they were read: even an unchanged epoch trusts them for [`AdmissionCache::MAX_AGE`] only,
+    /// which bounds what a change made behind twofold's back (an edit in the database) can outlive.
+    loaded: Instant,
+    /// The organization the request addresses.
+    org_id: String,
+    /// The organization's own IP lists.
+    org_sets: Vec<IpRuleSet>,
+    /// Every key row with this public key, in any organization.
+    keys: Vec<ApiKey>,
+    /// The key's row in this organization, with its user; `None` when it has none.
+    member: Option<Member>,
+}
+
+/// A key of the organization, its user and what the organization's rules say of them.
+#[derive(Debug, Clone)]
+struct Member {
+    key: ApiKey,
+    organization: Organization,
+    user: User,
+    auth_proxy: bool,
+    key_sets: Vec<IpRuleSet>,
+    enrollment: EnrollmentStatus,
+}
+
+/// What to record in the audit log when a request is refused.
+enum Audit {
+    /// An IP list refused the address (the key's own list names the caller).
+    Ip { org_id: String, refusal: Refusal, actor: Option<(String, String)> },
+    /// A registered credential's stamp was refused.
+    Stamp { org_id: String, user_id: String, credential_id: String, reason: String },
+}
+
+/// A refusal decided on the facts: the error to answer and what to audit.
+struct Refused {
+    error: Error,
+    audit: Option<Box<Audit>>,
+}
+
+impl Refused {
+    fn plain(error: Error) -> Self {
+        Refused { error, audit: None }
+    }
+
+    fn stamp(key: &ApiKey, reason: &str, error: Error) -> Self {
+        let audit = Audit::Stamp {
+            org_id: key.organization_id.clone(),
+            user_id: key.user_id.clone(),
+            credential_id: key.id.clone(),
+            reason: reason.to_owned(),
+        };
+        Refused { error, audit: Some(Box::new(audit)) }
+    }
+}
+
+/// The API-key stamp fields, borrowed from the request.
+struct KeyStamp<'a> {
+    public_key: &'a str,
+    scheme: &'a str,
+    signature: &'a str,
+}
+
+/// [`KeyFacts`] by (organization id, lower-case public key hex), bounded in size.
+#[derive(Default)]
+pub(super) struct AdmissionCache {
+    entries: Mutex<HashMap<(String, String), Arc<KeyFacts>>>,
+}
+
+impl AdmissionCache {
+    /// Entries kept before the cache starts over (each is a few hundred bytes).
+    const CAPACITY: usize = 16_384;
+    /// How long facts are trusted at most, whatever the epoch says.
+    const MAX_AGE: Duration = Duration::from_secs(10);
+
+    fn get(&self, org_id: &str, public_key: &str, epoch: i64) -> Option<Arc<KeyFacts>> {
+        let entries = self.entries.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        entries
+            .get(&(org_id.to_owned(), public_key.to_owned()))
+            .filter(|f| f.epoch == epoch && f.loaded.elapsed() < Self::MAX_AGE)
+            .cloned()
+    }
+
+    fn put(&self, org_id: &str, public_key: &str, facts: KeyFacts) {
+        let mut entries = self.entries.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if entries.len() >= Self::CAPACITY {
+            let newest = facts.epoch;
+            entries.retain(|_, f| f.epoch == newest);
+            if entries.len() >= Self::CAPACITY {
+                entries.clear();
             }
+        }
+        entries.insert((org_id.to_owned(), public_key.to_owned()), Arc::new(facts));
+    }
+}
+
+impl Engine {
+    /// Admits a request to `organization_id`: network rules (before the stamp is looked
+    /// at), the stamp and identity, the key's own allow list and the enrollment status.
+    pub(super) async fn admit(&self, req: &Request<'_>, organization_id: &str) -> Result<Caller> {
+        if let Ok(stamp @ StampProof::Key { public_key, scheme, signature }) = &req.stamp {
+            let key_stamp = KeyStamp { public_key, scheme, signature };
+            return self.admit_key_stamp(req, organization_id, stamp, &key_stamp).await;
+        }
+        let mut tx = self.store.read().await?;
+        self.admit_network(&mut *tx, organization_id, req.client_ip).await?;
+        let stamp = req.stamp.as_ref().map_err(|why| Error::Unauthenticated(why.clone()))?;
+        let caller = self.authenticate_factor(&mut *tx, stamp, req.body, organization_id).await?;
+        let key_sets = tx.ip_rule_sets(organization_id, Some(&caller.credential.public_key)).await?;
+        if let Err(refused) = key_allow_list(&caller, &key_sets, req.client_ip) {
+            return Err(self.refuse(refused, req.client_ip).await);
+        }
+        let _ = req.enrollment.set(self.enrollment_status(&mut *tx, organization_id, &caller.user).await?);
+        Ok(caller)
+    }
+
+    /// Admits an API-key stamp from cached facts when the epoch allows, else from the store.
+    async fn admit_key_stamp(
+        &self,
+        req: &Request<'_>,
+        org_id: &str,
+        stamp: &StampProof,
+        key_stamp: &KeyStamp<'_>,
+    ) -> Result<Caller> {
+        let public_key = key_stamp.public_key.to_ascii_lowercase();
+        let epoch = self.store.admission_epoch().await?;
+        let now = self.clock.now_ms();
+        if let Some(facts) = self.admissions.get(org_id, &public_key, epoch)
+            && let Ok((caller, status)) = self.check_key_facts(&facts, key_stamp, stamp, req, now)
+        {
+            let _ = req.enrollment.set(status);
+            self.touch_session(&caller, org_id, &public_key, &facts, now).await?;
+            return Ok(caller);
+        }
+        let facts = {
+            let mut tx = self.store.read().await?;
+            self.load_key_facts(&mut *tx, org_id, &public_key, epoch).await?
+        };
+        match self.check_key_facts(&facts, key_stamp, stamp, req, now) {
+            Ok((caller, status)) => {
+                let _ = req.enrollment.set(status);
+                self.touch_session(&caller, org_id, &public_key, &facts, now).await?;
+                if facts.member.is_some() {
+                    self.admissions.put(org_id, &public_key, facts);
+                }
+                Ok(caller)
+            }
+            Err(refused) => Err(self.refuse(refused, req.client_ip).await),
         }
     }
 
-    /// Applies the caller's API key allow list, if it has one.
-    pub(super) async fn admit_key(&self, tx: &mut dyn StoreTx, caller: &Caller, ip: Option<IpAddr>) -> Result<()> {
-        let key = &caller.credential;
-        let org_id = &caller.organization.id;
-        let sets = tx.ip_rule_sets(org_id, Some(&key.public_key)).await?;
-        let own = sets.iter().find(|s| s.public_key.is_some() && s.kind == ListKind::Allow);
-        match network::admit(None, own, ip) {
-            Ok(()) => Ok(()),
-            Err(refusal) => {
-                self.audit_ip_denied(org_id, ip, &refusal, Some(caller)).await;
-                Err(Error::PermissionDenied(format!(
-                    "requests from {} are not allowed for this API key by its IP allow list",
-                    shown(ip)
-                )))
-            }
+    /// Reads everything admission needs about `public_key` in `org_id`.
+    async fn load_key_facts(
+        &self,
+        tx: &mut dyn StoreTx,
+        org_id: &str,
+        public_key: &str,
+        epoch: i64,
+    ) -> Result<KeyFacts> {
+        let org_sets = tx.ip_rule_sets(org_id, None).await?;
+        let keys = tx.api_keys_by_public_key(public_key).await?;
+        let mut member = None;
+        if let Some(key) = keys.iter().find(|k| k.organization_id == org_id)
+            && let Some(organization) = tx.get_organization(org_id).await?
+            && let Some(user) = tx.get_user(org_id, &key.user_id).await?
+        {
+            member = Some(Member {
+                key: key.clone(),
+                auth_proxy: self.is_proxy_user(tx, &user).await?,
+                key_sets: tx.ip_rule_sets(org_id, Some(&key.public_key)).await?,
+                enrollment: self.enrollment_status(tx, org_id, &user).await?,
+                organization,
+                user,
+            });
         }
+        Ok(KeyFacts { epoch, loaded: Instant::now(), org_id: org_id.to_owned(), org_sets, keys, member })
+    }
+
+    /// Every admission check of an API-key stamp, on `facts`, in order; no side effects.
+    fn check_key_facts(
+        &self,
+        facts: &KeyFacts,
+        key_stamp: &KeyStamp<'_>,
+        stamp: &StampProof,
+        req: &Request<'_>,
+        now: i64,
+    ) -> std::result::Result<(Caller, EnrollmentStatus), Refused> {
+        network_lists(&facts.org_sets, req.client_ip, &facts.org_id)?;
+        let signature = hex::decode(key_stamp.signature)
+            .map_err(|_| Refused::plain(Error::Unauthenticated("stamp signature is not valid hex".to_owned())))?;
+        let Some(first) = facts.keys.first() else {
+            return Err(Refused::plain(Error::Unauthenticated(format!(
+                "{UNKNOWN_KEY}: `{}`",
+                crypto::clip(key_stamp.public_key)
+            ))));
+        };
+        if first.curve.stamp_scheme() != key_stamp.scheme {
+            let error = Error::Unauthenticated(format!(
+                "stamp scheme `{}` does not match the key's curve {}; expected `{}`",
+                crypto::clip(key_stamp.scheme),
+                first.curve.as_str(),
+                first.curve.stamp_scheme()
+            ));
+            return Err(Refused::stamp(first, "stamp scheme does not match the key's curve", error));
+        }
+        // Every row with this public key carries the same verifying key.
+        if !crypto::verify(first.curve, &first.verify_key, req.body, &signature) {
+            let error = Error::Unauthenticated("stamp signature does not verify over the request body".to_owned());
+            return Err(Refused::stamp(first, "signature does not verify over the request body", error));
+        }
+        let Some(member) = &facts.member else {
+            if facts.keys.iter().any(|k| k.organization_id == facts.org_id) {
+                return Err(Refused::plain(Error::Unauthenticated(UNKNOWN_KEY.to_owned())));
+            }
+            let error = Error::PermissionDenied(format!(
+                "this key may not act in organization `{}`: {UNKNOWN_KEY}",
+                crypto::clip(&facts.org_id)
+            ));
+            return Err(Refused::stamp(first, "key used for an organization it does not belong to", error));
+        };
+        let key = &member.key;
+        if key.expires_at.is_some_and(|exp| exp <= now) {
+            let what =
+                if key.kind == KeyKind::Session { "expired api key (session expired)" } else { "expired api key" };
+            return Err(Refused::stamp(key, what, Error::Unauthenticated(format!("{what} `{}`", key.id))));
+        }
+        let idle_ms = self.config.factors.session_idle_ms;
+        // A session key's `updated_at` is when it was last used (sessions are never edited).
+        if key.kind == KeyKind::Session && now - key.updated_at > idle_ms {
+            let what = format!("expired api key (session idle for more than {} minutes)", idle_ms / 60_000);
+            let error = Error::Unauthenticated(format!("{what} `{}`", key.id));
+            return Err(Refused::stamp(key, &what, error));
+        }
+        let caller = Caller {
+            credential: CallerCredential {
+                id: key.id.clone(),
+                public_key: key.public_key.clone(),
+                credential_type: key.credential_type(),
+                authentication_type: key.authentication_type(),
+                api_key: Some(key.clone()),
+            },
+            organization: member.organization.clone(),
+            user: member.user.clone(),
+            stamp: stamp.clone(),
+            auth_proxy: member.auth_proxy,
+        };
+        key_allow_list(&caller, &member.key_sets, req.client_ip)?;
+        Ok((caller, member.enrollment.clone()))
+    }
+
+    /// Records a session's use at most once a minute, in a short write of its own (so
+    /// reads stay reads), and keeps the cached copy of the key in step.
+    async fn touch_session(
+        &self,
+        caller: &Caller,
+        org_id: &str,
+        public_key: &str,
+        facts: &KeyFacts,
+        now: i64,
+    ) -> Result<()> {
+        let Some(key) = caller.credential.api_key.as_ref().filter(|k| k.kind == KeyKind::Session) else {
+            return Ok(());
+        };
+        if now - key.updated_at <= TOUCH_EVERY_MS {
+            return Ok(());
+        }
+        let mut w = self.store.write().await?;
+        w.touch_session(&key.id, now, now - TOUCH_EVERY_MS).await?;
+        w.commit().await?;
+        // Touching moves no epoch: the cached copy learns the new last use here, and a
+        // node whose copy is older re-reads before it ever refuses a session as idle.
+        let mut fresh = facts.clone();
+        if let Some(m) = fresh.member.as_mut() {
+            m.key.updated_at = now;
+        }
+        self.admissions.put(org_id, public_key, fresh);
+        Ok(())
+    }
+
+    /// Applies `org_id`'s deny list, then its allow list, to the client address.
+    pub(super) async fn admit_network(&self, tx: &mut dyn StoreTx, org_id: &str, ip: Option<IpAddr>) -> Result<()> {
+        let sets = tx.ip_rule_sets(org_id, None).await?;
+        match network_lists(&sets, ip, org_id) {
+            Ok(()) => Ok(()),
+            Err(refused) => Err(self.refuse(refused, ip).await),
+        }
+    }
+
+    /// Audits a refusal (when it names something to audit) and returns its error.
+    async fn refuse(&self, refused: Refused, ip: Option<IpAddr>) -> Error {
+        match refused.audit.map(|a| *a) {
+            Some(Audit::Ip { org_id, refusal, actor }) => {
+                let actor = actor.as_ref().map(|(u, c)| (u.as_str(), c.as_str()));
+                self.audit_ip_denied(&org_id, ip, &refusal, actor).await;
+            }
+            Some(Audit::Stamp { org_id, user_id, credential_id, reason }) => {
+                self.audit_rejected_stamp(&org_id, &user_id, &credential_id, &reason).await;
+            }
+            None => {}
+        }
+        refused.error
     }
 
     /// Refuses new IP lists that would shut out the address they are being saved from,
@@ -103,12 +422,12 @@ impl Engine {
         }
     }
 
-    async fn audit_ip_denied(&self, org_id: &str, ip: Option<IpAddr>, refusal: &Refusal, caller: Option<&Caller>) {
+    async fn audit_ip_denied(&self, org_id: &str, ip: Option<IpAddr>, refusal: &Refusal, actor: Option<(&str, &str)>) {
         let event = audit::NewEvent {
             event_type: "IP_DENIED",
             outcome: "DENIED",
-            actor_user_id: caller.map(|c| c.user.id.as_str()),
-            actor_credential_id: caller.map(|c| c.credential.id.as_str()),
+            actor_user_id: actor.map(|(user_id, _)| user_id),
+            actor_credential_id: actor.map(|(_, credential_id)| credential_id),
             subject: None,
             details: serde_json::json!({ "ip": shown(ip), "list": refusal.list.as_str(), "rule": refusal.rule }),
         };

@@ -1,7 +1,7 @@
-//! Tenant MFA enforcement in the pipeline: the caller's enrollment status, read in the
-//! request's own read transaction right after identity (so a rule change applies to
-//! the very next request on every node, with no cache to invalidate); the gate that
-//! refuses what the rule forbids; rule changes; and the two queries.
+//! Tenant MFA enforcement in the pipeline: the caller's enrollment status, read with the
+//! rest of admission (a rule change moves the admission epoch, so it applies to the very
+//! next request on every node); the gate that refuses what the rule forbids; rule
+//! changes; and the two queries.
 
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -13,6 +13,7 @@ use crate::crypto;
 use crate::enforcement::{self, Change, EnforcementRule, EnforcementValue, EnrollmentStatus, RuleView, Scope};
 use crate::error::{Error, Result};
 use crate::intents::Intent;
+use crate::model::User;
 use crate::store::StoreTx;
 
 /// Queries about one's own factors, needed to enroll: they stay open after the grace period.
@@ -96,24 +97,26 @@ async fn resolve_target(
 
 impl Engine {
     /// The caller's enrollment status under its organization's effective rule.
-    pub(super) async fn enrollment_status(&self, tx: &mut dyn StoreTx, caller: &Caller) -> Result<EnrollmentStatus> {
-        let org_id = caller.organization.id.as_str();
-        let user = &caller.user;
+    pub(super) async fn enrollment_status(
+        &self,
+        tx: &mut dyn StoreTx,
+        org_id: &str,
+        user: &User,
+    ) -> Result<EnrollmentStatus> {
         let rule = effective_rule(tx, org_id).await?;
-        let is_admin = rule.value == EnforcementValue::RequiredForAdmins && self.is_admin(tx, caller).await?;
+        let is_admin = rule.value == EnforcementValue::RequiredForAdmins && self.is_admin(tx, org_id, &user.id).await?;
         let factors = tx.list_factors(org_id, &user.id, None).await?;
         let enrolled = enforcement::is_enrolled(&factors, user, rule.accept_email_sms_otp);
         Ok(EnrollmentStatus::of(&rule, user, is_admin, enrolled))
     }
 
     /// Whether the caller is a root-quorum member or carries an admin tag.
-    async fn is_admin(&self, tx: &mut dyn StoreTx, caller: &Caller) -> Result<bool> {
-        let org_id = caller.organization.id.as_str();
-        if tx.root_quorum_members(org_id).await?.contains(&caller.user.id) {
+    async fn is_admin(&self, tx: &mut dyn StoreTx, org_id: &str, user_id: &str) -> Result<bool> {
+        if tx.root_quorum_members(org_id).await?.iter().any(|m| m == user_id) {
             return Ok(true);
         }
         let memberships = tx.user_tag_memberships(org_id).await?;
-        let mine: Vec<&String> = memberships.iter().filter(|(u, _)| *u == caller.user.id).map(|(_, t)| t).collect();
+        let mine: Vec<&String> = memberships.iter().filter(|(u, _)| u == user_id).map(|(_, t)| t).collect();
         if mine.is_empty() {
             return Ok(false);
         }

@@ -4,7 +4,7 @@ use super::Engine;
 use crate::crypto;
 use crate::error::{Error, Result};
 use crate::factors::passkey::{self, WebauthnStamp};
-use crate::model::{ApiKey, FactorKind, KeyKind, Organization, User};
+use crate::model::{ApiKey, FactorKind, Organization, User};
 use crate::store::StoreTx;
 
 /// A parsed stamp header, not yet checked.
@@ -100,11 +100,12 @@ impl Caller {
 }
 
 /// Turnkey's wording, which SDKs match on.
-const UNKNOWN_KEY: &str = "could not find public key in organization or its parent organization";
+pub(super) const UNKNOWN_KEY: &str = "could not find public key in organization or its parent organization";
 
 impl Engine {
-    /// Checks the stamp over `body` and resolves the caller in `organization_id`.
-    pub async fn authenticate(
+    /// Checks a passkey or attested stamp over `body` and resolves the caller in
+    /// `organization_id` (API-key stamps are admitted from cached key facts instead).
+    pub(super) async fn authenticate_factor(
         &self,
         tx: &mut dyn StoreTx,
         stamp: &StampProof,
@@ -112,20 +113,12 @@ impl Engine {
         organization_id: &str,
     ) -> Result<Caller> {
         let (credential, org_id, user_id) = match stamp {
-            StampProof::Key { public_key, scheme, signature } => {
-                let key = self.check_key_stamp(tx, public_key, scheme, signature, body, organization_id).await?;
-                let credential = CallerCredential {
-                    id: key.id.clone(),
-                    public_key: key.public_key.clone(),
-                    credential_type: key.credential_type(),
-                    authentication_type: key.authentication_type(),
-                    api_key: Some(key.clone()),
-                };
-                (credential, key.organization_id, key.user_id)
-            }
             StampProof::Webauthn(w) => self.check_passkey_stamp(tx, w, body, organization_id).await?,
             StampProof::Attested { token, public_key, signature } => {
                 self.check_attested_stamp(tx, token, public_key, signature, body, organization_id).await?
+            }
+            StampProof::Key { .. } => {
+                return Err(Error::Internal("an API-key stamp is admitted from key facts, not here".to_owned()));
             }
         };
         let organization =
@@ -134,92 +127,6 @@ impl Engine {
             tx.get_user(&org_id, &user_id).await?.ok_or_else(|| Error::Unauthenticated(UNKNOWN_KEY.to_owned()))?;
         let auth_proxy = self.is_proxy_user(tx, &user).await?;
         Ok(Caller { user, organization, credential, stamp: stamp.clone(), auth_proxy })
-    }
-
-    async fn check_key_stamp(
-        &self,
-        tx: &mut dyn StoreTx,
-        public_key: &str,
-        scheme: &str,
-        signature: &str,
-        body: &[u8],
-        organization_id: &str,
-    ) -> Result<ApiKey> {
-        let signature = hex::decode(signature)
-            .map_err(|_| Error::Unauthenticated("stamp signature is not valid hex".to_owned()))?;
-        let keys = tx.api_keys_by_public_key(&public_key.to_ascii_lowercase()).await?;
-        let Some(first) = keys.first() else {
-            return Err(Error::Unauthenticated(format!("{UNKNOWN_KEY}: `{}`", crypto::clip(public_key))));
-        };
-        if first.curve.stamp_scheme() != scheme {
-            self.audit_rejected_stamp(
-                &first.organization_id,
-                &first.user_id,
-                &first.id,
-                "stamp scheme does not match the key's curve",
-            )
-            .await;
-            return Err(Error::Unauthenticated(format!(
-                "stamp scheme `{}` does not match the key's curve {}; expected `{}`",
-                crypto::clip(scheme),
-                first.curve.as_str(),
-                first.curve.stamp_scheme()
-            )));
-        }
-        // Every row with this public key carries the same verifying key.
-        if !crypto::verify(first.curve, &first.verify_key, body, &signature) {
-            self.audit_rejected_stamp(
-                &first.organization_id,
-                &first.user_id,
-                &first.id,
-                "signature does not verify over the request body",
-            )
-            .await;
-            return Err(Error::Unauthenticated("stamp signature does not verify over the request body".to_owned()));
-        }
-        let Some(key) = keys.iter().find(|k| k.organization_id == organization_id).cloned() else {
-            self.audit_rejected_stamp(
-                &first.organization_id,
-                &first.user_id,
-                &first.id,
-                "key used for an organization it does not belong to",
-            )
-            .await;
-            return Err(Error::PermissionDenied(format!(
-                "this key may not act in organization `{}`: {UNKNOWN_KEY}",
-                crypto::clip(organization_id)
-            )));
-        };
-        if key.expires_at.is_some_and(|exp| exp <= self.clock.now_ms()) {
-            let what =
-                if key.kind == KeyKind::Session { "expired api key (session expired)" } else { "expired api key" };
-            self.audit_rejected_stamp(&key.organization_id, &key.user_id, &key.id, what).await;
-            return Err(Error::Unauthenticated(format!("{what} `{}`", key.id)));
-        }
-        if key.kind == KeyKind::Session {
-            self.check_idle_session(&key).await?;
-        }
-        Ok(key)
-    }
-
-    /// Refuses a session unused for longer than the idle timeout, and otherwise records this
-    /// use (at most once a minute, in its own short write, so reads stay reads).
-    async fn check_idle_session(&self, key: &ApiKey) -> Result<()> {
-        let now = self.clock.now_ms();
-        let idle_ms = self.config.factors.session_idle_ms;
-        // A session key's `updated_at` is when it was last used (sessions are never edited).
-        if now - key.updated_at > idle_ms {
-            let what = format!("expired api key (session idle for more than {} minutes)", idle_ms / 60_000);
-            self.audit_rejected_stamp(&key.organization_id, &key.user_id, &key.id, &what).await;
-            return Err(Error::Unauthenticated(format!("{what} `{}`", key.id)));
-        }
-        const TOUCH_EVERY_MS: i64 = 60_000;
-        if now - key.updated_at > TOUCH_EVERY_MS {
-            let mut w = self.store.write().await?;
-            w.touch_session(&key.id, now, now - TOUCH_EVERY_MS).await?;
-            w.commit().await?;
-        }
-        Ok(())
     }
 
     /// Verifies a passkey stamp and moves the credential's signature counter forward
@@ -273,7 +180,7 @@ impl Engine {
     /// Records a rejected stamp by a registered credential in its organization's audit
     /// log. Unknown credentials are only logged: an unauthenticated caller must not be
     /// able to write into an organization's chain by naming it.
-    async fn audit_rejected_stamp(&self, org_id: &str, user_id: &str, credential_id: &str, reason: &str) {
+    pub(super) async fn audit_rejected_stamp(&self, org_id: &str, user_id: &str, credential_id: &str, reason: &str) {
         let event = crate::audit::NewEvent {
             event_type: "STAMP_REJECTED",
             outcome: "DENIED",

@@ -73,6 +73,7 @@ impl EngineConfig {
 pub struct Engine {
     store: Arc<dyn Store>,
     programs: Arc<decide::ProgramCache>,
+    admissions: Arc<admission::AdmissionCache>,
     clock: Arc<dyn Clock>,
     config: Arc<EngineConfig>,
     signer: Arc<std::sync::OnceLock<crate::factors::session::SessionSigner>>,
@@ -185,7 +186,14 @@ fn parse_body<T: DeserializeOwned>(body: &[u8]) -> Result<T> {
 impl Engine {
     /// An engine over `store`, reading time from `clock`.
     pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, config: EngineConfig) -> Self {
-        Engine { store, clock, config: Arc::new(config), programs: Arc::default(), signer: Arc::default() }
+        Engine {
+            store,
+            clock,
+            config: Arc::new(config),
+            programs: Arc::default(),
+            admissions: Arc::default(),
+            signer: Arc::default(),
+        }
     }
 
     /// The store, for readiness checks.
@@ -259,8 +267,7 @@ impl Engine {
         let kind = activity_types::kind_for_path(path)
             .ok_or_else(|| Error::NotFound(format!("unknown submit endpoint `{}`", crypto::clip(path))))?;
         let env: SubmitEnvelope = req.parse()?;
-        let (caller, reads) = self.admit(req, &env.organization_id).await?;
-        drop(reads);
+        let caller = self.admit(req, &env.organization_id).await?;
         self.check_timestamp(&env.timestamp_ms)?;
         let version = version_for(kind, &env.activity_type)?;
         let intent = Intent::parse(kind.operation, &env.parameters)?;
@@ -311,29 +318,22 @@ impl Engine {
             return Err(Error::NotFound(format!("unknown query endpoint `{}`", crypto::clip(path))));
         }
         let env: QueryEnvelope = req.parse()?;
-        let (caller, mut tx) = self.admit(req, &env.organization_id).await?;
+        let caller = self.admit(req, &env.organization_id).await?;
         otp::refuse_attested(&caller)?;
         auth_proxy::refuse_query(&caller)?;
         self.gate_query(req, &caller, path).await?;
         let now = self.clock.now_ms();
-        let mut answer = query::run(self, path, &caller, &mut *tx, req.body, now)
-            .await
-            .unwrap_or_else(|| Err(Error::NotFound(format!("unknown query endpoint `{}`", crypto::clip(path)))))?;
+        let mut answer = match query::about_caller(path, &caller) {
+            Some(answer) => answer?,
+            None => {
+                let mut tx = self.store.read().await?;
+                query::run(self, path, &caller, &mut *tx, req.body, now).await.unwrap_or_else(|| {
+                    Err(Error::NotFound(format!("unknown query endpoint `{}`", crypto::clip(path))))
+                })?
+            }
+        };
         req.decorate_whoami(path, &mut answer, now);
         Ok(answer)
-    }
-
-    /// The pipeline's front: network rules (before the stamp is looked at), the
-    /// stamp and identity, then the API key's own allow list.
-    /// Every read happens in one read transaction, which a query goes on to use.
-    async fn admit(&self, req: &Request<'_>, organization_id: &str) -> Result<(Caller, Box<dyn StoreTx>)> {
-        let mut tx = self.store.read().await?;
-        self.admit_network(&mut *tx, organization_id, req.client_ip).await?;
-        let stamp = req.stamp.as_ref().map_err(|why| Error::Unauthenticated(why.clone()))?;
-        let caller = self.authenticate(&mut *tx, stamp, req.body, organization_id).await?;
-        self.admit_key(&mut *tx, &caller, req.client_ip).await?;
-        let _ = req.enrollment.set(self.enrollment_status(&mut *tx, &caller).await?);
-        Ok((caller, tx))
     }
 
     fn check_timestamp(&self, timestamp_ms: &str) -> Result<()> {

@@ -147,6 +147,19 @@ fn limit(p: &Pagination) -> Result<i64> {
     }
 }
 
+/// Answers the queries that need nothing beyond the admitted caller (no read transaction).
+pub(super) fn about_caller(path: &str, caller: &Caller) -> Option<Result<Value>> {
+    match path {
+        "whoami" | "get_whoami" => Some(to_json(Whoami {
+            organization_id: caller.organization.id.clone(),
+            organization_name: caller.organization.name.clone(),
+            user_id: caller.user.id.clone(),
+            username: caller.user.name.clone(),
+        })),
+        _ => None,
+    }
+}
+
 /// Runs query `path` for `caller`; `None` if there is no such query.
 pub(super) async fn run(
     engine: &super::Engine,
@@ -158,12 +171,6 @@ pub(super) async fn run(
 ) -> Option<Result<Value>> {
     let programs = &engine.programs;
     Some(match path {
-        "whoami" | "get_whoami" => to_json(Whoami {
-            organization_id: caller.organization.id.clone(),
-            organization_name: caller.organization.name.clone(),
-            user_id: caller.user.id.clone(),
-            username: caller.user.name.clone(),
-        }),
         "get_organization" => get_organization(caller, tx).await,
         "get_user" => get_user(caller, tx, body).await,
         "list_users" => match user_views(tx, &caller.organization.id).await {
