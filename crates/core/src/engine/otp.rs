@@ -39,9 +39,10 @@ fn account(contact: &str) -> String {
     format!("otp:{}", normalize_contact(contact))
 }
 
-/// Seconds until `since + window` passes, at least one.
+/// Seconds until `since + window` passes: at least one, and never more than the window
+/// (another node may have recorded `since` a moment after this node read `now`).
 fn retry_after(since: Option<i64>, window_ms: i64, now: i64) -> u64 {
-    let ms = since.map_or(window_ms, |t| t + window_ms - now).max(1000);
+    let ms = since.map_or(window_ms, |t| t + window_ms - now).clamp(1000, window_ms.max(1000));
     u64::try_from((ms + 999) / 1000).unwrap_or(1)
 }
 
@@ -656,5 +657,23 @@ pub(super) fn refuse_attested(caller: &Caller) -> Result<()> {
             "an X-Stamp-Attested stamp may only sign stamp_login; use the session it creates".to_owned(),
         )),
         _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::retry_after;
+
+    #[test]
+    fn retry_after_is_at_least_a_second_and_at_most_the_window() {
+        assert_eq!(retry_after(Some(10_000), 3_600_000, 10_500), 3600, "3599.5 s rounds up");
+        assert_eq!(
+            retry_after(Some(10_400), 3_600_000, 10_000),
+            3600,
+            "a send recorded after this node read its clock"
+        );
+        assert_eq!(retry_after(Some(0), 60_000, 59_900), 1, "at least a second");
+        assert_eq!(retry_after(None, 60_000, 0), 60);
+        assert_eq!(retry_after(Some(0), 0, 5), 1);
     }
 }
