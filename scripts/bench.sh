@@ -38,16 +38,16 @@ echo "idle RSS: $(rss) MiB"
 
 peak=0
 ( while kill -0 $PID 2>/dev/null; do r=$(rss 2>/dev/null || true); [ -n "$r" ] && [ "$r" -gt "$peak" ] && peak=$r && echo $peak > "$WORK/peak"; sleep 0.5; done ) &
-"$BIN" bench --concurrency "$CONCURRENCY" --seconds "$SECONDS_PER"
+"$BIN" bench --concurrency "$CONCURRENCY" --seconds "$SECONDS_PER" --server-pid $PID
 echo "RSS under load (peak): $(cat "$WORK/peak" 2>/dev/null || echo "?") MiB"
 
 for n in ${SEED:-}; do
   have=$("$BIN" request list_users | python3 -c 'import json,sys;print(len(json.load(sys.stdin)["users"]))')
   [ "$n" -gt "$have" ] && "$BIN" bench seed --users $(( n - have ))
   echo "== with $n users"
-  "$BIN" bench --concurrency "$CONCURRENCY" --seconds "$SECONDS_PER" --scenarios whoami,mfa-status
+  "$BIN" bench --concurrency "$CONCURRENCY" --seconds "$SECONDS_PER" --scenarios whoami,mfa-status --server-pid $PID
   echo "-- one client at a time (latency without queueing)"
-  "$BIN" bench --concurrency 1 --seconds "$SECONDS_PER" --scenarios whoami,mfa-status
+  "$BIN" bench --concurrency 1 --seconds "$SECONDS_PER" --scenarios whoami,mfa-status --server-pid $PID
 done
 
 if [ "${PEER:-0}" = 1 ]; then

@@ -34,6 +34,11 @@ pub struct BenchArgs {
     /// Users with a TOTP device for the TOTP scenario (each spends its failure budget in turn).
     #[arg(long, default_value_t = 100)]
     totp_users: usize,
+    /// The server's process id: also prints the server's own CPU time per operation, and
+    /// that as a ratio of raw verifies per core (the load generator shares the cores, so
+    /// this is the figure that shows the server's cost alone).
+    #[arg(long)]
+    server_pid: Option<u32>,
     #[command(flatten)]
     connect: ConnectArgs,
 }
@@ -100,26 +105,48 @@ pub fn run(args: BenchArgs) -> Result<(), CliError> {
     let raw = raw_verifies_per_sec(cores, Duration::from_secs(2));
     println!("raw P-256 ECDSA verify (ring, {cores} threads): {raw:.0}/s\n");
     println!(
-        "{:<12} {:>9} {:>10} {:>10} {:>10} {:>9} {:>7}",
-        "scenario", "ops", "ops/s", "p50", "p99", "errors", "× raw"
+        "{:<12} {:>9} {:>10} {:>10} {:>10} {:>9} {:>7} {:>12} {:>12}",
+        "scenario", "ops", "ops/s", "p50", "p99", "errors", "× raw", "server µs/op", "× raw/core"
     );
     for scenario in &args.scenarios {
         let op = prepare(*scenario, &root, args.totp_users)?;
+        let cpu_before = args.server_pid.and_then(process_cpu);
         let outcome = drive(args.concurrency, Duration::from_secs(args.seconds), &op);
+        let server_cpu = cpu_before.zip(args.server_pid.and_then(process_cpu)).map(|(a, b)| b.saturating_sub(a));
+        let (cpu_per_op, per_core) = match server_cpu {
+            Some(cpu) if outcome.ops > 0 && !cpu.is_zero() => {
+                let per_op_us = cpu.as_secs_f64() * 1e6 / outcome.ops as f64;
+                (format!("{per_op_us:.0}"), format!("{:.3}", (1e6 / per_op_us) / (raw / cores as f64)))
+            }
+            _ => ("-".to_owned(), "-".to_owned()),
+        };
         println!(
-            "{:<12} {:>9} {:>10.1} {:>10.2?} {:>10.2?} {:>9} {:>7.3}",
+            "{:<12} {:>9} {:>10.1} {:>10.2?} {:>10.2?} {:>9} {:>7.3} {:>12} {:>12}",
             scenario.to_possible_value().map(|v| v.get_name().to_owned()).unwrap_or_default(),
             outcome.ops,
             outcome.per_sec(),
             outcome.percentile(0.5),
             outcome.percentile(0.99),
             outcome.errors,
-            outcome.per_sec() / raw
+            outcome.per_sec() / raw,
+            cpu_per_op,
+            per_core
         );
     }
     let raw_after = raw_verifies_per_sec(cores, Duration::from_secs(2));
     println!("\nraw P-256 verify again after the load: {raw_after:.0}/s (the ratios use the first figure)");
     Ok(())
+}
+
+/// CPU time (user + system, every thread, living or exited) a process has used so far.
+fn process_cpu(pid: u32) -> Option<Duration> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the parenthesised command name; utime and stime are the 14th and 15th.
+    let rest = stat.rsplit_once(')')?.1;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    // /proc reports in USER_HZ, which Linux fixes at 100 for user space.
+    Some(Duration::from_millis(ticks * 10))
 }
 
 /// Signs one body and verifies it on every core for `span`; returns verifications per second.
