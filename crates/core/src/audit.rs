@@ -83,26 +83,41 @@ pub fn chain_hash(prev_hash: &str, e: &AuditEvent) -> String {
 
 /// Appends `new` to `org_id`'s chain inside `tx` (which it locks until commit).
 pub async fn append(tx: &mut dyn StoreTx, org_id: &str, at: i64, new: NewEvent<'_>) -> Result<()> {
-    let (seq, prev_hash) = match tx.lock_audit_head(org_id).await? {
-        Some((seq, hash)) => (seq + 1, hash),
-        None => (1, GENESIS.to_owned()),
+    append_all(tx, org_id, at, [new]).await
+}
+
+/// Appends `events`, in order, to `org_id`'s chain inside `tx`: the chain head is locked
+/// and read once for all of them.
+pub async fn append_all<'a>(
+    tx: &mut dyn StoreTx,
+    org_id: &str,
+    at: i64,
+    events: impl IntoIterator<Item = NewEvent<'a>> + Send,
+) -> Result<()> {
+    let (mut seq, mut prev_hash) = match tx.lock_audit_head(org_id).await? {
+        Some((seq, hash)) => (seq, hash),
+        None => (0, GENESIS.to_owned()),
     };
-    let mut event = AuditEvent {
-        id: crate::engine::new_id(),
-        organization_id: org_id.to_owned(),
-        seq,
-        at,
-        event_type: new.event_type.to_owned(),
-        outcome: new.outcome.to_owned(),
-        actor_user_id: new.actor_user_id.map(str::to_owned),
-        actor_credential_id: new.actor_credential_id.map(str::to_owned),
-        subject: new.subject.map(str::to_owned),
-        details: new.details.to_string(),
-        prev_hash,
-        hash: String::new(),
-    };
-    event.hash = chain_hash(&event.prev_hash, &event);
-    tx.insert_audit_event(&event).await?;
+    for new in events {
+        seq += 1;
+        let mut event = AuditEvent {
+            id: crate::engine::new_id(),
+            organization_id: org_id.to_owned(),
+            seq,
+            at,
+            event_type: new.event_type.to_owned(),
+            outcome: new.outcome.to_owned(),
+            actor_user_id: new.actor_user_id.map(str::to_owned),
+            actor_credential_id: new.actor_credential_id.map(str::to_owned),
+            subject: new.subject.map(str::to_owned),
+            details: new.details.to_string(),
+            prev_hash,
+            hash: String::new(),
+        };
+        event.hash = chain_hash(&event.prev_hash, &event);
+        tx.insert_audit_event(&event).await?;
+        prev_hash = event.hash;
+    }
     Ok(())
 }
 

@@ -366,9 +366,6 @@ impl Engine {
         let now = self.clock.now_ms();
         let fingerprint = crypto::fingerprint(body);
         let mut tx = self.store.write().await?;
-        if let Some(existing) = tx.get_activity_by_fingerprint(&fingerprint).await? {
-            return activity_view(&mut *tx, &existing, &caller.user.id).await;
-        }
         let mut activity = Activity {
             id: new_id(),
             organization_id: caller.organization.id.clone(),
@@ -384,7 +381,8 @@ impl Engine {
             updated_at: now,
         };
         if !tx.insert_activity(&activity).await? {
-            // A concurrent request with the identical body won the race: answer with its activity.
+            // This body was recorded before (a resend, or a concurrent request that won the
+            // race): answer with its activity.
             drop(tx);
             let mut tx = self.store.read().await?;
             let existing = tx
@@ -474,7 +472,7 @@ impl Engine {
         if let Ballot::Proof(proof) = ballot {
             cast.details["method"] = serde_json::json!(proof.method);
         }
-        audit::append(tx, org, now, cast).await?;
+        let mut events = vec![cast];
         if activity.status != before {
             crate::webhook::enqueue(tx, activity, before, now).await?;
             self.notify_factor_change(tx, activity, now).await?;
@@ -483,8 +481,9 @@ impl Engine {
             if let Some(failure) = &activity.failure {
                 change.details["failure"] = serde_json::from_str(failure).unwrap_or_default();
             }
-            audit::append(tx, org, now, change).await?;
+            events.push(change);
         }
+        audit::append_all(tx, org, now, events).await?;
         let mut view = activity_view(tx, activity, &caller.user.id).await?;
         // Secrets shown once go to the user they belong to, in this response only.
         if let Some((owner, fields)) = reveal
