@@ -263,6 +263,28 @@ fn recovery_codes_work_once_and_are_stored_only_hashed_63b_3_1_2() {
     let status = ok(alice.query("get_recovery_codes_status", json!({ "userId": alice_id })));
     assert_eq!(status["remaining"].as_u64(), Some(9));
 
+    // §4.2.2: a recovery code alone recovers nothing. It is only ever a further proof on a
+    // request its owner stamped (with an API key, a passkey, or a session that a login made);
+    // without the owner's stamp it is refused and stays unspent.
+    let body = alice
+        .submit_body("approve_activity", json!({ "parameters": { "fingerprint": second, "recoveryCode": codes[2] } }))
+        .expect("body")
+        .to_string();
+    let unstamped = alice.post_with_headers("/public/v1/submit/approve_activity", body.as_bytes(), &[]).expect("sent");
+    assert_eq!(unstamped.status, 401, "no stamp: {}", unstamped.body);
+    let stranger = server.client(new_key(), root.organization_id());
+    let foreign = approve_with(&stranger, &second, json!({ "recoveryCode": codes[2] }));
+    assert_eq!(foreign.status, 401, "a key nobody registered: {}", foreign.body);
+    let (_, carol) = member(&server, &root, "carol");
+    let borrowed = approve_with(&carol, &second, json!({ "recoveryCode": codes[2] }));
+    assert_eq!(borrowed.status, 401, "another user carrying alice's code: {}", borrowed.body);
+    let status = ok(alice.query("get_recovery_codes_status", json!({ "userId": alice_id })));
+    assert_eq!(status["remaining"].as_u64(), Some(9), "none of that spent alice's code");
+    let listed = ok(root.query("list_activities", json!({})));
+    let pending = listed["activities"].as_array().expect("activities").iter().find(|a| a["fingerprint"] == second);
+    let votes = pending.and_then(|a| a["votes"].as_array()).map(Vec::len);
+    assert_eq!(votes, Some(1), "only bob's own vote was recorded: {pending:?}");
+
     // A new set replaces the old one: the old codes stop working.
     completed(alice.submit("create_recovery_codes", json!({ "userId": alice_id })), "createRecoveryCodesResult");
     refused(approve_with(&alice, &second, json!({ "recoveryCode": codes[1] })), 401, "invalid");
