@@ -81,6 +81,19 @@ impl Cluster {
         (id, RoundRobin::new(&self.nodes, &key, self.root.on(0).organization_id()))
     }
 
+    /// A new sub-organization `name` whose root user (no factors) has an API key, reachable on every node.
+    fn tenant(&self, name: &str) -> (String, RoundRobin) {
+        let key = new_key();
+        let mut user = user_with_key(&format!("{name}-root"), &key);
+        user.as_object_mut().expect("object").remove("userTags");
+        let params = json!({ "subOrganizationName": name, "rootUsers": [user], "rootQuorumThreshold": 1 });
+        let sub =
+            completed(self.root.next().submit("create_sub_organization", params), "createSubOrganizationResultV8");
+        let tenant = sub["subOrganizationId"].as_str().expect("id").to_owned();
+        let user = RoundRobin::new(&self.nodes, &key, &tenant);
+        (tenant, user)
+    }
+
     fn policy(&self, name: &str, condition: &str, consensus: &str) {
         let params = json!({ "policyName": name, "effect": "EFFECT_ALLOW", "notes": "",
                              "condition": condition, "consensus": consensus });
@@ -271,13 +284,7 @@ fn otp(cluster: &Cluster) {
 /// A tenant's user without factors, and rule changes by the root organization, each sent to
 /// a different node than the last: the very next request of the user, on every node, sees it.
 fn enforcement(cluster: &Cluster, rounds: usize) -> (String, RoundRobin) {
-    let key = new_key();
-    let mut user = user_with_key("tenant-root", &key);
-    user.as_object_mut().expect("object").remove("userTags");
-    let params = json!({ "subOrganizationName": "enforced", "rootUsers": [user], "rootQuorumThreshold": 1 });
-    let sub = completed(cluster.root.next().submit("create_sub_organization", params), "createSubOrganizationResultV8");
-    let tenant = sub["subOrganizationId"].as_str().expect("id").to_owned();
-    let user = RoundRobin::new(&cluster.nodes, &key, &tenant);
+    let (tenant, user) = cluster.tenant("enforced");
     for round in 0..rounds {
         let set = json!({ "scope": "MFA_ENFORCEMENT_SCOPE_ORGANIZATION", "targetOrganizationId": tenant,
                           "value": "MFA_ENFORCEMENT_REQUIRED", "gracePeriodDays": 0 });
@@ -310,13 +317,7 @@ fn whoami_everywhere(who: &RoundRobin, expect: u16, what: &str) {
 /// list, then is removed, each time through another node: the very next request with it is
 /// refused on every node.
 fn revocations(cluster: &Cluster, rounds: usize) {
-    let key = new_key();
-    let mut root_user = user_with_key("revocations-root", &key);
-    root_user.as_object_mut().expect("object").remove("userTags");
-    let params = json!({ "subOrganizationName": "revocations", "rootUsers": [root_user], "rootQuorumThreshold": 1 });
-    let sub = completed(cluster.root.next().submit("create_sub_organization", params), "createSubOrganizationResultV8");
-    let tenant = sub["subOrganizationId"].as_str().expect("id").to_owned();
-    let owner = RoundRobin::new(&cluster.nodes, &key, &tenant);
+    let (tenant, owner) = cluster.tenant("revocations");
     let user_id = ok(owner.on(0).query("get_whoami", json!({})))["userId"].as_str().expect("id").to_owned();
     for round in 0..rounds {
         let extra = new_key();
