@@ -25,9 +25,40 @@ pub enum Curve {
 /// An API key pair that stamps requests.
 pub enum ApiKeyPair {
     /// P-256 ECDSA.
-    P256(p256::ecdsa::SigningKey),
+    P256(P256Pair),
     /// Ed25519.
     Ed25519(ed25519_dalek::SigningKey),
+}
+
+/// A P-256 key: the scalar (for key files and raw signatures) and the same key prepared
+/// for `ring`, which signs stamps about four times faster than the pure-Rust code.
+pub struct P256Pair {
+    key: p256::ecdsa::SigningKey,
+    ring: Option<ring::signature::EcdsaKeyPair>,
+}
+
+impl P256Pair {
+    fn new(key: p256::ecdsa::SigningKey) -> Self {
+        use p256::elliptic_curve::sec1::ToSec1Point;
+        let public = key.verifying_key().as_affine().to_sec1_point(false);
+        let ring = ring::signature::EcdsaKeyPair::from_private_key_and_public_key(
+            &ring::signature::ECDSA_P256_SHA256_ASN1_SIGNING,
+            &key.to_bytes(),
+            public.as_bytes(),
+            &ring::rand::SystemRandom::new(),
+        )
+        .ok();
+        P256Pair { key, ring }
+    }
+
+    /// DER ECDSA-SHA256 over `message`.
+    fn sign_der(&self, message: &[u8]) -> Vec<u8> {
+        if let Some(sig) = self.ring.as_ref().and_then(|k| k.sign(&ring::rand::SystemRandom::new(), message).ok()) {
+            return sig.as_ref().to_vec();
+        }
+        let sig: p256::ecdsa::Signature = self.key.sign(message);
+        sig.to_der().as_bytes().to_vec()
+    }
 }
 
 /// The JSON key file `twofold key generate` and the server's bootstrap write (mode 0600).
@@ -61,7 +92,7 @@ impl ApiKeyPair {
             Curve::P256 => loop {
                 // A random 32-byte string is a valid scalar except with probability ~2^-32.
                 if let Ok(k) = p256::ecdsa::SigningKey::from_slice(random_32()?.as_ref()) {
-                    return Ok(ApiKeyPair::P256(k));
+                    return Ok(ApiKeyPair::P256(P256Pair::new(k)));
                 }
             },
             Curve::Ed25519 => Ok(ApiKeyPair::Ed25519(ed25519_dalek::SigningKey::from_bytes(&*random_32()?))),
@@ -75,7 +106,7 @@ impl ApiKeyPair {
         );
         match curve {
             Curve::P256 => p256::ecdsa::SigningKey::from_slice(&bytes)
-                .map(ApiKeyPair::P256)
+                .map(|k| ApiKeyPair::P256(P256Pair::new(k)))
                 .map_err(|_| ClientError::Key("not a valid P-256 private key".into())),
             Curve::Ed25519 => {
                 let arr: [u8; 32] = bytes
@@ -100,7 +131,7 @@ impl ApiKeyPair {
         match self {
             ApiKeyPair::P256(k) => {
                 use p256::elliptic_curve::sec1::ToSec1Point;
-                hex::encode(k.verifying_key().as_affine().to_sec1_point(true).as_bytes())
+                hex::encode(k.key.verifying_key().as_affine().to_sec1_point(true).as_bytes())
             }
             ApiKeyPair::Ed25519(k) => hex::encode(k.verifying_key().as_bytes()),
         }
@@ -109,7 +140,7 @@ impl ApiKeyPair {
     /// Private key hex; handle with care.
     pub fn private_key_hex(&self) -> Zeroizing<String> {
         Zeroizing::new(match self {
-            ApiKeyPair::P256(k) => hex::encode(k.to_bytes()),
+            ApiKeyPair::P256(k) => hex::encode(k.key.to_bytes()),
             ApiKeyPair::Ed25519(k) => hex::encode(k.to_bytes()),
         })
     }
@@ -117,10 +148,7 @@ impl ApiKeyPair {
     /// Signature hex over `message`: DER ECDSA-SHA256 for P-256, raw for Ed25519.
     pub fn sign_hex(&self, message: &[u8]) -> String {
         match self {
-            ApiKeyPair::P256(k) => {
-                let sig: p256::ecdsa::Signature = k.sign(message);
-                hex::encode(sig.to_der().as_bytes())
-            }
+            ApiKeyPair::P256(k) => hex::encode(k.sign_der(message)),
             ApiKeyPair::Ed25519(k) => {
                 use ed25519_dalek::Signer as _;
                 hex::encode(k.sign(message).to_bytes())
@@ -133,7 +161,7 @@ impl ApiKeyPair {
     pub fn sign_raw_hex(&self, message: &[u8]) -> String {
         match self {
             ApiKeyPair::P256(k) => {
-                let sig: p256::ecdsa::Signature = k.sign(message);
+                let sig: p256::ecdsa::Signature = k.key.sign(message);
                 hex::encode(sig.to_bytes())
             }
             ApiKeyPair::Ed25519(_) => self.sign_hex(message),
@@ -205,5 +233,31 @@ impl KeyFile {
         file.write_all(json.as_bytes()).map_err(io)?;
         file.write_all(b"\n").map_err(io)?;
         file.sync_all().map_err(io)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::expect_used, reason = "tests fail loudly")]
+    use p256::ecdsa::signature::Verifier;
+
+    use super::{ApiKeyPair, Curve};
+
+    #[test]
+    fn p256_stamps_verify_with_an_independent_implementation() {
+        let pair = ApiKeyPair::generate(Curve::P256).expect("key");
+        let ApiKeyPair::P256(p) = &pair else { panic!("a P-256 pair") };
+        assert!(p.ring.is_some(), "ring accepts the key");
+        let reloaded = ApiKeyPair::from_private_hex(Curve::P256, &pair.private_key_hex()).expect("reload");
+        for message in [&b"{}"[..], br#"{"organizationId":"o","parameters":{}}"#] {
+            for signer in [&pair, &reloaded] {
+                let der = hex::decode(signer.sign_hex(message)).expect("hex");
+                let sig = p256::ecdsa::Signature::from_der(&der).expect("DER");
+                assert!(p.key.verifying_key().verify(message, &sig).is_ok());
+                let raw = hex::decode(signer.sign_raw_hex(message)).expect("hex");
+                let sig = p256::ecdsa::Signature::from_slice(&raw).expect("r||s");
+                assert!(p.key.verifying_key().verify(message, &sig).is_ok());
+            }
+        }
     }
 }
