@@ -522,6 +522,36 @@ fn binding_or_removing_a_factor_notifies_the_user_63b_4_1_2_1() {
     enroll_totp(&bob, &bob_id);
     std::thread::sleep(Duration::from_millis(500));
     assert_eq!(outbox(&server).len(), 4, "no address on record, nothing to send");
+
+    // §4.6: every address on record hears of it: a user with an email address and a phone
+    // number gets the notice by email and by text message.
+    let carol_key = new_key();
+    let mut params = user_with_key("carol", &carol_key);
+    params["userEmail"] = json!("carol@example.com");
+    params["userPhoneNumber"] = json!("+14155550123");
+    let carol_id = completed(root.submit("create_users", json!({ "users": [params] })), "createUsersResult")["userIds"]
+        [0]
+    .as_str()
+    .expect("id")
+    .to_owned();
+    let carol = server.client(carol_key, root.organization_id());
+    completed(carol.submit("create_recovery_codes", json!({ "userId": carol_id })), "createRecoveryCodesResult");
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let to_carol = loop {
+        let to_carol: Vec<_> =
+            outbox(&server).into_iter().filter(|(to, _, _)| to.contains("carol") || to.contains("+1415")).collect();
+        if to_carol.len() >= 2 || std::time::Instant::now() > deadline {
+            break to_carol;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let mut addresses: Vec<&str> = to_carol.iter().map(|(to, _, _)| to.as_str()).collect();
+    addresses.sort_unstable();
+    assert_eq!(addresses, ["+14155550123", "carol@example.com"], "{to_carol:#?}");
+    for (_, _, body) in &to_carol {
+        assert!(body.contains("A new set of recovery codes was created for"), "{body}");
+        assert!(body.contains("contact your administrator") || body.contains("Contact your administrator"), "{body}");
+    }
 }
 
 #[test]

@@ -670,6 +670,8 @@ pub enum Channel {
     Webhook,
     /// An email notice to a user.
     Email,
+    /// A text message notice to a user's phone.
+    Sms,
 }
 
 impl Channel {
@@ -678,12 +680,13 @@ impl Channel {
         match self {
             Channel::Webhook => "WEBHOOK",
             Channel::Email => "EMAIL",
+            Channel::Sms => "SMS",
         }
     }
 
     /// Parses the stored name.
     pub fn parse(s: &str) -> Option<Self> {
-        [Channel::Webhook, Channel::Email].into_iter().find(|c| c.as_str() == s)
+        [Channel::Webhook, Channel::Email, Channel::Sms].into_iter().find(|c| c.as_str() == s)
     }
 }
 

@@ -13,19 +13,25 @@ use crate::store::StoreTx;
 /// The outbox event type of a notice.
 pub const FACTOR_NOTICE: &str = "FACTOR_NOTICE";
 
-/// Sends one notice email; the server implements it over the configured delivery.
+/// Sends one notice; the server implements it over the configured delivery.
 #[async_trait]
 pub trait Notifier: Send + Sync {
-    /// Delivers `text` with `subject` to the email address `to`; an error is the reason it failed.
-    async fn notify(&self, to: &str, subject: &str, text: &str) -> std::result::Result<(), String>;
+    /// Delivers `text` with `subject` to `to`, an email address ([`Channel::Email`]) or a
+    /// phone number ([`Channel::Sms`]); an error is the reason it failed.
+    async fn notify(&self, channel: Channel, to: &str, subject: &str, text: &str) -> std::result::Result<(), String>;
 }
 
-/// Queues a notice to the owner of the factor `activity` bound or removed, if they have an
-/// email address on record (without one there is nowhere to send it; the audit log still
-/// records the change). Returns whether a notice was queued.
-pub async fn enqueue_factor_notice(tx: &mut dyn StoreTx, activity: &Activity, user_id: &str, now: i64) -> Result<bool> {
-    let Some(user) = tx.get_user(&activity.organization_id, user_id).await? else { return Ok(false) };
-    let Some(email) = user.email.filter(|e| !e.is_empty()) else { return Ok(false) };
+/// Queues a notice to the owner of the factor `activity` bound or removed, at every address
+/// on record (email and phone, NIST SP 800-63B-4 §4.6), in the activity's transaction.
+/// Without any address there is nowhere to send it; the audit log still records the change.
+/// Returns how many notices were queued.
+pub async fn enqueue_factor_notice(
+    tx: &mut dyn StoreTx,
+    activity: &Activity,
+    user_id: &str,
+    now: i64,
+) -> Result<usize> {
+    let Some(user) = tx.get_user(&activity.organization_id, user_id).await? else { return Ok(0) };
     let what = match crate::activity_types::version_free(&activity.activity_type) {
         "CREATE_AUTHENTICATORS" => "A passkey was added to",
         "DELETE_AUTHENTICATORS" => "A passkey was removed from",
@@ -35,16 +41,24 @@ pub async fn enqueue_factor_notice(tx: &mut dyn StoreTx, activity: &Activity, us
         _ => "A sign-in method was changed on",
     };
     let at = twofold_policy::Timestamp::from_unix_millis(now).map(|t| t.to_string()).unwrap_or_default();
-    let subject = "Your sign-in methods changed".to_owned();
+    let subject = "Your sign-in methods changed";
     let text = format!(
         "{what} your account \"{}\" at {at} (activity {}).\n\nIf this was you, there is nothing to do. If it was \
          not, contact your administrator now: they can see who made the change in the audit log and remove \
          the sign-in method.",
         user.name, activity.id
     );
-    let payload = json!({ "subject": subject, "text": text }).to_string();
-    let notice =
-        Delivery::pending(crate::engine::new_id(), Channel::Email, email, activity, FACTOR_NOTICE, payload, now);
-    tx.insert_delivery(&notice).await?;
-    Ok(true)
+    // A text message says the same in fewer words.
+    let short = format!("{what} your account \"{}\" at {at}. Not you? Contact your administrator now.", user.name);
+    let addresses = [(Channel::Email, user.email.as_deref(), &text), (Channel::Sms, user.phone.as_deref(), &short)];
+    let mut queued = 0;
+    for (channel, address, body) in addresses {
+        let Some(address) = address.filter(|a| !a.is_empty()) else { continue };
+        let payload = json!({ "subject": subject, "text": body }).to_string();
+        let id = crate::engine::new_id();
+        let notice = Delivery::pending(id, channel, address.to_owned(), activity, FACTOR_NOTICE, payload, now);
+        tx.insert_delivery(&notice).await?;
+        queued += 1;
+    }
+    Ok(queued)
 }

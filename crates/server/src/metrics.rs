@@ -17,6 +17,7 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 use subtle::ConstantTimeEq;
+use twofold_core::model::Channel;
 use twofold_core::notice::Notifier;
 use twofold_core::webhook::{SendOutcome, WebhookSender};
 
@@ -236,8 +237,8 @@ pub(crate) struct CountingNotifier {
 
 #[async_trait]
 impl Notifier for CountingNotifier {
-    async fn notify(&self, to: &str, subject: &str, text: &str) -> Result<(), String> {
-        let result = self.inner.notify(to, subject, text).await;
+    async fn notify(&self, channel: Channel, to: &str, subject: &str, text: &str) -> Result<(), String> {
+        let result = self.inner.notify(channel, to, subject, text).await;
         self.metrics.observe_delivery("notice", if result.is_ok() { "delivered" } else { "failed" });
         result
     }

@@ -93,7 +93,7 @@ impl Engine {
             d.attempts += 1;
             let (outcome, permanent) = match d.channel {
                 Channel::Webhook => self.post_webhook(sender, &d).await?,
-                Channel::Email => (send_notice(notifier, &d).await, false),
+                Channel::Email | Channel::Sms => (send_notice(notifier, &d).await, false),
             };
             let now = self.clock.now_ms();
             match outcome {
@@ -219,7 +219,7 @@ async fn create_endpoint(
 async fn send_notice(notifier: &dyn Notifier, d: &Delivery) -> SendOutcome {
     let payload: Value = serde_json::from_str(&d.payload).unwrap_or_default();
     let field = |k: &str| payload[k].as_str().unwrap_or_default().to_owned();
-    match notifier.notify(&d.target, &field("subject"), &field("text")).await {
+    match notifier.notify(d.channel, &d.target, &field("subject"), &field("text")).await {
         Ok(()) => SendOutcome::Status(200),
         Err(why) => SendOutcome::Unreachable(why),
     }
