@@ -219,3 +219,66 @@ fn signs_up_when_allowed_and_is_not_blocked_by_enforcement() {
 fn ok_status(resp: twofold_client::Result<ApiResponse>) -> ApiResponse {
     resp.expect("sent")
 }
+
+/// Posts `body` to `/auth-proxy/v1/otp_init` as a page at `origin` would (no stamp).
+fn from_page(root: &Client, origin: &str, contact: &str) -> ApiResponse {
+    let body = json!({ "organizationId": root.organization_id(), "contact": contact }).to_string();
+    root.post_with_headers("/auth-proxy/v1/otp_init", body.as_bytes(), &[("Origin", origin.to_owned())]).expect("sent")
+}
+
+fn outbox_len(server: &TestServer) -> usize {
+    twofold_enclave::Outbox::list(&server.data_dir().join("outbox")).expect("outbox").len()
+}
+
+/// CORS: a page of another origin may call the proxy only once the organization lists its
+/// origin in `allowedOrigins`; until then its request is refused before any code is sent and
+/// the answer does not name it. The server's own pages and non-browser clients need no entry.
+#[test]
+fn pages_of_other_origins_call_the_proxy_only_when_allowed() {
+    let server = TestServer::start(BIN, Backend::Sqlite, &[]);
+    let root = server.root_client();
+    enable(&root, json!({}));
+    let app = "https://app.example.com";
+
+    let agent = ureq::Agent::config_builder().http_status_as_error(false).build().new_agent();
+    let preflight = agent
+        .options(&format!("{}/auth-proxy/v1/otp_init", server.url))
+        .header("Origin", app)
+        .header("Access-Control-Request-Method", "POST")
+        .header("Access-Control-Request-Headers", "content-type")
+        .call()
+        .expect("sent");
+    assert_eq!(preflight.status().as_u16(), 204);
+    let header = |name: &str| preflight.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
+    assert_eq!(header("access-control-allow-origin").as_deref(), Some(app));
+    assert_eq!(header("access-control-allow-methods").as_deref(), Some("POST"));
+
+    let sent = outbox_len(&server);
+    let refused_page = from_page(&root, app, "ann@example.com");
+    refused(&refused_page, 403, "allowedOrigins");
+    assert_eq!(refused_page.header("access-control-allow-origin"), None, "the page may not read the refusal");
+    assert_eq!(outbox_len(&server), sent, "nothing was sent");
+
+    let bad = json!({ "allowedOrigins": [app, "https://app.example.com/login", "*"] });
+    refused(&ok_status(root.submit("update_auth_proxy_config", bad)), 400, "allowedOrigins[1]");
+    let origins = json!({ "allowedOrigins": ["https://App.Example.com/"] });
+    completed(root.submit("update_auth_proxy_config", origins), "updateAuthProxyConfigResult");
+
+    let allowed = from_page(&root, app, "ann@example.com");
+    assert_eq!(allowed.status, 200, "{}", allowed.body);
+    assert_eq!(allowed.header("access-control-allow-origin"), Some(app));
+    assert_eq!(allowed.header("vary"), Some("origin"));
+    assert_eq!(outbox_len(&server), sent + 1);
+    let other = from_page(&root, "https://app.example.com.evil.example", "bo@example.com");
+    refused(&other, 403, "allowedOrigins");
+    assert_eq!(other.header("access-control-allow-origin"), None);
+    refused(&from_page(&root, "null", "bo@example.com"), 403, "allowedOrigins");
+    assert_eq!(outbox_len(&server), sent + 1, "refused pages sent nothing");
+
+    // The server's own pages (the console) and clients that are not browsers need no entry.
+    let own = server.url.replace("localhost", "127.0.0.1");
+    let same = from_page(&root, &own, "cy@example.com");
+    assert_eq!(same.status, 200, "{}", same.body);
+    assert_eq!(same.header("access-control-allow-origin"), None, "no CORS header for the same origin");
+    answer(proxy(&root, "otp_init", json!({ "organizationId": root.organization_id(), "contact": "di@example.com" })));
+}

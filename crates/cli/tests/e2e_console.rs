@@ -252,6 +252,34 @@ fn console_hpke_seal_opens_with_turnkey_crypto() {
     }
 }
 
+/// A web app on another origin signs in through the auth proxy from Chromium: until the
+/// organization lists the app's origin the browser's request is refused and unreadable (and
+/// nothing is sent); once it does, the page reads the answer and the code goes out.
+#[test]
+fn auth_proxy_answers_pages_of_allowed_origins_in_chromium() {
+    if !browser_available() {
+        return;
+    }
+    let server = TestServer::start(BIN, Backend::Sqlite, &[]);
+    let root = server.root_client();
+    let org = root.organization_id().to_owned();
+    completed(root.submit("enable_auth_proxy", json!({})), "enableAuthProxyResult");
+    let outbox = || twofold_enclave::Outbox::list(&server.data_dir().join("outbox")).expect("outbox").len();
+    let sent = outbox();
+    let app_port = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port").local_addr().expect("addr").port();
+    let app_port = app_port.to_string();
+    let blocked = run_node("proxy-cors.mjs", &[&server.url, &org, "ann@example.com", &app_port]);
+    assert!(blocked["answer"]["error"].as_str().is_some_and(|e| e.contains("Failed to fetch")), "{blocked}");
+    assert_eq!(outbox(), sent, "a refused page sent nothing: {blocked}");
+    let app = blocked["pageOrigin"].as_str().expect("page origin").to_owned();
+    let origins = json!({ "allowedOrigins": [app] });
+    completed(root.submit("update_auth_proxy_config", origins), "updateAuthProxyConfigResult");
+    let allowed = run_node("proxy-cors.mjs", &[&server.url, &org, "ann@example.com", &app_port]);
+    assert_eq!(allowed["answer"]["status"], 200, "{allowed}");
+    assert!(allowed["answer"]["body"]["otpId"].is_string(), "{allowed}");
+    assert_eq!(outbox(), sent + 1);
+}
+
 #[test]
 fn console_pages_carry_strict_security_headers() {
     let server = TestServer::start(BIN, Backend::Sqlite, &[]);

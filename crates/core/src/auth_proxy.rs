@@ -34,6 +34,10 @@ pub struct AuthProxyConfig {
     /// Display name of the sender.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub send_from_email_sender_name: Option<String>,
+    /// Web origins (`https://app.example.com`) whose pages may call the proxy from a browser
+    /// (CORS); the server's own pages always may.
+    #[serde(default)]
+    pub allowed_origins: Vec<String>,
 }
 
 impl Default for AuthProxyConfig {
@@ -47,6 +51,7 @@ impl Default for AuthProxyConfig {
             verification_token_expiration_seconds: 600,
             session_expiration_seconds: 900,
             send_from_email_sender_name: None,
+            allowed_origins: Vec::new(),
         }
     }
 }
@@ -94,8 +99,40 @@ impl AuthProxyConfig {
         if let Some(v) = &changes.send_from_email_sender_name {
             next.send_from_email_sender_name = Some(v.trim().to_owned()).filter(|s| !s.is_empty());
         }
+        if let Some(origins) = &changes.allowed_origins {
+            next.allowed_origins = origins.iter().filter_map(|o| normalize_origin(o).ok()).collect();
+        }
         next
     }
+
+    /// Whether a browser page at `origin` (the request's `Origin` header, already known not
+    /// to be the server's own) may call the proxy.
+    pub fn allows_origin(&self, origin: &str) -> bool {
+        normalize_origin(origin).is_ok_and(|o| self.allowed_origins.contains(&o))
+    }
+}
+
+/// Most origins one proxy accepts.
+const MAX_ORIGINS: usize = 20;
+
+/// `scheme://host[:port]` in lower case without a default port, as browsers send `Origin`;
+/// the reason when `raw` is not an http(s) origin (a path, credentials, a query or `*`).
+pub fn normalize_origin(raw: &str) -> std::result::Result<String, &'static str> {
+    let url = url::Url::parse(raw.trim()).map_err(|_| "not an origin like https://app.example.com")?;
+    if !matches!(url.scheme(), "https" | "http") {
+        return Err("the scheme must be https or http");
+    }
+    if !url.username().is_empty() || url.password().is_some() || url.query().is_some() || url.fragment().is_some() {
+        return Err("an origin has no credentials, query or fragment");
+    }
+    if url.path() != "/" {
+        return Err("an origin has no path");
+    }
+    let host = url.host_str().ok_or("an origin names a host")?;
+    Ok(match url.port() {
+        Some(port) => format!("{}://{host}:{port}", url.scheme()),
+        None => format!("{}://{host}", url.scheme()),
+    })
 }
 
 /// `v1EnableAuthProxyIntent` / `v1UpdateAuthProxyConfigIntent`: the settings to change
@@ -128,6 +165,9 @@ pub struct AuthProxyParams {
     /// Display name of the sender.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub send_from_email_sender_name: Option<String>,
+    /// Web origins whose pages may call the proxy from a browser (replaces the list).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allowed_origins: Option<Vec<String>>,
 }
 
 /// `v1DisableAuthProxyIntent` (empty).
@@ -177,6 +217,22 @@ impl Change {
         {
             return Err(Error::invalid("parameters.sendFromEmailSenderName: at most 64 characters"));
         }
+        if let Some(origins) = &p.allowed_origins {
+            if origins.len() > MAX_ORIGINS {
+                return Err(Error::invalid(format!(
+                    "parameters.allowedOrigins: at most {MAX_ORIGINS} origins, found {}",
+                    origins.len()
+                )));
+            }
+            for (i, origin) in origins.iter().enumerate() {
+                if let Err(why) = normalize_origin(origin) {
+                    return Err(Error::invalid(format!(
+                        "parameters.allowedOrigins[{i}]: `{}`: {why}",
+                        crate::crypto::clip(origin)
+                    )));
+                }
+            }
+        }
         if let Some(v) = p.otp_length {
             in_range("otpLength", u64::from(v), 6, 9)?;
         }
@@ -206,6 +262,32 @@ impl Change {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn origins_are_normalized_as_browsers_send_them() {
+        assert_eq!(normalize_origin("https://App.Example.com/"), Ok("https://app.example.com".to_owned()));
+        assert_eq!(normalize_origin("https://app.example.com:443"), Ok("https://app.example.com".to_owned()));
+        assert_eq!(normalize_origin("http://127.0.0.1:5173"), Ok("http://127.0.0.1:5173".to_owned()));
+        for bad in [
+            "*",
+            "null",
+            "app.example.com",
+            "ftp://a.example",
+            "https://a.example/login",
+            "https://u:p@a.example",
+            "https://a.example/?q=1",
+            "https://a.example/#x",
+        ] {
+            assert!(normalize_origin(bad).is_err(), "{bad}");
+        }
+        let config = AuthProxyConfig::default().with(&AuthProxyParams {
+            allowed_origins: Some(vec!["https://app.example.com".into()]),
+            ..Default::default()
+        });
+        assert!(config.allows_origin("https://app.example.com"));
+        assert!(!config.allows_origin("https://app.example.com.evil.example"));
+        assert!(!config.allows_origin("http://app.example.com"), "the scheme is part of the origin");
+    }
 
     #[test]
     fn defaults_allow_login_only_and_changes_apply() {

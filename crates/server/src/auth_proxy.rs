@@ -1,10 +1,21 @@
 //! The auth proxy's unauthenticated endpoints: a browser signs in with an email code
 //! for an organization that enabled the proxy. Each request becomes an activity the
 //! engine stamps with the organization's service key and runs like any other.
+//!
+//! Pages of other origins call it under CORS: a preflight is answered for any origin
+//! (it only lets the browser send the request), and the request itself is refused before
+//! anything happens unless the organization lists the page's origin in `allowedOrigins`;
+//! only then does the answer name the origin in `Access-Control-Allow-Origin`.
 
 use axum::Json;
 use axum::Router;
 use axum::extract::{Path, State};
+use axum::http::header::{
+    ACCESS_CONTROL_ALLOW_HEADERS, ACCESS_CONTROL_ALLOW_METHODS, ACCESS_CONTROL_ALLOW_ORIGIN, ACCESS_CONTROL_MAX_AGE,
+    HOST, ORIGIN, VARY,
+};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use twofold_core::engine::ProxyFlow;
 
@@ -14,17 +25,56 @@ use crate::routes::AppState;
 
 /// `/auth-proxy/v1/*`.
 pub fn router() -> Router<AppState> {
-    Router::new().route(crate::openapi::AUTH_PROXY_KEYS, get(enclave_keys)).route("/auth-proxy/v1/{name}", post(flow))
+    Router::new()
+        .route(crate::openapi::AUTH_PROXY_KEYS, get(enclave_keys))
+        .route("/auth-proxy/v1/{name}", post(flow).options(preflight))
 }
 
-async fn flow(
-    State(s): State<AppState>,
-    Path(name): Path<String>,
-    req: Stamped,
-) -> Result<Json<serde_json::Value>, ApiError> {
-    let flow = ProxyFlow::from_path(&name).ok_or_else(|| ApiError::NoRoute(format!("/auth-proxy/v1/{name}")))?;
+async fn flow(State(s): State<AppState>, Path(name): Path<String>, headers: HeaderMap, req: Stamped) -> Response {
+    let Some(flow) = ProxyFlow::from_path(&name) else {
+        return ApiError::NoRoute(format!("/auth-proxy/v1/{name}")).into_response();
+    };
+    let origin = cross_origin(&headers);
     // No stamp: the engine stamps the activity with the organization's service key.
-    Ok(Json(s.engine.auth_proxy(flow, req.client_ip, &req.body).await?))
+    let answer = s.engine.auth_proxy(flow, req.client_ip, origin, &req.body).await;
+    let mut response = match answer.result {
+        Ok(value) => Json(value).into_response(),
+        Err(e) => ApiError::from(e).into_response(),
+    };
+    let headers = response.headers_mut();
+    headers.insert(VARY, HeaderValue::from_static("origin"));
+    if let Some(value) = answer.allow_origin.and_then(|o| HeaderValue::from_str(&o).ok()) {
+        headers.insert(ACCESS_CONTROL_ALLOW_ORIGIN, value);
+    }
+    response
+}
+
+/// The CORS preflight: the browser may send a JSON POST; whether the page's origin may
+/// use the proxy is decided on the request itself, which names the organization.
+async fn preflight(headers: HeaderMap) -> Response {
+    let mut response = StatusCode::NO_CONTENT.into_response();
+    let out = response.headers_mut();
+    out.insert(VARY, HeaderValue::from_static("origin"));
+    if let Some(origin) = headers.get(ORIGIN).filter(|o| o.as_bytes() != b"null") {
+        out.insert(ACCESS_CONTROL_ALLOW_ORIGIN, origin.clone());
+        out.insert(ACCESS_CONTROL_ALLOW_METHODS, HeaderValue::from_static("POST"));
+        out.insert(ACCESS_CONTROL_ALLOW_HEADERS, HeaderValue::from_static("content-type"));
+        out.insert(ACCESS_CONTROL_MAX_AGE, HeaderValue::from_static("600"));
+    }
+    response
+}
+
+/// The request's `Origin` when it is a page of another origin than the server's own (the
+/// authority in `Origin` differs from `Host`); `None` for the server's own pages and for
+/// clients that are not browsers.
+fn cross_origin(headers: &HeaderMap) -> Option<&str> {
+    let origin = headers.get(ORIGIN)?.to_str().ok()?;
+    let host = headers.get(HOST).and_then(|h| h.to_str().ok());
+    let authority = origin.split_once("://").map(|(_, a)| a);
+    match (authority, host) {
+        (Some(a), Some(h)) if a.eq_ignore_ascii_case(h) => None,
+        _ => Some(origin),
+    }
 }
 
 async fn enclave_keys(State(s): State<AppState>) -> Result<Json<serde_json::Value>, ApiError> {

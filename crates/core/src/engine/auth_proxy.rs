@@ -120,6 +120,17 @@ struct SignupBody {
     public_key: String,
 }
 
+/// What an auth-proxy request answers: the result, and the page origin to name in
+/// `Access-Control-Allow-Origin` once the organization's settings allowed it (errors after
+/// that point are readable by the page too).
+#[derive(Debug)]
+pub struct ProxyAnswer {
+    /// The cross-origin page allowed to read the answer, if any.
+    pub allow_origin: Option<String>,
+    /// The activity's result, or why there is none.
+    pub result: Result<Value>,
+}
+
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct OrgOnly {
@@ -132,9 +143,29 @@ impl Engine {
         self.enclave_keys().await
     }
 
-    /// Runs one unauthenticated auth-proxy request as its organization's service user;
-    /// returns the activity's result.
-    pub async fn auth_proxy(&self, flow: ProxyFlow, client_ip: Option<std::net::IpAddr>, body: &[u8]) -> Result<Value> {
+    /// Runs one unauthenticated auth-proxy request as its organization's service user.
+    /// `cross_origin` is the `Origin` of a browser page that is not the server's own: it must
+    /// be in the organization's `allowedOrigins`, checked before anything else happens.
+    pub async fn auth_proxy(
+        &self,
+        flow: ProxyFlow,
+        client_ip: Option<std::net::IpAddr>,
+        cross_origin: Option<&str>,
+        body: &[u8],
+    ) -> ProxyAnswer {
+        let mut allow_origin = None;
+        let result = self.run_proxy(flow, client_ip, cross_origin, body, &mut allow_origin).await;
+        ProxyAnswer { allow_origin, result }
+    }
+
+    async fn run_proxy(
+        &self,
+        flow: ProxyFlow,
+        client_ip: Option<std::net::IpAddr>,
+        cross_origin: Option<&str>,
+        body: &[u8],
+        allow_origin: &mut Option<String>,
+    ) -> Result<Value> {
         let OrgOnly { organization_id: org_id } = parse_body(body)?;
         let (proxy, config) = {
             let mut tx = self.store.read().await?;
@@ -147,6 +178,16 @@ impl Engine {
             let config = AuthProxyConfig::from_json(&proxy.config)?;
             (proxy, config)
         };
+        if let Some(origin) = cross_origin {
+            if !config.allows_origin(origin) {
+                return Err(Error::PermissionDenied(format!(
+                    "pages at `{}` may not call this organization's auth proxy; an administrator adds the origin \
+                     to allowedOrigins with update_auth_proxy_config",
+                    crypto::clip(origin)
+                )));
+            }
+            *allow_origin = Some(origin.to_owned());
+        }
         if !config.allows(flow.method()) {
             return Err(Error::PermissionDenied(format!(
                 "this organization's auth proxy does not allow {} (allowedAuthMethods)",

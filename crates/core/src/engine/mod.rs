@@ -36,7 +36,7 @@ use crate::intents::Intent;
 use crate::model::{Activity, ActivityStatus, ApiKey, ApiKeyCurve, Organization, User, Vote};
 use crate::store::{Store, StoreError, StoreTx};
 
-pub use auth_proxy::ProxyFlow;
+pub use auth_proxy::{ProxyAnswer, ProxyFlow};
 pub use checks::check_submit_body;
 pub use decide::Decision;
 pub use factors::FactorConfig;

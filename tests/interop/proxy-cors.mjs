@@ -1,0 +1,37 @@
+// A web app on another origin calls the auth proxy from a page in Debian's Chromium, as an
+// application's sign-in form would: `fetch` with a JSON body (so the browser sends a CORS
+// preflight first, then the request, and lets the page read the answer only if the server
+// names its origin). The app's page is served by this script on 127.0.0.1:<app port>, the
+// proxy by twofold on another port: two origins. Prints one JSON object.
+// Usage: node proxy-cors.mjs <twofold base URL> <organization id> <contact> <app port>
+import { createServer } from "node:http";
+import { chromium } from "playwright-core";
+
+const [base, organizationId, contact, appPort] = process.argv.slice(2);
+const app = createServer((_, res) => {
+  res.writeHead(200, { "content-type": "text/html" });
+  res.end("<!doctype html><title>An app</title><p>sign in</p>");
+});
+await new Promise((resolve) => app.listen(Number(appPort), "127.0.0.1", resolve));
+const pageOrigin = `http://127.0.0.1:${appPort}`;
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
+  args: ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"],
+});
+const seen = { pageOrigin };
+try {
+  const page = await browser.newPage();
+  await page.goto(`${pageOrigin}/app`);
+  seen.answer = await page.evaluate(async ([url, body]) => {
+    try {
+      const r = await fetch(url, { method: "POST", headers: { "content-type": "application/json" }, body });
+      return { status: r.status, body: await r.json() };
+    } catch (e) {
+      return { error: String(e) };
+    }
+  }, [`${base}/auth-proxy/v1/otp_init`, JSON.stringify({ organizationId, contact })]);
+} finally {
+  await browser.close();
+  app.close();
+}
+console.log(JSON.stringify(seen));
