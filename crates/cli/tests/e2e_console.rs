@@ -280,6 +280,46 @@ fn auth_proxy_answers_pages_of_allowed_origins_in_chromium() {
     assert_eq!(outbox(), sent + 1);
 }
 
+/// The auth proxy card on /admin/security turns email-code sign-in on, shows which origin
+/// line is wrong, saves the settings (read back through the API) and turns it off.
+#[test]
+fn console_auth_proxy_card_turns_sign_in_on_configures_it_and_off() {
+    if !browser_available() {
+        return;
+    }
+    let server = TestServer::start(BIN, Backend::Sqlite, &[]);
+    let root = server.root_client();
+    let key = server.root_key_path().display().to_string();
+    let shots = screenshot_dir().display().to_string();
+    let seen = run_node("console-auth-proxy.mjs", &[&server.url, &key, &shots]);
+    assert_eq!(seen["before"], "Off.", "{seen}");
+    assert!(seen["enabled"].as_str().is_some_and(|s| s.starts_with("On.")), "{seen}");
+    assert!(seen["badOrigin"].as_str().is_some_and(|m| m.contains("allowedOrigins[1]")), "{seen}");
+    assert_eq!(seen["saved"], json!({ "appName": "Acme", "signup": true, "origins": "https://app.example.com" }));
+    assert_eq!(seen["after"], "Off.", "{seen}");
+    assert_eq!(seen["dialogsSeen"], 1, "turning it off asks first: {seen}");
+    assert!(seen.get("pageErrors").is_none(), "{seen}");
+    let logged = seen["consoleErrors"].as_array().cloned().unwrap_or_default();
+    assert!(
+        logged.iter().all(|e| e.as_str().is_some_and(|e| e.contains("status of 400"))),
+        "only the refused save: {seen}"
+    );
+    let config = ok(root.query("get_auth_proxy_config", json!({})));
+    assert_eq!(config["enabled"], false, "{config}");
+    // What was saved reached the server: the activities are in the organization's history.
+    let activities = ok(root.query("list_activities", json!({})));
+    let updates: Vec<&Value> = activities["activities"]
+        .as_array()
+        .expect("activities")
+        .iter()
+        .filter(|a| a["type"] == "ACTIVITY_TYPE_UPDATE_AUTH_PROXY_CONFIG" && a["status"] == "ACTIVITY_STATUS_COMPLETED")
+        .collect();
+    assert_eq!(updates.len(), 1, "one saved update (the bad origin was refused): {activities}");
+    let intent = &updates[0]["intent"]["updateAuthProxyConfigIntent"];
+    assert_eq!(intent["allowedOrigins"], json!(["https://app.example.com"]), "{intent}");
+    assert_eq!(intent["appName"], "Acme", "{intent}");
+}
+
 #[test]
 fn console_pages_carry_strict_security_headers() {
     let server = TestServer::start(BIN, Backend::Sqlite, &[]);

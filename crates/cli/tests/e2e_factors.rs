@@ -474,19 +474,22 @@ fn outbox(server: &TestServer) -> Vec<(String, String, String)> {
     out
 }
 
+/// A new user of the root organization with an API key and the given `userEmail` /
+/// `userPhoneNumber`; returns its id and client.
+fn user_with_contacts(server: &TestServer, root: &Client, name: &str, contacts: Value) -> (String, Client) {
+    let key = new_key();
+    let mut params = user_with_key(name, &key);
+    params.as_object_mut().expect("object").extend(contacts.as_object().expect("object").clone());
+    let created = completed(root.submit("create_users", json!({ "users": [params] })), "createUsersResult");
+    let id = created["userIds"][0].as_str().expect("id").to_owned();
+    (id, server.client(key, root.organization_id()))
+}
+
 #[test]
 fn binding_or_removing_a_factor_notifies_the_user_63b_4_1_2_1() {
     let server = TestServer::start(BIN, Backend::Sqlite, &["--webhook-retry-base-ms", "200"]);
     let root = server.root_client();
-    let key = new_key();
-    let mut params = user_with_key("alice", &key);
-    params["userEmail"] = json!("alice@example.com");
-    let alice_id = completed(root.submit("create_users", json!({ "users": [params] })), "createUsersResult")["userIds"]
-        [0]
-    .as_str()
-    .expect("id")
-    .to_owned();
-    let alice = server.client(key, root.organization_id());
+    let (alice_id, alice) = user_with_contacts(&server, &root, "alice", json!({ "userEmail": "alice@example.com" }));
     let (_, passkey_id, _) = register_passkey(&server, &alice, &alice_id);
     enroll_totp(&alice, &alice_id);
     completed(alice.submit("create_recovery_codes", json!({ "userId": alice_id })), "createRecoveryCodesResult");
@@ -525,16 +528,8 @@ fn binding_or_removing_a_factor_notifies_the_user_63b_4_1_2_1() {
 
     // §4.6: every address on record hears of it: a user with an email address and a phone
     // number gets the notice by email and by text message.
-    let carol_key = new_key();
-    let mut params = user_with_key("carol", &carol_key);
-    params["userEmail"] = json!("carol@example.com");
-    params["userPhoneNumber"] = json!("+14155550123");
-    let carol_id = completed(root.submit("create_users", json!({ "users": [params] })), "createUsersResult")["userIds"]
-        [0]
-    .as_str()
-    .expect("id")
-    .to_owned();
-    let carol = server.client(carol_key, root.organization_id());
+    let contacts = json!({ "userEmail": "carol@example.com", "userPhoneNumber": "+14155550123" });
+    let (carol_id, carol) = user_with_contacts(&server, &root, "carol", contacts);
     completed(carol.submit("create_recovery_codes", json!({ "userId": carol_id })), "createRecoveryCodesResult");
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
     let to_carol = loop {

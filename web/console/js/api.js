@@ -205,6 +205,9 @@ const TYPES = {
   create_mfa_policy: "ACTIVITY_TYPE_CREATE_MFA_POLICY",
   set_mfa_enforcement: "ACTIVITY_TYPE_SET_MFA_ENFORCEMENT",
   reset_mfa_enforcement: "ACTIVITY_TYPE_RESET_MFA_ENFORCEMENT",
+  enable_auth_proxy: "ACTIVITY_TYPE_ENABLE_AUTH_PROXY",
+  update_auth_proxy_config: "ACTIVITY_TYPE_UPDATE_AUTH_PROXY_CONFIG",
+  disable_auth_proxy: "ACTIVITY_TYPE_DISABLE_AUTH_PROXY",
   otp_login: "ACTIVITY_TYPE_OTP_LOGIN_V2",
 };
 

@@ -465,3 +465,19 @@ fn generate_key() -> Result<(SigningKey, Zeroizing<Vec<u8>>)> {
         SigningKey::from_slice(&scalar).map_err(|_| Error::Internal("a fresh key is not a P-256 scalar".into()))?;
     Ok((key, scalar))
 }
+
+/// `query/get_auth_proxy_config` (a twofold extension, for the console): whether the caller's
+/// organization has its auth proxy on, and with which service user and settings.
+pub(super) async fn config_view(caller: &Caller, tx: &mut dyn StoreTx) -> Result<Value> {
+    let Some(proxy) = tx.get_auth_proxy(&caller.organization.id).await? else {
+        return Ok(json!({ "enabled": false }));
+    };
+    let config = serde_json::to_value(AuthProxyConfig::from_json(&proxy.config)?)
+        .map_err(|e| Error::Internal(format!("auth proxy settings: {e}")))?;
+    Ok(json!({
+        "enabled": true,
+        "userId": proxy.user_id,
+        "config": config,
+        "updatedAt": crate::api::Timestamp::from_ms(proxy.updated_at),
+    }))
+}

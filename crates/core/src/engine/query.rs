@@ -52,6 +52,7 @@ pub const QUERY_PATHS: &[&str] = &[
     "get_session_profiles",
     "list_webhook_endpoints",
     "list_webhook_deliveries",
+    "get_auth_proxy_config",
 ];
 
 /// Default and largest page sizes for paginated lists.
@@ -203,6 +204,7 @@ pub(super) async fn run(
         "get_authenticator" => get_authenticator(caller, tx, body).await,
         "get_mfa_enforcement" => super::enforcement::get_rule(caller, tx, body).await,
         "list_mfa_enforcements" => super::enforcement::list_rules(caller, tx).await,
+        "get_auth_proxy_config" => super::auth_proxy::config_view(caller, tx).await,
         "get_recovery_codes_status" => recovery_codes_status(caller, tx, body).await,
         "list_sessions" => list_sessions(caller, tx, body, now).await,
         "get_session_signing_key" => match engine.signer.get() {

@@ -1,7 +1,8 @@
 // Security settings (/admin/security): your factors, the organization's MFA requirement,
-// the IP allow and deny lists, and the way to the audit log.
+// the IP allow and deny lists, email-code sign-in for the organization's own app (the auth
+// proxy), and the way to the audit log.
 
-import { h, fill, notice, when, busy, card } from "/console/js/ui.js";
+import { h, fill, notice, when, busy, card, field } from "/console/js/ui.js";
 import { showOutcome } from "/console/js/stepup.js";
 import { recoveryCodes } from "/console/js/pages/setup.js";
 import { ipListEditor } from "/console/js/iplist.js";
@@ -15,6 +16,7 @@ export async function render(main, api) {
   await drawFactors(api, factors);
   main.append(await requirementCard(api));
   main.append(await ipCard(api));
+  main.append(await proxyCard(api));
   main.append(card("Audit log", h("p", {}, "Every change on this page, every vote and every refused request is recorded in a tamper-evident log."),
     h("p", {}, h("a", { href: "/audit", class: "button secondary", id: "open-audit" }, "Open audit log"))));
 }
@@ -75,4 +77,59 @@ async function ipCard(api) {
         rules: deny.ok ? deny.body.denylist.rules : [],
         save: (rules, confirmLockout) => api.submit("set_ip_denylist", { enabled: true, rules, ...(confirmLockout ? { confirmLockout } : {}) }) }),
     ));
+}
+
+const LOGIN = "AUTH_METHOD_EMAIL_OTP_LOGIN";
+const SIGNUP = "AUTH_METHOD_EMAIL_OTP_SIGNUP";
+
+async function proxyCard(api) {
+  const box = h("div", { id: "auth-proxy" });
+  await drawProxy(api, box);
+  return card("Email-code sign-in for your app",
+    h("p", {}, "The auth proxy lets the people who use your application sign in with a code sent to their email, ",
+      "from your application's pages, without an API key. Each request runs as an activity of this organization, ",
+      "under its policies and limits, by a service user that can do nothing else."),
+    box);
+}
+
+async function drawProxy(api, box) {
+  const answer = await api.query("get_auth_proxy_config");
+  const out = h("div", { "aria-live": "polite" });
+  const redraw = () => setTimeout(() => drawProxy(api, box), 800);
+  if (!answer.ok) {
+    fill(box, notice("error", answer.body.message || "Could not read the auth proxy settings."));
+    return;
+  }
+  if (!answer.body.enabled) {
+    const enable = h("button", { type: "button", id: "proxy-enable", onclick: () => busy(enable, out, async () =>
+      showOutcome(api, await api.submit("enable_auth_proxy", {}), out, { doneText: "Email-code sign-in is on.", onDone: redraw })) },
+    "Turn on");
+    fill(box, h("p", { id: "proxy-state" }, "Off."), enable, out);
+    return;
+  }
+  const config = answer.body.config;
+  const appName = h("input", { id: "proxy-app-name", value: config.appName, maxlength: "64", required: true });
+  const signup = h("input", { type: "checkbox", id: "proxy-signup", checked: config.allowedAuthMethods.includes(SIGNUP) });
+  const origins = h("textarea", { id: "proxy-origins", rows: "3", class: "mono", spellcheck: "false" });
+  origins.value = (config.allowedOrigins || []).join("\n");
+  const save = h("button", { type: "button", id: "proxy-save", onclick: () => busy(save, out, async () => {
+    const params = {
+      appName: appName.value.trim(),
+      allowedAuthMethods: signup.checked ? [LOGIN, SIGNUP] : [LOGIN],
+      allowedOrigins: origins.value.split("\n").map((line) => line.trim()).filter(Boolean),
+    };
+    showOutcome(api, await api.submit("update_auth_proxy_config", params), out, { doneText: "Saved.", onDone: redraw });
+  }) }, "Save");
+  const disable = h("button", { type: "button", class: "danger", id: "proxy-disable", onclick: () => {
+    if (!confirm("Turn email-code sign-in off? Your application's sign-in form stops working until it is turned on again.")) return;
+    busy(disable, out, async () =>
+      showOutcome(api, await api.submit("disable_auth_proxy", {}), out, { doneText: "Email-code sign-in is off.", onDone: redraw }));
+  } }, "Turn off");
+  fill(box,
+    h("p", { id: "proxy-state" }, "On. ", h("span", { class: "hint" }, `Service user ${answer.body.userId}.`)),
+    field("Application name in the email", appName),
+    h("p", {}, h("label", { class: "check" }, signup, " Let new people create an account with a code (sign-up)")),
+    field("Web origins allowed to call it", origins,
+      "One origin per line, like https://app.example.com (no path). This console's own pages need no entry."),
+    h("p", {}, save, " ", disable), out);
 }
