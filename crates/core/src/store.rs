@@ -3,7 +3,9 @@
 //!
 //! Every read and write happens inside a [`StoreTx`]: queries take a read
 //! transaction (a consistent snapshot), activities take one write transaction that
-//! holds the activity row, its effects, its votes and its status change together.
+//! holds the activity row, its effects, its votes and its status change together. The one
+//! read outside a transaction is [`Store::admission_epoch`], which tells the engine whether
+//! what it cached to admit a key is still what the database says.
 
 use async_trait::async_trait;
 
