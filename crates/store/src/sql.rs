@@ -516,6 +516,26 @@ impl StoreTx for SqlTx {
         self.all(q, |r| Ok((r.try_get::<String, _>(0)?, r.try_get::<String, _>(1)?))).await
     }
 
+    async fn tag_memberships_of(&mut self, org_id: &str, user_ids: &[&str]) -> StoreResult<Vec<(String, String)>> {
+        let mut ids: Vec<&str> = user_ids.to_vec();
+        ids.sort_unstable();
+        ids.dedup();
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let placeholders: Vec<String> = (2..ids.len() + 2).map(|n| format!("${n}")).collect();
+        let sql = format!(
+            "SELECT m.user_id, m.tag_id FROM user_tag_members m JOIN user_tags t ON t.id = m.tag_id \
+             WHERE t.organization_id = $1 AND m.user_id IN ({}) ORDER BY t.created_at, t.id",
+            placeholders.join(", ")
+        );
+        let mut q = sqlx::query(AssertSqlSafe(sql)).bind(org_id.to_owned());
+        for id in ids {
+            q = q.bind(id.to_owned());
+        }
+        self.all(q, |r| Ok((r.try_get::<String, _>(0)?, r.try_get::<String, _>(1)?))).await
+    }
+
     async fn insert_api_key(&mut self, k: &ApiKey) -> StoreResult<()> {
         // ON CONFLICT instead of catching the error: on PostgreSQL a failed statement
         // would abort the whole transaction, on SQLite it would not.

@@ -496,6 +496,14 @@ async fn admission_epoch_suite(store: &SqlStore) {
     moves_epoch!(store, false, "an auth failure", |tx| tx.record_auth_failure("ep", "epu", "TOTP", 3));
     moves_epoch!(store, true, "a user change", |tx| tx.update_user(&user("epu", "ep")));
     moves_epoch!(store, true, "a tag membership", |tx| tx.add_user_to_tag("eptag", "epu"));
+    let mut tx = store.read().await.expect("read");
+    let everyone = tx.user_tag_memberships("ep").await.expect("org-wide");
+    assert_eq!(everyone, [("epu".to_owned(), "eptag".to_owned())]);
+    assert_eq!(tx.tag_memberships_of("ep", &["epu", "nobody", "epu"]).await.expect("of some"), everyone);
+    assert!(tx.tag_memberships_of("ep", &["nobody"]).await.expect("of nobody").is_empty());
+    assert!(tx.tag_memberships_of("ep", &[]).await.expect("of none").is_empty());
+    assert!(tx.tag_memberships_of("other-org", &["epu"]).await.expect("another org").is_empty());
+    drop(tx);
     moves_epoch!(store, true, "tags replaced", |tx| tx.set_user_tags("epu", &[]));
     moves_epoch!(store, true, "a root quorum", |tx| tx.set_root_quorum("ep", 1, &["epu".to_owned()], 4));
     moves_epoch!(store, true, "a new factor", |tx| tx.insert_factor(&totp));

@@ -115,7 +115,7 @@ impl Engine {
         if tx.root_quorum_members(org_id).await?.iter().any(|m| m == user_id) {
             return Ok(true);
         }
-        let memberships = tx.user_tag_memberships(org_id).await?;
+        let memberships = tx.tag_memberships_of(org_id, &[user_id]).await?;
         let mine: Vec<&String> = memberships.iter().filter(|(u, _)| u == user_id).map(|(_, t)| t).collect();
         if mine.is_empty() {
             return Ok(false);

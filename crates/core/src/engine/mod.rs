@@ -536,7 +536,7 @@ fn failure_json(e: &Error) -> String {
 
 /// The user with its API keys and tag ids.
 async fn user_view(tx: &mut dyn StoreTx, user: &User) -> Result<UserView> {
-    let memberships = tx.user_tag_memberships(&user.organization_id).await?;
+    let memberships = tx.tag_memberships_of(&user.organization_id, &[user.id.as_str()]).await?;
     user_view_with(tx, user, &memberships).await
 }
 
@@ -564,8 +564,9 @@ async fn user_views(tx: &mut dyn StoreTx, org_id: &str) -> Result<Vec<UserView>>
 /// The v1Activity view of `a`, with its votes, as `caller_user_id` sees it.
 async fn activity_view(tx: &mut dyn StoreTx, a: &Activity, caller_user_id: &str) -> Result<ActivityView> {
     let votes = tx.list_votes(&a.id).await?;
-    // The organization's tag memberships once per activity, not once per voter.
-    let memberships = if votes.is_empty() { Vec::new() } else { tx.user_tag_memberships(&a.organization_id).await? };
+    // The voters' tag memberships once per activity, not once per voter.
+    let voters: Vec<&str> = votes.iter().map(|v| v.user_id.as_str()).collect();
+    let memberships = tx.tag_memberships_of(&a.organization_id, &voters).await?;
     let mut views = Vec::with_capacity(votes.len());
     for v in &votes {
         let voter = match tx.get_user(&a.organization_id, &v.user_id).await? {

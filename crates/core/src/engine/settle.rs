@@ -45,7 +45,11 @@ async fn people(tx: &mut dyn StoreTx, org_id: &str, only: Option<&[&str]>) -> Re
         }
     };
     let tags = tx.list_user_tags(org_id).await?;
-    let memberships = if tags.is_empty() { Vec::new() } else { tx.user_tag_memberships(org_id).await? };
+    let memberships = match (tags.is_empty(), only) {
+        (true, _) => Vec::new(),
+        (false, Some(ids)) => tx.tag_memberships_of(org_id, ids).await?,
+        (false, None) => tx.user_tag_memberships(org_id).await?,
+    };
     Ok(users
         .into_iter()
         .map(|u| {
