@@ -266,6 +266,13 @@ fn proxy_operation(flow: ProxyFlow) -> Value {
             "description": "The organization, and the flow's fields (docs/API.md, Auth proxy)"
         }}}},
         "responses": { "200": json_ok("The flow's answer"), "default": error_responses()["default"] }
+    }, "options": {
+        "operationId": format!("auth_proxy_{}_preflight", flow.path()),
+        "tags": ["auth proxy"],
+        "summary": "CORS preflight: lets a browser send the POST; the POST itself checks the page's origin \
+                    against the organization's allowedOrigins",
+        "responses": { "204": { "description": "Access-Control-Allow-Origin (the request's Origin), -Methods: POST, \
+                                                -Headers: content-type, -Max-Age: 600" } }
     }})
 }
 
