@@ -339,6 +339,33 @@ fn revocations(cluster: &Cluster, rounds: usize) {
     }
 }
 
+/// Two sessions every node has admitted (and cached); one is then used through node 0 only,
+/// every 30 minutes on the shared test clock, the other not at all. Two hours on, node 1's
+/// cached copy of the first one's last use is two hours old, yet node 1 admits it (a session
+/// is re-read before it is refused as idle), while the unused one is refused on every node.
+fn idle_sessions(cluster: &Cluster) {
+    const HALF_HOUR: i64 = 30 * 60 * 1000;
+    let (_, owner) = cluster.member("sessions");
+    let org = cluster.root.on(0).organization_id().to_owned();
+    let (used_key, idle_key) = (new_key(), new_key());
+    for key in [&used_key, &idle_key] {
+        let params = json!({ "publicKey": key.public_key_hex(), "expirationSeconds": "86400" });
+        completed(owner.on(0).submit("stamp_login", params), "stampLoginResult");
+    }
+    let used = RoundRobin::new(&cluster.nodes, &used_key, &org);
+    let idle = RoundRobin::new(&cluster.nodes, &idle_key, &org);
+    whoami_everywhere(&used, 200, "a new session");
+    whoami_everywhere(&idle, 200, "another new session");
+    for half_hours in 1..=4 {
+        cluster.nodes[0].set_clock_offset(half_hours * HALF_HOUR);
+        let resp = used.on(0).query("get_whoami", json!({})).expect("sent");
+        assert_eq!(resp.status, 200, "used every half hour, at {half_hours}: {}", resp.body);
+    }
+    whoami_everywhere(&used, 200, "used through node 0 every half hour");
+    whoami_everywhere(&idle, 401, "unused for two hours");
+    cluster.nodes[0].set_clock_offset(0);
+}
+
 #[test]
 fn three_nodes_on_one_postgres_agree_under_concurrent_load() {
     if !backends().contains(&Backend::Postgres) {
@@ -366,6 +393,7 @@ fn three_nodes_on_one_postgres_agree_under_concurrent_load() {
         o.join().expect("otp");
         e.join().expect("enforcement")
     });
+    idle_sessions(&cluster);
 
     // A grace period, then the shared test clock moves past it: every node refuses at once.
     let set = json!({ "scope": "MFA_ENFORCEMENT_SCOPE_ORGANIZATION", "targetOrganizationId": tenant,
