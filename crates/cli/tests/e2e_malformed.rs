@@ -424,6 +424,60 @@ fn newer_endpoints_refuse_hostile_input_and_store_nothing() {
             400,
             "limit",
         ),
+        case(
+            "proxy origins not a list",
+            &s("update_auth_proxy_config"),
+            submit("ACTIVITY_TYPE_UPDATE_AUTH_PROXY_CONFIG", json!({ "allowedOrigins": "https://a.example" })),
+            Stamp::Valid,
+            400,
+            "parameters.allowedOrigins",
+        ),
+        case(
+            "proxy origin a number",
+            &s("update_auth_proxy_config"),
+            submit("ACTIVITY_TYPE_UPDATE_AUTH_PROXY_CONFIG", json!({ "allowedOrigins": [443] })),
+            Stamp::Valid,
+            400,
+            "parameters.allowedOrigins[0]",
+        ),
+        case(
+            "proxy 21 origins",
+            &s("update_auth_proxy_config"),
+            submit(
+                "ACTIVITY_TYPE_UPDATE_AUTH_PROXY_CONFIG",
+                json!({ "allowedOrigins": (0..21).map(|i| format!("https://a{i}.example")).collect::<Vec<_>>() }),
+            ),
+            Stamp::Valid,
+            400,
+            "at most 20",
+        ),
+        case(
+            "proxy origin javascript",
+            &s("update_auth_proxy_config"),
+            submit("ACTIVITY_TYPE_UPDATE_AUTH_PROXY_CONFIG", json!({ "allowedOrigins": ["javascript:alert(1)"] })),
+            Stamp::Valid,
+            400,
+            "allowedOrigins[0]",
+        ),
+        case(
+            "proxy origin 20 000 characters",
+            &s("update_auth_proxy_config"),
+            submit(
+                "ACTIVITY_TYPE_UPDATE_AUTH_PROXY_CONFIG",
+                json!({ "allowedOrigins": [format!("https://{}.example", "a".repeat(20_000))] }),
+            ),
+            Stamp::Valid,
+            400,
+            "allowedOrigins[0]",
+        ),
+        case(
+            "proxy config query org as number",
+            &q("get_auth_proxy_config"),
+            json!({ "organizationId": 7 }).to_string(),
+            Stamp::Valid,
+            400,
+            "organizationId",
+        ),
         case("proxy garbage json", "/auth-proxy/v1/otp_init", "{\"organizationId\":", Stamp::None, 400, "JSON"),
         case(
             "proxy unknown field",
@@ -455,6 +509,16 @@ fn newer_endpoints_refuse_hostile_input_and_store_nothing() {
         let msg =
             resp.body["message"].as_str().unwrap_or_else(|| panic!("case `{}`: JSON error, got {}", c.name, resp.body));
         assert!(msg.contains(c.needle), "case `{}`: message `{msg}` should name `{}`", c.name, c.needle);
+    }
+    // Pages of origins the organization does not list, or that hide their origin ("null"),
+    // are refused before the proxy does anything.
+    let init = json!({ "organizationId": org, "contact": "a@example.com" }).to_string();
+    for origin in ["https://evil.example", "null", &format!("https://{}.example", "a".repeat(4000))] {
+        let headers = [("Content-Type", "application/json".to_owned()), ("Origin", origin.to_owned())];
+        let resp = root.post_with_headers("/auth-proxy/v1/otp_init", init.as_bytes(), &headers).expect("sent");
+        assert_eq!(resp.status, 403, "origin of {} bytes: {}", origin.len(), resp.body);
+        assert!(resp.body["message"].as_str().is_some_and(|m| m.contains("allowedOrigins")), "{}", resp.body);
+        assert_eq!(resp.header("access-control-allow-origin"), None);
     }
     assert_eq!(server.db.row_counts(), before, "nothing stored");
     assert!(!server.log().contains("panicked"), "no panics in the server log");

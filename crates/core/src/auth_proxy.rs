@@ -118,6 +118,10 @@ const MAX_ORIGINS: usize = 20;
 /// `scheme://host[:port]` in lower case without a default port, as browsers send `Origin`;
 /// the reason when `raw` is not an http(s) origin (a path, credentials, a query or `*`).
 pub fn normalize_origin(raw: &str) -> std::result::Result<String, &'static str> {
+    // A host name is at most 253 characters; with a scheme and a port, 300 is generous.
+    if raw.trim().len() > 300 {
+        return Err("an origin is at most 300 characters");
+    }
     let url = url::Url::parse(raw.trim()).map_err(|_| "not an origin like https://app.example.com")?;
     if !matches!(url.scheme(), "https" | "http") {
         return Err("the scheme must be https or http");
@@ -268,7 +272,9 @@ mod tests {
         assert_eq!(normalize_origin("https://App.Example.com/"), Ok("https://app.example.com".to_owned()));
         assert_eq!(normalize_origin("https://app.example.com:443"), Ok("https://app.example.com".to_owned()));
         assert_eq!(normalize_origin("http://127.0.0.1:5173"), Ok("http://127.0.0.1:5173".to_owned()));
+        let long = format!("https://{}.example", "a".repeat(300));
         for bad in [
+            long.as_str(),
             "*",
             "null",
             "app.example.com",
