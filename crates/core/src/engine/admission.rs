@@ -84,6 +84,17 @@ pub(super) struct KeyFacts {
     member: Option<Member>,
 }
 
+impl KeyFacts {
+    /// These facts with the key's last use moved to `now` (after [`Engine::touch_session`]).
+    fn touched(&self, now: i64) -> KeyFacts {
+        let mut fresh = self.clone();
+        if let Some(m) = fresh.member.as_mut() {
+            m.key.updated_at = now;
+        }
+        fresh
+    }
+}
+
 /// A key of the organization, its user and what the organization's rules say of them.
 #[derive(Debug, Clone)]
 struct Member {
@@ -200,17 +211,21 @@ impl Engine {
             && let Ok((caller, status)) = self.check_key_facts(&facts, key_stamp, stamp, req, now)
         {
             let _ = req.enrollment.set(status);
-            self.touch_session(&caller, org_id, &public_key, &facts, now).await?;
+            if self.touch_session(&caller, now).await? {
+                self.admissions.put(org_id, &public_key, facts.touched(now));
+            }
             return Ok(caller);
         }
-        let facts = {
+        let mut facts = {
             let mut tx = self.store.read().await?;
             self.load_key_facts(&mut *tx, org_id, &public_key, epoch).await?
         };
         match self.check_key_facts(&facts, key_stamp, stamp, req, now) {
             Ok((caller, status)) => {
                 let _ = req.enrollment.set(status);
-                self.touch_session(&caller, org_id, &public_key, &facts, now).await?;
+                if self.touch_session(&caller, now).await? {
+                    facts = facts.touched(now);
+                }
                 if facts.member.is_some() {
                     self.admissions.put(org_id, &public_key, facts);
                 }
@@ -320,32 +335,20 @@ impl Engine {
     }
 
     /// Records a session's use at most once a minute, in a short write of its own (so
-    /// reads stay reads), and keeps the cached copy of the key in step.
-    async fn touch_session(
-        &self,
-        caller: &Caller,
-        org_id: &str,
-        public_key: &str,
-        facts: &KeyFacts,
-        now: i64,
-    ) -> Result<()> {
+    /// reads stay reads); whether it wrote. Touching moves no epoch: the caller updates its
+    /// cached copy ([`KeyFacts::touched`]), and a node whose copy is older re-reads before
+    /// it ever refuses a session as idle.
+    async fn touch_session(&self, caller: &Caller, now: i64) -> Result<bool> {
         let Some(key) = caller.credential.api_key.as_ref().filter(|k| k.kind == KeyKind::Session) else {
-            return Ok(());
+            return Ok(false);
         };
         if now - key.updated_at <= TOUCH_EVERY_MS {
-            return Ok(());
+            return Ok(false);
         }
         let mut w = self.store.write().await?;
         w.touch_session(&key.id, now, now - TOUCH_EVERY_MS).await?;
         w.commit().await?;
-        // Touching moves no epoch: the cached copy learns the new last use here, and a
-        // node whose copy is older re-reads before it ever refuses a session as idle.
-        let mut fresh = facts.clone();
-        if let Some(m) = fresh.member.as_mut() {
-            m.key.updated_at = now;
-        }
-        self.admissions.put(org_id, public_key, fresh);
-        Ok(())
+        Ok(true)
     }
 
     /// Applies `org_id`'s deny list, then its allow list, to the client address.
