@@ -549,17 +549,22 @@ fn binding_or_removing_a_factor_notifies_the_user_63b_4_1_2_1() {
     }
 }
 
+/// A session of `user` (its own stamp_login with a new key) lasting `seconds`, as a client.
+fn session_of(server: &TestServer, user: &Client, seconds: &str) -> Client {
+    let key = new_key();
+    completed(
+        user.submit("stamp_login", json!({ "publicKey": key.public_key_hex(), "expirationSeconds": seconds })),
+        "stampLoginResult",
+    );
+    server.client(key, user.organization_id())
+}
+
 #[test]
 fn factor_changes_need_a_fresh_session_63b_4_1_2_1() {
     let server = TestServer::start_with_test_clock(BIN, Backend::Sqlite, &[]);
     let root = server.root_client();
     let (alice_id, alice) = member(&server, &root, "alice");
-    let session_key = new_key();
-    completed(
-        alice.submit("stamp_login", json!({ "publicKey": session_key.public_key_hex(), "expirationSeconds": "3600" })),
-        "stampLoginResult",
-    );
-    let session = server.client(session_key, root.organization_id());
+    let session = session_of(&server, &alice, "3600");
     // Four minutes into the session it is fresh enough to bind a factor.
     server.set_clock_offset(4 * 60 * 1000);
     completed(session.submit("create_recovery_codes", json!({ "userId": alice_id })), "createRecoveryCodesResult");
@@ -586,12 +591,7 @@ fn idle_session(backend: Backend) {
     let server = TestServer::start_with_test_clock(BIN, backend, &[]);
     let root = server.root_client();
     let (alice_id, alice) = member(&server, &root, "alice");
-    let session_key = new_key();
-    completed(
-        alice.submit("stamp_login", json!({ "publicKey": session_key.public_key_hex(), "expirationSeconds": "86400" })),
-        "stampLoginResult",
-    );
-    let session = server.client(session_key, root.organization_id());
+    let session = session_of(&server, &alice, "86400");
     // Used every 50 minutes, it outlives the one-hour idle timeout…
     for step in 1..=3 {
         server.set_clock_offset(step * 50 * 60 * 1000);

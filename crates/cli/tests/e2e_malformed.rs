@@ -45,16 +45,22 @@ fn stamp_json(v: Value) -> Stamp {
     Stamp::Raw(URL_SAFE_NO_PAD.encode(v.to_string()))
 }
 
+/// Milliseconds since the epoch, as `timestampMs` carries them.
+fn now() -> String {
+    twofold_testkit::real_now_ms().to_string()
+}
+
+/// A submit body of type `ty` in `org`, timestamped now.
+fn submit_body(org: &str, ty: &str, params: Value) -> String {
+    json!({ "type": ty, "timestampMs": now(), "organizationId": org, "parameters": params }).to_string()
+}
+
 #[test]
 fn malformed_requests_get_4xx_json_and_change_nothing() {
     let server = TestServer::start(BIN, Backend::Sqlite, &["--max-body-bytes", "65536"]);
     let root = server.root_client();
     let org = root.organization_id().to_owned();
-    let now =
-        || std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_millis().to_string();
-    let submit = |ty: &str, params: Value| {
-        json!({ "type": ty, "timestampMs": now(), "organizationId": org, "parameters": params }).to_string()
-    };
+    let submit = |ty: &str, params: Value| submit_body(&org, ty, params);
     let users = |u: Value| submit("ACTIVITY_TYPE_CREATE_USERS_V4", json!({ "users": [u] }));
     let cu = "/public/v1/submit/create_users";
     let key = new_key();
@@ -189,11 +195,7 @@ fn newer_endpoints_refuse_hostile_input_and_store_nothing() {
     let server = TestServer::start(BIN, Backend::Sqlite, &["--max-body-bytes", "65536"]);
     let root = server.root_client();
     let org = root.organization_id().to_owned();
-    let now =
-        || std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_millis().to_string();
-    let submit = |ty: &str, params: Value| {
-        json!({ "type": ty, "timestampMs": now(), "organizationId": org, "parameters": params }).to_string()
-    };
+    let submit = |ty: &str, params: Value| submit_body(&org, ty, params);
     let query = |extra: Value| {
         let mut body = json!({ "organizationId": org });
         body.as_object_mut().expect("object").extend(extra.as_object().expect("object").clone());
