@@ -4,7 +4,7 @@
 // every page go to <shotDir>. TOTP codes are computed by Python's pyotp.
 // Usage: node console-chromium.mjs <baseUrl> <aliceKeyFile> <bobKeyFile> <shotDir>
 import { readFileSync } from "node:fs";
-import { openConsole, sessionKeyCheck, storedKeyCount, totp } from "./console-lib.mjs";
+import { openConsole, passkeyRoundTrip, sessionKeyCheck, totp } from "./console-lib.mjs";
 
 const [baseUrl, aliceKeyFile, bobKeyFile, shotDir] = process.argv.slice(2);
 const aliceKey = readFileSync(aliceKeyFile, "utf8");
@@ -50,15 +50,7 @@ await run(async () => {
   seen.codesOnSecurityPage = (await alice.content()).includes(seen.recoveryCodes[0]);
 
   // Sign out (session and key deleted), then sign in with the passkey.
-  await alice.click("#sign-out");
-  await alice.waitForURL("**/signin");
-  seen.keysAfterSignOut = await storedKeyCount(alice);
-  await alice.waitForSelector("main[data-ready]");
-  seen.orgRemembered = await alice.inputValue("input[name=organizationId]");
-  await alice.click("#signin-passkey");
-  await alice.waitForURL("**/activities");
-  await alice.waitForSelector("main[data-ready]");
-  seen.signedInWithPasskeyAs = await alice.textContent("#who-name");
+  Object.assign(seen, await passkeyRoundTrip(alice));
 
   // The session key in IndexedDB cannot be exported.
   seen.keyCheck = await sessionKeyCheck(alice);

@@ -85,6 +85,23 @@ export async function openConsole(baseUrl, shotDir, seen) {
   return { origin, browser, user, go, shot, signInWithKey, run };
 }
 
+/**
+ * Signs out (the session and its key are deleted), then back in with the passkey; returns
+ * the stored key count after sign-out, the organization the sign-in page remembered and
+ * who the console then says is signed in.
+ */
+export async function passkeyRoundTrip(page) {
+  await page.click("#sign-out");
+  await page.waitForURL("**/signin");
+  const keysAfterSignOut = await storedKeyCount(page);
+  await page.waitForSelector("main[data-ready]");
+  const orgRemembered = await page.inputValue("input[name=organizationId]");
+  await page.click("#signin-passkey");
+  await page.waitForURL("**/activities");
+  await page.waitForSelector("main[data-ready]");
+  return { keysAfterSignOut, orgRemembered, signedInWithPasskeyAs: await page.textContent("#who-name") };
+}
+
 /** How many session records the console keeps in IndexedDB (0 after sign-out). */
 export function storedKeyCount(page) {
   return page.evaluate(() => new Promise((resolve) => {

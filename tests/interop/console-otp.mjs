@@ -5,7 +5,7 @@
 // Prints what the browser saw as JSON for crates/cli/tests/e2e_console.rs.
 // Usage: node console-otp.mjs <baseUrl> <proxyOrgId> <email> <twofoldBinary> <outboxDir> <shotDir> <newEmail>
 import { execFileSync } from "node:child_process";
-import { openConsole, sessionKeyCheck, storedKeyCount } from "./console-lib.mjs";
+import { openConsole, passkeyRoundTrip, sessionKeyCheck } from "./console-lib.mjs";
 
 const [baseUrl, orgId, email, binary, outboxDir, shotDir, newEmail] = process.argv.slice(2);
 const seen = {};
@@ -41,15 +41,7 @@ await run(async () => {
   await ann.click("#add-passkey");
   await ann.waitForSelector("text=Passkey added");
   await shot(ann, "mfa-setup-after-email-code");
-  await ann.click("#sign-out");
-  await ann.waitForURL("**/signin");
-  seen.keysAfterSignOut = await storedKeyCount(ann);
-  await ann.waitForSelector("main[data-ready]");
-  seen.orgRemembered = await ann.inputValue("input[name=organizationId]");
-  await ann.click("#signin-passkey");
-  await ann.waitForURL("**/activities");
-  await ann.waitForSelector("main[data-ready]");
-  seen.signedInWithPasskeyAs = await ann.textContent("#who-name");
+  Object.assign(seen, await passkeyRoundTrip(ann));
 
   // Sign-up: nobody has this email yet, so the code leads to "Create an account".
   const bea = await user("bea");
@@ -70,13 +62,8 @@ await run(async () => {
   await go(bea, "/mfa/setup");
   await bea.click("#add-passkey");
   await bea.waitForSelector("text=Passkey added");
-  await bea.click("#sign-out");
-  await bea.waitForURL("**/signin");
-  seen.newKeysAfterSignOut = await storedKeyCount(bea);
-  await bea.waitForSelector("main[data-ready]");
-  seen.newOrgRemembered = await bea.inputValue("input[name=organizationId]");
-  await bea.click("#signin-passkey");
-  await bea.waitForURL("**/activities");
-  await bea.waitForSelector("main[data-ready]");
-  seen.newSignedInWithPasskeyAs = await bea.textContent("#who-name");
+  const again = await passkeyRoundTrip(bea);
+  seen.newKeysAfterSignOut = again.keysAfterSignOut;
+  seen.newOrgRemembered = again.orgRemembered;
+  seen.newSignedInWithPasskeyAs = again.signedInWithPasskeyAs;
 });
