@@ -161,6 +161,14 @@ fn malformed_requests_get_4xx_json_and_change_nothing() {
         }
         let resp = root.post_with_headers(&c.path, &c.body, &headers).expect("sent");
         assert_eq!(resp.status, c.status, "case `{}`: {}", c.name, resp.body);
+        if c.status == 413 {
+            assert_eq!(
+                resp.header("connection"),
+                Some("close"),
+                "case `{}`: the unread body ends the connection",
+                c.name
+            );
+        }
         let msg = resp.body["message"]
             .as_str()
             .unwrap_or_else(|| panic!("case `{}`: JSON error body, got {}", c.name, resp.body));
@@ -508,6 +516,14 @@ fn newer_endpoints_refuse_hostile_input_and_store_nothing() {
         }
         let resp = root.post_with_headers(&c.path, &c.body, &headers).expect("sent");
         assert_eq!(resp.status, c.status, "case `{}`: {}", c.name, resp.body);
+        if c.status == 413 {
+            assert_eq!(
+                resp.header("connection"),
+                Some("close"),
+                "case `{}`: the unread body ends the connection",
+                c.name
+            );
+        }
         let msg =
             resp.body["message"].as_str().unwrap_or_else(|| panic!("case `{}`: JSON error, got {}", c.name, resp.body));
         assert!(msg.contains(c.needle), "case `{}`: message `{msg}` should name `{}`", c.name, c.needle);

@@ -81,6 +81,14 @@ impl IntoResponse for ApiError {
         if let Some(secs) = retry_after.and_then(|s| axum::http::HeaderValue::from_str(&s).ok()) {
             response.headers_mut().insert(axum::http::header::RETRY_AFTER, secs);
         }
+        if let ApiError::PayloadTooLarge { .. } = self {
+            // The body was refused unread, so this connection cannot carry another request:
+            // say so, or a client that pools connections sends its next request into a
+            // connection the server is closing.
+            response
+                .headers_mut()
+                .insert(axum::http::header::CONNECTION, axum::http::HeaderValue::from_static("close"));
+        }
         response
     }
 }
