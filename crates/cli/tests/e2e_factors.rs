@@ -285,12 +285,17 @@ fn recovery_codes_work_once_and_are_stored_only_hashed_63b_3_1_2() {
     let votes = pending.and_then(|a| a["votes"].as_array()).map(Vec::len);
     assert_eq!(votes, Some(1), "only bob's own vote was recorded: {pending:?}");
 
-    // A new set replaces the old one: the old codes stop working.
-    completed(alice.submit("create_recovery_codes", json!({ "userId": alice_id })), "createRecoveryCodesResult");
+    // A new set replaces the old one (proven at the account's level by one of the old codes):
+    // the old codes stop working.
+    let replace = ok(alice.submit("create_recovery_codes", json!({ "userId": alice_id })));
+    assert_eq!(replace["activity"]["status"], "ACTIVITY_STATUS_AUTHENTICATORS_NEEDED", "{replace}");
+    let fingerprint = replace["activity"]["fingerprint"].as_str().expect("fingerprint");
+    let replaced = ok(Ok(approve_with(&alice, fingerprint, json!({ "recoveryCode": codes[9] }))));
+    assert_eq!(replaced["activity"]["status"], "ACTIVITY_STATUS_COMPLETED", "{replaced}");
     refused(approve_with(&alice, &second, json!({ "recoveryCode": codes[1] })), 401, "invalid");
     // Unused codes never reached the disk (a used one is inside the signed approval it carried).
     let db = server.database_bytes();
-    for code in &codes[1..] {
+    for code in &codes[1..9] {
         assert!(!contains(&db, code.as_bytes()) && !contains(&db, code.replace('-', "").as_bytes()), "{code} on disk");
     }
 }
@@ -490,13 +495,15 @@ fn binding_or_removing_a_factor_notifies_the_user_63b_4_1_2_1() {
     let server = TestServer::start(BIN, Backend::Sqlite, &["--webhook-retry-base-ms", "200"]);
     let root = server.root_client();
     let (alice_id, alice) = user_with_contacts(&server, &root, "alice", json!({ "userEmail": "alice@example.com" }));
-    let (_, passkey_id, _) = register_passkey(&server, &alice, &alice_id);
-    enroll_totp(&alice, &alice_id);
-    completed(alice.submit("create_recovery_codes", json!({ "userId": alice_id })), "createRecoveryCodesResult");
-    completed(
-        alice.submit("delete_authenticators", json!({ "userId": alice_id, "authenticatorIds": [passkey_id] })),
-        "deleteAuthenticatorsResult",
-    );
+    let (mut soft, passkey_id, credential) = register_passkey(&server, &alice, &alice_id);
+    // Alice has a passkey from here on: each further binding is stamped by it (the account level).
+    enroll_totp_with_passkey(&server, &alice, &alice_id, &mut soft, &credential);
+    let mut by_passkey = |path: &str, params: Value| {
+        let resp = submit_with_passkey(&server, &alice, &mut soft, &credential, path, params);
+        assert_eq!(resp.body["activity"]["status"], "ACTIVITY_STATUS_COMPLETED", "{path}: {}", resp.body);
+    };
+    by_passkey("create_recovery_codes", json!({ "userId": alice_id }));
+    by_passkey("delete_authenticators", json!({ "userId": alice_id, "authenticatorIds": [passkey_id] }));
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
     let notices = loop {
         let notices = outbox(&server);
@@ -567,7 +574,14 @@ fn factor_changes_need_a_fresh_session_63b_4_1_2_1() {
     let session = session_of(&server, &alice, "3600");
     // Four minutes into the session it is fresh enough to bind a factor.
     server.set_clock_offset(4 * 60 * 1000);
-    completed(session.submit("create_recovery_codes", json!({ "userId": alice_id })), "createRecoveryCodesResult");
+    let first =
+        completed(session.submit("create_recovery_codes", json!({ "userId": alice_id })), "createRecoveryCodesResult");
+    let first_codes: Vec<String> = first["recoveryCodes"]
+        .as_array()
+        .expect("codes")
+        .iter()
+        .map(|c| c.as_str().expect("code").to_owned())
+        .collect();
     // Six minutes in, the session still works but may no longer change factors…
     server.set_clock_offset(6 * 60 * 1000);
     assert_eq!(ok(session.query("get_whoami", json!({})))["userId"], alice_id.as_str());
@@ -576,8 +590,13 @@ fn factor_changes_need_a_fresh_session_63b_4_1_2_1() {
         400,
         "needs fresh authentication",
     );
-    // …while the user's own API key, a first factor held by the client, still may.
-    completed(alice.submit("create_recovery_codes", json!({ "userId": alice_id })), "createRecoveryCodesResult");
+    // …while the user's own API key, a first factor held by the client, still may — proving
+    // one of the recovery codes she now has (binding at the account's level).
+    let held = ok(alice.submit("create_recovery_codes", json!({ "userId": alice_id })));
+    assert_eq!(held["activity"]["status"], "ACTIVITY_STATUS_AUTHENTICATORS_NEEDED", "{held}");
+    let fingerprint = held["activity"]["fingerprint"].as_str().expect("fingerprint");
+    let done = ok(Ok(approve_with(&alice, fingerprint, json!({ "recoveryCode": first_codes[0] }))));
+    assert_eq!(done["activity"]["status"], "ACTIVITY_STATUS_COMPLETED", "{done}");
 }
 
 #[test]

@@ -6,7 +6,10 @@
 mod support;
 
 use serde_json::{Value, json};
-use support::{approve_with, enroll_totp, member, pyotp, refused, register_passkey, sub_org, submit_with_passkey};
+use support::{
+    approve_with, enroll_totp, enroll_totp_with_passkey, member, pyotp, refused, register_passkey, sub_org,
+    submit_with_passkey,
+};
 use twofold_client::Client;
 use twofold_testkit::{
     Backend, TestServer, backends, completed, interop_installed, new_key, ok, run_node, status, user_with_key,
@@ -56,7 +59,7 @@ fn first_match_by_order(backend: Backend) {
     let (alice_id, alice) = member(&server, &root, "alice");
     allow(&root, "tags", "activity.resource == 'USER'", None);
     let (mut soft, _, credential) = register_passkey(&server, &alice, &alice_id);
-    let (uri, _) = enroll_totp(&alice, &alice_id);
+    let (uri, _) = enroll_totp_with_passkey(&server, &alice, &alice_id, &mut soft, &credential);
 
     // Created in shuffled order; all three match every activity.
     let by_totp = mfa_policy(&root, &alice_id, "totp", "true", json!([{ "any": [method("TOTP")] }]), 5);
@@ -129,10 +132,20 @@ fn two_step_policy(backend: Backend) {
     let (victim_id, _) = member(&server, &root, "victim");
     allow(&root, "alice manages users and policies", "activity.resource in ['USER', 'POLICY']", None);
     let (mut soft, passkey_id, credential) = register_passkey(&server, &alice, &alice_id);
-    let (uri, _) = enroll_totp(&alice, &alice_id);
-    let codes =
-        completed(alice.submit("create_recovery_codes", json!({ "userId": alice_id })), "createRecoveryCodesResult");
-    let recovery = codes["recoveryCodes"][0].as_str().expect("code").to_owned();
+    // Further factors are bound proving the passkey (binding at the account's level).
+    let (uri, _) = enroll_totp_with_passkey(&server, &alice, &alice_id, &mut soft, &credential);
+    let codes = submit_with_passkey(
+        &server,
+        &alice,
+        &mut soft,
+        &credential,
+        "create_recovery_codes",
+        json!({ "userId": alice_id }),
+    );
+    let recovery = codes.body["activity"]["result"]["createRecoveryCodesResult"]["recoveryCodes"][0]
+        .as_str()
+        .expect("code")
+        .to_owned();
 
     // A condition that cannot be evaluated counts as not matching, and says so.
     let erroring =

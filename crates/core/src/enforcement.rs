@@ -375,6 +375,7 @@ mod tests {
             used_at: None,
             created_at: 0,
             updated_at: 0,
+            bound_at: active.then_some(0),
         }
     }
 

@@ -783,8 +783,10 @@ impl Intent {
         }
     }
 
-    /// Whether this intent binds or removes a factor: such changes need fresh
-    /// authentication and send the user a notice.
+    /// Whether this intent binds or removes a factor or a permanent credential (an API key
+    /// authenticates as its user for as long as it exists): such changes need fresh
+    /// authentication, proof at the account's level when they are the user's own, and send
+    /// the user a notice.
     pub fn changes_factors(&self) -> bool {
         matches!(
             self,
@@ -793,6 +795,8 @@ impl Intent {
                 | Intent::VerifyTotpAuthenticator(_)
                 | Intent::DeleteTotpAuthenticators(_)
                 | Intent::CreateRecoveryCodes(_)
+                | Intent::CreateApiKeys(_)
+                | Intent::DeleteApiKeys(_)
         )
     }
 }

@@ -238,6 +238,9 @@ pub struct Factor {
     pub created_at: i64,
     /// Last change, ms since epoch.
     pub updated_at: i64,
+    /// When it became usable for authentication (created, or a TOTP device's first code), ms
+    /// since epoch; `None` while it is not.
+    pub bound_at: Option<i64>,
 }
 
 /// A user tag, used by policies (`user.tags.contains('admin')`).

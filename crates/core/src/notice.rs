@@ -38,6 +38,8 @@ pub async fn enqueue_factor_notice(
         "VERIFY_TOTP_AUTHENTICATOR" => "An authenticator app was added to",
         "DELETE_TOTP_AUTHENTICATORS" => "An authenticator app was removed from",
         "CREATE_RECOVERY_CODES" => "A new set of recovery codes was created for",
+        "CREATE_API_KEYS" => "An API key was added to",
+        "DELETE_API_KEYS" => "An API key was removed from",
         _ => "A sign-in method was changed on",
     };
     let at = twofold_policy::Timestamp::from_unix_millis(now).map(|t| t.to_string()).unwrap_or_default();

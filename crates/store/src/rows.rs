@@ -91,6 +91,7 @@ pub(crate) fn factor(r: &AnyRow) -> R<Factor> {
         used_at: r.try_get("used_at")?,
         created_at: r.try_get("created_at")?,
         updated_at: r.try_get("updated_at")?,
+        bound_at: r.try_get("bound_at")?,
     })
 }
 

@@ -286,7 +286,7 @@ const KEY_COLUMNS: &str = "id, organization_id, user_id, name, public_key, verif
 const ENFORCEMENT_COLUMNS: &str =
     "organization_id, value, grace_period_days, accept_email_sms_otp, updated_at, updated_by";
 const FACTOR_COLUMNS: &str = "id, organization_id, user_id, kind, name, lookup, public_data, secret, counter, \
-     active, used_at, created_at, updated_at";
+     active, used_at, created_at, updated_at, bound_at";
 
 #[async_trait]
 impl StoreTx for SqlTx {
@@ -619,8 +619,8 @@ impl StoreTx for SqlTx {
     async fn insert_factor(&mut self, f: &Factor) -> StoreResult<()> {
         self.bump_admission_epoch().await?;
         let sql = format!(
-            "INSERT INTO factors ({FACTOR_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
-             ON CONFLICT (organization_id, kind, lookup) DO NOTHING"
+            "INSERT INTO factors ({FACTOR_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, \
+             $14) ON CONFLICT (organization_id, kind, lookup) DO NOTHING"
         );
         let q = sqlx::query(AssertSqlSafe(sql))
             .bind(f.id.clone())
@@ -635,7 +635,8 @@ impl StoreTx for SqlTx {
             .bind(i64::from(f.active))
             .bind(f.used_at)
             .bind(f.created_at)
-            .bind(f.updated_at);
+            .bind(f.updated_at)
+            .bind(f.bound_at);
         if self.affected(q).await? == 0 {
             return Err(StoreError::Conflict(format!(
                 "this {} is already registered in this organization",
@@ -676,7 +677,7 @@ impl StoreTx for SqlTx {
     async fn update_factor(&mut self, f: &Factor) -> StoreResult<()> {
         self.bump_admission_epoch().await?;
         let q = sqlx::query(
-            "UPDATE factors SET name = $3, secret = $4, active = $5, updated_at = $6 \
+            "UPDATE factors SET name = $3, secret = $4, active = $5, updated_at = $6, bound_at = $7 \
              WHERE organization_id = $1 AND id = $2",
         )
         .bind(f.organization_id.clone())
@@ -684,7 +685,8 @@ impl StoreTx for SqlTx {
         .bind(f.name.clone())
         .bind(f.secret.clone())
         .bind(i64::from(f.active))
-        .bind(f.updated_at);
+        .bind(f.updated_at)
+        .bind(f.bound_at);
         self.affected(q).await.map(drop)
     }
 

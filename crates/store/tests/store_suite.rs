@@ -68,6 +68,7 @@ fn factor(id: &str, kind: FactorKind, lookup: Option<&str>) -> Factor {
         used_at: None,
         created_at: 1,
         updated_at: 1,
+        bound_at: None,
     }
 }
 

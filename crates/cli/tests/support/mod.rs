@@ -64,10 +64,13 @@ pub fn register_passkey(server: &TestServer, client: &Client, user_id: &str) -> 
         { "authenticatorName": "soft key", "challenge": challenge, "attestation": attestation }
     ]});
     let ids = completed(client.submit("create_authenticators", params.clone()), "createAuthenticatorsResult");
-    // The ceremony's challenge is single use.
-    let again = ok(client.submit("create_authenticators", params));
-    assert_eq!(again["activity"]["status"], "ACTIVITY_STATUS_FAILED", "{again}");
-    (authenticator, ids["authenticatorIds"][0].as_str().expect("id").to_owned(), URL_SAFE_NO_PAD.encode(&reg.raw_id))
+    // The ceremony's challenge is single use (the replay is stamped by the new passkey, which
+    // proves the account level, so it runs — and fails on the used challenge).
+    let credential_id = URL_SAFE_NO_PAD.encode(&reg.raw_id);
+    let again =
+        submit_with_passkey(server, client, &mut authenticator, &credential_id, "create_authenticators", params);
+    assert_eq!(again.body["activity"]["status"], "ACTIVITY_STATUS_FAILED", "{}", again.body);
+    (authenticator, ids["authenticatorIds"][0].as_str().expect("id").to_owned(), credential_id)
 }
 
 /// An `X-Stamp-Webauthn` header for `body`, made by `authenticator` for `origin`.
@@ -108,6 +111,31 @@ pub fn pyotp(uri: &str, offset: i64) -> String {
 
 /// A TOTP device enrolled and activated for `user`; returns its otpauth URI and seed (base32).
 pub fn enroll_totp(client: &Client, user_id: &str) -> (String, String) {
+    enroll_totp_by(client, user_id, 0, |params| client.submit("verify_totp_authenticator", params).expect("sent"))
+}
+
+/// [`enroll_totp`] for a user who already has a second factor: the activating request is
+/// stamped by their passkey, which proves the binding at the account's level.
+pub fn enroll_totp_with_passkey(
+    server: &TestServer,
+    client: &Client,
+    user_id: &str,
+    soft: &mut SoftPasskey,
+    credential_id: &str,
+) -> (String, String) {
+    enroll_totp_by(client, user_id, 0, |params| {
+        submit_with_passkey(server, client, soft, credential_id, "verify_totp_authenticator", params)
+    })
+}
+
+/// [`enroll_totp`], sending the activating `verify_totp_authenticator` parameters with `verify`;
+/// the first code is the app's at `skew_secs` from real time (the server's test clock offset).
+pub fn enroll_totp_by(
+    client: &Client,
+    user_id: &str,
+    skew_secs: i64,
+    verify: impl FnOnce(Value) -> ApiResponse,
+) -> (String, String) {
     let created = completed(
         client.submit("create_totp_authenticator", json!({ "userId": user_id })),
         "createTotpAuthenticatorResult",
@@ -118,14 +146,8 @@ pub fn enroll_totp(client: &Client, user_id: &str) -> (String, String) {
     let id = created["totpAuthenticatorId"].as_str().expect("id").to_owned();
     let inactive = ok(client.query("get_totp_authenticators", json!({ "userId": user_id })));
     assert_eq!(inactive["totpAuthenticators"][0]["active"], false, "inactive until the first code");
-    completed(
-        client.submit(
-            "verify_totp_authenticator",
-            json!({
-            "userId": user_id, "totpAuthenticatorId": id, "totpCode": pyotp(&uri, 0) }),
-        ),
-        "verifyTotpAuthenticatorResult",
-    );
+    let verified = verify(json!({ "userId": user_id, "totpAuthenticatorId": id, "totpCode": pyotp(&uri, skew_secs) }));
+    assert_eq!(verified.body["activity"]["status"], "ACTIVITY_STATUS_COMPLETED", "{}", verified.body);
     let active = ok(client.query("get_totp_authenticators", json!({ "userId": user_id })));
     assert_eq!(active["totpAuthenticators"][0]["active"], true);
     (uri, created["secret"].as_str().expect("secret").to_owned())

@@ -176,6 +176,7 @@ async fn create_passkeys(
             used_at: None,
             created_at: ctx.now,
             updated_at: ctx.now,
+            bound_at: Some(ctx.now),
         };
         tx.insert_factor(&factor).await?;
         ids.push(factor.id);
@@ -230,6 +231,7 @@ async fn create_totp(
         used_at: None,
         created_at: ctx.now,
         updated_at: ctx.now,
+        bound_at: None,
     };
     tx.insert_factor(&factor).await?;
     let reveal = json!({
@@ -255,6 +257,7 @@ async fn activate_totp(tx: &mut dyn StoreTx, ctx: &ExecContext<'_>, user_id: &st
     // The code itself was checked (and its step used up) before the activity was recorded.
     factor.active = true;
     factor.updated_at = ctx.now;
+    factor.bound_at = Some(ctx.now);
     tx.update_factor(&factor).await?;
     Ok(json!({ "totpAuthenticatorId": id }).into())
 }
@@ -279,6 +282,7 @@ async fn create_recovery_codes(tx: &mut dyn StoreTx, ctx: &ExecContext<'_>, user
             used_at: None,
             created_at: ctx.now,
             updated_at: ctx.now,
+            bound_at: Some(ctx.now),
         })
         .await?;
         shown.push(code.display);
@@ -448,20 +452,20 @@ impl Engine {
         let (event_type, outcome, details, result) = match verdict {
             Ok(factor_id) => {
                 tx.clear_auth_failures(user_id, factor_name).await?;
-                let details = json!({ "factor": kind.authentication_type(), "factorId": factor_id });
+                let details = json!({ "factor": kind.authentication_type(), "factorId": factor_id, "userId": user_id });
                 let proven = Proven { method: kind.authentication_type().to_owned(), credential_id: factor_id };
                 ("FACTOR_PROVEN", "SUCCESS", details, Ok(proven))
             }
             Err(why) => {
                 tx.record_auth_failure(&caller.organization.id, user_id, factor_name, now).await?;
-                let details = json!({ "factor": kind.authentication_type(), "reason": why });
+                let details = json!({ "factor": kind.authentication_type(), "reason": why, "userId": user_id });
                 ("FACTOR_FAILED", "DENIED", details, Err(Error::Unauthenticated(why)))
             }
         };
         let event = crate::audit::NewEvent {
             event_type,
             outcome,
-            actor_user_id: Some(user_id),
+            actor_user_id: Some(&caller.user.id),
             actor_credential_id: Some(&caller.credential.id),
             subject: None,
             details,

@@ -6,6 +6,7 @@
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::account::OwnCredentials;
 use super::decide::{Approver, Outcome, ProgramCache, Subject};
 use super::factors::{ExecContext, Executed};
 use super::{Caller, new_id, parse_body};
@@ -146,11 +147,22 @@ fn proofs_of(user_id: &str, votes: &[Vote], steps: &[MfaProof]) -> Vec<Proven> {
     stamp.chain(rest).collect()
 }
 
-/// MFA standing of every approving voter of an activity, in vote order.
+/// What step-up is asked of the voters of one activity.
+pub(super) struct StepUp<'a> {
+    /// The activity as policies see it.
+    pub subject: &'a Subject<'a>,
+    /// How it touches its initiator's own credentials.
+    pub own: OwnCredentials<'a>,
+    /// When it was created, ms (proofs of the account-level rule come from factors bound by then).
+    pub created_at: i64,
+}
+
+/// MFA standing of every approving voter of an activity, in vote order. The initiator's own
+/// credential management is not gated by their MFA policies but by the account-level rule.
 pub(super) async fn states(
     tx: &mut dyn StoreTx,
     programs: &ProgramCache,
-    subject: &Subject<'_>,
+    step_up: &StepUp<'_>,
     org_id: &str,
     approvers: &[Approver],
     votes: &[Vote],
@@ -160,8 +172,16 @@ pub(super) async fn states(
     let steps = tx.list_mfa_proofs(&first.activity_id).await?;
     let mut out = Vec::with_capacity(approvers.len());
     for approver in approvers {
-        let policies = tx.list_mfa_policies(org_id, Some(&approver.id)).await?;
-        let (policy, errors) = applicable(programs, policies, subject, approver, now);
+        let (policy, errors) = match step_up.own {
+            OwnCredentials::Binds(user) if user == approver.id => {
+                (super::account::requirement(tx, org_id, user, step_up.created_at).await?, Vec::new())
+            }
+            OwnCredentials::Manages(user) if user == approver.id => (None, Vec::new()),
+            _ => {
+                let policies = tx.list_mfa_policies(org_id, Some(&approver.id)).await?;
+                applicable(programs, policies, step_up.subject, approver, now)
+            }
+        };
         let proofs = proofs_of(&approver.id, votes, &steps);
         let assigned = policy.as_ref().map(|p| mfa::assign(&p.required_methods, &proofs)).unwrap_or_default();
         out.push(UserMfa { user_id: approver.id.clone(), policy, errors, proofs, assigned });
@@ -341,9 +361,14 @@ pub(super) async fn activity_states(
     let (kind, version, intent) = super::settle::stored_intent(activity)?;
     let params = intent.policy_params();
     let subject = Subject::of(kind, version, &intent, &params);
+    let step_up = StepUp {
+        subject: &subject,
+        own: OwnCredentials::of(&intent, &activity.initiator_user_id),
+        created_at: activity.created_at,
+    };
     let mut votes = tx.list_votes(&activity.id).await?;
     votes.retain(|v| only.is_none_or(|u| v.user_id == u));
     let org_id = &activity.organization_id;
     let approvers = super::settle::voters(tx, org_id, &votes).await?;
-    states(tx, programs, &subject, org_id, &approvers, &votes, now).await
+    states(tx, programs, &step_up, org_id, &approvers, &votes, now).await
 }

@@ -5,6 +5,7 @@
 //! status written in one store transaction, so an acknowledged activity is durable
 //! with its effects and a resubmitted body never executes twice.
 
+mod account;
 mod admission;
 mod auth_proxy;
 mod checks;
@@ -292,6 +293,15 @@ impl Engine {
         }
         let proofs = vec![caller.credential.authentication_type.to_owned()];
         if let Intent::VerifyTotpAuthenticator(p) = &intent {
+            // Only the device's holder has its codes: nobody else may spend this user's
+            // failure budget or learn whether a guess was right (decided before any check).
+            if p.user_id != caller.user.id {
+                return Err(Error::PermissionDenied(format!(
+                    "a TOTP authenticator is verified by the user it belongs to (`{}`), not by `{}`",
+                    crypto::clip(&p.user_id),
+                    caller.user.id
+                )));
+            }
             // The first code proves the device before anything is recorded; a resent
             // request finds its activity instead of spending another code.
             if let Some(existing) = self.existing_activity(req.body, &caller.user.id).await? {

@@ -140,7 +140,12 @@ impl Settler<'_> {
 
         // Step-up MFA first: the initiator's applicable MFA policy must be satisfied before
         // policies are consulted, and another voter counts only once theirs is.
-        let mfa = super::mfa::states(tx, programs, &subject, &org.id, &all_approvers, &votes, now).await?;
+        let step_up = super::mfa::StepUp {
+            subject: &subject,
+            own: super::account::OwnCredentials::of(&intent, &activity.initiator_user_id),
+            created_at: activity.created_at,
+        };
+        let mfa = super::mfa::states(tx, programs, &step_up, &org.id, &all_approvers, &votes, now).await?;
         let mut mfa_outcomes: Vec<serde_json::Value> = mfa.iter().flat_map(super::mfa::UserMfa::evaluations).collect();
         let pending = |user: &str| mfa.iter().any(|m| m.user_id == user && !m.satisfied());
         if pending(&activity.initiator_user_id) && activity.status != ActivityStatus::Rejected {

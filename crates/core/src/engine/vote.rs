@@ -101,9 +101,25 @@ impl Engine {
             };
             let proof = proven.unwrap_or(stamp);
             state.check_next(&proof)?;
+            super::account::check_bound_before(
+                &mut *tx,
+                &caller.organization.id,
+                &proof.credential_id,
+                activity.created_at,
+            )
+            .await?;
             let step = self.mfa_proof(caller, &activity, &proof, body, now);
             self.record_and_settle(&mut *tx, &mut activity, caller, Ballot::Proof(&step), now).await?
         } else {
+            for p in std::iter::once(&stamp).chain(&proven) {
+                super::account::check_bound_before(
+                    &mut *tx,
+                    &caller.organization.id,
+                    &p.credential_id,
+                    activity.created_at,
+                )
+                .await?;
+            }
             let mut proofs = vec![stamp.method.clone()];
             proofs.extend(proven.iter().map(|p| p.method.clone()));
             let vote = caller.vote(&activity.id, approve, body, proofs, now);
