@@ -37,8 +37,14 @@ await run(async () => {
   await shot(alice, "mfa-setup-totp");
   await alice.fill("input[name=totpCode]", totp(uri, 0));
   await alice.click("#confirm-totp");
+  // Alice has a passkey already: binding another factor is proven with it (the account level).
+  await alice.waitForSelector("text=Confirm it's you");
+  seen.bindingStepUp = await alice.textContent(".stepup");
+  await alice.click("button:has-text('Confirm with a passkey')");
   await alice.waitForSelector("text=Authenticator app confirmed");
   await alice.click("#create-recovery-codes");
+  await alice.waitForSelector("button:has-text('Confirm with a passkey')");
+  await alice.click("button:has-text('Confirm with a passkey')");
   await alice.waitForSelector("#recovery-codes li");
   seen.recoveryCodes = await alice.$$eval("#recovery-codes li", (lis) => lis.map((li) => li.textContent));
   seen.doneDisabledBeforeCheckbox = await alice.isDisabled("#codes-done");
@@ -95,6 +101,8 @@ await run(async () => {
   // Removing a factor.
   seen.factorsBefore = await alice.$$eval("#factor-table tbody tr", (rows) => rows.map((r) => r.cells[0].textContent));
   await alice.click("#factor-table button[aria-label^='Remove authenticator app']");
+  // Removing a factor is proven with another one she has (the account level).
+  await alice.click("button:has-text('Confirm with a passkey')");
   await alice.waitForFunction(() => document.querySelectorAll("#factor-table tbody tr").length === 1, null, { timeout: 15000 });
   seen.factorsAfter = await alice.$$eval("#factor-table tbody tr", (rows) => rows.map((r) => r.cells[0].textContent));
 

@@ -98,7 +98,11 @@ await run(async () => {
   await member.fill("input[name=totpCode]", totp(uri, PAST_DEADLINE_MS / 1000));
   await member.click("#confirm-totp");
   await member.waitForSelector("text=Authenticator app confirmed");
+  // The app is a second factor now: the recovery codes are proven with its next code.
   await member.click("#create-recovery-codes");
+  await member.waitForSelector(".stepup input[name=totpCode]");
+  await member.fill(".stepup input[name=totpCode]", totp(uri, PAST_DEADLINE_MS / 1000 + 30));
+  await member.click("button:has-text('Confirm with code')");
   await member.waitForSelector("#recovery-codes li");
   seen.recoveryCodes = await member.$$eval("#recovery-codes li", (lis) => lis.length);
   seen.doneDisabledBeforeCheckbox = await member.isDisabled("#codes-done");

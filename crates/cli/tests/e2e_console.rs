@@ -93,6 +93,10 @@ fn console_in_chromium_sign_in_set_up_security_approvals_audit() {
 
     // Set-up: QR shown, ten recovery codes shown once, "Done" only after the checkbox.
     assert_eq!(seen["qrShown"], true, "{seen}");
+    assert!(
+        seen["bindingStepUp"].as_str().is_some_and(|t| t.contains("your passkey")),
+        "binding a second factor asks for the passkey she has: {seen}"
+    );
     let codes: Vec<&str> = seen["recoveryCodes"].as_array().expect("codes").iter().filter_map(Value::as_str).collect();
     assert_eq!(codes.len(), 10, "{seen}");
     assert!(codes.iter().all(|c| c.len() == 23 && c.matches('-').count() == 3), "{codes:?}");

@@ -292,7 +292,8 @@ fn recovery_codes_work_once_and_are_stored_only_hashed_63b_3_1_2() {
     let fingerprint = replace["activity"]["fingerprint"].as_str().expect("fingerprint");
     let replaced = ok(Ok(approve_with(&alice, fingerprint, json!({ "recoveryCode": codes[9] }))));
     assert_eq!(replaced["activity"]["status"], "ACTIVITY_STATUS_COMPLETED", "{replaced}");
-    refused(approve_with(&alice, &second, json!({ "recoveryCode": codes[1] })), 401, "invalid");
+    let third = pending_activity(&root, &bob, "recover-3");
+    refused(approve_with(&alice, &third, json!({ "recoveryCode": codes[1] })), 401, "invalid");
     // Unused codes never reached the disk (a used one is inside the signed approval it carried).
     let db = server.database_bytes();
     for code in &codes[1..9] {

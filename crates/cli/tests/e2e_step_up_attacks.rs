@@ -321,3 +321,58 @@ fn nobody_guesses_for_another(backend: Backend) {
         "verifyTotpAuthenticatorResult",
     );
 }
+
+#[test]
+fn a_broad_mfa_policy_cannot_deadlock_its_users_enrollment() {
+    for backend in backends() {
+        no_enrollment_deadlock(backend);
+    }
+}
+
+/// Item 8: a delegated user sets `condition: "true"` requiring TOTP on a sub-organization
+/// root that has no TOTP yet. The root's own enrollment is not gated by that policy (the
+/// account-level rule applies instead), so it enrolls and then passes the step-up; an
+/// activity stuck behind the policy can always be cancelled by its initiator.
+fn no_enrollment_deadlock(backend: Backend) {
+    let server = TestServer::start(BIN, backend, &[]);
+    let root = server.root_client();
+    let (org, owner_id, owner) = support::sub_org(&server, &root, "customer");
+    let key = new_key();
+    let created = completed(
+        owner.submit("create_users", json!({ "users": [twofold_testkit::user_with_key("Delegated Access", &key)] })),
+        "createUsersResult",
+    );
+    assert!(created["userIds"][0].is_string());
+    let delegate = server.client(key, &org);
+    let grant = json!({ "policyName": "delegate manages MFA policies", "effect": "EFFECT_ALLOW",
+                        "condition": "activity.resource == 'MFA_POLICY'", "notes": "" });
+    completed(owner.submit("create_policy", grant), "createPolicyResult");
+    let params = json!({ "userId": owner_id, "mfaPolicyName": "everything needs TOTP", "condition": "true",
+                         "requiredAuthenticationMethods": [{ "any": [{ "type": "AUTHENTICATION_TYPE_TOTP" }] }],
+                         "order": 1 });
+    let policy = completed(delegate.submit("create_mfa_policy", params), "createMfaPolicyResult");
+    let policy_id = policy["mfaPolicyId"].as_str().expect("id").to_owned();
+
+    // An activity held by the policy before the owner has any TOTP device.
+    let stuck = submitted(&owner, "create_user_tag", json!({ "userTagName": "stuck", "userIds": [] }));
+    assert_eq!(status(&stuck), HELD, "{stuck}");
+    // The owner's own enrollment is not held by the policy: it completes.
+    let (uri, _) = enroll_totp(&owner, &owner_id);
+    // The stuck activity predates the device, so the device cannot approve it…
+    refused(
+        approve_with(&owner, &fingerprint(&stuck), json!({ "totpCode": pyotp(&uri, 30) })),
+        403,
+        "was bound after this activity was created",
+    );
+    // …but its initiator can cancel it, even after the policy was narrowed.
+    let narrowed =
+        json!({ "userId": owner_id, "mfaPolicyId": policy_id, "condition": "activity.resource == 'POLICY'" });
+    completed(delegate.submit("update_mfa_policy", narrowed), "updateMfaPolicyResult");
+    let cancelled = submitted(&owner, "reject_activity", json!({ "fingerprint": fingerprint(&stuck) }));
+    assert_eq!(status(&cancelled), "ACTIVITY_STATUS_REJECTED", "{cancelled}");
+    // New activities pass the (narrowed) policy with the device as usual.
+    let gated = submitted(&owner, "create_policy", allow_all("owner's"));
+    assert_eq!(status(&gated), HELD, "{gated}");
+    let passed = approve_with(&owner, &fingerprint(&gated), json!({ "totpCode": pyotp(&uri, 60) }));
+    assert_eq!(status(&passed.body), "ACTIVITY_STATUS_COMPLETED", "{}", passed.body);
+}

@@ -96,6 +96,31 @@ pub(super) async fn requirement(
     }))
 }
 
+/// Refuses, before any code is checked, an approval proving a factor of `kind` when the user
+/// has such factors but every one was bound after the activity was created (`at`, ms).
+pub(super) async fn require_bound_before(
+    tx: &mut dyn StoreTx,
+    org_id: &str,
+    user_id: &str,
+    kind: FactorKind,
+    at: i64,
+) -> Result<()> {
+    if !matches!(kind, FactorKind::Totp | FactorKind::RecoveryCode) {
+        return Ok(());
+    }
+    let factors = tx.list_factors(org_id, user_id, Some(kind)).await?;
+    let usable = |f: &Factor| second_factor_bound_by(f, i64::MAX);
+    if !factors.iter().any(usable) || factors.iter().any(|f| second_factor_bound_by(f, at)) {
+        // None at all (the check reports that as usual), or one old enough.
+        return Ok(());
+    }
+    Err(Error::PermissionDenied(format!(
+        "every {} of user `{user_id}` was bound after this activity was created, so none can approve it; create \
+         the activity again if you mean it",
+        kind.authentication_type()
+    )))
+}
+
 /// Refuses a proof by a factor bound after the activity it is offered for was created
 /// (`credential_id` is what proved it: a passkey, TOTP device or recovery code id).
 pub(super) async fn check_bound_before(

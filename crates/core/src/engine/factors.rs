@@ -414,8 +414,15 @@ impl Engine {
 
     /// Checks `secret` for `user_id`, counting a failure (or clearing them after a
     /// success) in its own committed transaction, so the count survives a failing
-    /// request and holds across processes. Returns the authentication type proven.
-    pub(super) async fn prove(&self, caller: &Caller, user_id: &str, secret: Secret<'_>) -> Result<Proven> {
+    /// request and holds across processes. With `bound_by`, only factors bound by then
+    /// (ms) are tried. Returns the authentication type proven.
+    pub(super) async fn prove(
+        &self,
+        caller: &Caller,
+        user_id: &str,
+        secret: Secret<'_>,
+        bound_by: Option<i64>,
+    ) -> Result<Proven> {
         let kind = secret.factor();
         let factor_name = kind.as_str();
         let config = &self.config.factors;
@@ -440,10 +447,10 @@ impl Engine {
         }
         let verdict = match secret {
             Secret::Totp { code, device } => {
-                self.check_totp(&mut *tx, &caller.organization.id, user_id, code, device, now).await?
+                self.check_totp(&mut *tx, &caller.organization.id, user_id, code, (device, bound_by), now).await?
             }
             Secret::RecoveryCode(code) => {
-                check_recovery_code(&mut *tx, &caller.organization.id, user_id, code, now).await?
+                check_recovery_code(&mut *tx, &caller.organization.id, user_id, code, bound_by, now).await?
             }
             Secret::VerificationToken(token) => {
                 self.check_verification_token(&mut *tx, &caller.organization.id, user_id, token, kind, now).await?
@@ -475,13 +482,15 @@ impl Engine {
         result
     }
 
+    /// Checks `code` against the device being activated, or the active devices bound by
+    /// `bound_by`: `(device, bound_by)`.
     async fn check_totp(
         &self,
         tx: &mut dyn StoreTx,
         org_id: &str,
         user_id: &str,
         code: &str,
-        device: Option<&str>,
+        (device, bound_by): (Option<&str>, Option<i64>),
         now: i64,
     ) -> Result<std::result::Result<String, String>> {
         let devices: Vec<Factor> = tx
@@ -492,6 +501,7 @@ impl Engine {
                 Some(id) => f.id == id,
                 None => f.active,
             })
+            .filter(|f| bound_in_time(f, bound_by))
             .collect();
         if devices.is_empty() {
             return Ok(Err(match device {
@@ -522,6 +532,7 @@ async fn check_recovery_code(
     org_id: &str,
     user_id: &str,
     code: &str,
+    bound_by: Option<i64>,
     now: i64,
 ) -> Result<std::result::Result<String, String>> {
     let normalized = recovery::normalize(code);
@@ -529,7 +540,8 @@ async fn check_recovery_code(
         return Ok(Err("invalid recovery code".to_owned()));
     };
     let candidates = tx.factors_by_lookup(FactorKind::RecoveryCode, lookup).await?;
-    for f in candidates.iter().filter(|f| f.organization_id == org_id && f.user_id == user_id) {
+    let ours = |f: &&Factor| f.organization_id == org_id && f.user_id == user_id && bound_in_time(f, bound_by);
+    for f in candidates.iter().filter(ours) {
         let Some(hash) = &f.secret else { continue };
         if !recovery::matches(&normalized, hash) {
             continue;
@@ -540,6 +552,11 @@ async fn check_recovery_code(
         return Ok(Ok(f.id.clone()));
     }
     Ok(Err("invalid recovery code".to_owned()))
+}
+
+/// Whether `f` was bound by `bound_by` (ms), when that limit is set.
+fn bound_in_time(f: &Factor, bound_by: Option<i64>) -> bool {
+    bound_by.is_none_or(|at| f.bound_at.is_some_and(|b| b <= at))
 }
 
 /// Passkey registration options for `user`, with the ceremony stored for `create_authenticators`.

@@ -308,7 +308,7 @@ impl Engine {
                 return Ok(existing);
             }
             let secret = factors::Secret::Totp { code: &p.totp_code, device: Some(&p.totp_authenticator_id) };
-            self.prove(&caller, &p.user_id, secret).await?;
+            self.prove(&caller, &p.user_id, secret, None).await?;
         }
         self.run_activity(&caller, version, &env.parameters, req.body, proofs).await
     }

@@ -44,6 +44,7 @@ impl Engine {
             credential_id: caller.credential.id.clone(),
         };
         let secret = target.secret();
+        let mut bound_by = None;
         // A step-up approval must fit the step it is for; check that before a one-time
         // code is spent on it.
         {
@@ -66,10 +67,23 @@ impl Engine {
                     }
                     by_type.check_next(&claimed)?;
                 }
+                if approve && let Some(s) = secret {
+                    // Only factors bound before the activity may approve it: refuse before a
+                    // code is checked (or spent) when every such factor is newer.
+                    super::account::require_bound_before(
+                        &mut *tx,
+                        &caller.organization.id,
+                        &caller.user.id,
+                        s.factor(),
+                        activity.created_at,
+                    )
+                    .await?;
+                    bound_by = Some(activity.created_at);
+                }
             }
         }
         let proven = match secret {
-            Some(secret) => Some(self.prove(caller, &caller.user.id, secret).await?),
+            Some(secret) => Some(self.prove(caller, &caller.user.id, secret, bound_by).await?),
             None => None,
         };
 
