@@ -783,6 +783,32 @@ impl Intent {
         }
     }
 
+    /// The parameters of this intent that carry a secret (a webhook's signing secret, a
+    /// one-time code, an OTP attempt or verification token), by their JSON name, each
+    /// with its value. The one declaration both redaction before anything is stored and
+    /// opening before execution read; a new secret-carrying parameter is added here.
+    pub fn secrets_mut(&mut self) -> Vec<(&'static str, &mut String)> {
+        let fields: Vec<(&'static str, Option<&mut String>)> = match self {
+            Intent::CreateWebhookEndpoint(p) => vec![("secret", p.secret.as_mut())],
+            Intent::Vote(_, p) => vec![
+                ("totpCode", p.totp_code.as_mut()),
+                ("recoveryCode", p.recovery_code.as_mut()),
+                ("verificationToken", p.verification_token.as_mut()),
+            ],
+            Intent::VerifyTotpAuthenticator(p) => vec![("totpCode", Some(&mut p.totp_code))],
+            Intent::VerifyOtp(p) => vec![("encryptedOtpBundle", Some(&mut p.encrypted_otp_bundle))],
+            Intent::OtpLogin(p) => vec![("verificationToken", Some(&mut p.verification_token))],
+            Intent::CreateSubOrganization(p) => vec![("verificationToken", p.verification_token.as_mut())],
+            _ => Vec::new(),
+        };
+        fields.into_iter().filter_map(|(name, value)| value.map(|v| (name, v))).collect()
+    }
+
+    /// The JSON names of the secret-carrying parameters present in this intent.
+    pub fn secret_fields(&self) -> Vec<&'static str> {
+        self.clone().secrets_mut().into_iter().map(|(name, _)| name).collect()
+    }
+
     /// Whether this intent binds or removes a factor or a permanent credential (an API key
     /// authenticates as its user for as long as it exists): such changes need fresh
     /// authentication, proof at the account's level when they are the user's own, and send

@@ -4,17 +4,32 @@
 //! A sealed value is `v1.<base64url(nonce || ciphertext || tag)>`. The associated
 //! data names what the value is for (`totp:<device id>`), so a sealed seed copied
 //! into another row does not open there.
+//!
+//! Secrets that arrive inside a request (a webhook's signing secret, a TOTP or recovery
+//! code in an approval, an OTP verification token or attempt) are redacted before the
+//! request is stored as an activity's intent or a vote's message: each secret field's
+//! JSON literal is replaced by `"twofold-sealed:<sealed literal>"`
+//! ([`SecretsKey::seal_fields`]). The rest of the body keeps its exact bytes, so whoever
+//! holds the secrets key restores the signed body byte for byte
+//! ([`SecretsKey::open_fields`]) and the stamp verifies again; nobody else reads the
+//! secret. This sealing is deterministic (a synthetic nonce, as in SIV: RFC 5297) so that
+//! the same request redacts to the same text and a resend is still recognised; it is
+//! bound to the organization, the user and the field, so it leaks only that one user
+//! sent the same value in the same field twice.
 
 use aes_gcm::aead::{Aead, KeyInit, Payload};
 use aes_gcm::{Aes256Gcm, Nonce};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde_json::value::RawValue;
 use zeroize::{Zeroize, Zeroizing};
 
 use crate::error::{Error, Result};
 
 const PREFIX: &str = "v1.";
 const NONCE_LEN: usize = 12;
+/// What a redacted secret field's string value starts with.
+pub const SEALED_FIELD_PREFIX: &str = "twofold-sealed:";
 
 /// The installation's 256-bit secrets key. Never printed, wiped on drop.
 #[derive(Clone)]
@@ -70,6 +85,10 @@ impl SecretsKey {
     pub fn seal(&self, context: &str, plaintext: &[u8]) -> Result<String> {
         let mut nonce = [0u8; NONCE_LEN];
         random_bytes(&mut nonce)?;
+        self.seal_with_nonce(nonce, context, plaintext)
+    }
+
+    fn seal_with_nonce(&self, nonce: [u8; NONCE_LEN], context: &str, plaintext: &[u8]) -> Result<String> {
         let sealed = self
             .cipher()
             .encrypt(&Nonce::from(nonce), Payload { msg: plaintext, aad: context.as_bytes() })
@@ -77,6 +96,27 @@ impl SecretsKey {
         let mut out = nonce.to_vec();
         out.extend_from_slice(&sealed);
         Ok(format!("{PREFIX}{}", URL_SAFE_NO_PAD.encode(out)))
+    }
+
+    /// The key that derives synthetic nonces for deterministic sealing (never the AEAD key itself).
+    fn nonce_key(&self) -> ring::hmac::Key {
+        let derive = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &self.0);
+        let tag = Zeroizing::new(ring::hmac::sign(&derive, b"twofold redaction nonce key v1").as_ref().to_vec());
+        ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &tag)
+    }
+
+    /// Seals `plaintext` for `context` with a nonce derived from both (HMAC-SHA256), so
+    /// equal inputs seal to equal text. Only for redacting request fields, where a resend
+    /// must redact alike.
+    pub fn seal_deterministic(&self, context: &str, plaintext: &[u8]) -> Result<String> {
+        let mut ctx = ring::hmac::Context::with_key(&self.nonce_key());
+        ctx.update(&(context.len() as u64).to_be_bytes());
+        ctx.update(context.as_bytes());
+        ctx.update(plaintext);
+        let tag = ctx.sign();
+        let mut nonce = [0u8; NONCE_LEN];
+        nonce.copy_from_slice(&tag.as_ref()[..NONCE_LEN]);
+        self.seal_with_nonce(nonce, context, plaintext)
     }
 
     /// Opens a value sealed for `context`. Fails if it was sealed under another key or
@@ -95,6 +135,158 @@ impl SecretsKey {
             .decrypt(&Nonce::from(nonce), Payload { msg: ciphertext, aad: context.as_bytes() })
             .map_err(|_| bad())?;
         Ok(Zeroizing::new(plain))
+    }
+}
+
+/// The sealing context of secret `field` sent by `user_id` in `org_id`.
+pub fn field_context(org_id: &str, user_id: &str, field: &str) -> String {
+    format!("request-secret:{org_id}:{user_id}:{field}")
+}
+
+/// A top-level member of a JSON object, its value borrowed from the text.
+type Member<'a> = (String, &'a RawValue);
+
+/// The members of the JSON object `text`, in order, with duplicates kept.
+fn members(text: &str) -> Result<Vec<Member<'_>>> {
+    struct Members<'a>(Vec<Member<'a>>);
+    impl<'de> serde::Deserialize<'de> for Members<'de> {
+        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+            struct V;
+            impl<'de> serde::de::Visitor<'de> for V {
+                type Value = Members<'de>;
+                fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                    f.write_str("a JSON object")
+                }
+                fn visit_map<A: serde::de::MapAccess<'de>>(
+                    self,
+                    mut map: A,
+                ) -> std::result::Result<Self::Value, A::Error> {
+                    let mut out = Vec::new();
+                    while let Some(entry) = map.next_entry::<String, &'de RawValue>()? {
+                        out.push(entry);
+                    }
+                    Ok(Members(out))
+                }
+            }
+            d.deserialize_map(V)
+        }
+    }
+    serde_json::from_str::<Members<'_>>(text)
+        .map(|m| m.0)
+        .map_err(|e| Error::invalid(format!("request body is not a JSON object: {e}")))
+}
+
+/// Byte offset of `inner` (a sub-slice of `outer`) in `outer`.
+fn offset_in(outer: &str, inner: &str) -> usize {
+    (inner.as_ptr() as usize).saturating_sub(outer.as_ptr() as usize)
+}
+
+/// The spans (start, end) in `text` of the values of `fields` in the object at `path`.
+fn field_spans<'a>(text: &'a str, path: &[&str], fields: &[&str]) -> Result<Vec<(usize, usize, &'a str, String)>> {
+    let mut object = text;
+    for step in path {
+        let found = members(object)?.into_iter().filter(|(k, _)| k == step).map(|(_, v)| v.get()).next_back();
+        let Some(inner) = found else { return Ok(Vec::new()) };
+        object = inner;
+    }
+    let base = offset_in(text, object);
+    let mut spans: Vec<_> = members(object)?
+        .into_iter()
+        .filter(|(k, _)| fields.contains(&k.as_str()))
+        .map(|(k, v)| {
+            let start = base + offset_in(object, v.get());
+            (start, start + v.get().len(), v.get(), k)
+        })
+        .collect();
+    spans.sort_by_key(|s| s.0);
+    Ok(spans)
+}
+
+/// `text` with each span replaced by what `with` makes of its literal and field.
+fn replace_spans(
+    text: &str,
+    spans: Vec<(usize, usize, &str, String)>,
+    mut with: impl FnMut(&str, &str) -> Result<String>,
+) -> Result<String> {
+    let mut out = String::with_capacity(text.len() + 64 * spans.len());
+    let mut at = 0;
+    for (start, end, literal, field) in spans {
+        out.push_str(text.get(at..start).ok_or_else(|| Error::Internal("redaction span out of order".into()))?);
+        out.push_str(&with(literal, &field)?);
+        at = end;
+    }
+    out.push_str(text.get(at..).unwrap_or_default());
+    Ok(out)
+}
+
+impl SecretsKey {
+    /// `text` (a JSON object) with the values of `fields` in the object at `path` sealed:
+    /// each value's exact JSON literal becomes `"twofold-sealed:<sealed>"`, every other
+    /// byte stays as it was.
+    pub fn seal_fields(
+        &self,
+        text: &str,
+        path: &[&str],
+        fields: &[&str],
+        org_id: &str,
+        user_id: &str,
+    ) -> Result<String> {
+        if fields.is_empty() {
+            return Ok(text.to_owned());
+        }
+        let spans = field_spans(text, path, fields)?;
+        replace_spans(text, spans, |literal, field| {
+            let sealed = self.seal_deterministic(&field_context(org_id, user_id, field), literal.as_bytes())?;
+            Ok(format!("\"{SEALED_FIELD_PREFIX}{sealed}\""))
+        })
+    }
+
+    /// Undoes [`Self::seal_fields`]: the exact text that was sealed.
+    pub fn open_fields(
+        &self,
+        text: &str,
+        path: &[&str],
+        fields: &[&str],
+        org_id: &str,
+        user_id: &str,
+    ) -> Result<String> {
+        if fields.is_empty() {
+            return Ok(text.to_owned());
+        }
+        let spans = field_spans(text, path, fields)?;
+        replace_spans(text, spans, |literal, field| {
+            let literal = self.open_field_literal(literal, org_id, user_id, field)?;
+            String::from_utf8(literal.to_vec()).map_err(|_| Error::Internal("a sealed field is not UTF-8".into()))
+        })
+    }
+
+    /// The JSON literal sealed in `value` (a sealed field's JSON string, quotes included).
+    fn open_field_literal(&self, value: &str, org_id: &str, user_id: &str, field: &str) -> Result<Zeroizing<Vec<u8>>> {
+        let inner: String =
+            serde_json::from_str(value).map_err(|_| Error::Internal(format!("field `{field}` is not sealed")))?;
+        self.open_field(&inner, org_id, user_id, field)
+    }
+
+    /// Opens one sealed field value (`twofold-sealed:...`) to the JSON literal it hides.
+    fn open_field(&self, value: &str, org_id: &str, user_id: &str, field: &str) -> Result<Zeroizing<Vec<u8>>> {
+        let sealed = value
+            .strip_prefix(SEALED_FIELD_PREFIX)
+            .ok_or_else(|| Error::Internal(format!("field `{field}` was stored without being sealed")))?;
+        self.open(&field_context(org_id, user_id, field), sealed)
+    }
+
+    /// The string a sealed field value (`twofold-sealed:...`) stands for.
+    pub fn open_field_string(
+        &self,
+        value: &str,
+        org_id: &str,
+        user_id: &str,
+        field: &str,
+    ) -> Result<Zeroizing<String>> {
+        let literal = self.open_field(value, org_id, user_id, field)?;
+        let text: String = serde_json::from_slice(&literal)
+            .map_err(|_| Error::Internal(format!("sealed field `{field}` is not a JSON string")))?;
+        Ok(Zeroizing::new(text))
     }
 }
 
@@ -125,5 +317,29 @@ mod tests {
         assert!(SecretsKey::from_hex("abcd").is_err());
         assert!(SecretsKey::from_hex("zz").is_err());
         assert_eq!(format!("{key:?}"), "SecretsKey(..)");
+    }
+
+    #[test]
+    fn sealed_fields_hide_the_secret_and_restore_the_exact_body() {
+        let key = SecretsKey::generate().expect("rng");
+        let body = r#"{"type":"X", "parameters" : {"url":"https://a","secret" :"s3cr\u0065t-value-0123456789abcdef","n":1},"parameters2":{"secret":"keep"}}"#;
+        let fields = ["secret"];
+        let sealed = key.seal_fields(body, &["parameters"], &fields, "org", "user").expect("seal");
+        assert!(!sealed.contains("s3cr"), "{sealed}");
+        assert!(sealed.contains(r#""parameters2":{"secret":"keep"}"#), "other objects stay as they were");
+        assert!(sealed.contains(SEALED_FIELD_PREFIX));
+        assert_eq!(sealed, key.seal_fields(body, &["parameters"], &fields, "org", "user").expect("again"));
+        assert_ne!(sealed, key.seal_fields(body, &["parameters"], &fields, "org", "other").expect("other user"));
+        assert_eq!(key.open_fields(&sealed, &["parameters"], &fields, "org", "user").expect("open"), body);
+        assert!(key.open_fields(&sealed, &["parameters"], &fields, "org", "other").is_err(), "bound to its user");
+        let value: serde_json::Value = serde_json::from_str(&sealed).expect("still JSON");
+        let inner = value["parameters"]["secret"].as_str().expect("a string");
+        assert_eq!(
+            key.open_field_string(inner, "org", "user", "secret").expect("open").as_str(),
+            "s3cret-value-0123456789abcdef"
+        );
+        let params = key.seal_fields(r#"{"secret":"abc"}"#, &[], &fields, "org", "user").expect("top level");
+        assert!(!params.contains("abc"));
+        assert!(key.seal_fields("[1]", &[], &fields, "o", "u").is_err());
     }
 }

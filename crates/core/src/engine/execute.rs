@@ -17,6 +17,8 @@ use crate::validate::{check_api_key, check_email, check_name, check_phone, optio
 
 /// Applies a validated `intent`; returns the result object (without its key).
 pub(super) async fn execute(tx: &mut dyn StoreTx, ctx: &ExecContext<'_>, intent: &Intent) -> Result<Executed> {
+    let intent = super::redact::opened(ctx, intent)?;
+    let intent = intent.as_ref();
     if let Some(done) = super::factors::execute(tx, ctx, intent).await {
         return done;
     }

@@ -18,6 +18,7 @@ mod mfa;
 mod otp;
 mod profiles;
 mod query;
+mod redact;
 mod settle;
 mod vote;
 
@@ -288,8 +289,10 @@ impl Engine {
         if let Some(existing) = self.prepare_otp(&caller, &intent, req).await? {
             return Ok(existing);
         }
+        // What is stored of this request (intent, vote message) has its secrets sealed.
+        let stored_body = self.stored_body(&caller, &intent, req.body)?;
         if let Intent::Vote(approve, target) = &intent {
-            return self.vote(&caller, *approve, target, req.body).await;
+            return self.vote(&caller, *approve, target, stored_body.as_bytes()).await;
         }
         let proofs = vec![caller.credential.authentication_type.to_owned()];
         if let Intent::VerifyTotpAuthenticator(p) = &intent {
@@ -310,7 +313,7 @@ impl Engine {
             let secret = factors::Secret::Totp { code: &p.totp_code, device: Some(&p.totp_authenticator_id) };
             self.prove(&caller, &p.user_id, secret, None).await?;
         }
-        self.run_activity(&caller, version, &env.parameters, req.body, proofs).await
+        self.run_activity(&caller, version, req.body, &stored_body, proofs).await
     }
 
     /// The activity already recorded for this exact body, if any.
@@ -369,12 +372,16 @@ impl Engine {
         &self,
         caller: &Caller,
         version: &'static TypeVersion,
-        parameters: &RawValue,
         body: &[u8],
+        stored_body: &str,
         proofs: Vec<String>,
     ) -> Result<ActivityView> {
         let now = self.clock.now_ms();
+        // The fingerprint is of the exact body sent (clients compute it too); everything
+        // stored is of the body with its secrets sealed.
         let fingerprint = crypto::fingerprint(body);
+        let stored: SubmitEnvelope = parse_body(stored_body.as_bytes())?;
+        let parameters = stored.parameters;
         let mut tx = self.store.write().await?;
         let mut activity = Activity {
             id: new_id(),
@@ -401,7 +408,7 @@ impl Engine {
                 .ok_or_else(|| StoreError::Backend("activity vanished after a fingerprint conflict".into()))?;
             return activity_view(&mut *tx, &existing, &caller.user.id).await;
         }
-        let vote = caller.vote(&activity.id, true, body, proofs, now);
+        let vote = caller.vote(&activity.id, true, stored_body.as_bytes(), proofs, now);
         let view = self.record_and_settle(&mut *tx, &mut activity, caller, Ballot::Vote(&vote), now).await?;
         tx.commit().await?;
         tracing::info!(

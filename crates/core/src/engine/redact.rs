@@ -1,0 +1,40 @@
+//! No secret stored verbatim: a request's secret parameters (declared by
+//! [`Intent::secrets_mut`]) are sealed before its body becomes an activity's intent or a
+//! vote's message, and opened again only where an activity executes.
+
+use std::borrow::Cow;
+
+use super::factors::ExecContext;
+use super::{Caller, Engine};
+use crate::error::{Error, Result};
+use crate::intents::Intent;
+
+impl Engine {
+    /// The request `body` as it may be stored: the values of `intent`'s secret parameters
+    /// sealed for the caller, every other byte as sent (see [`crate::secrets`]).
+    pub(super) fn stored_body(&self, caller: &Caller, intent: &Intent, body: &[u8]) -> Result<String> {
+        let text = std::str::from_utf8(body).map_err(|_| Error::invalid("request body is not UTF-8"))?;
+        self.config.factors.secrets.seal_fields(
+            text,
+            &["parameters"],
+            &intent.secret_fields(),
+            &caller.organization.id,
+            &caller.user.id,
+        )
+    }
+}
+
+/// `intent` as read back from an activity, with its sealed secret parameters opened for
+/// execution (they were sealed for the initiator when the activity was recorded).
+pub(super) fn opened<'a>(ctx: &ExecContext<'_>, intent: &'a Intent) -> Result<Cow<'a, Intent>> {
+    if intent.secret_fields().is_empty() {
+        return Ok(Cow::Borrowed(intent));
+    }
+    let mut open = intent.clone();
+    for (field, value) in open.secrets_mut() {
+        let plain = ctx.factors.secrets.open_field_string(value, ctx.org_id, ctx.initiator_user_id, field)?;
+        value.clear();
+        value.push_str(&plain);
+    }
+    Ok(Cow::Owned(open))
+}
