@@ -290,7 +290,6 @@ impl Settings {
     }
 }
 
-/// The admin tag names, trimmed; the built-in list when none are configured.
 /// The evaluation budget and policy caps, each from flag/env, file or default, checked.
 fn policy_limits(args: &ConfigArgs, file: &FileConfig) -> Result<twofold_core::PolicyLimits, CliError> {
     let d = twofold_core::PolicyLimits::default();
@@ -314,6 +313,7 @@ fn policy_limits(args: &ConfigArgs, file: &FileConfig) -> Result<twofold_core::P
     Ok(limits)
 }
 
+/// The admin tag names, trimmed; the built-in list when none are configured.
 fn admin_tags(configured: Option<Vec<String>>) -> Vec<String> {
     let tags: Vec<String> =
         configured.unwrap_or_default().iter().map(|t| t.trim().to_owned()).filter(|t| !t.is_empty()).collect();

@@ -213,7 +213,7 @@ impl Settler<'_> {
         match decision {
             Decision::Allow => {
                 // A cap refuses the request itself (4xx), so nothing of it is stored.
-                check_caps(tx, self.limits, &org.id, &intent, policies.len()).await?;
+                check_caps(tx, self.limits, &org.id, &intent).await?;
                 tx.savepoint("execute").await?;
                 let ctx = super::factors::ExecContext {
                     org_id: &org.id,
@@ -252,21 +252,20 @@ impl Settler<'_> {
     }
 }
 
-/// Refuses an allowed activity that would take the organization past a policy-count cap
-/// (`policies` is how many it has now). Checked in the write transaction that would
-/// insert, so concurrent creations cannot overshoot.
-async fn check_caps(
-    tx: &mut dyn StoreTx,
-    limits: &decide::PolicyLimits,
-    org_id: &str,
-    intent: &Intent,
-    policies: usize,
-) -> Result<()> {
+/// Refuses an allowed activity that would take the organization past a policy-count
+/// cap. The organization row is locked first (as for an audit append), so concurrent
+/// creations on other nodes are serialized and cannot overshoot.
+async fn check_caps(tx: &mut dyn StoreTx, limits: &decide::PolicyLimits, org_id: &str, intent: &Intent) -> Result<()> {
     let adding = match intent {
         Intent::CreatePolicy(_) => 1,
         Intent::CreatePolicies(p) => p.policies.len(),
         _ => 0,
     };
+    if adding == 0 && !matches!(intent, Intent::CreateMfaPolicy(_)) {
+        return Ok(());
+    }
+    tx.lock_audit_head(org_id).await?;
+    let policies = tx.list_policies(org_id).await?.len();
     if adding > 0 && policies + adding > limits.max_policies_per_org {
         return Err(Error::FailedPrecondition(format!(
             "this organization has {policies} policies and may have at most {} \
