@@ -80,6 +80,16 @@ pub struct ConfigArgs {
     /// enforcement `required_for_admins` [default: admin,owner,editor].
     #[arg(long, env = "TWOFOLD_MFA_ADMIN_TAGS", value_name = "TAGS", value_delimiter = ',')]
     pub mfa_admin_tags: Vec<String>,
+    /// Counted steps one policy decision may spend evaluating conditions; past it the
+    /// activity fails closed with "condition exceeded its evaluation budget" [default: 100000].
+    #[arg(long, env = "TWOFOLD_EVAL_BUDGET_STEPS", value_name = "STEPS")]
+    pub eval_budget_steps: Option<u64>,
+    /// Most policies one organization may hold [default: 1000].
+    #[arg(long, env = "TWOFOLD_MAX_POLICIES_PER_ORG", value_name = "N")]
+    pub max_policies_per_org: Option<usize>,
+    /// Most MFA policies one user may have [default: 50].
+    #[arg(long, env = "TWOFOLD_MAX_MFA_POLICIES_PER_USER", value_name = "N")]
+    pub max_mfa_policies_per_user: Option<usize>,
     /// Delay before a failed webhook delivery is retried; doubles per attempt [default: 10000].
     #[arg(long, env = "TWOFOLD_WEBHOOK_RETRY_BASE_MS", value_name = "MS")]
     pub webhook_retry_base_ms: Option<u64>,
@@ -105,6 +115,9 @@ struct FileConfig {
     log: Option<String>,
     trusted_proxies: Option<Vec<String>>,
     mfa_admin_tags: Option<Vec<String>>,
+    eval_budget_steps: Option<u64>,
+    max_policies_per_org: Option<usize>,
+    max_mfa_policies_per_user: Option<usize>,
     secrets_key_file: Option<PathBuf>,
     webauthn_rp_id: Option<String>,
     webauthn_origins: Option<Vec<String>>,
@@ -144,6 +157,8 @@ pub struct Settings {
     pub webauthn_origins: Vec<url::Url>,
     /// Tag names that make a user an administrator for MFA enforcement.
     pub mfa_admin_tags: Vec<String>,
+    /// Evaluation budget and policy counts.
+    pub policy_limits: twofold_core::PolicyLimits,
     /// Whether an origin matches on any port (only for the localhost default).
     pub webauthn_any_port: bool,
     /// Failed guesses allowed per window.
@@ -169,6 +184,7 @@ impl Settings {
             Some(path) => load_file(path)?,
             None => FileConfig::default(),
         };
+        let policy_limits = policy_limits(args, &file)?;
         let data_dir = args.data_dir.clone().or(file.data_dir.clone()).unwrap_or_else(|| PathBuf::from("twofold-data"));
         let url_file = args.database_url_file.clone().or(file.database_url_file);
         let database_url = match url_file {
@@ -229,6 +245,7 @@ impl Settings {
             } else {
                 Some(args.mfa_admin_tags.clone())
             }),
+            policy_limits,
             trusted_proxies: parse_proxies(if args.trusted_proxies.is_empty() {
                 file.trusted_proxies.unwrap_or_default()
             } else {
@@ -271,6 +288,29 @@ impl Settings {
         }
         Ok(settings)
     }
+}
+
+/// The evaluation budget and policy caps, each from flag/env, file or default, checked.
+fn policy_limits(args: &ConfigArgs, file: &FileConfig) -> Result<twofold_core::PolicyLimits, CliError> {
+    let d = twofold_core::PolicyLimits::default();
+    let limits = twofold_core::PolicyLimits {
+        eval_budget: args.eval_budget_steps.or(file.eval_budget_steps).unwrap_or(d.eval_budget),
+        max_policies_per_org: args.max_policies_per_org.or(file.max_policies_per_org).unwrap_or(d.max_policies_per_org),
+        max_mfa_policies_per_user: args
+            .max_mfa_policies_per_user
+            .or(file.max_mfa_policies_per_user)
+            .unwrap_or(d.max_mfa_policies_per_user),
+    };
+    if !(1_000..=100_000_000).contains(&limits.eval_budget) {
+        return Err(CliError::Usage("eval_budget_steps must be between 1000 and 100000000".into()));
+    }
+    if !(1..=100_000).contains(&limits.max_policies_per_org) {
+        return Err(CliError::Usage("max_policies_per_org must be between 1 and 100000".into()));
+    }
+    if !(1..=1_000).contains(&limits.max_mfa_policies_per_user) {
+        return Err(CliError::Usage("max_mfa_policies_per_user must be between 1 and 1000".into()));
+    }
+    Ok(limits)
 }
 
 /// The admin tag names, trimmed; the built-in list when none are configured.

@@ -75,6 +75,7 @@ async fn serve(settings: Settings, clock: Arc<dyn Clock>, otp: crate::enclave::O
     config.webhooks.retry_base_ms = i64::try_from(settings.webhook_retry_base_ms).unwrap_or(10_000);
     config.webhooks.max_attempts = i64::try_from(settings.webhook_max_attempts).unwrap_or(10);
     config.mfa_admin_tags = settings.mfa_admin_tags.clone();
+    config.policy_limits = settings.policy_limits;
     let engine = Engine::new(Arc::new(store.clone()), clock, config);
     bootstrap_if_empty(&engine, &settings.data_dir).await?;
     engine.load_session_signer().await.map_err(|e| CliError::Runtime(e.to_string()))?;

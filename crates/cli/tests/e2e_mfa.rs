@@ -147,9 +147,16 @@ fn two_step_policy(backend: Backend) {
         .expect("code")
         .to_owned();
 
-    // A condition that cannot be evaluated counts as not matching, and says so.
-    let erroring =
-        mfa_policy(&root, &alice_id, "broken", "activity.params.amount > 5", json!([{ "any": [method("TOTP")] }]), 0);
+    // A guarded condition is simply false for other activities (`&&` short-circuits): not
+    // an error, not enforced. (An erroring one is enforced: e2e_fail_closed.)
+    let guarded = mfa_policy(
+        &root,
+        &alice_id,
+        "payouts",
+        "activity.resource == 'PAYOUT' && activity.params.amount > 5",
+        json!([{ "any": [method("TOTP")] }]),
+        0,
+    );
     // Scenario (a): passkey for policy changes; email-or-TOTP, then passkey, to delete users.
     mfa_policy(
         &root,
@@ -180,7 +187,7 @@ fn two_step_policy(backend: Backend) {
     let evals =
         ok(root.query("get_policy_evaluations", json!({ "activityId": pending["activity"]["id"] }))).to_string();
     assert!(evals.contains("OUTCOME_REQUIRES_AUTHENTICATORS"), "{evals}");
-    assert!(evals.contains("OUTCOME_ERROR") && evals.contains(&erroring), "{evals}");
+    assert!(!evals.contains("OUTCOME_ERROR") && !evals.contains(&guarded), "{evals}");
 
     // The wrong factor for step 1 fails and changes nothing (the recovery code is not spent).
     let before = server.db.row_counts();

@@ -16,6 +16,35 @@ pub(crate) const MAX_KEY_LIFETIME_SECS: u64 = 10 * 365 * 24 * 3600;
 /// Most items in one request (users, keys, ids).
 pub(crate) const MAX_ITEMS: usize = 100;
 
+/// Largest app activity payload, as JSON bytes: what conditions see as `activity.params`.
+pub(crate) const MAX_APP_PAYLOAD_BYTES: usize = 64 * 1024;
+/// Most elements of any list in an app activity payload (what `any`/`all`/`filter` iterate).
+pub(crate) const MAX_APP_LIST_ITEMS: usize = 1_000;
+
+/// Bounds the collections a condition can be made to iterate over.
+fn check_app_payload(payload: &serde_json::Map<String, serde_json::Value>) -> Result<()> {
+    let bytes = serde_json::to_vec(payload).map(|v| v.len()).unwrap_or(usize::MAX);
+    if bytes > MAX_APP_PAYLOAD_BYTES {
+        return Err(Error::invalid(format!(
+            "parameters.payload: at most {MAX_APP_PAYLOAD_BYTES} bytes of JSON allowed, found {bytes}"
+        )));
+    }
+    fn longest(v: &serde_json::Value) -> usize {
+        match v {
+            serde_json::Value::Array(a) => a.iter().map(longest).fold(a.len(), usize::max),
+            serde_json::Value::Object(m) => m.values().map(longest).max().unwrap_or(0),
+            _ => 0,
+        }
+    }
+    let items = payload.values().map(longest).max().unwrap_or(0);
+    if items > MAX_APP_LIST_ITEMS {
+        return Err(Error::invalid(format!(
+            "parameters.payload: lists may have at most {MAX_APP_LIST_ITEMS} elements, found one with {items}"
+        )));
+    }
+    Ok(())
+}
+
 pub(crate) fn check_count(field: &str, n: usize, min: usize) -> Result<()> {
     if n < min {
         return Err(Error::invalid(format!("parameters.{field}: at least {min} required, found {n}")));
@@ -311,6 +340,7 @@ pub(crate) fn validate(intent: &Intent) -> Result<()> {
                     p.resource
                 )));
             }
+            check_app_payload(&p.payload)?;
         }
         Intent::CreateWebhookEndpoint(p) => {
             check_name("name", &p.name)?;

@@ -307,6 +307,15 @@ pub enum Error {
         /// Where.
         span: Span,
     },
+    /// The evaluation took more steps than its [`Budget`](crate::Budget)
+    /// allows; the expression is not decided (an error, which fails closed).
+    #[error("condition exceeded its evaluation budget of {limit} steps")]
+    BudgetExceeded {
+        /// The budget's size in steps.
+        limit: u64,
+        /// The sub-expression that would have taken the next step.
+        span: Span,
+    },
     /// A slice whose start is after its end.
     #[error("slice start {start} is after its end {end}")]
     BadSlice {
@@ -365,7 +374,8 @@ impl Error {
             | NonInteger { span, .. }
             | Null { span }
             | OutOfRange { span, .. }
-            | BadSlice { span, .. } => *span,
+            | BadSlice { span, .. }
+            | BudgetExceeded { span, .. } => *span,
         }
     }
 
@@ -420,6 +430,11 @@ impl Error {
             }
             UnknownTimeZone { .. } => Some("use an IANA time zone name such as `'Europe/Berlin'` or `'UTC'`".into()),
             NonInteger { .. } => Some("the policy language only has integers".into()),
+            BudgetExceeded { .. } => Some(
+                "the condition does too much work for this input (nested list functions over a large list); \
+                 simplify it or bound the input"
+                    .into(),
+            ),
             _ => None,
         }
     }

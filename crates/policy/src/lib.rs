@@ -6,10 +6,12 @@
 //! every syntax and static type error as [`Diagnostics`] (JSON-ready, with
 //! spans and `line:col`). The compiled [`Program`] evaluates against a
 //! borrowed [`Context`] without parsing and, on the common paths, without
-//! allocating. Evaluation follows Turnkey's semantics: `&&` and `||` do
-//! not short-circuit, and any error (a missing field, a type mismatch)
-//! fails the whole evaluation; the caller maps that to outcome ERROR,
-//! which never allows.
+//! allocating. `&&` and `||` short-circuit left to right (Turnkey's do not;
+//! the answers differ only where Turnkey's would be an error); any error
+//! that remains (a missing field, a type mismatch, a spent [`Budget`])
+//! fails the whole evaluation, and the caller fails closed on it. Every
+//! evaluation is charged to a [`Budget`] of counted steps. The language is
+//! described for users in `docs/POLICY-LANGUAGE.md`.
 //!
 //! ```
 //! use twofold_policy::{ActivityView, Context, Keywords, Program, UserView};
@@ -71,6 +73,7 @@ use std::sync::Arc;
 pub use ast::{Expr, Span};
 pub use compile::Keywords;
 pub use error::{Diagnostic, Diagnostics, Error, EvalError, Result, line_col};
+pub use eval::{Budget, DEFAULT_BUDGET};
 pub use parser::{MAX_DEPTH, parse};
 pub use time::Timestamp;
 pub use value::{ActivityView, Context, CredentialView, UserView};
@@ -112,18 +115,27 @@ impl Program {
         })
     }
 
-    /// Evaluates against `ctx`. `Err` means outcome ERROR: something the
-    /// program reads is missing or has the wrong type.
+    /// Evaluates against `ctx` within [`DEFAULT_BUDGET`] steps. `Err`
+    /// means outcome ERROR: something the program reads is missing or has
+    /// the wrong type, or the budget ran out.
     pub fn evaluate(&self, ctx: &Context<'_>) -> Result<bool, EvalError> {
-        eval::eval_bool(&self.inner.root, ctx, None).map_err(|e| *e)
+        self.evaluate_within(ctx, &Budget::new(DEFAULT_BUDGET))
     }
 
-    /// Like [`evaluate`](Self::evaluate), and also says which
+    /// Like [`evaluate`](Self::evaluate), charging every step to `budget`
+    /// (which several evaluations may share).
+    pub fn evaluate_within(&self, ctx: &Context<'_>, budget: &Budget) -> Result<bool, EvalError> {
+        eval::eval_bool(&self.inner.root, ctx, None, budget).map_err(|e| *e)
+    }
+
+    /// Like [`evaluate_within`](Self::evaluate_within), and also says which
     /// sub-expression decided the result (or where the error arose).
-    pub fn evaluate_explained(&self, ctx: &Context<'_>) -> Explanation {
+    pub fn evaluate_explained(&self, ctx: &Context<'_>, budget: &Budget) -> Explanation {
         let root = &self.inner.root;
-        let (result, span) = match eval::eval_bool(root, ctx, None) {
-            Ok(v) => (Ok(v), eval::deciding(root, ctx, v)),
+        let (result, span) = match eval::eval_bool(root, ctx, None, budget) {
+            // Finding the deciding operand re-runs operands: on a budget of
+            // its own, so explaining never changes the answer.
+            Ok(v) => (Ok(v), eval::deciding(root, ctx, v, &Budget::new(budget.limit()))),
             Err(e) => {
                 let span = e.span();
                 (Err(*e), span)

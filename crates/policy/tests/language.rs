@@ -86,7 +86,8 @@ fn value(src: &str, expected: bool) {
     let got = with_ctx(|ctx| p.evaluate(ctx));
     assert_eq!(got, Ok(expected), "`{src}`");
     // The explaining entry point agrees with the fast one.
-    let explained = with_ctx(|ctx| p.evaluate_explained(ctx));
+    let explained =
+        with_ctx(|ctx| p.evaluate_explained(ctx, &twofold_policy::Budget::new(twofold_policy::DEFAULT_BUDGET)));
     assert_eq!(explained.result, Ok(expected), "`{src}` (explained)");
 }
 
@@ -376,10 +377,12 @@ fn runtime_errors() {
         ("activity.params.missing == 1", "missing field `missing`"),
         ("activity.params['missing'] == 1", "missing field `missing`"),
         ("activity.params.nested.level.nope == 1", "missing field `nope`"),
-        // No short-circuit: the error on the right still counts.
-        ("false && activity.params.missing == 1", "missing field `missing`"),
-        ("true || activity.params.missing == 1", "missing field `missing`"),
-        ("activity.params.amount > 1 || activity.params.nope", "missing field `nope`"),
+        // Short-circuit only skips what is not needed: an operand that runs
+        // and errors fails the whole evaluation.
+        ("true && activity.params.missing == 1", "missing field `missing`"),
+        ("false || activity.params.missing == 1", "missing field `missing`"),
+        ("activity.params.amount < 1 || activity.params.nope", "missing field `nope`"),
+        ("activity.params.missing == 1 && false", "missing field `missing`"),
         ("approvers.any(u, u.id == '4b894565-fa1b-4a5e-8f3f-7bd2b7a2f8c1' || u.email == 'x')", "missing field `email`"),
         ("activity.params.items.any(i, i.price > 1)", "missing field `price`"),
         ("activity.params.name == 1", "cannot compare string with int"),
@@ -412,6 +415,79 @@ fn runtime_errors() {
         runtime_error(src, message);
     }
 }
+
+/// `&&` and `||` short-circuit, left to right: a guard keeps an operand
+/// that would error from running at all.
+#[test]
+fn and_or_short_circuit_left_to_right() {
+    let cases: &[(&str, bool)] = &[
+        ("false && activity.params.missing == 1", false),
+        ("true || activity.params.missing == 1", true),
+        ("activity.resource == 'PAYOUT' && activity.params.amount > 10000", false),
+        ("activity.resource == 'PAYOUT' && activity.params.nope > 10000", false),
+        ("activity.resource == 'PAYOUT' && activity.params.name > 10000", false),
+        ("activity.resource != 'PAYOUT' || activity.params.nope > 10000", true),
+        ("activity.params.amount > 1 || activity.params.nope", true),
+        ("false && activity.params.user_ids[7] == 'x'", false),
+        ("(false && activity.params.nope == 1) || activity.action == 'CREATE'", true),
+    ];
+    for (src, expected) in cases {
+        value(src, *expected);
+    }
+    // Strict typing is not relaxed by the guard once the guard passes.
+    runtime_error("activity.resource == 'USER' && activity.params.name > 10000", "cannot compare string with int");
+    runtime_error("activity.resource == 'USER' && activity.params.nope > 10000", "missing field `nope`");
+}
+
+/// The budget counts steps deterministically and stops a quadratic
+/// condition over a large list long before it would finish.
+#[test]
+fn evaluation_budget_is_counted_in_steps_and_fails_closed() {
+    use twofold_policy::Budget;
+    let to: Vec<Value> = (0..20_000).map(|i| json!(format!("a{i}"))).collect();
+    let params = json!({ "to": to });
+    let ctx = Context {
+        activity: Some(ActivityView {
+            activity_type: "ACTIVITY_TYPE_CREATE_APP_ACTIVITY",
+            kind: "CREATE_APP_ACTIVITY",
+            resource: "PAYOUT",
+            action: "CREATE",
+            params: &params,
+        }),
+        ..Context::default()
+    };
+    let quadratic = compile("activity.params.to.all(a, activity.params.to.filter(b, b == a).count() == 1)");
+    let started = std::time::Instant::now();
+    let err = quadratic.evaluate_within(&ctx, &Budget::new(100_000)).unwrap_err();
+    assert!(started.elapsed() < std::time::Duration::from_millis(100), "took {:?}", started.elapsed());
+    assert_eq!(err.to_string(), "condition exceeded its evaluation budget of 100000 steps");
+    assert!(err.help().is_some());
+    // The same program on a small list fits, and takes the same steps every time.
+    let small = json!({ "to": ["a", "b", "c"] });
+    let ctx_small = Context { activity: Some(ActivityView { params: &small, ..ctx.activity.unwrap() }), ..ctx };
+    let (one, two) = (Budget::new(1_000), Budget::new(1_000));
+    assert_eq!(quadratic.evaluate_within(&ctx_small, &one), Ok(true));
+    assert_eq!(quadratic.evaluate_within(&ctx_small, &two), Ok(true));
+    assert_eq!(one.spent(), two.spent());
+    assert!(one.spent() > 9, "every element looked at is a step: {}", one.spent());
+    // A shared budget, once spent, fails every later evaluation at once.
+    let shared = Budget::new(one.spent());
+    assert_eq!(quadratic.evaluate_within(&ctx_small, &shared), Ok(true));
+    let simple = compile("activity.resource == 'PAYOUT'");
+    assert_eq!(
+        simple.evaluate_within(&ctx_small, &shared).map_err(|e| e.to_string()),
+        Err("condition exceeded its evaluation budget of ".to_owned() + &one.spent().to_string() + " steps")
+    );
+    // Long strings cost in proportion to their length.
+    let long = json!({ "s": "x".repeat(64_000) });
+    let ctx_long = Context { activity: Some(ActivityView { params: &long, ..ctx.activity.unwrap() }), ..ctx };
+    let eq = compile("activity.params.s == activity.params.s");
+    let b = Budget::new(DEFAULT);
+    assert_eq!(eq.evaluate_within(&ctx_long, &b), Ok(true));
+    assert!(b.spent() >= 1_000, "64 000 bytes compared: {}", b.spent());
+}
+
+const DEFAULT: u64 = twofold_policy::DEFAULT_BUDGET;
 
 #[test]
 fn missing_context_parts() {
@@ -699,7 +775,8 @@ fn explanations() {
     ];
     for (src, expected, text) in cases {
         let p = compile(src);
-        let ex = with_ctx(|ctx| p.evaluate_explained(ctx));
+        let ex =
+            with_ctx(|ctx| p.evaluate_explained(ctx, &twofold_policy::Budget::new(twofold_policy::DEFAULT_BUDGET)));
         assert_eq!(ex.result.clone().map_err(|e| e.to_string()), expected.map_err(String::from), "`{src}`");
         assert_eq!(ex.text, *text, "`{src}`");
         assert_eq!(&src[ex.span.start..ex.span.end], ex.text);

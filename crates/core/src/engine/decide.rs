@@ -4,7 +4,9 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-use twofold_policy::{ActivityView, Context, CredentialView, Diagnostics, Keywords, Program, Timestamp, UserView};
+use twofold_policy::{
+    ActivityView, Budget, Context, CredentialView, Diagnostics, Keywords, Program, Timestamp, UserView,
+};
 
 use crate::activity_types::{ActivityKind, TypeVersion, version_free};
 use crate::intents::Intent;
@@ -21,18 +23,57 @@ pub enum Decision {
     Deny(String),
 }
 
+/// Limits on what policies may cost (docs/CONFIGURATION.md, "Policy evaluation limits").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PolicyLimits {
+    /// Counted evaluation steps one decision may take over all the policies it
+    /// evaluates (and one MFA-policy or scope check over its conditions).
+    pub eval_budget: u64,
+    /// Most policies one organization may hold.
+    pub max_policies_per_org: usize,
+    /// Most MFA policies one user may have.
+    pub max_mfa_policies_per_user: usize,
+}
+
+impl Default for PolicyLimits {
+    fn default() -> Self {
+        PolicyLimits {
+            eval_budget: twofold_policy::DEFAULT_BUDGET,
+            max_policies_per_org: 1_000,
+            max_mfa_policies_per_user: 50,
+        }
+    }
+}
+
 /// Compiled policy expressions by source text, so each expression is parsed and
 /// checked once per process rather than on every decision. Source text fully
 /// determines the program, so the cache needs no invalidation across nodes.
-#[derive(Default)]
+/// It also holds the evaluation budget every decision starts with.
 pub struct ProgramCache {
     programs: Mutex<HashMap<(&'static str, String), Program>>,
+    budget: u64,
+}
+
+impl Default for ProgramCache {
+    fn default() -> Self {
+        ProgramCache::with_budget(twofold_policy::DEFAULT_BUDGET)
+    }
 }
 
 /// Entries kept before the cache starts over (a bound, not a tuning knob).
 const MAX_CACHED_PROGRAMS: usize = 10_000;
 
 impl ProgramCache {
+    /// An empty cache whose decisions get `budget` evaluation steps each.
+    pub fn with_budget(budget: u64) -> Self {
+        ProgramCache { programs: Mutex::default(), budget }
+    }
+
+    /// A fresh budget for one decision.
+    pub fn budget(&self) -> Budget {
+        Budget::new(self.budget)
+    }
+
     /// The compiled form of `src` as a `field` (`condition`, `consensus`, `time`) expression.
     pub fn get(&self, field: &'static str, src: &str, keywords: Keywords) -> Result<Program, Diagnostics> {
         let key = (field, src.to_owned());
@@ -119,7 +160,8 @@ pub enum Outcome {
     NotApplicable,
     /// Outside its time window.
     TimeInactive,
-    /// An expression failed to evaluate; never allows.
+    /// An expression failed to evaluate (an error, a spent budget). Fails closed: an
+    /// ALLOW allows nothing, a DENY denies, an MFA policy applies.
     Error,
     /// An MFA policy applies and its steps are not all proven yet.
     RequiresAuthenticators,
@@ -166,57 +208,71 @@ pub struct Evaluation {
     pub deciding: Option<Deciding>,
 }
 
+/// How one expression is evaluated: where programs come from, the budget it
+/// spends, and whether to explain.
+struct Run<'r> {
+    programs: &'r ProgramCache,
+    budget: &'r Budget,
+    explain: bool,
+}
+
 /// An expression's value (absent expressions hold) and, when explaining, what decided it.
 fn holds(
-    programs: &ProgramCache,
+    run: &Run<'_>,
     field: &'static str,
     src: Option<&str>,
     keywords: Keywords,
     ctx: &Context<'_>,
-    explain: bool,
 ) -> (Result<bool, String>, Option<Deciding>) {
     let Some(src) = src else { return (Ok(true), None) };
-    let program = match programs.get(field, src, keywords) {
+    let program = match run.programs.get(field, src, keywords) {
         Ok(p) => p,
         Err(d) => return (Err(format!("does not compile: {d}")), None),
     };
-    if !explain {
-        return (program.evaluate(ctx).map_err(|e| e.to_string()), None);
+    if !run.explain {
+        return (program.evaluate_within(ctx, run.budget).map_err(|e| e.to_string()), None);
     }
-    let x = program.evaluate_explained(ctx);
+    let x = program.evaluate_explained(ctx, run.budget);
     let deciding = Deciding { field, text: x.text, start: x.span.start, end: x.span.end };
     (x.result.map_err(|e| e.to_string()), Some(deciding))
 }
 
-fn evaluate(programs: &ProgramCache, policy: &Policy, ctx: &Context<'_>, explain: bool) -> Evaluation {
-    let (time, t_why) = holds(programs, "time", policy.time.as_deref(), Keywords::TIME, ctx, explain);
-    let (condition, c_why) =
-        holds(programs, "condition", policy.condition.as_deref(), Keywords::CONDITION, ctx, explain);
-    let (consensus, s_why) =
-        holds(programs, "consensus", policy.consensus.as_deref(), Keywords::CONSENSUS, ctx, explain);
-    let verdict = |outcome, reason: String, deciding: &Option<Deciding>| Evaluation {
+/// One policy's outcome. Its fields are decided in order, each only when the ones
+/// before hold: `time`, then `condition`, then `consensus` (a policy outside its
+/// window or whose condition is false is not applicable, whatever the rest would
+/// say). An error in a field that is evaluated makes the outcome ERROR, which the
+/// decision fails closed on.
+fn evaluate(run: &Run<'_>, policy: &Policy, ctx: &Context<'_>) -> Evaluation {
+    let verdict = |outcome, reason: String, deciding: Option<Deciding>| Evaluation {
         policy_id: policy.id.clone(),
         outcome,
         reason,
-        deciding: deciding.clone(),
+        deciding,
     };
-    // No short-circuit, as Turnkey: an error anywhere makes the policy ERROR.
-    match (time, condition, consensus) {
-        (Err(e), _, _) => verdict(Outcome::Error, format!("time: {e}"), &t_why),
-        (_, Err(e), _) => verdict(Outcome::Error, format!("condition: {e}"), &c_why),
-        (_, _, Err(e)) => verdict(Outcome::Error, format!("consensus: {e}"), &s_why),
-        (Ok(false), _, _) => verdict(Outcome::TimeInactive, "outside its time window".into(), &t_why),
-        (Ok(true), Ok(false), _) => verdict(Outcome::NotApplicable, "condition is false".into(), &c_why),
-        (Ok(true), Ok(true), Ok(false)) => {
-            verdict(Outcome::RequiresConsensus, "consensus is not met yet".into(), &s_why)
-        }
-        (Ok(true), Ok(true), Ok(true)) => {
-            let why = if s_why.is_some() { &s_why } else { &c_why };
-            match policy.effect {
-                Effect::Allow => verdict(Outcome::Allow, "condition and consensus hold".into(), why),
-                Effect::Deny => verdict(Outcome::DenyExplicit, "condition and consensus hold".into(), why),
+    let fields: [(&'static str, Option<&str>, Keywords); 3] = [
+        ("time", policy.time.as_deref(), Keywords::TIME),
+        ("condition", policy.condition.as_deref(), Keywords::CONDITION),
+        ("consensus", policy.consensus.as_deref(), Keywords::CONSENSUS),
+    ];
+    let mut last_why = None;
+    for (field, src, keywords) in fields {
+        let (value, why) = holds(run, field, src, keywords, ctx);
+        match (field, value) {
+            (_, Err(e)) => return verdict(Outcome::Error, format!("{field}: {e}"), why),
+            ("time", Ok(false)) => return verdict(Outcome::TimeInactive, "outside its time window".into(), why),
+            ("condition", Ok(false)) => return verdict(Outcome::NotApplicable, "condition is false".into(), why),
+            ("consensus", Ok(false)) => {
+                return verdict(Outcome::RequiresConsensus, "consensus is not met yet".into(), why);
             }
+            _ => {}
         }
+        if field != "time" && why.is_some() {
+            last_why = why;
+        }
+    }
+    match policy.effect {
+        Effect::Allow => verdict(Outcome::Allow, "condition and consensus hold".into(), last_why),
+        Effect::Deny => verdict(Outcome::DenyExplicit, "condition and consensus hold".into(), last_why),
     }
 }
 
@@ -274,9 +330,23 @@ impl<'a> Subject<'a> {
         approvers: &[Approver],
         now_ms: i64,
     ) -> Result<bool, String> {
+        self.holds_within(programs, &programs.budget(), field, condition, approvers, now_ms)
+    }
+
+    /// Like [`holds`](Self::holds), charging `budget` (shared by several conditions).
+    pub fn holds_within(
+        &self,
+        programs: &ProgramCache,
+        budget: &Budget,
+        field: &'static str,
+        condition: &str,
+        approvers: &[Approver],
+        now_ms: i64,
+    ) -> Result<bool, String> {
         let (users, credentials) = people_views(approvers);
         let ctx = self.context(&users, &credentials, now_ms);
-        holds(programs, field, Some(condition), Keywords::CONDITION, &ctx, false).0
+        let run = Run { programs, budget, explain: false };
+        holds(&run, field, Some(condition), Keywords::CONDITION, &ctx).0
     }
 }
 
@@ -335,16 +405,36 @@ fn decide_with(input: &DecisionInput<'_>, explain: bool) -> (Decision, Vec<Evalu
     };
     let (users, credentials) = people_views(input.approvers);
     let ctx = subject.context(&users, &credentials, input.now_ms);
-    let evaluations: Vec<Evaluation> =
-        input.policies.iter().map(|p| evaluate(input.programs, p, &ctx, explain)).collect();
+    // One budget for the whole decision: however many policies there are, deciding
+    // costs at most this many steps.
+    let budget = input.programs.budget();
+    let run = Run { programs: input.programs, budget: &budget, explain };
+    let evaluations: Vec<Evaluation> = input.policies.iter().map(|p| evaluate(&run, p, &ctx)).collect();
     let any = |o: Outcome| evaluations.iter().find(|e| e.outcome == o);
+    let effect_of = |e: &Evaluation| input.policies.iter().find(|p| p.id == e.policy_id).map(|p| p.effect);
+    // Fail closed: a DENY that cannot be evaluated denies; an ALLOW that cannot
+    // be evaluated allows nothing.
+    let erroring =
+        |effect: Effect| evaluations.iter().find(|e| e.outcome == Outcome::Error && effect_of(e) == Some(effect));
 
     let decision = if let Some(deny) = any(Outcome::DenyExplicit) {
         Decision::Deny(format!("denied by policy `{}`", deny.policy_id))
+    } else if let Some(deny) = erroring(Effect::Deny) {
+        Decision::Deny(format!(
+            "denied by policy `{}`: it could not be evaluated ({}), and a DENY policy that cannot be \
+             evaluated denies",
+            deny.policy_id, deny.reason
+        ))
     } else if any(Outcome::Allow).is_some() || input.own_credentials {
         Decision::Allow
     } else if any(Outcome::RequiresConsensus).is_some() || initiator_is_member {
         Decision::ConsensusNeeded
+    } else if let Some(allow) = erroring(Effect::Allow) {
+        Decision::Deny(format!(
+            "denied: no policy allows this activity; policy `{}` could not be evaluated ({}), and an \
+             ALLOW policy that cannot be evaluated allows nothing",
+            allow.policy_id, allow.reason
+        ))
     } else {
         Decision::Deny("denied: no policy allows this activity (implicit deny)".to_owned())
     };
@@ -428,23 +518,75 @@ mod tests {
         check("delete_users", "alice", &alice, &[erroring], &Decision::Deny(String::new()));
     }
 
-    #[test]
-    fn consensus_by_tags_waits_then_allows() {
-        let p = [policy(
-            "c",
-            Effect::Allow,
-            Some("true"),
-            Some("approvers.filter(u, u.tags.contains('ops')).count() >= 2"),
-        )];
-        check("delete_users", "alice", &[approver("alice", &["ops"])], &p, &Decision::ConsensusNeeded);
-        let two = [approver("alice", &["ops"]), approver("bob", &["ops"])];
-        check("delete_users", "alice", &two, &p, &Decision::Allow);
+    #[track_caller]
+    fn decide_one(policies: &[Policy], programs: &ProgramCache) -> (Decision, Vec<Evaluation>) {
+        let params = serde_json::json!({ "user_ids": ["u1"] });
+        let kind = kind_for_path("delete_users").expect("known endpoint");
+        let alice = [approver("alice", &["ops"])];
+        decide(&DecisionInput {
+            kind,
+            activity_type: kind.versions[0].type_name,
+            resource: kind.resource,
+            action: kind.action,
+            params: &params,
+            quorum_members: &["root1".to_owned()],
+            threshold: 1,
+            initiator: "alice",
+            approvers: &alice,
+            policies,
+            own_credentials: false,
+            now_ms: 0,
+            programs,
+        })
     }
 
     #[test]
-    fn root_only_activities_ignore_policies() {
-        let allow_all = [policy("a", Effect::Allow, None, None)];
-        check("update_root_quorum", "alice", &[approver("alice", &[])], &allow_all, &Decision::Deny(String::new()));
-        check("update_root_quorum", "root1", &[approver("root1", &[])], &allow_all, &Decision::ConsensusNeeded);
+    fn an_erroring_deny_denies_and_an_erroring_allow_allows_nothing() {
+        let programs = ProgramCache::default();
+        let allow = policy("a", Effect::Allow, Some("activity.resource == 'USER'"), None);
+        // Not guarded: `amount` is missing on DELETE_USERS, so the DENY errors and denies.
+        let deny = policy("d", Effect::Deny, Some("activity.params.amount > 1"), None);
+        let (decision, evaluations) = decide_one(&[allow.clone(), deny], &programs);
+        let Decision::Deny(why) = decision else { panic!("an erroring DENY must deny: {decision:?}") };
+        assert!(why.contains("denied by policy `d`") && why.contains("missing field `amount`"), "{why}");
+        assert_eq!(evaluations[1].outcome, Outcome::Error);
+        // An ALLOW whose consensus errors allows nothing, and says why.
+        let bad_consensus = policy("c", Effect::Allow, Some("true"), Some("approvers[5].id == 'x'"));
+        let (decision, _) = decide_one(&[bad_consensus], &programs);
+        let Decision::Deny(why) = decision else { panic!("an erroring ALLOW must not allow: {decision:?}") };
+        assert!(why.contains("policy `c` could not be evaluated") && why.contains("out of range"), "{why}");
+        // A guarded DENY is simply not applicable to other activities: no error.
+        let guarded =
+            policy("g", Effect::Deny, Some("activity.resource == 'PAYOUT' && activity.params.amount > 1"), None);
+        let (decision, evaluations) = decide_one(&[allow, guarded], &programs);
+        assert_eq!(decision, Decision::Allow);
+        assert_eq!(evaluations[1].outcome, Outcome::NotApplicable, "{:?}", evaluations[1]);
+    }
+
+    #[test]
+    fn one_budget_bounds_the_whole_decision() {
+        // A DENY that does some work and turns out not to apply, then a cheap ALLOW.
+        let slow = "[1, 2, 3, 4, 5].all(a, [1, 2, 3, 4, 5].any(b, b == a)) && activity.resource == 'X'";
+        let policies = [
+            policy("slow", Effect::Deny, Some(slow), None),
+            policy("cheap", Effect::Allow, Some("activity.resource == 'USER'"), None),
+        ];
+        let budget = Budget::new(10_000);
+        let program = Program::compile(slow, Keywords::CONDITION).expect("compiles");
+        let params = serde_json::json!({});
+        let ctx =
+            Subject { activity_type: "T", resource: "USER", action: "DELETE", params: &params }.context(&[], &[], 0);
+        assert_eq!(program.evaluate_within(&ctx, &budget), Ok(false));
+        let slow_steps = budget.spent();
+        // Enough for both: allowed.
+        let (decision, _) = decide_one(&policies, &ProgramCache::with_budget(slow_steps + 10));
+        assert_eq!(decision, Decision::Allow);
+        // Enough for each alone, not for both: the policy the budget does not reach
+        // fails closed, and the activity is refused with the reason.
+        let (decision, evaluations) = decide_one(&policies, &ProgramCache::with_budget(slow_steps));
+        let Decision::Deny(why) = decision else { panic!("a spent budget must not allow: {decision:?}") };
+        assert!(why.contains(&format!("condition exceeded its evaluation budget of {slow_steps} steps")), "{why}");
+        assert_eq!(evaluations[0].outcome, Outcome::NotApplicable);
+        assert_eq!(evaluations[1].outcome, Outcome::Error);
     }
 }

@@ -25,8 +25,9 @@ pub(super) struct UserMfa {
     pub user_id: String,
     /// The MFA policy enforced for them, if any of theirs applies.
     pub policy: Option<MfaPolicy>,
-    /// MFA policies evaluated before it whose condition failed to evaluate: `(id, reason)`.
-    pub errors: Vec<(String, String)>,
+    /// Why `policy` applies although its condition could not be evaluated (it fails
+    /// closed: an MFA policy whose condition errors counts as matching).
+    pub error: Option<String>,
     /// What they proved, in order.
     pub proofs: Vec<Proven>,
     /// For each step of `policy`, the proof that satisfied it.
@@ -75,27 +76,34 @@ impl UserMfa {
             .flatten()
             .map(|&i| json!({ "type": self.proofs[i].method, "id": self.proofs[i].credential_id }))
             .collect();
-        Some(json!({
+        let mut view = json!({
             "mfaPolicyId": policy.id,
             "userId": self.user_id,
             "satisfied": self.satisfied(),
             "satisfiedMethods": satisfied_methods,
             "requiredMethods": policy.required_methods,
-        }))
+        });
+        if let Some(reason) = self.error_reason() {
+            view["reason"] = json!(reason);
+        }
+        Some(view)
+    }
+
+    /// Why the enforced policy applies though its condition errored, if it did.
+    fn error_reason(&self) -> Option<String> {
+        self.error.as_ref().map(|why| {
+            format!(
+                "condition could not be evaluated ({why}); an MFA policy whose condition cannot be evaluated \
+                 applies (fail closed)"
+            )
+        })
     }
 
     /// This user's lines in the activity's recorded policy evaluations.
     pub fn evaluations(&self) -> Vec<Value> {
-        let mut out: Vec<Value> = self
-            .errors
-            .iter()
-            .map(|(id, why)| {
-                json!({ "policyId": id, "policyType": "MFA_POLICY", "userId": self.user_id,
-                        "outcome": Outcome::Error.as_str(), "reason": format!("condition: {why}") })
-            })
-            .collect();
+        let mut out = Vec::new();
         if let Some(p) = &self.policy {
-            let (outcome, reason) = match self.next_step() {
+            let (outcome, mut reason) = match self.next_step() {
                 Some(step) => (
                     Outcome::RequiresAuthenticators.as_str(),
                     format!(
@@ -107,6 +115,9 @@ impl UserMfa {
                 ),
                 None => (Outcome::Allow.as_str(), "every step is proven".to_owned()),
             };
+            if let Some(why) = self.error_reason() {
+                reason = format!("{why}: {reason}");
+            }
             out.push(json!({ "policyId": p.id, "policyType": "MFA_POLICY", "userId": self.user_id,
                              "outcome": outcome, "reason": reason }));
         }
@@ -114,24 +125,26 @@ impl UserMfa {
     }
 }
 
-/// The first of `policies` (sorted by order) whose condition holds for `subject`;
-/// policies whose condition errors count as not matching and are reported.
+/// The MFA policy enforced for `approver`: the first of `policies` (sorted by order)
+/// whose condition holds *or cannot be evaluated* — an error fails closed, so an
+/// erroring policy earlier in order is the one enforced — with the error, if that is
+/// why it applies. The user's conditions share one evaluation budget.
 fn applicable(
     programs: &ProgramCache,
     policies: Vec<MfaPolicy>,
     subject: &Subject<'_>,
     approver: &Approver,
     now: i64,
-) -> (Option<MfaPolicy>, Vec<(String, String)>) {
-    let mut errors = Vec::new();
+) -> (Option<MfaPolicy>, Option<String>) {
+    let budget = programs.budget();
     for p in policies {
-        match subject.holds(programs, "condition", &p.condition, std::slice::from_ref(approver), now) {
-            Ok(true) => return (Some(p), errors),
+        match subject.holds_within(programs, &budget, "condition", &p.condition, std::slice::from_ref(approver), now) {
+            Ok(true) => return (Some(p), None),
             Ok(false) => {}
-            Err(why) => errors.push((p.id.clone(), why)),
+            Err(why) => return (Some(p), Some(why)),
         }
     }
-    (None, errors)
+    (None, None)
 }
 
 /// What `user_id` has proven on an activity: their vote's stamp, then step-ups in order.
@@ -172,11 +185,11 @@ pub(super) async fn states(
     let steps = tx.list_mfa_proofs(&first.activity_id).await?;
     let mut out = Vec::with_capacity(approvers.len());
     for approver in approvers {
-        let (policy, errors) = match step_up.own {
+        let (policy, error) = match step_up.own {
             OwnCredentials::Binds(user) if user == approver.id => {
-                (super::account::requirement(tx, org_id, user, step_up.created_at).await?, Vec::new())
+                (super::account::requirement(tx, org_id, user, step_up.created_at).await?, None)
             }
-            OwnCredentials::Manages(user) if user == approver.id => (None, Vec::new()),
+            OwnCredentials::Manages(user) if user == approver.id => (None, None),
             _ => {
                 let policies = tx.list_mfa_policies(org_id, Some(&approver.id)).await?;
                 applicable(programs, policies, step_up.subject, approver, now)
@@ -184,7 +197,7 @@ pub(super) async fn states(
         };
         let proofs = proofs_of(&approver.id, votes, &steps);
         let assigned = policy.as_ref().map(|p| mfa::assign(&p.required_methods, &proofs)).unwrap_or_default();
-        out.push(UserMfa { user_id: approver.id.clone(), policy, errors, proofs, assigned });
+        out.push(UserMfa { user_id: approver.id.clone(), policy, error, proofs, assigned });
     }
     Ok(out)
 }

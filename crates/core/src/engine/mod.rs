@@ -40,7 +40,7 @@ use crate::store::{Store, StoreError, StoreTx};
 
 pub use auth_proxy::{ProxyAnswer, ProxyFlow};
 pub use checks::check_submit_body;
-pub use decide::Decision;
+pub use decide::{Decision, PolicyLimits};
 pub use factors::FactorConfig;
 
 /// The last path segments of every `/public/v1/query/*` endpoint.
@@ -60,13 +60,21 @@ pub struct EngineConfig {
     pub webhooks: crate::webhook::WebhookConfig,
     /// Tag names that make a user an administrator for `MFA_ENFORCEMENT_REQUIRED_FOR_ADMINS`.
     pub mfa_admin_tags: Vec<String>,
+    /// Evaluation budget and policy counts.
+    pub policy_limits: PolicyLimits,
 }
 
 impl EngineConfig {
     /// Defaults (a 5-minute timestamp window) around the factor settings.
     pub fn new(factors: FactorConfig) -> Self {
         let mfa_admin_tags = crate::enforcement::DEFAULT_ADMIN_TAGS.iter().map(|t| (*t).to_owned()).collect();
-        EngineConfig { timestamp_window_ms: 5 * 60 * 1000, factors, webhooks: Default::default(), mfa_admin_tags }
+        EngineConfig {
+            timestamp_window_ms: 5 * 60 * 1000,
+            factors,
+            webhooks: Default::default(),
+            mfa_admin_tags,
+            policy_limits: PolicyLimits::default(),
+        }
     }
 }
 
@@ -191,8 +199,8 @@ impl Engine {
         Engine {
             store,
             clock,
+            programs: Arc::new(decide::ProgramCache::with_budget(config.policy_limits.eval_budget)),
             config: Arc::new(config),
-            programs: Arc::default(),
             admissions: Arc::default(),
             signer: Arc::default(),
         }
@@ -472,8 +480,12 @@ impl Engine {
             }
         };
         let before = activity.status;
-        let settler =
-            settle::Settler { programs: &self.programs, factors: &self.config.factors, signer: self.signer.get() };
+        let settler = settle::Settler {
+            programs: &self.programs,
+            factors: &self.config.factors,
+            signer: self.signer.get(),
+            limits: &self.config.policy_limits,
+        };
         let reveal = settler.settle(tx, activity, &caller.organization, ballot_id, now).await?;
         tx.update_activity(activity).await?;
         let org = &caller.organization.id;

@@ -118,6 +118,8 @@ pub(super) struct Settler<'a> {
     pub factors: &'a super::FactorConfig,
     /// The session signing key.
     pub signer: Option<&'a crate::factors::session::SessionSigner>,
+    /// Caps on policy counts.
+    pub limits: &'a decide::PolicyLimits,
 }
 
 impl Settler<'_> {
@@ -215,6 +217,8 @@ impl Settler<'_> {
         let mut reveal = None;
         match decision {
             Decision::Allow => {
+                // A cap refuses the request itself (4xx), so nothing of it is stored.
+                check_caps(tx, self.limits, &org.id, &intent).await?;
                 tx.savepoint("execute").await?;
                 let ctx = super::factors::ExecContext {
                     org_id: &org.id,
@@ -251,6 +255,41 @@ impl Settler<'_> {
         activity.updated_at = now;
         Ok(reveal)
     }
+}
+
+/// Refuses an allowed activity that would take the organization past a policy-count
+/// cap. The organization row is locked first (as for an audit append), so concurrent
+/// creations on other nodes are serialized and cannot overshoot.
+async fn check_caps(tx: &mut dyn StoreTx, limits: &decide::PolicyLimits, org_id: &str, intent: &Intent) -> Result<()> {
+    let adding = match intent {
+        Intent::CreatePolicy(_) => 1,
+        Intent::CreatePolicies(p) => p.policies.len(),
+        _ => 0,
+    };
+    if adding == 0 && !matches!(intent, Intent::CreateMfaPolicy(_)) {
+        return Ok(());
+    }
+    tx.lock_audit_head(org_id).await?;
+    let policies = tx.list_policies(org_id).await?.len();
+    if adding > 0 && policies + adding > limits.max_policies_per_org {
+        return Err(Error::FailedPrecondition(format!(
+            "this organization has {policies} policies and may have at most {} \
+             (--max-policies-per-org); delete one first",
+            limits.max_policies_per_org
+        )));
+    }
+    if let Intent::CreateMfaPolicy(p) = intent {
+        let theirs = tx.list_mfa_policies(org_id, Some(&p.user_id)).await?.len();
+        if theirs >= limits.max_mfa_policies_per_user {
+            return Err(Error::FailedPrecondition(format!(
+                "user `{}` has {theirs} MFA policies and may have at most {} \
+                 (--max-mfa-policies-per-user); delete one first",
+                crate::crypto::clip(&p.user_id),
+                limits.max_mfa_policies_per_user
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// Records the policy outcomes one decision was made with.

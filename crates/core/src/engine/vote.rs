@@ -1,11 +1,13 @@
 //! Approvals and rejections by fingerprint: recorded on the activity they name,
 //! counted under that activity's row lock, and settled at once. A user's first
 //! approval is their vote; further approvals by the same user are step-up proofs for
-//! the open steps of their MFA policy, one step each, in order.
+//! the open steps of their MFA policy, one step each, in order. The initiator may
+//! cancel (reject) its own pending activity at any time before it completes.
 
 use super::factors::Secret;
 use super::{Ballot, Caller, Engine, activity_view, new_id};
 use crate::api::ActivityView;
+use crate::audit;
 use crate::error::{Error, Result};
 use crate::intents::VoteIntent;
 use crate::mfa::Proven;
@@ -95,6 +97,11 @@ impl Engine {
         if self.is_retry(&mut *tx, &activity, caller, body).await? {
             return activity_view(&mut *tx, &activity, &caller.user.id).await;
         }
+        let initiator = activity.initiator_user_id == caller.user.id;
+        if !approve && initiator && activity.status == ActivityStatus::Rejected {
+            // A resent cancellation, or one after another voter's rejection: nothing changes.
+            return activity_view(&mut *tx, &activity, &caller.user.id).await;
+        }
         if !open(activity.status) {
             return Err(Error::FailedPrecondition(format!(
                 "activity `{}` is {}; only activities waiting for consensus or authenticators take votes",
@@ -103,7 +110,9 @@ impl Engine {
             )));
         }
         let voted = tx.list_votes(&activity.id).await?.iter().any(|v| v.user_id == caller.user.id);
-        let view = if voted {
+        let view = if voted && !approve && initiator {
+            self.cancel(&mut *tx, &mut activity, caller, now).await?
+        } else if voted {
             let state = match self.step_up_state(&mut *tx, &activity, caller).await? {
                 Some(state) if approve => state,
                 _ => {
@@ -146,6 +155,41 @@ impl Engine {
         tx.commit().await?;
         tracing::info!(activity_id = %activity.id, approve, status = activity.status.as_str(), "vote recorded");
         Ok(view)
+    }
+
+    /// The initiator withdraws its own pending activity: it becomes REJECTED at once,
+    /// whatever consensus or step-up it was waiting for (its first vote, the
+    /// submission, stays recorded; the cancellation is in the audit log and on the
+    /// webhook).
+    async fn cancel(
+        &self,
+        tx: &mut dyn StoreTx,
+        activity: &mut Activity,
+        caller: &Caller,
+        now: i64,
+    ) -> Result<ActivityView> {
+        let before = activity.status;
+        activity.status = ActivityStatus::Rejected;
+        activity.failure = Some(super::failure_json(&Error::PermissionDenied("cancelled by its initiator".to_owned())));
+        activity.updated_at = now;
+        tx.update_activity(activity).await?;
+        crate::webhook::enqueue(tx, activity, before, now).await?;
+        let details =
+            serde_json::json!({ "activityType": activity.activity_type, "fingerprint": activity.fingerprint });
+        let event = |event_type, outcome, details| audit::NewEvent {
+            event_type,
+            outcome,
+            actor_user_id: Some(&caller.user.id),
+            actor_credential_id: Some(&caller.credential.id),
+            subject: Some(&activity.id),
+            details,
+        };
+        let mut change = details.clone();
+        change["from"] = serde_json::json!(before.as_str());
+        change["reason"] = serde_json::json!("cancelled by its initiator");
+        let events = [event("VOTE", "CANCELLED", details), event("ACTIVITY_STATUS", activity.status.as_str(), change)];
+        audit::append_all(tx, &caller.organization.id, now, events).await?;
+        activity_view(tx, activity, &caller.user.id).await
     }
 
     /// Whether this exact request was already recorded (as the caller's vote or step-up).

@@ -64,7 +64,7 @@ fuzz_target!(|src: &str| {
         now: Timestamp::from_unix_seconds(1_767_607_200),
     };
     let fast = program.evaluate(&ctx);
-    let explained = program.evaluate_explained(&ctx);
+    let explained = program.evaluate_explained(&ctx, &twofold_policy::Budget::new(twofold_policy::DEFAULT_BUDGET));
     assert_eq!(fast, explained.result);
     let _ = explained.to_string();
     if let Err(e) = fast {
