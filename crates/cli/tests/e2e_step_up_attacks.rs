@@ -358,7 +358,8 @@ fn no_enrollment_deadlock(backend: Backend) {
     assert_eq!(status(&stuck), HELD, "{stuck}");
     // The owner's own enrollment is not held by the policy: it completes.
     let (uri, _) = enroll_totp(&owner, &owner_id);
-    // The stuck activity predates the device, so the device cannot approve it…
+    // The stuck activity predates the device, so the device cannot approve it (refused before
+    // the code is checked, so the code stays usable)…
     refused(
         approve_with(&owner, &fingerprint(&stuck), json!({ "totpCode": pyotp(&uri, 30) })),
         403,
@@ -373,6 +374,6 @@ fn no_enrollment_deadlock(backend: Backend) {
     // New activities pass the (narrowed) policy with the device as usual.
     let gated = submitted(&owner, "create_policy", allow_all("owner's"));
     assert_eq!(status(&gated), HELD, "{gated}");
-    let passed = approve_with(&owner, &fingerprint(&gated), json!({ "totpCode": pyotp(&uri, 60) }));
+    let passed = approve_with(&owner, &fingerprint(&gated), json!({ "totpCode": pyotp(&uri, 30) }));
     assert_eq!(status(&passed.body), "ACTIVITY_STATUS_COMPLETED", "{}", passed.body);
 }
