@@ -59,13 +59,21 @@ pub struct EngineConfig {
     pub webhooks: crate::webhook::WebhookConfig,
     /// Tag names that make a user an administrator for `MFA_ENFORCEMENT_REQUIRED_FOR_ADMINS`.
     pub mfa_admin_tags: Vec<String>,
+    /// The window rejected stamps are counted in, per credential, before one audit row, ms.
+    pub rejection_window_ms: i64,
 }
 
 impl EngineConfig {
     /// Defaults (a 5-minute timestamp window) around the factor settings.
     pub fn new(factors: FactorConfig) -> Self {
         let mfa_admin_tags = crate::enforcement::DEFAULT_ADMIN_TAGS.iter().map(|t| (*t).to_owned()).collect();
-        EngineConfig { timestamp_window_ms: 5 * 60 * 1000, factors, webhooks: Default::default(), mfa_admin_tags }
+        EngineConfig {
+            timestamp_window_ms: 5 * 60 * 1000,
+            factors,
+            webhooks: Default::default(),
+            mfa_admin_tags,
+            rejection_window_ms: 60_000,
+        }
     }
 }
 
@@ -75,6 +83,7 @@ pub struct Engine {
     store: Arc<dyn Store>,
     programs: Arc<decide::ProgramCache>,
     admissions: Arc<admission::AdmissionCache>,
+    rejections: Arc<admission::RejectedStamps>,
     clock: Arc<dyn Clock>,
     config: Arc<EngineConfig>,
     signer: Arc<std::sync::OnceLock<crate::factors::session::SessionSigner>>,
@@ -193,6 +202,7 @@ impl Engine {
             config: Arc::new(config),
             programs: Arc::default(),
             admissions: Arc::default(),
+            rejections: Arc::default(),
             signer: Arc::default(),
         }
     }
