@@ -544,8 +544,9 @@ impl Engine {
         refused.error
     }
 
-    /// Refuses new IP lists that would shut out the address they are being saved from,
-    /// unless the request says `confirmLockout: true`.
+    /// Refuses new IP lists that would shut out the address they are being saved from, and
+    /// MFA enforcement rules that would block the caller at once, unless the request says
+    /// `confirmLockout: true`.
     pub(super) async fn guard_lockout(
         &self,
         caller: &Caller,
@@ -567,6 +568,7 @@ impl Engine {
                 rule_set(org_id, None, ListKind::Deny, p.enabled, "DENY", &p.rules, now),
                 p.confirm_lockout,
             ),
+            Intent::MfaEnforcement(change) => return self.guard_enforcement_lockout(caller, change).await,
             _ => return Ok(()),
         };
         if confirmed == Some(true) {
