@@ -96,6 +96,10 @@ pub struct ConfigArgs {
     /// Webhook delivery attempts before an event is marked FAILED [default: 10].
     #[arg(long, env = "TWOFOLD_WEBHOOK_MAX_ATTEMPTS", value_name = "N")]
     pub webhook_max_attempts: Option<u64>,
+    /// Rejected stamps of one registered key are audited as one counted row per window
+    /// of this many seconds (the first at once) [default: 60].
+    #[arg(long, env = "TWOFOLD_AUDIT_REJECTION_WINDOW_SECS", value_name = "SECS")]
+    pub audit_rejection_window_secs: Option<u64>,
     /// File holding a bearer token that `/metrics` requires [default: none: /metrics is open].
     #[arg(long, env = "TWOFOLD_METRICS_TOKEN_FILE", value_name = "FILE")]
     pub metrics_token_file: Option<PathBuf>,
@@ -127,6 +131,7 @@ struct FileConfig {
     session_idle_secs: Option<u64>,
     webhook_retry_base_ms: Option<u64>,
     webhook_max_attempts: Option<u64>,
+    audit_rejection_window_secs: Option<u64>,
     metrics_token_file: Option<PathBuf>,
 }
 
@@ -173,6 +178,8 @@ pub struct Settings {
     pub webhook_retry_base_ms: u64,
     /// Webhook delivery attempts.
     pub webhook_max_attempts: u64,
+    /// The window rejected stamps are counted in, seconds.
+    pub audit_rejection_window_secs: u64,
     /// The token `/metrics` requires, if any.
     pub metrics_token: Option<String>,
 }
@@ -261,12 +268,19 @@ impl Settings {
             session_idle_secs: args.session_idle_secs.or(file.session_idle_secs).unwrap_or(3600),
             webhook_retry_base_ms: args.webhook_retry_base_ms.or(file.webhook_retry_base_ms).unwrap_or(10_000),
             webhook_max_attempts: args.webhook_max_attempts.or(file.webhook_max_attempts).unwrap_or(10),
+            audit_rejection_window_secs: args
+                .audit_rejection_window_secs
+                .or(file.audit_rejection_window_secs)
+                .unwrap_or(60),
         };
         if !(1..=100).contains(&settings.auth_failure_limit) {
             return Err(CliError::Usage("auth_failure_limit must be between 1 and 100 (NIST 800-63B §3.2.2)".into()));
         }
         if !(100..=3_600_000).contains(&settings.webhook_retry_base_ms) {
             return Err(CliError::Usage("webhook_retry_base_ms must be between 100 and 3600000".into()));
+        }
+        if !(1..=3600).contains(&settings.audit_rejection_window_secs) {
+            return Err(CliError::Usage("audit_rejection_window_secs must be between 1 and 3600".into()));
         }
         if !(1..=50).contains(&settings.webhook_max_attempts) {
             return Err(CliError::Usage("webhook_max_attempts must be between 1 and 50".into()));

@@ -76,6 +76,7 @@ async fn serve(settings: Settings, clock: Arc<dyn Clock>, otp: crate::enclave::O
     config.webhooks.max_attempts = i64::try_from(settings.webhook_max_attempts).unwrap_or(10);
     config.mfa_admin_tags = settings.mfa_admin_tags.clone();
     config.policy_limits = settings.policy_limits;
+    config.rejection_window_ms = i64::try_from(settings.audit_rejection_window_secs).unwrap_or(60) * 1000;
     let engine = Engine::new(Arc::new(store.clone()), clock, config);
     bootstrap_if_empty(&engine, &settings.data_dir).await?;
     engine.load_session_signer().await.map_err(|e| CliError::Runtime(e.to_string()))?;
@@ -88,6 +89,15 @@ async fn serve(settings: Settings, clock: Arc<dyn Clock>, otp: crate::enclave::O
     let notices = crate::notify::MailNotifier(twofold_enclave::Deliverer::outbox(settings.data_dir.join("outbox")));
     let ops = Ops { metrics_token: settings.metrics_token.as_deref().map(Arc::from), ..Ops::default() };
     let outbox = twofold_server::spawn_outbox_worker(engine.clone(), Arc::new(notices), ops.metrics.clone());
+    // Rejected stamps are counted per key and window; closed windows reach the audit log.
+    let rejections = engine.clone();
+    let rejection_flusher = tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+            rejections.flush_rejected_stamps(false).await;
+        }
+    });
+    let flush_at_exit = engine.clone();
     let app = twofold_server::router(AppState {
         engine,
         limits: ServerLimits {
@@ -103,6 +113,8 @@ async fn serve(settings: Settings, clock: Arc<dyn Clock>, otp: crate::enclave::O
         .await
         .map_err(|e| CliError::Runtime(format!("server error: {e}")))?;
     outbox.abort();
+    rejection_flusher.abort();
+    flush_at_exit.flush_rejected_stamps(true).await;
     store.close().await;
     tracing::info!("twofold stopped");
     Ok(())

@@ -94,7 +94,7 @@ fn audit_log(backend: Backend) {
     assert_eq!(api["verified"], true, "{api}");
     let rejected = ok(root.query("list_audit_events", json!({ "eventType": "STAMP_REJECTED" })));
     let rejected = rejected["auditEvents"].as_array().expect("events");
-    assert_eq!(rejected.len(), 10, "default page size");
+    assert!(!rejected.is_empty(), "rejected stamps are audited (counted per key and window: e2e_rejections)");
     assert_eq!(rejected[0]["actorUserId"], alice_id.as_str());
     assert!(!rejected[0]["details"].to_string().contains("signature\":\""), "no stamp material in audit rows");
     let votes = ok(root.query(

@@ -208,9 +208,9 @@ fn signs_up_when_allowed_and_is_not_blocked_by_enforcement() {
     let whoami = ok(user.query("get_whoami", json!({})));
     assert_eq!(whoami["organizationId"], sub_org, "{whoami}");
     // Everyone in the root organization must have MFA now, with no grace: the root user
-    // is blocked, the proxy's service user is not.
+    // is blocked (it confirms that), the proxy's service user is not.
     let rule = json!({ "scope": "MFA_ENFORCEMENT_SCOPE_ORGANIZATION", "value": "MFA_ENFORCEMENT_REQUIRED",
-        "gracePeriodDays": 0, "targetOrganizationId": org });
+        "gracePeriodDays": 0, "targetOrganizationId": org, "confirmLockout": true });
     ok(root.submit("set_mfa_enforcement", rule));
     refused(&ok_status(root.submit("create_user_tag", json!({ "userTagName": "t", "userIds": [] }))), 403, "MFA");
     answer(proxy(&root, "otp_init", json!({ "organizationId": org, "contact": "cy@example.com" })));

@@ -190,10 +190,20 @@ impl EnrollmentStatus {
         Error::MfaEnrollmentRequired {
             message: format!(
                 "{ENROLLMENT_REQUIRED}: this organization requires a second factor and the grace period ended at \
-                 {deadline}; enroll a passkey or an authenticator app ({SETUP_PATH}) to continue"
+                 {deadline}; {} to continue",
+                Self::how_to_enroll()
             ),
             deadline,
         }
+    }
+
+    /// The API activities and console page that enroll a factor, for refusals.
+    pub fn how_to_enroll() -> String {
+        format!(
+            "enroll a passkey or an authenticator app in the console ({SETUP_PATH}) or with the API \
+             (create_authenticators for a passkey; create_totp_authenticator then verify_totp_authenticator \
+             for an authenticator app)"
+        )
     }
 }
 
@@ -232,6 +242,9 @@ pub struct SetMfaEnforcement {
     /// Count an email address or phone number on record as enrolled (default false).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub accept_email_sms_otp: Option<bool>,
+    /// Save even if the rule would block the caller at once (as the IP lists ask).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub confirm_lockout: Option<bool>,
 }
 
 /// twofold's `ACTIVITY_TYPE_RESET_MFA_ENFORCEMENT`: delete an organization's override.
@@ -437,6 +450,7 @@ mod tests {
                 value: EnforcementValue::Required,
                 grace_period_days: Some(days),
                 accept_email_sms_otp: None,
+                confirm_lockout: None,
             })
         };
         assert!(set(365, None).validate().is_ok());

@@ -93,3 +93,21 @@ export function download(name, text, type = "text/plain") {
   a.remove();
   setTimeout(() => URL.revokeObjectURL(url), 1000);
 }
+
+// Bidi and invisible direction controls (U+061C, U+200E/F, U+202A-E, U+2066-9): shown
+// as escapes, so a name or intent cannot reorder the text around it.
+const BIDI = /[\u061C\u200E\u200F\u202A-\u202E\u2066-\u2069]/g;
+
+/** `text` with bidi controls made visible (`\u202e`). */
+export function visible(text) {
+  return String(text).replace(BIDI, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
+}
+
+/** A user as people read it: the name, bidi-isolated and with controls made visible,
+ * beside the user id (names are not unique; ids are). */
+export function userLabel(name, id) {
+  const label = h("span", { class: "user-label" });
+  if (name) label.append(h("bdi", { class: "user-name" }, visible(name)), " ");
+  label.append(h("code", { class: "mono user-id", title: "user id" }, `(${id})`));
+  return label;
+}

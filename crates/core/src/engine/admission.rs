@@ -10,6 +10,9 @@
 //! applies to the very next request on every node. The checks themselves run on every
 //! request, on the facts, with this request's clock and address. A refusal is never
 //! decided from the cache: it is re-read and re-checked first, then audited.
+//!
+//! Rejected stamps of registered keys are audited per key and window
+//! ([`RejectedStamps`]): an unauthenticated sender cannot bury real events in rows.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -173,6 +176,172 @@ impl AdmissionCache {
             }
         }
         entries.insert((org_id.to_owned(), public_key.to_owned()), Arc::new(facts));
+    }
+}
+
+/// The rejected stamps of one credential in its current window that are not in the
+/// audit log yet.
+struct RejectionWindow {
+    user_id: String,
+    reason: String,
+    opened_at: i64,
+    pending: u64,
+    first_at: i64,
+    last_at: i64,
+}
+
+/// One `STAMP_REJECTED` row to append: `count` rejections of a credential between
+/// `first_at` and `last_at`.
+struct RejectionRow {
+    org_id: String,
+    user_id: String,
+    credential_id: String,
+    reason: String,
+    count: u64,
+    first_at: i64,
+    last_at: i64,
+}
+
+impl RejectionWindow {
+    fn summary(self, (org_id, credential_id): (String, String)) -> Option<RejectionRow> {
+        (self.pending > 0).then_some(RejectionRow {
+            org_id,
+            credential_id,
+            user_id: self.user_id,
+            reason: self.reason,
+            count: self.pending,
+            first_at: self.first_at,
+            last_at: self.last_at,
+        })
+    }
+}
+
+/// Rejected stamps by (organization, credential), aggregated per window so that requests
+/// naming a registered key with a bad signature (no credentials needed) add O(1) audit
+/// rows per key and window instead of one each: the first rejection of a window is
+/// recorded at once (count 1), the rest of the window in one counted row when it closes.
+/// Each node aggregates its own requests; the map is bounded.
+#[derive(Default)]
+pub(super) struct RejectedStamps {
+    windows: Mutex<HashMap<(String, String), RejectionWindow>>,
+}
+
+impl RejectedStamps {
+    /// Credentials tracked at once; past that, rejections are recorded one row each.
+    const CAPACITY: usize = 4096;
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<(String, String), RejectionWindow>> {
+        self.windows.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Counts one rejection at `now`; returns the rows to append now.
+    fn note(
+        &self,
+        org_id: &str,
+        user_id: &str,
+        credential_id: &str,
+        reason: &str,
+        now: i64,
+        window_ms: i64,
+    ) -> Vec<RejectionRow> {
+        let key = (org_id.to_owned(), credential_id.to_owned());
+        let mut windows = self.lock();
+        let mut rows = Vec::new();
+        match windows.get_mut(&key) {
+            Some(w) if now < w.opened_at.saturating_add(window_ms) => {
+                if w.pending == 0 {
+                    w.first_at = now;
+                }
+                w.pending += 1;
+                w.last_at = now;
+                reason.clone_into(&mut w.reason);
+                return rows;
+            }
+            Some(_) => rows.extend(windows.remove(&key).and_then(|w| w.summary(key.clone()))),
+            None => {}
+        }
+        if windows.len() >= Self::CAPACITY {
+            rows.extend(Self::take(&mut windows, |w| now >= w.opened_at.saturating_add(window_ms)));
+        }
+        if windows.len() < Self::CAPACITY {
+            let window = RejectionWindow {
+                user_id: user_id.to_owned(),
+                reason: reason.to_owned(),
+                opened_at: now,
+                pending: 0,
+                first_at: now,
+                last_at: now,
+            };
+            windows.insert(key.clone(), window);
+        }
+        rows.push(RejectionRow {
+            org_id: key.0,
+            credential_id: key.1,
+            user_id: user_id.to_owned(),
+            reason: reason.to_owned(),
+            count: 1,
+            first_at: now,
+            last_at: now,
+        });
+        rows
+    }
+
+    /// Removes the windows `done` selects and returns their unrecorded counts.
+    fn take(
+        windows: &mut HashMap<(String, String), RejectionWindow>,
+        done: impl Fn(&RejectionWindow) -> bool,
+    ) -> Vec<RejectionRow> {
+        let keys: Vec<_> = windows.iter().filter(|(_, w)| done(w)).map(|(k, _)| k.clone()).collect();
+        keys.into_iter().filter_map(|k| windows.remove(&k).and_then(|w| w.summary(k))).collect()
+    }
+}
+
+impl Engine {
+    /// Counts a rejected stamp by a registered credential and appends what its window
+    /// calls for to its organization's audit log (see [`RejectedStamps`]).
+    pub(super) async fn note_rejected_stamp(&self, org_id: &str, user_id: &str, credential_id: &str, reason: &str) {
+        let now = self.clock.now_ms();
+        let window = self.config.rejection_window_ms;
+        let rows = self.rejections.note(org_id, user_id, credential_id, reason, now, window);
+        self.append_rejections(rows).await;
+    }
+
+    /// Appends the counted rows of every rejected-stamp window that has closed by now (all
+    /// of them when `all`, at shutdown). The server calls it about once a second.
+    pub async fn flush_rejected_stamps(&self, all: bool) {
+        let now = self.clock.now_ms();
+        let window = self.config.rejection_window_ms;
+        let rows =
+            RejectedStamps::take(&mut self.rejections.lock(), |w| all || now >= w.opened_at.saturating_add(window));
+        self.append_rejections(rows).await;
+    }
+
+    async fn append_rejections(&self, rows: Vec<RejectionRow>) {
+        let window_seconds = self.config.rejection_window_ms / 1000;
+        for row in rows {
+            let event = audit::NewEvent {
+                event_type: "STAMP_REJECTED",
+                outcome: "DENIED",
+                actor_user_id: Some(&row.user_id),
+                actor_credential_id: Some(&row.credential_id),
+                subject: None,
+                details: serde_json::json!({
+                    "reason": row.reason,
+                    "count": row.count,
+                    "firstAt": crate::enforcement::rfc3339(row.first_at),
+                    "lastAt": crate::enforcement::rfc3339(row.last_at),
+                    "windowSeconds": window_seconds,
+                }),
+            };
+            self.audit_refusal(&row.org_id, event).await;
+            tracing::info!(
+                credential_id = %row.credential_id,
+                organization_id = %row.org_id,
+                reason = %row.reason,
+                count = row.count,
+                "stamp rejected"
+            );
+        }
     }
 }
 
@@ -375,8 +544,9 @@ impl Engine {
         refused.error
     }
 
-    /// Refuses new IP lists that would shut out the address they are being saved from,
-    /// unless the request says `confirmLockout: true`.
+    /// Refuses new IP lists that would shut out the address they are being saved from, and
+    /// MFA enforcement rules that would block the caller at once, unless the request says
+    /// `confirmLockout: true`.
     pub(super) async fn guard_lockout(
         &self,
         caller: &Caller,
@@ -398,6 +568,7 @@ impl Engine {
                 rule_set(org_id, None, ListKind::Deny, p.enabled, "DENY", &p.rules, now),
                 p.confirm_lockout,
             ),
+            Intent::MfaEnforcement(change) => return self.guard_enforcement_lockout(caller, change).await,
             _ => return Ok(()),
         };
         if confirmed == Some(true) {

@@ -110,6 +110,40 @@ impl Engine {
         Ok(EnrollmentStatus::of(&rule, user, is_admin, enrolled))
     }
 
+    /// Refuses a rule change that would block the caller at once (it applies to the
+    /// caller's organization, requires the caller to enroll, has no grace period and the
+    /// caller has no factor), unless it says `confirmLockout: true`.
+    pub(super) async fn guard_enforcement_lockout(&self, caller: &Caller, change: &Change) -> Result<()> {
+        let Change::Set(p) = change else { return Ok(()) };
+        if p.confirm_lockout == Some(true) || p.grace_period_days.unwrap_or(0) > 0 {
+            return Ok(());
+        }
+        let org_id = caller.organization.id.as_str();
+        let mut tx = self.store.read().await?;
+        let applies = match p.scope {
+            Scope::Organization => p.target_organization_id.as_deref().is_none_or(|t| t == org_id),
+            Scope::Global => !tx.mfa_enforcement_rules(org_id).await?.iter().any(|r| r.organization_id.is_some()),
+        };
+        let required = match p.value {
+            EnforcementValue::Required => true,
+            EnforcementValue::RequiredForAdmins => self.is_admin(&mut *tx, org_id, &caller.user.id).await?,
+            _ => false,
+        };
+        if !applies || !required {
+            return Ok(());
+        }
+        let factors = tx.list_factors(org_id, &caller.user.id, None).await?;
+        if enforcement::is_enrolled(&factors, &caller.user, p.accept_email_sms_otp.unwrap_or(false)) {
+            return Ok(());
+        }
+        Err(Error::FailedPrecondition(format!(
+            "this rule would block you (user `{}`) at once: it requires a second factor with no grace period and \
+             you have none; {} first, give a grace period, or send `confirmLockout: true` to save it anyway",
+            caller.user.id,
+            EnrollmentStatus::how_to_enroll()
+        )))
+    }
+
     /// Whether the caller is a root-quorum member or carries an admin tag.
     async fn is_admin(&self, tx: &mut dyn StoreTx, org_id: &str, user_id: &str) -> Result<bool> {
         if tx.root_quorum_members(org_id).await?.iter().any(|m| m == user_id) {

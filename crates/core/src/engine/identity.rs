@@ -178,18 +178,10 @@ impl Engine {
     }
 
     /// Records a rejected stamp by a registered credential in its organization's audit
-    /// log. Unknown credentials are only logged: an unauthenticated caller must not be
-    /// able to write into an organization's chain by naming it.
+    /// log, counted per credential and window. Unknown credentials are only logged: an
+    /// unauthenticated caller must not be able to write into an organization's chain by
+    /// naming it.
     pub(super) async fn audit_rejected_stamp(&self, org_id: &str, user_id: &str, credential_id: &str, reason: &str) {
-        let event = crate::audit::NewEvent {
-            event_type: "STAMP_REJECTED",
-            outcome: "DENIED",
-            actor_user_id: Some(user_id),
-            actor_credential_id: Some(credential_id),
-            subject: None,
-            details: serde_json::json!({ "reason": reason }),
-        };
-        self.audit_refusal(org_id, event).await;
-        tracing::info!(credential_id, organization_id = %org_id, reason, "stamp rejected");
+        self.note_rejected_stamp(org_id, user_id, credential_id, reason).await;
     }
 }

@@ -62,6 +62,8 @@ pub struct EngineConfig {
     pub mfa_admin_tags: Vec<String>,
     /// Evaluation budget and policy counts.
     pub policy_limits: PolicyLimits,
+    /// The window rejected stamps are counted in, per credential, before one audit row, ms.
+    pub rejection_window_ms: i64,
 }
 
 impl EngineConfig {
@@ -74,6 +76,7 @@ impl EngineConfig {
             webhooks: Default::default(),
             mfa_admin_tags,
             policy_limits: PolicyLimits::default(),
+            rejection_window_ms: 60_000,
         }
     }
 }
@@ -84,6 +87,7 @@ pub struct Engine {
     store: Arc<dyn Store>,
     programs: Arc<decide::ProgramCache>,
     admissions: Arc<admission::AdmissionCache>,
+    rejections: Arc<admission::RejectedStamps>,
     clock: Arc<dyn Clock>,
     config: Arc<EngineConfig>,
     signer: Arc<std::sync::OnceLock<crate::factors::session::SessionSigner>>,
@@ -202,6 +206,7 @@ impl Engine {
             programs: Arc::new(decide::ProgramCache::with_budget(config.policy_limits.eval_budget)),
             config: Arc::new(config),
             admissions: Arc::default(),
+            rejections: Arc::default(),
             signer: Arc::default(),
         }
     }

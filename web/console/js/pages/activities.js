@@ -1,15 +1,17 @@
 // Approvals (/activities): what waits for you — your own step-up (AUTHENTICATORS_NEEDED)
 // or other members' votes (CONSENSUS_NEEDED) — and the history with statuses.
 
-import { h, fill, notice, when, badge, busy, card, errorText } from "/console/js/ui.js";
+import { h, fill, notice, when, badge, busy, card, errorText, userLabel, visible } from "/console/js/ui.js";
 import { stepUp, showOutcome } from "/console/js/stepup.js";
 
 const WAITING = ["ACTIVITY_STATUS_CONSENSUS_NEEDED", "ACTIVITY_STATUS_AUTHENTICATORS_NEEDED"];
 const kind = (type) => String(type).replace(/^ACTIVITY_TYPE_/, "").replace(/_V\d+$/, "").replace(/_/g, " ").toLowerCase();
 const initiator = (a) => (a.votes && a.votes[0] && a.votes[0].userId) || "";
+// The initiator's name (bidi-isolated) always beside its id: names may repeat, so a
+// member named "root" is never shown as just "root".
 const who = (a) => {
   const v = a.votes && a.votes[0];
-  return v ? (v.user && v.user.userName) || v.userId : "";
+  return v ? userLabel(v.user && v.user.userName, v.userId) : "";
 };
 
 /** Draws the approvals page. */
@@ -32,9 +34,9 @@ function waitingItem(api, a, redraw) {
   const out = h("div", { "aria-live": "polite" });
   const mine = initiator(a) === api.userId;
   const head = h("div", { class: "item-head" }, badge(a.status), " ", h("strong", {}, kind(a.type)),
-    h("span", { class: "muted" }, ` by ${mine ? "you" : who(a)}, ${when(a.createdAt)}`));
+    h("span", { class: "muted by" }, " by ", mine ? "you" : who(a), `, ${when(a.createdAt)}`));
   const fp = h("p", { class: "fingerprint" }, "Fingerprint ", h("code", { class: "mono" }, a.fingerprint));
-  const details = h("details", {}, h("summary", {}, "What it does"), h("pre", { class: "mono intent" }, JSON.stringify(a.intent, null, 2)));
+  const details = h("details", {}, h("summary", {}, "What it does"), h("pre", { class: "mono intent", dir: "ltr" }, visible(JSON.stringify(a.intent, null, 2))));
   if (a.status === "ACTIVITY_STATUS_AUTHENTICATORS_NEEDED") {
     if (!mine) return null;
     return h("li", { class: "item", "data-fingerprint": a.fingerprint }, head, fp, details,
