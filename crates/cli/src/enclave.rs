@@ -97,15 +97,19 @@ pub struct OtpArgs {
     /// Unix socket of a separate `twofold enclave` process [default: the enclave runs in-process].
     #[arg(long, env = "TWOFOLD_ENCLAVE", value_name = "PATH")]
     pub enclave: Option<PathBuf>,
-    /// Codes sent to one email address or phone number per rolling hour [default: 10].
+    /// Codes sent to one email address or phone number per rolling hour, counted separately for
+    /// anonymous (auth proxy) and authenticated callers [default: 10].
     #[arg(long, env = "TWOFOLD_OTP_SENDS_PER_CONTACT_PER_HOUR", value_name = "N")]
     pub otp_sends_per_contact_per_hour: Option<u32>,
-    /// Unverified, unexpired codes one organization may have open [default: 1000].
+    /// Unverified, unexpired codes anonymous callers may have open in one organization [default: 1000].
     #[arg(long, env = "TWOFOLD_OTP_INFLIGHT_PER_ORG", value_name = "N")]
     pub otp_inflight_per_org: Option<u32>,
-    /// INIT_OTP requests per client address per rolling minute [default: 30].
+    /// Anonymous INIT_OTP requests per client prefix (/32 IPv4, /64 IPv6) per rolling minute [default: 30].
     #[arg(long, env = "TWOFOLD_OTP_INITS_PER_IP_PER_MINUTE", value_name = "N")]
     pub otp_inits_per_ip_per_minute: Option<u32>,
+    /// Unverified, unexpired codes anonymous callers from one client prefix may have open [default: 20].
+    #[arg(long, env = "TWOFOLD_OTP_INFLIGHT_PER_IP", value_name = "N")]
+    pub otp_inflight_per_ip: Option<u32>,
     /// Wrong codes per contact, across codes, in the auth failure window (1–100) [default: 10].
     #[arg(long, env = "TWOFOLD_OTP_FAILURE_LIMIT", value_name = "N")]
     pub otp_failure_limit: Option<usize>,
@@ -196,6 +200,7 @@ impl OtpArgs {
                 .unwrap_or(defaults.sends_per_contact_per_hour),
             inflight_per_org: self.otp_inflight_per_org.unwrap_or(defaults.inflight_per_org),
             inits_per_ip_per_minute: self.otp_inits_per_ip_per_minute.unwrap_or(defaults.inits_per_ip_per_minute),
+            inflight_per_ip: self.otp_inflight_per_ip.unwrap_or(defaults.inflight_per_ip),
             max_failures: self.otp_failure_limit.unwrap_or(defaults.max_failures),
         };
         if !(1..=100).contains(&config.max_failures) {

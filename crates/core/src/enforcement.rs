@@ -366,6 +366,8 @@ mod tests {
             updated_at: created_at,
             email_verified_at: email.map(|_| created_at),
             phone_verified_at: None,
+            email_vouched_by: None,
+            phone_vouched_by: None,
         }
     }
 

@@ -91,6 +91,31 @@ pub struct UpdateUser {
     /// New phone number (empty string clears it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_phone_number: Option<String>,
+    /// A twofold extension (Turnkey's `update_user_email` field): a VERIFY_OTP token proving the
+    /// new email address or phone number, which is then stored verified. Without it a changed
+    /// contact is unverified and serves no OTP login.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verification_token: Option<String>,
+}
+
+impl UpdateUser {
+    /// What the update changes, as policies see it in `activity.params.changes`.
+    pub fn changes(&self) -> Vec<&'static str> {
+        [
+            (self.user_name.is_some(), "NAME"),
+            (self.user_email.is_some(), "EMAIL"),
+            (self.user_phone_number.is_some(), "PHONE_NUMBER"),
+            (self.user_tag_ids.is_some(), "TAGS"),
+        ]
+        .into_iter()
+        .filter_map(|(set, name)| set.then_some(name))
+        .collect()
+    }
+
+    /// Whether it sets, changes or clears a login contact (email or phone): a factor change.
+    pub fn changes_contact(&self) -> bool {
+        self.user_email.is_some() || self.user_phone_number.is_some()
+    }
 }
 
 /// `v1CreateUserTagIntent`.
@@ -700,9 +725,15 @@ impl Intent {
                 "user_tags": p.users.iter().flat_map(|u| u.user_tags.iter().flatten()).collect::<Vec<_>>(),
             }),
             Intent::DeleteUsers(p) => json!({ "user_ids": p.user_ids }),
-            Intent::UpdateUser(p) => {
-                json!({ "user_id": p.user_id, "user_tag_ids": p.user_tag_ids.clone().unwrap_or_default() })
-            }
+            Intent::UpdateUser(p) => json!({
+                "user_id": p.user_id,
+                "user_tag_ids": p.user_tag_ids.clone().unwrap_or_default(),
+                "user_name": p.user_name,
+                "user_email": p.user_email,
+                "user_phone_number": p.user_phone_number,
+                "changes": p.changes(),
+                "with_verification_token": p.verification_token.is_some(),
+            }),
             Intent::CreateUserTag(p) => json!({ "user_tag_name": p.user_tag_name, "user_ids": p.user_ids }),
             Intent::CreateApiKeys(p) => json!({ "user_id": p.user_id }),
             Intent::DeleteApiKeys(p) => json!({ "user_id": p.user_id, "api_key_ids": p.api_key_ids }),
@@ -767,9 +798,11 @@ impl Intent {
     }
 
     /// The user whose credentials this intent manages, for "users may always manage
-    /// their own credentials".
+    /// their own credentials". A login contact (email, phone) is one: an update that changes
+    /// one names its user (and may change nothing else of the caller's own user).
     pub fn own_credential_target(&self) -> Option<&str> {
         match self {
+            Intent::UpdateUser(p) if p.changes_contact() => Some(&p.user_id),
             Intent::CreateApiKeys(p) => Some(&p.user_id),
             Intent::DeleteApiKeys(p) => Some(&p.user_id),
             Intent::CreateAuthenticators(p) => Some(&p.user_id),
@@ -799,6 +832,7 @@ impl Intent {
             Intent::VerifyOtp(p) => vec![("encryptedOtpBundle", Some(&mut p.encrypted_otp_bundle))],
             Intent::OtpLogin(p) => vec![("verificationToken", Some(&mut p.verification_token))],
             Intent::CreateSubOrganization(p) => vec![("verificationToken", p.verification_token.as_mut())],
+            Intent::UpdateUser(p) => vec![("verificationToken", p.verification_token.as_mut())],
             _ => Vec::new(),
         };
         fields.into_iter().filter_map(|(name, value)| value.map(|v| (name, v))).collect()
@@ -812,8 +846,11 @@ impl Intent {
     /// Whether this intent binds or removes a factor or a permanent credential (an API key
     /// authenticates as its user for as long as it exists): such changes need fresh
     /// authentication, proof at the account's level when they are the user's own, and send
-    /// the user a notice.
+    /// the user a notice. A login contact set, changed or cleared counts as a factor.
     pub fn changes_factors(&self) -> bool {
+        if let Intent::UpdateUser(p) = self {
+            return p.changes_contact();
+        }
         matches!(
             self,
             Intent::CreateAuthenticators(_)

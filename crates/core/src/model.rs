@@ -40,6 +40,30 @@ pub struct User {
     pub email_verified_at: Option<i64>,
     /// When the phone number was proven by an OTP verification token, ms since epoch.
     pub phone_verified_at: Option<i64>,
+    /// The organization whose activity set the email address as the user was created (its own,
+    /// or the parent that created its sub-organization); `None` once an update changed it
+    /// without proof. See [`User::contact_serves_login`].
+    pub email_vouched_by: Option<String>,
+    /// As `email_vouched_by`, for the phone number.
+    pub phone_vouched_by: Option<String>,
+}
+
+impl User {
+    /// Whether the user's email address (`email: true`) or phone number may serve an OTP login
+    /// (or an approval by code) that names organization `named`, whose parent is `named_parent`:
+    /// a code sent to it was verified once, or it was set as the user was created by `named`
+    /// (or, for a user of `named` itself, by its parent). A contact an update set without proof
+    /// never does, and neither does one a sub-organization set for itself when the login names
+    /// its parent (anyone may sign up a sub-organization and give its users any address).
+    pub fn contact_serves_login(&self, email: bool, named: &str, named_parent: Option<&str>) -> bool {
+        let (verified, vouched) = if email {
+            (self.email_verified_at, self.email_vouched_by.as_deref())
+        } else {
+            (self.phone_verified_at, self.phone_vouched_by.as_deref())
+        };
+        let Some(vouched) = vouched.filter(|_| verified.is_none()) else { return verified.is_some() };
+        vouched == named || (self.organization_id == named && named_parent == Some(vouched))
+    }
 }
 
 /// The curve of an API key.

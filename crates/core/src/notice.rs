@@ -1,4 +1,6 @@
-//! Notices to users about their own account: a factor was bound or removed. They are
+//! Notices to users about their own account: a factor was bound or removed, or a login
+//! contact changed (told at the address it replaced, which no longer hears of the account
+//! otherwise). They are
 //! queued in the outbox in the transaction that made the change, and delivered (and
 //! retried) like webhook events, through a [`Notifier`] the server provides — the
 //! enclave's mail delivery, or the dev outbox directory.
@@ -12,6 +14,9 @@ use crate::store::StoreTx;
 
 /// The outbox event type of a notice.
 pub const FACTOR_NOTICE: &str = "FACTOR_NOTICE";
+
+/// The outbox event type of a notice to a contact an update replaced or removed.
+pub const CONTACT_NOTICE: &str = "CONTACT_NOTICE";
 
 /// Sends one notice; the server implements it over the configured delivery.
 #[async_trait]
@@ -63,4 +68,41 @@ pub async fn enqueue_factor_notice(
         queued += 1;
     }
     Ok(queued)
+}
+
+/// Queues a notice to `old`, the email address ([`Channel::Email`]) or phone number a
+/// just-executed `activity` replaced with `new` (`None`: removed) on the account `user_name`,
+/// in the activity's transaction: the one address that can tell the owner someone else took
+/// the account's codes.
+pub async fn enqueue_contact_notice(
+    tx: &mut dyn StoreTx,
+    activity: &Activity,
+    user_name: &str,
+    channel: Channel,
+    old: &str,
+    new: Option<&str>,
+    now: i64,
+) -> Result<()> {
+    let what = if channel == Channel::Sms { "phone number" } else { "email address" };
+    let change = match new {
+        Some(_) => format!("was replaced by another {what}"),
+        None => "was removed".to_owned(),
+    };
+    let at = twofold_policy::Timestamp::from_unix_millis(now).map(|t| t.to_string()).unwrap_or_default();
+    let text = if channel == Channel::Sms {
+        format!(
+            "This number {change} on your account \"{user_name}\" at {at}. Not you? Contact your administrator now."
+        )
+    } else {
+        format!(
+            "This {what} {change} on your account \"{user_name}\" at {at} (activity {}). It no longer receives \
+             sign-in codes or notices for the account.\n\nIf this was you, there is nothing to do. If it was not, \
+             contact your administrator now: they can see who made the change in the audit log.",
+            activity.id
+        )
+    };
+    let payload = json!({ "subject": format!("The {what} of your account changed"), "text": text }).to_string();
+    let notice =
+        Delivery::pending(crate::engine::new_id(), channel, old.to_owned(), activity, CONTACT_NOTICE, payload, now);
+    Ok(tx.insert_delivery(&notice).await?)
 }

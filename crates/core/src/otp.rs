@@ -189,12 +189,15 @@ pub trait OtpEnclave: Send + Sync + Debug {
 pub struct OtpConfig {
     /// The enclave; `None` leaves the OTP activities unavailable.
     pub enclave: Option<Arc<dyn OtpEnclave>>,
-    /// Codes sent to one contact per rolling hour.
+    /// Codes sent to one contact per rolling hour, counted separately for anonymous callers
+    /// (the auth proxy) and for the organization's authenticated callers.
     pub sends_per_contact_per_hour: u32,
-    /// Unverified, unexpired codes one organization may have open.
+    /// Unverified, unexpired codes anonymous callers may have open in one organization.
     pub inflight_per_org: u32,
-    /// INIT_OTP requests one client address may make per rolling minute.
+    /// Anonymous INIT_OTP requests one client prefix (/32 IPv4, /64 IPv6) may make per rolling minute.
     pub inits_per_ip_per_minute: u32,
+    /// Unverified, unexpired codes anonymous callers from one client prefix may have open.
+    pub inflight_per_ip: u32,
     /// Wrong codes per contact (across codes: a new code does not reset it) per failure window.
     pub max_failures: usize,
 }
@@ -206,6 +209,7 @@ impl Default for OtpConfig {
             sends_per_contact_per_hour: 10,
             inflight_per_org: 1000,
             inits_per_ip_per_minute: 30,
+            inflight_per_ip: 20,
             max_failures: 10,
         }
     }
@@ -256,8 +260,10 @@ pub struct OtpFlow {
     pub otp_type: String,
     /// Email address or phone number.
     pub contact: String,
-    /// The client address that asked, for the per-address limit.
+    /// The prefix of the client address that asked (/32 IPv4, /64 IPv6), for the per-prefix limits.
     pub client_ip: Option<String>,
+    /// Asked for by an anonymous caller (the auth proxy): counted against the anonymous limits.
+    pub anonymous: bool,
     /// Fingerprint of the INIT activity.
     pub fingerprint: String,
     /// Where it stands.
@@ -348,6 +354,23 @@ impl InitOtp {
     }
 }
 
+/// The prefix anonymous OTP limits count a client by: its /32 for IPv4 (also when mapped into
+/// IPv6), its /64 for IPv6 — one subscriber's allocation, so rotating through the addresses of
+/// one's own /64 buys nothing.
+pub fn client_prefix(ip: std::net::IpAddr) -> String {
+    use std::net::{IpAddr, Ipv6Addr};
+    match ip {
+        IpAddr::V4(v4) => format!("{v4}/32"),
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => format!("{v4}/32"),
+            None => {
+                let s = v6.segments();
+                format!("{}/64", Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0))
+            }
+        },
+    }
+}
+
 /// A contact as stored and compared: trimmed, email addresses lowercased.
 pub fn normalize_contact(contact: &str) -> String {
     let c = contact.trim();
@@ -410,7 +433,8 @@ pub struct OtpLogin {
 /// Longest encrypted attempt or token accepted.
 const MAX_BLOB: usize = 8 * 1024;
 
-fn check_blob(field: &str, value: &str) -> Result<()> {
+/// Refuses an empty or oversized opaque parameter (`parameters.<field>`).
+pub(crate) fn check_blob(field: &str, value: &str) -> Result<()> {
     if value.trim().is_empty() {
         return Err(Error::invalid(format!("parameters.{field}: must not be empty")));
     }
@@ -476,4 +500,19 @@ pub(crate) fn validate_login(p: &OtpLogin) -> Result<()> {
     crate::crypto::parse_public_key(crate::model::ApiKeyCurve::P256, &p.public_key)
         .map_err(|e| Error::invalid(format!("parameters.publicKey: {e}")))?;
     Ok(())
+}
+
+#[cfg(test)]
+mod prefix_tests {
+    use super::client_prefix;
+
+    #[test]
+    fn clients_are_counted_by_their_slash_32_or_slash_64() {
+        let p = |s: &str| client_prefix(s.parse().expect("address"));
+        assert_eq!(p("127.0.0.2"), "127.0.0.2/32");
+        assert_eq!(p("::ffff:10.1.2.3"), "10.1.2.3/32", "a mapped IPv4 address is that IPv4 address");
+        assert_eq!(p("2001:db8:1:2:3:4:5:6"), "2001:db8:1:2::/64");
+        assert_eq!(p("2001:db8:1:2:ffff::1"), p("2001:db8:1:2::9"), "one /64 is one client");
+        assert_ne!(p("2001:db8:1:2::1"), p("2001:db8:1:3::1"));
+    }
 }

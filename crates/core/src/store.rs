@@ -238,11 +238,14 @@ pub trait StoreTx: Send {
 
     /// Locks OTP reservations on every node until the transaction ends, so limits count exactly.
     async fn lock_otp_limits(&mut self) -> StoreResult<()>;
-    /// Flows created for `contact` since `since`.
-    async fn otp_sends_to_contact(&mut self, contact: &str, since: i64) -> StoreResult<Usage>;
-    /// Flows created from `client_ip` since `since`.
+    /// Flows created for `contact` since `since` by anonymous callers (`anonymous`) or by
+    /// authenticated ones: each class counts against its own limit.
+    async fn otp_sends_to_contact(&mut self, contact: &str, since: i64, anonymous: bool) -> StoreResult<Usage>;
+    /// Anonymous flows created from the client prefix `client_ip` since `since`.
     async fn otp_inits_from_ip(&mut self, client_ip: &str, since: i64) -> StoreResult<Usage>;
-    /// Reserved or pending flows of an organization that expire after `now`.
+    /// Anonymous reserved or pending flows from the client prefix `client_ip` that expire after `now`.
+    async fn otp_inflight_from_ip(&mut self, client_ip: &str, now: i64) -> StoreResult<Usage>;
+    /// Anonymous reserved or pending flows of an organization that expire after `now`.
     async fn otp_inflight(&mut self, org_id: &str, now: i64) -> StoreResult<Usage>;
     /// Inserts a flow.
     async fn insert_otp_flow(&mut self, flow: &OtpFlow) -> StoreResult<()>;
@@ -270,8 +273,17 @@ pub trait StoreTx: Send {
         disable_email: bool,
         now: i64,
     ) -> StoreResult<()>;
-    /// Users of an organization and of its direct sub-organizations with this email or phone.
-    async fn users_with_contact(&mut self, org_id: &str, contact: &str) -> StoreResult<Vec<User>>;
+    /// At most two users with this email address (`email`) or phone number whose contact could
+    /// serve a login naming `org_id` (whose parent is `parent_id`): users of `org_id` whose
+    /// contact is verified or was set by `org_id` or `parent_id`, then users of its direct
+    /// sub-organizations whose contact is verified or was set by `org_id`.
+    async fn users_with_contact(
+        &mut self,
+        org_id: &str,
+        parent_id: Option<&str>,
+        email: bool,
+        contact: &str,
+    ) -> StoreResult<Vec<User>>;
 
     /// The global MFA enforcement rule and `org_id`'s override, those that are set.
     async fn mfa_enforcement_rules(&mut self, org_id: &str) -> StoreResult<Vec<EnforcementRule>>;

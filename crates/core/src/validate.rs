@@ -194,6 +194,16 @@ pub(crate) fn validate(intent: &Intent) -> Result<()> {
             if let Some(tags) = &p.user_tag_ids {
                 unique("userTagIds", tags)?;
             }
+            if let Some(token) = &p.verification_token {
+                let set = |c: &Option<String>| c.as_deref().and_then(optional).is_some();
+                if set(&p.user_email) == set(&p.user_phone_number) {
+                    return Err(Error::invalid(
+                        "parameters.verificationToken: proves one new contact; set exactly one of userEmail and \
+                         userPhoneNumber with it",
+                    ));
+                }
+                crate::otp::check_blob("verificationToken", token)?;
+            }
         }
         Intent::CreateUserTag(p) => {
             check_name("userTagName", &p.user_tag_name)?;

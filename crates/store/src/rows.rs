@@ -39,6 +39,8 @@ pub(crate) fn user(r: &AnyRow) -> R<User> {
         updated_at: r.try_get("updated_at")?,
         email_verified_at: r.try_get("email_verified_at")?,
         phone_verified_at: r.try_get("phone_verified_at")?,
+        email_vouched_by: r.try_get("email_vouched_by")?,
+        phone_vouched_by: r.try_get("phone_vouched_by")?,
     })
 }
 
@@ -286,6 +288,7 @@ pub(crate) fn otp_flow(r: &AnyRow) -> R<OtpFlow> {
         otp_type: r.try_get("otp_type")?,
         contact: r.try_get("contact")?,
         client_ip: r.try_get("client_ip")?,
+        anonymous: r.try_get::<i64, _>("anonymous")? != 0,
         fingerprint: r.try_get("fingerprint")?,
         status: OtpFlowStatus::parse(&status)
             .ok_or_else(|| decode_err("status", format!("unknown OTP status {status}")))?,

@@ -391,7 +391,8 @@ impl StoreTx for SqlTx {
     async fn insert_user(&mut self, u: &User) -> StoreResult<()> {
         let q = sqlx::query(
             "INSERT INTO users (id, organization_id, name, email, phone, created_at, updated_at, \
-             email_verified_at, phone_verified_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+             email_verified_at, phone_verified_at, email_vouched_by, phone_vouched_by) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
         )
         .bind(u.id.clone())
         .bind(u.organization_id.clone())
@@ -401,7 +402,9 @@ impl StoreTx for SqlTx {
         .bind(u.created_at)
         .bind(u.updated_at)
         .bind(u.email_verified_at)
-        .bind(u.phone_verified_at);
+        .bind(u.phone_verified_at)
+        .bind(u.email_vouched_by.clone())
+        .bind(u.phone_vouched_by.clone());
         self.affected(q).await.map(drop)
     }
 
@@ -409,7 +412,8 @@ impl StoreTx for SqlTx {
         self.bump_admission_epoch().await?;
         let q = sqlx::query(
             "UPDATE users SET name = $1, email = $2, phone = $3, updated_at = $4, email_verified_at = $7, \
-             phone_verified_at = $8 WHERE id = $5 AND organization_id = $6",
+             phone_verified_at = $8, email_vouched_by = $9, phone_vouched_by = $10 \
+             WHERE id = $5 AND organization_id = $6",
         )
         .bind(u.name.clone())
         .bind(u.email.clone())
@@ -418,7 +422,9 @@ impl StoreTx for SqlTx {
         .bind(u.id.clone())
         .bind(u.organization_id.clone())
         .bind(u.email_verified_at)
-        .bind(u.phone_verified_at);
+        .bind(u.phone_verified_at)
+        .bind(u.email_vouched_by.clone())
+        .bind(u.phone_vouched_by.clone());
         self.affected(q).await.map(drop)
     }
 
@@ -444,7 +450,7 @@ impl StoreTx for SqlTx {
     async fn get_user(&mut self, org_id: &str, user_id: &str) -> StoreResult<Option<User>> {
         let q = sqlx::query(
             "SELECT id, organization_id, name, email, phone, created_at, updated_at, email_verified_at, \
-             phone_verified_at FROM users \
+             phone_verified_at, email_vouched_by, phone_vouched_by FROM users \
              WHERE id = $1 AND organization_id = $2",
         )
         .bind(user_id.to_owned())
@@ -455,7 +461,7 @@ impl StoreTx for SqlTx {
     async fn list_users(&mut self, org_id: &str) -> StoreResult<Vec<User>> {
         let q = sqlx::query(
             "SELECT id, organization_id, name, email, phone, created_at, updated_at, email_verified_at, \
-             phone_verified_at FROM users \
+             phone_verified_at, email_vouched_by, phone_vouched_by FROM users \
              WHERE organization_id = $1 ORDER BY created_at, id",
         )
         .bind(org_id.to_owned());
@@ -1428,24 +1434,40 @@ impl StoreTx for SqlTx {
         self.affected(sqlx::query("UPDATE otp_limit_lock SET bumped = bumped + 1 WHERE id = 1")).await.map(drop)
     }
 
-    async fn otp_sends_to_contact(&mut self, contact: &str, since: i64) -> StoreResult<Usage> {
-        let q = sqlx::query("SELECT COUNT(*), MIN(created_at) FROM otp_flows WHERE contact = $1 AND created_at >= $2")
-            .bind(contact.to_owned())
-            .bind(since);
+    async fn otp_sends_to_contact(&mut self, contact: &str, since: i64, anonymous: bool) -> StoreResult<Usage> {
+        let q = sqlx::query(
+            "SELECT COUNT(*), MIN(created_at) FROM otp_flows WHERE contact = $1 AND created_at >= $2 \
+             AND anonymous = $3",
+        )
+        .bind(contact.to_owned())
+        .bind(since)
+        .bind(i64::from(anonymous));
         Ok(self.one(q, rows::usage).await?.unwrap_or_default())
     }
 
     async fn otp_inits_from_ip(&mut self, client_ip: &str, since: i64) -> StoreResult<Usage> {
-        let q =
-            sqlx::query("SELECT COUNT(*), MIN(created_at) FROM otp_flows WHERE client_ip = $1 AND created_at >= $2")
-                .bind(client_ip.to_owned())
-                .bind(since);
+        let q = sqlx::query(
+            "SELECT COUNT(*), MIN(created_at) FROM otp_flows WHERE client_ip = $1 AND created_at >= $2 \
+             AND anonymous = 1",
+        )
+        .bind(client_ip.to_owned())
+        .bind(since);
+        Ok(self.one(q, rows::usage).await?.unwrap_or_default())
+    }
+
+    async fn otp_inflight_from_ip(&mut self, client_ip: &str, now: i64) -> StoreResult<Usage> {
+        let q = sqlx::query(
+            "SELECT COUNT(*), MIN(expires_at) FROM otp_flows WHERE client_ip = $1 AND anonymous = 1 \
+             AND status IN ('RESERVED', 'PENDING') AND expires_at > $2",
+        )
+        .bind(client_ip.to_owned())
+        .bind(now);
         Ok(self.one(q, rows::usage).await?.unwrap_or_default())
     }
 
     async fn otp_inflight(&mut self, org_id: &str, now: i64) -> StoreResult<Usage> {
         let q = sqlx::query(
-            "SELECT COUNT(*), MIN(expires_at) FROM otp_flows WHERE organization_id = $1 \
+            "SELECT COUNT(*), MIN(expires_at) FROM otp_flows WHERE anonymous = 1 AND organization_id = $1 \
              AND status IN ('RESERVED', 'PENDING') AND expires_at > $2",
         )
         .bind(org_id.to_owned())
@@ -1456,8 +1478,8 @@ impl StoreTx for SqlTx {
     async fn insert_otp_flow(&mut self, f: &OtpFlow) -> StoreResult<()> {
         let q = sqlx::query(
             "INSERT INTO otp_flows (id, otp_id, organization_id, otp_type, contact, client_ip, fingerprint, status, \
-             sealed_state, verification_token, verified_fingerprint, created_at, expires_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+             sealed_state, verification_token, verified_fingerprint, created_at, expires_at, updated_at, anonymous) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
         )
         .bind(f.id.clone())
         .bind(f.otp_id.clone())
@@ -1472,7 +1494,8 @@ impl StoreTx for SqlTx {
         .bind(f.verified_fingerprint.clone())
         .bind(f.created_at)
         .bind(f.expires_at)
-        .bind(f.updated_at);
+        .bind(f.updated_at)
+        .bind(i64::from(f.anonymous));
         self.affected(q).await.map(drop)
     }
 
@@ -1552,15 +1575,31 @@ impl StoreTx for SqlTx {
         self.affected(q).await.map(drop)
     }
 
-    async fn users_with_contact(&mut self, org_id: &str, contact: &str) -> StoreResult<Vec<User>> {
-        let q = sqlx::query(
+    async fn users_with_contact(
+        &mut self,
+        org_id: &str,
+        parent_id: Option<&str>,
+        email: bool,
+        contact: &str,
+    ) -> StoreResult<Vec<User>> {
+        let (matches, verified, vouched) = if email {
+            ("LOWER(email) = $2", "email_verified_at", "email_vouched_by")
+        } else {
+            ("phone = $2", "phone_verified_at", "phone_vouched_by")
+        };
+        // Own users first: they win over a sub-organization's.
+        let sql = format!(
             "SELECT id, organization_id, name, email, phone, created_at, updated_at, email_verified_at, \
-             phone_verified_at FROM users WHERE (organization_id = $1 OR organization_id IN \
-             (SELECT id FROM organizations WHERE parent_id = $1)) AND (LOWER(email) = $2 OR phone = $2) \
-             ORDER BY created_at, id",
-        )
-        .bind(org_id.to_owned())
-        .bind(contact.to_owned());
+             phone_verified_at, email_vouched_by, phone_vouched_by FROM users WHERE {matches} AND \
+             ((organization_id = $1 AND ({verified} IS NOT NULL OR {vouched} = $1 OR {vouched} = $3)) \
+             OR (organization_id IN (SELECT id FROM organizations WHERE parent_id = $1) \
+             AND ({verified} IS NOT NULL OR {vouched} = $1))) \
+             ORDER BY CASE WHEN organization_id = $1 THEN 0 ELSE 1 END, created_at, id LIMIT 2"
+        );
+        let q = sqlx::query(AssertSqlSafe(sql))
+            .bind(org_id.to_owned())
+            .bind(contact.to_owned())
+            .bind(parent_id.unwrap_or_default().to_owned());
         self.all(q, rows::user).await
     }
 
@@ -1610,8 +1649,8 @@ impl StoreTx for SqlTx {
     }
 }
 
-const OTP_COLUMNS: &str = "id, otp_id, organization_id, otp_type, contact, client_ip, fingerprint, status, \
-     sealed_state, verification_token, verified_fingerprint, created_at, expires_at, updated_at";
+const OTP_COLUMNS: &str = "id, otp_id, organization_id, otp_type, contact, client_ip, anonymous, fingerprint, \
+     status, sealed_state, verification_token, verified_fingerprint, created_at, expires_at, updated_at";
 
 const MFA_POLICY_COLUMNS: &str =
     "id, organization_id, user_id, name, condition, required_methods, sort_order, notes, created_at, updated_at";

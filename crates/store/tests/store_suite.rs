@@ -33,6 +33,8 @@ fn user(id: &str, org: &str) -> User {
         updated_at: 1,
         email_verified_at: None,
         phone_verified_at: None,
+        email_vouched_by: None,
+        phone_vouched_by: None,
     }
 }
 

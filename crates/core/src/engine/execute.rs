@@ -9,9 +9,10 @@ use super::factors::{ExecContext, Executed};
 use super::new_id;
 use crate::crypto;
 use crate::error::{Error, Result};
-use crate::intents::{ApiKeyParams, CreatePolicy, Intent};
-use crate::model::{ApiKey, Organization, Policy, User, UserTag};
+use crate::intents::{ApiKeyParams, CreatePolicy, Intent, UpdateUser};
+use crate::model::{ApiKey, Channel, Organization, Policy, User, UserTag};
 use crate::network::{IpRule, IpRuleSet, ListKind};
+use crate::otp::OtpChannel;
 use crate::store::StoreTx;
 use crate::validate::{check_api_key, check_email, check_name, check_phone, optional};
 
@@ -37,6 +38,9 @@ pub(super) async fn execute(tx: &mut dyn StoreTx, ctx: &ExecContext<'_>, intent:
     if let Intent::AuthProxy(change) = intent {
         return super::auth_proxy::execute(tx, ctx, change).await.map(Executed::from);
     }
+    if let Intent::UpdateUser(p) = intent {
+        return update_user(tx, ctx, p).await.map(Executed::from);
+    }
     execute_organization(tx, ctx.org_id, intent, ctx.now).await.map(Executed::from)
 }
 
@@ -51,8 +55,8 @@ pub(super) async fn execute_organization(
         Intent::CreateUsers(p) => {
             let mut user_ids = Vec::with_capacity(p.users.len());
             for u in &p.users {
-                let user =
-                    new_user(org_id, &u.user_name, u.user_email.as_deref(), u.user_phone_number.as_deref(), now)?;
+                let (email, phone) = (u.user_email.as_deref(), u.user_phone_number.as_deref());
+                let user = new_user(org_id, org_id, &u.user_name, email, phone, now)?;
                 tx.insert_user(&user).await?;
                 insert_keys(tx, org_id, &user.id, &u.api_keys, now).await?;
                 let tags = existing_tags(tx, org_id, u.user_tags.as_deref().unwrap_or_default()).await?;
@@ -74,33 +78,6 @@ pub(super) async fn execute_organization(
                 }
             }
             Ok(json!({ "userIds": p.user_ids }))
-        }
-        Intent::UpdateUser(p) => {
-            let mut user = tx.get_user(org_id, &p.user_id).await?.ok_or_else(|| no_user(&p.user_id))?;
-            let before = (user.email.clone(), user.phone.clone());
-            if let Some(name) = &p.user_name {
-                user.name = check_name("userName", name)?;
-            }
-            if let Some(email) = &p.user_email {
-                user.email = optional(email).map(check_email).transpose()?;
-            }
-            if let Some(phone) = &p.user_phone_number {
-                user.phone = optional(phone).map(check_phone).transpose()?;
-            }
-            // A changed address is no longer the one a code proved.
-            if user.email != before.0 {
-                user.email_verified_at = None;
-            }
-            if user.phone != before.1 {
-                user.phone_verified_at = None;
-            }
-            user.updated_at = now;
-            tx.update_user(&user).await?;
-            if let Some(tag_ids) = &p.user_tag_ids {
-                let tags = existing_tags(tx, org_id, tag_ids).await?;
-                tx.set_user_tags(&user.id, &tags).await?;
-            }
-            Ok(json!({ "userId": user.id }))
         }
         Intent::CreateUserTag(p) => {
             let name = check_name("userTagName", &p.user_tag_name)?;
@@ -142,8 +119,9 @@ pub(super) async fn execute_organization(
             tx.insert_organization(&sub).await?;
             let mut root_ids = Vec::with_capacity(p.root_users.len());
             for u in &p.root_users {
-                let user =
-                    new_user(&sub.id, &u.user_name, u.user_email.as_deref(), u.user_phone_number.as_deref(), now)?;
+                // The parent sets its new sub-organization's root contacts: it vouches for them.
+                let (email, phone) = (u.user_email.as_deref(), u.user_phone_number.as_deref());
+                let user = new_user(&sub.id, org_id, &u.user_name, email, phone, now)?;
                 tx.insert_user(&user).await?;
                 insert_keys(tx, &sub.id, &user.id, &u.api_keys, now).await?;
                 root_ids.push(user.id);
@@ -248,6 +226,7 @@ pub(super) async fn execute_organization(
             Err(Error::Internal("enforcement changes execute in engine::enforcement".to_owned()))
         }
         Intent::AuthProxy(_) => Err(Error::Internal("auth proxy changes execute in engine::auth_proxy".to_owned())),
+        Intent::UpdateUser(_) => Err(Error::Internal("update_user executes in execute::update_user".to_owned())),
     }
 }
 
@@ -280,18 +259,101 @@ fn no_user(id: &str) -> Error {
     Error::NotFound(format!("no user `{}` in this organization", crypto::clip(id)))
 }
 
-pub(super) fn new_user(org_id: &str, name: &str, email: Option<&str>, phone: Option<&str>, now: i64) -> Result<User> {
+/// A new user of `org_id` whose contacts were set by an activity of `set_by` (its own
+/// organization, or the parent creating it), which vouches for them (see
+/// [`User::contact_serves_login`]).
+pub(super) fn new_user(
+    org_id: &str,
+    set_by: &str,
+    name: &str,
+    email: Option<&str>,
+    phone: Option<&str>,
+    now: i64,
+) -> Result<User> {
+    let email = email.and_then(optional).map(check_email).transpose()?;
+    let phone = phone.and_then(optional).map(check_phone).transpose()?;
     Ok(User {
         id: new_id(),
         organization_id: org_id.to_owned(),
         name: check_name("userName", name)?,
-        email: email.and_then(optional).map(check_email).transpose()?,
-        phone: phone.and_then(optional).map(check_phone).transpose()?,
+        email_vouched_by: email.as_ref().map(|_| set_by.to_owned()),
+        phone_vouched_by: phone.as_ref().map(|_| set_by.to_owned()),
+        email,
+        phone,
         created_at: now,
         updated_at: now,
         email_verified_at: None,
         phone_verified_at: None,
     })
+}
+
+/// UPDATE_USER. A changed contact is a changed factor: it is stored unverified and unvouched
+/// (it serves no OTP login) unless `verificationToken` proves it, and the contact it replaced
+/// is told. A user's own contact change may change nothing else, since it is always allowed
+/// as its own credential (renaming or retagging oneself is not).
+async fn update_user(tx: &mut dyn StoreTx, ctx: &ExecContext<'_>, p: &UpdateUser) -> Result<serde_json::Value> {
+    let (org_id, now) = (ctx.org_id, ctx.now);
+    if p.changes_contact() && p.user_id == ctx.initiator_user_id && (p.user_name.is_some() || p.user_tag_ids.is_some())
+    {
+        return Err(Error::invalid(
+            "parameters: changing your own email or phone is a factor change and is sent on its own: userId with \
+             userEmail or userPhoneNumber (and verificationToken), no userName or userTagIds",
+        ));
+    }
+    let mut user = tx.get_user(org_id, &p.user_id).await?.ok_or_else(|| no_user(&p.user_id))?;
+    let before = user.clone();
+    if let Some(name) = &p.user_name {
+        user.name = check_name("userName", name)?;
+    }
+    if let Some(email) = &p.user_email {
+        user.email = optional(email).map(check_email).transpose()?;
+    }
+    if let Some(phone) = &p.user_phone_number {
+        user.phone = optional(phone).map(check_phone).transpose()?;
+    }
+    let email_changed = user.email != before.email;
+    let phone_changed = user.phone != before.phone;
+    // A changed address is no longer the one a code proved, nor one its creator set.
+    if email_changed {
+        (user.email_verified_at, user.email_vouched_by) = (None, None);
+    }
+    if phone_changed {
+        (user.phone_verified_at, user.phone_vouched_by) = (None, None);
+    }
+    if let Some(token) = &p.verification_token {
+        let (channel, contact) = match (&user.email, &user.phone) {
+            (Some(email), _) if p.user_email.as_deref().and_then(optional).is_some() => (OtpChannel::Email, email),
+            (_, Some(phone)) => (OtpChannel::Sms, phone),
+            _ => return Err(Error::invalid("parameters.verificationToken: there is no new contact for it to prove")),
+        };
+        super::otp::prove_contact(tx, ctx, token, channel, contact).await?;
+        match channel {
+            OtpChannel::Email => user.email_verified_at = Some(now),
+            OtpChannel::Sms => user.phone_verified_at = Some(now),
+        }
+    }
+    user.updated_at = now;
+    tx.update_user(&user).await?;
+    if let Some(tag_ids) = &p.user_tag_ids {
+        let tags = existing_tags(tx, org_id, tag_ids).await?;
+        tx.set_user_tags(&user.id, &tags).await?;
+    }
+    let replaced = [
+        (Channel::Email, before.email.as_deref().filter(|_| email_changed), user.email.as_deref()),
+        (Channel::Sms, before.phone.as_deref().filter(|_| phone_changed), user.phone.as_deref()),
+    ];
+    if replaced.iter().any(|(_, old, _)| old.is_some()) {
+        let activity = tx
+            .get_activity_by_fingerprint(ctx.fingerprint)
+            .await?
+            .ok_or_else(|| Error::Internal("the executing activity is not recorded".to_owned()))?;
+        for (channel, old, new) in replaced {
+            if let Some(old) = old {
+                crate::notice::enqueue_contact_notice(tx, &activity, &before.name, channel, old, new, now).await?;
+            }
+        }
+    }
+    Ok(json!({ "userId": user.id }))
 }
 
 async fn insert_keys(

@@ -255,6 +255,8 @@ impl Engine {
             updated_at: now,
             email_verified_at: None,
             phone_verified_at: None,
+            email_vouched_by: None,
+            phone_vouched_by: None,
         })
         .await?;
         tx.insert_api_key(&ApiKey {

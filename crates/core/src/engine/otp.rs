@@ -18,7 +18,7 @@ use crate::api::ActivityView;
 use crate::crypto;
 use crate::error::{Error, Result};
 use crate::intents::{CreateSubOrganization, Intent, StampLogin};
-use crate::model::{ApiKeyCurve, FactorKind, User};
+use crate::model::{ApiKeyCurve, FactorKind, Organization, User};
 use crate::otp::{
     ClientSignature, InitOtp, OtpAttempt, OtpChannel, OtpConfig, OtpEnclave, OtpFlow, OtpFlowStatus, OtpLogin,
     OtpStart, OtpVerdict, TokenClaims, Usage, VerifyOtp, normalize_contact,
@@ -57,6 +57,17 @@ fn within(usage: Usage, max: u32, window_ms: i64, now: i64, what: &str) -> Resul
             usage.count
         ),
         retry_after_secs: retry_after(usage.oldest, window_ms, now),
+    })
+}
+
+/// Refuses with 429 when `open` codes (whose oldest expires at `open.oldest`) reach `max`.
+fn within_open(open: Usage, max: u32, now: i64, what: &str) -> Result<()> {
+    if open.count < i64::from(max) {
+        return Ok(());
+    }
+    Err(Error::RateLimited {
+        message: format!("Max number of OTPs have been initiated: {} {what} (limit {max})", open.count),
+        retry_after_secs: retry_after(open.oldest, 0, now),
     })
 }
 
@@ -150,8 +161,8 @@ impl Engine {
         if claims.organization_id != org.id && Some(&claims.organization_id) != org.parent_id.as_ref() {
             return Err(refused("the token comes from an OTP flow of an unrelated organization"));
         }
-        let mut users = tx.users_with_contact(&org.id, &normalize_contact(&claims.contact)).await?;
-        users.retain(|u| u.organization_id == org.id && has_contact(u, &claims));
+        let mut users = login_candidates(tx, &org, &claims).await?;
+        users.retain(|u| u.organization_id == org.id);
         let [user] = users.as_slice() else {
             return Err(refused(&format!(
                 "{} users of this organization have the verified {}; exactly one must",
@@ -223,20 +234,52 @@ impl Engine {
         })
     }
 
+    /// The limits only anonymous flows count against: per client prefix (asked per minute, open
+    /// at once) and per organization (open at once). An anonymous request without a client
+    /// address (none reached the server) is refused rather than let past the prefix limits.
+    async fn check_anonymous_limits(
+        &self,
+        tx: &mut dyn StoreTx,
+        org_id: &str,
+        prefix: Option<&str>,
+        now: i64,
+    ) -> Result<()> {
+        let config = &self.config.factors.otp;
+        let prefix = prefix.ok_or_else(|| {
+            Error::FailedPrecondition("the client address is unknown, so anonymous OTP limits cannot count it".into())
+        })?;
+        let asked = tx.otp_inits_from_ip(prefix, now - MINUTE_MS).await?;
+        within(
+            asked,
+            config.inits_per_ip_per_minute,
+            MINUTE_MS,
+            now,
+            "codes were asked for from this network in the last minute",
+        )?;
+        let open_here = tx.otp_inflight_from_ip(prefix, now).await?;
+        within_open(open_here, config.inflight_per_ip, now, "unverified codes are open from this network")?;
+        let open = tx.otp_inflight(org_id, now).await?;
+        within_open(open, config.inflight_per_org, now, "unverified codes are open in this organization")
+    }
+
     /// Counts the abuse limits and reserves a flow, in one committed transaction that holds
-    /// the installation-wide OTP lock.
+    /// the installation-wide OTP lock. Anonymous callers (the auth proxy) count against limits
+    /// per contact, per client prefix and per organization that only anonymous flows fill; the
+    /// organization's authenticated callers count only their own sends per contact, so no
+    /// number of anonymous requests can refuse them a code.
     async fn reserve_otp(&self, caller: &Caller, p: &InitOtp, req: &Request<'_>) -> Result<()> {
         let config = &self.config.factors.otp;
         enclave(config)?;
         let channel = p.channel()?;
         let contact = p.normalized_contact();
         let org_id = &caller.organization.id;
+        let anonymous = caller.auth_proxy;
         let now = self.clock.now_ms();
         let mut tx = self.store.write().await?;
         tx.lock_otp_limits().await?;
         ensure_enabled(&mut *tx, org_id, channel).await?;
         self.check_otp_failures(&mut *tx, &contact, channel, now).await?;
-        let sent = tx.otp_sends_to_contact(&contact, now - HOUR_MS).await?;
+        let sent = tx.otp_sends_to_contact(&contact, now - HOUR_MS, anonymous).await?;
         within(
             sent,
             config.sends_per_contact_per_hour,
@@ -244,26 +287,9 @@ impl Engine {
             now,
             "codes were sent to this contact in the last hour",
         )?;
-        let client_ip = req.client_ip.map(|ip| ip.to_string());
-        if let Some(ip) = &client_ip {
-            let asked = tx.otp_inits_from_ip(ip, now - MINUTE_MS).await?;
-            within(
-                asked,
-                config.inits_per_ip_per_minute,
-                MINUTE_MS,
-                now,
-                "codes were asked for from this address in the last minute",
-            )?;
-        }
-        let open = tx.otp_inflight(org_id, now).await?;
-        if open.count >= i64::from(config.inflight_per_org) {
-            return Err(Error::RateLimited {
-                message: format!(
-                    "Max number of OTPs have been initiated: {} unverified codes are open in this organization (limit {})",
-                    open.count, config.inflight_per_org
-                ),
-                retry_after_secs: retry_after(open.oldest, 0, now),
-            });
+        let client_ip = req.client_ip.map(crate::otp::client_prefix);
+        if anonymous {
+            self.check_anonymous_limits(&mut *tx, org_id, client_ip.as_deref(), now).await?;
         }
         let lifetime_ms = i64::try_from(p.expiration_seconds.unwrap_or(300)).unwrap_or(600).saturating_mul(1000);
         let flow = OtpFlow {
@@ -273,6 +299,7 @@ impl Engine {
             otp_type: channel.as_str().to_owned(),
             contact,
             client_ip,
+            anonymous,
             fingerprint: crypto::fingerprint(req.body),
             status: OtpFlowStatus::Reserved,
             sealed_state: None,
@@ -381,9 +408,17 @@ impl Engine {
             .get_user(org_id, user_id)
             .await?
             .ok_or_else(|| Error::NotFound(format!("no user `{}` in this organization", crypto::clip(user_id))))?;
+        let parent = tx.get_organization(org_id).await?.and_then(|o| o.parent_id);
         if !has_contact(&user, &claims) {
             return Ok(Err(format!(
                 "the verification token proves a {} that is not this user's",
+                contact_name(claims.channel)
+            )));
+        }
+        if !user.contact_serves_login(claims.channel == OtpChannel::Email, org_id, parent.as_deref()) {
+            return Ok(Err(format!(
+                "this user's {} was changed and not verified since; it proves nothing until a verification token \
+                 for it is given in update_user",
                 contact_name(claims.channel)
             )));
         }
@@ -408,6 +443,44 @@ fn has_contact(user: &User, claims: &TokenClaims) -> bool {
         OtpChannel::Sms => user.phone.as_deref(),
     };
     on_record.is_some_and(|c| normalize_contact(c) == normalize_contact(&claims.contact))
+}
+
+/// The users a token for a contact may log in as, when the login names `org`: those of `org`
+/// itself, else the one of a direct sub-organization, whose contact serves a login naming `org`
+/// ([`User::contact_serves_login`]: verified, or vouched for by `org`). Never a contact a
+/// sub-organization gave its own user (anyone may sign one up and use any address), nor one an
+/// update set without proof. At most two are read: one is the answer, two are ambiguous.
+async fn login_candidates(tx: &mut dyn StoreTx, org: &Organization, claims: &TokenClaims) -> Result<Vec<User>> {
+    let email = claims.channel == OtpChannel::Email;
+    let contact = normalize_contact(&claims.contact);
+    let users = tx.users_with_contact(&org.id, org.parent_id.as_deref(), email, &contact).await?;
+    let (own, subs): (Vec<User>, Vec<User>) = users
+        .into_iter()
+        .filter(|u| has_contact(u, claims) && u.contact_serves_login(email, &org.id, org.parent_id.as_deref()))
+        .partition(|u| u.organization_id == org.id);
+    Ok(if own.is_empty() { subs } else { own })
+}
+
+/// Checks a verification token offered to prove `contact`, the new email address or phone
+/// number of an update: the enclave's signature and expiry, the channel and contact it proves,
+/// issued by a flow of this organization or its parent, and spent once.
+pub(super) async fn prove_contact(
+    tx: &mut dyn StoreTx,
+    ctx: &ExecContext<'_>,
+    token: &str,
+    channel: OtpChannel,
+    contact: &str,
+) -> Result<()> {
+    let refused = |why: String| Error::PermissionDenied(format!("parameters.verificationToken: {why}"));
+    let claims = enclave(&ctx.factors.otp)?.verify_token(token, ctx.now).await.map_err(|e| refused(e.to_string()))?;
+    if claims.channel != channel || normalize_contact(&claims.contact) != normalize_contact(contact) {
+        return Err(refused(format!("does not prove the new {}", contact_name(channel))));
+    }
+    let parent = tx.get_organization(ctx.org_id).await?.and_then(|o| o.parent_id);
+    if claims.organization_id != ctx.org_id && Some(&claims.organization_id) != parent.as_ref() {
+        return Err(refused("issued by an OTP flow of an unrelated organization".to_owned()));
+    }
+    spend(tx, ctx, &claims, "CONTACT").await
 }
 
 /// Executes an OTP intent, or a sub-organization sign-up with a token or OTP switches;
@@ -461,6 +534,7 @@ async fn init(tx: &mut dyn StoreTx, ctx: &ExecContext<'_>, p: &InitOtp) -> Resul
         otp_type: channel.as_str().to_owned(),
         contact,
         client_ip: None,
+        anonymous: false,
         fingerprint: ctx.fingerprint.to_owned(),
         status: OtpFlowStatus::Reserved,
         sealed_state: None,
@@ -559,8 +633,9 @@ async fn mark_verified(tx: &mut dyn StoreTx, mut user: User, channel: OtpChannel
     Ok(user)
 }
 
-/// OTP_LOGIN_V2: a session for the one user (in this organization or a direct
-/// sub-organization) whose contact the token proves, through the stamp-login path.
+/// OTP_LOGIN_V2: a session for the one user (of this organization, else of one direct
+/// sub-organization: see [`login_candidates`]) whose contact the token proves, through the
+/// stamp-login path. A contact its creator set is verified by its first login.
 async fn login(tx: &mut dyn StoreTx, ctx: &ExecContext<'_>, p: &OtpLogin) -> Result<Executed> {
     let (claims, message) = signed_token(ctx, &p.verification_token, &p.client_signature, "USAGE_TYPE_LOGIN").await?;
     let signed_key = message["login"]["publicKey"].as_str().unwrap_or_default();
@@ -569,19 +644,20 @@ async fn login(tx: &mut dyn StoreTx, ctx: &ExecContext<'_>, p: &OtpLogin) -> Res
             "parameters.clientSignature.message: login.publicKey must be the session key in parameters.publicKey",
         ));
     }
-    let mut users = tx.users_with_contact(ctx.org_id, &normalize_contact(&claims.contact)).await?;
-    users.retain(|u| has_contact(u, &claims));
+    let org =
+        tx.get_organization(ctx.org_id).await?.ok_or_else(|| Error::NotFound("the organization is gone".to_owned()))?;
+    let mut users = login_candidates(tx, &org, &claims).await?;
     let user = match users.len() {
         1 => users.remove(0),
         0 => {
             return Err(Error::NotFound(format!(
-                "no user with the verified {} in this organization or its sub-organizations",
+                "no user of this organization, and no one user of a sub-organization, has the verified {}",
                 contact_name(claims.channel)
             )));
         }
-        n => {
+        _ => {
             return Err(Error::FailedPrecondition(format!(
-                "{n} users have the verified {}; OTP login needs exactly one",
+                "more than one user has the verified {}; OTP login needs exactly one",
                 contact_name(claims.channel)
             )));
         }

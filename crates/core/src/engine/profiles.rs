@@ -55,6 +55,15 @@ impl Engine {
         else {
             return Ok(());
         };
+        // A login contact the session gives its own user would log in again outside the scope.
+        if matches!(intent, Intent::UpdateUser(p) if p.changes_contact())
+            && intent.own_credential_target() == Some(caller.user.id.as_str())
+        {
+            return Err(Error::PermissionDenied(format!(
+                "this session is bound to session profile `{profile_id}`: it may not change its own user's email or \
+                 phone (a new login contact would open sessions outside the profile's scope)"
+            )));
+        }
         let profile = {
             let mut tx = self.store.read().await?;
             tx.get_session_profile(profile_id).await?
