@@ -7,6 +7,7 @@
 #   PEER=1 scripts/bench.sh               # also privacyIDEA, same machine, same run
 #   SEED="10000 1000000" scripts/bench.sh # also get_whoami / get_mfa_status after seeding N users
 #   DATABASE_URL=postgres://postgres@127.0.0.1/bench_x scripts/bench.sh   # PostgreSQL instead
+#   SCENARIOS=neighbour scripts/bench.sh  # only these scenarios (issue 17's noisy-tenant load check)
 #
 # Prints cold start, idle RSS, RSS under load and the bench table. Not a test: numbers go
 # to docs/PERFORMANCE.md by hand, with the command that made them.
@@ -38,7 +39,7 @@ echo "idle RSS: $(rss) MiB"
 
 peak=0
 ( while kill -0 $PID 2>/dev/null; do r=$(rss 2>/dev/null || true); [ -n "$r" ] && [ "$r" -gt "$peak" ] && peak=$r && echo $peak > "$WORK/peak"; sleep 0.5; done ) &
-"$BIN" bench --concurrency "$CONCURRENCY" --seconds "$SECONDS_PER" --server-pid $PID
+"$BIN" bench --concurrency "$CONCURRENCY" --seconds "$SECONDS_PER" --server-pid $PID ${SCENARIOS:+--scenarios "$SCENARIOS"}
 echo "RSS under load (peak): $(cat "$WORK/peak" 2>/dev/null || echo "?") MiB"
 
 for n in ${SEED:-}; do

@@ -71,6 +71,10 @@ enum Scenario {
     Totp,
     /// `get_mfa_status` of an activity waiting for a step-up.
     MfaStatus,
+    /// Another tenant's `create_users` (measured) while a noisy tenant, from as many
+    /// threads, submits payouts whose quadratic condition spends its whole evaluation
+    /// budget (issue 17's load check). The noisy tenant's tally is printed at the end.
+    Neighbour,
 }
 
 /// Latencies and outcomes of one scenario.
@@ -109,7 +113,7 @@ pub fn run(args: BenchArgs) -> Result<(), CliError> {
         "scenario", "ops", "ops/s", "p50", "p99", "errors", "× raw", "server µs/op", "× raw/core"
     );
     for scenario in &args.scenarios {
-        let op = prepare(*scenario, &root, args.totp_users)?;
+        let op = prepare(*scenario, &root, args.totp_users, args.concurrency)?;
         let cpu_before = args.server_pid.and_then(process_cpu);
         let outcome = drive(args.concurrency, Duration::from_secs(args.seconds), &op);
         let server_cpu = cpu_before.zip(args.server_pid.and_then(process_cpu)).map(|(a, b)| b.saturating_sub(a));
@@ -264,7 +268,7 @@ fn run_id() -> String {
 }
 
 /// Sets up `scenario` and returns the operation its workers repeat.
-fn prepare(scenario: Scenario, root: &Arc<Client>, totp_users: usize) -> Result<Op, CliError> {
+fn prepare(scenario: Scenario, root: &Arc<Client>, totp_users: usize, concurrency: usize) -> Result<Op, CliError> {
     let run = run_id();
     match scenario {
         Scenario::Whoami => {
@@ -299,6 +303,7 @@ fn prepare(scenario: Scenario, root: &Arc<Client>, totp_users: usize) -> Result<
             }))
         }
         Scenario::Totp => prepare_totp(root, &run, totp_users),
+        Scenario::Neighbour => prepare_neighbour(root, &run, concurrency),
         Scenario::MfaStatus => {
             let (id, user_client) = user(root, &format!("bench mfa {run}"))?;
             let resource = format!("STEP{run}");
@@ -367,6 +372,90 @@ fn prepare_totp(root: &Client, run: &str, users: usize) -> Result<Op, CliError> 
             }
             _ => false,
         }
+    }))
+}
+
+/// A new sub-organization whose single root user holds a fresh key; returns its client.
+fn tenant(root: &Client, name: &str) -> Result<Client, CliError> {
+    let key = ApiKeyPair::generate(Curve::P256).map_err(|e| CliError::Runtime(e.to_string()))?;
+    let owner = json!({ "userName": format!("{name} owner"), "apiKeys": [{ "apiKeyName": "bench",
+        "publicKey": key.public_key_hex(), "curveType": "API_KEY_CURVE_P256" }], "authenticators": [],
+        "oauthProviders": [] });
+    let params = json!({ "subOrganizationName": name, "rootQuorumThreshold": 1, "rootUsers": [owner] });
+    let body = completed(root.submit("create_sub_organization", params), "create_sub_organization")?;
+    let org = body["activity"]["result"]["createSubOrganizationResultV8"]["subOrganizationId"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    Ok(Client::new(root.base_url(), key, &org))
+}
+
+/// The noisy tenant's load: stops when the scenario's operation is dropped, then prints
+/// how its payouts ended.
+struct Noise {
+    stop: Arc<AtomicBool>,
+    /// Payouts the budget stopped (FAILED naming the evaluation budget).
+    stopped: Arc<AtomicU64>,
+    /// Any other answer: a 5xx, a completed or differently failed payout.
+    other: Arc<AtomicU64>,
+}
+
+impl Drop for Noise {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        println!(
+            "  noisy tenant: {} payouts stopped by the evaluation budget, {} other answers",
+            self.stopped.load(Ordering::Relaxed),
+            self.other.load(Ordering::Relaxed)
+        );
+    }
+}
+
+/// Issue 17's load check: a noisy tenant (its own sub-organization, a non-root member
+/// so its policies decide) sends payouts of 1 000 recipients — the largest list a payload
+/// may hold, near the 64 KiB cap — against an ALLOW whose condition is quadratic in the
+/// list, so every one spends the whole evaluation budget; the measured operation is
+/// another tenant's `create_users`.
+fn prepare_neighbour(root: &Client, run: &str, threads: usize) -> Result<Op, CliError> {
+    let noisy_root = tenant(root, &format!("bench noisy {run}"))?;
+    let (_, noisy) = user(&noisy_root, "payer")?;
+    allow(
+        &noisy_root,
+        "quadratic",
+        "activity.resource == 'PAYOUT' && activity.params.to.all(a, activity.params.to.filter(b, b == a).count() == 1)",
+        None,
+    )?;
+    let victim = tenant(root, &format!("bench victim {run}"))?;
+    let noise = Noise {
+        stop: Arc::new(AtomicBool::new(false)),
+        stopped: Arc::new(AtomicU64::new(0)),
+        other: Arc::new(AtomicU64::new(0)),
+    };
+    let noisy = Arc::new(noisy);
+    for t in 0..threads.max(1) {
+        let (noisy, stop) = (Arc::clone(&noisy), Arc::clone(&noise.stop));
+        let (stopped, other) = (Arc::clone(&noise.stopped), Arc::clone(&noise.other));
+        std::thread::spawn(move || {
+            let mut i = 0u64;
+            while !stop.load(Ordering::Relaxed) {
+                let to: Vec<String> = (0..1000).map(|k| format!("recipient {t:>4} {i:>12} {k:>30}")).collect();
+                let params = json!({ "resource": "PAYOUT", "action": "CREATE", "payload": { "to": to } });
+                let budget_stopped = noisy.submit("create_app_activity", params).is_ok_and(|r| {
+                    r.body["activity"]["status"] == "ACTIVITY_STATUS_FAILED"
+                        && r.body["activity"]["failure"].to_string().contains("evaluation budget")
+                });
+                let tally = if budget_stopped { &stopped } else { &other };
+                tally.fetch_add(1, Ordering::Relaxed);
+                i += 1;
+            }
+        });
+    }
+    let run = run.to_owned();
+    Ok(Box::new(move |w, i| {
+        let _noise = &noise;
+        let params = json!({ "users": [{ "userName": format!("bench neighbour {run} {w} {i}"), "apiKeys": [],
+            "authenticators": [], "oauthProviders": [], "userTags": [] }] });
+        is_completed(&victim.submit("create_users", params))
     }))
 }
 
