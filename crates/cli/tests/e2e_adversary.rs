@@ -159,7 +159,7 @@ fn foreign_passkey(server: &TestServer, alice: &Victim) -> Value {
             "transports": ["AUTHENTICATOR_TRANSPORT_INTERNAL"] } }] })
 }
 
-/// Every activity that binds, removes or changes one of alice's credentials.
+/// Every activity that binds, removes or changes one of alice's credentials or contacts.
 fn credential_changes(server: &TestServer, alice: &Victim, skew_secs: i64) -> Vec<(&'static str, Value)> {
     let (device, uri) = &alice.pending_device;
     vec![
@@ -177,6 +177,10 @@ fn credential_changes(server: &TestServer, alice: &Victim, skew_secs: i64) -> Ve
                     "publicKey": new_key().public_key_hex(), "curveType": "API_KEY_CURVE_P256" }] }),
         ),
         ("delete_api_keys", json!({ "userId": alice.id, "apiKeyIds": [alice.api_key_id] })),
+        // Contacts are factors: a changed email would receive alice's login codes.
+        ("update_user", json!({ "userId": alice.id, "userEmail": "mallory@evil.example" })),
+        ("update_user", json!({ "userId": alice.id, "userPhoneNumber": "+15555550100" })),
+        ("update_user", json!({ "userId": alice.id, "userEmail": "" })),
     ]
 }
 
