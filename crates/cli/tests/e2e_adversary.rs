@@ -14,7 +14,6 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Value, json};
 use support::{enroll_totp_with_passkey, origin, pyotp, register_passkey, submit_with_passkey};
-use twofold_client::otp::{client_signature, encrypt_attempt, token_id};
 use twofold_client::{ApiKeyPair, ApiResponse, Client};
 use twofold_testkit::{Backend, TestServer, backends, completed, new_key, ok, status, user_with_key};
 use webauthn_authenticator_rs::WebauthnAuthenticator;
@@ -271,37 +270,12 @@ fn session(server: &TestServer, user: &Client, profile: Option<&str>) -> Client 
 
 /// An anonymous sign-up through the auth proxy: root of a sub-organization of its own.
 fn anonymous_sign_up(server: &TestServer, root: &Client) -> Client {
-    let org = root.organization_id().to_owned();
     completed(root.submit("enable_auth_proxy", json!({})), "enableAuthProxyResult");
     let methods = json!({ "allowedAuthMethods": ["AUTH_METHOD_EMAIL_OTP_LOGIN", "AUTH_METHOD_EMAIL_OTP_SIGNUP"] });
     completed(root.submit("update_auth_proxy_config", methods), "updateAuthProxyConfigResult");
-    let proxy = |name: &str, body: Value| {
-        let resp = root.post_with_headers(&format!("/auth-proxy/v1/{name}"), body.to_string().as_bytes(), &[]);
-        let resp = resp.expect("sent");
-        assert_eq!(resp.status, 200, "{name}: {}", resp.body);
-        resp.body
-    };
     let key = new_key();
-    let email = "eve@evil.example";
-    let started = proxy("otp_init", json!({ "organizationId": org, "contact": email }));
-    let path = twofold_enclave::Outbox::list(&server.data_dir().join("outbox")).expect("outbox").pop().expect("mail");
-    let code = twofold_testkit::otp_code_in(&twofold_enclave::Outbox::read(&path).expect("mail").body);
-    let pinned = root.enclave_signing_key().expect("enclave key");
-    let bundle = started["otpEncryptionTargetBundle"].as_str().expect("bundle");
-    let attempt = encrypt_attempt(bundle, &pinned, &code, &key.public_key_hex()).expect("sealed");
-    let verified =
-        proxy("otp_verify", json!({ "organizationId": org, "otpId": started["otpId"], "encryptedOtpBundle": attempt }));
-    let token = verified["verificationToken"].as_str().expect("token").to_owned();
-    let message = json!({ "signupV2": { "email": email }, "tokenId": token_id(&token).expect("id"),
-        "type": "USAGE_TYPE_SIGNUP" })
-    .to_string();
-    let created = proxy(
-        "signup",
-        json!({ "organizationId": org, "userEmail": email, "verificationToken": token,
-                "clientSignature": client_signature(&key, &message), "publicKey": key.public_key_hex() }),
-    );
-    let sub_org = created["subOrganizationId"].as_str().expect("sub-organization").to_owned();
-    server.client(ApiKeyPair::from_private_hex(key.curve(), &key.private_key_hex()).expect("key"), &sub_org)
+    let sub_org = support::anonymous_sign_up(server, root, "eve@evil.example", &key);
+    server.client(key, &sub_org)
 }
 
 #[test]

@@ -192,3 +192,83 @@ pub fn sub_org(server: &TestServer, root: &Client, name: &str) -> (String, Strin
     let user = created["rootUserIds"][0].as_str().expect("root user").to_owned();
     (org.clone(), user, server.client(key, &org))
 }
+
+/// Posts `body` to `/auth-proxy/v1/<name>` as a browser with no credentials would.
+pub fn proxy(client: &Client, name: &str, body: Value) -> ApiResponse {
+    client.post_with_headers(&format!("/auth-proxy/v1/{name}"), body.to_string().as_bytes(), &[]).expect("sent")
+}
+
+/// The newest message in the server's dev outbox, as `(to, body)`.
+pub fn latest_mail(server: &TestServer) -> (String, String) {
+    let path =
+        twofold_enclave::Outbox::list(&server.data_dir().join("outbox")).expect("outbox").pop().expect("a message");
+    let message = twofold_enclave::Outbox::read(&path).expect("message");
+    (message.to, message.body)
+}
+
+/// Email-code sign-in through `org`'s auth proxy for `email`, bound to `key`: otp_init, the
+/// code from the outbox, otp_verify, otp_login. Returns the otp_login answer.
+pub fn proxy_login(
+    server: &TestServer,
+    client: &Client,
+    org: &str,
+    email: &str,
+    key: &twofold_client::ApiKeyPair,
+) -> ApiResponse {
+    use twofold_client::otp::{client_signature, encrypt_attempt, login_message, token_id};
+    let started = proxy(client, "otp_init", json!({ "organizationId": org, "contact": email }));
+    if started.status != 200 {
+        return started;
+    }
+    let (to, body) = latest_mail(server);
+    assert_eq!(to, email, "the code went to the address asked for");
+    let code = twofold_testkit::otp_code_in(&body);
+    let pinned = client.enclave_signing_key().expect("enclave key");
+    let bundle = started.body["otpEncryptionTargetBundle"].as_str().expect("bundle");
+    let attempt = encrypt_attempt(bundle, &pinned, &code, &key.public_key_hex()).expect("sealed");
+    let verified = proxy(
+        client,
+        "otp_verify",
+        json!({ "organizationId": org, "otpId": started.body["otpId"], "encryptedOtpBundle": attempt }),
+    );
+    assert_eq!(verified.status, 200, "{}", verified.body);
+    let token = verified.body["verificationToken"].as_str().expect("token").to_owned();
+    let message = login_message(&key.public_key_hex(), &token_id(&token).expect("id"));
+    proxy(
+        client,
+        "otp_login",
+        json!({ "organizationId": org, "verificationToken": token, "publicKey": key.public_key_hex(),
+                "clientSignature": client_signature(key, &message) }),
+    )
+}
+
+/// An anonymous sign-up of `email` through `root`'s auth proxy (sign-up must be allowed), with
+/// `key` as the new sub-organization's root credential; returns the sub-organization's id.
+pub fn anonymous_sign_up(server: &TestServer, root: &Client, email: &str, key: &twofold_client::ApiKeyPair) -> String {
+    use twofold_client::otp::{client_signature, encrypt_attempt, token_id};
+    let org = root.organization_id();
+    let answer = |name: &str, body: Value| {
+        let resp = proxy(root, name, body);
+        assert_eq!(resp.status, 200, "{name}: {}", resp.body);
+        resp.body
+    };
+    let started = answer("otp_init", json!({ "organizationId": org, "contact": email }));
+    let code = twofold_testkit::otp_code_in(&latest_mail(server).1);
+    let pinned = root.enclave_signing_key().expect("enclave key");
+    let bundle = started["otpEncryptionTargetBundle"].as_str().expect("bundle");
+    let attempt = encrypt_attempt(bundle, &pinned, &code, &key.public_key_hex()).expect("sealed");
+    let verified = answer(
+        "otp_verify",
+        json!({ "organizationId": org, "otpId": started["otpId"], "encryptedOtpBundle": attempt }),
+    );
+    let token = verified["verificationToken"].as_str().expect("token").to_owned();
+    let message = json!({ "signupV2": { "email": email }, "tokenId": token_id(&token).expect("id"),
+        "type": "USAGE_TYPE_SIGNUP" })
+    .to_string();
+    let created = answer(
+        "signup",
+        json!({ "organizationId": org, "userEmail": email, "verificationToken": token,
+                "clientSignature": client_signature(key, &message), "publicKey": key.public_key_hex() }),
+    );
+    created["subOrganizationId"].as_str().expect("sub-organization").to_owned()
+}
