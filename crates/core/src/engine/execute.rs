@@ -288,8 +288,8 @@ pub(super) fn new_user(
 }
 
 /// UPDATE_USER. A changed contact is a changed factor: it is stored unverified and unvouched
-/// (it serves no OTP login) unless `verificationToken` proves it, and the contact it replaced
-/// is told. A user's own contact change may change nothing else, since it is always allowed
+/// (it serves no OTP login) unless `verificationToken` proves it in the user's own update (the
+/// same contact again with a token verifies it later), and the contact it replaced is told. A user's own contact change may change nothing else, since it is always allowed
 /// as its own credential (renaming or retagging oneself is not).
 async fn update_user(tx: &mut dyn StoreTx, ctx: &ExecContext<'_>, p: &UpdateUser) -> Result<serde_json::Value> {
     let (org_id, now) = (ctx.org_id, ctx.now);
@@ -298,6 +298,15 @@ async fn update_user(tx: &mut dyn StoreTx, ctx: &ExecContext<'_>, p: &UpdateUser
         return Err(Error::invalid(
             "parameters: changing your own email or phone is a factor change and is sent on its own: userId with \
              userEmail or userPhoneNumber (and verificationToken), no userName or userTagIds",
+        ));
+    }
+    if p.verification_token.is_some() && p.user_id != ctx.initiator_user_id {
+        // A token proves that whoever holds it reads the address, not that the address is the
+        // target user's: an editor could otherwise prove its own mailbox onto another account.
+        return Err(Error::PermissionDenied(
+            "parameters.verificationToken: only a user's own update may prove its new contact; the user verifies \
+             it by sending update_user for itself with the token"
+                .to_owned(),
         ));
     }
     let mut user = tx.get_user(org_id, &p.user_id).await?.ok_or_else(|| no_user(&p.user_id))?;
