@@ -103,6 +103,20 @@ pub struct ConfigArgs {
     /// File holding a bearer token that `/metrics` requires [default: none: /metrics is open].
     #[arg(long, env = "TWOFOLD_METRICS_TOKEN_FILE", value_name = "FILE")]
     pub metrics_token_file: Option<PathBuf>,
+    /// A connection waiting for a request that receives no byte of one this long is closed,
+    /// seconds [default: 60].
+    #[arg(long, env = "TWOFOLD_HTTP_IDLE_TIMEOUT_SECS", value_name = "SECS")]
+    pub http_idle_timeout_secs: Option<u64>,
+    /// A request's headers must be complete this long after its first byte, seconds [default: 10].
+    #[arg(long, env = "TWOFOLD_HTTP_HEADER_TIMEOUT_SECS", value_name = "SECS")]
+    pub http_header_timeout_secs: Option<u64>,
+    /// A request's body must be complete this long after its headers, seconds [default: 30].
+    #[arg(long, env = "TWOFOLD_HTTP_BODY_TIMEOUT_SECS", value_name = "SECS")]
+    pub http_body_timeout_secs: Option<u64>,
+    /// Let webhook endpoints target loopback, link-local, private and unique-local addresses
+    /// (for receivers on the same host or network) [default: refused].
+    #[arg(long, env = "TWOFOLD_WEBHOOK_ALLOW_PRIVATE")]
+    pub webhook_allow_private: bool,
 }
 
 /// The TOML file's shape; unknown keys are an error so typos do not pass silently.
@@ -133,6 +147,10 @@ struct FileConfig {
     webhook_max_attempts: Option<u64>,
     audit_rejection_window_secs: Option<u64>,
     metrics_token_file: Option<PathBuf>,
+    http_idle_timeout_secs: Option<u64>,
+    http_header_timeout_secs: Option<u64>,
+    http_body_timeout_secs: Option<u64>,
+    webhook_allow_private: Option<bool>,
 }
 
 /// The resolved configuration.
@@ -182,6 +200,10 @@ pub struct Settings {
     pub audit_rejection_window_secs: u64,
     /// The token `/metrics` requires, if any.
     pub metrics_token: Option<String>,
+    /// How long a connection may wait for a request, take for its headers, and for its body.
+    pub http_timeouts: twofold_server::ConnectionTimeouts,
+    /// Whether webhook endpoints may target private networks.
+    pub webhook_allow_private: bool,
 }
 
 impl Settings {
@@ -238,7 +260,27 @@ impl Settings {
                 Some(token)
             }
         };
+        let secs = |flag: Option<u64>, file: Option<u64>, default: u64, name: &str| {
+            let value = flag.or(file).unwrap_or(default);
+            if (1..=3600).contains(&value) {
+                Ok(std::time::Duration::from_secs(value))
+            } else {
+                Err(CliError::Usage(format!("{name} must be between 1 and 3600")))
+            }
+        };
+        let http_timeouts = twofold_server::ConnectionTimeouts {
+            idle: secs(args.http_idle_timeout_secs, file.http_idle_timeout_secs, 60, "http_idle_timeout_secs")?,
+            headers: secs(
+                args.http_header_timeout_secs,
+                file.http_header_timeout_secs,
+                10,
+                "http_header_timeout_secs",
+            )?,
+            body: secs(args.http_body_timeout_secs, file.http_body_timeout_secs, 30, "http_body_timeout_secs")?,
+        };
         let settings = Settings {
+            http_timeouts,
+            webhook_allow_private: args.webhook_allow_private || file.webhook_allow_private.unwrap_or(false),
             metrics_token,
             listen: args.listen.or(file.listen).unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080))),
             database_url,

@@ -77,6 +77,7 @@ async fn serve(settings: Settings, clock: Arc<dyn Clock>, otp: crate::enclave::O
     config.mfa_admin_tags = settings.mfa_admin_tags.clone();
     config.policy_limits = settings.policy_limits;
     config.rejection_window_ms = i64::try_from(settings.audit_rejection_window_secs).unwrap_or(60) * 1000;
+    twofold_core::webhook::allow_private_targets(settings.webhook_allow_private);
     let engine = Engine::new(Arc::new(store.clone()), clock, config);
     bootstrap_if_empty(&engine, &settings.data_dir).await?;
     engine.load_session_signer().await.map_err(|e| CliError::Runtime(e.to_string()))?;
@@ -103,13 +104,17 @@ async fn serve(settings: Settings, clock: Arc<dyn Clock>, otp: crate::enclave::O
         limits: ServerLimits {
             max_body_bytes: settings.max_body_bytes,
             trusted_proxies: settings.trusted_proxies.clone().into(),
+            body_read_timeout: settings.http_timeouts.body,
+            public_origins: Arc::new(twofold_core::auth_proxy::PublicOrigins::new(
+                settings.webauthn_origins.iter().map(url::Url::as_str),
+                settings.webauthn_any_port,
+            )),
         },
         ops,
     });
     println!("twofold listening on http://{addr}");
     tracing::info!(%addr, database = %redact(&settings.database_url), "twofold listening");
-    axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>())
-        .with_graceful_shutdown(shutdown_signal())
+    twofold_server::serve(listener, app, settings.http_timeouts, shutdown_signal())
         .await
         .map_err(|e| CliError::Runtime(format!("server error: {e}")))?;
     outbox.abort();

@@ -192,7 +192,7 @@ fn delivered_with_status(seen: &[Received], status: &str) -> Vec<Received> {
 
 fn app_activity_with_webhooks(backend: Backend) {
     const SECRET: &str = "a-webhook-secret-of-at-least-32-chars!";
-    let server = TestServer::start(BIN, backend, &["--webhook-retry-base-ms", "200"]);
+    let server = TestServer::start(BIN, backend, &["--webhook-retry-base-ms", "200", "--webhook-allow-private"]);
     let root = server.root_client();
     let receiver = Receiver::start(2);
     let endpoint = completed(

@@ -276,7 +276,7 @@ fn pages_of_other_origins_call_the_proxy_only_when_allowed() {
     assert_eq!(outbox_len(&server), sent + 1, "refused pages sent nothing");
 
     // The server's own pages (the console) and clients that are not browsers need no entry.
-    let own = server.url.replace("localhost", "127.0.0.1");
+    let own = server.url.replace("127.0.0.1", "localhost");
     let same = from_page(&root, &own, "cy@example.com");
     assert_eq!(same.status, 200, "{}", same.body);
     assert_eq!(same.header("access-control-allow-origin"), None, "no CORS header for the same origin");

@@ -75,7 +75,7 @@ fn passkey_registers_and_stamps_requests_63b_3_1_6() {
         .expect("sent");
     refused(resp, 401, "could not find public key");
     // The audit log keeps the binding and the removal.
-    let events = ok(root.query("list_audit_events", json!({ "limit": "100" })));
+    let events = ok(root.query("list_audit_events", json!({ "paginationOptions": { "limit": "100" } })));
     let text = events.to_string();
     assert!(
         text.contains("ACTIVITY_TYPE_CREATE_AUTHENTICATORS_V2") && text.contains("ACTIVITY_TYPE_DELETE_AUTHENTICATORS")

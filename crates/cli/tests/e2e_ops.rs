@@ -127,7 +127,7 @@ fn metrics_count_requests_activities_otp_lockouts_and_deliveries() {
     let server = TestServer::start(
         BIN,
         Backend::Sqlite,
-        &["--metrics-token-file", &token_arg, "--otp-inits-per-ip-per-minute", "1"],
+        &["--metrics-token-file", &token_arg, "--otp-inits-per-ip-per-minute", "1", "--webhook-allow-private"],
     );
     assert_eq!(get(&server, "/metrics", None).0, 401, "no token");
     assert_eq!(get(&server, "/metrics", Some("wrong-token-wrong-token")).0, 401, "wrong token");

@@ -125,7 +125,7 @@ fn payout(client: &Client, n: i64) -> String {
 }
 
 fn planted_secrets_are_never_stored_answered_or_logged(backend: Backend) {
-    let server = TestServer::start(BIN, backend, &["--webhook-retry-base-ms", "200"]);
+    let server = TestServer::start(BIN, backend, &["--webhook-retry-base-ms", "200", "--webhook-allow-private"]);
     let root = server.root_client();
     let org = root.organization_id().to_owned();
     let (url, hooks) = receiver();

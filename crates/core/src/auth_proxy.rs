@@ -112,6 +112,63 @@ impl AuthProxyConfig {
     }
 }
 
+/// The origins of the server's own pages (its configured public origins, the ones passkeys
+/// are bound to): a page there is not cross-origin and needs no `allowedOrigins` entry.
+/// Compared in full — scheme, host and port — never against the request's `Host`, which
+/// the client chooses (DNS rebinding).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PublicOrigins {
+    origins: Vec<String>,
+    any_port: bool,
+}
+
+impl PublicOrigins {
+    /// The normalized `origins` (entries that are not origins are left out); with `any_port`
+    /// (the `http://localhost` development default) an origin matches on any port.
+    pub fn new<'a>(origins: impl IntoIterator<Item = &'a str>, any_port: bool) -> PublicOrigins {
+        let origins =
+            origins.into_iter().filter_map(|o| normalize_origin(o).ok()).map(|o| strip_port(&o, any_port)).collect();
+        PublicOrigins { origins, any_port }
+    }
+
+    /// Whether `origin` (a request's `Origin` header) is one of the server's own.
+    pub fn contains(&self, origin: &str) -> bool {
+        normalize_origin(origin).is_ok_and(|o| self.origins.contains(&strip_port(&o, self.any_port)))
+    }
+}
+
+impl Default for PublicOrigins {
+    /// `http://localhost` on any port, the server's development default.
+    fn default() -> Self {
+        PublicOrigins::new(["http://localhost"], true)
+    }
+}
+
+/// `origin` without its port when ports do not count.
+fn strip_port(origin: &str, any_port: bool) -> String {
+    let host_start = origin.find("://").map_or(0, |i| i + 3);
+    match origin[host_start..].rfind(':') {
+        Some(colon) if any_port && !origin[host_start..].ends_with(']') => origin[..host_start + colon].to_owned(),
+        _ => origin.to_owned(),
+    }
+}
+
+/// Refuses text an email header or a page would carry that holds control characters (CR,
+/// LF and the other C0 and C1 controls), line or paragraph separators, or bidirectional
+/// controls that reorder what a reader sees; the error names the field.
+fn printable(field: &str, value: &str) -> Result<()> {
+    let bidi =
+        |c: char| matches!(c, '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}');
+    match value.chars().find(|c| c.is_control() || bidi(*c) || matches!(c, '\u{2028}' | '\u{2029}')) {
+        Some(c) => Err(Error::invalid(format!(
+            "parameters.{field}: must not contain control characters (found U+{:04X}); CR, LF, other C0/C1 \
+             controls, line separators and bidirectional controls are refused",
+            u32::from(c)
+        ))),
+        None => Ok(()),
+    }
+}
+
 /// Most origins one proxy accepts.
 const MAX_ORIGINS: usize = 20;
 
@@ -211,6 +268,17 @@ impl Change {
                 METHODS.join(" or ")
             )));
         }
+        for (field, value) in [("appName", &p.app_name), ("sendFromEmailSenderName", &p.send_from_email_sender_name)] {
+            if let Some(text) = value {
+                printable(field, text)?;
+            }
+        }
+        for (i, text) in p.allowed_auth_methods.iter().flatten().enumerate() {
+            printable(&format!("allowedAuthMethods[{i}]"), text)?;
+        }
+        for (i, text) in p.allowed_origins.iter().flatten().enumerate() {
+            printable(&format!("allowedOrigins[{i}]"), text)?;
+        }
         if let Some(name) = &p.app_name
             && (name.trim().is_empty() || name.len() > 64)
         {
@@ -293,6 +361,40 @@ mod tests {
         assert!(config.allows_origin("https://app.example.com"));
         assert!(!config.allows_origin("https://app.example.com.evil.example"));
         assert!(!config.allows_origin("http://app.example.com"), "the scheme is part of the origin");
+    }
+
+    #[test]
+    fn own_origins_match_in_full() {
+        let own = PublicOrigins::new(["https://auth.example.com"], false);
+        assert!(own.contains("https://auth.example.com") && own.contains("https://Auth.Example.com:443"));
+        assert!(!own.contains("http://auth.example.com"), "the scheme counts");
+        assert!(!own.contains("https://auth.example.com:8443"), "the port counts");
+        assert!(!own.contains("https://evil.test"));
+        let dev = PublicOrigins::default();
+        assert!(dev.contains("http://localhost:5173") && dev.contains("http://localhost"));
+        assert!(!dev.contains("http://127.0.0.1:5173") && !dev.contains("https://localhost:5173"));
+    }
+
+    #[test]
+    fn control_characters_are_refused_by_field() {
+        for bad in
+            ["App\r\nBcc: x@evil.test", "tab\there", "del\u{7f}", "c1\u{85}", "bidi\u{202E}gnp.exe", "ls\u{2028}"]
+        {
+            let err = Change::Update(AuthProxyParams { app_name: Some(bad.into()), ..Default::default() })
+                .validate()
+                .expect_err("refused")
+                .to_string();
+            assert!(err.contains("parameters.appName") && err.contains("control"), "{bad:?}: {err}");
+        }
+        let sender = AuthProxyParams { send_from_email_sender_name: Some("Ops\nX: y".into()), ..Default::default() };
+        assert!(
+            Change::Update(sender).validate().expect_err("refused").to_string().contains("sendFromEmailSenderName")
+        );
+        let origin =
+            AuthProxyParams { allowed_origins: Some(vec!["https://a\n.example".into()]), ..Default::default() };
+        assert!(Change::Update(origin).validate().expect_err("refused").to_string().contains("allowedOrigins[0]"));
+        let fine = AuthProxyParams { app_name: Some("Café Ünïcode".into()), ..Default::default() };
+        assert!(Change::Update(fine).validate().is_ok());
     }
 
     #[test]

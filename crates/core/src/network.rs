@@ -102,6 +102,76 @@ fn canonical(ip: IpAddr) -> IpAddr {
     }
 }
 
+/// The address given to a client whose address a trusted proxy could not report (an
+/// `unknown`, obfuscated or unparseable hop): the unspecified address `::`, which no allow
+/// list entry short of `::/0` contains and under which all such clients share one set of
+/// per-address limits. Never "no address", which would let them pass as unknown.
+pub const UNREPORTED_CLIENT: IpAddr = IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED);
+
+/// One hop of a forwarding chain: an address, or `None` where the hop is unparseable.
+pub type Hop = Option<IpAddr>;
+
+/// The hops of `X-Forwarded-For` header lines (left to right, lines in order): each entry
+/// an address, optionally with a port (`192.0.2.1:5000`, `[2001:db8::1]:443`).
+pub fn forwarded_for_hops<'a>(lines: impl IntoIterator<Item = Option<&'a str>>) -> Vec<Hop> {
+    lines.into_iter().flat_map(|line| split_line(line, parse_node)).collect()
+}
+
+/// The hops of RFC 7239 `Forwarded` header lines: each element's `for=` node
+/// (`for=192.0.2.60`, `for="[2001:db8::1]:4711"`); `unknown`, obfuscated (`_hidden`) and
+/// missing nodes are unparseable hops.
+pub fn forwarded_hops<'a>(lines: impl IntoIterator<Item = Option<&'a str>>) -> Vec<Hop> {
+    let node_of = |element: &str| {
+        element.split(';').find_map(|pair| {
+            let (key, value) = pair.split_once('=')?;
+            key.trim().eq_ignore_ascii_case("for").then(|| parse_node(value.trim().trim_matches('"')))?
+        })
+    };
+    lines.into_iter().flat_map(|line| split_line(line, node_of)).collect()
+}
+
+/// A header line's comma-separated entries; a line that is not text is one unparseable hop.
+fn split_line(line: Option<&str>, parse: impl Fn(&str) -> Hop) -> Vec<Hop> {
+    match line {
+        Some(text) => text.split(',').map(|entry| parse(entry.trim())).collect(),
+        None => vec![None],
+    }
+}
+
+/// An address with an optional port (IPv6 in brackets when it has one).
+fn parse_node(node: &str) -> Hop {
+    if let Ok(ip) = node.parse::<IpAddr>() {
+        return Some(ip);
+    }
+    if let Some(inner) = node.strip_prefix('[').and_then(|rest| rest.split_once(']')) {
+        let (addr, port) = inner;
+        return (port.is_empty() || port.strip_prefix(':').is_some_and(|p| p.parse::<u16>().is_ok()))
+            .then(|| addr.parse::<std::net::Ipv6Addr>().ok().map(IpAddr::V6))
+            .flatten();
+    }
+    node.parse::<std::net::SocketAddrV4>().ok().map(|s| IpAddr::V4(*s.ip()))
+}
+
+/// The client address behind `peer`: the peer itself unless it is a trusted proxy; then
+/// the chain (`hops`, as the proxies appended them) is walked from the right past trusted
+/// proxies, and the first hop that is not one is the client. An unparseable hop there is
+/// the client too, as [`UNREPORTED_CLIENT`]. A chain of trusted proxies only names its
+/// leftmost hop; an empty chain names the peer.
+pub fn client_behind(peer: IpAddr, hops: &[Hop], trusted: &[IpNet]) -> IpAddr {
+    let is_trusted = |ip: &IpAddr| trusted.iter().any(|n| n.contains(ip) || n.contains(&canonical(*ip)));
+    if !is_trusted(&peer) {
+        return peer;
+    }
+    for hop in hops.iter().rev() {
+        match hop {
+            Some(ip) if is_trusted(ip) => continue,
+            Some(ip) => return *ip,
+            None => return UNREPORTED_CLIENT,
+        }
+    }
+    hops.first().copied().flatten().unwrap_or(peer)
+}
+
 /// Why a request was refused.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Refusal {
@@ -174,6 +244,30 @@ mod tests {
         assert!(admit(None, Some(&allow), ip("203.0.113.7")).is_ok());
         assert!(admit(None, Some(&allow), ip("::ffff:203.0.113.7")).is_ok());
         assert!(admit(None, Some(&allow), ip("2001:db9::1")).is_err());
+    }
+
+    #[test]
+    fn forwarding_chains_are_walked_from_the_right() {
+        let proxies: Vec<IpNet> = vec!["10.0.0.0/8".parse().expect("net")];
+        let peer: IpAddr = "10.0.0.1".parse().expect("ip");
+        let walk = |hops: Vec<Hop>| client_behind(peer, &hops, &proxies);
+        let xff = |lines: &[&str]| walk(forwarded_for_hops(lines.iter().map(|l| Some(*l))));
+        // A line the client sent first, then the proxy's: the proxy's entry is the client.
+        assert_eq!(xff(&["10.1.1.1", "203.0.113.7"]), ip("203.0.113.7").expect("ip"));
+        assert_eq!(xff(&["198.51.100.1, 203.0.113.5, 10.0.0.2"]), ip("203.0.113.5").expect("ip"));
+        assert_eq!(xff(&["unknown, 203.0.113.5"]), ip("203.0.113.5").expect("ip"), "left of the client is ignored");
+        assert_eq!(xff(&["203.0.113.5, unknown"]), UNREPORTED_CLIENT, "an unparseable hop is the client");
+        assert_eq!(xff(&["203.0.113.5:8080", "[2001:db8::7]:443"]), ip("2001:db8::7").expect("ip"));
+        assert_eq!(walk(vec![None]), UNREPORTED_CLIENT, "a line that is not text");
+        assert_eq!(xff(&[]), peer);
+        let fwd = |lines: &[&str]| walk(forwarded_hops(lines.iter().map(|l| Some(*l))));
+        assert_eq!(fwd(&["for=192.0.2.60;proto=http;by=203.0.113.43"]), ip("192.0.2.60").expect("ip"));
+        assert_eq!(fwd(&["for=10.9.9.9", "For=\"[2001:db8:cafe::17]:4711\""]), ip("2001:db8:cafe::17").expect("ip"));
+        assert_eq!(fwd(&["for=192.0.2.60, for=unknown"]), UNREPORTED_CLIENT);
+        assert_eq!(fwd(&["for=_hidden"]), UNREPORTED_CLIENT);
+        assert_eq!(fwd(&["proto=https"]), UNREPORTED_CLIENT, "an element without for=");
+        let outside: IpAddr = "192.0.2.9".parse().expect("ip");
+        assert_eq!(client_behind(outside, &[ip("203.0.113.5")], &proxies), outside, "untrusted peer: chain ignored");
     }
 
     #[test]

@@ -3,6 +3,9 @@
 //! signed with HMAC-SHA256 like Stripe's: `Twofold-Signature: t=<unix secs>,v1=<hex>`
 //! over `"<t>.<body>"`. Failed deliveries are retried with exponential backoff.
 
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use async_trait::async_trait;
 use serde_json::json;
 
@@ -17,7 +20,83 @@ pub const SIGNATURE_HEADER: &str = "Twofold-Signature";
 /// Longest endpoint URL accepted.
 const MAX_URL: usize = 2048;
 
-/// Checks an endpoint URL: absolute http(s), a host, no credentials in it.
+/// Whether endpoints may target loopback, link-local, private and unique-local addresses:
+/// process-wide, off unless `twofold serve --webhook-allow-private` turned it on at start-up.
+static PRIVATE_TARGETS: AtomicBool = AtomicBool::new(false);
+
+/// Lets (or stops letting) webhook endpoints target non-public addresses, for receivers on
+/// the same host or network. Set once at start-up, before any request is served.
+pub fn allow_private_targets(allowed: bool) {
+    PRIVATE_TARGETS.store(allowed, Ordering::SeqCst);
+}
+
+/// Whether webhook endpoints may target non-public addresses ([`allow_private_targets`]).
+pub fn private_targets_allowed() -> bool {
+    PRIVATE_TARGETS.load(Ordering::SeqCst)
+}
+
+/// Whether a webhook may be delivered to `ip`: not loopback, unspecified, link-local
+/// (169.254.0.0/16 holds cloud metadata services; fe80::/10), private (10/8, 172.16/12,
+/// 192.168/16), shared (100.64/10), unique-local (fc00::/7), site-local, multicast, broadcast
+/// or reserved; an IPv4 address inside IPv6 (mapped `::ffff:a.b.c.d`, compatible, NAT64
+/// `64:ff9b::/96`, 6to4 `2002::/16`) is judged as that IPv4 address.
+pub fn is_public(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => public_v4(v4),
+        IpAddr::V6(v6) => match embedded_v4(v6) {
+            Some(v4) => public_v4(v4),
+            None => public_v6(v6),
+        },
+    }
+}
+
+fn public_v4(ip: Ipv4Addr) -> bool {
+    let [a, b, ..] = ip.octets();
+    !(ip.is_unspecified()
+        || a == 0
+        || ip.is_loopback()
+        || ip.is_private()
+        || ip.is_link_local()
+        || ip.is_broadcast()
+        || ip.is_multicast()
+        || a >= 240
+        || (a == 100 && (64..128).contains(&b))
+        || (a == 192 && b == 0 && ip.octets()[2] == 0)
+        || (a == 198 && (18..20).contains(&b)))
+}
+
+fn public_v6(ip: Ipv6Addr) -> bool {
+    let first = ip.segments()[0];
+    !(ip.is_unspecified()
+        || ip.is_loopback()
+        || ip.is_multicast()
+        || (first & 0xffc0) == 0xfe80
+        || (first & 0xffc0) == 0xfec0
+        || (first & 0xfe00) == 0xfc00)
+}
+
+/// The IPv4 address an IPv6 address carries, where it carries one.
+fn embedded_v4(ip: Ipv6Addr) -> Option<Ipv4Addr> {
+    let o = ip.octets();
+    let at = |i: usize| Ipv4Addr::new(o[i], o[i + 1], o[i + 2], o[i + 3]);
+    let s = ip.segments();
+    if let Some(v4) = ip.to_ipv4_mapped() {
+        Some(v4)
+    } else if (s[..6] == [0, 0, 0, 0, 0, 0] && !ip.is_loopback() && !ip.is_unspecified())
+        || s[..6] == [0x64, 0xff9b, 0, 0, 0, 0]
+    {
+        // IPv4-compatible (deprecated) and NAT64 well-known prefix: the last 32 bits.
+        Some(at(12))
+    } else if s[0] == 0x2002 {
+        Some(at(2))
+    } else {
+        None
+    }
+}
+
+/// Checks an endpoint URL: absolute http(s), a host, no credentials in it; unless
+/// [`private_targets_allowed`], not a literal non-public address nor `localhost`. (A name
+/// is judged again on every delivery, by the address it resolves to then.)
 pub fn check_url(raw: &str) -> Result<()> {
     let bad = |why: &str| Err(Error::invalid(format!("parameters.url: {why}, found `{}`", crate::crypto::clip(raw))));
     if raw.len() > MAX_URL {
@@ -32,6 +111,21 @@ pub fn check_url(raw: &str) -> Result<()> {
     }
     if !url.username().is_empty() || url.password().is_some() {
         return bad("must not carry credentials; the signature authenticates twofold to the receiver");
+    }
+    if !private_targets_allowed() {
+        let private = match url.host() {
+            Some(url::Host::Ipv4(v4)) => !is_public(IpAddr::V4(v4)),
+            Some(url::Host::Ipv6(v6)) => !is_public(IpAddr::V6(v6)),
+            Some(url::Host::Domain(name)) => {
+                let name = name.trim_end_matches('.').to_ascii_lowercase();
+                name == "localhost" || name.ends_with(".localhost")
+            }
+            None => true,
+        };
+        if private {
+            return bad("targets a loopback, link-local or private address; webhooks go to public receivers \
+                 (an operator allows local ones with --webhook-allow-private)");
+        }
     }
     Ok(())
 }
@@ -185,9 +279,54 @@ mod tests {
     }
 
     #[test]
+    fn only_public_addresses_are_targets() {
+        for private in [
+            "127.0.0.1",
+            "127.1.2.3",
+            "0.0.0.0",
+            "10.1.2.3",
+            "172.16.0.1",
+            "192.168.1.1",
+            "169.254.169.254",
+            "100.64.0.1",
+            "224.0.0.1",
+            "255.255.255.255",
+            "::1",
+            "::",
+            "fe80::1",
+            "fd00::1",
+            "fc00::1",
+            "::ffff:127.0.0.1",
+            "::ffff:10.0.0.1",
+            "64:ff9b::a9fe:a9fe",
+            "2002:7f00:1::",
+            "::127.0.0.1",
+        ] {
+            assert!(!is_public(private.parse().expect("ip")), "{private}");
+        }
+        for public in ["93.184.215.14", "1.1.1.1", "2606:4700:4700::1111", "::ffff:8.8.8.8"] {
+            assert!(is_public(public.parse().expect("ip")), "{public}");
+        }
+    }
+
+    #[test]
     fn urls_are_checked() {
         assert!(check_url("https://hooks.example.com/twofold").is_ok());
-        assert!(check_url("http://127.0.0.1:8080/hook").is_ok());
+        for private in [
+            "http://127.0.0.1:8080/hook",
+            "http://127.1/hook",
+            "http://0x7f000001/hook",
+            "http://2130706433/hook",
+            "http://[::1]/hook",
+            "http://[::ffff:127.0.0.1]/hook",
+            "http://169.254.169.254/latest/meta-data",
+            "http://[fe80::1]/",
+            "http://10.0.0.1/",
+            "http://localhost:8080/",
+            "http://api.LOCALHOST./",
+        ] {
+            assert!(check_url(private).is_err(), "{private}");
+        }
         assert!(check_url("ftp://example.com").is_err());
         assert!(check_url("https://user:pw@example.com").is_err());
         assert!(check_url("not a url").is_err());

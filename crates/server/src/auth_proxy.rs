@@ -9,10 +9,10 @@
 
 use axum::Json;
 use axum::Router;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::header::{
     ACCESS_CONTROL_ALLOW_HEADERS, ACCESS_CONTROL_ALLOW_METHODS, ACCESS_CONTROL_ALLOW_ORIGIN, ACCESS_CONTROL_MAX_AGE,
-    HOST, ORIGIN, VARY,
+    ORIGIN, VARY,
 };
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -34,7 +34,10 @@ async fn flow(State(s): State<AppState>, Path(name): Path<String>, headers: Head
     let Some(flow) = ProxyFlow::from_path(&name) else {
         return ApiError::NoRoute(format!("/auth-proxy/v1/{name}")).into_response();
     };
-    let origin = cross_origin(&headers);
+    let origin = match cross_origin(&headers, &s.limits.public_origins) {
+        Ok(origin) => origin,
+        Err(e) => return e.into_response(),
+    };
     // No stamp: the engine stamps the activity with the organization's service key.
     let answer = s.engine.auth_proxy(flow, req.client_ip, origin, &req.body).await;
     let mut response = match answer.result {
@@ -64,19 +67,47 @@ async fn preflight(headers: HeaderMap) -> Response {
     response
 }
 
-/// The request's `Origin` when it is a page of another origin than the server's own (the
-/// authority in `Origin` differs from `Host`); `None` for the server's own pages and for
-/// clients that are not browsers.
-fn cross_origin(headers: &HeaderMap) -> Option<&str> {
-    let origin = headers.get(ORIGIN)?.to_str().ok()?;
-    let host = headers.get(HOST).and_then(|h| h.to_str().ok());
-    let authority = origin.split_once("://").map(|(_, a)| a);
-    match (authority, host) {
-        (Some(a), Some(h)) if a.eq_ignore_ascii_case(h) => None,
-        _ => Some(origin),
-    }
+/// The request's `Origin` when it is a page of another origin than the server's own (its
+/// configured public origins, compared in full: scheme, host and port; `Host` plays no
+/// part, the client chooses it); `None` for the server's own pages and for clients that
+/// send no `Origin` (not browsers). An `Origin` that is not text is refused: it is not
+/// taken for "no Origin".
+fn cross_origin<'h>(
+    headers: &'h HeaderMap,
+    own: &twofold_core::auth_proxy::PublicOrigins,
+) -> Result<Option<&'h str>, ApiError> {
+    let Some(value) = headers.get(ORIGIN) else { return Ok(None) };
+    let origin = value.to_str().map_err(|_| {
+        ApiError::from(twofold_core::Error::PermissionDenied(
+            "the Origin header is not an origin (it holds bytes outside visible ASCII); the request is refused"
+                .to_owned(),
+        ))
+    })?;
+    Ok(if own.contains(origin) { None } else { Some(origin) })
 }
 
-async fn enclave_keys(State(s): State<AppState>) -> Result<Json<serde_json::Value>, ApiError> {
-    Ok(Json(s.engine.auth_proxy_enclave_keys().await?))
+/// `?organizationId=`: whose `allowedOrigins` let a page of another origin read the keys.
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct KeysQuery {
+    organization_id: Option<String>,
+}
+
+/// `GET /auth-proxy/v1/enclave_keys`: the enclave's public keys, which a sign-in page pins.
+/// A page of another origin may read them when the organization it names
+/// (`?organizationId=`) lists its origin in `allowedOrigins`.
+async fn enclave_keys(State(s): State<AppState>, headers: HeaderMap, Query(query): Query<KeysQuery>) -> Response {
+    let mut response = match s.engine.auth_proxy_enclave_keys().await {
+        Ok(keys) => Json(keys).into_response(),
+        Err(e) => ApiError::from(e).into_response(),
+    };
+    response.headers_mut().insert(VARY, HeaderValue::from_static("origin"));
+    let Ok(Some(origin)) = cross_origin(&headers, &s.limits.public_origins) else { return response };
+    let Some(org) = query.organization_id else { return response };
+    if s.engine.auth_proxy_allows_origin(&org, origin).await.unwrap_or(false)
+        && let Ok(value) = HeaderValue::from_str(origin)
+    {
+        response.headers_mut().insert(ACCESS_CONTROL_ALLOW_ORIGIN, value);
+    }
+    response
 }

@@ -22,10 +22,7 @@ pub const PAGES: &[&str] = &[
     "/audit",
 ];
 
-/// No inline script or style, nothing from elsewhere, never framed; QR codes arrive as data: PNGs.
-const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
-                   connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'none'; \
-                   frame-ancestors 'none'";
+use crate::headers::CSP;
 
 const INDEX: &str = include_str!("../../../web/console/index.html");
 

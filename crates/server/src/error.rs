@@ -19,6 +19,12 @@ pub enum ApiError {
         /// The limit.
         limit: usize,
     },
+    /// The body did not arrive in time.
+    #[error("the request body did not arrive within {secs} s")]
+    BodyTimeout {
+        /// The limit, seconds.
+        secs: u64,
+    },
     /// No route.
     #[error("no endpoint {0}; see /public/v1/submit/* and /public/v1/query/*")]
     NoRoute(String),
@@ -52,6 +58,7 @@ impl ApiError {
                 (Self::core_status(code), code as i32)
             }
             ApiError::PayloadTooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, ErrorCode::ResourceExhausted as i32),
+            ApiError::BodyTimeout { .. } => (StatusCode::REQUEST_TIMEOUT, ErrorCode::InvalidArgument as i32),
             ApiError::NoRoute(_) => (StatusCode::NOT_FOUND, ErrorCode::NotFound as i32),
             ApiError::MethodNotAllowed(_) => (StatusCode::METHOD_NOT_ALLOWED, ErrorCode::InvalidArgument as i32),
         }
@@ -81,7 +88,7 @@ impl IntoResponse for ApiError {
         if let Some(secs) = retry_after.and_then(|s| axum::http::HeaderValue::from_str(&s).ok()) {
             response.headers_mut().insert(axum::http::header::RETRY_AFTER, secs);
         }
-        if let ApiError::PayloadTooLarge { .. } = self {
+        if let ApiError::PayloadTooLarge { .. } | ApiError::BodyTimeout { .. } = self {
             // The body was refused unread, so this connection cannot carry another request:
             // say so, or a client that pools connections sends its next request into a
             // connection the server is closing.

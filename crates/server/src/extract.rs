@@ -39,20 +39,24 @@ fn read_stamp(headers: &HeaderMap) -> Result<StampProof, String> {
     }
 }
 
-/// The client address: the socket peer, or — only when the peer is a trusted proxy —
-/// the nearest `X-Forwarded-For` entry that is not itself a trusted proxy.
+/// The client address: the socket peer, or — only when the peer is a trusted proxy — the
+/// client its forwarding chain names ([`twofold_core::network::client_behind`]), read from
+/// every `X-Forwarded-For` line and every RFC 7239 `Forwarded` line. When a request carries
+/// both and they name different clients, neither is believed: the client is
+/// [`twofold_core::network::UNREPORTED_CLIENT`].
 pub fn client_ip(peer: Option<IpAddr>, headers: &HeaderMap, trusted: &[IpNet]) -> Option<IpAddr> {
+    use twofold_core::network::{UNREPORTED_CLIENT, client_behind, forwarded_for_hops, forwarded_hops};
     let peer = peer?;
-    let is_trusted = |ip: &IpAddr| trusted.iter().any(|n| n.contains(ip));
-    if !is_trusted(&peer) {
-        return Some(peer);
-    }
-    let Some(forwarded) = headers.get("x-forwarded-for") else { return Some(peer) };
-    let hops: Option<Vec<IpAddr>> =
-        forwarded.to_str().ok()?.split(',').map(|h| h.trim().parse::<IpAddr>().ok()).collect();
-    // A proxy that forwards garbage gives no trustworthy address at all.
-    let hops = hops?;
-    hops.iter().rev().find(|ip| !is_trusted(ip)).or(hops.first()).copied()
+    let lines = |name: &str| headers.get_all(name).iter().map(|v| v.to_str().ok()).collect::<Vec<_>>();
+    let (xff, forwarded) = (lines("x-forwarded-for"), lines("forwarded"));
+    let by_xff = client_behind(peer, &forwarded_for_hops(xff.iter().copied()), trusted);
+    let by_forwarded = client_behind(peer, &forwarded_hops(forwarded.iter().copied()), trusted);
+    Some(match (xff.is_empty(), forwarded.is_empty()) {
+        (_, true) => by_xff,
+        (true, false) => by_forwarded,
+        (false, false) if by_xff == by_forwarded => by_xff,
+        (false, false) => UNREPORTED_CLIENT,
+    })
 }
 
 impl<S> FromRequest<S> for Stamped
@@ -79,8 +83,10 @@ where
         {
             return Err(ApiError::PayloadTooLarge { limit: limits.max_body_bytes });
         }
-        let body = axum::body::to_bytes(req.into_body(), limits.max_body_bytes)
+        let read = axum::body::to_bytes(req.into_body(), limits.max_body_bytes);
+        let body = tokio::time::timeout(limits.body_read_timeout, read)
             .await
+            .map_err(|_| ApiError::BodyTimeout { secs: limits.body_read_timeout.as_secs() })?
             .map_err(|_| ApiError::PayloadTooLarge { limit: limits.max_body_bytes })?;
         Ok(Stamped { stamp, client_ip, body })
     }
@@ -109,7 +115,13 @@ mod tests {
             "nearest untrusted hop"
         );
         assert_eq!(from("10.0.0.1", &xff("2001:db8::7")), ip("2001:db8::7"));
-        assert_eq!(from("10.0.0.1", &xff("not-an-ip")), None);
+        assert_eq!(from("10.0.0.1", &xff("not-an-ip")), Some(twofold_core::network::UNREPORTED_CLIENT));
+        let mut both = xff("203.0.113.5");
+        both.append("forwarded", "for=198.51.100.1".parse().expect("header"));
+        assert_eq!(from("10.0.0.1", &both), Some(twofold_core::network::UNREPORTED_CLIENT), "they disagree");
+        let mut lines = xff("10.1.1.1");
+        lines.append("x-forwarded-for", "203.0.113.5".parse().expect("header"));
+        assert_eq!(from("10.0.0.1", &lines), ip("203.0.113.5"), "every line counts");
         assert_eq!(from("10.0.0.1", &HeaderMap::new()), ip("10.0.0.1"));
     }
 }

@@ -8,6 +8,8 @@ mod auth_proxy;
 mod console;
 mod error;
 mod extract;
+mod headers;
+mod listen;
 mod metrics;
 mod openapi;
 mod ops;
@@ -16,6 +18,7 @@ pub mod stamp;
 mod webhooks;
 
 pub use error::ApiError;
+pub use listen::{ConnectionTimeouts, serve};
 pub use metrics::Metrics;
 pub use openapi::{document as openapi_document, served_paths};
 pub use ops::Ops;

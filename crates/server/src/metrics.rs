@@ -27,7 +27,7 @@ use crate::routes::AppState;
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RequestLabels {
     endpoint: String,
-    method: String,
+    method: &'static str,
     status: u16,
 }
 
@@ -106,15 +106,11 @@ impl Default for Metrics {
 }
 
 impl Metrics {
-    /// Counts one answered request.
-    pub fn observe_request(&self, endpoint: &str, method: &str, status: StatusCode, elapsed: Duration) {
+    /// Counts one answered request; `method` must come from [`method_label`].
+    pub fn observe_request(&self, endpoint: &str, method: &'static str, status: StatusCode, elapsed: Duration) {
         let endpoint = endpoint.to_owned();
         self.requests
-            .get_or_create(&RequestLabels {
-                endpoint: endpoint.clone(),
-                method: method.to_owned(),
-                status: status.as_u16(),
-            })
+            .get_or_create(&RequestLabels { endpoint: endpoint.clone(), method, status: status.as_u16() })
             .inc();
         if status == StatusCode::TOO_MANY_REQUESTS {
             self.lockouts.get_or_create(&EndpointLabels { endpoint: endpoint.clone() }).inc();
@@ -169,6 +165,14 @@ pub(crate) fn endpoint_label(path: &str, matched: Option<&MatchedPath>) -> Strin
     matched.map_or_else(|| "unmatched".to_owned(), |m| m.as_str().to_owned())
 }
 
+/// The label a request's method is counted under: one of the methods of RFC 9110 (and
+/// PATCH), or `other` for any other token, which a client may make up at will (HTTP lets a
+/// method be any token, so counting it verbatim would let anyone add series without bound).
+pub(crate) fn method_label(method: &axum::http::Method) -> &'static str {
+    const STANDARD: &[&str] = &["GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"];
+    STANDARD.iter().find(|m| **m == method.as_str()).copied().unwrap_or("other")
+}
+
 /// Where the activity endpoints live.
 pub(crate) const SUBMIT_PREFIX: &str = "/public/v1/submit/";
 /// Where the query endpoints live.
@@ -177,10 +181,10 @@ pub(crate) const QUERY_PREFIX: &str = "/public/v1/query/";
 /// Middleware counting every request by endpoint and status, with its latency.
 pub(crate) async fn track(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let endpoint = endpoint_label(request.uri().path(), request.extensions().get::<MatchedPath>());
-    let method = request.method().as_str().to_owned();
+    let method = method_label(request.method());
     let started = Instant::now();
     let response = next.run(request).await;
-    state.ops.metrics.observe_request(&endpoint, &method, response.status(), started.elapsed());
+    state.ops.metrics.observe_request(&endpoint, method, response.status(), started.elapsed());
     response
 }
 
@@ -255,6 +259,13 @@ mod tests {
         assert_eq!(endpoint_label("/public/v1/query/get_whoami", None), "/public/v1/query/get_whoami");
         assert_eq!(endpoint_label("/public/v1/query/x%20y", None), "/public/v1/query/{unknown}");
         assert_eq!(endpoint_label("/nope", None), "unmatched");
+    }
+
+    #[test]
+    fn made_up_methods_share_one_label() {
+        assert_eq!(method_label(&axum::http::Method::POST), "POST");
+        let odd = axum::http::Method::from_bytes(b"XYZZY").expect("a token");
+        assert_eq!(method_label(&odd), "other");
     }
 
     #[test]

@@ -301,10 +301,12 @@ pub fn document() -> Value {
     for (path, content_type) in crate::console::asset_paths().into_iter().zip(crate::console::asset_types()) {
         paths.insert(path.clone(), get_operation(&path, "console", "Console asset", content_type));
     }
-    paths.insert(
-        AUTH_PROXY_KEYS.to_owned(),
-        get_operation(AUTH_PROXY_KEYS, "auth proxy", "The enclave's public keys, for clients to pin", JSON),
-    );
+    let mut keys = get_operation(AUTH_PROXY_KEYS, "auth proxy", "The enclave's public keys, for clients to pin", JSON);
+    keys["get"]["parameters"] = json!([{ "name": "organizationId", "in": "query", "required": false,
+        "description": "A page of another origin may read the keys (CORS) when this organization lists its origin \
+                        in allowedOrigins",
+        "schema": { "type": "string" } }]);
+    paths.insert(AUTH_PROXY_KEYS.to_owned(), keys);
     for flow in ProxyFlow::ALL {
         paths.insert(format!("{AUTH_PROXY_PREFIX}{}", flow.path()), proxy_operation(flow));
     }

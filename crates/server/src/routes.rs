@@ -20,11 +20,20 @@ pub struct ServerLimits {
     pub max_body_bytes: usize,
     /// Proxies whose `X-Forwarded-For` is believed.
     pub trusted_proxies: std::sync::Arc<[ipnet::IpNet]>,
+    /// Longest time to read a request body.
+    pub body_read_timeout: std::time::Duration,
+    /// The origins of the server's own pages (which need no CORS entry).
+    pub public_origins: std::sync::Arc<twofold_core::auth_proxy::PublicOrigins>,
 }
 
 impl Default for ServerLimits {
     fn default() -> Self {
-        ServerLimits { max_body_bytes: 1024 * 1024, trusted_proxies: std::sync::Arc::new([]) }
+        ServerLimits {
+            max_body_bytes: 1024 * 1024,
+            trusted_proxies: std::sync::Arc::new([]),
+            body_read_timeout: crate::ConnectionTimeouts::default().body,
+            public_origins: std::sync::Arc::default(),
+        }
     }
 }
 
@@ -61,6 +70,7 @@ pub fn router(state: AppState) -> Router {
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(TraceLayer::new_for_http().make_span_with(crate::ops::request_span))
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+        .layer(axum::middleware::map_response(crate::headers::secure))
 }
 
 async fn submit(State(s): State<AppState>, Path(name): Path<String>, req: Stamped) -> Response {
@@ -107,11 +117,23 @@ impl Stamped {
     }
 }
 
-/// The passkey page and its script, embedded in the binary (no files at run time).
+/// The passkey page, embedded in the binary (no files at run time); its one inline module
+/// script is allowed by its hash, nothing else inline is.
 pub(crate) async fn passkey_page() -> impl IntoResponse {
-    ([(axum::http::header::CONTENT_TYPE, "text/html; charset=utf-8")], include_str!("../../../web/passkey.html"))
+    static CSP: std::sync::LazyLock<String> =
+        std::sync::LazyLock::new(|| crate::headers::csp_allowing_inline(PASSKEY_PAGE));
+    (
+        [
+            (axum::http::header::CONTENT_TYPE, "text/html; charset=utf-8".to_owned()),
+            (axum::http::header::CONTENT_SECURITY_POLICY, CSP.clone()),
+        ],
+        PASSKEY_PAGE,
+    )
 }
 
+const PASSKEY_PAGE: &str = include_str!("../../../web/passkey.html");
+
+/// The passkey page's script.
 pub(crate) async fn webauthn_js() -> impl IntoResponse {
     ([(axum::http::header::CONTENT_TYPE, "text/javascript; charset=utf-8")], include_str!("../../../web/webauthn.js"))
 }

@@ -17,7 +17,11 @@ const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
 const IDLE_POLL: Duration = Duration::from_millis(250);
 
 /// POSTs signed webhook events with `ureq` (no redirects: a receiver cannot bounce
-/// signed events elsewhere).
+/// signed events elsewhere, nor to an address the check below did not see). Unless
+/// private targets are allowed, the connection goes only to addresses the endpoint's name
+/// resolves to at delivery time that are public ([`twofold_core::webhook::is_public`]):
+/// the check is made on the very addresses ureq then connects to, so DNS cannot answer
+/// one address to a check and another to the connection.
 #[derive(Debug, Clone)]
 pub struct HttpWebhookSender {
     agent: ureq::Agent,
@@ -25,19 +29,48 @@ pub struct HttpWebhookSender {
 
 impl Default for HttpWebhookSender {
     fn default() -> Self {
-        let agent = ureq::Agent::config_builder()
+        let config = ureq::Agent::config_builder()
             .timeout_global(Some(ATTEMPT_TIMEOUT))
             .http_status_as_error(false)
             .max_redirects(0)
-            .build()
-            .into();
+            .build();
+        let agent = ureq::Agent::with_parts(config, ureq::unversioned::transport::DefaultConnector::new(), PublicOnly);
         HttpWebhookSender { agent }
+    }
+}
+
+/// What members see of a failed attempt (`lastError`): no more than this, so the delivery
+/// log is no scanner of what the server can reach. The log keeps the detail.
+const UNREACHABLE: &str = "unreachable";
+/// `lastError` of an endpoint refused because it resolves to a non-public address.
+const REFUSED: &str = "refused: the endpoint resolves to a loopback, link-local or private address";
+
+/// Resolves like ureq does, then keeps the answer only if every address is public (or
+/// private targets are allowed).
+#[derive(Debug)]
+struct PublicOnly;
+
+impl ureq::unversioned::resolver::Resolver for PublicOnly {
+    fn resolve(
+        &self,
+        uri: &ureq::http::Uri,
+        config: &ureq::config::Config,
+        timeout: ureq::unversioned::transport::NextTimeout,
+    ) -> Result<ureq::unversioned::resolver::ResolvedSocketAddrs, ureq::Error> {
+        let addrs = ureq::unversioned::resolver::DefaultResolver::default().resolve(uri, config, timeout)?;
+        if twofold_core::webhook::private_targets_allowed()
+            || addrs.iter().all(|a| twofold_core::webhook::is_public(a.ip()))
+        {
+            return Ok(addrs);
+        }
+        Err(ureq::Error::Io(std::io::Error::new(std::io::ErrorKind::PermissionDenied, REFUSED)))
     }
 }
 
 #[async_trait]
 impl WebhookSender for HttpWebhookSender {
     async fn post(&self, url: &str, signature: &str, event_id: &str, body: &str) -> SendOutcome {
+        let event = event_id.to_owned();
         let (agent, url, signature, event_id, body) =
             (self.agent.clone(), url.to_owned(), signature.to_owned(), event_id.to_owned(), body.to_owned());
         let task = tokio::task::spawn_blocking(move || {
@@ -49,12 +82,19 @@ impl WebhookSender for HttpWebhookSender {
                 .send(body)
                 .map(|r| r.status().as_u16())
         });
-        match tokio::time::timeout(ATTEMPT_TIMEOUT + Duration::from_secs(1), task).await {
-            Ok(Ok(Ok(status))) => SendOutcome::Status(status),
-            Ok(Ok(Err(e))) => SendOutcome::Unreachable(e.to_string()),
-            Ok(Err(e)) => SendOutcome::Unreachable(format!("delivery task failed: {e}")),
-            Err(_) => SendOutcome::Unreachable(format!("no answer within {ATTEMPT_TIMEOUT:?}")),
-        }
+        let why = match tokio::time::timeout(ATTEMPT_TIMEOUT + Duration::from_secs(1), task).await {
+            Ok(Ok(Ok(status))) => return SendOutcome::Status(status),
+            Ok(Ok(Err(ureq::Error::Io(e))))
+                if e.kind() == std::io::ErrorKind::PermissionDenied && e.to_string() == REFUSED =>
+            {
+                return SendOutcome::Unreachable(REFUSED.to_owned());
+            }
+            Ok(Ok(Err(e))) => e.to_string(),
+            Ok(Err(e)) => format!("delivery task failed: {e}"),
+            Err(_) => format!("no answer within {ATTEMPT_TIMEOUT:?}"),
+        };
+        tracing::info!(event_id = %event, error = %why, "webhook receiver unreachable");
+        SendOutcome::Unreachable(UNREACHABLE.to_owned())
     }
 }
 

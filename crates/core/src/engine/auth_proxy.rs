@@ -143,6 +143,14 @@ impl Engine {
         self.enclave_keys().await
     }
 
+    /// Whether organization `org_id` has an auth proxy whose `allowedOrigins` list `origin`
+    /// (a page of another origin than the server's own); `false` for unknown organizations.
+    pub async fn auth_proxy_allows_origin(&self, org_id: &str, origin: &str) -> Result<bool> {
+        let mut tx = self.store.read().await?;
+        let Some(proxy) = tx.get_auth_proxy(org_id).await? else { return Ok(false) };
+        Ok(AuthProxyConfig::from_json(&proxy.config)?.allows_origin(origin))
+    }
+
     /// Runs one unauthenticated auth-proxy request as its organization's service user.
     /// `cross_origin` is the `Origin` of a browser page that is not the server's own: it must
     /// be in the organization's `allowedOrigins`, checked before anything else happens.

@@ -346,6 +346,7 @@ impl Engine {
             return Err(Error::NotFound(format!("unknown query endpoint `{}`", crypto::clip(path))));
         }
         let env: QueryEnvelope = req.parse()?;
+        query::check_fields(path, req.body)?;
         let caller = self.admit(req, &env.organization_id).await?;
         otp::refuse_attested(&caller)?;
         auth_proxy::refuse_query(&caller)?;

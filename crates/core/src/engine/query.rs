@@ -55,6 +55,81 @@ pub const QUERY_PATHS: &[&str] = &[
     "get_auth_proxy_config",
 ];
 
+/// The fields the body of query `path` may carry besides `organizationId`; `None` for a
+/// path this table lacks (every entry of [`QUERY_PATHS`] has one, a unit test checks).
+fn query_fields(path: &str) -> Option<&'static [&'static str]> {
+    const PAGE: &str = "paginationOptions";
+    Some(match path {
+        "whoami"
+        | "get_whoami"
+        | "get_organization"
+        | "list_users"
+        | "list_user_tags"
+        | "list_policies"
+        | "verify_audit_log"
+        | "get_session_signing_key"
+        | "get_enclave_keys"
+        | "list_mfa_enforcements"
+        | "get_session_profiles"
+        | "list_webhook_endpoints"
+        | "get_auth_proxy_config" => &[],
+        "get_user"
+        | "get_api_keys"
+        | "get_authenticators"
+        | "get_passkey_registration_options"
+        | "get_totp_authenticators"
+        | "get_recovery_codes_status"
+        | "list_sessions"
+        | "get_mfa_policies" => &["userId"],
+        "get_api_key" => &["apiKeyId"],
+        "list_suborgs" => &["filterType", "filterValue", PAGE],
+        "get_activity" | "get_policy_evaluations" => &["activityId"],
+        "list_activities" => &["filterByStatus", "filterByType", PAGE],
+        "get_policy" => &["policyId"],
+        "evaluate_activity" => &["userId", "activity"],
+        "list_audit_events" => &["actorUserId", "eventType", "outcome", "fromMs", "toMs", PAGE],
+        "get_ip_allowlist" | "get_ip_denylist" => &["publicKey"],
+        "get_authenticator" => &["authenticatorId"],
+        "get_mfa_enforcement" => &["targetOrganizationId"],
+        "get_mfa_policy" => &["userId", "mfaPolicyId"],
+        "get_mfa_status" => &["activityId", "userId"],
+        "get_session_profile" => &["sessionProfileId"],
+        "list_webhook_deliveries" => &["endpointId", "limit"],
+        _ => return None,
+    })
+}
+
+/// The fields of a submit body's envelope: a body carrying one was stamped for an activity.
+const SUBMIT_ENVELOPE: &[&str] = &["type", "timestampMs", "parameters"];
+
+/// Stamps bind to their endpoint: a query body carries only `organizationId` and the
+/// query's own fields. A body stamped for a submit endpoint (its `type`, `timestampMs`,
+/// `parameters`) or for another query (a field this one lacks) is refused, naming the field,
+/// so a stamp seen anywhere (a vote shown by `get_activity`, a log) cannot be replayed to
+/// read as its signer. Queries have no timestamp in Turnkey's wire format, so a query body
+/// itself stays replayable at its own endpoint (docs/SECURITY.md).
+pub(super) fn check_fields(path: &str, body: &[u8]) -> Result<()> {
+    let Ok(serde_json::Value::Object(fields)) = serde_json::from_slice::<Value>(body) else {
+        // Not an object: the envelope parser names what is wrong.
+        return Ok(());
+    };
+    let allowed = query_fields(path).unwrap_or(&[]);
+    let Some(extra) = fields.keys().find(|k| k.as_str() != "organizationId" && !allowed.contains(&k.as_str())) else {
+        return Ok(());
+    };
+    if SUBMIT_ENVELOPE.contains(&extra.as_str()) {
+        return Err(Error::invalid(format!(
+            "`{extra}`: a query body has no activity envelope (type, timestampMs, parameters); this body was made \
+             for a submit endpoint, and its stamp is valid only there"
+        )));
+    }
+    let expected = if allowed.is_empty() { "none".to_owned() } else { allowed.join(", ") };
+    Err(Error::invalid(format!(
+        "`{}`: query {path} has no such field (it takes organizationId and: {expected})",
+        crypto::clip(extra)
+    )))
+}
+
 /// Default and largest page sizes for paginated lists.
 const DEFAULT_LIMIT: i64 = 10;
 const MAX_LIMIT: i64 = 100;
@@ -575,4 +650,32 @@ async fn registration_options(engine: &super::Engine, caller: &Caller, body: &[u
             .await?;
     tx.commit().await?;
     Ok(options)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_query_names_its_fields() {
+        for path in QUERY_PATHS {
+            assert!(query_fields(path).is_some(), "query {path} has no entry in query_fields");
+        }
+    }
+
+    #[test]
+    fn submit_bodies_and_foreign_fields_are_refused_by_name() {
+        let submit =
+            br#"{"type":"ACTIVITY_TYPE_CREATE_USERS_V3","timestampMs":"1","organizationId":"o","parameters":{}}"#;
+        let err = check_fields("list_users", submit).expect_err("refused").to_string();
+        assert!(err.contains("`type`") && err.contains("submit endpoint"), "{err}");
+        let err = check_fields("get_user", br#"{"organizationId":"o","userId":"u","activityId":"a"}"#)
+            .expect_err("refused")
+            .to_string();
+        assert!(err.contains("`activityId`") && err.contains("get_user"), "{err}");
+        assert!(check_fields("get_user", br#"{"organizationId":"o","userId":"u"}"#).is_ok());
+        assert!(
+            check_fields("list_audit_events", br#"{"organizationId":"o","paginationOptions":{"limit":"5"}}"#).is_ok()
+        );
+    }
 }
