@@ -194,9 +194,7 @@ fn forged_proofs(server: &TestServer, attacker: &Client, alice: &Victim, skew_se
     // can start one at all.
     if let Ok(started) = attacker.init_otp(json!({ "otpType": "OTP_TYPE_EMAIL", "contact": "mallory@evil.example" })) {
         let pinned = attacker.enclave_signing_key().expect("enclave key");
-        let path =
-            twofold_enclave::Outbox::list(&server.data_dir().join("outbox")).expect("outbox").pop().expect("mail");
-        let code = twofold_testkit::otp_code_in(&twofold_enclave::Outbox::read(&path).expect("mail").body);
+        let code = support::latest_code_to(server, "mallory@evil.example");
         let token = attacker.verify_otp(&started, &pinned, &code, &new_key()).expect("verified");
         proofs.push(json!({ "verificationToken": token }));
     }

@@ -198,12 +198,19 @@ pub fn proxy(client: &Client, name: &str, body: Value) -> ApiResponse {
     client.post_with_headers(&format!("/auth-proxy/v1/{name}"), body.to_string().as_bytes(), &[]).expect("sent")
 }
 
-/// The newest message in the server's dev outbox, as `(to, body)`.
-pub fn latest_mail(server: &TestServer) -> (String, String) {
-    let path =
-        twofold_enclave::Outbox::list(&server.data_dir().join("outbox")).expect("outbox").pop().expect("a message");
-    let message = twofold_enclave::Outbox::read(&path).expect("message");
-    (message.to, message.body)
+/// The one-time code in the newest message of the server's dev outbox sent to `to` (notices
+/// to other addresses may be newer).
+pub fn latest_code_to(server: &TestServer, to: &str) -> String {
+    let mut paths = twofold_enclave::Outbox::list(&server.data_dir().join("outbox")).expect("outbox");
+    paths.sort();
+    let body = paths
+        .iter()
+        .rev()
+        .map(|p| twofold_enclave::Outbox::read(p).expect("message"))
+        .find(|m| m.to == to && m.body.lines().any(|l| l.starts_with("    ")))
+        .unwrap_or_else(|| panic!("no code was sent to {to}"))
+        .body;
+    twofold_testkit::otp_code_in(&body)
 }
 
 /// Email-code sign-in through `org`'s auth proxy for `email`, bound to `key`: otp_init, the
@@ -220,9 +227,7 @@ pub fn proxy_login(
     if started.status != 200 {
         return started;
     }
-    let (to, body) = latest_mail(server);
-    assert_eq!(to, email, "the code went to the address asked for");
-    let code = twofold_testkit::otp_code_in(&body);
+    let code = latest_code_to(server, email);
     let pinned = client.enclave_signing_key().expect("enclave key");
     let bundle = started.body["otpEncryptionTargetBundle"].as_str().expect("bundle");
     let attempt = encrypt_attempt(bundle, &pinned, &code, &key.public_key_hex()).expect("sealed");
@@ -253,7 +258,7 @@ pub fn anonymous_sign_up(server: &TestServer, root: &Client, email: &str, key: &
         resp.body
     };
     let started = answer("otp_init", json!({ "organizationId": org, "contact": email }));
-    let code = twofold_testkit::otp_code_in(&latest_mail(server).1);
+    let code = latest_code_to(server, email);
     let pinned = root.enclave_signing_key().expect("enclave key");
     let bundle = started["otpEncryptionTargetBundle"].as_str().expect("bundle");
     let attempt = encrypt_attempt(bundle, &pinned, &code, &key.public_key_hex()).expect("sealed");
