@@ -127,7 +127,7 @@ fn metrics_count_requests_activities_otp_lockouts_and_deliveries() {
     let server = TestServer::start(
         BIN,
         Backend::Sqlite,
-        &["--metrics-token-file", &token_arg, "--otp-inits-per-ip-per-minute", "1", "--webhook-allow-private"],
+        &["--metrics-token-file", &token_arg, "--otp-sends-per-contact-per-hour", "1", "--webhook-allow-private"],
     );
     assert_eq!(get(&server, "/metrics", None).0, 401, "no token");
     assert_eq!(get(&server, "/metrics", Some("wrong-token-wrong-token")).0, 401, "wrong token");
@@ -146,7 +146,8 @@ fn metrics_count_requests_activities_otp_lockouts_and_deliveries() {
             .expect("sent")
     };
     assert_eq!(otp("first").status, 200);
-    assert_eq!(otp("second").status, 429, "one INIT_OTP per address and minute");
+    // The organization's own (authenticated) sends are limited per contact, never per client address.
+    assert_eq!(otp("second").status, 429, "one INIT_OTP per contact and hour");
 
     let deadline = Instant::now() + Duration::from_secs(20);
     let text = loop {

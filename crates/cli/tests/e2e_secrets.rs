@@ -223,7 +223,7 @@ fn planted_secrets_are_never_stored_answered_or_logged(backend: Backend) {
 
     // Every answer a member gets: carol (no policies), alice and root.
     for (who, client) in [("carol", &carol), ("alice", &alice), ("root", &root)] {
-        let listed = ok(client.query("list_activities", json!({ "limit": 100 })));
+        let listed = ok(client.query("list_activities", json!({ "paginationOptions": { "limit": "100" } })));
         let activities = listed["activities"].as_array().expect("activities");
         assert!(activities.len() >= 8, "{who} sees the activities: {listed}");
         assert_absent(&format!("list_activities as {who}"), &listed.to_string(), &planted);
@@ -232,14 +232,14 @@ fn planted_secrets_are_never_stored_answered_or_logged(backend: Backend) {
             assert_absent(&format!("get_activity as {who}"), &one.to_string(), &planted);
         }
     }
-    let audit = ok(root.query("list_audit_events", json!({ "limit": 1000 })));
+    let audit = ok(root.query("list_audit_events", json!({ "paginationOptions": { "limit": "100" } })));
     assert_absent("list_audit_events", &audit.to_string(), &planted);
     assert_absent("the database", &database_text(&server, backend), &planted);
     assert_absent("the server log", &server.log(), &planted);
 
     // The webhook secret is where a vote's stamped message had it, sealed; with the
     // secrets key the exact signed body comes back and alice's stamp verifies over it.
-    let listed = ok(root.query("list_activities", json!({ "limit": 100 })));
+    let listed = ok(root.query("list_activities", json!({ "paginationOptions": { "limit": "100" } })));
     let held = listed["activities"]
         .as_array()
         .expect("activities")

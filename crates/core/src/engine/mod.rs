@@ -346,8 +346,9 @@ impl Engine {
             return Err(Error::NotFound(format!("unknown query endpoint `{}`", crypto::clip(path))));
         }
         let env: QueryEnvelope = req.parse()?;
-        query::check_fields(path, req.body)?;
         let caller = self.admit(req, &env.organization_id).await?;
+        // After admission: an anonymous caller learns nothing about what a query takes.
+        query::check_fields(path, req.body)?;
         otp::refuse_attested(&caller)?;
         auth_proxy::refuse_query(&caller)?;
         self.gate_query(req, &caller, path).await?;
