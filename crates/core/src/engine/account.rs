@@ -48,7 +48,12 @@ fn second_factor_bound_by(f: &Factor, at: i64) -> bool {
         // Email and SMS codes are not authenticators an account is bound to here.
         FactorKind::EmailOtp | FactorKind::SmsOtp => false,
     };
-    usable && f.bound_at.is_some_and(|b| b <= at)
+    usable && bound_by(f, at)
+}
+
+/// Whether `f` was bound (became usable for authentication) by `at`, ms.
+pub(super) fn bound_by(f: &Factor, at: i64) -> bool {
+    f.bound_at.is_some_and(|b| b <= at)
 }
 
 /// The method a factor of `kind` is proven by.

@@ -556,7 +556,7 @@ async fn check_recovery_code(
 
 /// Whether `f` was bound by `bound_by` (ms), when that limit is set.
 fn bound_in_time(f: &Factor, bound_by: Option<i64>) -> bool {
-    bound_by.is_none_or(|at| f.bound_at.is_some_and(|b| b <= at))
+    bound_by.is_none_or(|at| super::account::bound_by(f, at))
 }
 
 /// Passkey registration options for `user`, with the ceremony stored for `create_authenticators`.
