@@ -16,8 +16,9 @@ use twofold_core::otp::{
     TokenClaims,
 };
 use twofold_enclave::{
-    Deliverer, Delivery, EmailCustomization, Enclave, EnclaveApi, EnclaveConfig, EnclaveKeys, InitOtpRequest, OtpType,
-    RemoteEnclave, SmtpConfig, SmtpTls, VerifyOtpRequest, VerifyOutcome, WebhookAuth, WebhookConfig, WebhookFormat,
+    DeliverOtpRequest, Deliverer, Delivery, EmailCustomization, Enclave, EnclaveApi, EnclaveConfig, EnclaveKeys,
+    InitOtpRequest, OtpType, RemoteEnclave, SmtpConfig, SmtpTls, VerifyOtpRequest, VerifyOutcome, WebhookAuth,
+    WebhookConfig, WebhookFormat,
 };
 
 use crate::CliError;
@@ -101,7 +102,8 @@ pub struct OtpArgs {
     /// anonymous (auth proxy) and authenticated callers [default: 10].
     #[arg(long, env = "TWOFOLD_OTP_SENDS_PER_CONTACT_PER_HOUR", value_name = "N")]
     pub otp_sends_per_contact_per_hour: Option<u32>,
-    /// Unverified, unexpired codes anonymous callers may have open in one organization [default: 1000].
+    /// Unverified, unexpired codes anonymous callers may have open in one organization; at the cap a
+    /// client prefix with no open code still gets one, up to twice the cap [default: 1000].
     #[arg(long, env = "TWOFOLD_OTP_INFLIGHT_PER_ORG", value_name = "N")]
     pub otp_inflight_per_org: Option<u32>,
     /// Anonymous INIT_OTP requests per client prefix (/32 IPv4, /64 IPv6) per rolling minute [default: 30].
@@ -268,6 +270,8 @@ impl OtpEnclave for EnclavePort {
                 reply_to: r.reply_to,
             }),
             sms_template: r.sms_template,
+            // Sent by `deliver` once the flow is committed, never under a database lock.
+            defer_delivery: true,
             now_ms: ms(r.now_ms),
         };
         let started = self.0.init_otp(request).await.map_err(domain_error)?;
@@ -277,6 +281,22 @@ impl OtpEnclave for EnclavePort {
             sealed_state: started.sealed_state.as_str().to_owned(),
             expires_at_ms: signed_ms(started.expires_at_ms),
         })
+    }
+
+    async fn deliver(
+        &self,
+        otp_id: &str,
+        organization_id: &str,
+        sealed_state: &str,
+        now_ms: i64,
+    ) -> twofold_core::Result<()> {
+        let request = DeliverOtpRequest {
+            otp_id: otp_id.to_owned(),
+            organization_id: organization_id.to_owned(),
+            sealed_state: twofold_enclave::SealedState::new(sealed_state),
+            now_ms: ms(now_ms),
+        };
+        self.0.deliver_otp(request).await.map_err(domain_error)
     }
 
     async fn check(&self, a: OtpAttempt) -> twofold_core::Result<OtpChecked> {
@@ -394,6 +414,7 @@ mod tests {
                 })
                 .await
                 .unwrap();
+            port.deliver(&started.otp_id, "org", &started.sealed_state, T0).await.unwrap();
             let path = Outbox::list(outbox.path()).unwrap().pop().unwrap();
             let code = Outbox::read(&path).unwrap().body.split(' ').next().unwrap().to_owned();
             std::fs::remove_file(path).unwrap();

@@ -200,6 +200,17 @@ fn planted_secrets_are_never_stored_answered_or_logged(backend: Backend) {
     assert_eq!((resent.status, status(&resent.body)), (200, "ACTIVITY_STATUS_COMPLETED"), "{}", resent.body);
     planted.push(recovery);
 
+    // A verification token is shown once, to the request that verified the code: neither the
+    // flow nor the stored activity keeps it, so no member reads a proof of someone's contact.
+    let started = root
+        .init_otp(json!({ "otpType": "OTP_TYPE_EMAIL", "contact": "dora@example.com", "appName": "Acme" }))
+        .expect("init_otp");
+    let pinned = root.enclave_signing_key().expect("enclave key");
+    let code = support::latest_code_to(&server, "dora@example.com");
+    let token = root.verify_otp(&started, &pinned, &code, &twofold_testkit::new_key()).expect("verify_otp");
+    assert!(token.len() > 100, "the answer carries the token: {token}");
+    planted.push(token);
+
     // Both endpoints sign with the secret they were given, so the signer opened it.
     let deadline = Instant::now() + Duration::from_secs(30);
     let seen = loop {

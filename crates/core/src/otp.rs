@@ -176,8 +176,11 @@ pub struct EnclavePublicKeys {
 pub trait OtpEnclave: Send + Sync + Debug {
     /// The signing public keys.
     async fn public_keys(&self) -> Result<EnclavePublicKeys>;
-    /// Generates and delivers a code; delivery failures are errors naming the transport.
+    /// Generates a code and seals it with its message; nothing is sent yet.
     async fn start(&self, request: OtpStart) -> Result<OtpStarted>;
+    /// Delivers a started flow's code from its sealed state; failures are errors naming the
+    /// transport, and a finished or expired flow is refused.
+    async fn deliver(&self, otp_id: &str, organization_id: &str, sealed_state: &str, now_ms: i64) -> Result<()>;
     /// Checks an attempt. Malformed input is an error that costs no attempt.
     async fn check(&self, attempt: OtpAttempt) -> Result<OtpChecked>;
     /// Checks a verification token's signature, shape and expiry.
@@ -192,7 +195,8 @@ pub struct OtpConfig {
     /// Codes sent to one contact per rolling hour, counted separately for anonymous callers
     /// (the auth proxy) and for the organization's authenticated callers.
     pub sends_per_contact_per_hour: u32,
-    /// Unverified, unexpired codes anonymous callers may have open in one organization.
+    /// Unverified, unexpired codes anonymous callers may have open in one organization (a client
+    /// prefix with no open code still gets one past it, up to twice this).
     pub inflight_per_org: u32,
     /// Anonymous INIT_OTP requests one client prefix (/32 IPv4, /64 IPv6) may make per rolling minute.
     pub inits_per_ip_per_minute: u32,
@@ -280,6 +284,10 @@ pub struct OtpFlow {
     pub expires_at: i64,
     /// Last change, ms.
     pub updated_at: i64,
+    /// While its code is owed a delivery: when the outbox worker may (re)try it, ms.
+    pub deliver_after: Option<i64>,
+    /// Delivery attempts made.
+    pub delivery_attempts: i64,
 }
 
 /// How many events of one kind fall in a window, and when the oldest happened.

@@ -251,10 +251,16 @@ pub trait StoreTx: Send {
     async fn insert_otp_flow(&mut self, flow: &OtpFlow) -> StoreResult<()>;
     /// The flow an INIT or a successful VERIFY activity with this fingerprint belongs to.
     async fn otp_flow_by_fingerprint(&mut self, fingerprint: &str) -> StoreResult<Option<OtpFlow>>;
+    /// Leases up to `limit` flows whose code is owed a delivery that is due at `now` (sets their
+    /// `deliver_after` to `lease_until`) and forgets the deliveries of expired codes.
+    async fn lease_otp_deliveries(&mut self, now: i64, lease_until: i64, limit: i64) -> StoreResult<Vec<OtpFlow>>;
     /// Reads a flow by its enclave id and locks it until the transaction ends.
     async fn lock_otp_flow(&mut self, org_id: &str, otp_id: &str) -> StoreResult<Option<OtpFlow>>;
-    /// Rewrites a flow's enclave id, state, status, token, verifying fingerprint, expiry and `updated_at`.
+    /// Rewrites a flow's enclave id, state, status, token, verifying fingerprint, expiry and
+    /// `updated_at` (never its delivery state: see [`StoreTx::set_otp_delivery`]).
     async fn update_otp_flow(&mut self, flow: &OtpFlow) -> StoreResult<()>;
+    /// Sets only a flow's delivery state, so a delivery result never overwrites an attempt's.
+    async fn set_otp_delivery(&mut self, id: &str, deliver_after: Option<i64>, attempts: i64) -> StoreResult<()>;
     /// Records a verification token as spent; `false` if it already was.
     async fn use_verification_token(
         &mut self,

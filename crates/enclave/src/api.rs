@@ -4,7 +4,10 @@ use async_trait::async_trait;
 
 use crate::error::Result;
 use crate::jwt::VerificationClaims;
-use crate::otp::{Enclave, InitOtpRequest, InitOtpResponse, Notice, PublicKeys, VerifyOtpRequest, VerifyOtpResponse};
+use crate::otp::{
+    DeliverOtpRequest, Enclave, InitOtpRequest, InitOtpResponse, Notice, PublicKeys, VerifyOtpRequest,
+    VerifyOtpResponse,
+};
 
 /// Everything the coordinator may ask of the enclave. Implemented by [`Enclave`] (in-process)
 /// and [`crate::RemoteEnclave`] (a separate `twofold enclave` process).
@@ -12,8 +15,10 @@ use crate::otp::{Enclave, InitOtpRequest, InitOtpResponse, Notice, PublicKeys, V
 pub trait EnclaveApi: Send + Sync {
     /// The enclave's public keys.
     async fn public_keys(&self) -> Result<PublicKeys>;
-    /// Starts an OTP flow: generates and delivers a code.
+    /// Starts an OTP flow: generates a code and delivers it, unless the request defers that.
     async fn init_otp(&self, request: InitOtpRequest) -> Result<InitOtpResponse>;
+    /// Delivers a deferred code from the flow's sealed state.
+    async fn deliver_otp(&self, request: DeliverOtpRequest) -> Result<()>;
     /// Checks one encrypted attempt; persist the returned sealed state whatever the outcome.
     async fn verify_otp(&self, request: VerifyOtpRequest) -> Result<VerifyOtpResponse>;
     /// Checks a verification token (signature, shape, expiry at `now_ms`).
@@ -30,6 +35,10 @@ impl EnclaveApi for Enclave {
 
     async fn init_otp(&self, request: InitOtpRequest) -> Result<InitOtpResponse> {
         Enclave::init_otp(self, request).await
+    }
+
+    async fn deliver_otp(&self, request: DeliverOtpRequest) -> Result<()> {
+        Enclave::deliver_otp(self, request).await
     }
 
     async fn verify_otp(&self, request: VerifyOtpRequest) -> Result<VerifyOtpResponse> {

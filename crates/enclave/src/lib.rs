@@ -29,9 +29,9 @@ pub use jwt::{VerificationClaims, verify_with_public_key};
 pub use keys::EnclaveKeys;
 pub use otp::{
     DEFAULT_EXPIRATION_SECONDS, DEFAULT_MAX_ATTEMPTS, DEFAULT_OTP_LENGTH, DEFAULT_TOKEN_EXPIRATION_SECONDS,
-    EmailCustomization, Enclave, EnclaveConfig, InitOtpRequest, InitOtpResponse, MAX_EXPIRATION_SECONDS,
-    MAX_MAX_ATTEMPTS, MAX_TOKEN_EXPIRATION_SECONDS, Notice, OtpType, PublicKeys, Verified, VerifyOtpRequest,
-    VerifyOtpResponse, VerifyOutcome,
+    DeliverOtpRequest, EmailCustomization, Enclave, EnclaveConfig, InitOtpRequest, InitOtpResponse,
+    MAX_EXPIRATION_SECONDS, MAX_MAX_ATTEMPTS, MAX_TOKEN_EXPIRATION_SECONDS, Notice, OtpType, PublicKeys, Verified,
+    VerifyOtpRequest, VerifyOtpResponse, VerifyOutcome,
 };
 pub use seal::SealedState;
 pub use socket::{

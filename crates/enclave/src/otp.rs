@@ -1,4 +1,5 @@
-//! The OTP flows: `init_otp` (generate, deliver, seal) and `verify_otp` (open, check, count, token).
+//! The OTP flows: `init_otp` (generate, seal, and deliver unless deferred), `deliver_otp` (open,
+//! deliver a deferred code) and `verify_otp` (open, check, count, token).
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -113,6 +114,23 @@ pub struct InitOtpRequest {
     /// SMS text template; must contain `{{.OtpCode}}`, may contain `{{.AppName}}`.
     #[serde(default)]
     pub sms_template: Option<String>,
+    /// Leave delivery to a later [`Enclave::deliver_otp`] (the coordinator sends once the flow
+    /// is committed, so no database lock waits on a mail server). Default: deliver now.
+    #[serde(default)]
+    pub defer_delivery: bool,
+    /// The caller's clock, milliseconds since the epoch.
+    pub now_ms: u64,
+}
+
+/// Deliver the code of a flow started with `defer_delivery` (again, if an earlier try failed).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeliverOtpRequest {
+    /// The flow's id.
+    pub otp_id: String,
+    /// Its organization.
+    pub organization_id: String,
+    /// The flow's latest sealed state.
+    pub sealed_state: SealedState,
     /// The caller's clock, milliseconds since the epoch.
     pub now_ms: u64,
 }
@@ -268,9 +286,65 @@ struct OtpState {
     attempts_used: u32,
     max_attempts: u32,
     consumed: bool,
+    /// How the message presents itself (kept so a deferred delivery can build it).
+    #[serde(default)]
+    app_name: String,
+    #[serde(default)]
+    #[zeroize(skip)]
+    email_customization: Option<EmailCustomization>,
+    #[serde(default)]
+    sms_template: Option<String>,
 }
 
 impl OtpState {
+    /// The message that carries the code, as the flow's request asked for it.
+    fn message(&self) -> OutgoingMessage {
+        let mins = minutes(self.expires_at_ms.saturating_sub(self.created_at_ms) / 1000);
+        let app = &self.app_name;
+        match self.otp_type {
+            OtpType::Email => {
+                let custom = self.email_customization.clone().unwrap_or_default();
+                let subject = custom
+                    .subject_template
+                    .as_deref()
+                    .unwrap_or("{{appName}} verification code")
+                    .replace("{{appName}}", app);
+                let text = format!(
+                    "Your {app} verification code is:\n\n    {code}\n\nIt expires in {mins} minute{s}.\n\n\
+                     If you did not ask for this code, ignore this email.\n\
+                     Never share the code with anyone.\n",
+                    code = self.code,
+                    s = if mins == 1 { "" } else { "s" },
+                );
+                OutgoingMessage {
+                    channel: Channel::Email,
+                    to: self.contact.clone(),
+                    subject,
+                    text,
+                    sender_name: custom.sender_name,
+                    reply_to: custom.reply_to,
+                }
+            }
+            OtpType::Sms => {
+                let text = match &self.sms_template {
+                    Some(t) => t.replace("{{.AppName}}", app).replace("{{.OtpCode}}", &self.code),
+                    None => format!(
+                        "{code} is your {app} code. It expires in {mins} min. Never share it.",
+                        code = self.code
+                    ),
+                };
+                OutgoingMessage {
+                    channel: Channel::Sms,
+                    to: self.contact.clone(),
+                    subject: format!("{app} code"),
+                    text,
+                    sender_name: None,
+                    reply_to: None,
+                }
+            }
+        }
+    }
+
     /// Once a flow is finished its code and key are worthless to keep: drop them from the state.
     fn wipe_secrets(&mut self) {
         self.code.zeroize();
@@ -389,9 +463,10 @@ impl Enclave {
         }
     }
 
-    /// Generates a code, delivers it, and returns the flow id, the signed target bundle and the sealed state.
+    /// Generates a code, delivers it (unless `defer_delivery`), and returns the flow id, the signed
+    /// target bundle and the sealed state.
     ///
-    /// Nothing is returned when delivery fails: the code is then gone for good.
+    /// Nothing is returned when an immediate delivery fails: the code is then gone for good.
     pub async fn init_otp(&self, req: InitOtpRequest) -> Result<InitOtpResponse> {
         check_id(&req.organization_id, "organization_id")?;
         check_text(&req.app_name, "app_name", 100)?;
@@ -442,6 +517,9 @@ impl Enclave {
             attempts_used: 0,
             max_attempts: self.config.max_attempts,
             consumed: false,
+            app_name: req.app_name.clone(),
+            email_customization: req.email_customization.clone(),
+            sms_template: req.sms_template.clone(),
         };
         let sealed_state = self.seal_state(&otp_id, &req.organization_id, &state)?;
         let otp_encryption_target_bundle = bundle::signed_target_bundle(
@@ -454,53 +532,44 @@ impl Enclave {
             },
         )?;
 
-        let mins = minutes(expiration);
-        let message = match req.otp_type {
-            OtpType::Email => {
-                let subject = custom
-                    .subject_template
-                    .as_deref()
-                    .unwrap_or("{{appName}} verification code")
-                    .replace("{{appName}}", &req.app_name);
-                let text = format!(
-                    "Your {app} verification code is:\n\n    {code}\n\nIt expires in {mins} minute{s}.\n\n\
-                     If you did not ask for this code, ignore this email.\n\
-                     Never share the code with anyone.\n",
-                    app = req.app_name,
-                    code = code.as_str(),
-                    s = if mins == 1 { "" } else { "s" },
-                );
-                OutgoingMessage {
-                    channel: Channel::Email,
-                    to: req.contact.clone(),
-                    subject,
-                    text,
-                    sender_name: custom.sender_name.clone(),
-                    reply_to: custom.reply_to.clone(),
-                }
-            }
-            OtpType::Sms => {
-                let text = match &req.sms_template {
-                    Some(t) => t.replace("{{.AppName}}", &req.app_name).replace("{{.OtpCode}}", code.as_str()),
-                    None => format!(
-                        "{code} is your {app} code. It expires in {mins} min. Never share it.",
-                        code = code.as_str(),
-                        app = req.app_name
-                    ),
-                };
-                OutgoingMessage {
-                    channel: Channel::Sms,
-                    to: req.contact.clone(),
-                    subject: format!("{} code", req.app_name),
-                    text,
-                    sender_name: None,
-                    reply_to: None,
-                }
-            }
-        };
-        self.delivery.send(&message).await?;
-        tracing::info!(otp_id, otp_type = req.otp_type.as_str(), expires_at_ms, "OTP initiated");
+        if !req.defer_delivery {
+            self.delivery.send(&state.message()).await?;
+        }
+        tracing::info!(
+            otp_id,
+            otp_type = req.otp_type.as_str(),
+            expires_at_ms,
+            deferred = req.defer_delivery,
+            "OTP initiated"
+        );
         Ok(InitOtpResponse { otp_id, otp_encryption_target_bundle, sealed_state, expires_at_ms })
+    }
+
+    /// Delivers the code of a flow started with `defer_delivery`, from its latest sealed state;
+    /// refused once the code is verified, burned or expired (there is nothing left worth sending).
+    pub async fn deliver_otp(&self, req: DeliverOtpRequest) -> Result<()> {
+        check_id(&req.otp_id, "otp_id")?;
+        check_id(&req.organization_id, "organization_id")?;
+        let plaintext = seal::open(&self.keys, &req.otp_id, &req.organization_id, &req.sealed_state)?;
+        let mut state: OtpState = serde_json::from_slice(&plaintext)
+            .map_err(|_| Error::SealedState("sealed state opened but is not OTP state".into()))?;
+        drop(plaintext);
+        self.ledger.lock().unwrap_or_else(|p| p.into_inner()).raise(&req.otp_id, &mut state);
+        let over = if state.consumed {
+            Some("was verified already")
+        } else if state.attempts_used >= state.max_attempts {
+            Some("is burned by wrong attempts")
+        } else if req.now_ms >= state.expires_at_ms {
+            Some("has expired")
+        } else {
+            None
+        };
+        if let Some(why) = over {
+            return Err(Error::InvalidInput(format!("not delivered: the code {why}")));
+        }
+        self.delivery.send(&state.message()).await?;
+        tracing::info!(otp_id = req.otp_id, otp_type = state.otp_type.as_str(), "OTP delivered");
+        Ok(())
     }
 
     /// Checks one encrypted attempt. Always returns the new sealed state with the outcome.
@@ -664,6 +733,7 @@ mod tests {
             expiration_seconds: None,
             email_customization: None,
             sms_template: None,
+            defer_delivery: false,
             now_ms: T0,
         }
     }
@@ -744,6 +814,40 @@ mod tests {
         // Replaying the pre-success state to this enclave process does not revive the code.
         let replay = f.verify(&init.otp_id, &init.sealed_state, f.attempt(&init, &code), T0 + 3000).unwrap();
         assert_eq!(replay.outcome, VerifyOutcome::AlreadyUsed);
+    }
+
+    #[tokio::test]
+    async fn a_deferred_code_is_sent_by_deliver_otp_and_never_once_it_is_finished() {
+        let f = fixture(5);
+        let mut req = init_request(OtpType::Sms, "+15551234567");
+        req.defer_delivery = true;
+        req.sms_template = Some("{{.AppName}}: {{.OtpCode}}".into());
+        let init = f.enclave.init_otp(req).await.unwrap();
+        assert!(Outbox::list(f.outbox.path()).unwrap().is_empty(), "nothing is sent before deliver_otp");
+        let deliver = |state: &SealedState, now_ms: u64| DeliverOtpRequest {
+            otp_id: init.otp_id.clone(),
+            organization_id: "org-1".into(),
+            sealed_state: state.clone(),
+            now_ms,
+        };
+        // Bound to its flow: another organization's name does not open it.
+        let mut elsewhere = deliver(&init.sealed_state, T0 + 1);
+        elsewhere.organization_id = "org-2".into();
+        assert!(matches!(f.enclave.deliver_otp(elsewhere).await, Err(Error::SealedState(_))));
+        f.enclave.deliver_otp(deliver(&init.sealed_state, T0 + 1)).await.unwrap();
+        let files = Outbox::list(f.outbox.path()).unwrap();
+        let msg = Outbox::read(files.last().unwrap()).unwrap();
+        let code = msg.body.strip_prefix("Acme: ").unwrap().trim().to_owned();
+        assert_eq!((files.len(), msg.to.as_str(), code.len()), (1, "+15551234567", 9));
+        // Past its lifetime, or once verified, there is nothing left worth sending.
+        let late = f.enclave.deliver_otp(deliver(&init.sealed_state, T0 + 300_000)).await.unwrap_err();
+        assert!(late.to_string().contains("expired"), "{late}");
+        let r = f.verify(&init.otp_id, &init.sealed_state, f.attempt(&init, &code), T0 + 2).unwrap();
+        assert!(matches!(r.outcome, VerifyOutcome::Verified(_)));
+        // Not even from the state before the success (the ledger remembers it).
+        let used = f.enclave.deliver_otp(deliver(&init.sealed_state, T0 + 3)).await.unwrap_err();
+        assert!(used.to_string().contains("verified already"), "{used}");
+        assert_eq!(Outbox::list(f.outbox.path()).unwrap().len(), 1);
     }
 
     #[tokio::test]

@@ -19,7 +19,10 @@ use tokio::sync::Semaphore;
 use crate::api::EnclaveApi;
 use crate::error::{Error, Result, fill_random};
 use crate::jwt::VerificationClaims;
-use crate::otp::{Enclave, InitOtpRequest, InitOtpResponse, Notice, PublicKeys, VerifyOtpRequest, VerifyOtpResponse};
+use crate::otp::{
+    DeliverOtpRequest, Enclave, InitOtpRequest, InitOtpResponse, Notice, PublicKeys, VerifyOtpRequest,
+    VerifyOtpResponse,
+};
 
 /// The protocol version this build speaks.
 pub const PROTOCOL_VERSION: u64 = 1;
@@ -37,6 +40,7 @@ const DEFAULT_CALL_TIMEOUT: Duration = Duration::from_secs(60);
 enum Request {
     PublicKeys,
     InitOtp(InitOtpRequest),
+    DeliverOtp(DeliverOtpRequest),
     VerifyOtp(VerifyOtpRequest),
     VerifyToken { token: String, now_ms: u64 },
     SendNotice(Notice),
@@ -47,6 +51,7 @@ impl Request {
         match self {
             Request::PublicKeys => "public_keys",
             Request::InitOtp(_) => "init_otp",
+            Request::DeliverOtp(_) => "deliver_otp",
             Request::VerifyOtp(_) => "verify_otp",
             Request::VerifyToken { .. } => "verify_token",
             Request::SendNotice(_) => "send_notice",
@@ -215,6 +220,7 @@ async fn handle(enclave: &dyn EnclaveApi, line: &[u8], options: ServeOptions) ->
         let now = system_now_ms()?;
         match &mut request {
             Request::InitOtp(r) => r.now_ms = now,
+            Request::DeliverOtp(r) => r.now_ms = now,
             Request::VerifyOtp(r) => r.now_ms = now,
             Request::VerifyToken { now_ms, .. } => *now_ms = now,
             Request::PublicKeys | Request::SendNotice(_) => {}
@@ -224,6 +230,7 @@ async fn handle(enclave: &dyn EnclaveApi, line: &[u8], options: ServeOptions) ->
     let result = match request {
         Request::PublicKeys => to_value(enclave.public_keys().await?),
         Request::InitOtp(r) => to_value(enclave.init_otp(r).await?),
+        Request::DeliverOtp(r) => enclave.deliver_otp(r).await.map(|()| Value::Null),
         Request::VerifyOtp(r) => to_value(enclave.verify_otp(r).await?),
         Request::VerifyToken { token, now_ms } => to_value(enclave.verify_token(token, now_ms).await?),
         Request::SendNotice(n) => enclave.send_notice(n).await.map(|()| Value::Null),
@@ -318,6 +325,11 @@ impl EnclaveApi for RemoteEnclave {
 
     async fn init_otp(&self, request: InitOtpRequest) -> Result<InitOtpResponse> {
         self.call(Request::InitOtp(request)).await
+    }
+
+    async fn deliver_otp(&self, request: DeliverOtpRequest) -> Result<()> {
+        let _: Value = self.call(Request::DeliverOtp(request)).await?;
+        Ok(())
     }
 
     async fn verify_otp(&self, request: VerifyOtpRequest) -> Result<VerifyOtpResponse> {

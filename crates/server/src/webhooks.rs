@@ -109,7 +109,8 @@ pub fn spawn_outbox_worker(
         let sender = CountingSender { inner: HttpWebhookSender::default(), metrics: metrics.clone() };
         let notifier = CountingNotifier { inner: notifier, metrics };
         loop {
-            match engine.deliver_outbox(&sender, &notifier).await {
+            let codes = engine.deliver_owed_codes().await;
+            match engine.deliver_outbox(&sender, &notifier).await.and_then(|n| codes.map(|c| n + c)) {
                 Ok(0) => tokio::time::sleep(IDLE_POLL).await,
                 Ok(_) => {}
                 Err(e) => {

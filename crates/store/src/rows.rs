@@ -298,6 +298,8 @@ pub(crate) fn otp_flow(r: &AnyRow) -> R<OtpFlow> {
         created_at: r.try_get("created_at")?,
         expires_at: r.try_get("expires_at")?,
         updated_at: r.try_get("updated_at")?,
+        deliver_after: r.try_get("deliver_after")?,
+        delivery_attempts: r.try_get("delivery_attempts")?,
     })
 }
 

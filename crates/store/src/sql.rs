@@ -16,7 +16,7 @@ use twofold_core::model::{
     PolicyEvaluationRecord, SessionProfile, User, UserTag, Vote, WebhookEndpoint,
 };
 use twofold_core::network::{IpRule, IpRuleSet, ListKind};
-use twofold_core::otp::{OtpFlow, Usage};
+use twofold_core::otp::{OtpFlow, OtpFlowStatus, Usage};
 use twofold_core::store::{AuditFilter, Store, StoreError, StoreResult, StoreTx};
 
 use crate::{OpenError, rows};
@@ -1478,8 +1478,9 @@ impl StoreTx for SqlTx {
     async fn insert_otp_flow(&mut self, f: &OtpFlow) -> StoreResult<()> {
         let q = sqlx::query(
             "INSERT INTO otp_flows (id, otp_id, organization_id, otp_type, contact, client_ip, fingerprint, status, \
-             sealed_state, verification_token, verified_fingerprint, created_at, expires_at, updated_at, anonymous) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+             sealed_state, verification_token, verified_fingerprint, created_at, expires_at, updated_at, anonymous, \
+             deliver_after, delivery_attempts) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
         )
         .bind(f.id.clone())
         .bind(f.otp_id.clone())
@@ -1495,13 +1496,37 @@ impl StoreTx for SqlTx {
         .bind(f.created_at)
         .bind(f.expires_at)
         .bind(f.updated_at)
-        .bind(i64::from(f.anonymous));
+        .bind(i64::from(f.anonymous))
+        .bind(f.deliver_after)
+        .bind(f.delivery_attempts);
         self.affected(q).await.map(drop)
     }
 
     async fn otp_flow_by_fingerprint(&mut self, fingerprint: &str) -> StoreResult<Option<OtpFlow>> {
         let sql = format!("SELECT {OTP_COLUMNS} FROM otp_flows WHERE fingerprint = $1 OR verified_fingerprint = $1");
         self.one(sqlx::query(AssertSqlSafe(sql)).bind(fingerprint.to_owned()), rows::otp_flow).await
+    }
+
+    async fn lease_otp_deliveries(&mut self, now: i64, lease_until: i64, limit: i64) -> StoreResult<Vec<OtpFlow>> {
+        let sql =
+            format!("SELECT {OTP_COLUMNS} FROM otp_flows WHERE deliver_after <= $1 ORDER BY deliver_after LIMIT $2");
+        let due = self.all(sqlx::query(AssertSqlSafe(sql)).bind(now).bind(limit), rows::otp_flow).await?;
+        let mut leased = Vec::with_capacity(due.len());
+        for mut f in due {
+            // A code that expired or finished undelivered owes nothing any more.
+            let owed = f.status == OtpFlowStatus::Pending && f.expires_at > now;
+            let until = owed.then_some(lease_until);
+            // Only one node wins each lease, whatever the isolation level.
+            let q = sqlx::query("UPDATE otp_flows SET deliver_after = $1 WHERE id = $2 AND deliver_after <= $3")
+                .bind(until)
+                .bind(f.id.clone())
+                .bind(now);
+            if self.affected(q).await? == 1 && owed {
+                f.deliver_after = until;
+                leased.push(f);
+            }
+        }
+        Ok(leased)
     }
 
     async fn lock_otp_flow(&mut self, org_id: &str, otp_id: &str) -> StoreResult<Option<OtpFlow>> {
@@ -1529,6 +1554,14 @@ impl StoreTx for SqlTx {
         .bind(f.expires_at)
         .bind(f.updated_at)
         .bind(f.id.clone());
+        self.affected(q).await.map(drop)
+    }
+
+    async fn set_otp_delivery(&mut self, id: &str, deliver_after: Option<i64>, attempts: i64) -> StoreResult<()> {
+        let q = sqlx::query("UPDATE otp_flows SET deliver_after = $1, delivery_attempts = $2 WHERE id = $3")
+            .bind(deliver_after)
+            .bind(attempts)
+            .bind(id.to_owned());
         self.affected(q).await.map(drop)
     }
 
@@ -1650,7 +1683,8 @@ impl StoreTx for SqlTx {
 }
 
 const OTP_COLUMNS: &str = "id, otp_id, organization_id, otp_type, contact, client_ip, anonymous, fingerprint, \
-     status, sealed_state, verification_token, verified_fingerprint, created_at, expires_at, updated_at";
+     status, sealed_state, verification_token, verified_fingerprint, created_at, expires_at, updated_at, \
+     deliver_after, delivery_attempts";
 
 const MFA_POLICY_COLUMNS: &str =
     "id, organization_id, user_id, name, condition, required_methods, sort_order, notes, created_at, updated_at";

@@ -555,6 +555,12 @@ impl Drop for SmtpSink {
 impl SmtpSink {
     /// Starts the sink; `None` (a skip) without python3/aiosmtpd, a panic under CI=true.
     pub fn start() -> Option<SmtpSink> {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("free port").port();
+        SmtpSink::start_on(port)
+    }
+
+    /// Starts the sink on `port` (a server that was down comes up), as [`SmtpSink::start`].
+    pub fn start_on(port: u16) -> Option<SmtpSink> {
         let available =
             Command::new("python3").args(["-c", "import aiosmtpd"]).output().is_ok_and(|o| o.status.success());
         if !available {
@@ -564,7 +570,6 @@ impl SmtpSink {
         }
         let dir = tempfile::tempdir().expect("tempdir");
         let maildir = dir.path().join("maildir");
-        let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("free port").port();
         let child = Command::new("python3")
             .args(["-m", "aiosmtpd", "-n", "-l", &format!("127.0.0.1:{port}"), "-c", "aiosmtpd.handlers.Mailbox"])
             .arg(&maildir)

@@ -428,6 +428,7 @@ impl Engine {
         let vote = caller.vote(&activity.id, true, stored_body.as_bytes(), proofs, now);
         let view = self.record_and_settle(&mut *tx, &mut activity, caller, Ballot::Vote(&vote), now).await?;
         tx.commit().await?;
+        self.deliver_owed_code(&activity).await;
         tracing::info!(
             activity_id = %activity.id,
             activity_type = %activity.activity_type,

@@ -27,6 +27,11 @@ use crate::store::{StoreError, StoreTx};
 
 const MINUTE_MS: i64 = 60_000;
 const HOUR_MS: i64 = 60 * MINUTE_MS;
+/// How long a delivery owed to one request (or leased by one outbox pass) is left to it
+/// before another may try: longer than a whole delivery may take (twice its timeout).
+const DELIVERY_LEASE_MS: i64 = 30_000;
+/// The first retry of a failed delivery; each later one waits twice as long.
+const DELIVERY_RETRY_MS: i64 = 2_000;
 
 fn enclave(config: &OtpConfig) -> Result<&Arc<dyn OtpEnclave>> {
     config.enclave.as_ref().ok_or_else(|| {
@@ -210,6 +215,86 @@ impl Engine {
         Ok(None)
     }
 
+    /// After the commit that recorded `activity`: delivers the code an INIT_OTP owes (never
+    /// inside a transaction). A failure is left to the outbox worker to retry; the activity
+    /// stands either way (as with Turnkey, a completed INIT_OTP means the code was made).
+    pub(super) async fn deliver_owed_code(&self, activity: &crate::model::Activity) {
+        if activity.status != crate::model::ActivityStatus::Completed
+            || crate::activity_types::version_free(&activity.activity_type) != "INIT_OTP"
+        {
+            return;
+        }
+        let owed = async {
+            let flow = self.store.read().await?.otp_flow_by_fingerprint(&activity.fingerprint).await?;
+            Ok::<_, Error>(flow.filter(|f| {
+                f.fingerprint == activity.fingerprint
+                    && f.organization_id == activity.organization_id
+                    && f.deliver_after.is_some()
+            }))
+        };
+        match owed.await {
+            Ok(Some(flow)) => self.deliver_code(flow).await,
+            Ok(None) => {}
+            Err(e) => tracing::warn!(activity_id = %activity.id, error = %e, "cannot read the OTP flow to deliver"),
+        }
+    }
+
+    /// Delivers the codes whose delivery failed or was never tried (the process stopped
+    /// between commit and delivery), each leased to this node while it tries. Returns how
+    /// many were tried.
+    pub async fn deliver_owed_codes(&self) -> Result<usize> {
+        if self.config.factors.otp.enclave.is_none() {
+            return Ok(0);
+        }
+        let now = self.clock.now_ms();
+        let leased = {
+            let mut tx = self.store.write().await?;
+            let leased = tx.lease_otp_deliveries(now, now.saturating_add(DELIVERY_LEASE_MS), 16).await?;
+            tx.commit().await?;
+            leased
+        };
+        let tried = leased.len();
+        for flow in leased {
+            self.deliver_code(flow).await;
+        }
+        Ok(tried)
+    }
+
+    /// One delivery attempt for `flow`, and its outcome recorded: delivered (nothing owed), a
+    /// retry after a doubling wait, or nothing more once the enclave says the code is finished.
+    async fn deliver_code(&self, flow: OtpFlow) {
+        let (Ok(enclave), Some(otp_id), Some(state)) =
+            (enclave(&self.config.factors.otp), flow.otp_id.as_deref(), flow.sealed_state.as_deref())
+        else {
+            return;
+        };
+        let attempts = flow.delivery_attempts.saturating_add(1);
+        let sent = enclave.deliver(otp_id, &flow.organization_id, state, self.clock.now_ms()).await;
+        let now = self.clock.now_ms();
+        let next = match &sent {
+            Ok(()) => None,
+            // The enclave refuses a verified, burned or expired code: nothing is owed.
+            Err(Error::InvalidArgument(_)) => None,
+            Err(_) => {
+                let wait = DELIVERY_RETRY_MS.saturating_mul(1 << attempts.clamp(1, 8).saturating_sub(1));
+                Some(now.saturating_add(wait)).filter(|at| *at < flow.expires_at)
+            }
+        };
+        match &sent {
+            Ok(()) => tracing::info!(otp_id, attempts, "OTP code delivered after commit"),
+            Err(e) => tracing::warn!(otp_id, attempts, retry_at = ?next, error = %e, "OTP code delivery failed"),
+        }
+        let recorded = async {
+            let mut tx = self.store.write().await?;
+            tx.set_otp_delivery(&flow.id, next, attempts).await?;
+            tx.commit().await?;
+            Ok::<_, Error>(())
+        };
+        if let Err(e) = recorded.await {
+            tracing::warn!(otp_id, error = %e, "cannot record an OTP delivery; the outbox will try it again");
+        }
+    }
+
     /// Refuses (429) a contact with too many wrong codes in the failure window.
     async fn check_otp_failures(
         &self,
@@ -235,8 +320,10 @@ impl Engine {
     }
 
     /// The limits only anonymous flows count against: per client prefix (asked per minute, open
-    /// at once) and per organization (open at once). An anonymous request without a client
-    /// address (none reached the server) is refused rather than let past the prefix limits.
+    /// at once) and per organization (open at once). At the organization's cap a prefix with
+    /// no open code still gets one, up to twice the cap, so the few networks that filled it
+    /// cannot lock everyone else out. An anonymous request without a client address (none
+    /// reached the server) is refused rather than let past the prefix limits.
     async fn check_anonymous_limits(
         &self,
         tx: &mut dyn StoreTx,
@@ -259,6 +346,10 @@ impl Engine {
         let open_here = tx.otp_inflight_from_ip(prefix, now).await?;
         within_open(open_here, config.inflight_per_ip, now, "unverified codes are open from this network")?;
         let open = tx.otp_inflight(org_id, now).await?;
+        let newcomer = open_here.count == 0 && open.count < 2 * i64::from(config.inflight_per_org);
+        if newcomer {
+            return Ok(());
+        }
         within_open(open, config.inflight_per_org, now, "unverified codes are open in this organization")
     }
 
@@ -308,6 +399,8 @@ impl Engine {
             created_at: now,
             expires_at: now.saturating_add(lifetime_ms),
             updated_at: now,
+            deliver_after: None,
+            delivery_attempts: 0,
         };
         match tx.insert_otp_flow(&flow).await {
             // The identical body, racing: its activity will answer both.
@@ -349,7 +442,9 @@ impl Engine {
         let (outcome, result) = match &checked.verdict {
             OtpVerdict::Verified { token } => {
                 flow.status = OtpFlowStatus::Verified;
-                flow.verification_token = Some(token.clone());
+                // Kept only until the activity answers with it, and sealed meanwhile.
+                let sealed = self.config.factors.secrets.seal(&token_context(&flow.id), token.as_bytes())?;
+                flow.verification_token = Some(sealed);
                 flow.verified_fingerprint = Some(crypto::fingerprint(body));
                 tx.clear_auth_failures(&account, factor).await?;
                 ("VERIFIED", Ok(()))
@@ -499,8 +594,9 @@ pub(super) async fn execute(tx: &mut dyn StoreTx, ctx: &ExecContext<'_>, intent:
     })
 }
 
-/// Sends the code (from inside the activity's transaction: a policy that refuses the
-/// activity means nothing is sent) and stores the sealed state on the reserved flow.
+/// Has the enclave make the code and stores its sealed state on the reserved flow, owed a
+/// delivery: nothing is sent inside the transaction (a policy that refuses the activity
+/// means nothing is ever sent, and no database lock waits on a mail server).
 async fn init(tx: &mut dyn StoreTx, ctx: &ExecContext<'_>, p: &InitOtp) -> Result<Executed> {
     let enclave = enclave(&ctx.factors.otp)?;
     let channel = p.channel()?;
@@ -543,6 +639,8 @@ async fn init(tx: &mut dyn StoreTx, ctx: &ExecContext<'_>, p: &InitOtp) -> Resul
         created_at: ctx.now,
         expires_at: started.expires_at_ms,
         updated_at: ctx.now,
+        deliver_after: None,
+        delivery_attempts: 0,
     });
     flow.otp_id = Some(started.otp_id.clone());
     flow.sealed_state = Some(started.sealed_state);
@@ -554,24 +652,45 @@ async fn init(tx: &mut dyn StoreTx, ctx: &ExecContext<'_>, p: &InitOtp) -> Resul
     } else {
         tx.update_otp_flow(&flow).await?;
     }
+    // Owed a delivery: the request delivers it once this commits; the outbox worker takes it
+    // over only if that has not happened within the lease.
+    tx.set_otp_delivery(&flow.id, Some(ctx.now.saturating_add(DELIVERY_LEASE_MS)), 0).await?;
     Ok(json!({ "otpId": started.otp_id, "otpEncryptionTargetBundle": started.target_bundle }).into())
 }
 
-/// The token the attempt before this activity earned.
+/// What a flow's sealed verification token is bound to.
+fn token_context(flow_id: &str) -> String {
+    format!("otp-verification-token:{flow_id}")
+}
+
+/// The token the attempt before this activity earned, shown once: in this answer to the
+/// initiator, never in the stored activity (members who read it would hold a proof of the
+/// initiator's contact), and no longer kept in the flow.
 async fn verified(tx: &mut dyn StoreTx, ctx: &ExecContext<'_>, p: &VerifyOtp) -> Result<Executed> {
-    let token = tx
+    let not_verified = || {
+        Error::FailedPrecondition(format!(
+            "OTP `{}` was not verified by this request; submit VERIFY_OTP with a new attempt",
+            crypto::clip(&p.otp_id)
+        ))
+    };
+    let mut flow = tx
         .otp_flow_by_fingerprint(ctx.fingerprint)
         .await?
         .filter(|f| f.verified_fingerprint.as_deref() == Some(ctx.fingerprint))
-        .and_then(|f| f.verification_token)
-        .ok_or_else(|| {
-            Error::FailedPrecondition(format!(
-                "OTP `{}` was not verified by this request; submit VERIFY_OTP with a new attempt",
-                crypto::clip(&p.otp_id)
-            ))
-        })?;
-    Ok(json!({ "verificationToken": token }).into())
+        .ok_or_else(not_verified)?;
+    let sealed = flow.verification_token.take().ok_or_else(not_verified)?;
+    let token = ctx.factors.secrets.open(&token_context(&flow.id), &sealed)?;
+    let token = String::from_utf8(token.to_vec()).map_err(|_| Error::Internal("a sealed token is not text".into()))?;
+    flow.updated_at = ctx.now;
+    tx.update_otp_flow(&flow).await?;
+    Ok(Executed {
+        result: json!({ "verificationToken": SHOWN_ONCE }),
+        reveal: Some((ctx.initiator_user_id.to_owned(), json!({ "verificationToken": token }))),
+    })
 }
+
+/// What the stored VERIFY_OTP result says in place of the token it answered with once.
+const SHOWN_ONCE: &str = "(shown once, in the answer to the request that verified the code)";
 
 /// Checks a verification token (enclave signature, expiry, issued in this organization)
 /// and the client signature by the key it binds, for `usage`; returns the claims and the

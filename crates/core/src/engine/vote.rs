@@ -153,6 +153,7 @@ impl Engine {
             self.record_and_settle(&mut *tx, &mut activity, caller, Ballot::Vote(&vote), now).await?
         };
         tx.commit().await?;
+        self.deliver_owed_code(&activity).await;
         tracing::info!(activity_id = %activity.id, approve, status = activity.status.as_str(), "vote recorded");
         Ok(view)
     }

@@ -36,6 +36,7 @@ pub fn init_request(otp_type: OtpType, contact: &str, now_ms: u64) -> InitOtpReq
         expiration_seconds: None,
         email_customization: None,
         sms_template: None,
+        defer_delivery: false,
         now_ms,
     }
 }
