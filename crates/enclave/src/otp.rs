@@ -550,11 +550,7 @@ impl Enclave {
     pub async fn deliver_otp(&self, req: DeliverOtpRequest) -> Result<()> {
         check_id(&req.otp_id, "otp_id")?;
         check_id(&req.organization_id, "organization_id")?;
-        let plaintext = seal::open(&self.keys, &req.otp_id, &req.organization_id, &req.sealed_state)?;
-        let mut state: OtpState = serde_json::from_slice(&plaintext)
-            .map_err(|_| Error::SealedState("sealed state opened but is not OTP state".into()))?;
-        drop(plaintext);
-        self.ledger.lock().unwrap_or_else(|p| p.into_inner()).raise(&req.otp_id, &mut state);
+        let state = self.open_state(&req.otp_id, &req.organization_id, &req.sealed_state)?;
         let over = if state.consumed {
             Some("was verified already")
         } else if state.attempts_used >= state.max_attempts {
@@ -582,11 +578,7 @@ impl Enclave {
                 "token_expiration_seconds must be 1..={MAX_TOKEN_EXPIRATION_SECONDS}, not {token_seconds}"
             )));
         }
-        let plaintext = seal::open(&self.keys, &req.otp_id, &req.organization_id, &req.sealed_state)?;
-        let mut state: OtpState = serde_json::from_slice(&plaintext)
-            .map_err(|_| Error::SealedState("sealed state opened but is not OTP state".into()))?;
-        drop(plaintext);
-        self.ledger.lock().unwrap_or_else(|p| p.into_inner()).raise(&req.otp_id, &mut state);
+        let mut state = self.open_state(&req.otp_id, &req.organization_id, &req.sealed_state)?;
 
         let outcome = if state.consumed {
             VerifyOutcome::AlreadyUsed
@@ -673,6 +665,17 @@ impl Enclave {
             organization_id: req.organization_id.clone(),
             token_expires_at_ms,
         })
+    }
+
+    /// Opens a flow's sealed state, with the attempts and use this process saw raised into it
+    /// (an older state replayed does not roll them back).
+    fn open_state(&self, otp_id: &str, organization_id: &str, sealed: &SealedState) -> Result<OtpState> {
+        let plaintext = seal::open(&self.keys, otp_id, organization_id, sealed)?;
+        let mut state: OtpState = serde_json::from_slice(&plaintext)
+            .map_err(|_| Error::SealedState("sealed state opened but is not OTP state".into()))?;
+        drop(plaintext);
+        self.ledger.lock().unwrap_or_else(|p| p.into_inner()).raise(otp_id, &mut state);
+        Ok(state)
     }
 
     fn seal_state(&self, otp_id: &str, organization_id: &str, state: &OtpState) -> Result<SealedState> {
