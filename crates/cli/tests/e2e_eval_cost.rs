@@ -223,3 +223,39 @@ on_every_backend!(
     policy_count_caps_refuse_the_next_policy_with_4xx_and_store_nothing_on_postgres,
     caps
 );
+
+fn decided_before_the_write_lock(backend: twofold_testkit::Backend) {
+    let server = TestServer::start(BIN, backend, &["--eval-budget-steps", "20000000"]);
+    let root = server.root_client();
+    let (org, _, owner) = sub_org(&server, &root, "tenant");
+    let payer = tenant_member(&server, &owner, &org, "payer");
+    let guarded = format!("activity.resource == 'PAYOUT' && {QUADRATIC}");
+    assert_eq!(status(&policy(&owner, "quadratic", "EFFECT_ALLOW", &guarded)), "ACTIVITY_STATUS_COMPLETED");
+    let counts = || {
+        let text = support::metrics(&server);
+        let series = |result: &str| {
+            support::metric(&text, &format!("twofold_policy_condition_evaluations_total{{result=\"{result}\"}}"))
+        };
+        (series("evaluated"), series("remembered"))
+    };
+    // The first costly decision is made inside the write transaction, and marks the tenant.
+    let completes = || {
+        let (answer, _) = payout(&payer, 600);
+        assert_eq!(status(&answer), "ACTIVITY_STATUS_COMPLETED", "{}", answer["activity"]["failure"]);
+    };
+    completes();
+    let (evaluated, remembered) = counts();
+    // From then on its decisions are made on a read snapshot first: the write transaction
+    // evaluates nothing, it recalls every result, and the outcome is the same.
+    completes();
+    completes();
+    let (evaluated_after, remembered_after) = counts();
+    assert_eq!(remembered_after - remembered, 2.0, "each write transaction recalled the one condition");
+    assert_eq!(evaluated_after - evaluated, 2.0, "each condition was evaluated once, outside the write transaction");
+}
+
+on_every_backend!(
+    a_costly_tenants_conditions_are_evaluated_before_the_write_lock_on_sqlite,
+    a_costly_tenants_conditions_are_evaluated_before_the_write_lock_on_postgres,
+    decided_before_the_write_lock
+);

@@ -7,11 +7,14 @@
 //! settings; a body stamped for a submit endpoint is refused at a query.
 #![allow(clippy::expect_used, reason = "tests fail loudly")]
 
+mod support;
+
 use std::io::{ErrorKind, Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
+use support::metrics;
 use twofold_client::{ApiResponse, Client};
 use twofold_testkit::{Backend, TestServer, completed, ok, user_with_key};
 
@@ -51,17 +54,6 @@ fn header_of<'a>(answer: &'a str, name: &str) -> Option<&'a str> {
 
 fn agent() -> ureq::Agent {
     ureq::Agent::config_builder().http_status_as_error(false).max_redirects(0).build().new_agent()
-}
-
-/// GET `path`: the metrics text (no token configured in these tests).
-fn metrics(server: &TestServer) -> String {
-    agent()
-        .get(&format!("{}/metrics", server.url))
-        .call()
-        .expect("GET /metrics")
-        .body_mut()
-        .read_to_string()
-        .expect("text")
 }
 
 /// The resident memory of `server`'s process, in KiB (found by its data directory in

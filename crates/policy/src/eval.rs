@@ -60,6 +60,17 @@ impl Budget {
         self.limit - self.left.get()
     }
 
+    /// The steps still left.
+    pub fn left(&self) -> u64 {
+        self.left.get()
+    }
+
+    /// Takes `n` steps an evaluation made before (its result was remembered), at most all
+    /// that are left: the budget then stands where that evaluation left it.
+    pub fn charge(&self, n: u64) {
+        self.left.set(self.left.get().saturating_sub(n));
+    }
+
     /// Takes `n` steps, or fails at `span` when fewer are left.
     fn spend(&self, n: u64, span: Span) -> R<()> {
         match self.left.get().checked_sub(n) {

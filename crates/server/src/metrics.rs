@@ -66,6 +66,14 @@ pub struct Metrics {
     activities: Family<ActivityLabels, Counter>,
     otp: Family<OutcomeLabels, Counter>,
     outbox: Family<OutcomeLabels, Counter>,
+    conditions: Family<ConditionLabels, Counter>,
+    /// Held while the condition counters catch up, so concurrent scrapes add each step once.
+    syncing: std::sync::Mutex<()>,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ConditionLabels {
+    result: &'static str,
 }
 
 impl Default for Metrics {
@@ -93,7 +101,8 @@ impl Default for Metrics {
         );
         registry.register(
             "otp",
-            "One-time codes: kind=send (sent|failed|refused), kind=verify (verified|failed)",
+            "One-time codes: kind=send (sent: made and handed to delivery after commit, whose failures are \
+             logged and retried | failed | refused), kind=verify (verified|failed)",
             otp.clone(),
         );
         registry.register(
@@ -101,7 +110,24 @@ impl Default for Metrics {
             "Outbox delivery attempts: kind=webhook|notice, outcome=delivered|rejected|unreachable|failed",
             outbox.clone(),
         );
-        Metrics { registry, requests, latency, lockouts, activities, otp, outbox }
+        let conditions = Family::<ConditionLabels, Counter>::default();
+        registry.register(
+            "policy_condition_evaluations",
+            "Policy expressions: result=evaluated, or result=remembered when a decision made on a read \
+             snapshot is made again inside the write transaction without evaluating",
+            conditions.clone(),
+        );
+        Metrics {
+            registry,
+            requests,
+            latency,
+            lockouts,
+            activities,
+            otp,
+            outbox,
+            conditions,
+            syncing: Default::default(),
+        }
     }
 }
 
@@ -134,6 +160,15 @@ impl Metrics {
             _ => return,
         };
         self.otp.get_or_create(&OutcomeLabels { kind, outcome }).inc();
+    }
+
+    /// Brings the condition counters up to the engine's totals (read at each scrape).
+    pub fn observe_conditions(&self, (evaluated, remembered): (u64, u64)) {
+        let _one_at_a_time = self.syncing.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        for (result, total) in [("evaluated", evaluated), ("remembered", remembered)] {
+            let counter = self.conditions.get_or_create(&ConditionLabels { result });
+            counter.inc_by(total.saturating_sub(counter.get()));
+        }
     }
 
     fn observe_delivery(&self, kind: &'static str, outcome: &'static str) {
@@ -205,6 +240,7 @@ pub(crate) async fn serve(State(state): State<AppState>, headers: HeaderMap) -> 
                 .into_response();
         }
     }
+    state.ops.metrics.observe_conditions(state.engine.condition_evaluations());
     ([(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], state.ops.metrics.render())
         .into_response()
 }

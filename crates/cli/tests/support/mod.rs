@@ -277,3 +277,22 @@ pub fn anonymous_sign_up(server: &TestServer, root: &Client, email: &str, key: &
     );
     created["subOrganizationId"].as_str().expect("sub-organization").to_owned()
 }
+
+/// `GET /metrics`: the OpenMetrics text (no metrics token is configured in the tests).
+pub fn metrics(server: &TestServer) -> String {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .new_agent()
+        .get(&format!("{}/metrics", server.url))
+        .call()
+        .expect("GET /metrics")
+        .body_mut()
+        .read_to_string()
+        .expect("text")
+}
+
+/// The value of the series `name` (with its labels, as printed) in a metrics text; 0 if absent.
+pub fn metric(text: &str, series: &str) -> f64 {
+    text.lines().find_map(|l| l.strip_prefix(series).and_then(|rest| rest.trim().parse().ok())).unwrap_or(0.0)
+}

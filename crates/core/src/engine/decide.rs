@@ -4,6 +4,8 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
+use sha2::{Digest as _, Sha256};
+
 use twofold_policy::{
     ActivityView, Budget, Context, CredentialView, Diagnostics, Keywords, Program, Timestamp, UserView,
 };
@@ -48,11 +50,30 @@ impl Default for PolicyLimits {
 /// Compiled policy expressions by source text, so each expression is parsed and
 /// checked once per process rather than on every decision. Source text fully
 /// determines the program, so the cache needs no invalidation across nodes.
-/// It also holds the evaluation budget every decision starts with.
+/// It also holds the evaluation budget every decision starts with, and the results
+/// of recent evaluations (see [`ContextDigest`]).
 pub struct ProgramCache {
     programs: Mutex<HashMap<(&'static str, String), Program>>,
+    remembered: Mutex<HashMap<[u8; 32], Remembered>>,
     budget: u64,
+    /// Expressions evaluated, and results recalled instead, since the process started.
+    counts: [std::sync::atomic::AtomicU64; 2],
 }
+
+/// An evaluation's result and the steps it took.
+type Remembered = (Result<bool, String>, u64);
+
+/// The identity of everything an expression can see (the activity, the approvers and their
+/// credentials, the time): SHA-256 over all of it, each part length-prefixed.
+///
+/// An evaluation is a pure function of its program, this context and the budget left when
+/// it starts, so its result is remembered under those three. A decision made first on a
+/// read snapshot, outside the write transaction, fills the memory; the same decision made
+/// again inside the write transaction finds every result there and charges the same steps,
+/// so it decides identically without evaluating anything. Whatever changed in between
+/// changes the digest (or the budget left), and is evaluated afresh.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ContextDigest([u8; 32]);
 
 impl Default for ProgramCache {
     fn default() -> Self {
@@ -62,11 +83,48 @@ impl Default for ProgramCache {
 
 /// Entries kept before the cache starts over (a bound, not a tuning knob).
 const MAX_CACHED_PROGRAMS: usize = 10_000;
+/// Evaluation results kept before the memory starts over (each is a few dozen bytes).
+const MAX_REMEMBERED: usize = 10_000;
 
 impl ProgramCache {
     /// An empty cache whose decisions get `budget` evaluation steps each.
     pub fn with_budget(budget: u64) -> Self {
-        ProgramCache { programs: Mutex::default(), budget }
+        ProgramCache { programs: Mutex::default(), remembered: Mutex::default(), budget, counts: Default::default() }
+    }
+
+    /// How many expressions were evaluated, and how many results were recalled instead
+    /// (decided again without evaluating), since the process started.
+    pub fn evaluation_counts(&self) -> (u64, u64) {
+        let [evaluated, recalled] = &self.counts;
+        (evaluated.load(std::sync::atomic::Ordering::Relaxed), recalled.load(std::sync::atomic::Ordering::Relaxed))
+    }
+
+    fn count(&self, recalled: bool) {
+        self.counts[usize::from(recalled)].fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    fn remembered_key(digest: &ContextDigest, field: &str, src: &str, left: u64) -> [u8; 32] {
+        let mut h = Sha256::new();
+        h.update(digest.0);
+        for part in [field.as_bytes(), src.as_bytes()] {
+            h.update((part.len() as u64).to_be_bytes());
+            h.update(part);
+        }
+        h.update(left.to_be_bytes());
+        h.finalize().into()
+    }
+
+    fn recall(&self, key: &[u8; 32]) -> Option<Remembered> {
+        self.remembered.lock().ok().and_then(|m| m.get(key).cloned())
+    }
+
+    fn remember(&self, key: [u8; 32], value: Remembered) {
+        if let Ok(mut map) = self.remembered.lock() {
+            if map.len() >= MAX_REMEMBERED {
+                map.clear();
+            }
+            map.insert(key, value);
+        }
     }
 
     /// A fresh budget for one decision.
@@ -214,6 +272,8 @@ struct Run<'r> {
     programs: &'r ProgramCache,
     budget: &'r Budget,
     explain: bool,
+    /// The context's digest: results are remembered and recalled under it.
+    digest: Option<&'r ContextDigest>,
 }
 
 /// An expression's value (absent expressions hold) and, when explaining, what decided it.
@@ -230,8 +290,21 @@ fn holds(
         Err(d) => return (Err(format!("does not compile: {d}")), None),
     };
     if !run.explain {
-        return (program.evaluate_within(ctx, run.budget).map_err(|e| e.to_string()), None);
+        let key = run.digest.map(|d| ProgramCache::remembered_key(d, field, src, run.budget.left()));
+        if let Some((value, steps)) = key.as_ref().and_then(|k| run.programs.recall(k)) {
+            run.budget.charge(steps);
+            run.programs.count(true);
+            return (value, None);
+        }
+        run.programs.count(false);
+        let left = run.budget.left();
+        let value = program.evaluate_within(ctx, run.budget).map_err(|e| e.to_string());
+        if let Some(key) = key {
+            run.programs.remember(key, (value.clone(), left - run.budget.left()));
+        }
+        return (value, None);
     }
+    run.programs.count(false);
     let x = program.evaluate_explained(ctx, run.budget);
     let deciding = Deciding { field, text: x.text, start: x.span.start, end: x.span.end };
     (x.result.map_err(|e| e.to_string()), Some(deciding))
@@ -330,14 +403,18 @@ impl<'a> Subject<'a> {
         approvers: &[Approver],
         now_ms: i64,
     ) -> Result<bool, String> {
-        self.holds_within(programs, &programs.budget(), field, condition, approvers, now_ms)
+        self.holds_within(programs, &programs.budget(), None, field, condition, approvers, now_ms)
     }
 
-    /// Like [`holds`](Self::holds), charging `budget` (shared by several conditions).
+    /// Like [`holds`](Self::holds), charging `budget` (shared by several conditions), and
+    /// remembering the result under `digest` (this subject's [`digest`](Self::digest) with
+    /// the same approvers and time) when one is given.
+    #[allow(clippy::too_many_arguments, reason = "one condition's whole evaluation context")]
     pub fn holds_within(
         &self,
         programs: &ProgramCache,
         budget: &Budget,
+        digest: Option<&ContextDigest>,
         field: &'static str,
         condition: &str,
         approvers: &[Approver],
@@ -345,8 +422,40 @@ impl<'a> Subject<'a> {
     ) -> Result<bool, String> {
         let (users, credentials) = people_views(approvers);
         let ctx = self.context(&users, &credentials, now_ms);
-        let run = Run { programs, budget, explain: false };
+        let run = Run { programs, budget, explain: false, digest };
         holds(&run, field, Some(condition), Keywords::CONDITION, &ctx).0
+    }
+
+    /// The digest of what an expression sees of this activity with `approvers` at `now_ms`;
+    /// `None` if the parameters cannot be written out (then nothing is remembered).
+    pub fn digest(&self, approvers: &[Approver], now_ms: i64) -> Option<ContextDigest> {
+        let params = serde_json::to_vec(self.params).ok()?;
+        let mut h = Sha256::new();
+        let mut part = |bytes: &[u8]| {
+            h.update((bytes.len() as u64).to_be_bytes());
+            h.update(bytes);
+        };
+        for text in [self.activity_type, self.resource, self.action] {
+            part(text.as_bytes());
+        }
+        part(&params);
+        part(&(approvers.len() as u64).to_be_bytes());
+        for a in approvers {
+            part(a.id.as_bytes());
+            part(&(a.tags.len() as u64).to_be_bytes());
+            for tag in &a.tags {
+                part(tag.as_bytes());
+            }
+            match &a.email {
+                Some(email) => part(&[&[1u8][..], email.as_bytes()].concat()),
+                None => part(&[0u8]),
+            }
+            for text in [&a.name, &a.credential_id, a.credential_type, &a.public_key] {
+                part(text.as_bytes());
+            }
+        }
+        part(&now_ms.to_be_bytes());
+        Some(ContextDigest(h.finalize().into()))
     }
 }
 
@@ -371,19 +480,27 @@ fn people_views(approvers: &[Approver]) -> (Vec<UserView<'_>>, Vec<CredentialVie
 
 /// Decides, and reports every policy's outcome.
 pub fn decide(input: &DecisionInput<'_>) -> (Decision, Vec<Evaluation>) {
+    let (decision, evaluations, _) = decide_with(input, false);
+    (decision, evaluations)
+}
+
+/// Decides like [`decide`], and also says how many evaluation steps the decision took
+/// (remembered results count the steps they took when they were evaluated).
+pub fn decide_counting(input: &DecisionInput<'_>) -> (Decision, Vec<Evaluation>, u64) {
     decide_with(input, false)
 }
 
 /// Decides like [`decide`] and reports, per policy, the sub-expression that decided it.
 pub fn explain(input: &DecisionInput<'_>) -> (Decision, Vec<Evaluation>) {
-    decide_with(input, true)
+    let (decision, evaluations, _) = decide_with(input, true);
+    (decision, evaluations)
 }
 
-fn decide_with(input: &DecisionInput<'_>, explain: bool) -> (Decision, Vec<Evaluation>) {
+fn decide_with(input: &DecisionInput<'_>, explain: bool) -> (Decision, Vec<Evaluation>, u64) {
     let approving_members = input.quorum_members.iter().filter(|m| input.approvers.iter().any(|a| &a.id == *m)).count();
     let initiator_is_member = input.quorum_members.iter().any(|m| m == input.initiator);
     if i64::try_from(approving_members).unwrap_or(i64::MAX) >= input.threshold.max(1) {
-        return (Decision::Allow, Vec::new());
+        return (Decision::Allow, Vec::new(), 0);
     }
     if input.kind.root_only {
         let decision = if initiator_is_member {
@@ -394,7 +511,7 @@ fn decide_with(input: &DecisionInput<'_>, explain: bool) -> (Decision, Vec<Evalu
                 input.kind.path
             ))
         };
-        return (decision, Vec::new());
+        return (decision, Vec::new(), 0);
     }
 
     let subject = Subject {
@@ -405,10 +522,11 @@ fn decide_with(input: &DecisionInput<'_>, explain: bool) -> (Decision, Vec<Evalu
     };
     let (users, credentials) = people_views(input.approvers);
     let ctx = subject.context(&users, &credentials, input.now_ms);
+    let digest = subject.digest(input.approvers, input.now_ms);
     // One budget for the whole decision: however many policies there are, deciding
     // costs at most this many steps.
     let budget = input.programs.budget();
-    let run = Run { programs: input.programs, budget: &budget, explain };
+    let run = Run { programs: input.programs, budget: &budget, explain, digest: digest.as_ref() };
     let evaluations: Vec<Evaluation> = input.policies.iter().map(|p| evaluate(&run, p, &ctx)).collect();
     let any = |o: Outcome| evaluations.iter().find(|e| e.outcome == o);
     let effect_of = |e: &Evaluation| input.policies.iter().find(|p| p.id == e.policy_id).map(|p| p.effect);
@@ -438,7 +556,7 @@ fn decide_with(input: &DecisionInput<'_>, explain: bool) -> (Decision, Vec<Evalu
     } else {
         Decision::Deny("denied: no policy allows this activity (implicit deny)".to_owned())
     };
-    (decision, evaluations)
+    (decision, evaluations, budget.spent())
 }
 
 #[cfg(test)]
@@ -588,5 +706,70 @@ mod tests {
         assert!(why.contains(&format!("condition exceeded its evaluation budget of {slow_steps} steps")), "{why}");
         assert_eq!(evaluations[0].outcome, Outcome::NotApplicable);
         assert_eq!(evaluations[1].outcome, Outcome::Error);
+    }
+
+    /// The decision a submission makes first on a read snapshot is made again inside the
+    /// write transaction from remembered results: nothing is evaluated the second time, and
+    /// the outcome is the same, down to a budget that runs out at the same policy.
+    #[test]
+    fn a_decision_made_again_recalls_every_result_and_decides_the_same() {
+        let slow = "[1, 2, 3, 4, 5].all(a, [1, 2, 3, 4, 5].any(b, b == a)) && activity.resource == 'X'";
+        let policies = [
+            policy("slow", Effect::Deny, Some(slow), None),
+            policy("cheap", Effect::Allow, Some("activity.resource == 'USER'"), None),
+            policy("cheap2", Effect::Allow, Some("'u1' in activity.params.user_ids"), None),
+        ];
+        let roomy = ProgramCache::with_budget(100_000);
+        let first = decide_one(&policies, &roomy);
+        assert_eq!(roomy.evaluation_counts(), (3, 0));
+        let again = decide_one(&policies, &roomy);
+        assert_eq!(roomy.evaluation_counts(), (3, 3), "the second decision evaluates nothing");
+        assert_eq!((&first.0, first.1.len()), (&again.0, again.1.len()));
+        for (a, b) in first.1.iter().zip(&again.1) {
+            assert_eq!((a.outcome, &a.reason), (b.outcome, &b.reason));
+        }
+
+        // A budget that runs out at the second policy runs out there again: the steps a
+        // remembered result took are charged as if it had been evaluated.
+        let measure = ProgramCache::with_budget(100_000);
+        let budget = measure.budget();
+        let run = Run { programs: &measure, budget: &budget, explain: false, digest: None };
+        let params = serde_json::json!({ "user_ids": ["u1"] });
+        let subject = Subject { activity_type: "T", resource: "USER", action: "DELETE", params: &params };
+        let _ = holds(&run, "condition", Some(slow), Keywords::CONDITION, &subject.context(&[], &[], 0));
+        let tight = ProgramCache::with_budget(budget.spent() + 1);
+        let (decision, evaluations) = decide_one(&policies, &tight);
+        let (again, recalled) = decide_one(&policies, &tight);
+        assert!(matches!(decision, Decision::Deny(_)), "{decision:?}");
+        assert_eq!(decision, again);
+        assert_eq!(evaluations[1].outcome, Outcome::Error);
+        assert_eq!(recalled[1].outcome, Outcome::Error, "the spent budget is spent again");
+        assert_eq!(tight.evaluation_counts().0, 3, "slow, cheap (out of budget), cheap2 (out of budget)");
+    }
+
+    /// Whatever an expression can see is in the digest: another approver, other tags,
+    /// another time or other parameters are evaluated afresh.
+    #[test]
+    fn any_change_to_what_a_condition_sees_is_evaluated_afresh() {
+        let params = serde_json::json!({ "user_ids": ["u1"] });
+        let other_params = serde_json::json!({ "user_ids": ["u2"] });
+        let subject = Subject { activity_type: "T", resource: "USER", action: "DELETE", params: &params };
+        let alice = [approver("alice", &["ops"])];
+        let base = subject.digest(&alice, 0);
+        assert_eq!(base, subject.digest(&alice, 0));
+        let changed = [
+            subject.digest(&[approver("alice", &["ops", "admin"])], 0),
+            subject.digest(&[approver("bob", &["ops"])], 0),
+            subject.digest(&[approver("alice", &["ops"]), approver("bob", &[])], 0),
+            subject.digest(&alice, 1),
+            Subject { params: &other_params, ..subject }.digest(&alice, 0),
+            Subject { action: "CREATE", ..subject }.digest(&alice, 0),
+        ];
+        for (i, d) in changed.iter().enumerate() {
+            assert_ne!(base, *d, "change {i} must change the digest");
+        }
+        let mut credential = approver("alice", &["ops"]);
+        credential.public_key = "03cd".into();
+        assert_ne!(base, subject.digest(&[credential], 0));
     }
 }

@@ -32,6 +32,8 @@ pub(super) struct UserMfa {
     pub proofs: Vec<Proven>,
     /// For each step of `policy`, the proof that satisfied it.
     pub assigned: Vec<Option<usize>>,
+    /// Evaluation steps their MFA-policy conditions took.
+    pub steps: u64,
 }
 
 impl UserMfa {
@@ -135,16 +137,18 @@ fn applicable(
     subject: &Subject<'_>,
     approver: &Approver,
     now: i64,
-) -> (Option<MfaPolicy>, Option<String>) {
+) -> (Option<MfaPolicy>, Option<String>, u64) {
     let budget = programs.budget();
+    let approvers = std::slice::from_ref(approver);
+    let digest = subject.digest(approvers, now);
     for p in policies {
-        match subject.holds_within(programs, &budget, "condition", &p.condition, std::slice::from_ref(approver), now) {
-            Ok(true) => return (Some(p), None),
+        match subject.holds_within(programs, &budget, digest.as_ref(), "condition", &p.condition, approvers, now) {
+            Ok(true) => return (Some(p), None, budget.spent()),
             Ok(false) => {}
-            Err(why) => return (Some(p), Some(why)),
+            Err(why) => return (Some(p), Some(why), budget.spent()),
         }
     }
-    (None, None)
+    (None, None, budget.spent())
 }
 
 /// What `user_id` has proven on an activity: their vote's stamp, then step-ups in order.
@@ -185,11 +189,11 @@ pub(super) async fn states(
     let steps = tx.list_mfa_proofs(&first.activity_id).await?;
     let mut out = Vec::with_capacity(approvers.len());
     for approver in approvers {
-        let (policy, error) = match step_up.own {
+        let (policy, error, spent) = match step_up.own {
             OwnCredentials::Binds(user) if user == approver.id => {
-                (super::account::requirement(tx, org_id, user, step_up.created_at).await?, None)
+                (super::account::requirement(tx, org_id, user, step_up.created_at).await?, None, 0)
             }
-            OwnCredentials::Manages(user) if user == approver.id => (None, None),
+            OwnCredentials::Manages(user) if user == approver.id => (None, None, 0),
             _ => {
                 let policies = tx.list_mfa_policies(org_id, Some(&approver.id)).await?;
                 applicable(programs, policies, step_up.subject, approver, now)
@@ -197,7 +201,7 @@ pub(super) async fn states(
         };
         let proofs = proofs_of(&approver.id, votes, &steps);
         let assigned = policy.as_ref().map(|p| mfa::assign(&p.required_methods, &proofs)).unwrap_or_default();
-        out.push(UserMfa { user_id: approver.id.clone(), policy, error, proofs, assigned });
+        out.push(UserMfa { user_id: approver.id.clone(), policy, error, proofs, assigned, steps: spent });
     }
     Ok(out)
 }

@@ -88,6 +88,7 @@ pub struct Engine {
     programs: Arc<decide::ProgramCache>,
     admissions: Arc<admission::AdmissionCache>,
     rejections: Arc<admission::RejectedStamps>,
+    costly: Arc<settle::CostlyOrgs>,
     clock: Arc<dyn Clock>,
     config: Arc<EngineConfig>,
     signer: Arc<std::sync::OnceLock<crate::factors::session::SessionSigner>>,
@@ -207,8 +208,16 @@ impl Engine {
             config: Arc::new(config),
             admissions: Arc::default(),
             rejections: Arc::default(),
+            costly: Arc::default(),
             signer: Arc::default(),
         }
+    }
+
+    /// How many policy expressions were evaluated, and how many results recalled instead
+    /// (a decision made again inside the write transaction after it was made on a read
+    /// snapshot), since the process started.
+    pub fn condition_evaluations(&self) -> (u64, u64) {
+        self.programs.evaluation_counts()
     }
 
     /// The store, for readiness checks.
@@ -399,7 +408,6 @@ impl Engine {
         let fingerprint = crypto::fingerprint(body);
         let stored: SubmitEnvelope = parse_body(stored_body.as_bytes())?;
         let parameters = stored.parameters;
-        let mut tx = self.store.write().await?;
         let mut activity = Activity {
             id: new_id(),
             organization_id: caller.organization.id.clone(),
@@ -414,6 +422,11 @@ impl Engine {
             created_at: now,
             updated_at: now,
         };
+        let vote = caller.vote(&activity.id, true, stored_body.as_bytes(), proofs, now);
+        if self.costly.recently(&activity.organization_id, now) {
+            self.prejudge(&activity, &caller.organization, std::slice::from_ref(&vote), now).await;
+        }
+        let mut tx = self.store.write().await?;
         if !tx.insert_activity(&activity).await? {
             // This body was recorded before (a resend, or a concurrent request that won the
             // race): answer with its activity.
@@ -425,7 +438,6 @@ impl Engine {
                 .ok_or_else(|| StoreError::Backend("activity vanished after a fingerprint conflict".into()))?;
             return activity_view(&mut *tx, &existing, &caller.user.id).await;
         }
-        let vote = caller.vote(&activity.id, true, stored_body.as_bytes(), proofs, now);
         let view = self.record_and_settle(&mut *tx, &mut activity, caller, Ballot::Vote(&vote), now).await?;
         tx.commit().await?;
         self.deliver_owed_code(&activity).await;
@@ -469,6 +481,27 @@ enum Ballot<'a> {
 }
 
 impl Engine {
+    fn settler(&self) -> settle::Settler<'_> {
+        settle::Settler {
+            programs: &self.programs,
+            factors: &self.config.factors,
+            signer: self.signer.get(),
+            limits: &self.config.policy_limits,
+            costly: &self.costly,
+        }
+    }
+
+    /// Decides `activity` with `votes` on a read snapshot, before the write transaction, so
+    /// its conditions are evaluated (and their results remembered) while no lock is held;
+    /// the write transaction then decides again from the remembered results (see
+    /// [`decide::ContextDigest`]). The outcome here, an error included, is discarded: the
+    /// decision that counts is the one made inside the write transaction.
+    async fn prejudge(&self, activity: &Activity, org: &Organization, votes: &[Vote], now: i64) {
+        if let Ok(mut tx) = self.store.read().await {
+            let _ = self.settler().judge(&mut *tx, activity, org, votes, now).await;
+        }
+    }
+
     /// Records the ballot, decides `activity` again, writes the outcome and queues its
     /// webhook events; the caller commits.
     async fn record_and_settle(
@@ -490,13 +523,7 @@ impl Engine {
             }
         };
         let before = activity.status;
-        let settler = settle::Settler {
-            programs: &self.programs,
-            factors: &self.config.factors,
-            signer: self.signer.get(),
-            limits: &self.config.policy_limits,
-        };
-        let reveal = settler.settle(tx, activity, &caller.organization, ballot_id, now).await?;
+        let reveal = self.settler().settle(tx, activity, &caller.organization, ballot_id, now).await?;
         tx.update_activity(activity).await?;
         let org = &caller.organization.id;
         let actor = |event_type, outcome| audit::NewEvent {

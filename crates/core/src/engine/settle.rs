@@ -110,6 +110,46 @@ pub(super) fn stored_intent(
     Ok((kind, version, Intent::parse(kind.operation, params)?))
 }
 
+/// Organizations whose decisions recently took many evaluation steps, whose next submissions
+/// are decided first on a read snapshot ([`Settler::judge`] outside the write transaction).
+/// Deciding twice costs a few reads; for the cheap decisions of most organizations it is not
+/// worth them, so only a decision of at least [`COSTLY_STEPS`] marks its organization, for
+/// [`COSTLY_FOR_MS`]. Steps, not wall time: a loaded machine does not mark everyone.
+#[derive(Debug, Default)]
+pub(super) struct CostlyOrgs(std::sync::Mutex<HashMap<String, i64>>);
+
+/// Evaluation steps a decision may take before its organization's decisions are made outside
+/// the write transaction first (a tenth of the default budget; an ordinary condition takes
+/// a few dozen).
+const COSTLY_STEPS: u64 = 10_000;
+/// How long an organization stays marked after its last costly settle.
+const COSTLY_FOR_MS: i64 = 10 * 60 * 1000;
+/// Organizations remembered at once (a bound, not a tuning knob).
+const MAX_COSTLY_ORGS: usize = 10_000;
+
+impl CostlyOrgs {
+    /// Notes how many evaluation steps a decision in `org_id` took at `now`.
+    pub(super) fn observe(&self, org_id: &str, steps: u64, now: i64) {
+        if steps < COSTLY_STEPS {
+            return;
+        }
+        if let Ok(mut map) = self.0.lock() {
+            if map.len() >= MAX_COSTLY_ORGS && !map.contains_key(org_id) {
+                map.retain(|_, at| *at + COSTLY_FOR_MS > now);
+                if map.len() >= MAX_COSTLY_ORGS {
+                    map.clear();
+                }
+            }
+            map.insert(org_id.to_owned(), now);
+        }
+    }
+
+    /// Whether a settle of `org_id` was costly within [`COSTLY_FOR_MS`] before `now`.
+    pub(super) fn recently(&self, org_id: &str, now: i64) -> bool {
+        self.0.lock().ok().and_then(|m| m.get(org_id).copied()).is_some_and(|at| at + COSTLY_FOR_MS > now)
+    }
+}
+
 /// What settling needs from the engine.
 pub(super) struct Settler<'a> {
     /// Compiled policies.
@@ -120,23 +160,45 @@ pub(super) struct Settler<'a> {
     pub signer: Option<&'a crate::factors::session::SessionSigner>,
     /// Caps on policy counts.
     pub limits: &'a decide::PolicyLimits,
+    /// Where costly decisions are noted.
+    pub costly: &'a CostlyOrgs,
+}
+
+/// What the votes so far come to, before anything is written.
+pub(super) struct Judgement {
+    version: &'static activity_types::TypeVersion,
+    intent: Intent,
+    /// The outcomes to record: the MFA policies', then the policies'.
+    outcomes: Vec<serde_json::Value>,
+    verdict: Verdict,
+    /// Evaluation steps the MFA conditions and the policies took.
+    steps: u64,
+}
+
+/// Where a judgement leaves the activity.
+enum Verdict {
+    /// The initiator's step-up is not done: it waits for it, unless its initiator rejected it.
+    StepUp { rejected_by_initiator: bool },
+    /// Policies decided; `rejected` says why the votes against it end it.
+    Decided { decision: Decision, rejected: Option<String> },
 }
 
 impl Settler<'_> {
-    /// Decides `activity` with its votes and applies the outcome to it (the caller writes
-    /// it). Returns secrets to show once to the user they belong to, if execution made any.
-    pub(super) async fn settle(
+    /// Decides `activity` with `votes`, reading only. Settling calls it inside the write
+    /// transaction; a submission calls it first on a read snapshot (see
+    /// [`decide::ContextDigest`]), so the conditions are evaluated before the write lock is
+    /// taken and the write transaction finds their results remembered.
+    pub(super) async fn judge(
         &self,
         tx: &mut dyn StoreTx,
-        activity: &mut Activity,
+        activity: &Activity,
         org: &Organization,
-        vote_id: &str,
+        votes: &[Vote],
         now: i64,
-    ) -> Result<Option<(String, serde_json::Value)>> {
+    ) -> Result<Judgement> {
         let programs = self.programs;
         let (kind, version, intent) = stored_intent(activity)?;
-        let votes = tx.list_votes(&activity.id).await?;
-        let all_approvers = voters(tx, &org.id, &votes).await?;
+        let all_approvers = voters(tx, &org.id, votes).await?;
         let params = intent.policy_params();
         let subject = Subject::of(kind, version, &intent, &params);
 
@@ -147,19 +209,14 @@ impl Settler<'_> {
             own: super::account::OwnCredentials::of(&intent, &activity.initiator_user_id),
             created_at: activity.created_at,
         };
-        let mfa = super::mfa::states(tx, programs, &step_up, &org.id, &all_approvers, &votes, now).await?;
-        let mut mfa_outcomes: Vec<serde_json::Value> = mfa.iter().flat_map(super::mfa::UserMfa::evaluations).collect();
+        let mfa = super::mfa::states(tx, programs, &step_up, &org.id, &all_approvers, votes, now).await?;
+        let mut outcomes: Vec<serde_json::Value> = mfa.iter().flat_map(super::mfa::UserMfa::evaluations).collect();
         let pending = |user: &str| mfa.iter().any(|m| m.user_id == user && !m.satisfied());
+        let mfa_steps: u64 = mfa.iter().map(|m| m.steps).sum();
         if pending(&activity.initiator_user_id) && activity.status != ActivityStatus::Rejected {
-            if votes.iter().any(|v| v.user_id == activity.initiator_user_id && !v.approve) {
-                activity.status = ActivityStatus::Rejected;
-                activity.failure = Some(failure_json(&Error::PermissionDenied("rejected by its initiator".to_owned())));
-            } else {
-                activity.status = ActivityStatus::AuthenticatorsNeeded;
-            }
-            record_evaluations(tx, activity, vote_id, std::mem::take(&mut mfa_outcomes), now).await?;
-            activity.updated_at = now;
-            return Ok(None);
+            let rejected_by_initiator = votes.iter().any(|v| v.user_id == activity.initiator_user_id && !v.approve);
+            let verdict = Verdict::StepUp { rejected_by_initiator };
+            return Ok(Judgement { version, intent, outcomes, verdict, steps: mfa_steps });
         }
         let approving: Vec<Approver> = all_approvers.into_iter().filter(|a| !pending(&a.id)).collect();
 
@@ -180,7 +237,7 @@ impl Settler<'_> {
             now_ms: now,
             programs,
         };
-        let (mut decision, evaluations) = decide::decide(&input);
+        let (decision, evaluations, steps) = decide::decide_counting(&input);
 
         let mut rejected = None;
         if decision == Decision::ConsensusNeeded {
@@ -203,16 +260,48 @@ impl Settler<'_> {
                 }
             }
         }
-        if let Some(reason) = rejected {
-            decision = Decision::Deny(reason.clone());
-            activity.status = ActivityStatus::Rejected;
-            activity.failure = Some(failure_json(&Error::PermissionDenied(reason)));
-        }
-
-        mfa_outcomes.extend(evaluations.iter().map(
+        outcomes.extend(evaluations.iter().map(
             |e| serde_json::json!({ "policyId": e.policy_id, "outcome": e.outcome.as_str(), "reason": e.reason }),
         ));
-        record_evaluations(tx, activity, vote_id, mfa_outcomes, now).await?;
+        let verdict = Verdict::Decided { decision, rejected };
+        Ok(Judgement { version, intent, outcomes, verdict, steps: mfa_steps + steps })
+    }
+
+    /// Decides `activity` with its votes and applies the outcome to it (the caller writes
+    /// it). Returns secrets to show once to the user they belong to, if execution made any.
+    pub(super) async fn settle(
+        &self,
+        tx: &mut dyn StoreTx,
+        activity: &mut Activity,
+        org: &Organization,
+        vote_id: &str,
+        now: i64,
+    ) -> Result<Option<(String, serde_json::Value)>> {
+        let votes = tx.list_votes(&activity.id).await?;
+        let Judgement { version, intent, outcomes, verdict, steps } =
+            self.judge(tx, activity, org, &votes, now).await?;
+        self.costly.observe(&org.id, steps, now);
+        let decision = match verdict {
+            Verdict::StepUp { rejected_by_initiator } => {
+                if rejected_by_initiator {
+                    activity.status = ActivityStatus::Rejected;
+                    activity.failure =
+                        Some(failure_json(&Error::PermissionDenied("rejected by its initiator".to_owned())));
+                } else {
+                    activity.status = ActivityStatus::AuthenticatorsNeeded;
+                }
+                record_evaluations(tx, activity, vote_id, outcomes, now).await?;
+                activity.updated_at = now;
+                return Ok(None);
+            }
+            Verdict::Decided { rejected: Some(reason), .. } => {
+                activity.status = ActivityStatus::Rejected;
+                activity.failure = Some(failure_json(&Error::PermissionDenied(reason.clone())));
+                Decision::Deny(reason)
+            }
+            Verdict::Decided { decision, rejected: None } => decision,
+        };
+        record_evaluations(tx, activity, vote_id, outcomes, now).await?;
 
         let mut reveal = None;
         match decision {

@@ -90,6 +90,10 @@ impl Engine {
         };
 
         let now = self.clock.now_ms();
+        let proofs: Vec<String> = std::iter::once(&stamp).chain(&proven).map(|p| p.method.clone()).collect();
+        if self.costly.recently(&caller.organization.id, now) {
+            self.prejudge_vote(caller, approve, &target.fingerprint, body, &proofs, now).await;
+        }
         let mut tx = self.store.write().await?;
         let mut activity = tx.lock_activity(&caller.organization.id, &target.fingerprint).await?.ok_or_else(|| {
             Error::NotFound(format!("no activity with fingerprint `{}` in this organization", target.fingerprint))
@@ -143,8 +147,6 @@ impl Engine {
                 )
                 .await?;
             }
-            let mut proofs = vec![stamp.method.clone()];
-            proofs.extend(proven.iter().map(|p| p.method.clone()));
             let vote = caller.vote(&activity.id, approve, body, proofs, now);
             if let Some(p) = &proven {
                 // The factor proven alongside a first vote counts as that user's next step.
@@ -156,6 +158,32 @@ impl Engine {
         self.deliver_owed_code(&activity).await;
         tracing::info!(activity_id = %activity.id, approve, status = activity.status.as_str(), "vote recorded");
         Ok(view)
+    }
+
+    /// A first vote's decision made on a read snapshot before the write transaction (see
+    /// [`Engine::prejudge`]); nothing for a user who has voted already.
+    async fn prejudge_vote(
+        &self,
+        caller: &Caller,
+        approve: bool,
+        fingerprint: &str,
+        body: &[u8],
+        proofs: &[String],
+        now: i64,
+    ) {
+        let votes = async {
+            let mut tx = self.store.read().await?;
+            let Some(activity) = tx.get_activity_by_fingerprint(fingerprint).await? else { return Ok(None) };
+            let mut votes = tx.list_votes(&activity.id).await?;
+            if activity.organization_id != caller.organization.id || votes.iter().any(|v| v.user_id == caller.user.id) {
+                return Ok(None);
+            }
+            votes.push(caller.vote(&activity.id, approve, body, proofs.to_vec(), now));
+            Ok::<_, Error>(Some((activity, votes)))
+        };
+        if let Ok(Some((activity, votes))) = votes.await {
+            self.prejudge(&activity, &caller.organization, &votes, now).await;
+        }
     }
 
     /// The initiator withdraws its own pending activity: it becomes REJECTED at once,
