@@ -1,12 +1,10 @@
 //! Approvals UI name spoofing (issue 17.11), in Chromium: a non-root member named `root`
 //! starts an activity; the real root's approvals page shows the member's id beside the
 //! name (never a bare "by root"), isolates the name, and shows a bidi control in the
-//! intent as an escape. The screenshot goes to docs/screenshots/approvals-names.png.
+//! intent as an escape. The screenshot goes to approvals-names.png in `support::screenshot_dir`.
 #![allow(clippy::expect_used, reason = "tests fail loudly")]
 
 mod support;
-
-use std::path::PathBuf;
 
 use serde_json::json;
 use twofold_testkit::{Backend, TestServer, completed, interop_installed, is_ci, ok, run_node, status};
@@ -45,7 +43,7 @@ fn a_member_named_root_shows_with_its_id_on_the_approvals_page() {
         json!({ "resource": "PAYOUT", "action": "CREATE", "payload": { "to": "\u{202E}lasrever", "amount": 1 } }),
     ));
     assert_eq!(status(&pending), "ACTIVITY_STATUS_CONSENSUS_NEEDED", "{pending}");
-    let shots = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../docs/screenshots");
+    let shots = support::screenshot_dir(env!("CARGO_TARGET_TMPDIR"));
     let key = server.root_key_path().display().to_string();
     let seen = run_node("console-approvals.mjs", &[&server.url, &key, &shots.display().to_string()]);
     let by = seen["by"][0].as_str().expect("by");

@@ -5,8 +5,8 @@
 //! a setting change that waits for step-up, a two-approver activity approved in
 //! `/activities`, removing a factor, policies and the audit log; MFA enforcement on the
 //! test clock (banner, forced set-up, reset to global, enrolment off). Every run writes
-//! its screenshots into `docs/screenshots/` (linked from the README), or into
-//! `target/tmp/console-screenshots/` with `TWOFOLD_SCREENSHOTS=target`.
+//! its screenshots under `target/tmp/console-screenshots/`, or into `docs/screenshots/`
+//! (linked from the README) with `TWOFOLD_SCREENSHOTS=docs`.
 #![allow(clippy::expect_used, reason = "tests fail loudly")]
 
 use std::path::PathBuf;
@@ -31,14 +31,8 @@ fn browser_available() -> bool {
     false
 }
 
-/// Where screenshots go: `docs/screenshots/`, which the README links, so every test run
-/// shows the console as it is; `TWOFOLD_SCREENSHOTS=target` keeps them under `target/`.
 fn screenshot_dir() -> PathBuf {
-    if std::env::var("TWOFOLD_SCREENSHOTS").is_ok_and(|v| v == "target") {
-        PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("console-screenshots")
-    } else {
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../docs/screenshots")
-    }
+    support::screenshot_dir(env!("CARGO_TARGET_TMPDIR"))
 }
 
 /// Creates a user with a key file under the data dir; returns (user id, key file path).

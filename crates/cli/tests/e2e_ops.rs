@@ -100,6 +100,13 @@ fn openapi_document_validates_and_lists_exactly_the_served_routes() {
             assert!(status == 400 || status == 401, "POST {path} without a stamp answered {status}");
         }
     }
+    // A stamped `{}` reaches every listed query's handler: it answers, or names what the body
+    // lacks (a listed query without a handler would answer 404, and a stamp refused 401).
+    let root = server.root_client();
+    for query in twofold_core::engine::query_paths() {
+        let resp = root.post_raw(&format!("/public/v1/query/{query}"), b"{}").expect("sent");
+        assert!(resp.status == 200 || resp.status == 400, "stamped {{}} to {query}: {} {}", resp.status, resp.body);
+    }
 
     // The browsable page: self-hosted, strict CSP, no inline script.
     let (status, csp, html) = get(&server, "/docs", None);

@@ -296,3 +296,16 @@ pub fn metrics(server: &TestServer) -> String {
 pub fn metric(text: &str, series: &str) -> f64 {
     text.lines().find_map(|l| l.strip_prefix(series).and_then(|rest| rest.trim().parse().ok())).unwrap_or(0.0)
 }
+
+/// Where the Chromium tests write screenshots: under `target_tmp` (the test's
+/// `CARGO_TARGET_TMPDIR`), so a run leaves the working tree untouched; into the committed
+/// `docs/screenshots/`, which the README links, only with `TWOFOLD_SCREENSHOTS=docs`.
+pub fn screenshot_dir(target_tmp: &str) -> std::path::PathBuf {
+    let dir = if std::env::var("TWOFOLD_SCREENSHOTS").is_ok_and(|v| v == "docs") {
+        std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../docs/screenshots")
+    } else {
+        std::path::PathBuf::from(target_tmp).join("console-screenshots")
+    };
+    std::fs::create_dir_all(&dir).expect("screenshot directory");
+    dir
+}
