@@ -100,6 +100,22 @@ pub struct ConfigArgs {
     /// of this many seconds (the first at once) [default: 60].
     #[arg(long, env = "TWOFOLD_AUDIT_REJECTION_WINDOW_SECS", value_name = "SECS")]
     pub audit_rejection_window_secs: Option<u64>,
+    /// The audit log's checkpoint signing key (Ed25519, Go `sumdb/note` text; the first line
+    /// signs, later lines are rotated-out verifier keys); created 0600 if missing. Every node of
+    /// an installation needs the same file [default: DATA_DIR/audit-signing.key].
+    #[arg(long, env = "TWOFOLD_AUDIT_KEY_FILE", value_name = "FILE")]
+    pub audit_key_file: Option<PathBuf>,
+    /// The audit log's name: the signing key's name, and checkpoints of organization O have
+    /// origin `<name>/O` [default: twofold.invalid/audit].
+    #[arg(long, env = "TWOFOLD_AUDIT_LOG_NAME", value_name = "NAME")]
+    pub audit_log_name: Option<String>,
+    /// A signed checkpoint of every audit tree that grew is issued this often, seconds [default: 10].
+    #[arg(long, env = "TWOFOLD_AUDIT_CHECKPOINT_SECS", value_name = "SECS")]
+    pub audit_checkpoint_secs: Option<u64>,
+    /// Every new checkpoint is also appended to this file (JSON Lines), for a witness to keep
+    /// outside the data directory [default: none].
+    #[arg(long, env = "TWOFOLD_AUDIT_WITNESS_FILE", value_name = "FILE")]
+    pub audit_witness_file: Option<PathBuf>,
     /// File holding a bearer token that `/metrics` requires [default: none: /metrics is open].
     #[arg(long, env = "TWOFOLD_METRICS_TOKEN_FILE", value_name = "FILE")]
     pub metrics_token_file: Option<PathBuf>,
@@ -146,6 +162,10 @@ struct FileConfig {
     webhook_retry_base_ms: Option<u64>,
     webhook_max_attempts: Option<u64>,
     audit_rejection_window_secs: Option<u64>,
+    audit_key_file: Option<PathBuf>,
+    audit_log_name: Option<String>,
+    audit_checkpoint_secs: Option<u64>,
+    audit_witness_file: Option<PathBuf>,
     metrics_token_file: Option<PathBuf>,
     http_idle_timeout_secs: Option<u64>,
     http_header_timeout_secs: Option<u64>,
@@ -198,6 +218,14 @@ pub struct Settings {
     pub webhook_max_attempts: u64,
     /// The window rejected stamps are counted in, seconds.
     pub audit_rejection_window_secs: u64,
+    /// The checkpoint signing key file.
+    pub audit_key_file: PathBuf,
+    /// The audit log's name (key name and origin prefix).
+    pub audit_log_name: String,
+    /// How often checkpoints are issued, seconds.
+    pub audit_checkpoint_secs: u64,
+    /// Where new checkpoints are appended for a witness, if anywhere.
+    pub audit_witness_file: Option<PathBuf>,
     /// The token `/metrics` requires, if any.
     pub metrics_token: Option<String>,
     /// How long a connection may wait for a request, take for its headers, and for its body.
@@ -278,7 +306,17 @@ impl Settings {
             )?,
             body: secs(args.http_body_timeout_secs, file.http_body_timeout_secs, 30, "http_body_timeout_secs")?,
         };
+        let audit_key_file =
+            args.audit_key_file.clone().or(file.audit_key_file).unwrap_or_else(|| data_dir.join("audit-signing.key"));
         let settings = Settings {
+            audit_key_file,
+            audit_log_name: args
+                .audit_log_name
+                .clone()
+                .or(file.audit_log_name)
+                .unwrap_or_else(|| twofold_core::AuditLogConfig::default().name),
+            audit_checkpoint_secs: args.audit_checkpoint_secs.or(file.audit_checkpoint_secs).unwrap_or(10),
+            audit_witness_file: args.audit_witness_file.clone().or(file.audit_witness_file),
             http_timeouts,
             webhook_allow_private: args.webhook_allow_private || file.webhook_allow_private.unwrap_or(false),
             metrics_token,
@@ -320,6 +358,12 @@ impl Settings {
         }
         if !(100..=3_600_000).contains(&settings.webhook_retry_base_ms) {
             return Err(CliError::Usage("webhook_retry_base_ms must be between 100 and 3600000".into()));
+        }
+        if !(1..=3600).contains(&settings.audit_checkpoint_secs) {
+            return Err(CliError::Usage("audit_checkpoint_secs must be between 1 and 3600".into()));
+        }
+        if settings.audit_log_name.is_empty() || settings.audit_log_name.contains([' ', '+', '\n']) {
+            return Err(CliError::Usage("audit_log_name must be non-empty, without spaces or `+`".into()));
         }
         if !(1..=3600).contains(&settings.audit_rejection_window_secs) {
             return Err(CliError::Usage("audit_rejection_window_secs must be between 1 and 3600".into()));

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use clap::Args;
 use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
 use twofold_client::{ApiKeyPair, Curve};
 use twofold_core::engine::BootstrapPlan;
 use twofold_core::engine::FactorConfig;
@@ -77,10 +78,20 @@ async fn serve(settings: Settings, clock: Arc<dyn Clock>, otp: crate::enclave::O
     config.mfa_admin_tags = settings.mfa_admin_tags.clone();
     config.policy_limits = settings.policy_limits;
     config.rejection_window_ms = i64::try_from(settings.audit_rejection_window_secs).unwrap_or(60) * 1000;
+    let audit_keys = crate::audit::load_or_create_keys(&settings)?;
+    config.audit_log = twofold_core::AuditLogConfig {
+        name: settings.audit_log_name.clone(),
+        signer: Some(Arc::new(audit_keys.signer)),
+        verifiers: audit_keys.verifiers,
+    };
     twofold_core::webhook::allow_private_targets(settings.webhook_allow_private);
     let engine = Engine::new(Arc::new(store.clone()), clock, config);
     bootstrap_if_empty(&engine, &settings.data_dir).await?;
     engine.load_session_signer().await.map_err(|e| CliError::Runtime(e.to_string()))?;
+    let folded = engine.fold_audit_trees().await.map_err(|e| CliError::Runtime(e.to_string()))?;
+    if folded > 0 {
+        tracing::info!(events = folded, "folded audit events recorded before their Merkle tree into it");
+    }
 
     let listener = TcpListener::bind(settings.listen)
         .await
@@ -98,6 +109,11 @@ async fn serve(settings: Settings, clock: Arc<dyn Clock>, otp: crate::enclave::O
             rejections.flush_rejected_stamps(false).await;
         }
     });
+    let checkpointer = spawn_checkpointer(
+        engine.clone(),
+        std::time::Duration::from_secs(settings.audit_checkpoint_secs),
+        settings.audit_witness_file.clone(),
+    );
     let flush_at_exit = engine.clone();
     let app = twofold_server::router(AppState {
         engine,
@@ -119,10 +135,42 @@ async fn serve(settings: Settings, clock: Arc<dyn Clock>, otp: crate::enclave::O
         .map_err(|e| CliError::Runtime(format!("server error: {e}")))?;
     outbox.abort();
     rejection_flusher.abort();
+    checkpointer.abort();
     flush_at_exit.flush_rejected_stamps(true).await;
     store.close().await;
     tracing::info!("twofold stopped");
     Ok(())
+}
+
+/// Folds new audit events into their trees and signs a checkpoint of every tree that grew,
+/// now and every `every`, appending each new one to the witness file if there is one.
+fn spawn_checkpointer(engine: Engine, every: std::time::Duration, witness: Option<PathBuf>) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            if let Err(e) = engine.fold_audit_trees().await {
+                tracing::warn!(error = %e, "folding audit events into their trees failed; retrying");
+            }
+            match engine.issue_checkpoints().await {
+                Ok(issued) => {
+                    if let (Some(path), false) = (&witness, issued.is_empty())
+                        && let Err(e) = append_witness(path, &issued)
+                    {
+                        tracing::warn!(path = %path.display(), error = %e, "cannot append to the audit witness file");
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "issuing audit checkpoints failed; retrying"),
+            }
+            tokio::time::sleep(every).await;
+        }
+    })
+}
+
+fn append_witness(path: &Path, issued: &[twofold_core::audit::AuditCheckpoint]) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut file = std::fs::OpenOptions::new().create(true).append(true).open(path)?;
+    let lines: String = issued.iter().map(|c| crate::audit::witness_line(c) + "\n").collect();
+    file.write_all(lines.as_bytes())?;
+    file.sync_data()
 }
 
 /// Creates the root organization, user and key on an empty database and writes the
@@ -198,6 +246,21 @@ pub(crate) async fn shutdown_signal() {
 /// installation. A key file readable by others is refused.
 fn load_or_create_secrets_key(path: &Path) -> Result<SecretsKey, CliError> {
     let err = |what: String| CliError::Runtime(format!("secrets key {}: {what}", path.display()));
+    match read_private_file(path, "secrets key")? {
+        Some(text) => SecretsKey::from_hex(&text).map_err(|e| err(e.to_string())),
+        None => {
+            let key = SecretsKey::generate().map_err(|e| err(e.to_string()))?;
+            create_private_file(path, &key.to_hex(), "secrets key")?;
+            tracing::info!(path = %path.display(), "created a new secrets key; back it up with the database");
+            Ok(key)
+        }
+    }
+}
+
+/// The text of a key file only its owner may read; `None` if there is none. A file others
+/// can read is refused.
+pub(crate) fn read_private_file(path: &Path, what: &str) -> Result<Option<String>, CliError> {
+    let err = |why: String| CliError::Runtime(format!("{what} {}: {why}", path.display()));
     match std::fs::read_to_string(path) {
         Ok(text) => {
             #[cfg(unix)]
@@ -208,21 +271,23 @@ fn load_or_create_secrets_key(path: &Path) -> Result<SecretsKey, CliError> {
                     return Err(err(format!("permissions {:o} let others read it; chmod 600 it", mode & 0o777)));
                 }
             }
-            SecretsKey::from_hex(&text).map_err(|e| err(e.to_string()))
+            Ok(Some(text))
         }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            let key = SecretsKey::generate().map_err(|e| err(e.to_string()))?;
-            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-                twofold_store::private_dir(dir).map_err(|e| err(e.to_string()))?;
-            }
-            let staging = path.with_extension("key.new");
-            write_private(&staging, key.to_hex().as_bytes()).map_err(|e| err(e.to_string()))?;
-            std::fs::rename(&staging, path).map_err(|e| err(e.to_string()))?;
-            tracing::info!(path = %path.display(), "created a new secrets key; back it up with the database");
-            Ok(key)
-        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(err(e.to_string())),
     }
+}
+
+/// Writes a key file (0600, written beside it then renamed into place, its directory created
+/// owner-only if missing).
+pub(crate) fn create_private_file(path: &Path, text: &str, what: &str) -> Result<(), CliError> {
+    let err = |why: String| CliError::Runtime(format!("{what} {}: {why}", path.display()));
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        twofold_store::private_dir(dir).map_err(|e| err(e.to_string()))?;
+    }
+    let staging = path.with_extension("new");
+    write_private(&staging, text.as_bytes()).map_err(|e| err(e.to_string()))?;
+    std::fs::rename(&staging, path).map_err(|e| err(e.to_string()))
 }
 
 fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {

@@ -27,6 +27,6 @@ pub mod webhook;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use engine::query_paths;
-pub use engine::{ATTESTED_SCHEME, Caller, Engine, EngineConfig, PolicyLimits, Request, StampProof};
+pub use engine::{ATTESTED_SCHEME, AuditLogConfig, Caller, Engine, EngineConfig, PolicyLimits, Request, StampProof};
 pub use error::{Error, ErrorCode, Result};
 pub use store::{Store, StoreError, StoreTx};

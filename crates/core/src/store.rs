@@ -9,7 +9,7 @@
 
 use async_trait::async_trait;
 
-use crate::audit::AuditEvent;
+use crate::audit::{AuditCheckpoint, AuditEvent};
 use crate::enforcement::EnforcementRule;
 use crate::model::{
     Activity, ActivityFilter, ApiKey, Channel, Delivery, Factor, FactorKind, MfaPolicy, MfaProof, Organization, Policy,
@@ -219,12 +219,38 @@ pub trait StoreTx: Send {
 
     /// Locks `org_id`'s audit chain until the transaction ends and returns its last `(seq, hash)`.
     async fn lock_audit_head(&mut self, org_id: &str) -> StoreResult<Option<(i64, String)>>;
-    /// Appends an event (the chain fields are already computed).
-    async fn insert_audit_event(&mut self, event: &AuditEvent) -> StoreResult<()>;
+    /// Appends an event (the chain fields are already computed) with the hashes of the tree
+    /// nodes its leaf completes.
+    async fn insert_audit_event(&mut self, event: &AuditEvent, tree_nodes: Option<&str>) -> StoreResult<()>;
     /// A page of one organization's events, newest first.
     async fn list_audit_events(&mut self, org_id: &str, filter: &AuditFilter) -> StoreResult<Vec<AuditEvent>>;
     /// Up to `limit` events of every chain in (organization, seq) order, after the given position.
     async fn audit_chain_page(&mut self, after: Option<(&str, i64)>, limit: i64) -> StoreResult<Vec<AuditEvent>>;
+    /// The `(seq, tree_nodes)` of the events that carry the frontier of `org_id`'s tree of
+    /// `size` leaves (the seqs `size` with its low bits cleared, one per set bit), ascending.
+    async fn audit_frontier(&mut self, org_id: &str, size: i64) -> StoreResult<Vec<(i64, Option<String>)>>;
+    /// Every organization with events, its last seq, and the size of its latest signed checkpoint.
+    async fn audit_heads(&mut self) -> StoreResult<Vec<(String, i64, i64)>>;
+    /// The organizations with events not yet folded into their tree (recorded before it existed).
+    async fn unfolded_audit_orgs(&mut self) -> StoreResult<Vec<String>>;
+    /// The first seq of `org_id` not yet folded into its tree.
+    async fn first_unfolded_audit_seq(&mut self, org_id: &str) -> StoreResult<Option<i64>>;
+    /// Records the tree nodes an already stored event's leaf completes (folding).
+    async fn set_audit_tree_nodes(&mut self, org_id: &str, seq: i64, tree_nodes: &str) -> StoreResult<()>;
+    /// One event of `org_id`'s log by id.
+    async fn audit_event(&mut self, org_id: &str, id: &str) -> StoreResult<Option<AuditEvent>>;
+    /// The stored perfect subtrees of `org_id`'s tree at `coordinates` (level, index).
+    async fn audit_tree_nodes(
+        &mut self,
+        org_id: &str,
+        coordinates: &[(u8, u64)],
+    ) -> StoreResult<std::collections::HashMap<(u8, u64), twofold_tlog::Hash>>;
+    /// Records a signed checkpoint; `false` if that size was signed already.
+    async fn insert_audit_checkpoint(&mut self, checkpoint: &AuditCheckpoint) -> StoreResult<bool>;
+    /// Every organization's latest signed checkpoint.
+    async fn latest_audit_checkpoints(&mut self) -> StoreResult<Vec<AuditCheckpoint>>;
+    /// The checkpoint of `org_id`'s tree at `size`, or its latest.
+    async fn audit_checkpoint(&mut self, org_id: &str, size: Option<i64>) -> StoreResult<Option<AuditCheckpoint>>;
 
     /// IP rule sets of an organization: organization-wide ones, and those of `public_key` if given.
     async fn ip_rule_sets(&mut self, org_id: &str, public_key: Option<&str>) -> StoreResult<Vec<IpRuleSet>>;

@@ -2,7 +2,7 @@
 
 use sqlx::Row;
 use sqlx::any::AnyRow;
-use twofold_core::audit::AuditEvent;
+use twofold_core::audit::{AuditCheckpoint, AuditEvent};
 use twofold_core::enforcement::{EnforcementRule, EnforcementValue};
 use twofold_core::model::{
     Activity, ActivityStatus, ApiKey, ApiKeyCurve, Channel, Delivery, DeliveryStatus, Effect, Factor, FactorKind,
@@ -306,4 +306,14 @@ pub(crate) fn otp_flow(r: &AnyRow) -> R<OtpFlow> {
 /// `COUNT(*), MIN(t)` of a window.
 pub(crate) fn usage(r: &AnyRow) -> R<Usage> {
     Ok(Usage { count: r.try_get(0)?, oldest: r.try_get(1)? })
+}
+
+pub(crate) fn audit_checkpoint(r: &AnyRow) -> R<AuditCheckpoint> {
+    Ok(AuditCheckpoint {
+        organization_id: r.try_get("organization_id")?,
+        size: r.try_get("size")?,
+        root: r.try_get("root")?,
+        note: r.try_get("note")?,
+        created_at: r.try_get("created_at")?,
+    })
 }

@@ -1,5 +1,6 @@
 //! The sqlx implementation of [`Store`] for SQLite and PostgreSQL.
 
+use std::collections::HashMap;
 use std::path::Path;
 use std::str::FromStr;
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -9,7 +10,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{Any, AnyPool, AssertSqlSafe, Executor, Row, Transaction};
-use twofold_core::audit::AuditEvent;
+use twofold_core::audit::{AuditCheckpoint, AuditEvent};
 use twofold_core::enforcement::EnforcementRule;
 use twofold_core::model::{
     Activity, ActivityFilter, ApiKey, Channel, Delivery, Factor, FactorKind, MfaPolicy, MfaProof, Organization, Policy,
@@ -1031,11 +1032,11 @@ impl StoreTx for SqlTx {
         self.one(q, |r| Ok((r.try_get::<i64, _>(0)?, r.try_get::<String, _>(1)?))).await
     }
 
-    async fn insert_audit_event(&mut self, e: &AuditEvent) -> StoreResult<()> {
+    async fn insert_audit_event(&mut self, e: &AuditEvent, tree_nodes: Option<&str>) -> StoreResult<()> {
         let q = sqlx::query(
             "INSERT INTO audit_events (id, organization_id, seq, at, event_type, outcome, actor_user_id, \
-             actor_credential_id, subject, details, prev_hash, hash) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+             actor_credential_id, subject, details, prev_hash, hash, tree_nodes) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
         )
         .bind(e.id.clone())
         .bind(e.organization_id.clone())
@@ -1048,7 +1049,8 @@ impl StoreTx for SqlTx {
         .bind(e.subject.clone())
         .bind(e.details.clone())
         .bind(e.prev_hash.clone())
-        .bind(e.hash.clone());
+        .bind(e.hash.clone())
+        .bind(tree_nodes.map(str::to_owned));
         self.affected(q).await.map(drop)
     }
 
@@ -1082,6 +1084,126 @@ impl StoreTx for SqlTx {
         );
         let binds = vec![Bind::Text(org.to_owned()), Bind::Text(org.to_owned()), Bind::Int(seq), Bind::Int(limit)];
         self.all(bound(sql, binds), rows::audit_event).await
+    }
+
+    async fn audit_frontier(&mut self, org_id: &str, size: i64) -> StoreResult<Vec<(i64, Option<String>)>> {
+        let sql = format!(
+            "{FRONTIER_SQL} $2) SELECT e.seq, e.tree_nodes FROM audit_events e WHERE \
+             e.organization_id = $1 AND e.seq IN (SELECT (n >> b) << b FROM sizes, bits WHERE ((n >> b) & 1) = 1) \
+             ORDER BY e.seq"
+        );
+        let q = sqlx::query(AssertSqlSafe(sql)).bind(org_id.to_owned()).bind(size);
+        self.all(q, |r| Ok((r.try_get::<i64, _>(0)?, r.try_get::<Option<String>, _>(1)?))).await
+    }
+
+    async fn audit_heads(&mut self) -> StoreResult<Vec<(String, i64, i64)>> {
+        // One index seek per organization, no scan of the events.
+        let q = sqlx::query(
+            "SELECT id, head, signed FROM (SELECT o.id, \
+             (SELECT MAX(e.seq) FROM audit_events e WHERE e.organization_id = o.id) AS head, \
+             COALESCE((SELECT MAX(c.size) FROM audit_checkpoints c WHERE c.organization_id = o.id), 0) AS signed \
+             FROM organizations o) heads WHERE head IS NOT NULL ORDER BY id",
+        );
+        self.all(q, |r| Ok((r.try_get::<String, _>(0)?, r.try_get::<i64, _>(1)?, r.try_get::<i64, _>(2)?))).await
+    }
+
+    async fn unfolded_audit_orgs(&mut self) -> StoreResult<Vec<String>> {
+        let q = sqlx::query(
+            "SELECT DISTINCT organization_id FROM audit_events WHERE tree_nodes IS NULL ORDER BY organization_id",
+        );
+        self.all(q, |r| r.try_get::<String, _>(0)).await
+    }
+
+    async fn first_unfolded_audit_seq(&mut self, org_id: &str) -> StoreResult<Option<i64>> {
+        let q = sqlx::query("SELECT MIN(seq) FROM audit_events WHERE organization_id = $1 AND tree_nodes IS NULL")
+            .bind(org_id.to_owned());
+        Ok(self.one(q, |r| r.try_get::<Option<i64>, _>(0)).await?.flatten())
+    }
+
+    async fn set_audit_tree_nodes(&mut self, org_id: &str, seq: i64, tree_nodes: &str) -> StoreResult<()> {
+        let q = sqlx::query("UPDATE audit_events SET tree_nodes = $1 WHERE organization_id = $2 AND seq = $3")
+            .bind(tree_nodes.to_owned())
+            .bind(org_id.to_owned())
+            .bind(seq);
+        self.affected(q).await.map(drop)
+    }
+
+    async fn audit_event(&mut self, org_id: &str, id: &str) -> StoreResult<Option<AuditEvent>> {
+        let sql = format!("SELECT {AUDIT_COLUMNS} FROM audit_events WHERE organization_id = $1 AND id = $2");
+        self.one(sqlx::query(AssertSqlSafe(sql)).bind(org_id.to_owned()).bind(id.to_owned()), rows::audit_event).await
+    }
+
+    async fn audit_tree_nodes(
+        &mut self,
+        org_id: &str,
+        coordinates: &[(u8, u64)],
+    ) -> StoreResult<HashMap<(u8, u64), twofold_tlog::Hash>> {
+        // Node (l, k) is the l-th hash on event (k + 1) * 2^l.
+        let seq_of = |&(level, index): &(u8, u64)| {
+            index.checked_add(1).and_then(|k| k.checked_shl(u32::from(level))).and_then(|s| i64::try_from(s).ok())
+        };
+        let mut seqs: Vec<i64> = coordinates.iter().filter_map(seq_of).collect();
+        seqs.sort_unstable();
+        seqs.dedup();
+        let mut found = HashMap::with_capacity(coordinates.len());
+        if seqs.is_empty() {
+            return Ok(found);
+        }
+        let placeholders: Vec<String> = (0..seqs.len()).map(|i| format!("${}", i + 2)).collect();
+        let sql = format!(
+            "SELECT seq, tree_nodes FROM audit_events WHERE organization_id = $1 AND seq IN ({})",
+            placeholders.join(", ")
+        );
+        let mut binds = vec![Bind::Text(org_id.to_owned())];
+        binds.extend(seqs.iter().map(|s| Bind::Int(*s)));
+        let rows =
+            self.all(bound(sql, binds), |r| Ok((r.try_get::<i64, _>(0)?, r.try_get::<Option<String>, _>(1)?))).await?;
+        let carried: HashMap<i64, String> = rows.into_iter().filter_map(|(s, n)| Some((s, n?))).collect();
+        for coordinate in coordinates {
+            let Some(text) = seq_of(coordinate).and_then(|s| carried.get(&s)) else { continue };
+            let at = usize::from(coordinate.0) * 64;
+            let hash = text
+                .get(at..at + 64)
+                .and_then(|h| hex::decode(h).ok())
+                .and_then(|b| twofold_tlog::Hash::try_from(b.as_slice()).ok())
+                .ok_or_else(|| {
+                    StoreError::Backend(format!("audit tree node {}/{} is not stored", coordinate.0, coordinate.1))
+                })?;
+            found.insert(*coordinate, hash);
+        }
+        Ok(found)
+    }
+
+    async fn insert_audit_checkpoint(&mut self, c: &AuditCheckpoint) -> StoreResult<bool> {
+        let q = sqlx::query(
+            "INSERT INTO audit_checkpoints (organization_id, size, root, note, created_at) VALUES ($1, $2, $3, $4, $5) \
+             ON CONFLICT (organization_id, size) DO NOTHING",
+        )
+        .bind(c.organization_id.clone())
+        .bind(c.size)
+        .bind(c.root.clone())
+        .bind(c.note.clone())
+        .bind(c.created_at);
+        Ok(self.affected(q).await? == 1)
+    }
+
+    async fn latest_audit_checkpoints(&mut self) -> StoreResult<Vec<AuditCheckpoint>> {
+        let q = sqlx::query(
+            "SELECT organization_id, size, root, note, created_at FROM audit_checkpoints c \
+             WHERE size = (SELECT MAX(d.size) FROM audit_checkpoints d WHERE d.organization_id = c.organization_id) \
+             ORDER BY organization_id",
+        );
+        self.all(q, rows::audit_checkpoint).await
+    }
+
+    async fn audit_checkpoint(&mut self, org_id: &str, size: Option<i64>) -> StoreResult<Option<AuditCheckpoint>> {
+        let q = sqlx::query(
+            "SELECT organization_id, size, root, note, created_at FROM audit_checkpoints \
+             WHERE organization_id = $1 AND ($2 < 0 OR size = $2) ORDER BY size DESC LIMIT 1",
+        )
+        .bind(org_id.to_owned())
+        .bind(size.unwrap_or(-1));
+        self.one(q, rows::audit_checkpoint).await
     }
 
     async fn ip_rule_sets(&mut self, org_id: &str, public_key: Option<&str>) -> StoreResult<Vec<IpRuleSet>> {
@@ -1694,11 +1816,16 @@ const DELIVERY_COLUMNS: &str = "id, channel, target, organization_id, event_type
      attempts, next_attempt_at, lease_until, last_error, last_status, delivered_at, created_at";
 
 /// A value bound into a dynamically built query.
+#[derive(Clone)]
 enum Bind {
     Text(String),
     Int(i64),
 }
 
+/// The start of the query for the events carrying a frontier: the bit positions 0..=62 and
+/// the tree size `n` (completed by the caller: a size, then `)`).
+const FRONTIER_SQL: &str = "WITH RECURSIVE bits (b) AS (SELECT 0 UNION ALL SELECT b + 1 FROM bits WHERE b < 62), \
+     sizes (n) AS (SELECT";
 /// A query whose SQL was assembled from fixed fragments and `$N` placeholders only.
 fn bound(sql: String, binds: Vec<Bind>) -> Query<'static> {
     let mut q = sqlx::query(AssertSqlSafe(sql));

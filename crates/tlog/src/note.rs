@@ -136,6 +136,13 @@ impl NoteSigner {
         &self.name
     }
 
+    /// Go's private key text (what [`NoteSigner::from_skey`] reads); keep it as secret as the key.
+    pub fn to_skey(&self) -> String {
+        let mut raw = vec![ED25519];
+        raw.extend_from_slice(self.key.as_bytes());
+        format!("PRIVATE+KEY+{}+{}+{}", self.name, hex::encode(self.id), STANDARD.encode(raw))
+    }
+
     /// The verifier of this signer's notes.
     pub fn verifier(&self) -> NoteVerifier {
         NoteVerifier { name: self.name.clone(), id: self.id, key: self.key.verifying_key() }
@@ -250,6 +257,7 @@ mod tests {
     fn signs_and_opens_byte_for_byte_as_go_sumdb_note_does() {
         let signer = NoteSigner::from_skey(SKEY).unwrap();
         assert_eq!(signer.verifier().to_vkey(), VKEY);
+        assert_eq!(signer.to_skey(), SKEY);
         let note = sign_note(TEXT, &[&signer]).unwrap();
         assert_eq!(note, format!("{TEXT}\n{SIGNED}"), "Ed25519 is deterministic: Go's exact note");
         let verifier = NoteVerifier::from_vkey(VKEY).unwrap();

@@ -7,6 +7,7 @@
 
 mod account;
 mod admission;
+mod audit_log;
 mod auth_proxy;
 mod checks;
 mod decide;
@@ -21,6 +22,8 @@ mod query;
 mod redact;
 mod settle;
 mod vote;
+
+pub use audit_log::AuditLogConfig;
 
 use std::sync::Arc;
 
@@ -64,6 +67,8 @@ pub struct EngineConfig {
     pub policy_limits: PolicyLimits,
     /// The window rejected stamps are counted in, per credential, before one audit row, ms.
     pub rejection_window_ms: i64,
+    /// How the audit log's checkpoints are named and signed.
+    pub audit_log: AuditLogConfig,
 }
 
 impl EngineConfig {
@@ -77,6 +82,7 @@ impl EngineConfig {
             mfa_admin_tags,
             policy_limits: PolicyLimits::default(),
             rejection_window_ms: 60_000,
+            audit_log: AuditLogConfig::default(),
         }
     }
 }
