@@ -39,6 +39,8 @@ await run(async () => {
   await alice.click("#confirm-totp");
   // Alice has a passkey already: binding another factor is proven with it (the account level).
   await alice.waitForSelector("text=Confirm it's you");
+  // The steps come from get_mfa_status after the form shows: wait for them.
+  await alice.waitForSelector(".stepup .steps li");
   seen.bindingStepUp = await alice.textContent(".stepup");
   await alice.click("button:has-text('Confirm with a passkey')");
   await alice.waitForSelector("text=Authenticator app confirmed");
@@ -88,7 +90,7 @@ await run(async () => {
   // A valid list: the page asks for the step-up instead of saying "saved".
   await alice.fill("#ip-deny", "203.0.113.0/24 # blocked range");
   await alice.click("#ip-deny-save");
-  await alice.waitForSelector(".stepup");
+  await alice.waitForSelector(".stepup .steps li");
   seen.stepUpText = await alice.textContent(".stepup");
   await alice.$eval(".stepup", (el) => el.scrollIntoView());
   await shot(alice, "security-step-up", { fullPage: false });
