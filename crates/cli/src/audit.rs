@@ -47,6 +47,10 @@ pub struct VerifyArgs {
     /// than once [default: the keys in the audit key file].
     #[arg(long, value_name = "VKEY")]
     verifier_key: Vec<String>,
+    /// The organization every `--checkpoint` must be of (a checkpoint names its organization in
+    /// its signed origin; this refuses one of another) [default: any].
+    #[arg(long, value_name = "ID")]
+    organization_id: Option<String>,
 }
 
 /// Flags of `twofold audit checkpoint`.
@@ -79,7 +83,8 @@ pub fn run(cmd: AuditCommand) -> Result<(), CliError> {
         AuditCommand::Verify(args) => {
             let settings = Settings::resolve(&args.config)?;
             let verifiers = verifiers(&settings, &args.verifier_key)?;
-            with_store(&settings, async |store| verify(store, &settings, &verifiers, &args.checkpoint).await)
+            let only = args.organization_id.as_deref();
+            with_store(&settings, async |store| verify(store, &settings, &verifiers, &args.checkpoint, only).await)
         }
         AuditCommand::Checkpoint(args) => {
             let settings = Settings::resolve(&args.config)?;
@@ -256,13 +261,21 @@ async fn verify(
     settings: &Settings,
     verifiers: &[NoteVerifier],
     files: &[PathBuf],
+    only: Option<&str>,
 ) -> Result<(), CliError> {
     let mut tx = store.read().await.map_err(store_err)?;
     let mut expectations = Vec::new();
     for path in files {
         let note = std::fs::read_to_string(path)
             .map_err(|e| CliError::Usage(format!("cannot read checkpoint {}: {e}", path.display())))?;
-        expectations.push(expected(path.display().to_string(), &note, verifiers, &settings.audit_log_name)?);
+        let e = expected(path.display().to_string(), &note, verifiers, &settings.audit_log_name)?;
+        if let Some(org) = only.filter(|org| *org != e.org) {
+            return Err(CliError::Remote(format!(
+                "audit log NOT verified: {}: it is a checkpoint of organization {}, not of {org}",
+                e.from, e.org
+            )));
+        }
+        expectations.push(e);
     }
     if !verifiers.is_empty() {
         for stored in tx.latest_audit_checkpoints().await.map_err(store_err)? {

@@ -124,6 +124,7 @@ fn tamper_evident(backend: Backend) {
     assert!(lines.iter().any(|l| l["note"] == first["checkpoint"]["note"]), "{pushed}");
 
     // Proofs, checked by the independent implementation.
+    let mut sub_org = None;
     if interop_installed() {
         let events = ok(root.query("list_audit_events", json!({ "paginationOptions": { "limit": "100" } })));
         let event = &events["auditEvents"][5];
@@ -154,7 +155,9 @@ fn tamper_evident(backend: Backend) {
             ),
             "createSubOrganizationResultV8",
         );
-        let sub_client = server.client(sub_key, sub["subOrganizationId"].as_str().expect("id"));
+        let sub_id = sub["subOrganizationId"].as_str().expect("id").to_owned();
+        let sub_client = server.client(sub_key, &sub_id);
+        sub_org = Some(sub_id);
         for round in 0..3 {
             traffic(&sub_client, round);
         }
@@ -297,6 +300,15 @@ fn tamper_evident(backend: Backend) {
     assert!(passed, "old and new checkpoints both verify: {text}");
     let (passed, text) = audit_verify(&server, &["--verifier-key", &vkey]);
     assert!(!passed && text.contains("no signature by a trusted key"), "the new checkpoint needs the new key: {text}");
+
+    // A checkpoint of another organization, where this one's is expected, is refused.
+    if let Some(sub_org) = &sub_org {
+        let theirs = witness_checkpoint(&server, sub_org, "sub.checkpoint");
+        let (passed, text) = audit_verify(&server, &["--checkpoint", &theirs]);
+        assert!(passed, "it is a good checkpoint of its own organization: {text}");
+        let (passed, text) = audit_verify(&server, &["--checkpoint", &theirs, "--organization-id", &org]);
+        assert!(!passed && text.contains("not of"), "{text}");
+    }
 
     // A checkpoint signed by another installation's key is refused.
     let other = TestServer::start(BIN, backend, &["--audit-checkpoint-secs", "1"]);
