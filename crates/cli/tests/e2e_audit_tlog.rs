@@ -326,3 +326,67 @@ on_every_backend!(
     an_edited_truncated_rolled_back_or_rebuilt_audit_log_fails_its_checkpoint_on_postgres,
     tamper_evident
 );
+
+/// The proof queries refuse malformed, oversized and hostile input with a 4xx naming the
+/// field and change nothing; another organization's event is not found, however its id is
+/// learnt (a self-made sub-organization's root asks for the parent's events).
+#[test]
+fn proof_queries_refuse_bad_input_and_other_organizations_events() {
+    let server = TestServer::start(BIN, Backend::Sqlite, &["--audit-checkpoint-secs", "1"]);
+    let root = server.root_client();
+    traffic(&root, 0);
+    let checkpoint = settled_checkpoint(&root);
+    let size = checkpoint["checkpoint"]["treeSize"].as_str().expect("size").to_owned();
+    let events = ok(root.query("list_audit_events", json!({ "paginationOptions": { "limit": "1" } })));
+    let event_id = events["auditEvents"][0]["id"].as_str().expect("id").to_owned();
+    let before = server.db.row_counts();
+    let long = "x".repeat(100_000);
+    for (query, body, status, needle) in [
+        ("get_audit_proof", json!({}), 400, "eventId"),
+        ("get_audit_proof", json!({ "eventId": 5 }), 400, "eventId"),
+        ("get_audit_proof", json!({ "eventId": long }), 404, "no audit event"),
+        ("get_audit_proof", json!({ "eventId": event_id, "treeSize": "abc" }), 400, "treeSize"),
+        ("get_audit_proof", json!({ "eventId": event_id, "treeSize": "-1" }), 400, "treeSize"),
+        ("get_audit_proof", json!({ "eventId": event_id, "treeSize": "99999999999999999999" }), 400, "treeSize"),
+        (
+            "get_audit_proof",
+            json!({ "eventId": event_id, "treeSize": "9223372036854775807" }),
+            404,
+            "no signed checkpoint",
+        ),
+        ("get_audit_proof", json!({ "eventId": event_id, "leaf": "forged" }), 400, "`leaf`"),
+        ("get_audit_consistency_proof", json!({}), 400, "fromSize"),
+        ("get_audit_consistency_proof", json!({ "fromSize": "x" }), 400, "fromSize"),
+        ("get_audit_consistency_proof", json!({ "fromSize": "99999" }), 400, "past the checkpoint"),
+        ("get_audit_consistency_proof", json!({ "fromSize": "1", "toSize": "123456" }), 404, "no signed checkpoint"),
+        ("get_audit_checkpoint", json!({ "treeSize": size }), 400, "`treeSize`"),
+    ] {
+        let resp = root.query(query, body.clone()).expect("sent");
+        assert_eq!(resp.status, status, "{query} {body}: {}", resp.body);
+        let message = resp.body["message"].as_str().unwrap_or_default();
+        assert!(message.contains(needle) && message.len() < 2_000, "{query} {body}: {message}");
+    }
+    let from_zero = ok(root.query("get_audit_consistency_proof", json!({ "fromSize": "0" })));
+    assert_eq!(from_zero["consistencyProof"], json!([]), "{from_zero}");
+    assert_eq!(server.db.row_counts(), before, "queries store nothing");
+
+    // The root of a sub-organization it made itself reads its own log only.
+    let key = new_key();
+    let mut sub_root = user_with_key("own-root", &key);
+    sub_root.as_object_mut().expect("object").remove("userTags");
+    let sub = completed(
+        root.submit(
+            "create_sub_organization",
+            json!({ "subOrganizationName": "own", "rootQuorumThreshold": 1, "rootUsers": [sub_root] }),
+        ),
+        "createSubOrganizationResultV8",
+    );
+    let tenant = server.client(key, sub["subOrganizationId"].as_str().expect("id"));
+    traffic(&tenant, 0);
+    settled_checkpoint(&tenant);
+    let stolen = tenant.query("get_audit_proof", json!({ "eventId": event_id })).expect("sent");
+    assert_eq!(stolen.status, 404, "another organization's event: {}", stolen.body);
+    let theirs = ok(tenant.query("get_audit_checkpoint", json!({})));
+    assert_ne!(theirs["checkpoint"]["organizationId"], checkpoint["checkpoint"]["organizationId"]);
+    assert!(theirs["checkpoint"]["note"].as_str().is_some_and(|n| n.contains(tenant.organization_id())), "{theirs}");
+}
