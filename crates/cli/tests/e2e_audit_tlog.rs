@@ -8,6 +8,8 @@
 //! implementation (node:crypto, tests/interop/tlog-verify.mjs).
 #![allow(clippy::expect_used, reason = "tests fail loudly")]
 
+mod support;
+
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -93,6 +95,15 @@ fn restore(server: &TestServer, tag: &str) {
     server.db.execute(&sql);
 }
 
+/// `statement`, with `org`'s tree state and checkpoints wiped as someone covering it up would.
+fn with_tree_wiped(org: &str, statement: String) -> Vec<String> {
+    vec![
+        statement,
+        format!("UPDATE audit_events SET tree_nodes = NULL WHERE organization_id = '{org}'"),
+        format!("DELETE FROM audit_checkpoints WHERE organization_id = '{org}'"),
+    ]
+}
+
 fn node_verifies(input: Value) -> Value {
     twofold_testkit::run_node_stdin("tlog-verify.mjs", &input).expect("node runs")
 }
@@ -145,18 +156,7 @@ fn tamper_evident(backend: Backend) {
         swapped["leaf"] = other["leaf"].clone();
         assert_eq!(node_verifies(swapped)["ok"], false);
         // Another organization's tree (a sub-organization with its own log) does not hold it.
-        let sub_key = new_key();
-        let mut sub_root = user_with_key("elsewhere-root", &sub_key);
-        sub_root.as_object_mut().expect("object").remove("userTags");
-        let sub = completed(
-            root.submit(
-                "create_sub_organization",
-                json!({ "subOrganizationName": "elsewhere", "rootQuorumThreshold": 1, "rootUsers": [sub_root] }),
-            ),
-            "createSubOrganizationResultV8",
-        );
-        let sub_id = sub["subOrganizationId"].as_str().expect("id").to_owned();
-        let sub_client = server.client(sub_key, &sub_id);
+        let (sub_id, _, sub_client) = support::sub_org(&server, &root, "elsewhere");
         sub_org = Some(sub_id);
         for round in 0..3 {
             traffic(&sub_client, round);
@@ -238,11 +238,10 @@ fn tamper_evident(backend: Backend) {
     restore(&server, "good");
 
     // A truncated tail, with the tree state wiped too so that what is left looks whole.
-    server.db.execute(&[
+    server.db.execute(&with_tree_wiped(
+        &org,
         format!("DELETE FROM audit_events WHERE organization_id = '{org}' AND seq > {first_size}"),
-        format!("UPDATE audit_events SET tree_nodes = NULL WHERE organization_id = '{org}'"),
-        format!("DELETE FROM audit_checkpoints WHERE organization_id = '{org}'"),
-    ]);
+    ));
     // Alone, what is left looks like a log whose tree is not folded yet, and says so.
     let (passed, text) = audit_verify(&server, &[]);
     assert!(passed && text.contains("not in a stored tree yet"), "{text}");
@@ -268,11 +267,7 @@ fn tamper_evident(backend: Backend) {
     // The tree rebuilt over an edited event (the id, which no chain hash covers) by the
     // server itself, with the real key: the stored state and a fresh checkpoint agree with
     // the edit, the witness's checkpoint does not.
-    server.db.execute(&[
-        format!("UPDATE audit_events SET id = id || 'x' WHERE {middle}"),
-        format!("UPDATE audit_events SET tree_nodes = NULL WHERE organization_id = '{org}'"),
-        format!("DELETE FROM audit_checkpoints WHERE organization_id = '{org}'"),
-    ]);
+    server.db.execute(&with_tree_wiped(&org, format!("UPDATE audit_events SET id = id || 'x' WHERE {middle}")));
     server.restart();
     settled_checkpoint(&server.root_client());
     server.terminate(Duration::from_secs(10));
@@ -371,17 +366,7 @@ fn proof_queries_refuse_bad_input_and_other_organizations_events() {
     assert_eq!(server.db.row_counts(), before, "queries store nothing");
 
     // The root of a sub-organization it made itself reads its own log only.
-    let key = new_key();
-    let mut sub_root = user_with_key("own-root", &key);
-    sub_root.as_object_mut().expect("object").remove("userTags");
-    let sub = completed(
-        root.submit(
-            "create_sub_organization",
-            json!({ "subOrganizationName": "own", "rootQuorumThreshold": 1, "rootUsers": [sub_root] }),
-        ),
-        "createSubOrganizationResultV8",
-    );
-    let tenant = server.client(key, sub["subOrganizationId"].as_str().expect("id"));
+    let (_, _, tenant) = support::sub_org(&server, &root, "own");
     traffic(&tenant, 0);
     settled_checkpoint(&tenant);
     let stolen = tenant.query("get_audit_proof", json!({ "eventId": event_id })).expect("sent");

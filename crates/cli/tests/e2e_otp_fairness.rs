@@ -4,6 +4,8 @@
 //! server holds no database lock (codes are delivered after the commit).
 #![allow(clippy::expect_used, reason = "tests fail loudly")]
 
+mod support;
+
 use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::sync::mpsc;
@@ -39,13 +41,6 @@ fn otp_init_from(server: &TestServer, source: &str, body: &Value) -> (u16, Value
     let status = raw.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or_else(|| panic!("no status: {raw}"));
     let answer = raw.split_once("\r\n\r\n").map(|(_, b)| serde_json::from_str(b).unwrap_or(Value::Null));
     (status, answer.unwrap_or(Value::Null))
-}
-
-/// A sub-organization's root user with an API key (root users carry no tags).
-fn root_user(name: &str, key: &twofold_client::ApiKeyPair) -> Value {
-    let mut user = user_with_key(name, key);
-    user.as_object_mut().expect("object").remove("userTags");
-    user
 }
 
 fn sign_in_body(root: &Client, contact: &str) -> Value {
@@ -115,18 +110,7 @@ fn a_stalling_mail_server_holds_no_database_lock() {
         ["--smtp-host", "127.0.0.1", "--smtp-port", &port, "--smtp-tls", "none", "--delivery-timeout-ms", "60000"];
     let server = TestServer::start(BIN, Backend::Sqlite, &flags);
     let root = server.root_client();
-    let neighbour_key = new_key();
-    let sub_org = completed(
-        root.submit(
-            "create_sub_organization",
-            json!({ "subOrganizationName": "Neighbour", "rootQuorumThreshold": 1,
-                    "rootUsers": [root_user("neighbour-root", &neighbour_key)] }),
-        ),
-        "createSubOrganizationResultV8",
-    )["subOrganizationId"]
-        .as_str()
-        .expect("sub-organization")
-        .to_owned();
+    let (_, _, neighbour) = support::sub_org(&server, &root, "Neighbour");
 
     let init = {
         let root = server.root_client();
@@ -137,7 +121,6 @@ fn a_stalling_mail_server_holds_no_database_lock() {
     connected.recv_timeout(Duration::from_secs(30)).expect("the delivery reached the mail server");
 
     // The mail server is stalling the delivery now. Another tenant's writes go on.
-    let neighbour = server.client(neighbour_key, &sub_org);
     let (done, wrote) = mpsc::channel();
     let writer = std::thread::spawn(move || {
         let user = user_with_key("written-during-the-stall", &new_key());
