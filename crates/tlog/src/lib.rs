@@ -15,7 +15,7 @@ mod note;
 
 pub use error::{Error, Result};
 pub use merkle::{
-    EMPTY_ROOT, Frontier, Hash, Node, NodeSource, consistency_nodes, consistency_proof, inclusion_nodes,
+    EMPTY_ROOT, Frontier, Hash, Node, NodeSource, consistency_nodes, consistency_proof, hash_from_hex, inclusion_nodes,
     inclusion_proof, leaf_hash, node_hash, subtree_hash, verify_consistency, verify_inclusion,
 };
 pub use note::{Checkpoint, NoteSigner, NoteVerifier, open_note, sign_note};

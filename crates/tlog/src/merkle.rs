@@ -28,6 +28,13 @@ pub fn node_hash(left: &Hash, right: &Hash) -> Hash {
     Sha256::new().chain_update([0x01]).chain_update(left).chain_update(right).finalize().into()
 }
 
+/// A hash from its 64 hex characters, as stores keep them.
+pub fn hash_from_hex(text: &str) -> Option<Hash> {
+    let mut hash = [0u8; 32];
+    hex::decode_to_slice(text, &mut hash).ok()?;
+    Some(hash)
+}
+
 /// A perfect subtree: the head of the 2^`level` leaves starting at `index`·2^`level`
 /// (level 0 holds the leaf hashes themselves).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -156,6 +163,22 @@ pub fn consistency_nodes(old: u64, new: u64) -> Result<Vec<(u8, u64)>> {
     recorded(|src| consistency_proof(src, old, new))
 }
 
+/// One level of the RFC 9162 verification walk (§2.1.3.2, §2.1.4.2) for the node at index
+/// `f` of a tree whose last index is `s`: whether the next proof hash is its left sibling,
+/// with `f` and `s` moved up to the level that hash leads to.
+fn climb(f: &mut u64, s: &mut u64) -> bool {
+    let left = *f & 1 == 1 || *f == *s;
+    if left {
+        while *f & 1 == 0 && *f != 0 {
+            *f >>= 1;
+            *s >>= 1;
+        }
+    }
+    *f >>= 1;
+    *s >>= 1;
+    left
+}
+
 /// Checks that `leaf` is leaf `index` of the tree of `size` leaves whose head is `root`
 /// (RFC 9162 §2.1.3.2).
 pub fn verify_inclusion(leaf: &Hash, index: u64, size: u64, proof: &[Hash], root: &Hash) -> Result<()> {
@@ -167,17 +190,7 @@ pub fn verify_inclusion(leaf: &Hash, index: u64, size: u64, proof: &[Hash], root
         if s == 0 {
             return Err(Error::Proof("the inclusion proof is longer than the tree is deep".into()));
         }
-        if f & 1 == 1 || f == s {
-            r = node_hash(p, &r);
-            while f & 1 == 0 && f != 0 {
-                f >>= 1;
-                s >>= 1;
-            }
-        } else {
-            r = node_hash(&r, p);
-        }
-        f >>= 1;
-        s >>= 1;
+        r = if climb(&mut f, &mut s) { node_hash(p, &r) } else { node_hash(&r, p) };
     }
     if s != 0 {
         return Err(Error::Proof("the inclusion proof is shorter than the tree is deep".into()));
@@ -217,18 +230,12 @@ pub fn verify_consistency(old: u64, new: u64, old_root: &Hash, new_root: &Hash, 
         if s == 0 {
             return fail("the proof is too long");
         }
-        if f & 1 == 1 || f == s {
+        if climb(&mut f, &mut s) {
             fr = node_hash(c, &fr);
             sr = node_hash(c, &sr);
-            while f & 1 == 0 && f != 0 {
-                f >>= 1;
-                s >>= 1;
-            }
         } else {
             sr = node_hash(&sr, c);
         }
-        f >>= 1;
-        s >>= 1;
     }
     if s != 0 {
         return fail("the proof is too short");
