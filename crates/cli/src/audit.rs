@@ -289,18 +289,19 @@ async fn verify(
     }
     // Which tree sizes each organization's heads are needed at: the checkpoints', and the
     // stored trees' (which may lag the chain by up to --audit-checkpoint-secs).
-    let stored = twofold_core::audit::stored_trees(&mut *tx)
-        .await
-        .map_err(|e| CliError::Remote(format!("audit log NOT verified: {e}")))?;
+    let broken = |e: twofold_core::Error| CliError::Remote(format!("audit log NOT verified: {e}"));
+    let mut stored = Vec::new();
+    for (org, head, _) in tx.audit_heads().await.map_err(store_err)? {
+        if let Some(frontier) = twofold_core::audit::stored_tree(&mut *tx, &org, head).await.map_err(broken)? {
+            stored.push((org, frontier));
+        }
+    }
     let mut wanted: HashMap<String, Vec<u64>> = HashMap::new();
     for e in &expectations {
         wanted.entry(e.org.clone()).or_default().push(e.checkpoint.size);
     }
-    let mut stored_heads = Vec::new();
-    for tree in &stored {
-        let frontier = tree.frontier().map_err(|e| CliError::Remote(format!("audit log NOT verified: {e}")))?;
-        wanted.entry(tree.organization_id.clone()).or_default().push(frontier.size());
-        stored_heads.push((tree.organization_id.clone(), frontier));
+    for (org, frontier) in &stored {
+        wanted.entry(org.clone()).or_default().push(frontier.size());
     }
     let (trees, heads) = recompute(&mut *tx, &wanted).await?;
     for e in &expectations {
@@ -323,7 +324,7 @@ async fn verify(
         consistent(&mut *tx, e, &trees[&e.org]).await?;
     }
     let mut unfolded = 0;
-    for (org, frontier) in &stored_heads {
+    for (org, frontier) in &stored {
         let have = trees.get(org).map_or(0, Frontier::size);
         if heads.get(&(org.clone(), frontier.size())) != Some(&frontier.root()) || have < frontier.size() {
             return Err(CliError::Remote(format!(
@@ -335,7 +336,7 @@ async fn verify(
         unfolded += have - frontier.size();
     }
     for (org, tree) in &trees {
-        if !stored_heads.iter().any(|(o, _)| o == org) {
+        if !stored.iter().any(|(o, _)| o == org) {
             unfolded += tree.size();
         }
     }

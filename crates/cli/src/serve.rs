@@ -142,14 +142,11 @@ async fn serve(settings: Settings, clock: Arc<dyn Clock>, otp: crate::enclave::O
     Ok(())
 }
 
-/// Folds new audit events into their trees and signs a checkpoint of every tree that grew,
-/// now and every `every`, appending each new one to the witness file if there is one.
+/// Signs a checkpoint of every audit tree that grew, now and every `every`, appending each
+/// new one to the witness file if there is one.
 fn spawn_checkpointer(engine: Engine, every: std::time::Duration, witness: Option<PathBuf>) -> JoinHandle<()> {
     tokio::spawn(async move {
         loop {
-            if let Err(e) = engine.fold_audit_trees().await {
-                tracing::warn!(error = %e, "folding audit events into their trees failed; retrying");
-            }
             match engine.issue_checkpoints().await {
                 Ok(issued) => {
                     if let (Some(path), false) = (&witness, issued.is_empty())

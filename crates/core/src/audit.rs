@@ -13,7 +13,7 @@
 
 use serde::Serialize;
 use sha2::{Digest, Sha256};
-use twofold_tlog::{Frontier, Hash, Node, leaf_hash};
+use twofold_tlog::{Frontier, Node, leaf_hash};
 
 use crate::error::{Error, Result};
 use crate::store::{StoreError, StoreTx};
@@ -108,37 +108,6 @@ pub fn leaf(e: &AuditEvent) -> Vec<u8> {
     serde_json::to_vec(&columns).unwrap_or_default()
 }
 
-/// An organization's tree as stored: its size and frontier (hex heads, largest first).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AuditTree {
-    /// Whose log.
-    pub organization_id: String,
-    /// Leaves (events) in it.
-    pub size: i64,
-    /// The heads of its perfect subtrees, hex, concatenated.
-    pub frontier: String,
-}
-
-impl AuditTree {
-    /// The frontier, checked against the size.
-    pub fn frontier(&self) -> Result<Frontier> {
-        let corrupt =
-            |why: String| Error::Store(StoreError::Backend(format!("audit tree of {}: {why}", self.organization_id)));
-        let raw = hex::decode(&self.frontier).map_err(|e| corrupt(e.to_string()))?;
-        let roots: Vec<Hash> = raw.chunks(32).filter_map(|c| Hash::try_from(c).ok()).collect();
-        let size = u64::try_from(self.size).map_err(|e| corrupt(e.to_string()))?;
-        Frontier::from_parts(size, roots).map_err(|e| corrupt(e.to_string()))
-    }
-
-    fn of(organization_id: &str, frontier: &Frontier) -> Self {
-        AuditTree {
-            organization_id: organization_id.to_owned(),
-            size: i64::try_from(frontier.size()).unwrap_or(i64::MAX),
-            frontier: frontier.roots().iter().map(hex::encode).collect(),
-        }
-    }
-}
-
 /// A signed checkpoint of an organization's tree, as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuditCheckpoint {
@@ -176,8 +145,7 @@ fn frontier_of(org_id: &str, size: i64, rows: &[(i64, Option<String>)]) -> Resul
         let at = seq.trailing_zeros() as usize * 64;
         let head = nodes
             .get(at..at + 64)
-            .and_then(|h| hex::decode(h).ok())
-            .and_then(|b| Hash::try_from(b.as_slice()).ok())
+            .and_then(twofold_tlog::hash_from_hex)
             .ok_or_else(|| corrupt(org_id, format!("event seq {seq} does not carry its subtree")))?;
         roots.push(head);
     }
@@ -185,16 +153,10 @@ fn frontier_of(org_id: &str, size: i64, rows: &[(i64, Option<String>)]) -> Resul
     Frontier::from_parts(size, roots).map(Some).map_err(|e| corrupt(org_id, e))
 }
 
-/// Every organization's tree as stored, for those whose events are all folded in.
-pub async fn stored_trees(tx: &mut dyn StoreTx) -> Result<Vec<AuditTree>> {
-    let mut trees = Vec::new();
-    for (org, head, _) in tx.audit_heads().await? {
-        let rows = tx.audit_frontier(&org, head).await?;
-        if let Some(frontier) = frontier_of(&org, head, &rows)? {
-            trees.push(AuditTree::of(&org, &frontier));
-        }
-    }
-    Ok(trees)
+/// `org_id`'s tree at its head `head_seq` as stored; `None` while events are not folded in.
+pub async fn stored_tree(tx: &mut dyn StoreTx, org_id: &str, head_seq: i64) -> Result<Option<Frontier>> {
+    let rows = tx.audit_frontier(org_id, head_seq).await?;
+    frontier_of(org_id, head_seq, &rows)
 }
 
 /// Folds up to [`FOLD_BATCH`] events of `org_id` recorded before its tree existed into it,

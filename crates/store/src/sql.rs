@@ -1162,13 +1162,9 @@ impl StoreTx for SqlTx {
         for coordinate in coordinates {
             let Some(text) = seq_of(coordinate).and_then(|s| carried.get(&s)) else { continue };
             let at = usize::from(coordinate.0) * 64;
-            let hash = text
-                .get(at..at + 64)
-                .and_then(|h| hex::decode(h).ok())
-                .and_then(|b| twofold_tlog::Hash::try_from(b.as_slice()).ok())
-                .ok_or_else(|| {
-                    StoreError::Backend(format!("audit tree node {}/{} is not stored", coordinate.0, coordinate.1))
-                })?;
+            let hash = text.get(at..at + 64).and_then(twofold_tlog::hash_from_hex).ok_or_else(|| {
+                StoreError::Backend(format!("audit tree node {}/{} is not stored", coordinate.0, coordinate.1))
+            })?;
             found.insert(*coordinate, hash);
         }
         Ok(found)

@@ -76,25 +76,26 @@ impl Engine {
     /// call recorded (another node may have signed the same size first: that one stands).
     pub async fn issue_checkpoints(&self) -> Result<Vec<AuditCheckpoint>> {
         let Some(signer) = self.config.audit_log.signer.as_deref() else { return Ok(Vec::new()) };
-        let grown: Vec<audit::AuditTree> = {
+        // Only the trees that grew since their last checkpoint are read.
+        let mut grown = Vec::new();
+        {
             let mut tx = self.store.read().await?;
-            let signed: std::collections::HashMap<String, i64> =
-                tx.audit_heads().await?.into_iter().map(|(org, _, signed)| (org, signed)).collect();
-            let trees = audit::stored_trees(&mut *tx).await?;
-            trees.into_iter().filter(|t| t.size > signed.get(&t.organization_id).copied().unwrap_or(0)).collect()
-        };
+            for (org, head, signed) in tx.audit_heads().await? {
+                if head > signed
+                    && let Some(frontier) = audit::stored_tree(&mut *tx, &org, head).await?
+                {
+                    grown.push((org, frontier));
+                }
+            }
+        }
         let mut issued = Vec::new();
-        for tree in grown {
-            let frontier = tree.frontier()?;
-            let checkpoint = Checkpoint {
-                origin: self.config.audit_log.origin(&tree.organization_id),
-                size: frontier.size(),
-                root: frontier.root(),
-            };
+        for (org, frontier) in grown {
+            let checkpoint =
+                Checkpoint { origin: self.config.audit_log.origin(&org), size: frontier.size(), root: frontier.root() };
             let note = sign_note(&checkpoint.to_text(), &[signer]).map_err(|e| Error::Internal(e.to_string()))?;
             let stored = AuditCheckpoint {
-                organization_id: tree.organization_id.clone(),
-                size: tree.size,
+                organization_id: org,
+                size: i64::try_from(frontier.size()).unwrap_or(i64::MAX),
                 root: hex::encode(checkpoint.root),
                 note,
                 created_at: self.clock.now_ms(),
