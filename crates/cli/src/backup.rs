@@ -137,6 +137,10 @@ pub fn backup(args: BackupArgs) -> Result<(), CliError> {
         "twofold: the backup does not hold the secrets key; keep {} with it (without it TOTP devices and sessions cannot be opened)",
         settings.secrets_key_file.display()
     );
+    println!(
+        "twofold: nor the audit checkpoint key; keep {} with it (without it the stored checkpoints no longer verify)",
+        settings.audit_key_file.display()
+    );
     Ok(())
 }
 
