@@ -52,6 +52,10 @@ else
   echo "rustfmt not installed; skipping format check"
 fi
 
+step "no import cycle among the core crate's modules (scripts/module-cycles.py)"
+python3 scripts/module-cycles.py --self-test
+python3 scripts/module-cycles.py crates/core/src
+
 step "cargo clippy --workspace --all-targets -- -D warnings"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 

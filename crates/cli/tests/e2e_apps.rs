@@ -72,8 +72,17 @@ fn scoped_sessions(backend: Backend) {
         )
         .expect("sent");
     refused(outside, 403, "scope `activity.resource == 'USER' && activity.action == 'UPDATE'` does not allow");
-    // Reads are not activities: a scoped session still reads what its user may read.
+    // The scope holds for reads too (queries are `QUERY_<NAME>`, with their resource and READ):
+    // what every session needs of itself stays open, everything else needs the scope's leave.
     assert_eq!(ok(session.query("get_whoami", json!({})))["userId"], owner_id.as_str());
+    assert_eq!(ok(session.query("get_user", json!({ "userId": owner_id })))["user"]["userName"], "renamed");
+    refused(
+        session.query("list_policies", json!({})).expect("sent"),
+        403,
+        "does not allow QUERY_LIST_POLICIES (POLICY/READ)",
+    );
+    refused(session.query("list_audit_events", json!({})).expect("sent"), 403, "(AUDIT_LOG/READ)");
+    refused(session.query("list_users", json!({})).expect("sent"), 403, "(USER/READ)");
     // Without the profile, the same user may create the policy (it is the root user).
     let unscoped = ok(owner.submit(
         "create_policy",

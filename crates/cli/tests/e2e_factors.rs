@@ -136,6 +136,8 @@ fn totp_codes_from_pyotp_once_each_within_one_step_63b_3_1_4() {
     let root = server.root_client();
     let (alice_id, alice) = member(&server, &root, "alice");
     let (_, bob) = member(&server, &root, "bob");
+    // Everything below, up to the next step's code, happens in the step the device is activated in.
+    early_in_totp_step(15.0);
     let (uri, seed) = enroll_totp(&alice, &alice_id);
     let fp = pending_activity(&root, &bob, "needs-alice");
 

@@ -80,7 +80,7 @@ fn openapi_document_validates_and_lists_exactly_the_served_routes() {
         // An empty intent (DISABLE_AUTH_PROXY) is an object schema without properties.
         assert!(schema["properties"].is_object() || schema["type"] == "object", "{} has no intent schema", kind.path);
     }
-    for query in twofold_core::engine::query_paths() {
+    for query in twofold_core::query_paths() {
         assert!(doc["paths"][format!("/public/v1/query/{query}")]["post"].is_object(), "{query}");
     }
 
@@ -103,7 +103,7 @@ fn openapi_document_validates_and_lists_exactly_the_served_routes() {
     // A stamped `{}` reaches every listed query's handler: it answers, or names what the body
     // lacks (a listed query without a handler would answer 404, and a stamp refused 401).
     let root = server.root_client();
-    for query in twofold_core::engine::query_paths() {
+    for query in twofold_core::query_paths() {
         let resp = root.post_raw(&format!("/public/v1/query/{query}"), b"{}").expect("sent");
         assert!(resp.status == 200 || resp.status == 400, "stamped {{}} to {query}: {} {}", resp.status, resp.body);
     }

@@ -4,11 +4,11 @@
 use serde::Serialize;
 use serde_json::value::RawValue;
 
-use crate::audit::AuditEvent;
-use crate::model::{Activity, ApiKey, Organization, Policy, PolicyEvaluationRecord, User, UserTag, Vote};
+use crate::model::{Activity, ApiKey, AuditEvent, Organization, Policy, PolicyEvaluationRecord, User, UserTag, Vote};
 
 /// `{"seconds": "...", "nanos": "..."}`.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Timestamp {
     /// Whole seconds since the epoch, as a string.
     pub seconds: String,
@@ -25,6 +25,7 @@ impl Timestamp {
 
 /// `externaldatav1Credential`.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Credential {
     /// Public key hex.
@@ -36,6 +37,7 @@ pub struct Credential {
 
 /// `v1ApiKey`.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ApiKeyView {
     /// The key material.
@@ -68,6 +70,7 @@ impl From<&ApiKey> for ApiKeyView {
 
 /// `v1User`.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct UserView {
     /// Id.
@@ -117,6 +120,7 @@ impl UserView {
 
 /// `datav1Tag`.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct TagView {
     /// Id.
@@ -145,6 +149,7 @@ impl From<&UserTag> for TagView {
 
 /// `externaldatav1Quorum`.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct QuorumView {
     /// Approvals needed.
@@ -155,6 +160,7 @@ pub struct QuorumView {
 
 /// `v1OrganizationData` (the parts twofold has).
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct OrganizationData {
     /// Id.
@@ -199,6 +205,7 @@ impl OrganizationData {
 
 /// `v1Vote`.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct VoteView {
     /// Id.
@@ -243,6 +250,7 @@ impl VoteView {
 
 /// `rpcStatus`, as an activity's `failure`.
 #[derive(Debug, Clone, Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Failure {
     /// gRPC-style code.
     pub code: i32,
@@ -255,6 +263,7 @@ pub struct Failure {
 
 /// `v1Activity`.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ActivityView {
     /// Id.
@@ -267,8 +276,10 @@ pub struct ActivityView {
     #[serde(rename = "type")]
     pub activity_type: String,
     /// `{"<intentKey>": {...}}`.
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub intent: Box<RawValue>,
     /// `{"<resultKey>": {...}}` or `{}`.
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub result: Box<RawValue>,
     /// Votes, oldest first.
     pub votes: Vec<VoteView>,
@@ -332,8 +343,17 @@ impl ActivityView {
     }
 }
 
+/// The answer of every submit endpoint: the activity, whatever its status.
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ActivityResponse {
+    /// The activity (`v1Activity`).
+    pub activity: ActivityView,
+}
+
 /// `v1GetWhoamiResponse`.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Whoami {
     /// Caller's organization.
@@ -344,10 +364,14 @@ pub struct Whoami {
     pub user_id: String,
     /// Caller's user name.
     pub username: String,
+    /// What the MFA enforcement rule asks of the caller (a twofold extension).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mfa_enrollment: Option<EnrollmentView>,
 }
 
 /// `v1Policy`.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct PolicyView {
     /// Id.
@@ -389,6 +413,7 @@ impl From<&Policy> for PolicyView {
 
 /// `externalactivityv1PolicyEvaluation`: the outcomes one decision was made with.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct PolicyEvaluationView {
     /// Id.
@@ -400,6 +425,7 @@ pub struct PolicyEvaluationView {
     /// The vote that triggered the decision.
     pub vote_id: String,
     /// `[{policyId, outcome, reason}]` (`reason` is a twofold extension).
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<Object>))]
     pub policy_evaluations: Box<RawValue>,
     /// When.
     pub created_at: Timestamp,
@@ -420,6 +446,7 @@ impl From<&PolicyEvaluationRecord> for PolicyEvaluationView {
 
 /// An audit event as the API shows it (`details` as JSON, times as `{seconds, nanos}`).
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct AuditEventView {
     /// Id.
@@ -444,6 +471,7 @@ pub struct AuditEventView {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub subject: Option<String>,
     /// More.
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub details: Box<RawValue>,
     /// The previous event's hash.
     pub prev_hash: String,
@@ -468,4 +496,383 @@ impl From<&AuditEvent> for AuditEventView {
             hash: e.hash.clone(),
         }
     }
+}
+
+/// `v1Authenticator`: a passkey as clients see it.
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct AuthenticatorView {
+    /// Id.
+    pub authenticator_id: String,
+    /// Name.
+    pub authenticator_name: String,
+    /// The WebAuthn credential id (base64url).
+    pub credential_id: Option<String>,
+    /// `AUTHENTICATOR_TRANSPORT_...` as registered.
+    pub transports: serde_json::Value,
+    /// The attestation format (`none`, `packed`, ...).
+    pub attestation_type: String,
+    /// The authenticator model's AAGUID.
+    pub aaguid: String,
+    /// Always empty.
+    pub model: String,
+    /// The COSE algorithm.
+    pub algorithm: String,
+    /// The credential.
+    pub credential: Credential,
+    /// Created.
+    pub created_at: Timestamp,
+    /// Updated.
+    pub updated_at: Timestamp,
+}
+
+impl From<&crate::model::Factor> for AuthenticatorView {
+    fn from(f: &crate::model::Factor) -> Self {
+        let data: serde_json::Value = serde_json::from_str(&f.public_data).unwrap_or_default();
+        let (algorithm, attestation) = crate::factors::passkey::describe(&data["passkey"]).unwrap_or_default();
+        AuthenticatorView {
+            authenticator_id: f.id.clone(),
+            authenticator_name: f.name.clone(),
+            credential_id: f.lookup.clone(),
+            transports: data["transports"].clone(),
+            attestation_type: attestation,
+            aaguid: data["passkey"]["cred"]["attestation"]["metadata"]["aaguid"].as_str().unwrap_or("").to_owned(),
+            model: String::new(),
+            algorithm,
+            credential: Credential {
+                public_key: f.lookup.clone().unwrap_or_default(),
+                credential_type: "CREDENTIAL_TYPE_WEBAUTHN_AUTHENTICATOR",
+            },
+            created_at: Timestamp::from_ms(f.created_at),
+            updated_at: Timestamp::from_ms(f.updated_at),
+        }
+    }
+}
+
+/// An authenticator app as clients see it (never its seed).
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct TotpAuthenticatorView {
+    /// Id.
+    pub totp_authenticator_id: String,
+    /// Name.
+    pub authenticator_name: String,
+    /// Whether its first code activated it.
+    pub active: bool,
+    /// HMAC algorithm (`SHA1`).
+    pub algorithm: String,
+    /// Code length.
+    pub digits: u8,
+    /// Step length in seconds.
+    pub period: u64,
+    /// Created.
+    pub created_at: Timestamp,
+    /// Updated.
+    pub updated_at: Timestamp,
+}
+
+impl From<&crate::model::Factor> for TotpAuthenticatorView {
+    fn from(f: &crate::model::Factor) -> Self {
+        let params: crate::factors::totp::TotpParams = serde_json::from_str(&f.public_data).unwrap_or_default();
+        TotpAuthenticatorView {
+            totp_authenticator_id: f.id.clone(),
+            authenticator_name: f.name.clone(),
+            active: f.active,
+            algorithm: params.algorithm,
+            digits: params.digits,
+            period: params.period,
+            created_at: Timestamp::from_ms(f.created_at),
+            updated_at: Timestamp::from_ms(f.updated_at),
+        }
+    }
+}
+
+/// `v1MfaPolicy`: a user's step-up rule.
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct MfaPolicyView {
+    /// Id.
+    pub mfa_policy_id: String,
+    /// The user it binds.
+    pub user_id: String,
+    /// Name.
+    pub mfa_policy_name: String,
+    /// Which activities it covers.
+    pub condition: String,
+    /// The steps, in order.
+    pub required_authentication_methods: Vec<crate::model::MethodGroup>,
+    /// Evaluation rank, lowest first.
+    pub order: i64,
+    /// Notes.
+    pub notes: String,
+    /// Created.
+    pub created_at: Timestamp,
+    /// Updated.
+    pub updated_at: Timestamp,
+}
+
+impl From<&crate::model::MfaPolicy> for MfaPolicyView {
+    fn from(p: &crate::model::MfaPolicy) -> Self {
+        MfaPolicyView {
+            mfa_policy_id: p.id.clone(),
+            user_id: p.user_id.clone(),
+            mfa_policy_name: p.name.clone(),
+            condition: p.condition.clone(),
+            required_authentication_methods: p.required_methods.clone(),
+            order: p.order,
+            notes: p.notes.clone(),
+            created_at: Timestamp::from_ms(p.created_at),
+            updated_at: Timestamp::from_ms(p.updated_at),
+        }
+    }
+}
+
+/// One method proven towards an MFA policy.
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ProvenMethod {
+    /// `AUTHENTICATION_METHOD_...`.
+    #[serde(rename = "type")]
+    pub method: String,
+    /// The credential that proved it.
+    pub id: String,
+}
+
+/// `v1MfaStatus`: where a user stands on an activity's step-up.
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct MfaStatusView {
+    /// The policy enforced.
+    pub mfa_policy_id: String,
+    /// The user.
+    pub user_id: String,
+    /// Whether every step is proven.
+    pub satisfied: bool,
+    /// What was proven, step by step.
+    pub satisfied_methods: Vec<ProvenMethod>,
+    /// The steps.
+    pub required_methods: Vec<crate::model::MethodGroup>,
+    /// Why the policy applies though its condition errored (fail closed), if it did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// `v1SessionProfile`: an immutable session scope.
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct SessionProfileView {
+    /// Id.
+    pub session_profile_id: String,
+    /// The organization that made it.
+    pub organization_id: String,
+    /// Name.
+    pub session_profile_name: String,
+    /// The capability sessions made with it are held to.
+    pub scope: String,
+    /// Session lifetime, seconds, as a string.
+    pub expiration_seconds: Option<String>,
+    /// Notes.
+    pub notes: String,
+    /// Created.
+    pub created_at: Timestamp,
+    /// Updated (profiles never change).
+    pub updated_at: Timestamp,
+}
+
+impl From<&crate::model::SessionProfile> for SessionProfileView {
+    fn from(p: &crate::model::SessionProfile) -> Self {
+        SessionProfileView {
+            session_profile_id: p.id.clone(),
+            organization_id: p.organization_id.clone(),
+            session_profile_name: p.name.clone(),
+            scope: p.scope.clone(),
+            expiration_seconds: p.expiration_seconds.map(|s| s.to_string()),
+            notes: p.notes.clone(),
+            created_at: Timestamp::from_ms(p.created_at),
+            updated_at: Timestamp::from_ms(p.created_at),
+        }
+    }
+}
+
+/// `v1WebhookEndpointData` (never the secret).
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct WebhookEndpointView {
+    /// Id.
+    pub endpoint_id: String,
+    /// Owning organization.
+    pub organization_id: String,
+    /// Where deliveries go.
+    pub url: String,
+    /// Name.
+    pub name: String,
+    /// Whether it receives deliveries.
+    pub is_active: bool,
+    /// The event types it receives.
+    pub subscriptions: serde_json::Value,
+    /// Created.
+    pub created_at: Timestamp,
+}
+
+impl From<&crate::model::WebhookEndpoint> for WebhookEndpointView {
+    fn from(e: &crate::model::WebhookEndpoint) -> Self {
+        WebhookEndpointView {
+            endpoint_id: e.id.clone(),
+            organization_id: e.organization_id.clone(),
+            url: e.url.clone(),
+            name: e.name.clone(),
+            is_active: e.active,
+            subscriptions: serde_json::from_str(&e.subscriptions).unwrap_or_default(),
+            created_at: Timestamp::from_ms(e.created_at),
+        }
+    }
+}
+
+/// One webhook delivery, as its log shows it.
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct DeliveryView {
+    /// Id.
+    pub delivery_id: String,
+    /// The endpoint.
+    pub endpoint_id: String,
+    /// What happened.
+    pub event_type: String,
+    /// The activity it is about.
+    pub activity_id: String,
+    /// `PENDING`, `DELIVERED` or `FAILED`.
+    pub status: &'static str,
+    /// Attempts so far.
+    pub attempts: i64,
+    /// The receiver's last HTTP status.
+    pub last_status_code: Option<i64>,
+    /// The last failure.
+    pub last_error: Option<String>,
+    /// When the next attempt is due, while pending.
+    pub next_attempt_at: Option<Timestamp>,
+    /// When it was delivered.
+    pub delivered_at: Option<Timestamp>,
+    /// Created.
+    pub created_at: Timestamp,
+    /// What is (or was) sent.
+    pub payload: serde_json::Value,
+}
+
+impl From<&crate::model::Delivery> for DeliveryView {
+    fn from(d: &crate::model::Delivery) -> Self {
+        DeliveryView {
+            delivery_id: d.id.clone(),
+            endpoint_id: d.target.clone(),
+            event_type: d.event_type.clone(),
+            activity_id: d.subject.clone(),
+            status: d.status.as_str(),
+            attempts: d.attempts,
+            last_status_code: d.last_status,
+            last_error: d.last_error.clone(),
+            next_attempt_at: (d.status == crate::model::DeliveryStatus::Pending)
+                .then(|| Timestamp::from_ms(d.next_attempt_at)),
+            delivered_at: d.delivered_at.map(Timestamp::from_ms),
+            created_at: Timestamp::from_ms(d.created_at),
+            payload: serde_json::from_str(&d.payload).unwrap_or_default(),
+        }
+    }
+}
+
+/// `get_whoami`'s `mfaEnrollment`: what the MFA enforcement rule asks of the caller.
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct EnrollmentView {
+    /// Whether the rule requires this user to enrol.
+    pub required: bool,
+    /// RFC 3339, only while the user still has to enrol.
+    pub deadline: Option<String>,
+    /// Whether the user has a verified factor.
+    pub enrolled: bool,
+    /// Whether the grace period is over, by the server's clock.
+    pub overdue: bool,
+}
+
+/// `evaluate_activity`'s answer: what an activity would come to, and why.
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct DryRunView {
+    /// `DECISION_ALLOW`, `DECISION_DENY`, `DECISION_CONSENSUS_NEEDED` or
+    /// `DECISION_AUTHENTICATORS_NEEDED` (the initiator's step-up MFA would hold it).
+    pub decision: &'static str,
+    /// The stage that decided: `IP_RULES`, `AUTH_PROXY`, `MFA_ENFORCEMENT`,
+    /// `FRESH_AUTHENTICATION`, `SESSION_SCOPE`, `MFA_POLICY` or `POLICY`.
+    pub stage: &'static str,
+    /// Why, in one sentence.
+    pub reason: String,
+    /// The activity as policies see it.
+    pub activity: DryRunActivity,
+    /// Each policy's outcome.
+    pub policy_evaluations: Vec<DryRunEvaluation>,
+}
+
+/// The activity of a dry run, as policies see it.
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct DryRunActivity {
+    /// `ACTIVITY_TYPE_...`.
+    #[serde(rename = "type")]
+    pub activity_type: String,
+    /// The type without its version suffix.
+    pub kind: String,
+    /// `activity.resource`.
+    pub resource: String,
+    /// `activity.action`.
+    pub action: String,
+    /// `activity.params`.
+    pub params: serde_json::Value,
+}
+
+/// One policy's outcome in a dry run.
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct DryRunEvaluation {
+    /// The policy.
+    pub policy_id: String,
+    /// Its name.
+    pub policy_name: String,
+    /// `OUTCOME_...`.
+    pub outcome: &'static str,
+    /// Why.
+    pub reason: String,
+    /// The expression that decided it, if one did.
+    pub deciding: Option<DecidingView>,
+}
+
+/// The part of a policy that decided its outcome.
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct DecidingView {
+    /// `condition`, `consensus` or `time`.
+    pub field: &'static str,
+    /// Its source text.
+    pub text: String,
+    /// Byte range start in the field's source.
+    pub start: usize,
+    /// Byte range end.
+    pub end: usize,
+}
+
+/// `get_passkey_registration_options`'s answer: a WebAuthn ceremony the server issued.
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct RegistrationOptions {
+    /// The ceremony's challenge, to send back with the attestation.
+    pub challenge: String,
+    /// `PublicKeyCredentialCreationOptions`, for `navigator.credentials.create`.
+    pub public_key: serde_json::Value,
 }

@@ -11,45 +11,16 @@
 //! checkpoints are what outside witnesses keep: a copy of the database that was edited,
 //! truncated, rolled back or rebuilt no longer matches a checkpoint taken before.
 
-use serde::Serialize;
 use sha2::{Digest, Sha256};
 use twofold_tlog::{Frontier, Node, leaf_hash};
+
+pub use crate::model::{AuditCheckpoint, AuditEvent};
 
 use crate::error::{Error, Result};
 use crate::store::{StoreError, StoreTx};
 
 /// `prev_hash` of the first event of every chain.
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
-
-/// One recorded event.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct AuditEvent {
-    /// UUID.
-    pub id: String,
-    /// The chain it belongs to.
-    pub organization_id: String,
-    /// Position in the chain, from 1.
-    pub seq: i64,
-    /// When, ms since epoch.
-    pub at: i64,
-    /// What happened (`ACTIVITY_STATUS`, `VOTE`, `STAMP_REJECTED`, ...).
-    pub event_type: String,
-    /// How it ended (`ACTIVITY_STATUS_COMPLETED`, `APPROVED`, `DENIED`, ...).
-    pub outcome: String,
-    /// Who, if known.
-    pub actor_user_id: Option<String>,
-    /// With which credential, if known.
-    pub actor_credential_id: Option<String>,
-    /// What it concerns (an activity id, ...).
-    pub subject: Option<String>,
-    /// More, as a JSON object (never secrets).
-    pub details: String,
-    /// The previous event's hash.
-    pub prev_hash: String,
-    /// This event's hash.
-    pub hash: String,
-}
 
 /// What to record; the chain fields are filled in by [`append`].
 #[derive(Debug, Clone)]
@@ -106,21 +77,6 @@ pub fn leaf(e: &AuditEvent) -> Vec<u8> {
     );
     // Strings, numbers and nulls always serialize.
     serde_json::to_vec(&columns).unwrap_or_default()
-}
-
-/// A signed checkpoint of an organization's tree, as stored.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AuditCheckpoint {
-    /// Whose log.
-    pub organization_id: String,
-    /// The tree size it signs.
-    pub size: i64,
-    /// The tree head, hex.
-    pub root: String,
-    /// The C2SP signed note.
-    pub note: String,
-    /// When it was signed, ms.
-    pub created_at: i64,
 }
 
 /// Events folded into a tree per transaction when catching up.
@@ -209,7 +165,7 @@ pub async fn append_all<'a>(
     for new in events {
         seq += 1;
         let mut event = AuditEvent {
-            id: crate::engine::new_id(),
+            id: crate::model::new_id(),
             organization_id: org_id.to_owned(),
             seq,
             at,

@@ -15,6 +15,7 @@ const METHODS: &[&str] = &[EMAIL_OTP_LOGIN, EMAIL_OTP_SIGNUP];
 
 /// What the proxy does for unauthenticated callers, stored as JSON with the proxy.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct AuthProxyConfig {
     /// The flows it runs ([`EMAIL_OTP_LOGIN`], [`EMAIL_OTP_SIGNUP`]).

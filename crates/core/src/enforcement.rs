@@ -22,11 +22,7 @@ pub const DAY_MS: i64 = 24 * 60 * 60 * 1000;
 /// Tag names that make a user an administrator for `required_for_admins` by default.
 pub const DEFAULT_ADMIN_TAGS: &[&str] = &["admin", "owner", "editor"];
 
-/// The console page a blocked user is sent to.
-pub const SETUP_PATH: &str = "/security-clearance/setup-2fa";
-
-/// The machine-readable name of the enrollment block, in error bodies.
-pub const ENROLLMENT_REQUIRED: &str = "MFA_ENROLLMENT_REQUIRED";
+pub use crate::error::{ENROLLMENT_REQUIRED, SETUP_PATH};
 
 /// What an organization asks of its users.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -175,13 +171,13 @@ impl EnrollmentStatus {
 
     /// `get_whoami`'s `mfaEnrollment`: `{required, deadline, enrolled, overdue}`; the deadline
     /// (RFC 3339) only while the user still has to enroll; `overdue` by the server's clock at `now`.
-    pub fn whoami_view(&self, now: i64) -> serde_json::Value {
-        serde_json::json!({
-            "required": self.required,
-            "deadline": self.outstanding().map(rfc3339),
-            "enrolled": self.enrolled,
-            "overdue": self.overdue(now),
-        })
+    pub fn whoami_view(&self, now: i64) -> crate::api::EnrollmentView {
+        crate::api::EnrollmentView {
+            required: self.required,
+            deadline: self.outstanding().map(rfc3339),
+            enrolled: self.enrolled,
+            overdue: self.overdue(now),
+        }
     }
 
     /// The refusal of a request made after the grace period.
@@ -317,6 +313,7 @@ impl Change {
 
 /// A rule as the API shows it, with where it comes from.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct RuleView {
     /// The organization it is effective for; `null` for the global rule itself.
@@ -437,10 +434,10 @@ mod tests {
         assert!(s.overdue(s.deadline), "at the deadline the grace is over");
         let done = EnrollmentStatus::of(&r, &user(0, None), false, true);
         assert!(done.outstanding().is_none() && !done.overdue(i64::MAX));
-        assert_eq!(done.whoami_view(i64::MAX)["deadline"], serde_json::Value::Null);
-        assert_eq!(done.whoami_view(i64::MAX)["overdue"], false);
-        assert_eq!(s.whoami_view(s.deadline - 1)["overdue"], false);
-        assert_eq!(s.whoami_view(s.deadline)["overdue"], true, "judged by the server's clock");
+        assert_eq!(done.whoami_view(i64::MAX).deadline, None);
+        assert!(!done.whoami_view(i64::MAX).overdue);
+        assert!(!s.whoami_view(s.deadline - 1).overdue);
+        assert!(s.whoami_view(s.deadline).overdue, "judged by the server's clock");
     }
 
     #[test]

@@ -1,7 +1,5 @@
 //! The domain error: what went wrong, in terms a client can act on.
 
-use crate::store::StoreError;
-
 /// gRPC-style status codes, as Turnkey's error bodies carry them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ErrorCode {
@@ -68,6 +66,23 @@ pub enum Error {
     },
 }
 
+/// Storage failures, as the engine needs to tell them apart.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A uniqueness constraint was violated; the message names it.
+    #[error("{0}")]
+    Conflict(String),
+    /// The database could not be reached or failed; details are logged, not shown.
+    #[error("database error: {0}")]
+    Backend(String),
+}
+
+/// The console page a blocked user is sent to.
+pub const SETUP_PATH: &str = "/security-clearance/setup-2fa";
+
+/// The machine-readable name of the enrollment block, in error bodies.
+pub const ENROLLMENT_REQUIRED: &str = "MFA_ENROLLMENT_REQUIRED";
+
 impl Error {
     /// The gRPC-style code clients see for this error.
     pub fn code(&self) -> ErrorCode {
@@ -92,9 +107,9 @@ impl Error {
         match self {
             Error::MfaEnrollmentRequired { deadline, .. } => vec![serde_json::json!({
                 "@type": "type.googleapis.com/google.rpc.ErrorInfo",
-                "reason": crate::enforcement::ENROLLMENT_REQUIRED,
+                "reason": ENROLLMENT_REQUIRED,
                 "domain": "twofold",
-                "metadata": { "deadline": deadline, "setupPath": crate::enforcement::SETUP_PATH },
+                "metadata": { "deadline": deadline, "setupPath": SETUP_PATH },
             })],
             _ => Vec::new(),
         }

@@ -2,11 +2,12 @@
 //! offending field (`parameters.users[0].apiKeys[1].curveType: unknown variant ...`).
 
 use serde::de::DeserializeOwned;
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
 
 use crate::activity_types::Operation;
 use crate::enforcement::Change;
 use crate::error::{Error, Result};
+pub(crate) use crate::fields::opt_u64_string;
 use crate::model::{ApiKeyCurve, Effect, MethodGroup};
 
 /// An API key to create (`v1ApiKeyParamsV2`).
@@ -876,22 +877,4 @@ pub fn typed<T: DeserializeOwned>(raw: &serde_json::value::RawValue) -> Result<T
             Error::invalid(format!("parameters.{path}: {inner}"))
         }
     })
-}
-
-/// Accepts a uint64 as Turnkey sends it (a decimal string) or as a JSON number.
-pub(crate) fn opt_u64_string<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<Option<u64>, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum Num {
-        S(String),
-        N(u64),
-    }
-    match Option::<Num>::deserialize(d)? {
-        None => Ok(None),
-        Some(Num::N(n)) => Ok(Some(n)),
-        Some(Num::S(s)) => s
-            .parse::<u64>()
-            .map(Some)
-            .map_err(|_| serde::de::Error::custom(format!("expected a non-negative integer string, found `{s}`"))),
-    }
 }

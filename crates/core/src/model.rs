@@ -2,6 +2,11 @@
 
 use serde::{Deserialize, Serialize};
 
+/// A fresh random UUID, as every id in twofold is.
+pub fn new_id() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
 /// An organization (tenant). Sub-organizations name their parent.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Organization {
@@ -804,4 +809,49 @@ pub struct AuthProxy {
     pub created_at: i64,
     /// Last change, ms since epoch.
     pub updated_at: i64,
+}
+
+/// One recorded event.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AuditEvent {
+    /// UUID.
+    pub id: String,
+    /// The chain it belongs to.
+    pub organization_id: String,
+    /// Position in the chain, from 1.
+    pub seq: i64,
+    /// When, ms since epoch.
+    pub at: i64,
+    /// What happened (`ACTIVITY_STATUS`, `VOTE`, `STAMP_REJECTED`, ...).
+    pub event_type: String,
+    /// How it ended (`ACTIVITY_STATUS_COMPLETED`, `APPROVED`, `DENIED`, ...).
+    pub outcome: String,
+    /// Who, if known.
+    pub actor_user_id: Option<String>,
+    /// With which credential, if known.
+    pub actor_credential_id: Option<String>,
+    /// What it concerns (an activity id, ...).
+    pub subject: Option<String>,
+    /// More, as a JSON object (never secrets).
+    pub details: String,
+    /// The previous event's hash.
+    pub prev_hash: String,
+    /// This event's hash.
+    pub hash: String,
+}
+
+/// A signed checkpoint of an organization's tree, as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditCheckpoint {
+    /// Whose log.
+    pub organization_id: String,
+    /// The tree size it signs.
+    pub size: i64,
+    /// The tree head, hex.
+    pub root: String,
+    /// The C2SP signed note.
+    pub note: String,
+    /// When it was signed, ms.
+    pub created_at: i64,
 }

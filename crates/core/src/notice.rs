@@ -62,7 +62,7 @@ pub async fn enqueue_factor_notice(
     for (channel, address, body) in addresses {
         let Some(address) = address.filter(|a| !a.is_empty()) else { continue };
         let payload = json!({ "subject": subject, "text": body }).to_string();
-        let id = crate::engine::new_id();
+        let id = crate::model::new_id();
         let notice = Delivery::pending(id, channel, address.to_owned(), activity, FACTOR_NOTICE, payload, now);
         tx.insert_delivery(&notice).await?;
         queued += 1;
@@ -103,6 +103,6 @@ pub async fn enqueue_contact_notice(
     };
     let payload = json!({ "subject": format!("The {what} of your account changed"), "text": text }).to_string();
     let notice =
-        Delivery::pending(crate::engine::new_id(), channel, old.to_owned(), activity, CONTACT_NOTICE, payload, now);
+        Delivery::pending(crate::model::new_id(), channel, old.to_owned(), activity, CONTACT_NOTICE, payload, now);
     Ok(tx.insert_delivery(&notice).await?)
 }

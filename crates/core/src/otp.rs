@@ -161,6 +161,7 @@ pub struct TokenClaims {
 
 /// The enclave's published keys.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct EnclavePublicKeys {
     /// Signing key, uncompressed hex: what clients pin to check target bundles and tokens.
@@ -343,7 +344,7 @@ pub struct InitOtp {
     pub send_from_email_sender_name: Option<String>,
     /// Code lifetime in seconds (default 300, at most 600).
     #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
-    #[serde(default, deserialize_with = "crate::intents::opt_u64_string", skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "crate::fields::opt_u64_string", skip_serializing_if = "Option::is_none")]
     pub expiration_seconds: Option<u64>,
     /// Reply-To address.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -396,7 +397,7 @@ pub struct VerifyOtp {
     pub encrypted_otp_bundle: String,
     /// Verification token lifetime in seconds (default 3600, at most 86400).
     #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
-    #[serde(default, deserialize_with = "crate::intents::opt_u64_string", skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "crate::fields::opt_u64_string", skip_serializing_if = "Option::is_none")]
     pub expiration_seconds: Option<u64>,
 }
 
@@ -428,7 +429,7 @@ pub struct OtpLogin {
     pub client_signature: ClientSignature,
     /// Session lifetime in seconds (default 900).
     #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
-    #[serde(default, deserialize_with = "crate::intents::opt_u64_string", skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "crate::fields::opt_u64_string", skip_serializing_if = "Option::is_none")]
     pub expiration_seconds: Option<u64>,
     /// Delete the user's other sessions.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -465,11 +466,11 @@ fn check_range(field: &str, value: Option<u64>, min: u64, max: u64) -> Result<()
 pub(crate) fn validate_init(p: &InitOtp) -> Result<()> {
     let channel = p.channel()?;
     match channel {
-        OtpChannel::Email => crate::validate::check_email(p.contact.trim()).map(drop),
-        OtpChannel::Sms => crate::validate::check_phone(p.contact.trim()).map(drop),
+        OtpChannel::Email => crate::fields::check_email(p.contact.trim()).map(drop),
+        OtpChannel::Sms => crate::fields::check_phone(p.contact.trim()).map(drop),
     }
     .map_err(|e| Error::invalid(format!("parameters.contact: {e}")))?;
-    crate::validate::check_name("appName", &p.app_name)?;
+    crate::fields::check_name("appName", &p.app_name)?;
     check_range("otpLength", p.otp_length.map(u64::from), 6, 9)?;
     check_range("expirationSeconds", p.expiration_seconds, 1, 600)?;
     if let Some(t) = p.sms_customization.as_ref().and_then(|c| c.template.as_deref())

@@ -9,25 +9,16 @@
 
 use async_trait::async_trait;
 
-use crate::audit::{AuditCheckpoint, AuditEvent};
 use crate::enforcement::EnforcementRule;
 use crate::model::{
     Activity, ActivityFilter, ApiKey, Channel, Delivery, Factor, FactorKind, MfaPolicy, MfaProof, Organization, Policy,
     PolicyEvaluationRecord, SessionProfile, User, UserTag, Vote, WebhookEndpoint,
 };
+use crate::model::{AuditCheckpoint, AuditEvent};
 use crate::network::{IpRuleSet, ListKind};
 use crate::otp::{OtpFlow, Usage};
 
-/// Storage failures, as the engine needs to tell them apart.
-#[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    /// A uniqueness constraint was violated; the message names it.
-    #[error("{0}")]
-    Conflict(String),
-    /// The database could not be reached or failed; details are logged, not shown.
-    #[error("database error: {0}")]
-    Backend(String),
-}
+pub use crate::error::StoreError;
 
 /// Shorthand for store results.
 pub type StoreResult<T> = std::result::Result<T, StoreError>;

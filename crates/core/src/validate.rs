@@ -9,8 +9,8 @@ use crate::error::{Error, Result};
 use crate::intents::{ApiKeyParams, CreatePolicy, Intent};
 use twofold_policy::{Keywords, Program};
 
-/// Longest name, email or phone number accepted.
-pub(crate) const MAX_FIELD: usize = 256;
+pub(crate) use crate::fields::{MAX_FIELD, check_email, check_name, check_phone};
+
 /// Longest API key lifetime: ten years.
 pub(crate) const MAX_KEY_LIFETIME_SECS: u64 = 10 * 365 * 24 * 3600;
 /// Most items in one request (users, keys, ids).
@@ -89,43 +89,6 @@ pub(crate) fn reject_unsupported(authenticators: &[serde_json::Value], oauth: &[
 
 pub(crate) fn optional(s: &str) -> Option<&str> {
     if s.is_empty() { None } else { Some(s) }
-}
-
-pub(crate) fn check_name(field: &str, name: &str) -> Result<String> {
-    let trimmed = name.trim();
-    if trimmed.is_empty() {
-        return Err(Error::invalid(format!("{field} must not be empty")));
-    }
-    if trimmed.chars().count() > MAX_FIELD {
-        return Err(Error::invalid(format!("{field} is longer than {MAX_FIELD} characters")));
-    }
-    if trimmed.chars().any(char::is_control) {
-        return Err(Error::invalid(format!("{field} must not contain control characters")));
-    }
-    Ok(trimmed.to_owned())
-}
-
-pub(crate) fn check_email(email: &str) -> Result<String> {
-    let valid = email.len() <= MAX_FIELD
-        && !email.chars().any(|c| c.is_whitespace() || c.is_control())
-        && email.split_once('@').is_some_and(|(local, domain)| !local.is_empty() && domain.contains('.'));
-    if valid {
-        Ok(email.to_owned())
-    } else {
-        Err(Error::invalid(format!("userEmail `{}` is not an email address", crypto::clip(email))))
-    }
-}
-
-pub(crate) fn check_phone(phone: &str) -> Result<String> {
-    let digits = phone.strip_prefix('+').unwrap_or("");
-    if (8..=15).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit()) {
-        Ok(phone.to_owned())
-    } else {
-        Err(Error::invalid(format!(
-            "userPhoneNumber `{}` must be in E.164 form, e.g. +14155550100",
-            crypto::clip(phone)
-        )))
-    }
 }
 
 /// A validated API key: its verifying bytes and lifetime.

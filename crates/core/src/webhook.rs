@@ -205,7 +205,7 @@ pub trait WebhookSender: Send + Sync {
 pub async fn enqueue(tx: &mut dyn StoreTx, activity: &Activity, from: ActivityStatus, now: i64) -> Result<()> {
     let endpoints = tx.list_webhook_endpoints(&activity.organization_id).await?;
     for endpoint in endpoints.iter().filter(|e| e.active) {
-        let id = crate::engine::new_id();
+        let id = crate::model::new_id();
         let payload = json!({
             "id": id,
             "type": ACTIVITY_UPDATES,

@@ -195,7 +195,7 @@ pub(crate) fn endpoint_label(path: &str, matched: Option<&MatchedPath>) -> Strin
         return named(SUBMIT_PREFIX, name, twofold_core::activity_types::kind_for_path(name).is_some());
     }
     if let Some(name) = path.strip_prefix(QUERY_PREFIX) {
-        return named(QUERY_PREFIX, name, twofold_core::engine::query_paths().contains(&name));
+        return named(QUERY_PREFIX, name, twofold_core::query_paths().contains(&name));
     }
     matched.map_or_else(|| "unmatched".to_owned(), |m| m.as_str().to_owned())
 }

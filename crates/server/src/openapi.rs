@@ -9,6 +9,7 @@ use axum::routing::{MethodRouter, get};
 use serde_json::{Map, Value, json};
 use twofold_core::activity_types::{KINDS, Operation};
 use twofold_core::engine::ProxyFlow;
+use twofold_core::queries::{self, NoFields, QueryRow, Reads, WhenOverdue};
 use twofold_core::{auth_proxy, enforcement, intents, otp};
 use utoipa::ToSchema;
 use utoipa::openapi::ComponentsBuilder;
@@ -205,15 +206,42 @@ fn submit_operation(path: &str, types: Vec<&str>, intent: &str, root_only: bool)
     }))
 }
 
-fn query_operation(name: &str) -> Value {
+/// `organizationId` and the query's own fields (just the former for a query of none).
+fn request_schema(request: &str) -> Value {
+    let organization = json!({ "$ref": "#/components/schemas/QueryRequest" });
+    if request == NoFields::name() {
+        return organization;
+    }
+    json!({ "allOf": [organization, { "$ref": format!("#/components/schemas/{request}") }] })
+}
+
+fn query_operation(row: &QueryRow, request: &str, response: &str) -> Value {
+    let overdue = match row.when_overdue {
+        WhenOverdue::Refused => "",
+        WhenOverdue::Allowed => " Open after an MFA enrolment grace period ends.",
+        WhenOverdue::OwnUser => " Open about one's own user after an MFA enrolment grace period ends.",
+        WhenOverdue::OwnFactors | WhenOverdue::Enrols => {
+            " Open about one's own factors after an MFA enrolment grace period ends."
+        }
+    };
+    let scope = match row.reads {
+        Reads::Session => " Any session may make it, whatever its profile's scope.".to_owned(),
+        Reads::Of(resource) => format!(" A scoped session's profile must allow resource {resource}, action READ."),
+        Reads::OwnUserOr(resource) => format!(
+            " About one's own user any session may make it; otherwise a scoped session's profile must allow \
+             resource {resource}, action READ."
+        ),
+    };
     stamped(json!({
-        "operationId": format!("query_{name}"),
+        "operationId": format!("query_{}", row.name),
         "tags": ["queries"],
-        "summary": format!("Query {name}"),
-        "requestBody": { "required": true, "content": { JSON: { "schema": {
-            "$ref": "#/components/schemas/QueryRequest"
-        }}}},
-        "responses": { "200": json_ok("The answer (see docs/API.md)") }
+        "summary": row.summary,
+        "description": format!("Query {}.{overdue}{scope}", row.name),
+        "requestBody": { "required": true, "content": { JSON: { "schema": request_schema(request) }}},
+        "responses": { "200": {
+            "description": row.summary,
+            "content": { JSON: { "schema": { "$ref": format!("#/components/schemas/{response}") } } }
+        }}
     }))
 }
 
@@ -241,7 +269,7 @@ fn operation_suffix(path: &str) -> String {
 /// Every path the router serves, from the same tables the router is built from.
 pub fn served_paths() -> Vec<String> {
     let mut paths: Vec<String> = KINDS.iter().map(|k| format!("{SUBMIT_PREFIX}{}", k.path)).collect();
-    paths.extend(twofold_core::engine::query_paths().iter().map(|q| format!("{QUERY_PREFIX}{q}")));
+    paths.extend(twofold_core::query_paths().iter().map(|q| format!("{QUERY_PREFIX}{q}")));
     paths.extend(FIXED_ROUTES.iter().map(|r| r.path.to_owned()));
     paths.extend(crate::console::PAGES.iter().map(|p| (*p).to_owned()));
     paths.extend(crate::console::asset_paths());
@@ -289,8 +317,13 @@ pub fn document() -> Value {
             json!({ "post": submit_operation(kind.path, types, &intent, kind.root_only) }),
         );
     }
-    for name in twofold_core::engine::query_paths() {
-        paths.insert(format!("{QUERY_PREFIX}{name}"), json!({ "post": query_operation(name) }));
+    for row in queries::rows() {
+        let (c, request, response) = (row.schemas)(components);
+        components = c;
+        paths.insert(
+            format!("{QUERY_PREFIX}{}", row.name),
+            json!({ "post": query_operation(row, &request, &response) }),
+        );
     }
     for r in FIXED_ROUTES {
         paths.insert(r.path.to_owned(), get_operation(r.path, r.tag, r.summary, r.content_type));
@@ -310,6 +343,7 @@ pub fn document() -> Value {
     for flow in ProxyFlow::ALL {
         paths.insert(format!("{AUTH_PROXY_PREFIX}{}", flow.path()), proxy_operation(flow));
     }
+    let (components, _) = add::<twofold_core::api::ActivityResponse>(components);
     let mut schemas = serde_json::to_value(components.build()).unwrap_or_default()["schemas"].take();
     if let Some(map) = schemas.as_object_mut() {
         map.insert(
@@ -324,20 +358,7 @@ pub fn document() -> Value {
             "QueryRequest".to_owned(),
             json!({ "type": "object", "required": ["organizationId"],
                     "properties": { "organizationId": { "type": "string" } },
-                    "description": "The organization; each query takes further fields (docs/API.md)" }),
-        );
-        map.insert(
-            "ActivityResponse".to_owned(),
-            json!({ "type": "object", "required": ["activity"], "properties": { "activity": {
-                "type": "object",
-                "required": ["id", "organizationId", "status", "type", "fingerprint"],
-                "properties": {
-                    "id": { "type": "string" }, "organizationId": { "type": "string" },
-                    "status": { "type": "string" }, "type": { "type": "string" },
-                    "fingerprint": { "type": "string" }, "intent": { "type": "object" },
-                    "result": { "type": "object" }, "votes": { "type": "array" }
-                }
-            }}}),
+                    "description": "The organization; each query takes its own fields besides" }),
         );
     }
     let security_schemes: Map<String, Value> = STAMPS
@@ -371,6 +392,102 @@ pub fn document() -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The query index of docs/API.md, generated from the catalog and the schemas above: one
+    /// line per query with its fields (`?` when optional), its answer's fields and its summary.
+    fn query_index_markdown() -> String {
+        let doc = document();
+        let schemas = &doc["components"]["schemas"];
+        let name_of =
+            |r: &Value| r["$ref"].as_str().unwrap_or("").trim_start_matches("#/components/schemas/").to_owned();
+        let fields = |schema: &Value| -> Vec<String> {
+            let required: Vec<&str> =
+                schema["required"].as_array().map(|r| r.iter().filter_map(Value::as_str).collect()).unwrap_or_default();
+            schema["properties"]
+                .as_object()
+                .map(|p| {
+                    p.keys()
+                        .map(|k| if required.contains(&k.as_str()) { format!("`{k}`") } else { format!("`{k}?`") })
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        let mut out = String::from(
+            "| query | body (besides `organizationId`) | answer | scope reads | what |\n|---|---|---|---|---|\n",
+        );
+        for row in queries::rows() {
+            let op = &doc["paths"][format!("{QUERY_PREFIX}{}", row.name)]["post"];
+            let request = name_of(&op["requestBody"]["content"][JSON]["schema"]["allOf"][1]);
+            let no_fields = Value::Null;
+            let body_schema = if request.is_empty() { &no_fields } else { &schemas[&request] };
+            let response = name_of(&op["responses"]["200"]["content"][JSON]["schema"]);
+            let body = fields(body_schema);
+            let answer = fields(&schemas[&response]);
+            let reads = match row.reads {
+                Reads::Session => "— (any session)".to_owned(),
+                Reads::Of(resource) => format!("`{resource}`"),
+                Reads::OwnUserOr(resource) => format!("`{resource}` (not for one's own user)"),
+            };
+            out.push_str(&format!(
+                "| `{}` | {} | `{}` {{{}}} | {reads} | {} |\n",
+                row.name,
+                if body.is_empty() { "—".to_owned() } else { body.join(", ") },
+                response,
+                answer.join(", ").replace('`', ""),
+                row.summary
+            ));
+        }
+        out
+    }
+
+    /// docs/API.md's query index is the catalog's; `TWOFOLD_UPDATE_DOCS=1` rewrites it.
+    #[test]
+    fn the_query_index_in_api_md_is_generated_from_the_catalog() {
+        const BEGIN: &str = "<!-- query index: generated from the catalog (crates/server/src/openapi.rs) -->\n";
+        const END: &str = "<!-- end of query index -->";
+        let file = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/API.md");
+        let text = std::fs::read_to_string(file).expect("docs/API.md");
+        let (Some(start), Some(end)) = (text.find(BEGIN), text.find(END)) else {
+            panic!("docs/API.md lacks the query index markers");
+        };
+        let generated = query_index_markdown();
+        if std::env::var("TWOFOLD_UPDATE_DOCS").is_ok_and(|v| v == "1") {
+            let updated = format!("{}{generated}{}", &text[..start + BEGIN.len()], &text[end..]);
+            std::fs::write(file, updated).expect("write docs/API.md");
+            return;
+        }
+        assert_eq!(
+            &text[start + BEGIN.len()..end],
+            generated,
+            "docs/API.md's query index is stale: run TWOFOLD_UPDATE_DOCS=1 cargo test -p twofold-server"
+        );
+    }
+
+    /// Every API path documents a typed request and a typed answer: a schema with named
+    /// properties, never a bare `{"type": "object"}`.
+    #[test]
+    fn every_api_path_has_typed_request_and_response_schemas() {
+        let doc = document();
+        let schemas = &doc["components"]["schemas"];
+        let typed = |schema: &Value, what: &str| {
+            let name = schema["$ref"].as_str().map(|r| r.trim_start_matches("#/components/schemas/"));
+            let resolved = name.map_or(schema, |n| &schemas[n]);
+            assert!(resolved["properties"].is_object(), "{what}: not a typed schema: {schema}");
+        };
+        for (path, item) in doc["paths"].as_object().expect("paths") {
+            if !path.starts_with("/public/v1/") {
+                continue;
+            }
+            let op = &item["post"];
+            let body = &op["requestBody"]["content"][JSON]["schema"];
+            match body["allOf"].as_array() {
+                Some(parts) => parts.iter().for_each(|p| typed(p, &format!("{path} request"))),
+                None => typed(body, &format!("{path} request")),
+            }
+            typed(&op["responses"]["200"]["content"][JSON]["schema"], &format!("{path} answer"));
+            typed(&op["responses"]["default"]["content"][JSON]["schema"], &format!("{path} error"));
+        }
+    }
 
     #[test]
     fn every_path_the_router_serves_is_documented_once() {

@@ -5,7 +5,6 @@ use axum::http::{Method, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::any;
 use axum::{Json, Router};
-use serde_json::json;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 use twofold_core::{Engine, Request};
@@ -81,7 +80,11 @@ async fn submit(State(s): State<AppState>, Path(name): Path<String>, req: Stampe
         Err(e) => Err(ApiError::status_of(e)),
     };
     s.ops.metrics.observe_activity(&name, outcome);
-    respond(&request, answer.map(|activity| json!({ "activity": activity })))
+    let answer = answer.and_then(|activity| {
+        serde_json::to_value(twofold_core::api::ActivityResponse { activity })
+            .map_err(|e| twofold_core::Error::Internal(format!("serialize the activity: {e}")))
+    });
+    respond(&request, answer)
 }
 
 async fn query(State(s): State<AppState>, Path(name): Path<String>, req: Stamped) -> Response {

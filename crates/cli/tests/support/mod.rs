@@ -97,6 +97,15 @@ pub fn now_secs() -> f64 {
     SystemTime::now().duration_since(UNIX_EPOCH).expect("clock").as_secs_f64()
 }
 
+/// Waits, if need be, until at most `used` seconds of the current 30-second TOTP step have
+/// passed, so a test that reasons about "this step's code" finishes within that step.
+pub fn early_in_totp_step(used: f64) {
+    let into = now_secs() % 30.0;
+    if into > used {
+        std::thread::sleep(std::time::Duration::from_secs_f64(30.0 - into + 0.05));
+    }
+}
+
 /// The TOTP code for `uri` at `offset` seconds from now, computed by pyotp.
 pub fn pyotp(uri: &str, offset: i64) -> String {
     let script = format!("import pyotp,sys; print(pyotp.parse_uri(sys.argv[1]).at({} + {offset}))", now_secs());

@@ -40,7 +40,7 @@ fn shown(ip: Option<IpAddr>) -> String {
 }
 
 /// The organization's deny list, then its allow list, applied to the client address.
-fn network_lists(sets: &[IpRuleSet], ip: Option<IpAddr>, org_id: &str) -> std::result::Result<(), Refused> {
+pub(super) fn network_lists(sets: &[IpRuleSet], ip: Option<IpAddr>, org_id: &str) -> std::result::Result<(), Refused> {
     network::admit(org_list(sets, ListKind::Deny), org_list(sets, ListKind::Allow), ip).map_err(|refusal| Refused {
         error: Error::PermissionDenied(format!(
             "requests from {} are not allowed for organization `{org_id}` by its IP rules",
@@ -51,7 +51,11 @@ fn network_lists(sets: &[IpRuleSet], ip: Option<IpAddr>, org_id: &str) -> std::r
 }
 
 /// The caller's API key allow list (`sets` are the key's own lists), if it has one.
-fn key_allow_list(caller: &Caller, sets: &[IpRuleSet], ip: Option<IpAddr>) -> std::result::Result<(), Refused> {
+pub(super) fn key_allow_list(
+    caller: &Caller,
+    sets: &[IpRuleSet],
+    ip: Option<IpAddr>,
+) -> std::result::Result<(), Refused> {
     let own = sets.iter().find(|s| s.public_key.is_some() && s.kind == ListKind::Allow);
     network::admit(None, own, ip).map_err(|refusal| Refused {
         error: Error::PermissionDenied(format!(
@@ -118,8 +122,9 @@ enum Audit {
 }
 
 /// A refusal decided on the facts: the error to answer and what to audit.
-struct Refused {
-    error: Error,
+pub(super) struct Refused {
+    /// What the request is answered.
+    pub(super) error: Error,
     audit: Option<Box<Audit>>,
 }
 
@@ -348,7 +353,7 @@ impl Engine {
 impl Engine {
     /// Admits a request to `organization_id`: network rules (before the stamp is looked
     /// at), the stamp and identity, the key's own allow list and the enrollment status.
-    pub(super) async fn admit(&self, req: &Request<'_>, organization_id: &str) -> Result<Caller> {
+    pub(crate) async fn admit(&self, req: &Request<'_>, organization_id: &str) -> Result<Caller> {
         if let Ok(stamp @ StampProof::Key { public_key, scheme, signature }) = &req.stamp {
             let key_stamp = KeyStamp { public_key, scheme, signature };
             return self.admit_key_stamp(req, organization_id, stamp, &key_stamp).await;

@@ -139,7 +139,7 @@ struct OrgOnly {
 
 impl Engine {
     /// `GET /auth-proxy/v1/enclave_keys`: the enclave's signing key the browser pins.
-    pub async fn auth_proxy_enclave_keys(&self) -> Result<Value> {
+    pub async fn auth_proxy_enclave_keys(&self) -> Result<crate::otp::EnclavePublicKeys> {
         self.enclave_keys().await
     }
 
@@ -370,7 +370,7 @@ pub(super) fn confine(caller: &Caller, intent: &Intent) -> Result<()> {
 }
 
 /// Refuses every query by the service user.
-pub(super) fn refuse_query(caller: &Caller) -> Result<()> {
+pub(crate) fn refuse_query(caller: &Caller) -> Result<()> {
     if caller.auth_proxy {
         return Err(Error::PermissionDenied("the auth proxy's service key may not make queries".to_owned()));
     }
@@ -472,20 +472,4 @@ fn generate_key() -> Result<(SigningKey, Zeroizing<Vec<u8>>)> {
     let key =
         SigningKey::from_slice(&scalar).map_err(|_| Error::Internal("a fresh key is not a P-256 scalar".into()))?;
     Ok((key, scalar))
-}
-
-/// `query/get_auth_proxy_config` (a twofold extension, for the console): whether the caller's
-/// organization has its auth proxy on, and with which service user and settings.
-pub(super) async fn config_view(caller: &Caller, tx: &mut dyn StoreTx) -> Result<Value> {
-    let Some(proxy) = tx.get_auth_proxy(&caller.organization.id).await? else {
-        return Ok(json!({ "enabled": false }));
-    };
-    let config = serde_json::to_value(AuthProxyConfig::from_json(&proxy.config)?)
-        .map_err(|e| Error::Internal(format!("auth proxy settings: {e}")))?;
-    Ok(json!({
-        "enabled": true,
-        "userId": proxy.user_id,
-        "config": config,
-        "updatedAt": crate::api::Timestamp::from_ms(proxy.updated_at),
-    }))
 }

@@ -484,19 +484,8 @@ pub fn decide(input: &DecisionInput<'_>) -> (Decision, Vec<Evaluation>) {
     (decision, evaluations)
 }
 
-/// Decides like [`decide`], and also says how many evaluation steps the decision took
-/// (remembered results count the steps they took when they were evaluated).
-pub fn decide_counting(input: &DecisionInput<'_>) -> (Decision, Vec<Evaluation>, u64) {
-    decide_with(input, false)
-}
-
-/// Decides like [`decide`] and reports, per policy, the sub-expression that decided it.
-pub fn explain(input: &DecisionInput<'_>) -> (Decision, Vec<Evaluation>) {
-    let (decision, evaluations, _) = decide_with(input, true);
-    (decision, evaluations)
-}
-
-fn decide_with(input: &DecisionInput<'_>, explain: bool) -> (Decision, Vec<Evaluation>, u64) {
+/// Decides, counting evaluation steps, and with `explain` reports the deciding sub-expressions.
+pub(super) fn decide_with(input: &DecisionInput<'_>, explain: bool) -> (Decision, Vec<Evaluation>, u64) {
     let approving_members = input.quorum_members.iter().filter(|m| input.approvers.iter().any(|a| &a.id == *m)).count();
     let initiator_is_member = input.quorum_members.iter().any(|m| m == input.initiator);
     if i64::try_from(approving_members).unwrap_or(i64::MAX) >= input.threshold.max(1) {

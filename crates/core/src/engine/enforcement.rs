@@ -3,11 +3,10 @@
 //! next request on every node); the gate that refuses what the rule forbids; rule
 //! changes; and the two queries.
 
-use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::factors::ExecContext;
-use super::{Caller, Engine, Request, parse_body};
+use super::{Caller, Engine, Request};
 use crate::audit;
 use crate::crypto;
 use crate::enforcement::{self, Change, EnforcementRule, EnforcementValue, EnrollmentStatus, RuleView, Scope};
@@ -15,10 +14,6 @@ use crate::error::{Error, Result};
 use crate::intents::Intent;
 use crate::model::User;
 use crate::store::StoreTx;
-
-/// Queries about one's own factors, needed to enroll: they stay open after the grace period.
-const ENROLLMENT_QUERIES: &[&str] =
-    &["get_authenticators", "get_totp_authenticators", "get_recovery_codes_status", "get_passkey_registration_options"];
 
 /// Whether `intent` enrolls a new factor (what `MFA_ENFORCEMENT_OFF` disables).
 fn enrolls_factor(intent: &Intent) -> bool {
@@ -40,29 +35,85 @@ fn allowed_when_overdue(intent: &Intent, user_id: &str) -> bool {
         || (own && matches!(intent, Intent::DeleteSessions(_)))
 }
 
+/// What the MFA enforcement rule says of an activity, before anything is audited.
+pub(super) enum Gate<'a> {
+    /// It may be submitted.
+    Open,
+    /// It enrols a factor, and enrolling is off.
+    EnrolmentOff,
+    /// The caller's grace period is over and it is not one of what stays open.
+    Overdue(&'a EnrollmentStatus),
+}
+
+/// What `status` (the caller's standing under its rule) says of `intent` from `caller` at `now`.
+pub(super) fn activity_gate<'a>(
+    status: Option<&'a EnrollmentStatus>,
+    caller: &Caller,
+    intent: &Intent,
+    now: i64,
+) -> Gate<'a> {
+    // The auth proxy's service user has no factors to enroll; the engine confines it to sign-in instead.
+    let Some(status) = status.filter(|_| !caller.auth_proxy) else { return Gate::Open };
+    if status.value == EnforcementValue::Off && enrolls_factor(intent) {
+        Gate::EnrolmentOff
+    } else if status.overdue(now) && !allowed_when_overdue(intent, &caller.user.id) {
+        Gate::Overdue(status)
+    } else {
+        Gate::Open
+    }
+}
+
+/// The refusal of a new factor while enrolment is off.
+pub(super) fn enrolment_off(caller: &Caller) -> Error {
+    Error::PermissionDenied(format!(
+        "enrolling new factors is disabled in organization `{}` (MFA enforcement is {}); existing factors keep \
+         working",
+        caller.organization.id,
+        EnforcementValue::Off.as_str()
+    ))
+}
+
+/// What MFA enforcement lets through once a user's grace period is over (each query's
+/// catalog row says which it is).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WhenOverdue {
+    /// Refused: the user must enrol first.
+    Refused,
+    /// Allowed: what every client needs of its own session.
+    Allowed,
+    /// Allowed about the caller's own user, named in `userId`.
+    OwnUser,
+    /// Allowed about the caller's own factors (`userId` absent or the caller's): what
+    /// enrolling needs.
+    OwnFactors,
+    /// As [`WhenOverdue::OwnFactors`], and refused while enrolling is off: it starts an enrolment.
+    Enrols,
+}
+
 /// What a user past the deadline may still query: whoami, its own user, its own factors.
-fn query_allowed_when_overdue(path: &str, body: &[u8], user_id: &str) -> bool {
+fn query_allowed_when_overdue(when: WhenOverdue, body: &[u8], user_id: &str) -> bool {
     let subject = serde_json::from_slice::<Value>(body).ok().and_then(|v| v.get("userId").cloned());
     let about_self = |absent_is_self: bool| match subject.as_ref() {
         None => absent_is_self,
         Some(v) => v.as_str() == Some(user_id),
     };
-    match path {
-        "whoami" | "get_whoami" => true,
-        "get_user" => about_self(false),
-        p => ENROLLMENT_QUERIES.contains(&p) && about_self(true),
+    match when {
+        WhenOverdue::Refused => false,
+        WhenOverdue::Allowed => true,
+        WhenOverdue::OwnUser => about_self(false),
+        WhenOverdue::OwnFactors | WhenOverdue::Enrols => about_self(true),
     }
 }
 
 /// The rule in force for `org_id`: its override, else the global rule, else the default.
-async fn effective_rule(tx: &mut dyn StoreTx, org_id: &str) -> Result<EnforcementRule> {
+pub(crate) async fn effective_rule(tx: &mut dyn StoreTx, org_id: &str) -> Result<EnforcementRule> {
     let rules = tx.mfa_enforcement_rules(org_id).await?;
     let (own, global): (Vec<_>, Vec<_>) = rules.into_iter().partition(|r| r.organization_id.is_some());
     Ok(EnforcementRule::effective(own.into_iter().next(), global.into_iter().next()))
 }
 
 /// Checks that `target` is `acting` or one of its descendants.
-async fn check_visible(tx: &mut dyn StoreTx, acting: &str, target: &str) -> Result<()> {
+pub(crate) async fn check_visible(tx: &mut dyn StoreTx, acting: &str, target: &str) -> Result<()> {
     let mut current = Some(target.to_owned());
     // Parent links never form a cycle; the bound only keeps a corrupt row from looping.
     for _ in 0..64 {
@@ -161,28 +212,27 @@ impl Engine {
 
     /// Refuses an activity the rule does not let the caller submit now.
     pub(super) async fn gate_activity(&self, req: &Request<'_>, caller: &Caller, intent: &Intent) -> Result<()> {
-        // The auth proxy's service user has no factors to enroll; the engine confines it to sign-in instead.
-        if caller.auth_proxy {
-            return Ok(());
+        match activity_gate(req.enrollment.get(), caller, intent, self.clock.now_ms()) {
+            Gate::Open => Ok(()),
+            Gate::EnrolmentOff => Err(self.refuse_enrolment(caller).await),
+            Gate::Overdue(status) => Err(self.block(caller, status, "submit").await),
         }
-        let Some(status) = req.enrollment.get() else { return Ok(()) };
-        if status.value == EnforcementValue::Off && enrolls_factor(intent) {
-            return Err(self.refuse_enrolment(caller).await);
-        }
-        if status.overdue(self.clock.now_ms()) && !allowed_when_overdue(intent, &caller.user.id) {
-            return Err(self.block(caller, status, "submit").await);
-        }
-        Ok(())
     }
 
     /// Refuses a query the rule does not let the caller make now.
-    pub(super) async fn gate_query(&self, req: &Request<'_>, caller: &Caller, path: &str) -> Result<()> {
+    pub(crate) async fn gate_query(
+        &self,
+        req: &Request<'_>,
+        caller: &Caller,
+        name: &str,
+        when: WhenOverdue,
+    ) -> Result<()> {
         let Some(status) = req.enrollment.get() else { return Ok(()) };
-        if status.value == EnforcementValue::Off && path == "get_passkey_registration_options" {
+        if status.value == EnforcementValue::Off && when == WhenOverdue::Enrols {
             return Err(self.refuse_enrolment(caller).await);
         }
-        if status.overdue(self.clock.now_ms()) && !query_allowed_when_overdue(path, req.body, &caller.user.id) {
-            return Err(self.block(caller, status, path).await);
+        if status.overdue(self.clock.now_ms()) && !query_allowed_when_overdue(when, req.body, &caller.user.id) {
+            return Err(self.block(caller, status, name).await);
         }
         Ok(())
     }
@@ -197,12 +247,7 @@ impl Engine {
     /// Audits and builds the refusal of a new factor while enrolment is off.
     async fn refuse_enrolment(&self, caller: &Caller) -> Error {
         self.audit_enforcement(caller, "MFA_ENROLLMENT_DISABLED", json!({})).await;
-        Error::PermissionDenied(format!(
-            "enrolling new factors is disabled in organization `{}` (MFA enforcement is {}); existing factors \
-             keep working",
-            caller.organization.id,
-            EnforcementValue::Off.as_str()
-        ))
+        enrolment_off(caller)
     }
 
     async fn audit_enforcement(&self, caller: &Caller, event_type: &'static str, details: Value) {
@@ -224,13 +269,6 @@ impl Request<'_> {
     /// caller must still enroll a factor (in the past once the grace period is over).
     pub fn enrollment_due(&self) -> Option<String> {
         self.enrollment.get().and_then(EnrollmentStatus::outstanding).map(enforcement::rfc3339)
-    }
-
-    /// Adds `mfaEnrollment` to a whoami answer, `overdue` judged at `now` (server clock).
-    pub(super) fn decorate_whoami(&self, path: &str, answer: &mut Value, now: i64) {
-        if let (Some(status), "whoami" | "get_whoami") = (self.enrollment.get(), path) {
-            answer["mfaEnrollment"] = status.whoami_view(now);
-        }
     }
 }
 
@@ -288,44 +326,4 @@ pub(super) async fn execute(tx: &mut dyn StoreTx, ctx: &ExecContext<'_>, change:
         audit::append(tx, org, ctx.now, event).await?;
     }
     Ok(json!({ "mfaEnforcement": view }))
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct RuleRequest {
-    #[serde(default)]
-    target_organization_id: Option<String>,
-}
-
-/// `get_mfa_enforcement`: the rule in force for the caller's organization (or one under it).
-pub(super) async fn get_rule(caller: &Caller, tx: &mut dyn StoreTx, body: &[u8]) -> Result<Value> {
-    let req: RuleRequest = parse_body(body)?;
-    let target = req.target_organization_id.as_deref().unwrap_or(&caller.organization.id);
-    check_visible(tx, &caller.organization.id, target).await?;
-    let rule = effective_rule(tx, target).await?;
-    Ok(json!({ "mfaEnforcement": RuleView::new(&rule, Some(target)) }))
-}
-
-/// `list_mfa_enforcements`: the global rule, and every organization from the caller's
-/// down (the caller's first) with the rule in force for it.
-pub(super) async fn list_rules(caller: &Caller, tx: &mut dyn StoreTx) -> Result<Value> {
-    let mut orgs = tx.organization_tree(&caller.organization.id).await?;
-    // The caller's own organization heads the list; the rest stay oldest first.
-    orgs.sort_by_key(|o| o.id != caller.organization.id);
-    let rules = tx.list_mfa_enforcement_rules().await?;
-    let global = rules.iter().find(|r| r.organization_id.is_none()).cloned();
-    let organizations: Vec<Value> = orgs
-        .iter()
-        .map(|o| {
-            let own = rules.iter().find(|r| r.organization_id.as_deref() == Some(o.id.as_str())).cloned();
-            json!({
-                "organizationId": o.id,
-                "organizationName": o.name,
-                "parentOrganizationId": o.parent_id,
-                "mfaEnforcement": RuleView::new(&EnforcementRule::effective(own, global.clone()), Some(&o.id)),
-            })
-        })
-        .collect();
-    let global = global.unwrap_or_else(EnforcementRule::default_global);
-    Ok(json!({ "global": RuleView::new(&global, None), "organizations": organizations }))
 }

@@ -7,7 +7,7 @@ use zeroize::Zeroizing;
 
 use super::{Caller, Engine, new_id};
 use crate::error::{Error, Result};
-use crate::factors::passkey::{self, Attestation, RelyingParty};
+use crate::factors::passkey::{Attestation, RelyingParty};
 use crate::factors::session::{SIGNING_KEY_NAME, SessionClaims, SessionSigner};
 use crate::factors::{recovery, totp};
 use crate::intents::Intent;
@@ -560,13 +560,13 @@ fn bound_in_time(f: &Factor, bound_by: Option<i64>) -> bool {
 }
 
 /// Passkey registration options for `user`, with the ceremony stored for `create_authenticators`.
-pub(super) async fn registration_options(
+pub(crate) async fn registration_options(
     tx: &mut dyn StoreTx,
     config: &FactorConfig,
     org_id: &str,
     user_id: &str,
     now: i64,
-) -> Result<Value> {
+) -> Result<crate::api::RegistrationOptions> {
     let user = owned_user(tx, org_id, user_id).await?;
     let existing: Vec<String> = tx
         .list_factors(org_id, user_id, Some(FactorKind::Passkey))
@@ -578,41 +578,7 @@ pub(super) async fn registration_options(
         config.relying_party.start_registration(&user.id, user.email.as_deref().unwrap_or(&user.name), &existing)?;
     tx.insert_webauthn_challenge(&reg.challenge, org_id, user_id, &reg.state, now + config.registration_timeout_ms)
         .await?;
-    Ok(json!({ "challenge": reg.challenge, "publicKey": reg.options["publicKey"] }))
-}
-
-/// The Turnkey `v1Authenticator` view of a passkey.
-pub(super) fn authenticator_view(f: &Factor) -> Value {
-    let data: Value = serde_json::from_str(&f.public_data).unwrap_or_default();
-    let (algorithm, attestation) = passkey::describe(&data["passkey"]).unwrap_or_default();
-    json!({
-        "authenticatorId": f.id,
-        "authenticatorName": f.name,
-        "credentialId": f.lookup,
-        "transports": data["transports"],
-        "attestationType": attestation,
-        "aaguid": data["passkey"]["cred"]["attestation"]["metadata"]["aaguid"].as_str().unwrap_or(""),
-        "model": "",
-        "algorithm": algorithm,
-        "credential": { "publicKey": f.lookup, "type": "CREDENTIAL_TYPE_WEBAUTHN_AUTHENTICATOR" },
-        "createdAt": crate::api::Timestamp::from_ms(f.created_at),
-        "updatedAt": crate::api::Timestamp::from_ms(f.updated_at),
-    })
-}
-
-/// A TOTP device as clients see it (never its seed).
-pub(super) fn totp_view(f: &Factor) -> Value {
-    let params: totp::TotpParams = serde_json::from_str(&f.public_data).unwrap_or_default();
-    json!({
-        "totpAuthenticatorId": f.id,
-        "authenticatorName": f.name,
-        "active": f.active,
-        "algorithm": params.algorithm,
-        "digits": params.digits,
-        "period": params.period,
-        "createdAt": crate::api::Timestamp::from_ms(f.created_at),
-        "updatedAt": crate::api::Timestamp::from_ms(f.updated_at),
-    })
+    Ok(crate::api::RegistrationOptions { challenge: reg.challenge, public_key: reg.options["publicKey"].clone() })
 }
 
 /// Whether `caller`'s credential counts as fresh authentication for changing factors.

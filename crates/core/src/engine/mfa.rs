@@ -3,14 +3,12 @@
 //! stamp of their vote, then each step-up approval), and the MFA-policy activities and
 //! queries.
 
-use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::account::OwnCredentials;
 use super::decide::{Approver, Outcome, ProgramCache, Subject};
 use super::factors::{ExecContext, Executed};
-use super::{Caller, new_id, parse_body};
-use crate::api::Timestamp;
+use super::new_id;
 use crate::crypto;
 use crate::error::{Error, Result};
 use crate::intents::Intent;
@@ -20,7 +18,7 @@ use crate::store::StoreTx;
 
 /// Where one user stands with MFA on one activity.
 #[derive(Debug, Clone)]
-pub(super) struct UserMfa {
+pub(crate) struct UserMfa {
     /// The user.
     pub user_id: String,
     /// The MFA policy enforced for them, if any of theirs applies.
@@ -70,25 +68,25 @@ impl UserMfa {
     }
 
     /// Turnkey's `v1MfaStatus`.
-    pub fn view(&self) -> Option<Value> {
+    pub fn view(&self) -> Option<crate::api::MfaStatusView> {
         let policy = self.policy.as_ref()?;
-        let satisfied_methods: Vec<Value> = self
+        let satisfied_methods = self
             .assigned
             .iter()
             .flatten()
-            .map(|&i| json!({ "type": self.proofs[i].method, "id": self.proofs[i].credential_id }))
+            .map(|&i| crate::api::ProvenMethod {
+                method: self.proofs[i].method.clone(),
+                id: self.proofs[i].credential_id.clone(),
+            })
             .collect();
-        let mut view = json!({
-            "mfaPolicyId": policy.id,
-            "userId": self.user_id,
-            "satisfied": self.satisfied(),
-            "satisfiedMethods": satisfied_methods,
-            "requiredMethods": policy.required_methods,
-        });
-        if let Some(reason) = self.error_reason() {
-            view["reason"] = json!(reason);
-        }
-        Some(view)
+        Some(crate::api::MfaStatusView {
+            mfa_policy_id: policy.id.clone(),
+            user_id: self.user_id.clone(),
+            satisfied: self.satisfied(),
+            satisfied_methods,
+            required_methods: policy.required_methods.clone(),
+            reason: self.error_reason(),
+        })
     }
 
     /// Why the enforced policy applies though its condition errored, if it did.
@@ -269,14 +267,14 @@ pub(super) async fn execute(tx: &mut dyn StoreTx, ctx: &ExecContext<'_>, intent:
     )
 }
 
-async fn target_user(tx: &mut dyn StoreTx, org_id: &str, user_id: &str) -> Result<()> {
+pub(crate) async fn target_user(tx: &mut dyn StoreTx, org_id: &str, user_id: &str) -> Result<()> {
     match tx.get_user(org_id, user_id).await? {
         Some(_) => Ok(()),
         None => Err(Error::NotFound(format!("no user `{}` in this organization", crypto::clip(user_id)))),
     }
 }
 
-async fn owned_policy(tx: &mut dyn StoreTx, org_id: &str, user_id: &str, id: &str) -> Result<MfaPolicy> {
+pub(crate) async fn owned_policy(tx: &mut dyn StoreTx, org_id: &str, user_id: &str, id: &str) -> Result<MfaPolicy> {
     tx.get_mfa_policy(org_id, id).await?.filter(|p| p.user_id == user_id).ok_or_else(|| {
         Error::NotFound(format!(
             "no MFA policy `{}` for user `{}` in this organization",
@@ -286,89 +284,9 @@ async fn owned_policy(tx: &mut dyn StoreTx, org_id: &str, user_id: &str, id: &st
     })
 }
 
-/// Turnkey's `v1MfaPolicy`.
-fn policy_view(p: &MfaPolicy) -> Value {
-    json!({
-        "mfaPolicyId": p.id,
-        "userId": p.user_id,
-        "mfaPolicyName": p.name,
-        "condition": p.condition,
-        "requiredAuthenticationMethods": p.required_methods,
-        "order": p.order,
-        "notes": p.notes,
-        "createdAt": Timestamp::from_ms(p.created_at),
-        "updatedAt": Timestamp::from_ms(p.updated_at),
-    })
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct PoliciesRequest {
-    user_id: String,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct PolicyRequest {
-    user_id: String,
-    mfa_policy_id: String,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct StatusRequest {
-    activity_id: String,
-    #[serde(default)]
-    user_id: Option<String>,
-}
-
-/// Runs an MFA query; `None` if `path` is not one.
-pub(super) async fn query(
-    engine: &super::Engine,
-    path: &str,
-    caller: &Caller,
-    tx: &mut dyn StoreTx,
-    body: &[u8],
-    now: i64,
-) -> Option<Result<Value>> {
-    let org_id = &caller.organization.id;
-    Some(match path {
-        "get_mfa_policies" => {
-            async {
-                let req: PoliciesRequest = parse_body(body)?;
-                target_user(tx, org_id, &req.user_id).await?;
-                let policies = tx.list_mfa_policies(org_id, Some(&req.user_id)).await?;
-                Ok(json!({ "mfaPolicies": policies.iter().map(policy_view).collect::<Vec<_>>() }))
-            }
-            .await
-        }
-        "get_mfa_policy" => {
-            async {
-                let req: PolicyRequest = parse_body(body)?;
-                let policy = owned_policy(tx, org_id, &req.user_id, &req.mfa_policy_id).await?;
-                Ok(json!({ "mfaPolicy": policy_view(&policy) }))
-            }
-            .await
-        }
-        "get_mfa_status" => {
-            async {
-                let req: StatusRequest = parse_body(body)?;
-                let activity = tx.get_activity(org_id, &req.activity_id).await?.ok_or_else(|| {
-                    Error::NotFound(format!("no activity `{}` in this organization", crypto::clip(&req.activity_id)))
-                })?;
-                let statuses = activity_states(&engine.programs, tx, &activity, req.user_id.as_deref(), now).await?;
-                let views: Vec<Value> = statuses.iter().filter_map(UserMfa::view).collect();
-                Ok(json!({ "mfaStatuses": views }))
-            }
-            .await
-        }
-        _ => return None,
-    })
-}
-
 /// The MFA standing on `activity` of every voter, or of `only` that user, as settling
 /// would compute it now.
-pub(super) async fn activity_states(
+pub(crate) async fn activity_states(
     programs: &ProgramCache,
     tx: &mut dyn StoreTx,
     activity: &Activity,

@@ -11,6 +11,7 @@ mod audit_log;
 mod auth_proxy;
 mod checks;
 mod decide;
+mod dry_run;
 mod enforcement;
 mod execute;
 mod factors;
@@ -18,7 +19,6 @@ mod identity;
 mod mfa;
 mod otp;
 mod profiles;
-mod query;
 mod redact;
 mod settle;
 mod vote;
@@ -46,11 +46,16 @@ pub use checks::check_submit_body;
 pub use decide::{Decision, PolicyLimits};
 pub use factors::FactorConfig;
 
-/// The last path segments of every `/public/v1/query/*` endpoint.
-pub fn query_paths() -> &'static [&'static str] {
-    query::QUERY_PATHS
-}
+pub(crate) use dry_run::DryRunAsk;
+pub(crate) use enforcement::{check_visible, effective_rule};
+pub(crate) use factors::registration_options;
+pub(crate) use mfa::{activity_states, owned_policy, target_user};
+pub(crate) use profiles::usable_profile;
+
+pub(crate) use auth_proxy::refuse_query;
+pub use enforcement::WhenOverdue;
 pub use identity::{ATTESTED_SCHEME, Caller, CallerCredential, StampProof, WEBAUTHN_SCHEME};
+pub(crate) use otp::refuse_attested;
 
 /// Tunables of the pipeline.
 #[derive(Debug, Clone)]
@@ -131,10 +136,7 @@ impl BootstrapPlan {
     }
 }
 
-/// A fresh random UUID, as every id in twofold is.
-pub fn new_id() -> String {
-    uuid::Uuid::new_v4().to_string()
-}
+pub use crate::model::new_id;
 
 /// One request as the engine sees it: the stamp (or why it could not be read), the
 /// client's address and the exact body bytes.
@@ -154,7 +156,7 @@ pub struct Request<'a> {
 impl Request<'_> {
     /// Parses the body's envelope. An unreadable body with an unusable stamp answers
     /// as unauthenticated: anonymous callers learn nothing about what we expect.
-    fn parse<T: DeserializeOwned>(&self) -> Result<T> {
+    pub(crate) fn parse<T: DeserializeOwned>(&self) -> Result<T> {
         parse_body(self.body).map_err(|e| match &self.stamp {
             Err(why) => Error::Unauthenticated(why.clone()),
             Ok(_) => e,
@@ -173,15 +175,8 @@ struct SubmitEnvelope {
     parameters: Box<RawValue>,
 }
 
-/// The part of every query body that selects the organization.
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct QueryEnvelope {
-    organization_id: String,
-}
-
 /// Parses a whole request body, naming the field at fault.
-fn parse_body<T: DeserializeOwned>(body: &[u8]) -> Result<T> {
+pub(crate) fn parse_body<T: DeserializeOwned>(body: &[u8]) -> Result<T> {
     // serde would also accept a JSON array for a struct (fields by position); the API does not.
     match body.iter().find(|b| !b.is_ascii_whitespace()) {
         Some(b'{') => {}
@@ -308,12 +303,8 @@ impl Engine {
         self.gate_activity(req, &caller, &intent).await?;
         let now = self.clock.now_ms();
         self.guard_lockout(&caller, &intent, req.client_ip, now).await?;
-        if intent.changes_factors() && !factors::is_fresh(&caller, &self.config.factors, now) {
-            return Err(Error::FailedPrecondition(format!(
-                "adding or removing a factor needs fresh authentication: stamp this request with a passkey or \
-                 an API key, or log in again (sessions count as fresh for {} minutes)",
-                self.config.factors.fresh_auth_ms / 60_000
-            )));
+        if let Some(stale) = self.stale_for(&caller, &intent, now) {
+            return Err(stale);
         }
         self.check_session_scope(&caller, kind, version, &intent, now).await?;
         if let Some(existing) = self.prepare_otp(&caller, &intent, req).await? {
@@ -355,30 +346,40 @@ impl Engine {
         }
     }
 
-    /// Runs a `/public/v1/query/<path>` request and returns its JSON response.
-    pub async fn query(&self, path: &str, req: &Request<'_>) -> Result<serde_json::Value> {
-        if !query::QUERY_PATHS.contains(&path) {
-            return Err(Error::NotFound(format!("unknown query endpoint `{}`", crypto::clip(path))));
-        }
-        let env: QueryEnvelope = req.parse()?;
-        let caller = self.admit(req, &env.organization_id).await?;
-        // After admission: an anonymous caller learns nothing about what a query takes.
-        query::check_fields(path, req.body)?;
-        otp::refuse_attested(&caller)?;
-        auth_proxy::refuse_query(&caller)?;
-        self.gate_query(req, &caller, path).await?;
-        let now = self.clock.now_ms();
-        let mut answer = match query::about_caller(path, &caller) {
-            Some(answer) => answer?,
-            None => {
-                let mut tx = self.store.read().await?;
-                query::run(self, path, &caller, &mut *tx, req.body, now).await.unwrap_or_else(|| {
-                    Err(Error::NotFound(format!("unknown query endpoint `{}`", crypto::clip(path))))
-                })?
-            }
-        };
-        req.decorate_whoami(path, &mut answer, now);
-        Ok(answer)
+    /// The refusal of a factor change made with a session that is no longer fresh.
+    fn stale_for(&self, caller: &Caller, intent: &Intent, now: i64) -> Option<Error> {
+        (intent.changes_factors() && !factors::is_fresh(caller, &self.config.factors, now)).then(|| {
+            Error::FailedPrecondition(format!(
+                "adding or removing a factor needs fresh authentication: stamp this request with a passkey or an \
+                 API key, or log in again (sessions count as fresh for {} minutes)",
+                self.config.factors.fresh_auth_ms / 60_000
+            ))
+        })
+    }
+
+    /// The server's clock, ms since epoch.
+    pub(crate) fn now_ms(&self) -> i64 {
+        self.clock.now_ms()
+    }
+
+    /// The store, for a query's snapshot.
+    pub(crate) fn store_handle(&self) -> Arc<dyn Store> {
+        Arc::clone(&self.store)
+    }
+
+    /// The compiled policy programs and remembered results.
+    pub(crate) fn programs(&self) -> &decide::ProgramCache {
+        &self.programs
+    }
+
+    /// The pipeline's tunables.
+    pub(crate) fn config(&self) -> &EngineConfig {
+        &self.config
+    }
+
+    /// The key session JWTs are signed with, once loaded.
+    pub(crate) fn session_signer(&self) -> Option<&crate::factors::session::SessionSigner> {
+        self.signer.get()
     }
 
     fn check_timestamp(&self, timestamp_ms: &str) -> Result<()> {
@@ -494,6 +495,7 @@ impl Engine {
             signer: self.signer.get(),
             limits: &self.config.policy_limits,
             costly: &self.costly,
+            explain: false,
         }
     }
 
@@ -607,7 +609,7 @@ fn failure_json(e: &Error) -> String {
 }
 
 /// The user with its API keys and tag ids.
-async fn user_view(tx: &mut dyn StoreTx, user: &User) -> Result<UserView> {
+pub(crate) async fn user_view(tx: &mut dyn StoreTx, user: &User) -> Result<UserView> {
     let memberships = tx.tag_memberships_of(&user.organization_id, &[user.id.as_str()]).await?;
     user_view_with(tx, user, &memberships).await
 }
@@ -620,7 +622,7 @@ async fn user_view_with(tx: &mut dyn StoreTx, user: &User, memberships: &[(Strin
 }
 
 /// Every user of an organization with keys and tags, in two queries.
-async fn user_views(tx: &mut dyn StoreTx, org_id: &str) -> Result<Vec<UserView>> {
+pub(crate) async fn user_views(tx: &mut dyn StoreTx, org_id: &str) -> Result<Vec<UserView>> {
     let users = tx.list_users(org_id).await?;
     let keys = tx.list_api_keys(org_id, None).await?;
     let memberships = tx.user_tag_memberships(org_id).await?;
@@ -634,7 +636,7 @@ async fn user_views(tx: &mut dyn StoreTx, org_id: &str) -> Result<Vec<UserView>>
 }
 
 /// The v1Activity view of `a`, with its votes, as `caller_user_id` sees it.
-async fn activity_view(tx: &mut dyn StoreTx, a: &Activity, caller_user_id: &str) -> Result<ActivityView> {
+pub(crate) async fn activity_view(tx: &mut dyn StoreTx, a: &Activity, caller_user_id: &str) -> Result<ActivityView> {
     let votes = tx.list_votes(&a.id).await?;
     // The voters' tag memberships once per activity, not once per voter.
     let voters: Vec<&str> = votes.iter().map(|v| v.user_id.as_str()).collect();

@@ -106,9 +106,8 @@ async fn ensure_enabled(tx: &mut dyn StoreTx, org_id: &str, channel: OtpChannel)
 
 impl Engine {
     /// `query/get_enclave_keys`: the enclave's signing keys, which clients pin.
-    pub(super) async fn enclave_keys(&self) -> Result<Value> {
-        let keys = enclave(&self.config.factors.otp)?.public_keys().await?;
-        serde_json::to_value(keys).map_err(|e| Error::Internal(e.to_string()))
+    pub(crate) async fn enclave_keys(&self) -> Result<crate::otp::EnclavePublicKeys> {
+        enclave(&self.config.factors.otp)?.public_keys().await
     }
 
     /// The work INIT_OTP and VERIFY_OTP need before they are recorded; the activity already
@@ -846,7 +845,7 @@ async fn sign_up(
 }
 
 /// Queries are not open to `X-Stamp-Attested` stamps: they only log in.
-pub(super) fn refuse_attested(caller: &Caller) -> Result<()> {
+pub(crate) fn refuse_attested(caller: &Caller) -> Result<()> {
     match caller.stamp {
         StampProof::Attested { .. } => Err(Error::PermissionDenied(
             "an X-Stamp-Attested stamp may only sign stamp_login; use the session it creates".to_owned(),

@@ -3,14 +3,12 @@
 //! other) and webhook endpoints with their delivery.
 
 use base64::Engine as _;
-use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::decide::Subject;
 use super::factors::{ExecContext, Executed};
-use super::{Caller, Engine, new_id, parse_body};
+use super::{Caller, Engine, new_id};
 use crate::activity_types::{ActivityKind, TypeVersion};
-use crate::api::Timestamp;
 use crate::crypto;
 use crate::error::{Error, Result};
 use crate::intents::Intent;
@@ -21,7 +19,7 @@ use crate::webhook::{self, SendOutcome, WebhookSender};
 
 /// The session profile `id`, if `org_id` may use it: it was created by that
 /// organization or one of its ancestors.
-pub(super) async fn usable_profile(tx: &mut dyn StoreTx, org_id: &str, id: &str) -> Result<SessionProfile> {
+pub(crate) async fn usable_profile(tx: &mut dyn StoreTx, org_id: &str, id: &str) -> Result<SessionProfile> {
     let unknown = || Error::NotFound(format!("no session profile `{}` for this organization", crypto::clip(id)));
     let profile = tx.get_session_profile(id).await?.ok_or_else(unknown)?;
     let mut org = Some(org_id.to_owned());
@@ -36,6 +34,16 @@ pub(super) async fn usable_profile(tx: &mut dyn StoreTx, org_id: &str, id: &str)
     Err(unknown())
 }
 
+/// The session profile the caller's session is bound to, if it is a scoped session.
+fn profile_of(caller: &Caller) -> Option<&str> {
+    caller
+        .credential
+        .api_key
+        .as_ref()
+        .filter(|k| k.kind == KeyKind::Session)
+        .and_then(|k| k.session_profile_id.as_deref())
+}
+
 impl Engine {
     /// Refuses an activity outside the scope of the session profile the caller's session is bound to.
     pub(super) async fn check_session_scope(
@@ -46,15 +54,7 @@ impl Engine {
         intent: &Intent,
         now: i64,
     ) -> Result<()> {
-        let Some(profile_id) = caller
-            .credential
-            .api_key
-            .as_ref()
-            .filter(|k| k.kind == KeyKind::Session)
-            .and_then(|k| k.session_profile_id.as_deref())
-        else {
-            return Ok(());
-        };
+        let Some(profile_id) = profile_of(caller) else { return Ok(()) };
         // A login contact the session gives its own user would log in again outside the scope.
         if matches!(intent, Intent::UpdateUser(p) if p.changes_contact())
             && intent.own_credential_target() == Some(caller.user.id.as_str())
@@ -64,6 +64,31 @@ impl Engine {
                  phone (a new login contact would open sessions outside the profile's scope)"
             )));
         }
+        let params = intent.policy_params();
+        let subject = Subject::of(kind, version, intent, &params);
+        self.within_scope(profile_id, &subject, now).await
+    }
+
+    /// Refuses a query made with a session bound to a session profile whose scope does not
+    /// allow it: queries are seen as `activity.type` `QUERY_<NAME>`, with the resource and
+    /// the `READ` action of their catalog row. `None` for the queries every session needs of
+    /// itself (whoami, its own user, the public keys).
+    pub(crate) async fn check_query_scope(
+        &self,
+        caller: &Caller,
+        name: &str,
+        resource: Option<&'static str>,
+        now: i64,
+    ) -> Result<()> {
+        let (Some(profile_id), Some(resource)) = (profile_of(caller), resource) else { return Ok(()) };
+        let query_type = format!("QUERY_{}", name.to_ascii_uppercase());
+        let params = serde_json::Value::Object(serde_json::Map::new());
+        let subject = Subject { activity_type: &query_type, resource, action: "READ", params: &params };
+        self.within_scope(profile_id, &subject, now).await
+    }
+
+    /// Whether session profile `profile_id`'s scope allows `subject` (an error fails closed).
+    async fn within_scope(&self, profile_id: &str, subject: &Subject<'_>, now: i64) -> Result<()> {
         let profile = {
             let mut tx = self.store.read().await?;
             tx.get_session_profile(profile_id).await?
@@ -73,8 +98,6 @@ impl Engine {
                 "this session is bound to session profile `{profile_id}`, which does not exist"
             )));
         };
-        let params = intent.policy_params();
-        let subject = Subject::of(kind, version, intent, &params);
         let verdict = subject.holds(&self.programs, "condition", &profile.scope, &[], now);
         let why = match verdict {
             Ok(true) => return Ok(()),
@@ -83,7 +106,7 @@ impl Engine {
         };
         Err(Error::PermissionDenied(format!(
             "this session is bound to session profile `{}` ({}) whose scope `{}` {why} {} ({}/{})",
-            profile.name, profile.id, profile.scope, version.type_name, subject.resource, subject.action
+            profile.name, profile.id, profile.scope, subject.activity_type, subject.resource, subject.action
         )))
     }
 
@@ -218,7 +241,8 @@ async fn create_endpoint(
         updated_at: ctx.now,
     };
     tx.insert_webhook_endpoint(&endpoint).await?;
-    let result = json!({ "endpointId": endpoint.id, "webhookEndpoint": endpoint_view(&endpoint) });
+    let result =
+        json!({ "endpointId": endpoint.id, "webhookEndpoint": crate::api::WebhookEndpointView::from(&endpoint) });
     // A generated secret is shown once, to whoever created the endpoint.
     let reveal = generated.then(|| (ctx.initiator_user_id.to_owned(), json!({ "secret": secret.as_str() })));
     Ok(Executed { result, reveal })
@@ -232,96 +256,4 @@ async fn send_notice(notifier: &dyn Notifier, d: &Delivery) -> SendOutcome {
         Ok(()) => SendOutcome::Status(200),
         Err(why) => SendOutcome::Unreachable(why),
     }
-}
-
-/// Turnkey's `v1WebhookEndpointData` (never the secret).
-fn endpoint_view(e: &WebhookEndpoint) -> Value {
-    json!({
-        "endpointId": e.id,
-        "organizationId": e.organization_id,
-        "url": e.url,
-        "name": e.name,
-        "isActive": e.active,
-        "subscriptions": serde_json::from_str::<Value>(&e.subscriptions).unwrap_or_default(),
-        "createdAt": Timestamp::from_ms(e.created_at),
-    })
-}
-
-/// Turnkey's `v1SessionProfile`.
-fn profile_view(p: &SessionProfile) -> Value {
-    json!({
-        "sessionProfileId": p.id,
-        "organizationId": p.organization_id,
-        "sessionProfileName": p.name,
-        "scope": p.scope,
-        "expirationSeconds": p.expiration_seconds.map(|s| s.to_string()),
-        "notes": p.notes,
-        "createdAt": Timestamp::from_ms(p.created_at),
-        "updatedAt": Timestamp::from_ms(p.created_at),
-    })
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct ProfileRequest {
-    session_profile_id: String,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct DeliveriesRequest {
-    #[serde(default)]
-    endpoint_id: Option<String>,
-    #[serde(default)]
-    limit: Option<i64>,
-}
-
-/// Runs a query of this module; `None` if `path` is not one.
-pub(super) async fn query(path: &str, caller: &Caller, tx: &mut dyn StoreTx, body: &[u8]) -> Option<Result<Value>> {
-    let org_id = &caller.organization.id;
-    Some(match path {
-        "get_session_profile" => {
-            async {
-                let req: ProfileRequest = parse_body(body)?;
-                let profile = usable_profile(tx, org_id, &req.session_profile_id).await?;
-                Ok(json!({ "sessionProfile": profile_view(&profile) }))
-            }
-            .await
-        }
-        "get_session_profiles" => {
-            async {
-                // This organization's profiles and those its ancestors made for it.
-                let mut profiles = Vec::new();
-                let mut org = Some(org_id.clone());
-                for _ in 0..16 {
-                    let Some(current) = org else { break };
-                    profiles.extend(tx.list_session_profiles(&current).await?);
-                    org = tx.get_organization(&current).await?.and_then(|o| o.parent_id);
-                }
-                Ok(json!({ "sessionProfiles": profiles.iter().map(profile_view).collect::<Vec<_>>() }))
-            }
-            .await
-        }
-        "list_webhook_endpoints" => {
-            async {
-                let endpoints = tx.list_webhook_endpoints(org_id).await?;
-                Ok(json!({ "webhookEndpoints": endpoints.iter().map(endpoint_view).collect::<Vec<_>>() }))
-            }
-            .await
-        }
-        "list_webhook_deliveries" => {
-            async {
-                let req: DeliveriesRequest = parse_body(body)?;
-                let limit = req.limit.unwrap_or(50);
-                if !(1..=500).contains(&limit) {
-                    return Err(Error::invalid(format!("limit: must be between 1 and 500, found {limit}")));
-                }
-                let deliveries =
-                    tx.list_deliveries(org_id, Channel::Webhook, req.endpoint_id.as_deref(), limit).await?;
-                Ok(json!({ "deliveries": deliveries.iter().map(webhook::delivery_view).collect::<Vec<_>>() }))
-            }
-            .await
-        }
-        _ => return None,
-    })
 }

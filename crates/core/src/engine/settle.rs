@@ -162,6 +162,8 @@ pub(super) struct Settler<'a> {
     pub limits: &'a decide::PolicyLimits,
     /// Where costly decisions are noted.
     pub costly: &'a CostlyOrgs,
+    /// Whether judgements report the sub-expression that decided each policy (the dry run).
+    pub explain: bool,
 }
 
 /// What the votes so far come to, before anything is written.
@@ -169,14 +171,17 @@ pub(super) struct Judgement {
     version: &'static activity_types::TypeVersion,
     intent: Intent,
     /// The outcomes to record: the MFA policies', then the policies'.
-    outcomes: Vec<serde_json::Value>,
-    verdict: Verdict,
+    pub outcomes: Vec<serde_json::Value>,
+    /// The policies' outcomes, typed (empty when step-up held it before policies).
+    pub evaluations: Vec<decide::Evaluation>,
+    /// Where it leaves the activity.
+    pub verdict: Verdict,
     /// Evaluation steps the MFA conditions and the policies took.
     steps: u64,
 }
 
 /// Where a judgement leaves the activity.
-enum Verdict {
+pub(super) enum Verdict {
     /// The initiator's step-up is not done: it waits for it, unless its initiator rejected it.
     StepUp { rejected_by_initiator: bool },
     /// Policies decided; `rejected` says why the votes against it end it.
@@ -216,7 +221,7 @@ impl Settler<'_> {
         if pending(&activity.initiator_user_id) && activity.status != ActivityStatus::Rejected {
             let rejected_by_initiator = votes.iter().any(|v| v.user_id == activity.initiator_user_id && !v.approve);
             let verdict = Verdict::StepUp { rejected_by_initiator };
-            return Ok(Judgement { version, intent, outcomes, verdict, steps: mfa_steps });
+            return Ok(Judgement { version, intent, outcomes, evaluations: Vec::new(), verdict, steps: mfa_steps });
         }
         let approving: Vec<Approver> = all_approvers.into_iter().filter(|a| !pending(&a.id)).collect();
 
@@ -237,7 +242,7 @@ impl Settler<'_> {
             now_ms: now,
             programs,
         };
-        let (decision, evaluations, steps) = decide::decide_counting(&input);
+        let (decision, evaluations, steps) = decide::decide_with(&input, self.explain);
 
         let mut rejected = None;
         if decision == Decision::ConsensusNeeded {
@@ -264,7 +269,7 @@ impl Settler<'_> {
             |e| serde_json::json!({ "policyId": e.policy_id, "outcome": e.outcome.as_str(), "reason": e.reason }),
         ));
         let verdict = Verdict::Decided { decision, rejected };
-        Ok(Judgement { version, intent, outcomes, verdict, steps: mfa_steps + steps })
+        Ok(Judgement { version, intent, outcomes, evaluations, verdict, steps: mfa_steps + steps })
     }
 
     /// Decides `activity` with its votes and applies the outcome to it (the caller writes
@@ -278,7 +283,7 @@ impl Settler<'_> {
         now: i64,
     ) -> Result<Option<(String, serde_json::Value)>> {
         let votes = tx.list_votes(&activity.id).await?;
-        let Judgement { version, intent, outcomes, verdict, steps } =
+        let Judgement { version, intent, outcomes, verdict, steps, .. } =
             self.judge(tx, activity, org, &votes, now).await?;
         self.costly.observe(&org.id, steps, now);
         let decision = match verdict {
@@ -399,87 +404,4 @@ async fn record_evaluations(
     })
     .await?;
     Ok(())
-}
-
-/// Decides an unsigned activity as if `acting_user_id` had submitted it, changing nothing,
-/// and explains every policy's outcome (`query/evaluate_activity`).
-pub(super) async fn dry_run(
-    programs: &ProgramCache,
-    tx: &mut dyn StoreTx,
-    org: &Organization,
-    acting_user_id: &str,
-    activity_type: &str,
-    parameters: &RawValue,
-    now: i64,
-) -> Result<serde_json::Value> {
-    let (kind, version) = activity_types::kind_for_type(activity_type).ok_or_else(|| {
-        Error::invalid(format!("activity.type: unknown activity type `{}`", crate::crypto::clip(activity_type)))
-    })?;
-    let intent = Intent::parse(kind.operation, parameters)?;
-    crate::validate::validate(&intent)?;
-    let people = people(tx, &org.id, Some(&[acting_user_id])).await?;
-    let mut actor = people.get(acting_user_id).cloned().ok_or_else(|| {
-        Error::NotFound(format!("no user `{}` in this organization", crate::crypto::clip(acting_user_id)))
-    })?;
-    if let Some(key) = tx.list_api_keys(&org.id, Some(acting_user_id)).await?.into_iter().next() {
-        actor.credential_type = key.credential_type();
-        actor.credential_id = key.id;
-        actor.public_key = key.public_key;
-    }
-    let quorum = tx.root_quorum_members(&org.id).await?;
-    let policies = tx.list_policies(&org.id).await?;
-    let params = intent.policy_params();
-    let approvers = [actor];
-    let subject = Subject::of(kind, version, &intent, &params);
-    let input = DecisionInput {
-        kind,
-        activity_type: version.type_name,
-        resource: subject.resource,
-        action: subject.action,
-        params: &params,
-        quorum_members: &quorum,
-        threshold: org.root_quorum_threshold,
-        initiator: acting_user_id,
-        approvers: &approvers,
-        policies: &policies,
-        own_credentials: own_credentials(&intent, acting_user_id),
-        now_ms: now,
-        programs,
-    };
-    let (decision, evaluations) = decide::explain(&input);
-    let (name, reason) = match &decision {
-        Decision::Allow if evaluations.is_empty() => {
-            ("DECISION_ALLOW", "the root quorum is met; policies are not consulted".to_owned())
-        }
-        Decision::Allow => ("DECISION_ALLOW", "an ALLOW policy applies and no DENY does".to_owned()),
-        Decision::ConsensusNeeded => ("DECISION_CONSENSUS_NEEDED", "it would wait for more approvals".to_owned()),
-        Decision::Deny(r) => ("DECISION_DENY", r.clone()),
-    };
-    let explained: Vec<serde_json::Value> = evaluations
-        .iter()
-        .map(|e| {
-            let policy_name = policies.iter().find(|p| p.id == e.policy_id).map(|p| p.name.as_str()).unwrap_or("");
-            serde_json::json!({
-                "policyId": e.policy_id,
-                "policyName": policy_name,
-                "outcome": e.outcome.as_str(),
-                "reason": e.reason,
-                "deciding": e.deciding.as_ref().map(|d| serde_json::json!({
-                    "field": d.field, "text": d.text, "start": d.start, "end": d.end,
-                })),
-            })
-        })
-        .collect();
-    Ok(serde_json::json!({
-        "decision": name,
-        "reason": reason,
-        "activity": {
-            "type": version.type_name,
-            "kind": activity_types::version_free(version.type_name),
-            "resource": subject.resource,
-            "action": subject.action,
-            "params": params,
-        },
-        "policyEvaluations": explained,
-    }))
 }

@@ -1,0 +1,68 @@
+//! Checks and wire encodings of single fields, shared by every intent (names, emails, phone
+//! numbers, Turnkey's integers-as-strings). A leaf: it knows no intent.
+
+use serde::{Deserialize, Deserializer};
+
+use crate::crypto;
+use crate::error::{Error, Result};
+
+/// The longest a name, email or other free-text field may be, in characters.
+pub(crate) const MAX_FIELD: usize = 256;
+
+/// A trimmed, non-empty, bounded name without control characters.
+pub(crate) fn check_name(field: &str, name: &str) -> Result<String> {
+    let trimmed = name.trim();
+    if trimmed.is_empty() {
+        return Err(Error::invalid(format!("{field} must not be empty")));
+    }
+    if trimmed.chars().count() > MAX_FIELD {
+        return Err(Error::invalid(format!("{field} is longer than {MAX_FIELD} characters")));
+    }
+    if trimmed.chars().any(char::is_control) {
+        return Err(Error::invalid(format!("{field} must not contain control characters")));
+    }
+    Ok(trimmed.to_owned())
+}
+
+/// An email address (`local@domain.tld`), bounded, without spaces.
+pub(crate) fn check_email(email: &str) -> Result<String> {
+    let valid = email.len() <= MAX_FIELD
+        && !email.chars().any(|c| c.is_whitespace() || c.is_control())
+        && email.split_once('@').is_some_and(|(local, domain)| !local.is_empty() && domain.contains('.'));
+    if valid {
+        Ok(email.to_owned())
+    } else {
+        Err(Error::invalid(format!("userEmail `{}` is not an email address", crypto::clip(email))))
+    }
+}
+
+/// A phone number in E.164 form.
+pub(crate) fn check_phone(phone: &str) -> Result<String> {
+    let digits = phone.strip_prefix('+').unwrap_or("");
+    if (8..=15).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit()) {
+        Ok(phone.to_owned())
+    } else {
+        Err(Error::invalid(format!(
+            "userPhoneNumber `{}` must be in E.164 form, e.g. +14155550100",
+            crypto::clip(phone)
+        )))
+    }
+}
+
+/// Accepts a uint64 as Turnkey sends it (a decimal string) or as a JSON number.
+pub(crate) fn opt_u64_string<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<Option<u64>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Num {
+        S(String),
+        N(u64),
+    }
+    match Option::<Num>::deserialize(d)? {
+        None => Ok(None),
+        Some(Num::N(n)) => Ok(Some(n)),
+        Some(Num::S(s)) => s
+            .parse::<u64>()
+            .map(Some)
+            .map_err(|_| serde::de::Error::custom(format!("expected a non-negative integer string, found `{s}`"))),
+    }
+}

@@ -1,0 +1,92 @@
+//! The organization and its sub-organizations.
+
+use serde::{Deserialize, Serialize};
+
+use super::{Cx, Db, NoFields, Pagination, Query};
+use crate::api::OrganizationData;
+use crate::error::{Error, Result};
+
+/// `get_organization`'s answer.
+#[derive(Debug, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct GetOrganizationResponse {
+    /// The organization.
+    pub organization_data: OrganizationData,
+}
+
+/// `get_organization`.
+pub(crate) struct GetOrganization;
+
+impl Query for GetOrganization {
+    type Request = NoFields;
+    type Response = GetOrganizationResponse;
+
+    async fn run(cx: &Cx<'_>, db: &mut Db, _: NoFields) -> Result<GetOrganizationResponse> {
+        let org = &cx.caller.organization;
+        let tx = db.tx().await?;
+        let users = crate::engine::user_views(tx, &org.id).await?;
+        let tags = tx.list_user_tags(&org.id).await?;
+        let quorum = tx.root_quorum_members(&org.id).await?;
+        Ok(GetOrganizationResponse { organization_data: OrganizationData::new(org, users, &tags, quorum) })
+    }
+}
+
+/// `list_suborgs`'s request.
+#[derive(Debug, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct ListSuborgsRequest {
+    /// Not supported: filtering is refused.
+    #[serde(default)]
+    pub filter_type: Option<String>,
+    /// Not supported: filtering is refused.
+    #[serde(default)]
+    pub filter_value: Option<String>,
+    /// Page.
+    #[serde(default)]
+    pub pagination_options: Option<Pagination>,
+}
+
+/// `list_suborgs`'s answer.
+#[derive(Debug, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct ListSuborgsResponse {
+    /// Sub-organization ids, oldest first.
+    pub organization_ids: Vec<String>,
+}
+
+/// `list_suborgs`.
+pub(crate) struct ListSuborgs;
+
+impl Query for ListSuborgs {
+    type Request = ListSuborgsRequest;
+    type Response = ListSuborgsResponse;
+
+    async fn run(cx: &Cx<'_>, db: &mut Db, req: ListSuborgsRequest) -> Result<ListSuborgsResponse> {
+        if req.filter_type.is_some() || req.filter_value.is_some() {
+            return Err(Error::invalid(
+                "filterType/filterValue: filtering sub-organizations is not supported by this server; omit them",
+            ));
+        }
+        let page = req.pagination_options.unwrap_or_default();
+        let limit = usize::try_from(page.limit()?).unwrap_or(super::DEFAULT_LIMIT as usize);
+        let ids = db.tx().await?.list_sub_organizations(cx.org()).await?;
+        let position = |cursor: &str| {
+            ids.iter().position(|id| id == cursor).ok_or_else(|| {
+                Error::invalid(format!("paginationOptions: unknown cursor `{}`", crate::crypto::clip(cursor)))
+            })
+        };
+        let page_ids: Vec<String> = match (&page.before, &page.after) {
+            (Some(_), Some(_)) => return Err(Error::invalid("paginationOptions: give `before` or `after`, not both")),
+            (None, Some(after)) => ids.iter().skip(position(after)? + 1).take(limit).cloned().collect(),
+            (Some(before), None) => {
+                let end = position(before)?;
+                ids[end.saturating_sub(limit)..end].to_vec()
+            }
+            (None, None) => ids.iter().take(limit).cloned().collect(),
+        };
+        Ok(ListSuborgsResponse { organization_ids: page_ids })
+    }
+}
