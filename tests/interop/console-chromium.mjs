@@ -76,6 +76,12 @@ await run(async () => {
   // IP lists: an invalid line is highlighted and nothing is saved.
   await go(alice, "/admin/security");
   await shot(alice, "security");
+  // "Open audit log" sits in the page header, beside the title, above every card.
+  seen.auditShortcut = await alice.$eval("#open-audit", (a) => ({
+    inHeader: a.parentElement.classList.contains("page-head") && Boolean(a.parentElement.querySelector("h1")),
+    aboveCards: a.getBoundingClientRect().bottom <= document.querySelector(".card").getBoundingClientRect().top,
+    href: a.getAttribute("href"),
+  }));
   await alice.fill("#ip-deny", "198.51.100.0/24 # partner\n10.0.0.300/8 # typo");
   await alice.click("#ip-deny-save");
   await alice.waitForSelector("text=fix the highlighted lines");

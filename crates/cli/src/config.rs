@@ -77,7 +77,7 @@ pub struct ConfigArgs {
     #[arg(long, env = "TWOFOLD_SESSION_IDLE_SECS", value_name = "SECS")]
     pub session_idle_secs: Option<u64>,
     /// User tag names (comma-separated) that make a user an administrator for MFA
-    /// enforcement `required_for_admins` [default: admin,owner,editor].
+    /// enforcement `required_for_admins` [default: administrator,admin,owner,editor].
     #[arg(long, env = "TWOFOLD_MFA_ADMIN_TAGS", value_name = "TAGS", value_delimiter = ',')]
     pub mfa_admin_tags: Vec<String>,
     /// Counted steps one policy decision may spend evaluating conditions; past it the

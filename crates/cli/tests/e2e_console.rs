@@ -113,6 +113,7 @@ fn console_in_chromium_sign_in_set_up_security_approvals_audit() {
     );
 
     // IP lists: the bad line highlighted and nothing saved; the valid list saved after step-up.
+    assert_eq!(seen["auditShortcut"], json!({ "inHeader": true, "aboveCards": true, "href": "/audit" }), "{seen}");
     assert_eq!(seen["highlightedLines"], json!([2]), "{seen}");
     assert!(text("lineErrors").contains("Line 2") && text("lineErrors").contains("10.0.0.300/8"), "{seen}");
     assert_eq!(seen["ariaInvalid"], "true");

@@ -407,3 +407,25 @@ fn the_test_clock_needs_its_environment_switch() {
     assert_eq!(out.status.code(), Some(2), "a usage error");
     assert!(String::from_utf8_lossy(&out.stderr).contains("TWOFOLD_UNSAFE_TEST_CLOCK=1"));
 }
+
+/// "Users in the Administrator or Editor group must enrol", "Required for Admins & Owners":
+/// with no `--mfa-admin-tags`, a tag named Administrator, Admin, Owner or Editor (any case)
+/// makes its users administrators under `MFA_ENFORCEMENT_REQUIRED_FOR_ADMINS`; others are not.
+#[test]
+fn the_default_admin_tags_are_administrator_admin_owner_and_editor_in_any_case() {
+    let server = TestServer::start_with_test_clock(BIN, Backend::Sqlite, &[]);
+    let t0 = real_now_ms();
+    server.freeze_clock(t0);
+    let root = server.root_client();
+    let acme = tenant(&server, &root, "acme");
+    enroll_totp(&acme.root, &acme.root_user_id, t0);
+    completed(set_rule_params(&root, &acme.id, "MFA_ENFORCEMENT_REQUIRED_FOR_ADMINS", 3), "setMfaEnforcementResult");
+    for (name, required) in
+        [("Administrator", true), ("ADMIN", true), ("owner", true), ("Editor", true), ("Viewer", false)]
+    {
+        let tag_id = tag(&acme, name);
+        let (_, client) = member(&server, &acme, &format!("{name}-user"), &[tag_id.as_str()]);
+        let whoami = ok(client.query("get_whoami", json!({})));
+        assert_eq!(whoami["mfaEnrollment"]["required"], required, "a user tagged {name}: {whoami}");
+    }
+}

@@ -20,7 +20,7 @@ pub const MAX_GRACE_DAYS: i64 = 365;
 pub const DAY_MS: i64 = 24 * 60 * 60 * 1000;
 
 /// Tag names that make a user an administrator for `required_for_admins` by default.
-pub const DEFAULT_ADMIN_TAGS: &[&str] = &["admin", "owner", "editor"];
+pub const DEFAULT_ADMIN_TAGS: &[&str] = &["administrator", "admin", "owner", "editor"];
 
 pub use crate::error::{ENROLLMENT_REQUIRED, SETUP_PATH};
 

@@ -3,8 +3,34 @@
 use serde::{Deserialize, Serialize};
 
 use super::{Cx, Db, Query};
+use crate::api::Timestamp;
 use crate::error::{Error, Result};
 use crate::network::{IpRule, ListKind};
+
+/// One network of a list, as the API shows it.
+#[derive(Debug, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct IpRuleView {
+    /// Network in CIDR form.
+    pub cidr: String,
+    /// Free text, e.g. `office VPN`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
+    /// When the rule was saved.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub created_at: Option<Timestamp>,
+}
+
+impl From<&IpRule> for IpRuleView {
+    fn from(r: &IpRule) -> Self {
+        IpRuleView {
+            cidr: r.cidr.clone(),
+            label: r.label.clone(),
+            created_at: r.created_at.as_deref().and_then(|ms| ms.parse().ok()).map(Timestamp::from_ms),
+        }
+    }
+}
 
 /// An IP list query's request.
 #[derive(Debug, Deserialize)]
@@ -24,7 +50,7 @@ pub struct IpListView {
     /// The organization.
     pub organization_id: String,
     /// The networks.
-    pub rules: Vec<IpRule>,
+    pub rules: Vec<IpRuleView>,
     /// A disabled list is ignored.
     pub enabled: bool,
     /// What happens when the client address is unknown: `ALLOW` or `DENY`.
@@ -43,7 +69,7 @@ async fn ip_list(cx: &Cx<'_>, db: &mut Db, req: IpListRequest, kind: ListKind) -
     let set = sets.iter().find(|s| s.kind == kind && s.public_key == pk);
     Ok(IpListView {
         organization_id: cx.org().to_owned(),
-        rules: set.map(|s| s.rules.clone()).unwrap_or_default(),
+        rules: set.map(|s| s.rules.iter().map(IpRuleView::from).collect()).unwrap_or_default(),
         enabled: set.is_some_and(|s| s.enabled),
         on_evaluation_error: set.map_or("DENY", |s| s.on_error.as_str()).to_owned(),
         public_key: pk,

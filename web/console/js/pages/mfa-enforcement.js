@@ -9,7 +9,7 @@ import { showOutcome } from "/console/js/stepup.js";
 /** The four rule values, in the order the console offers them. */
 export const VALUES = [
   ["MFA_ENFORCEMENT_OPTIONAL", "Optional", "Members may set up a second factor."],
-  ["MFA_ENFORCEMENT_REQUIRED_FOR_ADMINS", "Required for admins & owners", "Root-quorum members and users tagged admin, owner or editor must enroll."],
+  ["MFA_ENFORCEMENT_REQUIRED_FOR_ADMINS", "Required for admins & owners", "Root-quorum members and users tagged administrator, admin, owner or editor must enroll."],
   ["MFA_ENFORCEMENT_REQUIRED", "Required for everyone", "Every member must enroll."],
   ["MFA_ENFORCEMENT_OFF", "Off (incident response)", "Nobody can enroll new factors; existing factors keep working."],
 ];
@@ -43,8 +43,15 @@ function ruleEditor(api, rule, idPrefix, { save, reset, onDone }) {
     busy(button, out, async () => showOutcome(api, await save(value, days), out, { doneText: "Saved. It applies from the next request.", onDone }));
   } },
   h("fieldset", {}, h("legend", {}, "Requirement"), radios),
-  h("div", { class: "field inline" }, field("Grace period (days)", grace, "Members have this long to enroll; 0 = at once."), preset),
+  graceField(field("Grace period (days)", grace, "Members have this long to enroll; 0 = at once."), grace, preset),
   h("p", { class: "actions" }, button, resetButton), out);
+}
+
+/** The grace field with its preset on the input's own line, before the hint. */
+function graceField(wrap, input, preset) {
+  input.after(preset);
+  preset.classList.add("beside");
+  return wrap;
 }
 
 /** The organization requirement card on /admin/security. */

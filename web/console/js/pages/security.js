@@ -1,6 +1,6 @@
 // Security settings (/admin/security): your factors, the organization's MFA requirement,
 // the IP allow and deny lists, email-code sign-in for the organization's own app (the auth
-// proxy), and the way to the audit log.
+// proxy); the page header opens the audit log.
 
 import { h, fill, notice, when, busy, card, field } from "/console/js/ui.js";
 import { showOutcome } from "/console/js/stepup.js";
@@ -10,6 +10,10 @@ import { requirementCard } from "/console/js/pages/mfa-enforcement.js";
 
 /** Draws the security settings page. */
 export async function render(main, api) {
+  // The page header carries the way to the audit log, beside the title.
+  const title = main.querySelector("h1");
+  main.prepend(h("div", { class: "page-head" }, title,
+    h("a", { href: "/audit", class: "button secondary", id: "open-audit" }, "Open audit log")));
   const factors = h("div", { id: "factors" });
   main.append(card("Your two-factor authentication", factors,
     h("p", {}, h("a", { href: "/mfa/setup", class: "button secondary" }, "Add a passkey or app"))));
@@ -17,8 +21,6 @@ export async function render(main, api) {
   main.append(await requirementCard(api));
   main.append(await ipCard(api));
   main.append(await proxyCard(api));
-  main.append(card("Audit log", h("p", {}, "Every change on this page, every vote and every refused request is recorded in a tamper-evident log."),
-    h("p", {}, h("a", { href: "/audit", class: "button secondary", id: "open-audit" }, "Open audit log"))));
 }
 
 async function drawFactors(api, box) {
