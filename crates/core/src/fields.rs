@@ -66,3 +66,29 @@ pub(crate) fn opt_u64_string<'de, D: Deserializer<'de>>(d: D) -> std::result::Re
             .map_err(|_| serde::de::Error::custom(format!("expected a non-negative integer string, found `{s}`"))),
     }
 }
+
+/// A serde data error (wrong type, unknown field or variant) without serde's
+/// " at line L column C": the field path already says where, and the position points into a
+/// body the client may not have written itself (a CLI or SDK built it). Syntax errors keep
+/// their position; only there does it help.
+pub(crate) fn data_error(e: &serde_json::Error) -> String {
+    let text = e.to_string();
+    if e.is_syntax() || e.is_eof() {
+        return text;
+    }
+    let position = format!(" at line {} column {}", e.line(), e.column());
+    text.strip_suffix(&position).map_or(text.clone(), str::to_owned)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn data_errors_lose_their_position_and_syntax_errors_keep_it() {
+        let wrong: serde_json::Error = serde_json::from_str::<Option<String>>("5").expect_err("a number");
+        assert_eq!(data_error(&wrong), "invalid type: integer `5`, expected a string");
+        let broken: serde_json::Error = serde_json::from_str::<Option<String>>("\"open").expect_err("unterminated");
+        assert!(data_error(&broken).contains("line 1 column"), "{}", data_error(&broken));
+    }
+}

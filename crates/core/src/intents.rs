@@ -871,10 +871,11 @@ pub fn typed<T: DeserializeOwned>(raw: &serde_json::value::RawValue) -> Result<T
     serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let path = e.path().to_string();
         let inner = e.into_inner();
+        let what = crate::fields::data_error(&inner);
         if path == "." {
-            Error::invalid(format!("parameters: {inner}"))
+            Error::invalid(format!("parameters: {what}"))
         } else {
-            Error::invalid(format!("parameters.{path}: {inner}"))
+            Error::invalid(format!("parameters.{path}: {what}"))
         }
     })
 }

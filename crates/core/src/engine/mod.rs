@@ -190,9 +190,9 @@ pub(crate) fn parse_body<T: DeserializeOwned>(body: &[u8]) -> Result<T> {
         if inner.is_syntax() || inner.is_eof() {
             Error::invalid(format!("request body is not valid JSON: {inner}"))
         } else if path == "." {
-            Error::invalid(format!("request body: {inner}"))
+            Error::invalid(format!("request body: {}", crate::fields::data_error(&inner)))
         } else {
-            Error::invalid(format!("{path}: {inner}"))
+            Error::invalid(format!("{path}: {}", crate::fields::data_error(&inner)))
         }
     })?;
     de.end().map_err(|e| Error::invalid(format!("request body is not valid JSON: {e}")))?;
