@@ -91,3 +91,24 @@ on_every_backend!(
     readme_policy_examples_run_as_written_postgres,
     readme_policy_examples_run_as_written
 );
+
+/// The README's first screen says how to serve elsewhere than 8080 and point the CLI there,
+/// and its error example is what the server answers today, word for word.
+#[test]
+fn readme_error_example_and_first_screen_match_the_server() {
+    let text = readme();
+    let first_screen: String = text.lines().take(30).collect::<Vec<_>>().join("\n");
+    assert!(first_screen.contains("--listen") && first_screen.contains("TWOFOLD_URL"), "{first_screen}");
+    assert!(text.contains("next code"), "the approve step says to use the next TOTP code");
+
+    let server = TestServer::start(BIN, Backend::Sqlite, &[]);
+    let root = server.root_client();
+    let refused = root.submit("create_users", json!({ "users": [{ "userEmail": "a@example.com" }] })).expect("sent");
+    assert_eq!(refused.status, 400, "{}", refused.body);
+    let shown = format!(
+        "{{\"code\": {}, \"message\": \"{}\", \"details\": []}}",
+        refused.body["code"],
+        refused.body["message"].as_str().expect("message")
+    );
+    assert!(text.contains(&shown), "README.md should show the error as the server says it: {shown}");
+}
