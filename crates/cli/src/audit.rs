@@ -429,9 +429,7 @@ fn export(connect: &ConnectArgs) -> Result<(), CliError> {
         if let Some(a) = &after {
             page["after"] = json!(a);
         }
-        let resp = client
-            .query("list_audit_events", json!({ "paginationOptions": page }))
-            .map_err(|e| CliError::Runtime(e.to_string()))?;
+        let resp = client.query("list_audit_events", json!({ "paginationOptions": page }))?;
         if !resp.is_success() {
             return Err(CliError::Remote(format!("the server answered HTTP {}: {}", resp.status, resp.body)));
         }

@@ -66,6 +66,22 @@ pub enum CliError {
     /// Start-up or runtime failure of the server: exit 1.
     #[error("{0}")]
     Runtime(String),
+    /// The server could not be reached (refused, timed out, unknown host): exit 3.
+    #[error("{0}")]
+    Unreachable(String),
+    /// The server answered, and the activity ended FAILED or REJECTED: exit 4.
+    #[error("{0}")]
+    ActivityEnded(String),
+}
+
+impl From<twofold_client::ClientError> for CliError {
+    /// A transport failure is "unreachable"; anything else the client refuses is the answer's.
+    fn from(e: twofold_client::ClientError) -> Self {
+        match e {
+            twofold_client::ClientError::Transport { .. } => CliError::Unreachable(e.to_string()),
+            other => CliError::Remote(other.to_string()),
+        }
+    }
 }
 
 fn main() -> ExitCode {
@@ -89,6 +105,8 @@ fn main() -> ExitCode {
             match e {
                 CliError::Usage(_) => ExitCode::from(2),
                 CliError::Remote(_) | CliError::Runtime(_) => ExitCode::from(1),
+                CliError::Unreachable(_) => ExitCode::from(3),
+                CliError::ActivityEnded(_) => ExitCode::from(4),
             }
         }
     }

@@ -95,7 +95,7 @@ fn key_pair(path: &Path, create: bool) -> Result<ApiKeyPair, CliError> {
 }
 
 fn remote(e: twofold_client::ClientError) -> CliError {
-    CliError::Remote(e.to_string())
+    CliError::from(e)
 }
 
 /// Runs an OTP command and prints its JSON result.

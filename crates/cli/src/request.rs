@@ -93,7 +93,8 @@ fn apply_params(target: &mut Map<String, Value>, params: &[String]) -> Result<()
     Ok(())
 }
 
-/// Sends the request and prints the JSON response; a non-2xx answer exits 1.
+/// Sends the request and prints the JSON response; a non-2xx answer exits 1, an unreachable
+/// server 3, an activity that ended FAILED or REJECTED 4.
 pub fn run(args: RequestArgs) -> Result<(), CliError> {
     let endpoint = classify(&args.endpoint)?;
     let client = args.connect.client()?;
@@ -120,9 +121,33 @@ pub fn run(args: RequestArgs) -> Result<(), CliError> {
             (format!("/public/v1/query/{name}"), full)
         }
     };
-    let resp = client.post_raw(&path, body.to_string().as_bytes()).map_err(|e| CliError::Runtime(e.to_string()))?;
+    let resp = client.post_raw(&path, body.to_string().as_bytes())?;
     let text = serde_json::to_string_pretty(&resp.body).unwrap_or_else(|_| resp.body.to_string());
     // A closed pipe (`| head`) is not an error worth a panic.
     let _ = writeln!(std::io::stdout().lock(), "{text}");
-    if resp.is_success() { Ok(()) } else { Err(CliError::Remote(format!("the server answered HTTP {}", resp.status))) }
+    if let Some(due) = resp.header("x-twofold-mfa-enrollment-due") {
+        eprintln!(
+            "twofold: this organization requires a second factor: enrol one by {due} (X-Twofold-MFA-Enrollment-Due; \
+             the console's /mfa/setup, or create_totp_authenticator)"
+        );
+    }
+    if !resp.is_success() {
+        return Err(CliError::Remote(format!("the server answered HTTP {}", resp.status)));
+    }
+    ended(&resp.body)
+}
+
+/// `Err` when the answer is an activity that ended FAILED or REJECTED (exit 4).
+fn ended(body: &Value) -> Result<(), CliError> {
+    let activity = &body["activity"];
+    match activity["status"].as_str() {
+        Some(status @ ("ACTIVITY_STATUS_FAILED" | "ACTIVITY_STATUS_REJECTED")) => {
+            Err(CliError::ActivityEnded(format!(
+                "activity {} ended {status}: {}",
+                activity["id"].as_str().unwrap_or("?"),
+                activity["failure"]["message"].as_str().unwrap_or("no reason given")
+            )))
+        }
+        _ => Ok(()),
+    }
 }

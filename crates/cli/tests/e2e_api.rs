@@ -67,6 +67,47 @@ fn cli_creates_a_user_and_lists_activities() {
     assert_eq!(out.status.code(), Some(1), "a 404 exits 1");
     let out = run(&["request", "no_such_thing"]);
     assert_eq!(out.status.code(), Some(2), "a usage error exits 2");
+    // An activity that ends FAILED answers 200 but is not a success: exit 4, with the reason.
+    let out = run(&["request", "delete_users", "--param", r#"userIds=["00000000-0000-4000-8000-000000000000"]"#]);
+    assert_eq!(out.status.code(), Some(4), "a FAILED activity exits 4: {}", String::from_utf8_lossy(&out.stderr));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("ended ACTIVITY_STATUS_FAILED: no user"), "{stderr}");
+    let failed: Value = serde_json::from_slice(&out.stdout).expect("the activity is still printed");
+    assert_eq!(failed["activity"]["status"], "ACTIVITY_STATUS_FAILED");
+    // Nobody listening: exit 3, not the 1 of an error answer.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("port");
+    let port = closed.local_addr().expect("addr").port();
+    drop(closed);
+    let out = Command::new(BIN)
+        .args(["request", "get_whoami", "--url", &format!("http://127.0.0.1:{port}"), "--key-file"])
+        .arg(server.root_key_path())
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(3), "connection refused exits 3: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+/// While the organization requires a second factor the user has not set up, every answer the
+/// CLI prints is followed, on stderr, by the enrolment deadline.
+#[test]
+fn cli_prints_the_enrolment_deadline_on_stderr() {
+    let server = TestServer::start(BIN, Backend::Sqlite, &[]);
+    let root = server.root_client();
+    let key = new_key();
+    let user = user_with_key("newcomer", &key);
+    completed(root.submit("create_users", json!({ "users": [user] })), "createUsersResult");
+    let rule = json!({ "scope": "MFA_ENFORCEMENT_SCOPE_ORGANIZATION", "value": "MFA_ENFORCEMENT_REQUIRED", "gracePeriodDays": 3 });
+    // The root user is required too; with three days of grace it is not blocked.
+    completed(root.submit("set_mfa_enforcement", rule), "setMfaEnforcementResult");
+    let out = Command::new(BIN)
+        .args(["request", "get_whoami", "--url", &server.url, "--key-file"])
+        .arg(server.root_key_path())
+        .output()
+        .expect("run");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let whoami: Value = serde_json::from_slice(&out.stdout).expect("json");
+    let deadline = whoami["mfaEnrollment"]["deadline"].as_str().expect("deadline");
+    assert!(stderr.contains(&format!("enrol one by {deadline}")), "{stderr}");
 }
 
 twofold_testkit::on_every_backend!(api_suite_on_sqlite, api_suite_on_postgres, api_suite);
