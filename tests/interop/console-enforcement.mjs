@@ -59,6 +59,24 @@ await run(async () => {
   await admin.waitForSelector("text=Reset to the global default.");
   seen.sourceAfterReset = await orgSource(admin);
 
+  // The email/SMS switch: off by default, with its warning beside it; saved on, it stays on.
+  const otpSwitch = "#tenant-editor input[name=acceptEmailSmsOtp]";
+  await go(admin, "/admin/security/mfa-policy");
+  await admin.click("button[aria-label^='Edit']");
+  seen.otpSwitch = await admin.$eval(otpSwitch, (i) => ({
+    checked: i.checked, label: i.closest("label").textContent,
+    hint: document.getElementById(i.getAttribute("aria-describedby")).textContent,
+  }));
+  await admin.check(otpSwitch);
+  await admin.click("#tenant-editor button[type=submit]");
+  await admin.waitForSelector("#tenant-editor .notice.ok");
+  await go(admin, "/admin/security/mfa-policy");
+  await admin.click("button[aria-label^='Edit']");
+  seen.otpSwitchAfterSave = await admin.isChecked(otpSwitch);
+  await admin.uncheck(otpSwitch);
+  await admin.click("#tenant-editor button[type=submit]");
+  await admin.waitForSelector("#tenant-editor .notice.ok");
+
   // Required with a 3-day grace: the banner, with the deadline, on every page.
   await setOrgRule(admin, "MFA_ENFORCEMENT_REQUIRED", 3);
   // The row shows the new rule without a reload.
@@ -90,7 +108,7 @@ await run(async () => {
   seen.overdueBanner = await member.textContent("#mfa-overdue-banner");
   await shot(member, "mfa-overdue-setup", { fullPage: false });
 
-  // Enrol an authenticator app (codes at the server's time), then recovery codes once.
+  // Enrol an authenticator app (codes at the server's time); its answer carries the recovery codes, once.
   await member.click("#totp-card summary");
   await member.click("#start-totp");
   await member.waitForSelector("#totp-secret");
@@ -98,11 +116,7 @@ await run(async () => {
   await member.fill("input[name=totpCode]", totp(uri, PAST_DEADLINE_MS / 1000));
   await member.click("#confirm-totp");
   await member.waitForSelector("text=Authenticator app confirmed");
-  // The app is a second factor now: the recovery codes are proven with its next code.
-  await member.click("#create-recovery-codes");
-  await member.waitForSelector(".stepup input[name=totpCode]");
-  await member.fill(".stepup input[name=totpCode]", totp(uri, PAST_DEADLINE_MS / 1000 + 30));
-  await member.click("button:has-text('Confirm with code')");
+  // The first factor comes with the recovery codes: nobody leaves set-up with one factor and no codes.
   await member.waitForSelector("#recovery-codes li");
   seen.recoveryCodes = await member.$$eval("#recovery-codes li", (lis) => lis.length);
   seen.doneDisabledBeforeCheckbox = await member.isDisabled("#codes-done");

@@ -96,6 +96,11 @@ fn console_in_chromium_sign_in_set_up_security_approvals_audit() {
     assert!(codes.iter().all(|c| c.len() == 23 && c.matches('-').count() == 3), "{codes:?}");
     assert_eq!(seen["doneDisabledBeforeCheckbox"], true);
     assert_eq!(seen["codesOnSecurityPage"], false, "codes are shown once");
+    // "The enrollment flow issues one-time recovery codes at the end": the first factor's
+    // enrolment shows them at once, without another click; a second factor issues none.
+    assert_eq!(seen["createButtonAfterFirstFactor"], 0, "no separate click for the first codes: {seen}");
+    assert!(text("codesStatus").contains("10 of 10 recovery codes left"), "{seen}");
+    assert_eq!(seen["codesAfterSecondFactor"], 0, "the second factor brings no new codes: {seen}");
 
     // Sign-out deletes the key; the passkey signs in again; the key cannot be exported.
     assert_eq!(seen["keysAfterSignOut"], 0, "{seen}");
@@ -195,6 +200,14 @@ fn console_grace_banner_then_forced_set_up_on_the_test_clock() {
     assert!(dialogs.len() == 2 && dialogs.iter().all(|d| d.as_str().is_some_and(|d| d.contains("global"))), "{seen}");
     assert_eq!(text("sourceAfterCancel"), "set for this organization", "{seen}");
     assert_eq!(text("sourceAfterReset"), "inherited from global", "{seen}");
+    // The email/SMS switch is visible, off by default, warns, and saves.
+    assert_eq!(seen["otpSwitch"]["checked"], false, "{seen}");
+    assert!(
+        seen["otpSwitch"]["label"].as_str().is_some_and(|l| l.contains("verified email address or phone number")),
+        "{seen}"
+    );
+    assert!(seen["otpSwitch"]["hint"].as_str().is_some_and(|h| h.contains("NIST") && h.contains("Weaker")), "{seen}");
+    assert_eq!(seen["otpSwitchAfterSave"], true, "{seen}");
     assert!(text("ruleAfterSet").contains("Required for everyone") && text("ruleAfterSet").contains("3 d"), "{seen}");
 
     // The banner, on every page, with the deadline 3 days after the change.

@@ -8,6 +8,8 @@ use serde_json::{Value, json};
 use twofold_client::{ApiResponse, Client};
 use twofold_testkit::{Backend, TestServer, completed, new_key, ok, on_every_backend, real_now_ms, user_with_key};
 
+mod support;
+
 const BIN: &str = env!("CARGO_BIN_EXE_twofold");
 const DAY: i64 = 24 * 60 * 60 * 1000;
 const DUE: &str = "X-Twofold-MFA-Enrollment-Due";
@@ -428,4 +430,38 @@ fn the_default_admin_tags_are_administrator_admin_owner_and_editor_in_any_case()
         let whoami = ok(client.query("get_whoami", json!({})));
         assert_eq!(whoami["mfaEnrollment"]["required"], required, "a user tagged {name}: {whoami}");
     }
+}
+
+/// The enforcement page counts "authenticator app, passkey, or email/SMS code" as a verified
+/// factor when the rule says so: a user whose only proof is a verified email (an auth-proxy
+/// sign-up) is blocked under REQUIRED with no grace, and counts as enrolled once the rule's
+/// `acceptEmailSmsOtp` is on; off again, blocked again.
+#[test]
+fn a_verified_email_counts_as_enrolled_only_when_the_rule_accepts_email_codes() {
+    let server = TestServer::start(BIN, Backend::Sqlite, &[]);
+    let root = server.root_client();
+    completed(root.submit("enable_auth_proxy", json!({})), "enableAuthProxyResult");
+    let methods = json!({ "allowedAuthMethods": ["AUTH_METHOD_EMAIL_OTP_LOGIN", "AUTH_METHOD_EMAIL_OTP_SIGNUP"] });
+    completed(root.submit("update_auth_proxy_config", methods), "updateAuthProxyConfigResult");
+    let key = new_key();
+    let org = support::anonymous_sign_up(&server, &root, "dana@example.com", &key);
+    let dana = server.client(key, &org);
+    let rule = |accept: bool| {
+        json!({ "scope": "MFA_ENFORCEMENT_SCOPE_ORGANIZATION", "targetOrganizationId": org,
+                "value": "MFA_ENFORCEMENT_REQUIRED", "gracePeriodDays": 0, "acceptEmailSmsOtp": accept })
+    };
+    completed(root.submit("set_mfa_enforcement", rule(false)), "setMfaEnforcementResult");
+    let whoami = ok(dana.query("get_whoami", json!({})));
+    assert_eq!(whoami["mfaEnrollment"]["enrolled"], false, "{whoami}");
+    let refused = dana.query("list_users", json!({})).expect("sent");
+    assert_eq!(refused.status, 403, "{}", refused.body);
+
+    completed(root.submit("set_mfa_enforcement", rule(true)), "setMfaEnforcementResult");
+    assert_eq!(rule_of(&root, &org)["acceptEmailSmsOtp"], true);
+    let whoami = ok(dana.query("get_whoami", json!({})));
+    assert_eq!(whoami["mfaEnrollment"]["enrolled"], true, "the verified email counts: {whoami}");
+    assert_eq!(dana.query("list_users", json!({})).expect("sent").status, 200);
+
+    completed(root.submit("set_mfa_enforcement", rule(false)), "setMfaEnforcementResult");
+    assert_eq!(dana.query("list_users", json!({})).expect("sent").status, 403, "off again: blocked again");
 }

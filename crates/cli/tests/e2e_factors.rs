@@ -625,3 +625,43 @@ fn idle_session(backend: Backend) {
     // API keys have no idle timeout.
     assert_eq!(ok(alice.query("get_whoami", json!({})))["userId"], alice_id.as_str());
 }
+
+/// "The enrollment flow issues one-time recovery codes at the end": the answer that completes
+/// a user's first factor carries a set of recovery codes, shown once to that user and stored
+/// only hashed (a later factor gets none: e2e_console, passkey then app).
+#[test]
+fn the_first_factor_comes_with_recovery_codes_shown_once() {
+    let server = TestServer::start(BIN, Backend::Sqlite, &[]);
+    let root = server.root_client();
+    let (alice_id, alice) = member(&server, &root, "alice");
+    let created = completed(
+        alice.submit("create_totp_authenticator", json!({ "userId": alice_id })),
+        "createTotpAuthenticatorResult",
+    );
+    let uri = created["otpauthUri"].as_str().expect("uri").to_owned();
+    let device = created["totpAuthenticatorId"].as_str().expect("id").to_owned();
+    let verified = ok(alice.submit(
+        "verify_totp_authenticator",
+        json!({ "userId": alice_id, "totpAuthenticatorId": device, "totpCode": pyotp(&uri, 0) }),
+    ));
+    let result = &verified["activity"]["result"]["verifyTotpAuthenticatorResult"];
+    let codes: Vec<String> = result["recoveryCodes"]
+        .as_array()
+        .expect("codes")
+        .iter()
+        .map(|c| c.as_str().expect("code").to_owned())
+        .collect();
+    assert_eq!(codes.len(), 10, "{verified}");
+    assert_eq!(result["recoveryCodeCount"], 10, "{verified}");
+    let status = ok(alice.query("get_recovery_codes_status", json!({})));
+    assert_eq!((status["total"].as_u64(), status["remaining"].as_u64()), (Some(10), Some(10)), "{status}");
+
+    // Shown once: the stored activity, as anyone reads it later, has no codes.
+    let id = verified["activity"]["id"].as_str().expect("id");
+    let stored = ok(root.query("get_activity", json!({ "activityId": id })));
+    assert!(stored["activity"]["result"]["verifyTotpAuthenticatorResult"]["recoveryCodes"].is_null(), "{stored}");
+    let again = ok(alice.query("get_activity", json!({ "activityId": id })));
+    assert!(!again.to_string().contains(&codes[0]), "not even to alice, later: {again}");
+    let audit = ok(root.query("list_audit_events", json!({ "paginationOptions": { "limit": "100" } })));
+    assert!(!audit.to_string().contains(&codes[0]), "nor in the audit log");
+}

@@ -181,7 +181,8 @@ async fn create_passkeys(
         tx.insert_factor(&factor).await?;
         ids.push(factor.id);
     }
-    Ok(json!({ "authenticatorIds": ids }).into())
+    let result = json!({ "authenticatorIds": ids });
+    with_first_codes(tx, ctx, &p.user_id, &ids, result).await
 }
 
 async fn delete(
@@ -259,12 +260,27 @@ async fn activate_totp(tx: &mut dyn StoreTx, ctx: &ExecContext<'_>, user_id: &st
     factor.updated_at = ctx.now;
     factor.bound_at = Some(ctx.now);
     tx.update_factor(&factor).await?;
-    Ok(json!({ "totpAuthenticatorId": id }).into())
+    with_first_codes(tx, ctx, user_id, &[factor.id.clone()], json!({ "totpAuthenticatorId": id })).await
 }
 
 async fn create_recovery_codes(tx: &mut dyn StoreTx, ctx: &ExecContext<'_>, user_id: &str) -> Result<Executed> {
     owned_user(tx, ctx.org_id, user_id).await?;
     let replaced = tx.delete_factors(ctx.org_id, user_id, FactorKind::RecoveryCode, None).await?;
+    let (set_id, codes) = issue_codes(tx, ctx, user_id).await?;
+    let shown: Vec<&str> = codes.iter().map(|c| c.as_str()).collect();
+    Ok(Executed {
+        result: json!({ "recoveryCodeSetId": set_id, "codeCount": codes.len(), "replacedCount": replaced }),
+        reveal: Some((user_id.to_owned(), json!({ "recoveryCodes": shown }))),
+    })
+}
+
+/// Stores a new set of recovery codes for `user_id` (hashed) and returns its id and the
+/// codes, to be shown once.
+async fn issue_codes(
+    tx: &mut dyn StoreTx,
+    ctx: &ExecContext<'_>,
+    user_id: &str,
+) -> Result<(String, Vec<zeroize::Zeroizing<String>>)> {
     let set_id = new_id();
     let mut shown = Vec::with_capacity(recovery::CODES_PER_SET);
     for code in recovery::generate_set()? {
@@ -287,11 +303,31 @@ async fn create_recovery_codes(tx: &mut dyn StoreTx, ctx: &ExecContext<'_>, user
         .await?;
         shown.push(code.display);
     }
-    let codes: Vec<&str> = shown.iter().map(|c| c.as_str()).collect();
-    Ok(Executed {
-        result: json!({ "recoveryCodeSetId": set_id, "codeCount": codes.len(), "replacedCount": replaced }),
-        reveal: Some((user_id.to_owned(), json!({ "recoveryCodes": codes }))),
-    })
+    Ok((set_id, shown))
+}
+
+/// "The enrollment flow issues one-time recovery codes at the end": when `bound` makes a
+/// user's first passkey or authenticator app and the user has no recovery codes, a set is
+/// issued with it — in `result` (the set's id and size) and revealed once to the user.
+async fn with_first_codes(
+    tx: &mut dyn StoreTx,
+    ctx: &ExecContext<'_>,
+    user_id: &str,
+    bound: &[String],
+    mut result: Value,
+) -> Result<Executed> {
+    let factors = tx.list_factors(ctx.org_id, user_id, None).await?;
+    let earlier = factors
+        .iter()
+        .any(|f| matches!(f.kind, FactorKind::Passkey | FactorKind::Totp) && f.active && !bound.contains(&f.id));
+    if earlier || factors.iter().any(|f| f.kind == FactorKind::RecoveryCode) {
+        return Ok(result.into());
+    }
+    let (set_id, codes) = issue_codes(tx, ctx, user_id).await?;
+    let shown: Vec<&str> = codes.iter().map(|c| c.as_str()).collect();
+    result["recoveryCodeSetId"] = json!(set_id);
+    result["recoveryCodeCount"] = json!(codes.len());
+    Ok(Executed { result, reveal: Some((user_id.to_owned(), json!({ "recoveryCodes": shown }))) })
 }
 
 async fn stamp_login(tx: &mut dyn StoreTx, ctx: &ExecContext<'_>, p: &crate::intents::StampLogin) -> Result<Executed> {

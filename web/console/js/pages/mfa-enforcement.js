@@ -17,7 +17,8 @@ const label = (value) => (VALUES.find((v) => v[0] === value) || [value, value])[
 const sourceText = (rule) => rule.source === "MFA_ENFORCEMENT_SOURCE_ORGANIZATION" ? "set for this organization" : "inherited from global";
 const unavailable = (title) => card(title, notice("info", "MFA enforcement is not available on this server."));
 
-/** A rule editor: the value as radio buttons, grace days 0–365 with a 72-hour preset. */
+/** A rule editor: the value as radio buttons, grace days 0–365 with a 72-hour preset, and
+ * whether a verified email or phone counts as enrolled (with its warning). */
 function ruleEditor(api, rule, idPrefix, { save, reset, onDone }) {
   const out = h("div", { "aria-live": "polite" });
   const radios = VALUES.map(([value, text, hint]) => h("label", { class: "choice" },
@@ -25,6 +26,14 @@ function ruleEditor(api, rule, idPrefix, { save, reset, onDone }) {
     h("span", {}, h("strong", {}, text), h("br"), h("span", { class: "muted" }, hint))));
   const grace = h("input", { type: "number", min: "0", max: "365", step: "1", name: "gracePeriodDays", value: String(rule.gracePeriodDays ?? 0), class: "short" });
   const preset = h("button", { type: "button", class: "link", onclick: () => { grace.value = "3"; } }, "72 hours");
+  // NIST SP 800-63B-4 does not count email as an authenticator and restricts SMS: off by default.
+  const otp = h("input", { type: "checkbox", name: "acceptEmailSmsOtp", id: `${idPrefix}-accept-otp`, checked: Boolean(rule.acceptEmailSmsOtp) });
+  const otpField = h("div", { class: "field" },
+    h("label", { class: "check", for: otp.id }, otp, " Count a verified email address or phone number as a second factor"),
+    h("p", { class: "hint warn-text", id: `${otp.id}-hint` },
+      "Weaker than a passkey or an authenticator app: whoever reads the user's mail or takes over their number passes. ",
+      "NIST SP 800-63B does not count email as an authenticator and restricts SMS. Leave it off unless your users cannot use either."));
+  otp.setAttribute("aria-describedby", `${otp.id}-hint`);
   const button = h("button", { type: "submit" }, "Save");
   const resetButton = reset && rule.source === "MFA_ENFORCEMENT_SOURCE_ORGANIZATION"
     ? h("button", { type: "button", class: "secondary", onclick: () => {
@@ -40,10 +49,12 @@ function ruleEditor(api, rule, idPrefix, { save, reset, onDone }) {
       fill(out, notice("error", "The grace period is a whole number of days from 0 to 365."));
       return;
     }
-    busy(button, out, async () => showOutcome(api, await save(value, days), out, { doneText: "Saved. It applies from the next request.", onDone }));
+    const change = { value, gracePeriodDays: days, acceptEmailSmsOtp: otp.checked };
+    busy(button, out, async () => showOutcome(api, await save(change), out, { doneText: "Saved. It applies from the next request.", onDone }));
   } },
   h("fieldset", {}, h("legend", {}, "Requirement"), radios),
   graceField(field("Grace period (days)", grace, "Members have this long to enroll; 0 = at once."), grace, preset),
+  otpField,
   h("p", { class: "actions" }, button, resetButton), out);
 }
 
@@ -61,7 +72,7 @@ export async function requirementCard(api) {
   if (!answer.ok) return card("Organization MFA requirement", notice("error", errorText(answer)));
   const rule = answer.body.mfaEnforcement;
   const editor = ruleEditor(api, rule, "org", {
-    save: (value, gracePeriodDays) => api.submit("set_mfa_enforcement", { scope: "MFA_ENFORCEMENT_SCOPE_ORGANIZATION", value, gracePeriodDays }),
+    save: (change) => api.submit("set_mfa_enforcement", { scope: "MFA_ENFORCEMENT_SCOPE_ORGANIZATION", ...change }),
     reset: () => api.submit("reset_mfa_enforcement", { scope: "MFA_ENFORCEMENT_SCOPE_ORGANIZATION" }),
   });
   return card("Organization MFA requirement",
@@ -84,7 +95,7 @@ export async function render(main, api) {
   const { global, organizations } = answer.body;
   main.append(h("p", { class: "lead" }, "Decide who must set up a second factor. Organizations follow the global default unless they have their own rule."));
   const globalEditor = ruleEditor(api, global, "global", {
-    save: (value, gracePeriodDays) => api.submit("set_mfa_enforcement", { scope: "MFA_ENFORCEMENT_SCOPE_GLOBAL", value, gracePeriodDays }),
+    save: (change) => api.submit("set_mfa_enforcement", { scope: "MFA_ENFORCEMENT_SCOPE_GLOBAL", ...change }),
   });
   main.append(card("Global default", h("p", {}, `Currently: ${label(global.value)}, ${global.gracePeriodDays} day grace`,
     global.updatedAt ? `, changed ${when(global.updatedAt)}.` : ", never changed."), globalEditor));
@@ -93,8 +104,8 @@ export async function render(main, api) {
     const rule = o.mfaEnforcement;
     const edit = h("button", { type: "button", class: "secondary small", "aria-label": `Edit ${o.organizationName}`, onclick: () => {
       const editor = ruleEditor(api, rule, `org-${o.organizationId}`, {
-        save: (value, gracePeriodDays) => api.submit("set_mfa_enforcement",
-          { scope: "MFA_ENFORCEMENT_SCOPE_ORGANIZATION", targetOrganizationId: o.organizationId, value, gracePeriodDays }),
+        save: (change) => api.submit("set_mfa_enforcement",
+          { scope: "MFA_ENFORCEMENT_SCOPE_ORGANIZATION", targetOrganizationId: o.organizationId, ...change }),
         reset: () => api.submit("reset_mfa_enforcement", { scope: "MFA_ENFORCEMENT_SCOPE_ORGANIZATION", targetOrganizationId: o.organizationId }),
         onDone: () => refreshRow(),
       });

@@ -28,9 +28,13 @@ export async function render(main, api, { whoami } = {}) {
     "A second factor keeps your account safe even if someone learns how you sign in. ",
     count ? `You have ${count} factor${count === 1 ? "" : "s"} already; you can add another.` : "Start with a passkey."));
   const codes = h("div", { id: "recovery-step" });
-  const next = () => fill(codes, recoveryCodes(api));
+  // The first factor's enrolment answers with the user's first recovery codes (shown once);
+  // after that the step offers to create a new set.
+  const next = (issued) => fill(codes, issued
+    ? card("3. Recovery codes", h("p", {}, "Your first factor came with recovery codes: if you lose your passkey and your phone, one gets you in once."), showCodes(issued))
+    : recoveryCodes(api));
   main.append(passkeyCard(api, next), totpCard(api, next, count === 0 && !window.PublicKeyCredential), codes);
-  if (count) next();
+  if (count) next(null);
 }
 
 function passkeyCard(api, next) {
@@ -46,9 +50,9 @@ function passkeyCard(api, next) {
       const attestation = await createPasskey(options.body.publicKey);
       const answer = await api.submit("create_authenticators", { userId: api.userId, authenticators: [
         { authenticatorName: name.value.trim() || "Passkey", challenge: options.body.challenge, attestation }] });
-      showOutcome(api, answer, out, { doneText: "Passkey added. You can sign in with it from now on.", onDone: () => {
+      showOutcome(api, answer, out, { doneText: "Passkey added. You can sign in with it from now on.", onDone: (activity) => {
         rememberCredential(attestation.credentialId);
-        next();
+        next(issuedCodes(activity, "createAuthenticatorsResult"));
       } });
     });
   } }, field("Name", name, "So you can tell your passkeys apart, e.g. “Work laptop”."), button);
@@ -83,10 +87,17 @@ function confirmTotp(api, created, next) {
         busy(button, out, async () => {
           const answer = await api.submit("verify_totp_authenticator",
             { userId: api.userId, totpAuthenticatorId: created.totpAuthenticatorId, totpCode: code.value.trim() });
-          showOutcome(api, answer, out, { doneText: "Authenticator app confirmed.", onDone: next });
+          showOutcome(api, answer, out, { doneText: "Authenticator app confirmed.",
+            onDone: (activity) => next(issuedCodes(activity, "verifyTotpAuthenticatorResult")) });
         });
       } }, field("First code from the app", code), button),
       out));
+}
+
+/** The recovery codes a first factor's enrolment issued, if it did. */
+function issuedCodes(activity, resultKey) {
+  const result = activity && activity.result && activity.result[resultKey];
+  return result && Array.isArray(result.recoveryCodes) ? result.recoveryCodes : null;
 }
 
 /** Recovery codes: generated on request, shown once, copy and download, "I have saved these". */
