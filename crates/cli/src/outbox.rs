@@ -52,6 +52,7 @@ fn describe(m: &OutboxMessage, with_body: bool) -> Value {
         "to": m.to,
         "subject": m.subject,
         "date": m.date,
+        "code": m.code(),
     });
     if with_body {
         v["body"] = json!(m.body);

@@ -582,6 +582,7 @@ fn cli_does_the_whole_flow() {
         .expect("twofold runs");
     let msg: Value = serde_json::from_slice(&out.stdout).expect("json");
     let code = twofold_testkit::otp_code_in(msg["body"].as_str().expect("body"));
+    assert_eq!(msg["code"], code.as_str(), "the JSON names the code: {msg}");
     let key_path = key_file.display().to_string();
     let verified = cli(&[
         "otp",

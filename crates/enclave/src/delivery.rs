@@ -494,6 +494,25 @@ pub struct OutboxMessage {
     pub body: String,
 }
 
+impl OutboxMessage {
+    /// The one-time code a code message carries, as its reader would find it: an email's
+    /// code stands alone on an indented line; the default SMS text starts with it. `None` for
+    /// notices and for SMS texts from a custom template.
+    pub fn code(&self) -> Option<&str> {
+        let alphanumeric = |w: &str| (6..=9).contains(&w.len()) && w.bytes().all(|b| b.is_ascii_alphanumeric());
+        match self.channel {
+            Channel::Email => {
+                self.body.lines().find(|l| l.starts_with("    ")).map(str::trim).filter(|c| alphanumeric(c))
+            }
+            Channel::Sms => self
+                .body
+                .split_once(" is your ")
+                .map(|(code, _)| code.trim())
+                .filter(|c| alphanumeric(c) && self.subject.ends_with(" code")),
+        }
+    }
+}
+
 /// The development outbox: one RFC 5322 `.eml` file per message, names sortable by time.
 #[derive(Debug, Clone, Copy)]
 pub struct Outbox;
@@ -623,6 +642,27 @@ fn decode_encoded_words(value: &str) -> String {
 mod tests {
     #![allow(clippy::expect_used, clippy::unwrap_used, reason = "tests fail loudly")]
     use super::*;
+
+    #[test]
+    fn an_outbox_message_names_its_code_and_a_notice_none() {
+        let msg = |channel, subject: &str, body: &str| OutboxMessage {
+            path: PathBuf::from("m.eml"),
+            channel,
+            to: "a@example.com".into(),
+            subject: subject.into(),
+            date: String::new(),
+            body: body.into(),
+        };
+        let mail =
+            msg(Channel::Email, "Acme verification code", "Your Acme verification code is:\r\n\r\n    123456\r\n");
+        assert_eq!(mail.code(), Some("123456"));
+        let text = msg(Channel::Sms, "Acme code", "654321 is your Acme code. It expires in 5 min. Never share it.");
+        assert_eq!(text.code(), Some("654321"));
+        let notice = msg(Channel::Email, "A passkey was added", "A passkey was added to your account.\r\n");
+        assert_eq!(notice.code(), None);
+        let custom = msg(Channel::Sms, "Acme code", "Code: 654321");
+        assert_eq!(custom.code(), None, "a custom template is not guessed at");
+    }
 
     #[test]
     fn contacts_are_validated_per_channel() {
