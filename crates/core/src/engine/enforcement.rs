@@ -90,9 +90,14 @@ pub enum WhenOverdue {
     Enrols,
 }
 
+/// The `userId` a query body names, if it names one (the body is checked by its query later).
+pub(crate) fn named_user(body: &[u8]) -> Option<Value> {
+    serde_json::from_slice::<Value>(body).ok().and_then(|v| v.get("userId").cloned())
+}
+
 /// What a user past the deadline may still query: whoami, its own user, its own factors.
 fn query_allowed_when_overdue(when: WhenOverdue, body: &[u8], user_id: &str) -> bool {
-    let subject = serde_json::from_slice::<Value>(body).ok().and_then(|v| v.get("userId").cloned());
+    let subject = named_user(body);
     let about_self = |absent_is_self: bool| match subject.as_ref() {
         None => absent_is_self,
         Some(v) => v.as_str() == Some(user_id),

@@ -47,7 +47,7 @@ pub use decide::{Decision, PolicyLimits};
 pub use factors::FactorConfig;
 
 pub(crate) use dry_run::DryRunAsk;
-pub(crate) use enforcement::{check_visible, effective_rule};
+pub(crate) use enforcement::{check_visible, effective_rule, named_user};
 pub(crate) use factors::registration_options;
 pub(crate) use mfa::{activity_states, owned_policy, target_user};
 pub(crate) use profiles::usable_profile;

@@ -125,7 +125,7 @@ impl Reads {
             Reads::Session => None,
             Reads::Of(resource) => Some(resource),
             Reads::OwnUserOr(resource) => {
-                let about = serde_json::from_slice::<Value>(body).ok().and_then(|v| v.get("userId").cloned());
+                let about = crate::engine::named_user(body);
                 (about.as_ref().and_then(Value::as_str) != Some(caller.user.id.as_str())).then_some(resource)
             }
         }
