@@ -16,6 +16,7 @@ use twofold_tlog::{Checkpoint, Frontier, Hash, NoteSigner, NoteVerifier, leaf_ha
 use crate::CliError;
 use crate::config::{ConfigArgs, Settings};
 use crate::request::ConnectArgs;
+use crate::serving::Serving;
 
 /// Audit subcommands.
 #[derive(Debug, Subcommand)]
@@ -82,6 +83,7 @@ pub fn run(cmd: AuditCommand) -> Result<(), CliError> {
     match cmd {
         AuditCommand::Verify(args) => {
             let settings = Settings::resolve(&args.config)?;
+            say_which_database(&settings);
             let verifiers = verifiers(&settings, &args.verifier_key)?;
             let only = args.organization_id.as_deref();
             with_store(&settings, async |store| verify(store, &settings, &verifiers, &args.checkpoint, only).await)
@@ -92,6 +94,20 @@ pub fn run(cmd: AuditCommand) -> Result<(), CliError> {
         }
         AuditCommand::RotateKey(args) => rotate_key(&Settings::resolve(&args.config)?),
         AuditCommand::Export(args) => export(&args.connect),
+    }
+}
+
+/// Prints the database `audit verify` checks, and notes on stderr when the server of the
+/// same data directory last served another one.
+fn say_which_database(settings: &Settings) {
+    let database = crate::serve::redact(&settings.database_url);
+    println!("database: {database}");
+    if let Some(served) = Serving::read(&settings.data_dir).filter(|s| s.database_url != database) {
+        eprintln!(
+            "twofold: note: the server in {} last served {}, not this database; pass --database-url to verify that one",
+            settings.data_dir.display(),
+            served.database_url
+        );
     }
 }
 

@@ -12,6 +12,7 @@ mod otp;
 mod outbox;
 mod request;
 mod serve;
+mod serving;
 mod test_clock;
 
 use std::process::ExitCode;

@@ -35,9 +35,11 @@ pub struct ConnectArgs {
     /// Server base URL.
     #[arg(long, env = "TWOFOLD_URL", default_value = "http://127.0.0.1:8080")]
     url: String,
-    /// Key file that stamps the request.
-    #[arg(long, env = "TWOFOLD_KEY_FILE", default_value = "twofold-data/root-api-key.json")]
-    key_file: PathBuf,
+    /// Key file that stamps the request [default: the root key of the database the server in
+    /// DATA_DIR last served (DATA_DIR/serving.json), else DATA_DIR/root-api-key.json; DATA_DIR is
+    /// TWOFOLD_DATA_DIR or twofold-data].
+    #[arg(long, env = "TWOFOLD_KEY_FILE")]
+    key_file: Option<PathBuf>,
     /// Organization to act in [default: the key file's organizationId].
     #[arg(long, env = "TWOFOLD_ORGANIZATION_ID")]
     organization_id: Option<String>,
@@ -46,7 +48,17 @@ pub struct ConnectArgs {
 impl ConnectArgs {
     /// A client stamped with the key file, acting in the chosen organization.
     pub fn client(&self) -> Result<Client, CliError> {
-        let key_file = KeyFile::load(&self.key_file).map_err(|e| CliError::Usage(e.to_string()))?;
+        let path = match &self.key_file {
+            Some(path) => path.clone(),
+            None => {
+                let (path, note) = crate::serving::default_key_file();
+                if let Some(note) = note {
+                    eprintln!("{note}");
+                }
+                path
+            }
+        };
+        let key_file = KeyFile::load(&path).map_err(|e| CliError::Usage(e.to_string()))?;
         let key = key_file.key_pair().map_err(|e| CliError::Usage(e.to_string()))?;
         let org = self.organization_id.clone().or(key_file.organization_id).ok_or_else(|| {
             CliError::Usage("no organization: pass --organization-id or use a key file that names one".into())

@@ -17,6 +17,7 @@ use twofold_store::{SqlStore, StoreOptions};
 
 use crate::CliError;
 use crate::config::{ConfigArgs, LogFormat, Settings};
+use crate::serving::Serving;
 
 /// Flags of `twofold serve`.
 #[derive(Debug, Args)]
@@ -87,6 +88,7 @@ async fn serve(settings: Settings, clock: Arc<dyn Clock>, otp: crate::enclave::O
     twofold_core::webhook::allow_private_targets(settings.webhook_allow_private);
     let engine = Engine::new(Arc::new(store.clone()), clock, config);
     bootstrap_if_empty(&engine, &settings.data_dir).await?;
+    record_serving(&store, &settings).await?;
     engine.load_session_signer().await.map_err(|e| CliError::Runtime(e.to_string()))?;
     let folded = engine.fold_audit_trees().await.map_err(|e| CliError::Runtime(e.to_string()))?;
     if folded > 0 {
@@ -199,6 +201,18 @@ async fn bootstrap_if_empty(engine: &Engine, data_dir: &Path) -> Result<(), CliE
     Ok(())
 }
 
+/// Notes in `DATA_DIR/serving.json` which database this data directory serves now, and the
+/// root key file that belongs to it, for the CLI (see [`crate::serving`]).
+async fn record_serving(store: &SqlStore, settings: &Settings) -> Result<(), CliError> {
+    let rt = |e: twofold_core::store::StoreError| CliError::Runtime(e.to_string());
+    let root = twofold_core::store::Store::read(store).await.map_err(rt)?.installation_root().await.map_err(rt)?;
+    if let (Some(organization_id), true) = (root, settings.data_dir.is_dir()) {
+        let key_file = Serving::key_file_of(&settings.data_dir, &organization_id);
+        Serving { database_url: redact(&settings.database_url), organization_id, key_file }.record(&settings.data_dir);
+    }
+    Ok(())
+}
+
 /// `root-api-key.json`, or a name that does not clobber an older installation's key.
 fn free_key_path(data_dir: &Path, org_id: &str) -> PathBuf {
     let default = data_dir.join("root-api-key.json");
@@ -206,7 +220,7 @@ fn free_key_path(data_dir: &Path, org_id: &str) -> PathBuf {
 }
 
 /// The URL without its password, for logs.
-fn redact(url: &str) -> String {
+pub fn redact(url: &str) -> String {
     match (url.find("://"), url.find('@')) {
         (Some(s), Some(at)) if at > s => match url[s + 3..at].find(':') {
             Some(colon) => format!("{}:***{}", &url[..s + 3 + colon], &url[at..]),

@@ -112,6 +112,89 @@ fn cli_prints_the_enrolment_deadline_on_stderr() {
 
 twofold_testkit::on_every_backend!(api_suite_on_sqlite, api_suite_on_postgres, api_suite);
 
+/// `twofold serve` run as a new user runs it: in `dir`, default data directory, with `args`;
+/// returns the process and its URL.
+fn serve_in(dir: &std::path::Path, args: &[&str]) -> (std::process::Child, String) {
+    use std::io::BufRead;
+    let mut child = Command::new(BIN)
+        .current_dir(dir)
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .args(args)
+        .env_remove("TWOFOLD_CONFIG")
+        .env_remove("TWOFOLD_DATA_DIR")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn twofold serve");
+    let stdout = child.stdout.take().expect("stdout");
+    for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
+        if let Some(url) = line.strip_prefix("twofold listening on ") {
+            return (child, url.to_owned());
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    panic!("twofold serve did not start in {}", dir.display());
+}
+
+/// Runs the CLI in `dir` with no key file named (the new user's way).
+fn cli_in(dir: &std::path::Path, args: &[&str]) -> std::process::Output {
+    Command::new(BIN)
+        .current_dir(dir)
+        .args(args)
+        .env_remove("TWOFOLD_KEY_FILE")
+        .env_remove("TWOFOLD_DATA_DIR")
+        .env_remove("TWOFOLD_DATABASE_URL")
+        .env_remove("TWOFOLD_CONFIG")
+        .output()
+        .expect("run twofold")
+}
+
+/// Issue 23.10: a new user serves SQLite, then switches the same data directory to
+/// PostgreSQL. The server writes the new installation's key beside the old one
+/// (`root-api-key-<org>.json`); the CLI, given no `--key-file`, stamps with the key of the
+/// database the server serves (and says which file it took), and `audit verify` prints the
+/// database it verified and notes that the server serves another.
+#[test]
+fn the_cli_uses_the_key_of_the_database_the_server_serves() {
+    if !twofold_testkit::postgres_available() {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (mut sqlite, url) = serve_in(dir.path(), &[]);
+    let whoami = cli_in(dir.path(), &["request", "get_whoami", "--url", &url]);
+    assert!(whoami.status.success(), "{}", String::from_utf8_lossy(&whoami.stderr));
+    let first: Value = serde_json::from_slice(&whoami.stdout).expect("JSON");
+    let _ = sqlite.kill();
+    let _ = sqlite.wait();
+
+    let pg = twofold_testkit::TestDb::new(Backend::Postgres, dir.path());
+    let (mut postgres, url) = serve_in(dir.path(), &["--database-url", pg.url()]);
+    let second_key = dir.path().join(format!("twofold-data/root-api-key-{}.json", {
+        let status = cli_in(dir.path(), &["request", "get_whoami", "--url", &url]);
+        assert!(status.status.success(), "whoami against PostgreSQL: {}", String::from_utf8_lossy(&status.stderr));
+        let answer: Value = serde_json::from_slice(&status.stdout).expect("JSON");
+        assert_ne!(answer["organizationId"], first["organizationId"], "another installation: {answer}");
+        let stderr = String::from_utf8_lossy(&status.stderr).into_owned();
+        assert!(stderr.contains("root-api-key-") && stderr.contains("postgres://"), "says which key: {stderr}");
+        answer["organizationId"].as_str().expect("org").to_owned()
+    }));
+    assert!(second_key.exists(), "the second installation's key sits beside the first");
+    let _ = postgres.kill();
+    let _ = postgres.wait();
+
+    // `audit verify` with no --database-url checks the SQLite file, and says so.
+    let verify = cli_in(dir.path(), &["audit", "verify"]);
+    let (out, err) = (String::from_utf8_lossy(&verify.stdout), String::from_utf8_lossy(&verify.stderr));
+    assert!(verify.status.success(), "{out}{err}");
+    assert!(out.starts_with("database: sqlite://twofold-data/twofold.db\n"), "{out}");
+    assert!(err.contains("last served postgres://") && err.contains("--database-url"), "{err}");
+    let verify = cli_in(dir.path(), &["audit", "verify", "--database-url", pg.url()]);
+    let out = String::from_utf8_lossy(&verify.stdout);
+    assert!(verify.status.success() && out.starts_with(&format!("database: {}\n", pg.url())), "{out}");
+    assert!(!String::from_utf8_lossy(&verify.stderr).contains("last served"), "the server's own database");
+}
+
 fn list_ids(v: &Value, key: &str) -> Vec<String> {
     v[key].as_array().expect("array").iter().map(|a| a["id"].as_str().expect("id").to_owned()).collect()
 }

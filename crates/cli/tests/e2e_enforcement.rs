@@ -260,7 +260,7 @@ fn grace_clock(backend: Backend) {
         root.submit(
             "set_mfa_enforcement",
             json!({
-        "scope": "MFA_ENFORCEMENT_SCOPE_GLOBAL", "value": "MFA_ENFORCEMENT_REQUIRED" }),
+        "scope": "MFA_ENFORCEMENT_SCOPE_GLOBAL", "value": "MFA_ENFORCEMENT_REQUIRED", "gracePeriodDays": 0 }),
         ),
         "setMfaEnforcementResult",
     );
@@ -465,3 +465,68 @@ fn a_verified_email_counts_as_enrolled_only_when_the_rule_accepts_email_codes() 
     completed(root.submit("set_mfa_enforcement", rule(false)), "setMfaEnforcementResult");
     assert_eq!(dana.query("list_users", json!({})).expect("sent").status, 403, "off again: blocked again");
 }
+
+/// "Newly required users get a 72-hour grace period before enforcement becomes blocking":
+/// a rule set to a required value without `gracePeriodDays` gives 3 days (an optional one 0),
+/// and under `required for admins` a user who becomes an administrator later — tagged with
+/// an admin tag, given one with a new tag, or added to the root quorum — gets a full grace
+/// from that moment, while a change that keeps them an administrator restarts nothing.
+fn users_who_fall_under_the_rule_later_get_their_own_grace(backend: Backend) {
+    let server = TestServer::start_with_test_clock(BIN, backend, &[]);
+    let t0 = real_now_ms() / 1000 * 1000;
+    server.freeze_clock(t0);
+    let root = server.root_client();
+    let acme = tenant(&server, &root, "acme");
+    enroll_totp(&acme.root, &acme.root_user_id, t0);
+    let target = json!({ "scope": "MFA_ENFORCEMENT_SCOPE_ORGANIZATION", "targetOrganizationId": acme.id });
+    let set = |value: &str| {
+        let mut p = target.clone();
+        p["value"] = json!(value);
+        completed(root.submit("set_mfa_enforcement", p), "setMfaEnforcementResult")["mfaEnforcement"].clone()
+    };
+    assert_eq!(set("MFA_ENFORCEMENT_OPTIONAL")["gracePeriodDays"], 0, "optional: no grace to give");
+    assert_eq!(set("MFA_ENFORCEMENT_REQUIRED_FOR_ADMINS")["gracePeriodDays"], 3, "72 hours by default");
+    let admin_tag = tag(&acme, "Admin");
+    let viewer = tag(&acme, "viewer");
+    let (carol_id, carol) = member(&server, &acme, "carol", &[]);
+    let (dave_id, dave) = member(&server, &acme, "dave", &[]);
+    let (erin_id, erin) = member(&server, &acme, "erin", &[]);
+    passes(&carol.query("list_users", json!({})).expect("sent"), "carol is no administrator yet");
+
+    // Ten days on, carol is tagged Admin: three days from now, not from the rule or her creation.
+    let t1 = t0 + 10 * DAY;
+    server.freeze_clock(t1);
+    let tags = |ids: &[&str]| json!({ "userId": carol_id, "userTagIds": ids });
+    completed(acme.root.submit("update_user", tags(&[&admin_tag])), "updateUserResult");
+    passes_with_header(&carol.query("list_users", json!({})).expect("sent"), t1 + 3 * DAY, "carol's own grace");
+    server.freeze_clock(t1 + 3 * DAY);
+    blocked(&carol.query("list_users", json!({})).expect("sent"), t1 + 3 * DAY, "carol's grace is over");
+    // Another tag while she stays an administrator restarts nothing.
+    completed(acme.root.submit("update_user", tags(&[&admin_tag, &viewer])), "updateUserResult");
+    blocked(&carol.query("list_users", json!({})).expect("sent"), t1 + 3 * DAY, "still an administrator");
+
+    // Dave joins the root quorum, erin gets a new tag named Owner.
+    let t2 = t0 + 20 * DAY;
+    server.freeze_clock(t2);
+    let quorum = json!({ "threshold": 1, "userIds": [acme.root_user_id, dave_id] });
+    completed(acme.root.submit("update_root_quorum", quorum), "updateRootQuorumResult");
+    let owner = json!({ "userTagName": "Owner", "userIds": [erin_id] });
+    completed(acme.root.submit("create_user_tag", owner), "createUserTagResult");
+    for (who, client) in [("dave", &dave), ("erin", &erin)] {
+        passes_with_header(&client.query("list_users", json!({})).expect("sent"), t2 + 3 * DAY, who);
+    }
+
+    // Under `required` everyone has been under the rule since it changed: the clock is the rule's.
+    let t3 = t2 + DAY;
+    server.freeze_clock(t3);
+    let mut everyone = target.clone();
+    everyone["value"] = json!("MFA_ENFORCEMENT_REQUIRED");
+    completed(root.submit("set_mfa_enforcement", everyone), "setMfaEnforcementResult");
+    passes_with_header(&carol.query("list_users", json!({})).expect("sent"), t3 + 3 * DAY, "carol under required");
+}
+
+on_every_backend!(
+    users_who_fall_under_the_rule_later_get_their_own_grace_sqlite,
+    users_who_fall_under_the_rule_later_get_their_own_grace_postgres,
+    users_who_fall_under_the_rule_later_get_their_own_grace
+);

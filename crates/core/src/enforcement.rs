@@ -15,6 +15,9 @@ use crate::model::{Factor, FactorKind, User};
 
 /// Longest grace period, days.
 pub const MAX_GRACE_DAYS: i64 = 365;
+/// Grace days of a rule set to a required value without `gracePeriodDays`: 72 hours,
+/// as "newly required users get a 72-hour grace period before enforcement becomes blocking".
+pub const DEFAULT_GRACE_DAYS: i64 = 3;
 
 /// One day in milliseconds.
 pub const DAY_MS: i64 = 24 * 60 * 60 * 1000;
@@ -107,10 +110,19 @@ impl EnforcementRule {
             && self.accept_email_sms_otp == other.accept_email_sms_otp
     }
 
-    /// The moment `user` must have enrolled by: the later of this rule's last change
-    /// and the user's creation, plus the grace period.
+    /// The moment `user` must have enrolled by: the latest of this rule's last change, the
+    /// user's creation and (under `required for admins`) when the user last became an
+    /// administrator, plus the grace period. A user who falls under the rule later gets a
+    /// full grace of their own.
     pub fn deadline(&self, user: &User) -> i64 {
-        self.updated_at.max(user.created_at).saturating_add(self.grace_period_days.saturating_mul(DAY_MS))
+        let fell_under = match self.value {
+            EnforcementValue::RequiredForAdmins => user.admin_since.unwrap_or(0),
+            _ => 0,
+        };
+        self.updated_at
+            .max(user.created_at)
+            .max(fell_under)
+            .saturating_add(self.grace_period_days.saturating_mul(DAY_MS))
     }
 
     /// The effective rule of an organization: its override if it has one, else the global rule.
@@ -232,7 +244,7 @@ pub struct SetMfaEnforcement {
     pub target_organization_id: Option<String>,
     /// What the rule asks.
     pub value: EnforcementValue,
-    /// Grace period, whole days 0..=365 (default 0: immediately).
+    /// Grace period, whole days 0..=365 (default 3 days, 72 hours, for a required value; 0 otherwise).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub grace_period_days: Option<i64>,
     /// Count an email address or phone number on record as enrolled (default false).
@@ -241,6 +253,17 @@ pub struct SetMfaEnforcement {
     /// Save even if the rule would block the caller at once (as the IP lists ask).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub confirm_lockout: Option<bool>,
+}
+
+impl SetMfaEnforcement {
+    /// The grace period the change sets: as given, else [`DEFAULT_GRACE_DAYS`] for a value
+    /// that requires enrolment and 0 for one that does not.
+    pub fn grace_days(&self) -> i64 {
+        self.grace_period_days.unwrap_or(match self.value {
+            EnforcementValue::Required | EnforcementValue::RequiredForAdmins => DEFAULT_GRACE_DAYS,
+            EnforcementValue::Off | EnforcementValue::Optional => 0,
+        })
+    }
 }
 
 /// twofold's `ACTIVITY_TYPE_RESET_MFA_ENFORCEMENT`: delete an organization's override.
@@ -269,7 +292,7 @@ impl Change {
     pub fn validate(&self) -> Result<()> {
         let (scope, target) = match self {
             Change::Set(p) => {
-                let days = p.grace_period_days.unwrap_or(0);
+                let days = p.grace_days();
                 if !(0..=MAX_GRACE_DAYS).contains(&days) {
                     return Err(Error::invalid(format!(
                         "parameters.gracePeriodDays: must be a whole number of days from 0 to {MAX_GRACE_DAYS}, \
@@ -301,7 +324,7 @@ impl Change {
                 "scope": p.scope,
                 "target_organization_id": p.target_organization_id,
                 "value": p.value,
-                "grace_period_days": p.grace_period_days.unwrap_or(0),
+                "grace_period_days": p.grace_days(),
                 "accept_email_sms_otp": p.accept_email_sms_otp.unwrap_or(false),
             }),
             Change::Reset(p) => {
@@ -365,6 +388,7 @@ mod tests {
             phone_verified_at: None,
             email_vouched_by: None,
             phone_vouched_by: None,
+            admin_since: None,
         }
     }
 
@@ -438,6 +462,33 @@ mod tests {
         assert!(!done.whoami_view(i64::MAX).overdue);
         assert!(!s.whoami_view(s.deadline - 1).overdue);
         assert!(s.whoami_view(s.deadline).overdue, "judged by the server's clock");
+    }
+
+    #[test]
+    fn becoming_an_administrator_restarts_the_clock_only_under_required_for_admins() {
+        let promoted = User { admin_since: Some(20_000), ..user(500, None) };
+        let admins = rule(EnforcementValue::RequiredForAdmins, 3, 1_000);
+        assert_eq!(admins.deadline(&promoted), 20_000 + 3 * DAY_MS, "fell under the rule at 20 000");
+        let everyone = rule(EnforcementValue::Required, 3, 1_000);
+        assert_eq!(everyone.deadline(&promoted), 1_000 + 3 * DAY_MS, "under `required` since the rule change");
+        let later_rule = rule(EnforcementValue::RequiredForAdmins, 3, 30_000);
+        assert_eq!(later_rule.deadline(&promoted), 30_000 + 3 * DAY_MS, "the latest of the three");
+    }
+
+    #[test]
+    fn an_omitted_grace_is_72_hours_for_required_values_only() {
+        let set = |value| SetMfaEnforcement {
+            scope: Scope::Organization,
+            target_organization_id: None,
+            value,
+            grace_period_days: None,
+            accept_email_sms_otp: None,
+            confirm_lockout: None,
+        };
+        assert_eq!(set(EnforcementValue::Required).grace_days(), 3);
+        assert_eq!(set(EnforcementValue::RequiredForAdmins).grace_days(), 3);
+        assert_eq!(set(EnforcementValue::Optional).grace_days(), 0);
+        assert_eq!(SetMfaEnforcement { grace_period_days: Some(0), ..set(EnforcementValue::Required) }.grace_days(), 0);
     }
 
     #[test]

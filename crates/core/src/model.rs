@@ -51,6 +51,9 @@ pub struct User {
     pub email_vouched_by: Option<String>,
     /// As `email_vouched_by`, for the phone number.
     pub phone_vouched_by: Option<String>,
+    /// When the user last became an administrator (an admin tag or the root quorum) after
+    /// its creation, ms since epoch: the grace clock of `required for admins` starts there too.
+    pub admin_since: Option<i64>,
 }
 
 impl User {

@@ -41,6 +41,7 @@ pub(crate) fn user(r: &AnyRow) -> R<User> {
         phone_verified_at: r.try_get("phone_verified_at")?,
         email_vouched_by: r.try_get("email_vouched_by")?,
         phone_vouched_by: r.try_get("phone_vouched_by")?,
+        admin_since: r.try_get("admin_since")?,
     })
 }
 

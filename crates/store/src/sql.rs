@@ -25,6 +25,14 @@ use crate::{OpenError, rows};
 static MIGRATIONS_SQLITE: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/sqlite");
 static MIGRATIONS_POSTGRES: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/postgres");
 
+/// The columns of `users`, in the order `insert_user` binds them; `rows::user` decodes them by name.
+macro_rules! user_columns {
+    () => {
+        "id, organization_id, name, email, phone, created_at, updated_at, email_verified_at, \
+         phone_verified_at, email_vouched_by, phone_vouched_by, admin_since"
+    };
+}
+
 /// Creates `dir` (and parents) readable by the owner only, as data directories should be.
 pub fn private_dir(dir: &Path) -> std::io::Result<()> {
     let mut builder = std::fs::DirBuilder::new();
@@ -390,11 +398,11 @@ impl StoreTx for SqlTx {
     }
 
     async fn insert_user(&mut self, u: &User) -> StoreResult<()> {
-        let q = sqlx::query(
-            "INSERT INTO users (id, organization_id, name, email, phone, created_at, updated_at, \
-             email_verified_at, phone_verified_at, email_vouched_by, phone_vouched_by) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-        )
+        let q = sqlx::query(concat!(
+            "INSERT INTO users (",
+            user_columns!(),
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
+        ))
         .bind(u.id.clone())
         .bind(u.organization_id.clone())
         .bind(u.name.clone())
@@ -405,7 +413,8 @@ impl StoreTx for SqlTx {
         .bind(u.email_verified_at)
         .bind(u.phone_verified_at)
         .bind(u.email_vouched_by.clone())
-        .bind(u.phone_vouched_by.clone());
+        .bind(u.phone_vouched_by.clone())
+        .bind(u.admin_since);
         self.affected(q).await.map(drop)
     }
 
@@ -413,7 +422,7 @@ impl StoreTx for SqlTx {
         self.bump_admission_epoch().await?;
         let q = sqlx::query(
             "UPDATE users SET name = $1, email = $2, phone = $3, updated_at = $4, email_verified_at = $7, \
-             phone_verified_at = $8, email_vouched_by = $9, phone_vouched_by = $10 \
+             phone_verified_at = $8, email_vouched_by = $9, phone_vouched_by = $10, admin_since = $11 \
              WHERE id = $5 AND organization_id = $6",
         )
         .bind(u.name.clone())
@@ -425,7 +434,8 @@ impl StoreTx for SqlTx {
         .bind(u.email_verified_at)
         .bind(u.phone_verified_at)
         .bind(u.email_vouched_by.clone())
-        .bind(u.phone_vouched_by.clone());
+        .bind(u.phone_vouched_by.clone())
+        .bind(u.admin_since);
         self.affected(q).await.map(drop)
     }
 
@@ -449,22 +459,18 @@ impl StoreTx for SqlTx {
     }
 
     async fn get_user(&mut self, org_id: &str, user_id: &str) -> StoreResult<Option<User>> {
-        let q = sqlx::query(
-            "SELECT id, organization_id, name, email, phone, created_at, updated_at, email_verified_at, \
-             phone_verified_at, email_vouched_by, phone_vouched_by FROM users \
-             WHERE id = $1 AND organization_id = $2",
-        )
-        .bind(user_id.to_owned())
-        .bind(org_id.to_owned());
+        let q = sqlx::query(concat!("SELECT ", user_columns!(), " FROM users WHERE id = $1 AND organization_id = $2"))
+            .bind(user_id.to_owned())
+            .bind(org_id.to_owned());
         self.one(q, rows::user).await
     }
 
     async fn list_users(&mut self, org_id: &str) -> StoreResult<Vec<User>> {
-        let q = sqlx::query(
-            "SELECT id, organization_id, name, email, phone, created_at, updated_at, email_verified_at, \
-             phone_verified_at, email_vouched_by, phone_vouched_by FROM users \
-             WHERE organization_id = $1 ORDER BY created_at, id",
-        )
+        let q = sqlx::query(concat!(
+            "SELECT ",
+            user_columns!(),
+            " FROM users WHERE organization_id = $1 ORDER BY created_at, id"
+        ))
         .bind(org_id.to_owned());
         self.all(q, rows::user).await
     }
@@ -1740,12 +1746,12 @@ impl StoreTx for SqlTx {
         };
         // Own users first: they win over a sub-organization's.
         let sql = format!(
-            "SELECT id, organization_id, name, email, phone, created_at, updated_at, email_verified_at, \
-             phone_verified_at, email_vouched_by, phone_vouched_by FROM users WHERE {matches} AND \
+            "SELECT {} FROM users WHERE {matches} AND \
              ((organization_id = $1 AND ({verified} IS NOT NULL OR {vouched} = $1 OR {vouched} = $3)) \
              OR (organization_id IN (SELECT id FROM organizations WHERE parent_id = $1) \
              AND ({verified} IS NOT NULL OR {vouched} = $1))) \
-             ORDER BY CASE WHEN organization_id = $1 THEN 0 ELSE 1 END, created_at, id LIMIT 2"
+             ORDER BY CASE WHEN organization_id = $1 THEN 0 ELSE 1 END, created_at, id LIMIT 2",
+            user_columns!()
         );
         let q = sqlx::query(AssertSqlSafe(sql))
             .bind(org_id.to_owned())

@@ -35,6 +35,7 @@ fn user(id: &str, org: &str) -> User {
         phone_verified_at: None,
         email_vouched_by: None,
         phone_vouched_by: None,
+        admin_since: None,
     }
 }
 

@@ -3,6 +3,8 @@
 //! next request on every node); the gate that refuses what the rule forbids; rule
 //! changes; and the two queries.
 
+use std::collections::BTreeSet;
+
 use serde_json::{Value, json};
 
 use super::factors::ExecContext;
@@ -171,7 +173,7 @@ impl Engine {
     /// caller has no factor), unless it says `confirmLockout: true`.
     pub(super) async fn guard_enforcement_lockout(&self, caller: &Caller, change: &Change) -> Result<()> {
         let Change::Set(p) = change else { return Ok(()) };
-        if p.confirm_lockout == Some(true) || p.grace_period_days.unwrap_or(0) > 0 {
+        if p.confirm_lockout == Some(true) || p.grace_days() > 0 {
             return Ok(());
         }
         let org_id = caller.organization.id.as_str();
@@ -277,6 +279,54 @@ impl Request<'_> {
     }
 }
 
+/// Whether `intent` can make a user an administrator: a tag given to users, a user's tags
+/// replaced, the root quorum changed. (A new user's clock starts at its creation anyway.)
+pub(super) fn may_promote(intent: &Intent) -> bool {
+    match intent {
+        Intent::UpdateUser(p) => p.user_tag_ids.is_some(),
+        Intent::CreateUserTag(p) => !p.user_ids.is_empty(),
+        Intent::UpdateRootQuorum(_) => true,
+        _ => false,
+    }
+}
+
+/// An organization's administrators: its root-quorum members and the users holding a tag
+/// named in `admin_tags`.
+pub(super) async fn administrators(
+    tx: &mut dyn StoreTx,
+    org_id: &str,
+    admin_tags: &[String],
+) -> Result<BTreeSet<String>> {
+    let mut admins: BTreeSet<String> = tx.root_quorum_members(org_id).await?.into_iter().collect();
+    let tags = tx.list_user_tags(org_id).await?;
+    let admin_tag_ids: BTreeSet<&str> = tags
+        .iter()
+        .filter(|t| enforcement::is_admin(false, &[t.name.as_str()], admin_tags))
+        .map(|t| t.id.as_str())
+        .collect();
+    if !admin_tag_ids.is_empty() {
+        let memberships = tx.user_tag_memberships(org_id).await?;
+        admins.extend(memberships.into_iter().filter(|(_, tag)| admin_tag_ids.contains(tag.as_str())).map(|(u, _)| u));
+    }
+    Ok(admins)
+}
+
+/// Marks who became an administrator since `before` (the set [`administrators`] gave before
+/// the activity ran): their `required for admins` grace clock starts now.
+pub(super) async fn note_promotions(
+    tx: &mut dyn StoreTx,
+    ctx: &ExecContext<'_>,
+    before: &BTreeSet<String>,
+) -> Result<()> {
+    for user_id in administrators(tx, ctx.org_id, ctx.admin_tags).await?.difference(before) {
+        if let Some(mut user) = tx.get_user(ctx.org_id, user_id).await? {
+            user.admin_since = Some(ctx.now);
+            tx.update_user(&user).await?;
+        }
+    }
+    Ok(())
+}
+
 /// Applies a rule change inside the activity's transaction, with its audit events.
 pub(super) async fn execute(tx: &mut dyn StoreTx, ctx: &ExecContext<'_>, change: &Change) -> Result<Value> {
     let (scope, target) = match change {
@@ -290,7 +340,7 @@ pub(super) async fn execute(tx: &mut dyn StoreTx, ctx: &ExecContext<'_>, change:
             let rule = EnforcementRule {
                 organization_id: target.clone(),
                 value: p.value,
-                grace_period_days: p.grace_period_days.unwrap_or(0),
+                grace_period_days: p.grace_days(),
                 accept_email_sms_otp: p.accept_email_sms_otp.unwrap_or(false),
                 updated_at: ctx.now,
                 updated_by: Some(ctx.initiator_user_id.to_owned()),

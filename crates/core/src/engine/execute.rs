@@ -20,6 +20,18 @@ use crate::validate::{check_api_key, check_email, check_name, check_phone, optio
 pub(super) async fn execute(tx: &mut dyn StoreTx, ctx: &ExecContext<'_>, intent: &Intent) -> Result<Executed> {
     let intent = super::redact::opened(ctx, intent)?;
     let intent = intent.as_ref();
+    if !super::enforcement::may_promote(intent) {
+        return dispatch(tx, ctx, intent).await;
+    }
+    // Who is an administrator before and after: a newly made one starts its own grace clock.
+    let before = super::enforcement::administrators(tx, ctx.org_id, ctx.admin_tags).await?;
+    let done = dispatch(tx, ctx, intent).await?;
+    super::enforcement::note_promotions(tx, ctx, &before).await?;
+    Ok(done)
+}
+
+/// Hands `intent` to the module that executes it.
+async fn dispatch(tx: &mut dyn StoreTx, ctx: &ExecContext<'_>, intent: &Intent) -> Result<Executed> {
     if let Some(done) = super::factors::execute(tx, ctx, intent).await {
         return done;
     }
@@ -278,6 +290,7 @@ pub(super) fn new_user(
         name: check_name("userName", name)?,
         email_vouched_by: email.as_ref().map(|_| set_by.to_owned()),
         phone_vouched_by: phone.as_ref().map(|_| set_by.to_owned()),
+        admin_since: None,
         email,
         phone,
         created_at: now,

@@ -100,6 +100,8 @@ pub(super) struct ExecContext<'a> {
     pub signer: Option<&'a SessionSigner>,
     /// The activity's fingerprint: finds work done for it before it was recorded (OTP flows).
     pub fingerprint: &'a str,
+    /// Tag names that make their users administrators (`--mfa-admin-tags`).
+    pub admin_tags: &'a [String],
 }
 
 fn sealed_seed_context(factor_id: &str) -> String {

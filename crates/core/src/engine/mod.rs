@@ -267,6 +267,7 @@ impl Engine {
             phone_verified_at: None,
             email_vouched_by: None,
             phone_vouched_by: None,
+            admin_since: None,
         })
         .await?;
         tx.insert_api_key(&ApiKey {
@@ -496,6 +497,7 @@ impl Engine {
             limits: &self.config.policy_limits,
             costly: &self.costly,
             explain: false,
+            admin_tags: &self.config.mfa_admin_tags,
         }
     }
 

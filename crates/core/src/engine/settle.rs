@@ -164,6 +164,8 @@ pub(super) struct Settler<'a> {
     pub costly: &'a CostlyOrgs,
     /// Whether judgements report the sub-expression that decided each policy (the dry run).
     pub explain: bool,
+    /// Tag names that make their users administrators (`--mfa-admin-tags`).
+    pub admin_tags: &'a [String],
 }
 
 /// What the votes so far come to, before anything is written.
@@ -321,6 +323,7 @@ impl Settler<'_> {
                     factors: self.factors,
                     signer: self.signer,
                     fingerprint: &activity.fingerprint,
+                    admin_tags: self.admin_tags,
                 };
                 match execute::execute(tx, &ctx, &intent).await {
                     Ok(done) => {

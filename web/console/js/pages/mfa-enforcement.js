@@ -24,7 +24,10 @@ function ruleEditor(api, rule, idPrefix, { save, reset, onDone }) {
   const radios = VALUES.map(([value, text, hint]) => h("label", { class: "choice" },
     h("input", { type: "radio", name: `${idPrefix}-value`, value, checked: rule.value === value, id: `${idPrefix}-${value}` }),
     h("span", {}, h("strong", {}, text), h("br"), h("span", { class: "muted" }, hint))));
-  const grace = h("input", { type: "number", min: "0", max: "365", step: "1", name: "gracePeriodDays", value: String(rule.gracePeriodDays ?? 0), class: "short" });
+  // A rule that does not require enrolment yet starts the editor at the 72-hour default a
+  // newly required user gets; a required rule shows its own grace.
+  const requires = rule.value === "MFA_ENFORCEMENT_REQUIRED" || rule.value === "MFA_ENFORCEMENT_REQUIRED_FOR_ADMINS";
+  const grace = h("input", { type: "number", min: "0", max: "365", step: "1", name: "gracePeriodDays", value: String(requires ? rule.gracePeriodDays ?? 3 : 3), class: "short" });
   const preset = h("button", { type: "button", class: "link", onclick: () => { grace.value = "3"; } }, "72 hours");
   // NIST SP 800-63B-4 does not count email as an authenticator and restricts SMS: off by default.
   const otp = h("input", { type: "checkbox", name: "acceptEmailSmsOtp", id: `${idPrefix}-accept-otp`, checked: Boolean(rule.acceptEmailSmsOtp) });
@@ -53,7 +56,7 @@ function ruleEditor(api, rule, idPrefix, { save, reset, onDone }) {
     busy(button, out, async () => showOutcome(api, await save(change), out, { doneText: "Saved. It applies from the next request.", onDone }));
   } },
   h("fieldset", {}, h("legend", {}, "Requirement"), radios),
-  graceField(field("Grace period (days)", grace, "Members have this long to enroll; 0 = at once."), grace, preset),
+  graceField(field("Grace period (days)", grace, "Members have this long to enroll from when the rule starts to apply to them (72 hours by default); 0 = at once."), grace, preset),
   otpField,
   h("p", { class: "actions" }, button, resetButton), out);
 }
