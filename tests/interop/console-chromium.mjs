@@ -152,4 +152,29 @@ await run(async () => {
   await alice.setViewportSize({ width: 390, height: 844 });
   await go(alice, "/admin/security");
   await shot(alice, "security-phone");
+
+  // "If passkey enrollment is not available in the current browser, the same flow also
+  // supports an authenticator app": bob, in a browser without WebAuthn, is offered the app at
+  // once (open, first, no error), enrols it, and gets his first recovery codes.
+  const plain = await user("bob-without-webauthn", { webauthn: false });
+  await signInWithKey(plain, bobKey);
+  await go(plain, "/mfa/setup");
+  seen.noWebauthn = {
+    hasApi: await plain.evaluate(() => "PublicKeyCredential" in window),
+    lead: await plain.textContent("#setup-lead"),
+    appOpen: await plain.$eval("#totp-card", (d) => d.open),
+    appFirst: await plain.$eval("main", (m) => m.querySelector("#totp-card, #add-passkey, #passkey-unavailable").id),
+    passkeyButton: await plain.$$eval("#add-passkey", (b) => b.length),
+    unavailable: await plain.textContent("#passkey-unavailable"),
+    errors: await plain.$$eval(".notice.error", (n) => n.map((e) => e.textContent)),
+  };
+  await shot(plain, "mfa-setup-no-passkeys");
+  await plain.click("#start-totp");
+  await plain.waitForSelector("#totp-secret");
+  const bobUri = await plain.getAttribute("#totp-secret", "data-uri");
+  await plain.fill("input[name=totpCode]", totp(bobUri, 0));
+  await plain.click("#confirm-totp");
+  await plain.waitForSelector("text=Authenticator app confirmed");
+  await plain.waitForSelector("#recovery-codes li");
+  seen.noWebauthn.codes = await plain.$$eval("#recovery-codes li", (lis) => lis.length);
 });

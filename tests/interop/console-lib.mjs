@@ -30,9 +30,16 @@ export async function openConsole(baseUrl, shotDir, seen) {
            "--disable-component-update", "--disable-sync"],
   });
 
-  /** A fresh browser profile with a virtual passkey authenticator; `page.dismissDialogs` cancels confirm(). */
-  async function user(name) {
+  /** A fresh browser profile with a virtual passkey authenticator (or, with `webauthn: false`, a
+   * browser with no WebAuthn at all); `page.dismissDialogs` cancels confirm(). */
+  async function user(name, { webauthn = true } = {}) {
     const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    if (!webauthn) {
+      await context.addInitScript(() => {
+        delete window.PublicKeyCredential;
+        Object.defineProperty(navigator, "credentials", { value: undefined });
+      });
+    }
     const page = await context.newPage();
     page.on("dialog", (d) => {
       (seen.dialogs ||= []).push(d.message());
@@ -40,6 +47,7 @@ export async function openConsole(baseUrl, shotDir, seen) {
     });
     page.on("pageerror", (e) => { (seen.pageErrors ||= []).push(`${name}: ${e.message}`); });
     page.on("console", (m) => { if (m.type() === "error") (seen.consoleErrors ||= []).push(`${name}: ${m.text()}`); });
+    if (!webauthn) return page;
     const cdp = await context.newCDPSession(page);
     await cdp.send("WebAuthn.enable");
     await cdp.send("WebAuthn.addVirtualAuthenticator", {

@@ -22,6 +22,7 @@ use twofold_enclave::{
 };
 
 use crate::CliError;
+use crate::enclave_child::{EnclaveChild, Parent};
 
 /// SMTP transport security.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -95,9 +96,14 @@ pub struct DeliveryArgs {
 /// How `twofold serve` reaches the enclave, and the OTP abuse limits.
 #[derive(Debug, Args, Default)]
 pub struct OtpArgs {
-    /// Unix socket of a separate `twofold enclave` process [default: the enclave runs in-process].
-    #[arg(long, env = "TWOFOLD_ENCLAVE", value_name = "PATH")]
+    /// Unix socket of a separate `twofold enclave` process [default: `serve` starts the enclave as
+    /// its own child process].
+    #[arg(long, env = "TWOFOLD_ENCLAVE", value_name = "PATH", conflicts_with = "enclave_in_process")]
     pub enclave: Option<PathBuf>,
+    /// Run the enclave inside the server's own process (tests and development only: the server's
+    /// memory then holds every code and the enclave's keys).
+    #[arg(long, env = "TWOFOLD_ENCLAVE_IN_PROCESS")]
+    pub enclave_in_process: bool,
     /// Codes sent to one email address or phone number per rolling hour, counted separately for
     /// anonymous (auth proxy) and authenticated callers [default: 10].
     #[arg(long, env = "TWOFOLD_OTP_SENDS_PER_CONTACT_PER_HOUR", value_name = "N")]
@@ -126,6 +132,34 @@ fn read_secret(path: &Path, what: &str) -> Result<String, CliError> {
 }
 
 impl DeliveryArgs {
+    /// The transport and attempt flags as `twofold enclave` takes them (all but the key file
+    /// and outbox), for the child process `serve` starts.
+    pub fn transport_args(&self) -> Vec<std::ffi::OsString> {
+        fn name(value: &impl ValueEnum) -> String {
+            value.to_possible_value().map(|v| v.get_name().to_owned()).unwrap_or_default()
+        }
+        let text = |flag: &str, value: Option<String>| value.map(|v| [flag.into(), v.into()]);
+        let path = |flag: &str, value: &Option<PathBuf>| value.as_ref().map(|v| [flag.into(), v.into()]);
+        [
+            text("--smtp-host", self.smtp_host.clone()),
+            text("--smtp-port", self.smtp_port.map(|p| p.to_string())),
+            text("--smtp-tls", self.smtp_tls.as_ref().map(name)),
+            text("--smtp-username", self.smtp_username.clone()),
+            path("--smtp-password-file", &self.smtp_password_file),
+            text("--smtp-from", self.smtp_from.clone()),
+            text("--delivery-timeout-ms", self.delivery_timeout_ms.map(|t| t.to_string())),
+            text("--sms-webhook-url", self.sms_webhook_url.clone()),
+            text("--sms-webhook-format", self.sms_webhook_format.as_ref().map(name)),
+            text("--sms-webhook-from", self.sms_webhook_from.clone()),
+            path("--sms-webhook-header-file", &self.sms_webhook_header_file),
+            text("--otp-max-attempts", self.otp_max_attempts.map(|n| n.to_string())),
+        ]
+        .into_iter()
+        .flatten()
+        .flatten()
+        .collect()
+    }
+
     /// Builds the in-process enclave (call inside the Tokio runtime): keys from the key file
     /// (created 0600), SMTP / webhook or the outbox under `data_dir`.
     pub fn build(&self, data_dir: &Path) -> Result<Enclave, CliError> {
@@ -183,16 +217,23 @@ impl DeliveryArgs {
 }
 
 impl OtpArgs {
-    /// The domain's OTP settings: the enclave (remote if `--enclave`, else in-process) and the limits.
-    pub async fn config(&self, data_dir: &Path) -> Result<OtpConfig, CliError> {
-        let api: Arc<dyn EnclaveApi> = match &self.enclave {
-            Some(path) => Arc::new(
-                RemoteEnclave::connect(path)
-                    .await
-                    .map_err(|e| CliError::Runtime(format!("enclave at {}: {e}", path.display())))?
-                    .with_timeout(Duration::from_secs(30)),
-            ),
-            None => Arc::new(self.delivery.build(data_dir)?),
+    /// The domain's OTP settings and the limits, with the enclave: at `--enclave`'s socket, in
+    /// this process with `--enclave-in-process`, else a child process started here (returned:
+    /// it lives as long as the server) with the settings it takes from `parent`.
+    pub async fn config(
+        &self,
+        data_dir: &Path,
+        parent: &Parent,
+    ) -> Result<(OtpConfig, Option<EnclaveChild>), CliError> {
+        let (api, child): (Arc<dyn EnclaveApi>, _) = match &self.enclave {
+            Some(path) => (connect(path).await?, None),
+            None if self.enclave_in_process => (Arc::new(self.delivery.build(data_dir)?), None),
+            None => {
+                twofold_store::private_dir(data_dir)
+                    .map_err(|e| CliError::Runtime(format!("cannot create {}: {e}", data_dir.display())))?;
+                let child = EnclaveChild::start(data_dir, &self.delivery, parent).await?;
+                (connect(child.socket()).await?, Some(child))
+            }
         };
         let defaults = OtpConfig::default();
         let config = OtpConfig {
@@ -208,8 +249,16 @@ impl OtpArgs {
         if !(1..=100).contains(&config.max_failures) {
             return Err(CliError::Usage("otp_failure_limit must be between 1 and 100 (NIST 800-63B §3.2.2)".into()));
         }
-        Ok(config)
+        Ok((config, child))
     }
+}
+
+/// The enclave behind the Unix socket at `path`.
+async fn connect(path: &Path) -> Result<Arc<dyn EnclaveApi>, CliError> {
+    let remote = RemoteEnclave::connect(path)
+        .await
+        .map_err(|e| CliError::Runtime(format!("enclave at {}: {e}", path.display())))?;
+    Ok(Arc::new(remote.with_timeout(Duration::from_secs(30))))
 }
 
 /// The domain's port over any `twofold-enclave` implementation.
@@ -344,6 +393,16 @@ pub struct EnclaveArgs {
     /// Log filter [default: info].
     #[arg(long, env = "TWOFOLD_LOG", value_name = "FILTER")]
     pub log: Option<String>,
+    /// Log line format [default: text].
+    #[arg(long, env = "TWOFOLD_LOG_FORMAT", value_enum)]
+    pub log_format: Option<crate::config::LogFormat>,
+    /// Stop when stdin closes (how `serve` ties the child it starts to its own life).
+    #[arg(long, hide = true)]
+    pub exit_with_stdin: bool,
+    /// TEST ONLY: take the caller's `now_ms` for expiry instead of this process's clock (how a
+    /// server on the test clock keeps its child enclave on it). Refused unless TWOFOLD_UNSAFE_TEST_CLOCK=1.
+    #[arg(long, hide = true)]
+    pub unsafe_caller_clock: bool,
     #[command(flatten)]
     pub delivery: DeliveryArgs,
 }
@@ -352,11 +411,31 @@ pub struct EnclaveArgs {
 pub fn run(args: EnclaveArgs) -> Result<(), CliError> {
     let filter = tracing_subscriber::EnvFilter::try_new(args.log.as_deref().unwrap_or("info"))
         .map_err(|e| CliError::Usage(format!("invalid log filter: {e}")))?;
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match args.log_format.unwrap_or(crate::config::LogFormat::Text) {
+        crate::config::LogFormat::Text => builder.init(),
+        crate::config::LogFormat::Json => builder.json().init(),
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .map_err(|e| CliError::Runtime(format!("cannot start the async runtime: {e}")))?;
+    // No core dumps, and no reading of this process's memory by other processes of the same
+    // user (the coordinator included) through /proc/PID/mem or ptrace.
+    if let Err(e) = rustix::process::set_dumpable_behavior(rustix::process::DumpableBehavior::NotDumpable) {
+        tracing::warn!(error = %e, "cannot mark the enclave process non-dumpable");
+    }
+    let clock = if args.unsafe_caller_clock {
+        if std::env::var(crate::test_clock::UNSAFE_TEST_CLOCK_ENV).as_deref() != Ok("1") {
+            return Err(CliError::Usage(format!(
+                "--unsafe-caller-clock is for tests only and needs {}=1 in the environment",
+                crate::test_clock::UNSAFE_TEST_CLOCK_ENV
+            )));
+        }
+        twofold_enclave::ClockSource::Caller
+    } else {
+        twofold_enclave::ClockSource::Enclave
+    };
     runtime.block_on(async {
         let data_dir = args.data_dir.clone().unwrap_or_else(|| PathBuf::from("twofold-enclave"));
         twofold_store::private_dir(&data_dir)
@@ -364,11 +443,33 @@ pub fn run(args: EnclaveArgs) -> Result<(), CliError> {
         let enclave = Arc::new(args.delivery.build(&data_dir)?);
         let listener = twofold_enclave::bind_unix(&args.socket).map_err(|e| CliError::Runtime(e.to_string()))?;
         println!("twofold enclave listening on {}", args.socket.display());
+        let orphaned = async {
+            if args.exit_with_stdin {
+                // A detached thread: a blocked read must not hold up the runtime's shutdown.
+                let (closed, on_close) = tokio::sync::oneshot::channel::<()>();
+                std::thread::spawn(move || {
+                    let _ = std::io::copy(&mut std::io::stdin(), &mut std::io::sink());
+                    let _ = closed.send(());
+                });
+                let _ = on_close.await;
+            } else {
+                std::future::pending::<()>().await;
+            }
+        };
         tokio::select! {
-            served = twofold_enclave::serve_listener(enclave, listener, Default::default()) => {
+            served = twofold_enclave::serve_listener(enclave, listener, twofold_enclave::ServeOptions { clock }) => {
                 served.map_err(|e| CliError::Runtime(e.to_string()))
             }
             () = crate::serve::shutdown_signal() => Ok(()),
+            () = orphaned => {
+                tracing::info!("the server that started this enclave is gone; stopping");
+                // The socket and the private directory `serve` made for it (removed only when empty).
+                let _ = std::fs::remove_file(&args.socket);
+                if let Some(dir) = args.socket.parent() {
+                    let _ = std::fs::remove_dir(dir);
+                }
+                Ok(())
+            }
         }
     })
 }

@@ -6,6 +6,7 @@ mod backup;
 mod bench;
 mod config;
 mod enclave;
+mod enclave_child;
 mod key;
 mod notify;
 mod otp;

@@ -41,8 +41,13 @@ pub fn run(args: ServeArgs) -> Result<(), CliError> {
         .enable_all()
         .build()
         .map_err(|e| CliError::Runtime(format!("cannot start the async runtime: {e}")))?;
+    let parent = crate::enclave_child::Parent {
+        log: settings.log.clone(),
+        json_logs: settings.log_format == LogFormat::Json,
+        test_clock: args.unsafe_test_clock_file.is_some(),
+    };
     let clock = crate::test_clock::from_flag(args.unsafe_test_clock_file)?;
-    runtime.block_on(serve(settings, clock, args.otp))
+    runtime.block_on(serve(settings, clock, args.otp, parent))
 }
 
 fn init_logging(settings: &Settings) -> Result<(), CliError> {
@@ -56,7 +61,12 @@ fn init_logging(settings: &Settings) -> Result<(), CliError> {
     Ok(())
 }
 
-async fn serve(settings: Settings, clock: Arc<dyn Clock>, otp: crate::enclave::OtpArgs) -> Result<(), CliError> {
+async fn serve(
+    settings: Settings,
+    clock: Arc<dyn Clock>,
+    otp: crate::enclave::OtpArgs,
+    parent: crate::enclave_child::Parent,
+) -> Result<(), CliError> {
     let store = SqlStore::open(&settings.database_url, &StoreOptions::default())
         .await
         .map_err(|e| CliError::Runtime(e.to_string()))?;
@@ -71,7 +81,9 @@ async fn serve(settings: Settings, clock: Arc<dyn Clock>, otp: crate::enclave::O
     factors.failure_window_ms = i64::try_from(settings.auth_failure_window_secs).unwrap_or(900) * 1000;
     factors.session_max_secs = settings.session_max_secs;
     factors.session_idle_ms = i64::try_from(settings.session_idle_secs).unwrap_or(3600) * 1000;
-    factors.otp = otp.config(&settings.data_dir).await?;
+    // The enclave child (the default) lives until `serve` returns.
+    let (otp_config, _enclave_child) = otp.config(&settings.data_dir, &parent).await?;
+    factors.otp = otp_config;
     let mut config = EngineConfig::new(factors);
     config.timestamp_window_ms = i64::try_from(settings.timestamp_window_secs).unwrap_or(300) * 1000;
     config.webhooks.retry_base_ms = i64::try_from(settings.webhook_retry_base_ms).unwrap_or(10_000);

@@ -102,6 +102,18 @@ fn console_in_chromium_sign_in_set_up_security_approvals_audit() {
     assert!(text("codesStatus").contains("10 of 10 recovery codes left"), "{seen}");
     assert_eq!(seen["codesAfterSecondFactor"], 0, "the second factor brings no new codes: {seen}");
 
+    // Without WebAuthn the set-up page offers the authenticator app at once (open and first,
+    // no passkey button, no error) and that path ends with the first recovery codes.
+    let plain = &seen["noWebauthn"];
+    assert_eq!(plain["hasApi"], false, "the browser really has no WebAuthn: {plain}");
+    assert_eq!(plain["appOpen"], true, "{plain}");
+    assert_eq!(plain["appFirst"], "totp-card", "{plain}");
+    assert_eq!(plain["passkeyButton"], 0, "{plain}");
+    assert_eq!(plain["errors"], json!([]), "no error before anything was tried: {plain}");
+    assert!(plain["lead"].as_str().is_some_and(|t| t.contains("authenticator app")), "{plain}");
+    assert!(plain["unavailable"].as_str().is_some_and(|t| t.contains("not available in this browser")), "{plain}");
+    assert_eq!(plain["codes"], 10, "the app as first factor brings the recovery codes: {plain}");
+
     // Sign-out deletes the key; the passkey signs in again; the key cannot be exported.
     assert_eq!(seen["keysAfterSignOut"], 0, "{seen}");
     assert_eq!(seen["orgRemembered"], root.organization_id());

@@ -284,6 +284,11 @@ impl TestServer {
         self.child = Some(child);
     }
 
+    /// The server process's id while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
     /// SIGKILLs the server (no graceful shutdown) and waits for it to die.
     pub fn kill9(&mut self) {
         if let Some(mut c) = self.child.take() {

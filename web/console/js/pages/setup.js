@@ -24,16 +24,21 @@ export async function render(main, api, { whoami } = {}) {
   }
   const count = (passkeys.body.authenticators || []).length
     + (totps.body.totpAuthenticators || []).filter((t) => t.active).length;
-  main.append(h("p", { class: "lead" },
+  // Without WebAuthn (an old or locked-down browser, a page not served over HTTPS) the same
+  // flow starts with the authenticator app at once instead of failing on the passkey.
+  const webauthn = Boolean(window.PublicKeyCredential);
+  const start = webauthn ? "Start with a passkey." : "This browser cannot create passkeys, so start with an authenticator app.";
+  main.append(h("p", { class: "lead", id: "setup-lead" },
     "A second factor keeps your account safe even if someone learns how you sign in. ",
-    count ? `You have ${count} factor${count === 1 ? "" : "s"} already; you can add another.` : "Start with a passkey."));
+    count ? `You have ${count} factor${count === 1 ? "" : "s"} already; you can add another.` : start));
   const codes = h("div", { id: "recovery-step" });
   // The first factor's enrolment answers with the user's first recovery codes (shown once);
   // after that the step offers to create a new set.
   const next = (issued) => fill(codes, issued
     ? card("3. Recovery codes", h("p", {}, "Your first factor came with recovery codes: if you lose your passkey and your phone, one gets you in once."), showCodes(issued))
     : recoveryCodes(api));
-  main.append(passkeyCard(api, next), totpCard(api, next, count === 0 && !window.PublicKeyCredential), codes);
+  if (webauthn) main.append(passkeyCard(api, next), totpCard(api, next, { open: false, first: false }), codes);
+  else main.append(totpCard(api, next, { open: true, first: true }), passkeyUnavailable(), codes);
   if (count) next(null);
 }
 
@@ -44,7 +49,6 @@ function passkeyCard(api, next) {
   const form = h("form", { onsubmit: (e) => {
     e.preventDefault();
     busy(button, out, async () => {
-      if (!window.PublicKeyCredential) throw new Error("This browser cannot create passkeys; use an authenticator app below.");
       const options = await api.query("get_passkey_registration_options", { userId: api.userId });
       if (!options.ok) throw new Error(options.body.message);
       const attestation = await createPasskey(options.body.publicKey);
@@ -61,15 +65,22 @@ function passkeyCard(api, next) {
     form, out);
 }
 
-function totpCard(api, next, open) {
+/** In place of the passkey card when the browser has no WebAuthn: why, and what to do instead. */
+function passkeyUnavailable() {
+  return card("Passkey", h("p", { id: "passkey-unavailable" },
+    "Passkeys are not available in this browser. Set up an authenticator app above; you can add a passkey later from a browser that supports them."));
+}
+
+function totpCard(api, next, { open, first }) {
   const out = h("div", { "aria-live": "polite" });
   const start = h("button", { type: "button", class: "secondary", id: "start-totp", onclick: () => busy(start, out, async () => {
     const answer = await api.submit("create_totp_authenticator", { userId: api.userId, authenticatorName: "Authenticator app" });
     showOutcome(api, answer, out, { doneText: "", onDone: (activity) => fill(out, confirmTotp(api, activity.result.createTotpAuthenticatorResult, next)) });
   }) }, "Set up an authenticator app");
   return h("details", { class: "card", open, id: "totp-card" },
-    h("summary", {}, "2. Or an authenticator app"),
-    h("p", {}, "If this device cannot use passkeys, use an app such as 1Password, Google Authenticator or Aegis."), start, out);
+    h("summary", {}, first ? "1. An authenticator app" : "2. Or an authenticator app"),
+    h("p", {}, first ? "Use an app such as 1Password, Google Authenticator or Aegis: it shows a new six-digit code every 30 seconds."
+      : "If this device cannot use passkeys, use an app such as 1Password, Google Authenticator or Aegis."), start, out);
 }
 
 function confirmTotp(api, created, next) {
