@@ -158,6 +158,14 @@ fn a_killed_enclave_is_started_again_and_readyz_follows_it() {
     let first = enclave_child(&server, None);
     let killed = std::process::Command::new("kill").args(["-9", &first.to_string()]).status().expect("kill");
     assert!(killed.success());
+    // At once /readyz says the enclave is down, unless a new one already serves.
+    let (status, body) = readyz(&server);
+    if status == 200 {
+        let pid = server.pid().expect("running");
+        assert!(children_of(pid).iter().any(|(p, _)| *p != first), "200 with no new enclave: {body}");
+    } else {
+        assert_eq!((status, body["enclave"].as_str()), (503, Some("unreachable")), "{body}");
+    }
     let second = enclave_child(&server, Some(first));
     let deadline = Instant::now() + Duration::from_secs(20);
     while readyz(&server).0 != 200 {
