@@ -140,8 +140,16 @@ fn wrong_code(code: &str) -> String {
     }
 }
 
+/// Whether `needle` (a code) occurs in `haystack` as a token of its own: not inside a longer
+/// run of letters or digits, nor as the fraction of a log timestamp (`…:20.001750Z`), which a
+/// six-digit numeric code matches by chance in about one debug log in a hundred.
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    haystack.windows(needle.len()).any(|w| w == needle)
+    let alnum = |b: Option<&u8>| b.is_some_and(u8::is_ascii_alphanumeric);
+    haystack.windows(needle.len()).enumerate().any(|(at, w)| {
+        let before = at.checked_sub(1).and_then(|i| haystack.get(i));
+        let after = haystack.get(at + needle.len());
+        w == needle && !alnum(before) && !alnum(after) && before != Some(&b'.')
+    })
 }
 
 /// Runs flows for three contacts through `server` and returns the codes that were sent.
