@@ -9,7 +9,11 @@ use super::factors::{ExecContext, Executed};
 use super::new_id;
 use crate::crypto;
 use crate::error::{Error, Result};
-use crate::intents::{ApiKeyParams, CreatePolicy, Intent, UpdateUser};
+use crate::intents::{
+    ApiKeyParams, CreateApiKeys, CreatePolicies, CreatePolicy, CreateSubOrganization, CreateUserTag, CreateUsers,
+    DeleteApiKeys, DeletePolicy, DeleteUsers, Intent, RemoveIpAllowlist, SetIpAllowlist, SetIpDenylist, UpdatePolicy,
+    UpdateRootQuorum, UpdateUser,
+};
 use crate::model::{ApiKey, Channel, Organization, Policy, User, UserTag};
 use crate::network::{IpRule, IpRuleSet, ListKind};
 use crate::otp::OtpChannel;
@@ -30,216 +34,244 @@ pub(super) async fn execute(tx: &mut dyn StoreTx, ctx: &ExecContext<'_>, intent:
     Ok(done)
 }
 
-/// Hands `intent` to the module that executes it.
+/// Hands `intent` to its executor: one arm per activity, so an intent without an executor
+/// does not compile. Every executor takes the transaction, the context and its own intent.
 async fn dispatch(tx: &mut dyn StoreTx, ctx: &ExecContext<'_>, intent: &Intent) -> Result<Executed> {
-    if let Some(done) = super::factors::execute(tx, ctx, intent).await {
-        return done;
-    }
-    if let Some(done) = super::mfa::execute(tx, ctx, intent).await {
-        return done;
-    }
-    if let Some(done) = super::profiles::execute(tx, ctx, intent).await {
-        return done;
-    }
-    if let Some(done) = super::otp::execute(tx, ctx, intent).await {
-        return done;
-    }
-    if let Intent::MfaEnforcement(change) = intent {
-        return super::enforcement::execute(tx, ctx, change).await.map(Executed::from);
-    }
-    if let Intent::AuthProxy(change) = intent {
-        return super::auth_proxy::execute(tx, ctx, change).await.map(Executed::from);
-    }
-    if let Intent::UpdateUser(p) = intent {
-        return update_user(tx, ctx, p).await.map(Executed::from);
-    }
-    execute_organization(tx, ctx.org_id, intent, ctx.now).await.map(Executed::from)
-}
-
-/// Organization, user, key, policy and network changes.
-pub(super) async fn execute_organization(
-    tx: &mut dyn StoreTx,
-    org_id: &str,
-    intent: &Intent,
-    now: i64,
-) -> Result<serde_json::Value> {
+    use super::{auth_proxy, enforcement, factors, mfa, otp, profiles};
     match intent {
-        Intent::CreateUsers(p) => {
-            let mut user_ids = Vec::with_capacity(p.users.len());
-            for u in &p.users {
-                let (email, phone) = (u.user_email.as_deref(), u.user_phone_number.as_deref());
-                let user = new_user(org_id, org_id, &u.user_name, email, phone, now)?;
-                tx.insert_user(&user).await?;
-                insert_keys(tx, org_id, &user.id, &u.api_keys, now).await?;
-                let tags = existing_tags(tx, org_id, u.user_tags.as_deref().unwrap_or_default()).await?;
-                tx.set_user_tags(&user.id, &tags).await?;
-                user_ids.push(user.id);
-            }
-            Ok(json!({ "userIds": user_ids }))
-        }
-        Intent::DeleteUsers(p) => {
-            let quorum = tx.root_quorum_members(org_id).await?;
-            for id in &p.user_ids {
-                if quorum.contains(id) {
-                    return Err(Error::FailedPrecondition(format!(
-                        "user `{id}` is a member of the root quorum; remove it with update_root_quorum first"
-                    )));
-                }
-                if !tx.delete_user(org_id, id).await? {
-                    return Err(no_user(id));
-                }
-            }
-            Ok(json!({ "userIds": p.user_ids }))
-        }
-        Intent::CreateUserTag(p) => {
-            let name = check_name("userTagName", &p.user_tag_name)?;
-            if tx.list_user_tags(org_id).await?.iter().any(|t| t.name == name) {
-                return Err(Error::AlreadyExists(format!("a user tag named `{name}` already exists")));
-            }
-            let tag =
-                UserTag { id: new_id(), organization_id: org_id.to_owned(), name, created_at: now, updated_at: now };
-            tx.insert_user_tag(&tag).await?;
-            for uid in &p.user_ids {
-                tx.get_user(org_id, uid).await?.ok_or_else(|| no_user(uid))?;
-                tx.add_user_to_tag(&tag.id, uid).await?;
-            }
-            Ok(json!({ "userTagId": tag.id, "userIds": p.user_ids }))
-        }
-        Intent::CreateApiKeys(p) => {
-            tx.get_user(org_id, &p.user_id).await?.ok_or_else(|| no_user(&p.user_id))?;
-            let ids = insert_keys(tx, org_id, &p.user_id, &p.api_keys, now).await?;
-            Ok(json!({ "apiKeyIds": ids }))
-        }
-        Intent::DeleteApiKeys(p) => {
-            tx.get_user(org_id, &p.user_id).await?.ok_or_else(|| no_user(&p.user_id))?;
-            for id in &p.api_key_ids {
-                if !tx.delete_api_key(org_id, &p.user_id, id).await? {
-                    return Err(Error::NotFound(format!("user `{}` has no API key `{}`", p.user_id, crypto::clip(id))));
-                }
-            }
-            Ok(json!({ "apiKeyIds": p.api_key_ids }))
-        }
-        Intent::CreateSubOrganization(p) => {
-            let sub = Organization {
-                id: new_id(),
-                name: check_name("subOrganizationName", &p.sub_organization_name)?,
-                parent_id: Some(org_id.to_owned()),
-                root_quorum_threshold: p.root_quorum_threshold,
-                created_at: now,
-                updated_at: now,
-            };
-            tx.insert_organization(&sub).await?;
-            let mut root_ids = Vec::with_capacity(p.root_users.len());
-            for u in &p.root_users {
-                // The parent sets its new sub-organization's root contacts: it vouches for them.
-                let (email, phone) = (u.user_email.as_deref(), u.user_phone_number.as_deref());
-                let user = new_user(&sub.id, org_id, &u.user_name, email, phone, now)?;
-                tx.insert_user(&user).await?;
-                insert_keys(tx, &sub.id, &user.id, &u.api_keys, now).await?;
-                root_ids.push(user.id);
-            }
-            tx.set_root_quorum(&sub.id, p.root_quorum_threshold, &root_ids, now).await?;
-            Ok(json!({ "subOrganizationId": sub.id, "rootUserIds": root_ids }))
-        }
-        Intent::UpdateRootQuorum(p) => {
-            for uid in &p.user_ids {
-                tx.get_user(org_id, uid).await?.ok_or_else(|| no_user(uid))?;
-            }
-            tx.set_root_quorum(org_id, p.threshold, &p.user_ids, now).await?;
-            Ok(json!({}))
-        }
-        Intent::CreatePolicy(p) => Ok(json!({ "policyId": insert_policy(tx, org_id, p, now).await? })),
-        Intent::CreatePolicies(p) => {
-            let mut ids = Vec::with_capacity(p.policies.len());
-            for policy in &p.policies {
-                ids.push(insert_policy(tx, org_id, policy, now).await?);
-            }
-            Ok(json!({ "policyIds": ids }))
-        }
-        Intent::UpdatePolicy(p) => {
-            let mut policy = tx.get_policy(org_id, &p.policy_id).await?.ok_or_else(|| no_policy(&p.policy_id))?;
-            if let Some(name) = &p.policy_name {
-                policy.name = check_name("policyName", name)?;
-            }
-            if let Some(effect) = p.policy_effect {
-                policy.effect = effect;
-            }
-            let set = |new: &Option<String>, old: &mut Option<String>| {
-                if let Some(v) = new {
-                    *old = non_blank(Some(v));
-                }
-            };
-            set(&p.policy_condition, &mut policy.condition);
-            set(&p.policy_consensus, &mut policy.consensus);
-            set(&p.time, &mut policy.time);
-            if let Some(notes) = &p.policy_notes {
-                policy.notes.clone_from(notes);
-            }
-            policy.updated_at = now;
-            tx.update_policy(&policy).await?;
-            Ok(json!({ "policyId": policy.id }))
-        }
-        Intent::DeletePolicy(p) => {
-            if !tx.delete_policy(org_id, &p.policy_id).await? {
-                return Err(no_policy(&p.policy_id));
-            }
-            Ok(json!({ "policyId": p.policy_id }))
-        }
-        Intent::SetIpAllowlist(p) => {
-            if let Some(pk) = &p.public_key
-                && !tx.list_api_keys(org_id, None).await?.iter().any(|k| k.public_key.eq_ignore_ascii_case(pk))
-            {
-                return Err(Error::NotFound(format!(
-                    "no API key with public key `{}` in this organization",
-                    crypto::clip(pk)
-                )));
-            }
-            let mode = p.on_evaluation_error.as_deref().map(crate::validate::on_error).transpose()?.unwrap_or("DENY");
-            let set = rule_set(org_id, p.public_key.as_deref(), ListKind::Allow, p.enabled, mode, &p.rules, now);
-            tx.put_ip_rule_set(&set).await?;
-            Ok(json!({}))
-        }
-        Intent::RemoveIpAllowlist(p) => {
-            let pk = p.public_key.as_deref().map(str::to_ascii_lowercase);
-            if !tx.delete_ip_rule_set(org_id, pk.as_deref(), ListKind::Allow).await? {
-                return Err(Error::NotFound("there is no such IP allow list".to_owned()));
-            }
-            Ok(json!({}))
-        }
-        Intent::SetIpDenylist(p) => {
-            let set = rule_set(org_id, None, ListKind::Deny, p.enabled, "DENY", &p.rules, now);
-            tx.put_ip_rule_set(&set).await?;
-            Ok(json!({}))
-        }
+        Intent::CreateUsers(p) => create_users(tx, ctx, p).await,
+        Intent::DeleteUsers(p) => delete_users(tx, ctx, p).await,
+        Intent::UpdateUser(p) => update_user(tx, ctx, p).await,
+        Intent::CreateUserTag(p) => create_user_tag(tx, ctx, p).await,
+        Intent::CreateApiKeys(p) => create_api_keys(tx, ctx, p).await,
+        Intent::DeleteApiKeys(p) => delete_api_keys(tx, ctx, p).await,
+        Intent::CreateSubOrganization(p) => create_sub_organization(tx, ctx, p).await,
+        Intent::UpdateRootQuorum(p) => update_root_quorum(tx, ctx, p).await,
+        Intent::CreatePolicy(p) => create_policy(tx, ctx, p).await,
+        Intent::CreatePolicies(p) => create_policies(tx, ctx, p).await,
+        Intent::UpdatePolicy(p) => update_policy(tx, ctx, p).await,
+        Intent::DeletePolicy(p) => delete_policy(tx, ctx, p).await,
         Intent::Vote(..) => Err(Error::FailedPrecondition(
             "approvals and rejections are recorded on the activity they name; they do not execute".to_owned(),
         )),
-        Intent::CreateAuthenticators(_)
-        | Intent::DeleteAuthenticators(_)
-        | Intent::CreateTotpAuthenticator(_)
-        | Intent::VerifyTotpAuthenticator(_)
-        | Intent::DeleteTotpAuthenticators(_)
-        | Intent::CreateRecoveryCodes(_)
-        | Intent::StampLogin(_)
-        | Intent::DeleteSessions(_)
-        | Intent::CreateMfaPolicy(_)
-        | Intent::UpdateMfaPolicy(_)
-        | Intent::DeleteMfaPolicy(_)
-        | Intent::CreateSessionProfile(_)
-        | Intent::CreateAppActivity(_)
-        | Intent::CreateWebhookEndpoint(_)
-        | Intent::DeleteWebhookEndpoint(_) => Err(Error::Internal(
-            "this activity executes in engine::factors, engine::mfa or engine::profiles".to_owned(),
-        )),
-        Intent::InitOtp(_) | Intent::VerifyOtp(_) | Intent::OtpLogin(_) => {
-            Err(Error::Internal("OTP activities execute in engine::otp".to_owned()))
-        }
-        Intent::MfaEnforcement(_) => {
-            Err(Error::Internal("enforcement changes execute in engine::enforcement".to_owned()))
-        }
-        Intent::AuthProxy(_) => Err(Error::Internal("auth proxy changes execute in engine::auth_proxy".to_owned())),
-        Intent::UpdateUser(_) => Err(Error::Internal("update_user executes in execute::update_user".to_owned())),
+        Intent::SetIpAllowlist(p) => set_ip_allowlist(tx, ctx, p).await,
+        Intent::RemoveIpAllowlist(p) => remove_ip_allowlist(tx, ctx, p).await,
+        Intent::SetIpDenylist(p) => set_ip_denylist(tx, ctx, p).await,
+        Intent::CreateAuthenticators(p) => factors::create_passkeys(tx, ctx, p).await,
+        Intent::DeleteAuthenticators(p) => factors::delete_passkeys(tx, ctx, p).await,
+        Intent::CreateTotpAuthenticator(p) => factors::create_totp(tx, ctx, p).await,
+        Intent::VerifyTotpAuthenticator(p) => factors::activate_totp(tx, ctx, p).await,
+        Intent::DeleteTotpAuthenticators(p) => factors::delete_totps(tx, ctx, p).await,
+        Intent::CreateRecoveryCodes(p) => factors::create_recovery_codes(tx, ctx, p).await,
+        Intent::StampLogin(p) => factors::stamp_login(tx, ctx, p).await,
+        Intent::DeleteSessions(p) => factors::delete_sessions(tx, ctx, p).await,
+        Intent::CreateMfaPolicy(p) => mfa::create_policy(tx, ctx, p).await,
+        Intent::UpdateMfaPolicy(p) => mfa::update_policy(tx, ctx, p).await,
+        Intent::DeleteMfaPolicy(p) => mfa::delete_policy(tx, ctx, p).await,
+        Intent::CreateSessionProfile(p) => profiles::create_profile(tx, ctx, p).await,
+        Intent::CreateAppActivity(p) => profiles::app_activity(tx, ctx, p).await,
+        Intent::CreateWebhookEndpoint(p) => profiles::create_endpoint(tx, ctx, p).await,
+        Intent::DeleteWebhookEndpoint(p) => profiles::delete_endpoint(tx, ctx, p).await,
+        Intent::MfaEnforcement(change) => enforcement::execute(tx, ctx, change).await.map(Executed::from),
+        Intent::InitOtp(p) => otp::init(tx, ctx, p).await,
+        Intent::VerifyOtp(p) => otp::verified(tx, ctx, p).await,
+        Intent::OtpLogin(p) => otp::login(tx, ctx, p).await,
+        Intent::AuthProxy(change) => auth_proxy::execute(tx, ctx, change).await.map(Executed::from),
     }
+}
+
+/// CREATE_USERS: users with their API keys and tags.
+async fn create_users(tx: &mut dyn StoreTx, ctx: &ExecContext<'_>, p: &CreateUsers) -> Result<Executed> {
+    let (org_id, now) = (ctx.org_id, ctx.now);
+    let mut user_ids = Vec::with_capacity(p.users.len());
+    for u in &p.users {
+        let (email, phone) = (u.user_email.as_deref(), u.user_phone_number.as_deref());
+        let user = new_user(org_id, org_id, &u.user_name, email, phone, now)?;
+        tx.insert_user(&user).await?;
+        insert_keys(tx, org_id, &user.id, &u.api_keys, now).await?;
+        let tags = existing_tags(tx, org_id, u.user_tags.as_deref().unwrap_or_default()).await?;
+        tx.set_user_tags(&user.id, &tags).await?;
+        user_ids.push(user.id);
+    }
+    Ok(json!({ "userIds": user_ids }).into())
+}
+
+/// DELETE_USERS: never a root-quorum member (the quorum changes first).
+async fn delete_users(tx: &mut dyn StoreTx, ctx: &ExecContext<'_>, p: &DeleteUsers) -> Result<Executed> {
+    let quorum = tx.root_quorum_members(ctx.org_id).await?;
+    for id in &p.user_ids {
+        if quorum.contains(id) {
+            return Err(Error::FailedPrecondition(format!(
+                "user `{id}` is a member of the root quorum; remove it with update_root_quorum first"
+            )));
+        }
+        if !tx.delete_user(ctx.org_id, id).await? {
+            return Err(no_user(id));
+        }
+    }
+    Ok(json!({ "userIds": p.user_ids }).into())
+}
+
+/// CREATE_USER_TAG: a tag with a free name, given to existing users.
+async fn create_user_tag(tx: &mut dyn StoreTx, ctx: &ExecContext<'_>, p: &CreateUserTag) -> Result<Executed> {
+    let (org_id, now) = (ctx.org_id, ctx.now);
+    let name = check_name("userTagName", &p.user_tag_name)?;
+    if tx.list_user_tags(org_id).await?.iter().any(|t| t.name == name) {
+        return Err(Error::AlreadyExists(format!("a user tag named `{name}` already exists")));
+    }
+    let tag = UserTag { id: new_id(), organization_id: org_id.to_owned(), name, created_at: now, updated_at: now };
+    tx.insert_user_tag(&tag).await?;
+    for uid in &p.user_ids {
+        tx.get_user(org_id, uid).await?.ok_or_else(|| no_user(uid))?;
+        tx.add_user_to_tag(&tag.id, uid).await?;
+    }
+    Ok(json!({ "userTagId": tag.id, "userIds": p.user_ids }).into())
+}
+
+/// CREATE_API_KEYS: keys for an existing user.
+async fn create_api_keys(tx: &mut dyn StoreTx, ctx: &ExecContext<'_>, p: &CreateApiKeys) -> Result<Executed> {
+    tx.get_user(ctx.org_id, &p.user_id).await?.ok_or_else(|| no_user(&p.user_id))?;
+    let ids = insert_keys(tx, ctx.org_id, &p.user_id, &p.api_keys, ctx.now).await?;
+    Ok(json!({ "apiKeyIds": ids }).into())
+}
+
+/// DELETE_API_KEYS: every id must be one of the user's keys.
+async fn delete_api_keys(tx: &mut dyn StoreTx, ctx: &ExecContext<'_>, p: &DeleteApiKeys) -> Result<Executed> {
+    tx.get_user(ctx.org_id, &p.user_id).await?.ok_or_else(|| no_user(&p.user_id))?;
+    for id in &p.api_key_ids {
+        if !tx.delete_api_key(ctx.org_id, &p.user_id, id).await? {
+            return Err(Error::NotFound(format!("user `{}` has no API key `{}`", p.user_id, crypto::clip(id))));
+        }
+    }
+    Ok(json!({ "apiKeyIds": p.api_key_ids }).into())
+}
+
+/// CREATE_SUB_ORGANIZATION: a sign-up with a verification token or OTP switches goes through
+/// the OTP module, which creates the organization with [`new_sub_organization`].
+async fn create_sub_organization(
+    tx: &mut dyn StoreTx,
+    ctx: &ExecContext<'_>,
+    p: &CreateSubOrganization,
+) -> Result<Executed> {
+    if p.verification_token.is_some() || p.disable_sms_auth.is_some() || p.disable_otp_email_auth.is_some() {
+        return super::otp::sign_up(tx, ctx, p).await;
+    }
+    new_sub_organization(tx, ctx, p).await.map(Executed::from)
+}
+
+/// The sub-organization itself, its root users (whose contacts the parent vouches for) and
+/// its root quorum; `{subOrganizationId, rootUserIds}`.
+pub(super) async fn new_sub_organization(
+    tx: &mut dyn StoreTx,
+    ctx: &ExecContext<'_>,
+    p: &CreateSubOrganization,
+) -> Result<serde_json::Value> {
+    let (org_id, now) = (ctx.org_id, ctx.now);
+    let sub = Organization {
+        id: new_id(),
+        name: check_name("subOrganizationName", &p.sub_organization_name)?,
+        parent_id: Some(org_id.to_owned()),
+        root_quorum_threshold: p.root_quorum_threshold,
+        created_at: now,
+        updated_at: now,
+    };
+    tx.insert_organization(&sub).await?;
+    let mut root_ids = Vec::with_capacity(p.root_users.len());
+    for u in &p.root_users {
+        let (email, phone) = (u.user_email.as_deref(), u.user_phone_number.as_deref());
+        let user = new_user(&sub.id, org_id, &u.user_name, email, phone, now)?;
+        tx.insert_user(&user).await?;
+        insert_keys(tx, &sub.id, &user.id, &u.api_keys, now).await?;
+        root_ids.push(user.id);
+    }
+    tx.set_root_quorum(&sub.id, p.root_quorum_threshold, &root_ids, now).await?;
+    Ok(json!({ "subOrganizationId": sub.id, "rootUserIds": root_ids }))
+}
+
+/// UPDATE_ROOT_QUORUM: existing users only.
+async fn update_root_quorum(tx: &mut dyn StoreTx, ctx: &ExecContext<'_>, p: &UpdateRootQuorum) -> Result<Executed> {
+    for uid in &p.user_ids {
+        tx.get_user(ctx.org_id, uid).await?.ok_or_else(|| no_user(uid))?;
+    }
+    tx.set_root_quorum(ctx.org_id, p.threshold, &p.user_ids, ctx.now).await?;
+    Ok(json!({}).into())
+}
+
+/// CREATE_POLICY.
+async fn create_policy(tx: &mut dyn StoreTx, ctx: &ExecContext<'_>, p: &CreatePolicy) -> Result<Executed> {
+    Ok(json!({ "policyId": insert_policy(tx, ctx.org_id, p, ctx.now).await? }).into())
+}
+
+/// CREATE_POLICIES: all or none.
+async fn create_policies(tx: &mut dyn StoreTx, ctx: &ExecContext<'_>, p: &CreatePolicies) -> Result<Executed> {
+    let mut ids = Vec::with_capacity(p.policies.len());
+    for policy in &p.policies {
+        ids.push(insert_policy(tx, ctx.org_id, policy, ctx.now).await?);
+    }
+    Ok(json!({ "policyIds": ids }).into())
+}
+
+/// UPDATE_POLICY: the fields given; a blank expression clears it.
+async fn update_policy(tx: &mut dyn StoreTx, ctx: &ExecContext<'_>, p: &UpdatePolicy) -> Result<Executed> {
+    let mut policy = tx.get_policy(ctx.org_id, &p.policy_id).await?.ok_or_else(|| no_policy(&p.policy_id))?;
+    if let Some(name) = &p.policy_name {
+        policy.name = check_name("policyName", name)?;
+    }
+    if let Some(effect) = p.policy_effect {
+        policy.effect = effect;
+    }
+    let set = |new: &Option<String>, old: &mut Option<String>| {
+        if let Some(v) = new {
+            *old = non_blank(Some(v));
+        }
+    };
+    set(&p.policy_condition, &mut policy.condition);
+    set(&p.policy_consensus, &mut policy.consensus);
+    set(&p.time, &mut policy.time);
+    if let Some(notes) = &p.policy_notes {
+        policy.notes.clone_from(notes);
+    }
+    policy.updated_at = ctx.now;
+    tx.update_policy(&policy).await?;
+    Ok(json!({ "policyId": policy.id }).into())
+}
+
+/// DELETE_POLICY.
+async fn delete_policy(tx: &mut dyn StoreTx, ctx: &ExecContext<'_>, p: &DeletePolicy) -> Result<Executed> {
+    if !tx.delete_policy(ctx.org_id, &p.policy_id).await? {
+        return Err(no_policy(&p.policy_id));
+    }
+    Ok(json!({ "policyId": p.policy_id }).into())
+}
+
+/// SET_IP_ALLOWLIST: the organization's, or one API key's (which must exist here).
+async fn set_ip_allowlist(tx: &mut dyn StoreTx, ctx: &ExecContext<'_>, p: &SetIpAllowlist) -> Result<Executed> {
+    let org_id = ctx.org_id;
+    if let Some(pk) = &p.public_key
+        && !tx.list_api_keys(org_id, None).await?.iter().any(|k| k.public_key.eq_ignore_ascii_case(pk))
+    {
+        return Err(Error::NotFound(format!("no API key with public key `{}` in this organization", crypto::clip(pk))));
+    }
+    let mode = p.on_evaluation_error.as_deref().map(crate::validate::on_error).transpose()?.unwrap_or("DENY");
+    let set = rule_set(org_id, p.public_key.as_deref(), ListKind::Allow, p.enabled, mode, &p.rules, ctx.now);
+    tx.put_ip_rule_set(&set).await?;
+    Ok(json!({}).into())
+}
+
+/// REMOVE_IP_ALLOWLIST.
+async fn remove_ip_allowlist(tx: &mut dyn StoreTx, ctx: &ExecContext<'_>, p: &RemoveIpAllowlist) -> Result<Executed> {
+    let pk = p.public_key.as_deref().map(str::to_ascii_lowercase);
+    if !tx.delete_ip_rule_set(ctx.org_id, pk.as_deref(), ListKind::Allow).await? {
+        return Err(Error::NotFound("there is no such IP allow list".to_owned()));
+    }
+    Ok(json!({}).into())
+}
+
+/// SET_IP_DENYLIST.
+async fn set_ip_denylist(tx: &mut dyn StoreTx, ctx: &ExecContext<'_>, p: &SetIpDenylist) -> Result<Executed> {
+    let set = rule_set(ctx.org_id, None, ListKind::Deny, p.enabled, "DENY", &p.rules, ctx.now);
+    tx.put_ip_rule_set(&set).await?;
+    Ok(json!({}).into())
 }
 
 fn no_policy(id: &str) -> Error {
@@ -304,7 +336,7 @@ pub(super) fn new_user(
 /// (it serves no OTP login) unless `verificationToken` proves it in the user's own update (the
 /// same contact again with a token verifies it later), and the contact it replaced is told. A user's own contact change may change nothing else, since it is always allowed
 /// as its own credential (renaming or retagging oneself is not).
-async fn update_user(tx: &mut dyn StoreTx, ctx: &ExecContext<'_>, p: &UpdateUser) -> Result<serde_json::Value> {
+async fn update_user(tx: &mut dyn StoreTx, ctx: &ExecContext<'_>, p: &UpdateUser) -> Result<Executed> {
     let (org_id, now) = (ctx.org_id, ctx.now);
     if p.changes_contact() && p.user_id == ctx.initiator_user_id && (p.user_name.is_some() || p.user_tag_ids.is_some())
     {
@@ -375,7 +407,7 @@ async fn update_user(tx: &mut dyn StoreTx, ctx: &ExecContext<'_>, p: &UpdateUser
             }
         }
     }
-    Ok(json!({ "userId": user.id }))
+    Ok(json!({ "userId": user.id }).into())
 }
 
 async fn insert_keys(

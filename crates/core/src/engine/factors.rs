@@ -10,7 +10,6 @@ use crate::error::{Error, Result};
 use crate::factors::passkey::{Attestation, RelyingParty};
 use crate::factors::session::{SIGNING_KEY_NAME, SessionClaims, SessionSigner};
 use crate::factors::{recovery, totp};
-use crate::intents::Intent;
 use crate::mfa::Proven;
 use crate::model::{ApiKey, ApiKeyCurve, Factor, FactorKind, KeyKind};
 use crate::secrets::SecretsKey;
@@ -114,33 +113,8 @@ async fn owned_user(tx: &mut dyn StoreTx, org_id: &str, user_id: &str) -> Result
         .ok_or_else(|| Error::NotFound(format!("no user `{}` in this organization", crate::crypto::clip(user_id))))
 }
 
-/// Executes a factor intent; `None` if `intent` is not one.
-pub(super) async fn execute(tx: &mut dyn StoreTx, ctx: &ExecContext<'_>, intent: &Intent) -> Option<Result<Executed>> {
-    Some(match intent {
-        Intent::CreateAuthenticators(p) => create_passkeys(tx, ctx, p).await,
-        Intent::DeleteAuthenticators(p) => {
-            delete(tx, ctx, &p.user_id, FactorKind::Passkey, &p.authenticator_ids, "authenticatorIds").await
-        }
-        Intent::CreateTotpAuthenticator(p) => create_totp(tx, ctx, &p.user_id, p.authenticator_name.as_deref()).await,
-        Intent::VerifyTotpAuthenticator(p) => activate_totp(tx, ctx, &p.user_id, &p.totp_authenticator_id).await,
-        Intent::DeleteTotpAuthenticators(p) => {
-            delete(tx, ctx, &p.user_id, FactorKind::Totp, &p.totp_authenticator_ids, "totpAuthenticatorIds").await
-        }
-        Intent::CreateRecoveryCodes(p) => create_recovery_codes(tx, ctx, &p.user_id).await,
-        Intent::StampLogin(p) => stamp_login(tx, ctx, p).await,
-        Intent::DeleteSessions(p) => {
-            let deleted = async {
-                owned_user(tx, ctx.org_id, &p.user_id).await?;
-                Ok::<_, Error>(tx.delete_sessions(ctx.org_id, &p.user_id, p.session_ids.as_deref(), None).await?)
-            }
-            .await;
-            deleted.map(|n| json!({ "deletedCount": n }).into())
-        }
-        _ => return None,
-    })
-}
-
-async fn create_passkeys(
+/// CREATE_AUTHENTICATORS: registers passkeys against challenges this server issued to the user.
+pub(super) async fn create_passkeys(
     tx: &mut dyn StoreTx,
     ctx: &ExecContext<'_>,
     p: &crate::intents::CreateAuthenticators,
@@ -187,6 +161,35 @@ async fn create_passkeys(
     with_first_codes(tx, ctx, &p.user_id, &ids, result).await
 }
 
+/// DELETE_AUTHENTICATORS: removes passkeys.
+pub(super) async fn delete_passkeys(
+    tx: &mut dyn StoreTx,
+    ctx: &ExecContext<'_>,
+    p: &crate::intents::DeleteAuthenticators,
+) -> Result<Executed> {
+    delete(tx, ctx, &p.user_id, FactorKind::Passkey, &p.authenticator_ids, "authenticatorIds").await
+}
+
+/// DELETE_TOTP_AUTHENTICATORS: removes authenticator apps.
+pub(super) async fn delete_totps(
+    tx: &mut dyn StoreTx,
+    ctx: &ExecContext<'_>,
+    p: &crate::intents::DeleteTotpAuthenticators,
+) -> Result<Executed> {
+    delete(tx, ctx, &p.user_id, FactorKind::Totp, &p.totp_authenticator_ids, "totpAuthenticatorIds").await
+}
+
+/// DELETE_SESSIONS: ends some or all of a user's sessions.
+pub(super) async fn delete_sessions(
+    tx: &mut dyn StoreTx,
+    ctx: &ExecContext<'_>,
+    p: &crate::intents::DeleteSessions,
+) -> Result<Executed> {
+    owned_user(tx, ctx.org_id, &p.user_id).await?;
+    let deleted = tx.delete_sessions(ctx.org_id, &p.user_id, p.session_ids.as_deref(), None).await?;
+    Ok(json!({ "deletedCount": deleted }).into())
+}
+
 async fn delete(
     tx: &mut dyn StoreTx,
     ctx: &ExecContext<'_>,
@@ -208,12 +211,13 @@ async fn delete(
     Ok(json!({ field: ids }).into())
 }
 
-async fn create_totp(
+/// CREATE_TOTP_AUTHENTICATOR: a new, inactive authenticator app; its secret is revealed once.
+pub(super) async fn create_totp(
     tx: &mut dyn StoreTx,
     ctx: &ExecContext<'_>,
-    user_id: &str,
-    name: Option<&str>,
+    p: &crate::intents::CreateTotpAuthenticator,
 ) -> Result<Executed> {
+    let (user_id, name) = (p.user_id.as_str(), p.authenticator_name.as_deref());
     let user = owned_user(tx, ctx.org_id, user_id).await?;
     let id = new_id();
     let seed = totp::new_seed()?;
@@ -249,7 +253,13 @@ async fn create_totp(
     })
 }
 
-async fn activate_totp(tx: &mut dyn StoreTx, ctx: &ExecContext<'_>, user_id: &str, id: &str) -> Result<Executed> {
+/// VERIFY_TOTP_AUTHENTICATOR: activates an authenticator app whose first code was checked.
+pub(super) async fn activate_totp(
+    tx: &mut dyn StoreTx,
+    ctx: &ExecContext<'_>,
+    p: &crate::intents::VerifyTotpAuthenticator,
+) -> Result<Executed> {
+    let (user_id, id) = (p.user_id.as_str(), p.totp_authenticator_id.as_str());
     let mut factor = tx
         .get_factor(ctx.org_id, id)
         .await?
@@ -265,7 +275,13 @@ async fn activate_totp(tx: &mut dyn StoreTx, ctx: &ExecContext<'_>, user_id: &st
     with_first_codes(tx, ctx, user_id, &[factor.id.clone()], json!({ "totpAuthenticatorId": id })).await
 }
 
-async fn create_recovery_codes(tx: &mut dyn StoreTx, ctx: &ExecContext<'_>, user_id: &str) -> Result<Executed> {
+/// CREATE_RECOVERY_CODES: replaces the user's recovery codes; the new ones are revealed once.
+pub(super) async fn create_recovery_codes(
+    tx: &mut dyn StoreTx,
+    ctx: &ExecContext<'_>,
+    p: &crate::intents::CreateRecoveryCodes,
+) -> Result<Executed> {
+    let user_id = p.user_id.as_str();
     owned_user(tx, ctx.org_id, user_id).await?;
     let replaced = tx.delete_factors(ctx.org_id, user_id, FactorKind::RecoveryCode, None).await?;
     let (set_id, codes) = issue_codes(tx, ctx, user_id).await?;
@@ -332,7 +348,12 @@ async fn with_first_codes(
     Ok(Executed { result, reveal: Some((user_id.to_owned(), json!({ "recoveryCodes": shown }))) })
 }
 
-async fn stamp_login(tx: &mut dyn StoreTx, ctx: &ExecContext<'_>, p: &crate::intents::StampLogin) -> Result<Executed> {
+/// STAMP_LOGIN: a read-write session for the caller's client-held key.
+pub(super) async fn stamp_login(
+    tx: &mut dyn StoreTx,
+    ctx: &ExecContext<'_>,
+    p: &crate::intents::StampLogin,
+) -> Result<Executed> {
     create_session(tx, ctx, ctx.org_id, ctx.initiator_user_id, p).await.map(Executed::from)
 }
 

@@ -11,7 +11,7 @@ use super::factors::{ExecContext, Executed};
 use super::new_id;
 use crate::crypto;
 use crate::error::{Error, Result};
-use crate::intents::Intent;
+use crate::intents::{CreateMfaPolicy, DeleteMfaPolicy, UpdateMfaPolicy};
 use crate::mfa::{self, Proven};
 use crate::model::{Activity, MfaPolicy, MfaProof, Vote};
 use crate::store::StoreTx;
@@ -204,67 +204,65 @@ pub(super) async fn states(
     Ok(out)
 }
 
-/// Executes an MFA-policy intent; `None` if `intent` is not one.
-pub(super) async fn execute(tx: &mut dyn StoreTx, ctx: &ExecContext<'_>, intent: &Intent) -> Option<Result<Executed>> {
-    let org_id = ctx.org_id;
-    Some(
-        match intent {
-            Intent::CreateMfaPolicy(p) => {
-                async {
-                    target_user(tx, org_id, &p.user_id).await?;
-                    let policy = MfaPolicy {
-                        id: new_id(),
-                        organization_id: org_id.to_owned(),
-                        user_id: p.user_id.clone(),
-                        name: crate::validate::check_name("mfaPolicyName", &p.mfa_policy_name)?,
-                        condition: p.condition.clone(),
-                        required_methods: p.required_authentication_methods.clone(),
-                        order: p.order,
-                        notes: p.notes.clone().unwrap_or_default(),
-                        created_at: ctx.now,
-                        updated_at: ctx.now,
-                    };
-                    tx.insert_mfa_policy(&policy).await?;
-                    Ok(json!({ "mfaPolicyId": policy.id }))
-                }
-                .await
-            }
-            Intent::UpdateMfaPolicy(p) => {
-                async {
-                    let mut policy = owned_policy(tx, org_id, &p.user_id, &p.mfa_policy_id).await?;
-                    if let Some(name) = &p.mfa_policy_name {
-                        policy.name = crate::validate::check_name("mfaPolicyName", name)?;
-                    }
-                    if let Some(condition) = &p.condition {
-                        policy.condition.clone_from(condition);
-                    }
-                    if let Some(groups) = &p.required_authentication_methods {
-                        policy.required_methods.clone_from(groups);
-                    }
-                    if let Some(order) = p.order {
-                        policy.order = order;
-                    }
-                    if let Some(notes) = &p.notes {
-                        policy.notes.clone_from(notes);
-                    }
-                    policy.updated_at = ctx.now;
-                    tx.update_mfa_policy(&policy).await?;
-                    Ok(json!({ "mfaPolicyId": policy.id }))
-                }
-                .await
-            }
-            Intent::DeleteMfaPolicy(p) => {
-                async {
-                    owned_policy(tx, org_id, &p.user_id, &p.mfa_policy_id).await?;
-                    tx.delete_mfa_policy(org_id, &p.user_id, &p.mfa_policy_id).await?;
-                    Ok(json!({ "mfaPolicyId": p.mfa_policy_id }))
-                }
-                .await
-            }
-            _ => return None,
-        }
-        .map(Executed::from),
-    )
+/// CREATE_MFA_POLICY: a step-up rule for a user.
+pub(super) async fn create_policy(
+    tx: &mut dyn StoreTx,
+    ctx: &ExecContext<'_>,
+    p: &CreateMfaPolicy,
+) -> Result<Executed> {
+    target_user(tx, ctx.org_id, &p.user_id).await?;
+    let policy = MfaPolicy {
+        id: new_id(),
+        organization_id: ctx.org_id.to_owned(),
+        user_id: p.user_id.clone(),
+        name: crate::validate::check_name("mfaPolicyName", &p.mfa_policy_name)?,
+        condition: p.condition.clone(),
+        required_methods: p.required_authentication_methods.clone(),
+        order: p.order,
+        notes: p.notes.clone().unwrap_or_default(),
+        created_at: ctx.now,
+        updated_at: ctx.now,
+    };
+    tx.insert_mfa_policy(&policy).await?;
+    Ok(json!({ "mfaPolicyId": policy.id }).into())
+}
+
+/// UPDATE_MFA_POLICY: changes the fields given of one of the user's step-up rules.
+pub(super) async fn update_policy(
+    tx: &mut dyn StoreTx,
+    ctx: &ExecContext<'_>,
+    p: &UpdateMfaPolicy,
+) -> Result<Executed> {
+    let mut policy = owned_policy(tx, ctx.org_id, &p.user_id, &p.mfa_policy_id).await?;
+    if let Some(name) = &p.mfa_policy_name {
+        policy.name = crate::validate::check_name("mfaPolicyName", name)?;
+    }
+    if let Some(condition) = &p.condition {
+        policy.condition.clone_from(condition);
+    }
+    if let Some(groups) = &p.required_authentication_methods {
+        policy.required_methods.clone_from(groups);
+    }
+    if let Some(order) = p.order {
+        policy.order = order;
+    }
+    if let Some(notes) = &p.notes {
+        policy.notes.clone_from(notes);
+    }
+    policy.updated_at = ctx.now;
+    tx.update_mfa_policy(&policy).await?;
+    Ok(json!({ "mfaPolicyId": policy.id }).into())
+}
+
+/// DELETE_MFA_POLICY: removes one of the user's step-up rules.
+pub(super) async fn delete_policy(
+    tx: &mut dyn StoreTx,
+    ctx: &ExecContext<'_>,
+    p: &DeleteMfaPolicy,
+) -> Result<Executed> {
+    owned_policy(tx, ctx.org_id, &p.user_id, &p.mfa_policy_id).await?;
+    tx.delete_mfa_policy(ctx.org_id, &p.user_id, &p.mfa_policy_id).await?;
+    Ok(json!({ "mfaPolicyId": p.mfa_policy_id }).into())
 }
 
 pub(crate) async fn target_user(tx: &mut dyn StoreTx, org_id: &str, user_id: &str) -> Result<()> {

@@ -577,26 +577,10 @@ pub(super) async fn prove_contact(
     spend(tx, ctx, &claims, "CONTACT").await
 }
 
-/// Executes an OTP intent, or a sub-organization sign-up with a token or OTP switches;
-/// `None` for anything else.
-pub(super) async fn execute(tx: &mut dyn StoreTx, ctx: &ExecContext<'_>, intent: &Intent) -> Option<Result<Executed>> {
-    Some(match intent {
-        Intent::InitOtp(p) => init(tx, ctx, p).await,
-        Intent::VerifyOtp(p) => verified(tx, ctx, p).await,
-        Intent::OtpLogin(p) => login(tx, ctx, p).await,
-        Intent::CreateSubOrganization(p)
-            if p.verification_token.is_some() || p.disable_sms_auth.is_some() || p.disable_otp_email_auth.is_some() =>
-        {
-            sign_up(tx, ctx, intent, p).await
-        }
-        _ => return None,
-    })
-}
-
 /// Has the enclave make the code and stores its sealed state on the reserved flow, owed a
 /// delivery: nothing is sent inside the transaction (a policy that refuses the activity
 /// means nothing is ever sent, and no database lock waits on a mail server).
-async fn init(tx: &mut dyn StoreTx, ctx: &ExecContext<'_>, p: &InitOtp) -> Result<Executed> {
+pub(super) async fn init(tx: &mut dyn StoreTx, ctx: &ExecContext<'_>, p: &InitOtp) -> Result<Executed> {
     let enclave = enclave(&ctx.factors.otp)?;
     let channel = p.channel()?;
     ensure_enabled(tx, ctx.org_id, channel).await?;
@@ -665,7 +649,8 @@ fn token_context(flow_id: &str) -> String {
 /// The token the attempt before this activity earned, shown once: in this answer to the
 /// initiator, never in the stored activity (members who read it would hold a proof of the
 /// initiator's contact), and no longer kept in the flow.
-async fn verified(tx: &mut dyn StoreTx, ctx: &ExecContext<'_>, p: &VerifyOtp) -> Result<Executed> {
+/// VERIFY_OTP: the attempt was checked before the activity was recorded; this hands out the token.
+pub(super) async fn verified(tx: &mut dyn StoreTx, ctx: &ExecContext<'_>, p: &VerifyOtp) -> Result<Executed> {
     let not_verified = || {
         Error::FailedPrecondition(format!(
             "OTP `{}` was not verified by this request; submit VERIFY_OTP with a new attempt",
@@ -754,7 +739,8 @@ async fn mark_verified(tx: &mut dyn StoreTx, mut user: User, channel: OtpChannel
 /// OTP_LOGIN_V2: a session for the one user (of this organization, else of one direct
 /// sub-organization: see [`login_candidates`]) whose contact the token proves, through the
 /// stamp-login path. A contact its creator set is verified by its first login.
-async fn login(tx: &mut dyn StoreTx, ctx: &ExecContext<'_>, p: &OtpLogin) -> Result<Executed> {
+/// OTP_LOGIN: a session for the user the verification token names.
+pub(super) async fn login(tx: &mut dyn StoreTx, ctx: &ExecContext<'_>, p: &OtpLogin) -> Result<Executed> {
     let (claims, message) = signed_token(ctx, &p.verification_token, &p.client_signature, "USAGE_TYPE_LOGIN").await?;
     let signed_key = message["login"]["publicKey"].as_str().unwrap_or_default();
     if !signed_key.eq_ignore_ascii_case(&p.public_key) {
@@ -797,10 +783,9 @@ async fn login(tx: &mut dyn StoreTx, ctx: &ExecContext<'_>, p: &OtpLogin) -> Res
 
 /// CREATE_SUB_ORGANIZATION with a verification token (the root user with that contact is
 /// created verified) and/or OTP switches for the new organization.
-async fn sign_up(
+pub(super) async fn sign_up(
     tx: &mut dyn StoreTx,
     ctx: &ExecContext<'_>,
-    intent: &Intent,
     p: &CreateSubOrganization,
 ) -> Result<Executed> {
     let verified = match (&p.verification_token, &p.client_signature) {
@@ -827,7 +812,7 @@ async fn sign_up(
         }
         _ => None,
     };
-    let result = super::execute::execute_organization(tx, ctx.org_id, intent, ctx.now).await?;
+    let result = super::execute::new_sub_organization(tx, ctx, p).await?;
     let sub_id = result["subOrganizationId"].as_str().unwrap_or_default().to_owned();
     if let Some((index, channel)) = verified {
         let user_id = result["rootUserIds"][index].as_str().unwrap_or_default();

@@ -171,46 +171,51 @@ impl Engine {
     }
 }
 
-/// Executes a session-profile, app-activity or webhook intent; `None` if `intent` is none of them.
-pub(super) async fn execute(tx: &mut dyn StoreTx, ctx: &ExecContext<'_>, intent: &Intent) -> Option<Result<Executed>> {
-    Some(match intent {
-        Intent::CreateSessionProfile(p) => {
-            async {
-                let profile = SessionProfile {
-                    id: new_id(),
-                    organization_id: ctx.org_id.to_owned(),
-                    name: crate::validate::check_name("sessionProfileName", &p.session_profile_name)?,
-                    scope: p.scope.clone(),
-                    expiration_seconds: p.expiration_seconds.map(|s| i64::try_from(s).unwrap_or(i64::MAX)),
-                    notes: p.notes.clone().unwrap_or_default(),
-                    created_at: ctx.now,
-                };
-                tx.insert_session_profile(&profile).await?;
-                Ok(json!({ "sessionProfileId": profile.id }).into())
-            }
-            .await
-        }
-        Intent::CreateAppActivity(p) => {
-            Ok(json!({ "resource": p.resource, "action": p.action, "payload": p.payload }).into())
-        }
-        Intent::CreateWebhookEndpoint(p) => create_endpoint(tx, ctx, p).await,
-        Intent::DeleteWebhookEndpoint(p) => {
-            async {
-                if !tx.delete_webhook_endpoint(ctx.org_id, &p.endpoint_id).await? {
-                    return Err(Error::NotFound(format!(
-                        "no webhook endpoint `{}` in this organization",
-                        crypto::clip(&p.endpoint_id)
-                    )));
-                }
-                Ok(json!({ "endpointId": p.endpoint_id }).into())
-            }
-            .await
-        }
-        _ => return None,
-    })
+/// CREATE_SESSION_PROFILE: an immutable session scope.
+pub(super) async fn create_profile(
+    tx: &mut dyn StoreTx,
+    ctx: &ExecContext<'_>,
+    p: &crate::intents::CreateSessionProfile,
+) -> Result<Executed> {
+    let profile = SessionProfile {
+        id: new_id(),
+        organization_id: ctx.org_id.to_owned(),
+        name: crate::validate::check_name("sessionProfileName", &p.session_profile_name)?,
+        scope: p.scope.clone(),
+        expiration_seconds: p.expiration_seconds.map(|s| i64::try_from(s).unwrap_or(i64::MAX)),
+        notes: p.notes.clone().unwrap_or_default(),
+        created_at: ctx.now,
+    };
+    tx.insert_session_profile(&profile).await?;
+    Ok(json!({ "sessionProfileId": profile.id }).into())
 }
 
-async fn create_endpoint(
+/// CREATE_APP_ACTIVITY: nothing to change here; the result echoes what was allowed.
+pub(super) async fn app_activity(
+    _tx: &mut dyn StoreTx,
+    _ctx: &ExecContext<'_>,
+    p: &crate::intents::CreateAppActivity,
+) -> Result<Executed> {
+    Ok(json!({ "resource": p.resource, "action": p.action, "payload": p.payload }).into())
+}
+
+/// DELETE_WEBHOOK_ENDPOINT: removes a receiver.
+pub(super) async fn delete_endpoint(
+    tx: &mut dyn StoreTx,
+    ctx: &ExecContext<'_>,
+    p: &crate::intents::DeleteWebhookEndpoint,
+) -> Result<Executed> {
+    if !tx.delete_webhook_endpoint(ctx.org_id, &p.endpoint_id).await? {
+        return Err(Error::NotFound(format!(
+            "no webhook endpoint `{}` in this organization",
+            crypto::clip(&p.endpoint_id)
+        )));
+    }
+    Ok(json!({ "endpointId": p.endpoint_id }).into())
+}
+
+/// CREATE_WEBHOOK_ENDPOINT: a receiver with its signing secret (generated and revealed once if not given).
+pub(super) async fn create_endpoint(
     tx: &mut dyn StoreTx,
     ctx: &ExecContext<'_>,
     p: &crate::intents::CreateWebhookEndpoint,
