@@ -6,9 +6,6 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpListener;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
@@ -121,68 +118,26 @@ fn a_scoped_session_does_only_what_its_profile_allows_and_expires_with_it() {
 }
 
 /// One request the receiver saw.
-#[derive(Debug, Clone)]
-struct Received {
-    signature: String,
-    event_id: String,
-    body: String,
-}
+type Received = support::HttpRequest;
 
 /// A webhook receiver on loopback that answers 500 to the first `failures` attempts of
 /// each event and 200 afterwards.
-struct Receiver {
-    url: String,
-    seen: Arc<Mutex<Vec<Received>>>,
-}
+struct Receiver(support::HttpSink);
 
 impl Receiver {
     fn start(failures: usize) -> Receiver {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-        let url = format!("http://{}/hooks/twofold", listener.local_addr().expect("addr"));
-        let seen: Arc<Mutex<Vec<Received>>> = Arc::default();
-        let log = Arc::clone(&seen);
-        std::thread::spawn(move || {
-            for stream in listener.incoming() {
-                let Ok(mut stream) = stream else { continue };
-                let mut reader = BufReader::new(stream.try_clone().expect("clone"));
-                let mut headers = Vec::new();
-                loop {
-                    let mut line = String::new();
-                    if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
-                        break;
-                    }
-                    headers.push(line.trim_end().to_owned());
-                }
-                let header = |name: &str| {
-                    headers
-                        .iter()
-                        .find_map(|h| h.split_once(':').filter(|(k, _)| k.eq_ignore_ascii_case(name)))
-                        .map(|(_, v)| v.trim().to_owned())
-                        .unwrap_or_default()
-                };
-                let mut body = vec![0; header("content-length").parse().unwrap_or(0)];
-                let _ = reader.read_exact(&mut body);
-                let got = Received {
-                    signature: header("twofold-signature"),
-                    event_id: header("twofold-event-id"),
-                    body: String::from_utf8_lossy(&body).into_owned(),
-                };
-                let mut seen = log.lock().expect("lock");
-                let earlier = seen.iter().filter(|r| r.event_id == got.event_id).count();
-                seen.push(got);
-                drop(seen);
-                let code = if earlier < failures { "500 Internal Server Error" } else { "200 OK" };
-                let _ = write!(stream, "HTTP/1.1 {code}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
-            }
-        });
-        Receiver { url, seen }
+        Receiver(support::HttpSink::start("/hooks/twofold", move |got, seen| {
+            let event = got.header("twofold-event-id");
+            let earlier = seen.iter().filter(|r| r.header("twofold-event-id") == event).count();
+            if earlier < failures { 500 } else { 200 }
+        }))
     }
 
     /// Waits until `pred` holds for what was received (bounded).
     fn wait_for(&self, what: &str, pred: impl Fn(&[Received]) -> bool) -> Vec<Received> {
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
-            let seen = self.seen.lock().expect("lock").clone();
+            let seen = self.0.received();
             if pred(&seen) {
                 return seen;
             }
@@ -205,13 +160,13 @@ fn app_activity_with_webhooks(backend: Backend) {
     let root = server.root_client();
     let receiver = Receiver::start(2);
     let endpoint = completed(
-        root.submit("create_webhook_endpoint", json!({ "url": receiver.url, "name": "payouts", "secret": SECRET })),
+        root.submit("create_webhook_endpoint", json!({ "url": receiver.0.url, "name": "payouts", "secret": SECRET })),
         "createWebhookEndpointResult",
     );
     let endpoint_id = endpoint["endpointId"].as_str().expect("endpoint").to_owned();
     assert!(!endpoint.to_string().contains(SECRET), "the secret is never echoed");
     let listed = ok(root.query("list_webhook_endpoints", json!({})));
-    assert_eq!(listed["webhookEndpoints"][0]["url"], receiver.url.as_str());
+    assert_eq!(listed["webhookEndpoints"][0]["url"], receiver.0.url.as_str());
 
     let (_, alice) = member(&server, &root, "alice");
     let (_, bob) = member(&server, &root, "bob");
@@ -257,12 +212,18 @@ fn app_activity_with_webhooks(backend: Backend) {
         .expect("secs");
     for r in seen.iter().filter(|r| r.body.contains(&large_id)) {
         assert!(
-            twofold_core::webhook::verify_signature(SECRET.as_bytes(), &r.signature, &r.body, now, 300),
+            twofold_core::webhook::verify_signature(
+                SECRET.as_bytes(),
+                &r.header("twofold-signature"),
+                &r.body,
+                now,
+                300
+            ),
             "valid signature on {r:?}"
         );
         assert!(!twofold_core::webhook::verify_signature(
             b"another secret of the same length!!!!!",
-            &r.signature,
+            &r.header("twofold-signature"),
             &r.body,
             now,
             300
@@ -305,7 +266,7 @@ fn app_activity_with_webhooks(backend: Backend) {
     refused(bad_url, 400, "parameters.url");
     // Without a secret, one is generated and shown once.
     let generated = completed(
-        root.submit("create_webhook_endpoint", json!({ "url": receiver.url, "name": "second" })),
+        root.submit("create_webhook_endpoint", json!({ "url": receiver.0.url, "name": "second" })),
         "createWebhookEndpointResult",
     );
     assert!(generated["secret"].as_str().expect("shown once").starts_with("whsec_"), "{generated}");

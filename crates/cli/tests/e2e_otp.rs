@@ -4,6 +4,8 @@
 //! PostgreSQL. Test names carry the NIST SP 800-63B-4 / ASVS item they check.
 #![allow(clippy::expect_used, reason = "tests fail loudly")]
 
+mod support;
+
 use std::process::Command;
 
 use serde_json::{Value, json};
@@ -661,65 +663,20 @@ fn an_email_code_proves_an_mfa_step() {
     assert_eq!(status["mfaStatuses"][0]["satisfiedMethods"][0]["type"], "AUTHENTICATION_TYPE_EMAIL_OTP");
 }
 
-/// One SMS the webhook received: the headers it came with and its JSON body.
-struct Sms {
-    authorization: String,
-    to: String,
-    text: String,
-}
-
-/// A loopback SMS gateway answering 200 to every POST and keeping what it was sent.
-fn sms_gateway() -> (String, std::sync::Arc<std::sync::Mutex<Vec<Sms>>>) {
-    use std::io::{BufRead, BufReader, Read, Write};
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    let url = format!("http://{}/sms", listener.local_addr().expect("addr"));
-    let seen = std::sync::Arc::<std::sync::Mutex<Vec<Sms>>>::default();
-    let log = std::sync::Arc::clone(&seen);
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(mut stream) = stream else { continue };
-            let mut reader = BufReader::new(stream.try_clone().expect("clone"));
-            let mut headers = Vec::new();
-            loop {
-                let mut line = String::new();
-                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
-                    break;
-                }
-                headers.push(line.trim_end().to_owned());
-            }
-            let header = |name: &str| {
-                headers
-                    .iter()
-                    .find_map(|h| h.split_once(':').filter(|(k, _)| k.eq_ignore_ascii_case(name)))
-                    .map(|(_, v)| v.trim().to_owned())
-                    .unwrap_or_default()
-            };
-            let mut body = vec![0; header("content-length").parse().unwrap_or(0)];
-            let _ = reader.read_exact(&mut body);
-            let json: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-            log.lock().expect("lock").push(Sms {
-                authorization: header("authorization"),
-                to: json["to"].as_str().unwrap_or_default().to_owned(),
-                text: json["body"].as_str().unwrap_or_default().to_owned(),
-            });
-            let _ = stream.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}");
-        }
-    });
-    (url, seen)
-}
-
 /// The code of the newest SMS the gateway received for `to` (waits up to 10 s for it).
-fn sms_code_for(seen: &std::sync::Mutex<Vec<Sms>>, to: &str, count: usize) -> (String, String) {
+fn sms_code_for(gateway: &support::HttpSink, to: &str, count: usize) -> (String, String) {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     loop {
-        {
-            let seen = seen.lock().expect("lock");
-            let mine: Vec<&Sms> = seen.iter().filter(|s| s.to == to).collect();
-            if mine.len() >= count {
-                let sms = mine[count - 1];
-                let code = sms.text.split_once(" is your ").expect("the default SMS text").0.to_owned();
-                return (code, sms.authorization.clone());
-            }
+        let mine: Vec<(Value, String)> = gateway
+            .received()
+            .into_iter()
+            .map(|r| (serde_json::from_str(&r.body).unwrap_or(Value::Null), r.header("authorization")))
+            .filter(|(sms, _)| sms["to"] == to)
+            .collect();
+        if let Some((sms, authorization)) = mine.get(count - 1) {
+            let text = sms["body"].as_str().unwrap_or_default();
+            let code = text.split_once(" is your ").expect("the default SMS text").0.to_owned();
+            return (code, authorization.clone());
         }
         assert!(std::time::Instant::now() < deadline, "SMS number {count} to {to} never reached the gateway");
         std::thread::sleep(std::time::Duration::from_millis(50));
@@ -733,13 +690,19 @@ fn sms_code_for(seen: &std::sync::Mutex<Vec<Sms>>, to: &str, count: usize) -> (S
 /// gateway gets nothing more. (The per-organization in-flight cap counts anonymous callers,
 /// which can send only email codes: `e2e_otp_fairness::a_few_networks_cannot_lock_an_organization_out_of_otp`.)
 fn sms_verify_and_login_through_the_webhook(backend: Backend) {
-    let (gateway, seen) = sms_gateway();
+    let gateway = support::HttpSink::start("/sms", |_, _| 200);
     let dir = tempfile::tempdir().expect("dir");
     let header = dir.path().join("sms-header");
     std::fs::write(&header, "Authorization: Bearer gateway-secret\n").expect("header file");
     let header = header.display().to_string();
-    let flags =
-        ["--sms-webhook-url", &gateway, "--sms-webhook-header-file", &header, "--otp-sends-per-contact-per-hour", "3"];
+    let flags = [
+        "--sms-webhook-url",
+        &gateway.url,
+        "--sms-webhook-header-file",
+        &header,
+        "--otp-sends-per-contact-per-hour",
+        "3",
+    ];
     let server = TestServer::start(BIN, backend, &flags);
     let root = server.root_client();
     let phone = "+15550001234";
@@ -755,7 +718,7 @@ fn sms_verify_and_login_through_the_webhook(backend: Backend) {
     let pinned = root.enclave_signing_key().expect("enclave key");
     let sms = json!({ "otpType": "OTP_TYPE_SMS", "contact": phone, "appName": "Acme" });
     let started = root.init_otp(sms.clone()).expect("init_otp completes");
-    let (code, authorization) = sms_code_for(&seen, phone, 1);
+    let (code, authorization) = sms_code_for(&gateway, phone, 1);
     assert_eq!(authorization, "Bearer gateway-secret", "the header file's header");
     assert_eq!(code.len(), 9, "{code}");
     let key = new_key();
@@ -767,12 +730,13 @@ fn sms_verify_and_login_through_the_webhook(backend: Backend) {
     // Two more codes to the number go; the fourth in the hour is refused and never sent.
     for n in 2..=3 {
         root.init_otp(sms.clone()).expect("within the per-contact limit");
-        sms_code_for(&seen, phone, n);
+        sms_code_for(&gateway, phone, n);
     }
     let fourth = root.submit("init_otp", sms).expect("sent");
     refused(fourth, 429, "");
     std::thread::sleep(std::time::Duration::from_millis(500));
-    assert_eq!(seen.lock().expect("lock").iter().filter(|s| s.to == phone).count(), 3, "nothing past the limit");
+    let sent = gateway.received().iter().filter(|r| r.body.contains(phone)).count();
+    assert_eq!(sent, 3, "nothing past the limit");
 }
 
 on_every_backend!(

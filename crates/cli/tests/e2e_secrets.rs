@@ -9,8 +9,6 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpListener;
 use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -24,49 +22,10 @@ const BIN: &str = env!("CARGO_BIN_EXE_twofold");
 const SECRET_NOW: &str = "planted-webhook-secret-executed-at-once-7Qx2";
 const SECRET_LATER: &str = "planted-webhook-secret-executed-after-approval-9Kd4";
 
-/// One request a webhook receiver got: its path, signature header and body.
-#[derive(Debug, Clone)]
-struct Hook {
-    path: String,
-    signature: String,
-    body: String,
-}
-
 /// A loopback webhook receiver answering 200 to everything.
-fn receiver() -> (String, Arc<Mutex<Vec<Hook>>>) {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-    let url = format!("http://{}", listener.local_addr().expect("addr"));
-    let seen: Arc<Mutex<Vec<Hook>>> = Arc::default();
-    let log = Arc::clone(&seen);
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(mut stream) = stream else { continue };
-            let mut reader = BufReader::new(stream.try_clone().expect("clone"));
-            let mut lines = Vec::new();
-            loop {
-                let mut line = String::new();
-                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
-                    break;
-                }
-                lines.push(line.trim_end().to_owned());
-            }
-            let header = |name: &str| {
-                lines
-                    .iter()
-                    .find_map(|h| h.split_once(':').filter(|(k, _)| k.eq_ignore_ascii_case(name)))
-                    .map(|(_, v)| v.trim().to_owned())
-                    .unwrap_or_default()
-            };
-            let mut body = vec![0; header("content-length").parse().unwrap_or(0)];
-            let _ = reader.read_exact(&mut body);
-            let path = lines.first().and_then(|l| l.split(' ').nth(1)).unwrap_or_default().to_owned();
-            let hook =
-                Hook { path, signature: header("twofold-signature"), body: String::from_utf8_lossy(&body).into() };
-            log.lock().expect("lock").push(hook);
-            let _ = write!(stream, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
-        }
-    });
-    (url, seen)
+fn receiver() -> (String, Arc<Mutex<Vec<support::HttpRequest>>>) {
+    let sink = support::HttpSink::start("", |_, _| 200);
+    (sink.url, sink.seen)
 }
 
 /// Every byte the database holds, as text: the SQLite files, or a data dump of every
@@ -227,7 +186,13 @@ fn planted_secrets_are_never_stored_answered_or_logged(backend: Backend) {
     for (path, secret) in [("/now", SECRET_NOW), ("/later", SECRET_LATER)] {
         let hook = seen.iter().find(|h| h.path == path).expect("delivered");
         assert!(
-            twofold_core::webhook::verify_signature(secret.as_bytes(), &hook.signature, &hook.body, unix, 300),
+            twofold_core::webhook::verify_signature(
+                secret.as_bytes(),
+                &hook.header("twofold-signature"),
+                &hook.body,
+                unix,
+                300
+            ),
             "{path} is signed with its own secret: {hook:?}"
         );
     }

@@ -318,3 +318,78 @@ pub fn screenshot_dir(target_tmp: &str) -> std::path::PathBuf {
     std::fs::create_dir_all(&dir).expect("screenshot directory");
     dir
 }
+
+/// One request an [`HttpSink`] received.
+#[derive(Debug, Clone)]
+pub struct HttpRequest {
+    /// The request target (`/hooks/twofold`).
+    pub path: String,
+    /// Header lines as `(name, value)`.
+    pub headers: Vec<(String, String)>,
+    /// The body, as text.
+    pub body: String,
+}
+
+impl HttpRequest {
+    /// The value of header `name` (any case), or "".
+    pub fn header(&self, name: &str) -> String {
+        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.clone()).unwrap_or_default()
+    }
+}
+
+/// A loopback HTTP receiver (webhook endpoints, an SMS gateway) keeping every request it
+/// gets; `status` picks each answer's status from the request and those before it.
+pub struct HttpSink {
+    /// `http://127.0.0.1:PORT<path>`.
+    pub url: String,
+    /// What it received, oldest first.
+    pub seen: std::sync::Arc<std::sync::Mutex<Vec<HttpRequest>>>,
+}
+
+impl HttpSink {
+    /// Listens on a free loopback port; its URL ends in `path`.
+    pub fn start(path: &str, status: impl Fn(&HttpRequest, &[HttpRequest]) -> u16 + Send + 'static) -> HttpSink {
+        use std::io::{BufRead, BufReader, Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let url = format!("http://{}{path}", listener.local_addr().expect("addr"));
+        let seen = std::sync::Arc::<std::sync::Mutex<Vec<HttpRequest>>>::default();
+        let log = std::sync::Arc::clone(&seen);
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { continue };
+                let mut reader = BufReader::new(stream.try_clone().expect("clone"));
+                let mut lines = Vec::new();
+                loop {
+                    let mut line = String::new();
+                    if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                        break;
+                    }
+                    lines.push(line.trim_end().to_owned());
+                }
+                let path = lines.first().and_then(|l| l.split(' ').nth(1)).unwrap_or_default().to_owned();
+                let headers: Vec<(String, String)> = lines
+                    .iter()
+                    .skip(1)
+                    .filter_map(|h| h.split_once(':'))
+                    .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
+                    .collect();
+                let mut request = HttpRequest { path, headers, body: String::new() };
+                let mut body = vec![0; request.header("content-length").parse().unwrap_or(0)];
+                let _ = reader.read_exact(&mut body);
+                request.body = String::from_utf8_lossy(&body).into_owned();
+                let mut seen = log.lock().expect("lock");
+                let code = status(&request, &seen);
+                seen.push(request);
+                drop(seen);
+                let reason = if code == 200 { "OK" } else { "Error" };
+                let _ = write!(stream, "HTTP/1.1 {code} {reason}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+            }
+        });
+        HttpSink { url, seen }
+    }
+
+    /// What it received so far.
+    pub fn received(&self) -> Vec<HttpRequest> {
+        self.seen.lock().expect("lock").clone()
+    }
+}
