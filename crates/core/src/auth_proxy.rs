@@ -238,15 +238,15 @@ pub struct AuthProxyParams {
 #[serde(deny_unknown_fields)]
 pub struct DisableAuthProxy {}
 
-/// A change to an organization's auth proxy.
-#[derive(Debug, Clone)]
-pub enum Change {
+/// A change to an organization's auth proxy (borrowed from its intent).
+#[derive(Debug, Clone, Copy)]
+pub enum Change<'a> {
     /// `ENABLE_AUTH_PROXY`.
-    Enable(AuthProxyParams),
+    Enable(&'a AuthProxyParams),
     /// `UPDATE_AUTH_PROXY_CONFIG`.
-    Update(AuthProxyParams),
+    Update(&'a AuthProxyParams),
     /// `DISABLE_AUTH_PROXY`.
-    Disable(DisableAuthProxy),
+    Disable(&'a DisableAuthProxy),
 }
 
 fn in_range(field: &str, value: u64, min: u64, max: u64) -> Result<()> {
@@ -256,7 +256,7 @@ fn in_range(field: &str, value: u64, min: u64, max: u64) -> Result<()> {
     Err(Error::invalid(format!("parameters.{field}: must be between {min} and {max}, found {value}")))
 }
 
-impl Change {
+impl Change<'_> {
     /// Checks the parameters before anything is recorded.
     pub fn validate(&self) -> Result<()> {
         let (Change::Enable(p) | Change::Update(p)) = self else { return Ok(()) };
@@ -381,7 +381,7 @@ mod tests {
         for bad in
             ["App\r\nBcc: x@evil.test", "tab\there", "del\u{7f}", "c1\u{85}", "bidi\u{202E}gnp.exe", "ls\u{2028}"]
         {
-            let err = Change::Update(AuthProxyParams { app_name: Some(bad.into()), ..Default::default() })
+            let err = Change::Update(&AuthProxyParams { app_name: Some(bad.into()), ..Default::default() })
                 .validate()
                 .expect_err("refused")
                 .to_string();
@@ -389,13 +389,13 @@ mod tests {
         }
         let sender = AuthProxyParams { send_from_email_sender_name: Some("Ops\nX: y".into()), ..Default::default() };
         assert!(
-            Change::Update(sender).validate().expect_err("refused").to_string().contains("sendFromEmailSenderName")
+            Change::Update(&sender).validate().expect_err("refused").to_string().contains("sendFromEmailSenderName")
         );
         let origin =
             AuthProxyParams { allowed_origins: Some(vec!["https://a\n.example".into()]), ..Default::default() };
-        assert!(Change::Update(origin).validate().expect_err("refused").to_string().contains("allowedOrigins[0]"));
+        assert!(Change::Update(&origin).validate().expect_err("refused").to_string().contains("allowedOrigins[0]"));
         let fine = AuthProxyParams { app_name: Some("Café Ünïcode".into()), ..Default::default() };
-        assert!(Change::Update(fine).validate().is_ok());
+        assert!(Change::Update(&fine).validate().is_ok());
     }
 
     #[test]
@@ -415,7 +415,7 @@ mod tests {
 
     #[test]
     fn bad_settings_name_their_field() {
-        let bad = |p: AuthProxyParams| Change::Update(p).validate().expect_err("refused").to_string();
+        let bad = |p: AuthProxyParams| Change::Update(&p).validate().expect_err("refused").to_string();
         assert!(bad(AuthProxyParams { otp_length: Some(5), ..Default::default() }).contains("otpLength"));
         assert!(
             bad(AuthProxyParams { allowed_auth_methods: Some(vec!["PASSWORD".into()]), ..Default::default() })

@@ -278,16 +278,16 @@ pub struct ResetMfaEnforcement {
     pub target_organization_id: Option<String>,
 }
 
-/// A change to an enforcement rule.
-#[derive(Debug, Clone)]
-pub enum Change {
+/// A change to an enforcement rule (borrowed from its intent).
+#[derive(Debug, Clone, Copy)]
+pub enum Change<'a> {
     /// See [`SetMfaEnforcement`].
-    Set(SetMfaEnforcement),
+    Set(&'a SetMfaEnforcement),
     /// See [`ResetMfaEnforcement`].
-    Reset(ResetMfaEnforcement),
+    Reset(&'a ResetMfaEnforcement),
 }
 
-impl Change {
+impl Change<'_> {
     /// Checks what does not depend on stored state; errors name the field.
     pub fn validate(&self) -> Result<()> {
         let (scope, target) = match self {
@@ -493,22 +493,22 @@ mod tests {
 
     #[test]
     fn grace_and_scope_are_checked() {
-        let set = |days, target: Option<&str>| {
-            Change::Set(SetMfaEnforcement {
-                scope: if target.is_some() { Scope::Global } else { Scope::Organization },
-                target_organization_id: target.map(Into::into),
-                value: EnforcementValue::Required,
-                grace_period_days: Some(days),
-                accept_email_sms_otp: None,
-                confirm_lockout: None,
-            })
+        let set = |days, target: Option<&str>| SetMfaEnforcement {
+            scope: if target.is_some() { Scope::Global } else { Scope::Organization },
+            target_organization_id: target.map(Into::into),
+            value: EnforcementValue::Required,
+            grace_period_days: Some(days),
+            accept_email_sms_otp: None,
+            confirm_lockout: None,
         };
-        assert!(set(365, None).validate().is_ok());
-        let e = set(366, None).validate().expect_err("too long");
+        let check = |p: SetMfaEnforcement| Change::Set(&p).validate();
+        assert!(check(set(365, None)).is_ok());
+        let e = check(set(366, None)).expect_err("too long");
         assert!(e.to_string().contains("gracePeriodDays"), "{e}");
-        assert!(set(-1, None).validate().is_err());
-        assert!(set(0, Some("o")).validate().is_err(), "global rule with a target");
-        let reset = Change::Reset(ResetMfaEnforcement { scope: Scope::Global, target_organization_id: None });
+        assert!(check(set(-1, None)).is_err());
+        assert!(check(set(0, Some("o"))).is_err(), "global rule with a target");
+        let global = ResetMfaEnforcement { scope: Scope::Global, target_organization_id: None };
+        let reset = Change::Reset(&global);
         assert!(reset.validate().expect_err("refused").to_string().contains("cannot be reset"));
     }
 

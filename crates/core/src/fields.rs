@@ -80,6 +80,16 @@ pub(crate) fn data_error(e: &serde_json::Error) -> String {
     text.strip_suffix(&position).map_or(text.clone(), str::to_owned)
 }
 
+/// Registers `T` and every schema it refers to in the API document, and names it.
+#[cfg(feature = "openapi")]
+pub(crate) fn register_schema<T: utoipa::ToSchema>(
+    components: utoipa::openapi::ComponentsBuilder,
+) -> (utoipa::openapi::ComponentsBuilder, String) {
+    let mut nested = Vec::new();
+    T::schemas(&mut nested);
+    (components.schema_from::<T>().schemas_from_iter(nested), T::name().into_owned())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -4,9 +4,10 @@
 
 use std::collections::HashSet;
 
+use crate::activity_types::Intent;
 use crate::crypto;
 use crate::error::{Error, Result};
-use crate::intents::{ApiKeyParams, CreatePolicy, Intent};
+use crate::intents::{ApiKeyParams, CreatePolicy};
 use twofold_policy::{Keywords, Program};
 
 pub(crate) use crate::fields::{MAX_FIELD, check_email, check_name, check_phone};
@@ -337,7 +338,7 @@ pub(crate) fn validate(intent: &Intent) -> Result<()> {
         Intent::InitOtp(p) => crate::otp::validate_init(p)?,
         Intent::VerifyOtp(p) => crate::otp::validate_verify(p)?,
         Intent::OtpLogin(p) => crate::otp::validate_login(p)?,
-        Intent::Vote(_, v) => {
+        Intent::ApproveActivity(v) | Intent::RejectActivity(v) => {
             if v.totp_code.is_some() && v.recovery_code.is_some() {
                 return Err(Error::invalid("parameters: give `totpCode` or `recoveryCode`, not both"));
             }
@@ -363,8 +364,11 @@ pub(crate) fn validate(intent: &Intent) -> Result<()> {
                 )));
             }
         }
-        Intent::MfaEnforcement(change) => change.validate()?,
-        Intent::AuthProxy(change) => change.validate()?,
+        Intent::SetMfaEnforcement(p) => crate::enforcement::Change::Set(p).validate()?,
+        Intent::ResetMfaEnforcement(p) => crate::enforcement::Change::Reset(p).validate()?,
+        Intent::EnableAuthProxy(p) => crate::auth_proxy::Change::Enable(p).validate()?,
+        Intent::UpdateAuthProxyConfig(p) => crate::auth_proxy::Change::Update(p).validate()?,
+        Intent::DisableAuthProxy(p) => crate::auth_proxy::Change::Disable(p).validate()?,
     }
     Ok(())
 }

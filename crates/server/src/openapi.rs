@@ -7,10 +7,9 @@ use axum::Json;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, get};
 use serde_json::{Map, Value, json};
-use twofold_core::activity_types::{KINDS, Operation};
+use twofold_core::activity_types::KINDS;
 use twofold_core::engine::ProxyFlow;
 use twofold_core::queries::{self, NoFields, QueryRow, Reads, WhenOverdue};
-use twofold_core::{auth_proxy, enforcement, intents, otp};
 use utoipa::ToSchema;
 use utoipa::openapi::ComponentsBuilder;
 
@@ -104,52 +103,6 @@ fn add<T: ToSchema>(components: ComponentsBuilder) -> (ComponentsBuilder, String
     let mut nested = Vec::new();
     T::schemas(&mut nested);
     (components.schema_from::<T>().schemas_from_iter(nested), T::name().into_owned())
-}
-
-/// The intent schema of each operation; the match is exhaustive, so a new operation
-/// cannot be added without a schema.
-fn intent_schema(op: Operation, c: ComponentsBuilder) -> (ComponentsBuilder, String) {
-    use Operation as O;
-    match op {
-        O::CreateUsers => add::<intents::CreateUsers>(c),
-        O::DeleteUsers => add::<intents::DeleteUsers>(c),
-        O::UpdateUser => add::<intents::UpdateUser>(c),
-        O::CreateUserTag => add::<intents::CreateUserTag>(c),
-        O::CreateApiKeys => add::<intents::CreateApiKeys>(c),
-        O::DeleteApiKeys => add::<intents::DeleteApiKeys>(c),
-        O::CreateSubOrganization => add::<intents::CreateSubOrganization>(c),
-        O::UpdateRootQuorum => add::<intents::UpdateRootQuorum>(c),
-        O::CreatePolicy => add::<intents::CreatePolicy>(c),
-        O::CreatePolicies => add::<intents::CreatePolicies>(c),
-        O::UpdatePolicy => add::<intents::UpdatePolicy>(c),
-        O::DeletePolicy => add::<intents::DeletePolicy>(c),
-        O::ApproveActivity | O::RejectActivity => add::<intents::VoteIntent>(c),
-        O::SetIpAllowlist => add::<intents::SetIpAllowlist>(c),
-        O::RemoveIpAllowlist => add::<intents::RemoveIpAllowlist>(c),
-        O::SetIpDenylist => add::<intents::SetIpDenylist>(c),
-        O::CreateAuthenticators => add::<intents::CreateAuthenticators>(c),
-        O::DeleteAuthenticators => add::<intents::DeleteAuthenticators>(c),
-        O::CreateTotpAuthenticator => add::<intents::CreateTotpAuthenticator>(c),
-        O::VerifyTotpAuthenticator => add::<intents::VerifyTotpAuthenticator>(c),
-        O::DeleteTotpAuthenticators => add::<intents::DeleteTotpAuthenticators>(c),
-        O::CreateRecoveryCodes => add::<intents::CreateRecoveryCodes>(c),
-        O::StampLogin => add::<intents::StampLogin>(c),
-        O::DeleteSessions => add::<intents::DeleteSessions>(c),
-        O::InitOtp => add::<otp::InitOtp>(c),
-        O::VerifyOtp => add::<otp::VerifyOtp>(c),
-        O::OtpLogin => add::<otp::OtpLogin>(c),
-        O::CreateMfaPolicy => add::<intents::CreateMfaPolicy>(c),
-        O::UpdateMfaPolicy => add::<intents::UpdateMfaPolicy>(c),
-        O::DeleteMfaPolicy => add::<intents::DeleteMfaPolicy>(c),
-        O::CreateSessionProfile => add::<intents::CreateSessionProfile>(c),
-        O::CreateAppActivity => add::<intents::CreateAppActivity>(c),
-        O::CreateWebhookEndpoint => add::<intents::CreateWebhookEndpoint>(c),
-        O::DeleteWebhookEndpoint => add::<intents::DeleteWebhookEndpoint>(c),
-        O::SetMfaEnforcement => add::<enforcement::SetMfaEnforcement>(c),
-        O::ResetMfaEnforcement => add::<enforcement::ResetMfaEnforcement>(c),
-        O::EnableAuthProxy | O::UpdateAuthProxyConfig => add::<auth_proxy::AuthProxyParams>(c),
-        O::DisableAuthProxy => add::<auth_proxy::DisableAuthProxy>(c),
-    }
 }
 
 /// Every stamp header; a request carries exactly one of them.
@@ -309,7 +262,7 @@ pub fn document() -> Value {
     let mut components = ComponentsBuilder::new();
     let mut paths = Map::new();
     for kind in KINDS {
-        let (c, intent) = intent_schema(kind.operation, components);
+        let (c, intent) = kind.operation.intent_schema(components);
         components = c;
         let types = kind.versions.iter().map(|v| v.type_name).collect();
         paths.insert(

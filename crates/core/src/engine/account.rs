@@ -9,8 +9,8 @@
 //! Proofs are only taken from factors bound before the activity was created: a factor a
 //! stolen key managed to bind cannot satisfy a step-up that was already waiting.
 
+use crate::activity_types::Intent;
 use crate::error::{Error, Result};
-use crate::intents::Intent;
 use crate::model::{AuthMethod, AuthenticationType, Factor, FactorKind, MethodGroup, MfaPolicy};
 use crate::store::StoreTx;
 

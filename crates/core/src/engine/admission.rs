@@ -22,11 +22,11 @@ use std::time::{Duration, Instant};
 use super::execute::rule_set;
 use super::identity::{StampProof, UNKNOWN_KEY};
 use super::{Caller, CallerCredential, Engine, Request};
+use crate::activity_types::Intent;
 use crate::audit;
 use crate::crypto;
 use crate::enforcement::EnrollmentStatus;
 use crate::error::{Error, Result};
-use crate::intents::Intent;
 use crate::model::{ApiKey, KeyKind, Organization, User};
 use crate::network::{self, IpRuleSet, ListKind, Refusal};
 use crate::store::StoreTx;
@@ -573,7 +573,9 @@ impl Engine {
                 rule_set(org_id, None, ListKind::Deny, p.enabled, "DENY", &p.rules, now),
                 p.confirm_lockout,
             ),
-            Intent::MfaEnforcement(change) => return self.guard_enforcement_lockout(caller, change).await,
+            Intent::SetMfaEnforcement(p) => {
+                return self.guard_enforcement_lockout(caller, crate::enforcement::Change::Set(p)).await;
+            }
             _ => return Ok(()),
         };
         if confirmed == Some(true) {

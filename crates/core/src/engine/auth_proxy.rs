@@ -16,10 +16,10 @@ use zeroize::Zeroizing;
 
 use super::factors::ExecContext;
 use super::{Caller, Engine, Request, StampProof, new_id, parse_body};
+use crate::activity_types::Intent;
 use crate::auth_proxy::{AuthProxyConfig, Change, EMAIL_OTP_LOGIN, EMAIL_OTP_SIGNUP};
 use crate::crypto;
 use crate::error::{Error, Result};
-use crate::intents::Intent;
 use crate::model::{ApiKey, ApiKeyCurve, AuthProxy, Effect, KeyKind, Policy, User};
 use crate::otp::ClientSignature;
 use crate::store::StoreTx;
@@ -378,7 +378,7 @@ pub(crate) fn refuse_query(caller: &Caller) -> Result<()> {
 }
 
 /// Executes ENABLE_AUTH_PROXY, UPDATE_AUTH_PROXY_CONFIG and DISABLE_AUTH_PROXY.
-pub(super) async fn execute(tx: &mut dyn StoreTx, ctx: &ExecContext<'_>, change: &Change) -> Result<Value> {
+pub(super) async fn execute(tx: &mut dyn StoreTx, ctx: &ExecContext<'_>, change: Change<'_>) -> Result<Value> {
     let org_id = ctx.org_id;
     let existing = tx.get_auth_proxy(org_id).await?;
     let not_enabled = || {

@@ -3,8 +3,8 @@
 //! exercise exactly the parsing and validation the server runs.
 
 use crate::activity_types;
+use crate::activity_types::Intent;
 use crate::error::{Error, Result};
-use crate::intents::Intent;
 
 use super::{SubmitEnvelope, parse_body, version_for};
 

@@ -10,8 +10,8 @@ use twofold_policy::{
     ActivityView, Budget, Context, CredentialView, Diagnostics, Keywords, Program, Timestamp, UserView,
 };
 
+use crate::activity_types::Intent;
 use crate::activity_types::{ActivityKind, TypeVersion, version_free};
-use crate::intents::Intent;
 use crate::model::{Effect, Policy};
 
 /// What happens to an activity next.

@@ -13,11 +13,11 @@ use super::enforcement::{Gate, activity_gate, enrolment_off};
 use super::settle::Verdict;
 use super::{Caller, CallerCredential, Engine, Request, auth_proxy, new_id};
 use crate::activity_types;
+use crate::activity_types::Intent;
 use crate::api::{DecidingView, DryRunActivity, DryRunEvaluation, DryRunView};
 use crate::enforcement::EnrollmentStatus;
 use crate::engine::decide::{Decision, Subject};
 use crate::error::{Error, Result};
-use crate::intents::Intent;
 use crate::model::{Activity, ActivityStatus, Vote};
 use crate::store::StoreTx;
 
@@ -58,7 +58,7 @@ impl Engine {
         })?;
         let intent = Intent::parse(kind.operation, ask.parameters)?;
         crate::validate::validate(&intent)?;
-        if matches!(intent, Intent::Vote(..)) {
+        if intent.vote().is_some() {
             return Err(Error::invalid(
                 "activity.type: an approval or rejection is not dry-run; get_mfa_status and get_activity show where \
                  the activity it is about stands",

@@ -9,11 +9,11 @@ use serde_json::{Value, json};
 
 use super::factors::ExecContext;
 use super::{Caller, Engine, Request};
+use crate::activity_types::Intent;
 use crate::audit;
 use crate::crypto;
 use crate::enforcement::{self, Change, EnforcementRule, EnforcementValue, EnrollmentStatus, RuleView, Scope};
 use crate::error::{Error, Result};
-use crate::intents::Intent;
 use crate::model::User;
 use crate::store::StoreTx;
 
@@ -171,7 +171,7 @@ impl Engine {
     /// Refuses a rule change that would block the caller at once (it applies to the
     /// caller's organization, requires the caller to enroll, has no grace period and the
     /// caller has no factor), unless it says `confirmLockout: true`.
-    pub(super) async fn guard_enforcement_lockout(&self, caller: &Caller, change: &Change) -> Result<()> {
+    pub(super) async fn guard_enforcement_lockout(&self, caller: &Caller, change: Change<'_>) -> Result<()> {
         let Change::Set(p) = change else { return Ok(()) };
         if p.confirm_lockout == Some(true) || p.grace_days() > 0 {
             return Ok(());
@@ -328,7 +328,7 @@ pub(super) async fn note_promotions(
 }
 
 /// Applies a rule change inside the activity's transaction, with its audit events.
-pub(super) async fn execute(tx: &mut dyn StoreTx, ctx: &ExecContext<'_>, change: &Change) -> Result<Value> {
+pub(super) async fn execute(tx: &mut dyn StoreTx, ctx: &ExecContext<'_>, change: Change<'_>) -> Result<Value> {
     let (scope, target) = match change {
         Change::Set(p) => (p.scope, p.target_organization_id.as_deref()),
         Change::Reset(p) => (p.scope, p.target_organization_id.as_deref()),

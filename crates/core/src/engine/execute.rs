@@ -7,11 +7,12 @@ use serde_json::json;
 
 use super::factors::{ExecContext, Executed};
 use super::new_id;
+use crate::activity_types::Intent;
 use crate::crypto;
 use crate::error::{Error, Result};
 use crate::intents::{
     ApiKeyParams, CreateApiKeys, CreatePolicies, CreatePolicy, CreateSubOrganization, CreateUserTag, CreateUsers,
-    DeleteApiKeys, DeletePolicy, DeleteUsers, Intent, RemoveIpAllowlist, SetIpAllowlist, SetIpDenylist, UpdatePolicy,
+    DeleteApiKeys, DeletePolicy, DeleteUsers, RemoveIpAllowlist, SetIpAllowlist, SetIpDenylist, UpdatePolicy,
     UpdateRootQuorum, UpdateUser,
 };
 use crate::model::{ApiKey, Channel, Organization, Policy, User, UserTag};
@@ -38,6 +39,8 @@ pub(super) async fn execute(tx: &mut dyn StoreTx, ctx: &ExecContext<'_>, intent:
 /// does not compile. Every executor takes the transaction, the context and its own intent.
 async fn dispatch(tx: &mut dyn StoreTx, ctx: &ExecContext<'_>, intent: &Intent) -> Result<Executed> {
     use super::{auth_proxy, enforcement, factors, mfa, otp, profiles};
+    use crate::auth_proxy::Change as Proxy;
+    use crate::enforcement::Change as Enforcement;
     match intent {
         Intent::CreateUsers(p) => create_users(tx, ctx, p).await,
         Intent::DeleteUsers(p) => delete_users(tx, ctx, p).await,
@@ -51,7 +54,7 @@ async fn dispatch(tx: &mut dyn StoreTx, ctx: &ExecContext<'_>, intent: &Intent) 
         Intent::CreatePolicies(p) => create_policies(tx, ctx, p).await,
         Intent::UpdatePolicy(p) => update_policy(tx, ctx, p).await,
         Intent::DeletePolicy(p) => delete_policy(tx, ctx, p).await,
-        Intent::Vote(..) => Err(Error::FailedPrecondition(
+        Intent::ApproveActivity(_) | Intent::RejectActivity(_) => Err(Error::FailedPrecondition(
             "approvals and rejections are recorded on the activity they name; they do not execute".to_owned(),
         )),
         Intent::SetIpAllowlist(p) => set_ip_allowlist(tx, ctx, p).await,
@@ -72,11 +75,16 @@ async fn dispatch(tx: &mut dyn StoreTx, ctx: &ExecContext<'_>, intent: &Intent) 
         Intent::CreateAppActivity(p) => profiles::app_activity(tx, ctx, p).await,
         Intent::CreateWebhookEndpoint(p) => profiles::create_endpoint(tx, ctx, p).await,
         Intent::DeleteWebhookEndpoint(p) => profiles::delete_endpoint(tx, ctx, p).await,
-        Intent::MfaEnforcement(change) => enforcement::execute(tx, ctx, change).await.map(Executed::from),
+        Intent::SetMfaEnforcement(p) => enforcement::execute(tx, ctx, Enforcement::Set(p)).await.map(Executed::from),
+        Intent::ResetMfaEnforcement(p) => {
+            enforcement::execute(tx, ctx, Enforcement::Reset(p)).await.map(Executed::from)
+        }
         Intent::InitOtp(p) => otp::init(tx, ctx, p).await,
         Intent::VerifyOtp(p) => otp::verified(tx, ctx, p).await,
         Intent::OtpLogin(p) => otp::login(tx, ctx, p).await,
-        Intent::AuthProxy(change) => auth_proxy::execute(tx, ctx, change).await.map(Executed::from),
+        Intent::EnableAuthProxy(p) => auth_proxy::execute(tx, ctx, Proxy::Enable(p)).await.map(Executed::from),
+        Intent::UpdateAuthProxyConfig(p) => auth_proxy::execute(tx, ctx, Proxy::Update(p)).await.map(Executed::from),
+        Intent::DisableAuthProxy(p) => auth_proxy::execute(tx, ctx, Proxy::Disable(p)).await.map(Executed::from),
     }
 }
 

@@ -31,13 +31,13 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::value::RawValue;
 
+use crate::activity_types::Intent;
 use crate::activity_types::{self, ActivityKind, TypeVersion};
 use crate::api::{ActivityView, Failure, UserView, VoteView};
 use crate::audit;
 use crate::clock::Clock;
 use crate::crypto;
 use crate::error::{Error, Result};
-use crate::intents::Intent;
 use crate::model::{Activity, ActivityStatus, ApiKey, ApiKeyCurve, Organization, User, Vote};
 use crate::store::{Store, StoreError, StoreTx};
 
@@ -313,8 +313,8 @@ impl Engine {
         }
         // What is stored of this request (intent, vote message) has its secrets sealed.
         let stored_body = self.stored_body(&caller, &intent, req.body)?;
-        if let Intent::Vote(approve, target) = &intent {
-            return self.vote(&caller, *approve, target, stored_body.as_bytes()).await;
+        if let Some((approve, target)) = intent.vote() {
+            return self.vote(&caller, approve, target, stored_body.as_bytes()).await;
         }
         let proofs = vec![caller.credential.authentication_type.to_owned()];
         if let Intent::VerifyTotpAuthenticator(p) = &intent {

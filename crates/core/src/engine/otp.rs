@@ -14,10 +14,11 @@ use serde_json::{Value, json};
 
 use super::factors::{ExecContext, Executed, create_session};
 use super::{Caller, CallerCredential, Engine, Request, StampProof, new_id};
+use crate::activity_types::Intent;
 use crate::api::ActivityView;
 use crate::crypto;
 use crate::error::{Error, Result};
-use crate::intents::{CreateSubOrganization, Intent, StampLogin};
+use crate::intents::{CreateSubOrganization, StampLogin};
 use crate::model::{ApiKeyCurve, FactorKind, Organization, User};
 use crate::otp::{
     ClientSignature, InitOtp, OtpAttempt, OtpChannel, OtpConfig, OtpEnclave, OtpFlow, OtpFlowStatus, OtpLogin,

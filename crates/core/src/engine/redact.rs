@@ -6,8 +6,8 @@ use std::borrow::Cow;
 
 use super::factors::ExecContext;
 use super::{Caller, Engine};
+use crate::activity_types::Intent;
 use crate::error::{Error, Result};
-use crate::intents::Intent;
 
 impl Engine {
     /// The request `body` as it may be stored: the values of `intent`'s secret parameters

@@ -9,8 +9,8 @@ use serde_json::value::RawValue;
 use super::decide::{self, Approver, Decision, DecisionInput, ProgramCache, Subject};
 use super::{execute, failure_json, new_id};
 use crate::activity_types;
+use crate::activity_types::Intent;
 use crate::error::{Error, Result};
-use crate::intents::Intent;
 use crate::model::{Activity, ActivityStatus, Organization, PolicyEvaluationRecord, Vote};
 use crate::store::{StoreError, StoreTx};
 

@@ -361,8 +361,8 @@ macro_rules! catalog {
             fields: fields_of::<<$query as Query>::Request>,
             #[cfg(feature = "openapi")]
             schemas: |c| {
-                let (c, request) = register::<<$query as Query>::Request>(c);
-                let (c, response) = register::<<$query as Query>::Response>(c);
+                let (c, request) = crate::fields::register_schema::<<$query as Query>::Request>(c);
+                let (c, response) = crate::fields::register_schema::<<$query as Query>::Response>(c);
                 (c, request, response)
             },
         }),*];
@@ -374,16 +374,6 @@ macro_rules! catalog {
             }
         }
     };
-}
-
-/// Registers `T` and every schema it refers to, and names it.
-#[cfg(feature = "openapi")]
-fn register<T: utoipa::ToSchema>(
-    components: utoipa::openapi::ComponentsBuilder,
-) -> (utoipa::openapi::ComponentsBuilder, String) {
-    let mut nested = Vec::new();
-    T::schemas(&mut nested);
-    (components.schema_from::<T>().schemas_from_iter(nested), T::name().into_owned())
 }
 
 catalog! {
