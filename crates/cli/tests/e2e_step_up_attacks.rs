@@ -231,7 +231,7 @@ fn passkey_proves_in_the_same_request(backend: Backend) {
         .iter()
         .map(|m| m["type"].as_str().expect("type").to_owned())
         .collect();
-    assert_eq!(methods, ["AUTHENTICATION_TYPE_RECOVERY_CODE", "AUTHENTICATION_TYPE_PASSKEY"], "her factors only");
+    assert_eq!(methods, ["AUTHENTICATION_TYPE_PASSKEY", "AUTHENTICATION_TYPE_RECOVERY_CODE"], "her factors only");
     // …and the same request stamped by the passkey completes at once.
     let resp = submit_with_passkey(
         &server,

@@ -76,12 +76,14 @@ pub(super) async fn requirement(
     created_at: i64,
 ) -> Result<Option<MfaPolicy>> {
     let factors = tx.list_factors(org_id, user_id, None).await?;
-    let mut any: Vec<AuthMethod> = Vec::new();
-    for kind in factors.iter().filter(|f| second_factor_bound_by(f, created_at)).filter_map(|f| method(f.kind)) {
-        if !any.iter().any(|m| m.kind == kind) {
-            any.push(AuthMethod { kind, id: None });
-        }
-    }
+    // Strongest first, whatever order the factors were stored in (a first passkey and its
+    // recovery codes share a creation time).
+    let any: Vec<AuthMethod> = [FactorKind::Passkey, FactorKind::Totp, FactorKind::RecoveryCode]
+        .into_iter()
+        .filter(|kind| factors.iter().any(|f| f.kind == *kind && second_factor_bound_by(f, created_at)))
+        .filter_map(method)
+        .map(|kind| AuthMethod { kind, id: None })
+        .collect();
     if any.is_empty() {
         return Ok(None);
     }
