@@ -204,17 +204,7 @@ impl Engine {
 
     /// Whether the caller is a root-quorum member or carries an admin tag.
     async fn is_admin(&self, tx: &mut dyn StoreTx, org_id: &str, user_id: &str) -> Result<bool> {
-        if tx.root_quorum_members(org_id).await?.iter().any(|m| m == user_id) {
-            return Ok(true);
-        }
-        let memberships = tx.tag_memberships_of(org_id, &[user_id]).await?;
-        let mine: Vec<&String> = memberships.iter().filter(|(u, _)| u == user_id).map(|(_, t)| t).collect();
-        if mine.is_empty() {
-            return Ok(false);
-        }
-        let tags = tx.list_user_tags(org_id).await?;
-        let names: Vec<&str> = tags.iter().filter(|t| mine.contains(&&t.id)).map(|t| t.name.as_str()).collect();
-        Ok(enforcement::is_admin(false, &names, &self.config.mfa_admin_tags))
+        Ok(administrators_among(tx, org_id, &[user_id], &self.config.mfa_admin_tags).await?.contains(user_id))
     }
 
     /// Refuses an activity the rule does not let the caller submit now.
@@ -279,46 +269,51 @@ impl Request<'_> {
     }
 }
 
-/// Whether `intent` can make a user an administrator: a tag given to users, a user's tags
-/// replaced, the root quorum changed. (A new user's clock starts at its creation anyway.)
-pub(super) fn may_promote(intent: &Intent) -> bool {
-    match intent {
-        Intent::UpdateUser(p) => p.user_tag_ids.is_some(),
-        Intent::CreateUserTag(p) => !p.user_ids.is_empty(),
-        Intent::UpdateRootQuorum(_) => true,
-        _ => false,
-    }
+/// The users `intent` may make administrators: those it tags (`update_user` with tags,
+/// `create_user_tag`) or puts in the root quorum. (A new user's clock starts at its creation.)
+pub(super) fn may_promote(intent: &Intent) -> Vec<&str> {
+    let ids: &[String] = match intent {
+        Intent::UpdateUser(p) if p.user_tag_ids.is_some() => std::slice::from_ref(&p.user_id),
+        Intent::CreateUserTag(p) => &p.user_ids,
+        Intent::UpdateRootQuorum(p) => &p.user_ids,
+        _ => &[],
+    };
+    ids.iter().map(String::as_str).collect()
 }
 
-/// An organization's administrators: its root-quorum members and the users holding a tag
-/// named in `admin_tags`.
-pub(super) async fn administrators(
+/// Which of `user_ids` are administrators of `org_id`: root-quorum members, or holding a tag
+/// named in `admin_tags`. Reads only those users' tags, whatever the organization's size.
+pub(super) async fn administrators_among(
     tx: &mut dyn StoreTx,
     org_id: &str,
+    user_ids: &[&str],
     admin_tags: &[String],
 ) -> Result<BTreeSet<String>> {
-    let mut admins: BTreeSet<String> = tx.root_quorum_members(org_id).await?.into_iter().collect();
-    let tags = tx.list_user_tags(org_id).await?;
-    let admin_tag_ids: BTreeSet<&str> = tags
-        .iter()
-        .filter(|t| enforcement::is_admin(false, &[t.name.as_str()], admin_tags))
-        .map(|t| t.id.as_str())
-        .collect();
-    if !admin_tag_ids.is_empty() {
-        let memberships = tx.user_tag_memberships(org_id).await?;
-        admins.extend(memberships.into_iter().filter(|(_, tag)| admin_tag_ids.contains(tag.as_str())).map(|(u, _)| u));
+    let quorum = tx.root_quorum_members(org_id).await?;
+    let mut admins: BTreeSet<String> = quorum.into_iter().filter(|m| user_ids.contains(&m.as_str())).collect();
+    if admins.len() == user_ids.len() {
+        return Ok(admins);
+    }
+    let memberships = tx.tag_memberships_of(org_id, user_ids).await?;
+    if memberships.iter().any(|(user, _)| !admins.contains(user)) {
+        let tags = tx.list_user_tags(org_id).await?;
+        let is_admin_tag =
+            |id: &str| tags.iter().any(|t| t.id == id && enforcement::is_admin(false, &[t.name.as_str()], admin_tags));
+        admins.extend(memberships.into_iter().filter(|(_, tag)| is_admin_tag(tag)).map(|(user, _)| user));
     }
     Ok(admins)
 }
 
-/// Marks who became an administrator since `before` (the set [`administrators`] gave before
-/// the activity ran): their `required for admins` grace clock starts now.
+/// Marks which of `candidates` became administrators since `before` (what
+/// [`administrators_among`] gave before the activity ran): their `required for admins`
+/// grace clock starts now.
 pub(super) async fn note_promotions(
     tx: &mut dyn StoreTx,
     ctx: &ExecContext<'_>,
+    candidates: &[&str],
     before: &BTreeSet<String>,
 ) -> Result<()> {
-    for user_id in administrators(tx, ctx.org_id, ctx.admin_tags).await?.difference(before) {
+    for user_id in administrators_among(tx, ctx.org_id, candidates, ctx.admin_tags).await?.difference(before) {
         if let Some(mut user) = tx.get_user(ctx.org_id, user_id).await? {
             user.admin_since = Some(ctx.now);
             tx.update_user(&user).await?;

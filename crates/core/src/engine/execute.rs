@@ -25,13 +25,14 @@ use crate::validate::{check_api_key, check_email, check_name, check_phone, optio
 pub(super) async fn execute(tx: &mut dyn StoreTx, ctx: &ExecContext<'_>, intent: &Intent) -> Result<Executed> {
     let intent = super::redact::opened(ctx, intent)?;
     let intent = intent.as_ref();
-    if !super::enforcement::may_promote(intent) {
+    let candidates = super::enforcement::may_promote(intent);
+    if candidates.is_empty() {
         return dispatch(tx, ctx, intent).await;
     }
-    // Who is an administrator before and after: a newly made one starts its own grace clock.
-    let before = super::enforcement::administrators(tx, ctx.org_id, ctx.admin_tags).await?;
+    // Who of them is an administrator before and after: a newly made one starts its own grace clock.
+    let before = super::enforcement::administrators_among(tx, ctx.org_id, &candidates, ctx.admin_tags).await?;
     let done = dispatch(tx, ctx, intent).await?;
-    super::enforcement::note_promotions(tx, ctx, &before).await?;
+    super::enforcement::note_promotions(tx, ctx, &candidates, &before).await?;
     Ok(done)
 }
 
