@@ -69,7 +69,10 @@ pub fn default_key_file() -> (PathBuf, Option<String>) {
     let dir = cli_data_dir();
     let plain = dir.join(DEFAULT_KEY_FILE);
     match Serving::read(&dir) {
-        Some(Serving { key_file: Some(name), database_url, .. }) if name != DEFAULT_KEY_FILE => {
+        // Only a root key file beside it: a rewritten serving.json cannot point the CLI elsewhere.
+        Some(Serving { key_file: Some(name), database_url, .. })
+            if name != DEFAULT_KEY_FILE && is_root_key_name(&name) =>
+        {
             let path = dir.join(name);
             let note = format!(
                 "twofold: using {} (the root key of {database_url}, which the server last served from {}; \
@@ -81,6 +84,11 @@ pub fn default_key_file() -> (PathBuf, Option<String>) {
         }
         _ => (plain, None),
     }
+}
+
+/// `root-api-key-<org>.json`: a plain file name, no directory part.
+fn is_root_key_name(name: &str) -> bool {
+    name.starts_with("root-api-key-") && name.ends_with(".json") && !name.contains(['/', '\\']) && !name.contains("..")
 }
 
 #[cfg(test)]
@@ -99,5 +107,15 @@ mod tests {
         let serving = Serving { database_url: "postgres://x".into(), organization_id: "new".into(), key_file: None };
         serving.record(dir.path());
         assert_eq!(Serving::read(dir.path()), Some(serving));
+        std::fs::write(dir.path().join(FILE), "{not json").expect("write");
+        assert_eq!(Serving::read(dir.path()), None, "a broken file is ignored");
+    }
+
+    #[test]
+    fn only_a_root_key_file_name_is_taken_from_serving_json() {
+        assert!(is_root_key_name("root-api-key-5f0c.json"));
+        for hostile in ["../../etc/key.json", "/tmp/root-api-key-x.json", "root-api-key-../x.json", "other.json"] {
+            assert!(!is_root_key_name(hostile), "{hostile}");
+        }
     }
 }
