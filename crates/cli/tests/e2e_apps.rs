@@ -208,26 +208,9 @@ fn app_activity_with_webhooks(backend: Backend) {
             |st: &str| delivered_with_status(seen, st).iter().filter(|r| r.body.contains(&large_id)).count() >= 3;
         about_large("ACTIVITY_STATUS_CONSENSUS_NEEDED") && about_large("ACTIVITY_STATUS_COMPLETED")
     });
-    let now = i64::try_from(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("t").as_secs())
-        .expect("secs");
     for r in seen.iter().filter(|r| r.body.contains(&large_id)) {
-        assert!(
-            twofold_core::webhook::verify_signature(
-                SECRET.as_bytes(),
-                &r.header("twofold-signature"),
-                &r.body,
-                now,
-                300
-            ),
-            "valid signature on {r:?}"
-        );
-        assert!(!twofold_core::webhook::verify_signature(
-            b"another secret of the same length!!!!!",
-            &r.header("twofold-signature"),
-            &r.body,
-            now,
-            300
-        ));
+        assert!(r.signed_with(SECRET), "valid signature on {r:?}");
+        assert!(!r.signed_with("another secret of the same length!!!!!"));
         let event: Value = serde_json::from_str(&r.body).expect("json");
         assert_eq!(event["type"], "ACTIVITY_UPDATES");
         assert_eq!(event["data"]["activityType"], "ACTIVITY_TYPE_CREATE_APP_ACTIVITY");

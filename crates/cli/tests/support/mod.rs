@@ -331,6 +331,18 @@ pub struct HttpRequest {
 }
 
 impl HttpRequest {
+    /// Whether its `Twofold-Signature` header signs its body with `secret`, as of now.
+    pub fn signed_with(&self, secret: &str) -> bool {
+        let now = i64::try_from(SystemTime::now().duration_since(UNIX_EPOCH).expect("clock").as_secs()).expect("secs");
+        twofold_core::webhook::verify_signature(
+            secret.as_bytes(),
+            &self.header("twofold-signature"),
+            &self.body,
+            now,
+            300,
+        )
+    }
+
     /// The value of header `name` (any case), or "".
     pub fn header(&self, name: &str) -> String {
         self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.clone()).unwrap_or_default()
