@@ -81,7 +81,7 @@ fn classify(endpoint: &str) -> Result<Endpoint, CliError> {
     if let Some(name) = e.strip_prefix("query/") {
         return Ok(Endpoint::Query(name.to_owned()));
     }
-    if twofold_core::activity_types::kind_for_path(e).is_some() {
+    if twofold_core::activities::kind_for_path(e).is_some() {
         return Ok(Endpoint::Submit(e.to_owned()));
     }
     if twofold_core::query_paths().contains(&e) {

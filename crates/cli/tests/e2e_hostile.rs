@@ -5,7 +5,7 @@
 #![allow(clippy::expect_used, reason = "tests fail loudly")]
 
 use serde_json::{Value, json};
-use twofold_core::activity_types::KINDS;
+use twofold_core::activities::KINDS;
 use twofold_testkit::{Backend, TestServer, ok};
 
 const BIN: &str = env!("CARGO_BIN_EXE_twofold");

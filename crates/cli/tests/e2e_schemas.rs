@@ -181,18 +181,167 @@ fn every_query_answers_as_its_schema_says_in_success_and_in_error() {
     }
     assert!(successes >= 20 && answers.len() - successes >= 10);
 
-    let doc_file = server.dir.path().join("openapi.json");
-    let answers_file = server.dir.path().join("answers.json");
-    std::fs::write(&doc_file, doc.to_string()).expect("write document");
-    std::fs::write(&answers_file, Value::Array(answers).to_string()).expect("write answers");
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/validate_answers.py");
-    let out = Command::new("python3").arg(script).arg(&doc_file).arg(&answers_file).output().expect("python3");
+    validate(&server, &doc, answers);
+}
+
+#[test]
+fn every_activity_answers_as_its_schema_says_in_success_and_in_error() {
+    if !jsonschema_installed() {
+        return;
+    }
+    let server = TestServer::start(BIN, Backend::Sqlite, &["--webhook-allow-private"]);
+    let root = server.root_client();
+    let doc: Value = serde_json::from_str(
+        &ureq::get(&format!("{}/openapi.json", server.url))
+            .call()
+            .expect("document")
+            .body_mut()
+            .read_to_string()
+            .expect("text"),
+    )
+    .expect("json");
+    let root_id = root_user(&root);
+    let mut answers = Vec::new();
+    // Sends `parameters` to submit/`name` and keeps the whole answer, asserting its status.
+    let mut send = |name: &str, parameters: Value, want: u16| -> Value {
+        let resp = root.submit(name, parameters.clone()).expect("sent");
+        assert_eq!(resp.status, want, "{name} {parameters}: {}", resp.body);
+        answers.push(json!({ "path": format!("/public/v1/submit/{name}"), "status": resp.status, "body": resp.body }));
+        resp.body
+    };
+    let result = |body: &Value, key: &str, field: &str| -> String {
+        assert_eq!(body["activity"]["status"], "ACTIVITY_STATUS_COMPLETED", "{body}");
+        body["activity"]["result"][key][field].as_str().map(str::to_owned).unwrap_or_else(|| panic!("{field}: {body}"))
+    };
+
+    let key = twofold_testkit::new_key();
+    let users = send("create_users", json!({ "users": [twofold_testkit::user_with_key("ann", &key)] }), 200);
+    let ann = users["activity"]["result"]["createUsersResult"]["userIds"][0].as_str().expect("ann").to_owned();
+    let tag = send("create_user_tag", json!({ "userTagName": "ops", "userIds": [ann] }), 200);
+    let tag_id = result(&tag, "createUserTagResult", "userTagId");
+    send("update_user", json!({ "userId": ann, "userName": "Ann", "userTagIds": [tag_id] }), 200);
+    let second = twofold_testkit::new_key();
+    let keys = send(
+        "create_api_keys",
+        json!({ "userId": ann, "apiKeys": [{ "apiKeyName": "second", "publicKey": second.public_key_hex(),
+                                            "curveType": "API_KEY_CURVE_P256" }] }),
+        200,
+    );
+    let key_id = keys["activity"]["result"]["createApiKeysResult"]["apiKeyIds"][0].as_str().expect("key").to_owned();
+    send("delete_api_keys", json!({ "userId": ann, "apiKeyIds": [key_id] }), 200);
+    let policy = send(
+        "create_policy",
+        json!({ "policyName": "apps", "effect": "EFFECT_ALLOW", "condition": "activity.resource == 'APP'", "notes": "" }),
+        200,
+    );
+    let policy_id = result(&policy, "createPolicyResult", "policyId");
+    send("update_policy", json!({ "policyId": policy_id, "policyName": "apps too" }), 200);
+    send("delete_policy", json!({ "policyId": policy_id }), 200);
+    send(
+        "create_policies",
+        json!({ "policies": [{ "policyName": "a", "effect": "EFFECT_DENY", "condition": "false", "notes": "" }] }),
+        200,
+    );
+    let mfa = send(
+        "create_mfa_policy",
+        json!({ "userId": ann, "mfaPolicyName": "payouts", "order": 0, "condition": "activity.resource == 'PAYOUT'",
+                "requiredAuthenticationMethods": [{ "any": [{ "type": "AUTHENTICATION_TYPE_TOTP" }] }] }),
+        200,
+    );
+    let mfa_id = result(&mfa, "createMfaPolicyResult", "mfaPolicyId");
+    send("update_mfa_policy", json!({ "userId": ann, "mfaPolicyId": mfa_id, "order": 1 }), 200);
+    send("delete_mfa_policy", json!({ "userId": ann, "mfaPolicyId": mfa_id }), 200);
+    // Shown once: an app's seed, recovery codes, a webhook's generated secret.
+    let totp = send("create_totp_authenticator", json!({ "userId": ann }), 200);
+    let totp_id = result(&totp, "createTotpAuthenticatorResult", "totpAuthenticatorId");
+    send("delete_totp_authenticators", json!({ "userId": ann, "totpAuthenticatorIds": [totp_id] }), 200);
+    send("create_recovery_codes", json!({ "userId": ann }), 200);
+    let hook = send("create_webhook_endpoint", json!({ "url": "http://127.0.0.1:9/hook", "name": "hook" }), 200);
+    let endpoint_id = result(&hook, "createWebhookEndpointResult", "endpointId");
+    send("delete_webhook_endpoint", json!({ "endpointId": endpoint_id }), 200);
+    send("create_session_profile", json!({ "sessionProfileName": "reader", "scope": "true" }), 200);
+    send("create_app_activity", json!({ "resource": "PAYOUT", "action": "CREATE", "payload": { "amount": 5 } }), 200);
+    send("stamp_login", json!({ "publicKey": twofold_testkit::new_key().public_key_hex() }), 200);
+    send("delete_sessions", json!({ "userId": root_id }), 200);
+    send("set_ip_denylist", json!({ "rules": [{ "cidr": "192.0.2.0/24" }] }), 200);
+    send("set_ip_allowlist", json!({ "publicKey": key.public_key_hex(), "rules": [{ "cidr": "127.0.0.1/32" }] }), 200);
+    send("remove_ip_allowlist", json!({ "publicKey": key.public_key_hex() }), 200);
+    send(
+        "set_mfa_enforcement",
+        json!({ "scope": "MFA_ENFORCEMENT_SCOPE_ORGANIZATION", "value": "MFA_ENFORCEMENT_OPTIONAL" }),
+        200,
+    );
+    send("reset_mfa_enforcement", json!({ "scope": "MFA_ENFORCEMENT_SCOPE_ORGANIZATION" }), 200);
+    send(
+        "set_mfa_enforcement",
+        json!({ "scope": "MFA_ENFORCEMENT_SCOPE_GLOBAL", "value": "MFA_ENFORCEMENT_OPTIONAL" }),
+        200,
+    );
+    send("enable_auth_proxy", json!({ "allowedAuthMethods": ["AUTH_METHOD_EMAIL_OTP_LOGIN"] }), 200);
+    send("update_auth_proxy_config", json!({ "otpLength": 8 }), 200);
+    send("disable_auth_proxy", json!({}), 200);
+    send(
+        "create_sub_organization",
+        json!({ "subOrganizationName": "tenant", "rootQuorumThreshold": 1,
+                "rootUsers": [{ "userName": "t", "apiKeys": [], "authenticators": [], "oauthProviders": [] }] }),
+        200,
+    );
+    send("delete_users", json!({ "userIds": [ann] }), 200);
+    send("update_root_quorum", json!({ "threshold": 1, "userIds": [root_id] }), 200);
+    // Failed activities (200, FAILED, empty result) and refused requests (4xx).
+    let failed = send("delete_policy", json!({ "policyId": "no-such-policy" }), 200);
+    assert_eq!(failed["activity"]["status"], "ACTIVITY_STATUS_FAILED", "{failed}");
+    send("delete_users", json!({ "userIds": [] }), 400);
+    send("create_policy", json!({ "policyName": "x", "effect": "EFFECT_MAYBE" }), 400);
+    send("set_ip_denylist", json!({ "rules": [{ "cidr": "not a network" }] }), 400);
+    send("create_mfa_policy", json!({ "userId": ann }), 400);
+    send("approve_activity", json!({ "fingerprint": "sha256:00" }), 400);
+    send("reject_activity", json!({ "fingerprint": "nope" }), 400);
+    let passkey = json!({ "userId": root_id, "authenticators": [{ "authenticatorName": "key", "challenge": "never-issued",
+        "attestation": { "credentialId": "AA", "clientDataJson": "AA", "attestationObject": "AA", "transports": [] } }] });
+    assert_eq!(send("create_authenticators", passkey, 200)["activity"]["status"], "ACTIVITY_STATUS_FAILED");
+    send("delete_authenticators", json!({ "userId": root_id, "authenticatorIds": [] }), 400);
+    send("verify_totp_authenticator", json!({ "userId": root_id, "totpAuthenticatorId": "x", "totpCode": "12" }), 400);
+
+    let exercised: std::collections::BTreeSet<String> =
+        answers.iter().map(|a| a["path"].as_str().expect("path").to_owned()).collect();
+    assert!(exercised.len() >= 30, "{} submit endpoints exercised", exercised.len());
+    // The check can fail: a result field the schema does not name, or a result under another
+    // activity's key, is caught.
+    let mut extra = answers[0].clone();
+    extra["body"]["activity"]["result"]["createUsersResult"]["undocumented"] = json!(1);
+    let mut foreign = answers[0].clone();
+    foreign["body"]["activity"]["result"] = json!({ "createPolicyResult": { "policyId": "p" } });
+    for wrong in [extra, foreign] {
+        assert!(!answers_match(&server, &doc, vec![wrong.clone()]), "accepted: {wrong}");
+    }
+    validate(&server, &doc, answers);
+}
+
+/// Whether `answers` match `doc`.
+fn answers_match(server: &TestServer, doc: &Value, answers: Vec<Value>) -> bool {
+    run_validator(server, doc, answers).status.success()
+}
+
+/// Checks `answers` against `doc`.
+fn validate(server: &TestServer, doc: &Value, answers: Vec<Value>) {
+    let out = run_validator(server, doc, answers);
     assert!(
         out.status.success(),
         "answers that do not match their documented schemas:\n{}{}",
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+/// Runs `tests/support/validate_answers.py` on `answers` and `doc`.
+fn run_validator(server: &TestServer, doc: &Value, answers: Vec<Value>) -> std::process::Output {
+    let doc_file = server.dir.path().join("openapi.json");
+    let answers_file = server.dir.path().join("answers.json");
+    std::fs::write(&doc_file, doc.to_string()).expect("write document");
+    std::fs::write(&answers_file, Value::Array(answers).to_string()).expect("write answers");
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/validate_answers.py");
+    Command::new("python3").arg(script).arg(&doc_file).arg(&answers_file).output().expect("python3")
 }
 
 /// The root user's id.

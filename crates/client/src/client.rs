@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::{Map, Value};
-use twofold_core::activity_types;
+use twofold_core::activities;
 
 use crate::key::ApiKeyPair;
 use crate::{ClientError, Result};
@@ -133,7 +133,7 @@ impl Client {
     pub fn submit_body(&self, name: &str, body: Value) -> Result<Value> {
         let mut obj = as_object(body)?;
         if !obj.contains_key("type") {
-            let kind = activity_types::kind_for_path(name).ok_or_else(|| {
+            let kind = activities::kind_for_path(name).ok_or_else(|| {
                 ClientError::Request(format!("unknown submit endpoint `{name}`; pass \"type\" in the body"))
             })?;
             let newest = kind.versions.first().map(|v| v.type_name).unwrap_or_default();

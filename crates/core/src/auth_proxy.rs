@@ -232,6 +232,18 @@ pub struct AuthProxyParams {
     pub allowed_origins: Option<Vec<String>>,
 }
 
+/// `v1EnableAuthProxyIntent`: the settings to start with.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(transparent)]
+pub struct EnableAuthProxy(pub AuthProxyParams);
+
+/// `v1UpdateAuthProxyConfigIntent`: the settings to change.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(transparent)]
+pub struct UpdateAuthProxyConfig(pub AuthProxyParams);
+
 /// `v1DisableAuthProxyIntent` (empty).
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

@@ -4,7 +4,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
-pub mod activity_types;
+pub mod activities;
 pub mod api;
 pub mod audit;
 pub mod auth_proxy;

@@ -7,6 +7,15 @@ pub fn new_id() -> String {
     uuid::Uuid::new_v4().to_string()
 }
 
+/// `ACTIVITY_TYPE_CREATE_USERS_V4` -> `CREATE_USERS` (the policy language's `activity.kind`).
+pub fn version_free(type_name: &str) -> &str {
+    let base = type_name.strip_prefix("ACTIVITY_TYPE_").unwrap_or(type_name);
+    match base.rsplit_once("_V") {
+        Some((head, ver)) if !ver.is_empty() && ver.bytes().all(|b| b.is_ascii_digit()) => head,
+        _ => base,
+    }
+}
+
 /// An organization (tenant). Sub-organizations name their parent.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Organization {

@@ -4,7 +4,6 @@
 
 use std::collections::HashSet;
 
-use crate::activity_types::Intent;
 use crate::crypto;
 use crate::error::{Error, Result};
 use crate::intents::{ApiKeyParams, CreatePolicy};
@@ -23,7 +22,7 @@ pub(crate) const MAX_APP_PAYLOAD_BYTES: usize = 64 * 1024;
 pub(crate) const MAX_APP_LIST_ITEMS: usize = 1_000;
 
 /// Bounds the collections a condition can be made to iterate over.
-fn check_app_payload(payload: &serde_json::Map<String, serde_json::Value>) -> Result<()> {
+pub(crate) fn check_app_payload(payload: &serde_json::Map<String, serde_json::Value>) -> Result<()> {
     let bytes = serde_json::to_vec(payload).map(|v| v.len()).unwrap_or(usize::MAX);
     if bytes > MAX_APP_PAYLOAD_BYTES {
         return Err(Error::invalid(format!(
@@ -109,7 +108,7 @@ pub(crate) fn check_api_key(k: &ApiKeyParams) -> Result<(Vec<u8>, Option<i64>)> 
     Ok((verify_key, lifetime_ms))
 }
 
-fn check_keys(keys: &[ApiKeyParams]) -> Result<()> {
+pub(crate) fn check_keys(keys: &[ApiKeyParams]) -> Result<()> {
     if keys.len() > MAX_ITEMS {
         return Err(Error::invalid(format!("apiKeys: at most {MAX_ITEMS} allowed, found {}", keys.len())));
     }
@@ -126,264 +125,24 @@ fn check_keys(keys: &[ApiKeyParams]) -> Result<()> {
     Ok(())
 }
 
-fn check_person(name: &str, email: Option<&str>, phone: Option<&str>) -> Result<()> {
+pub(crate) fn check_person(name: &str, email: Option<&str>, phone: Option<&str>) -> Result<()> {
     check_name("userName", name)?;
     email.and_then(optional).map(check_email).transpose()?;
     phone.and_then(optional).map(check_phone).transpose()?;
     Ok(())
 }
 
-/// Checks everything about `intent` that does not depend on stored state.
-pub(crate) fn validate(intent: &Intent) -> Result<()> {
-    match intent {
-        Intent::CreateUsers(p) => {
-            check_count("users", p.users.len(), 1)?;
-            for u in &p.users {
-                reject_unsupported(&u.authenticators, &u.oauth_providers)?;
-                check_person(&u.user_name, u.user_email.as_deref(), u.user_phone_number.as_deref())?;
-                check_keys(&u.api_keys)?;
-                unique("userTags", u.user_tags.as_deref().unwrap_or_default())?;
-            }
-        }
-        Intent::DeleteUsers(p) => {
-            check_count("userIds", p.user_ids.len(), 1)?;
-            unique("userIds", &p.user_ids)?;
-        }
-        Intent::UpdateUser(p) => {
-            if let Some(name) = &p.user_name {
-                check_name("userName", name)?;
-            }
-            p.user_email.as_deref().and_then(optional).map(check_email).transpose()?;
-            p.user_phone_number.as_deref().and_then(optional).map(check_phone).transpose()?;
-            if let Some(tags) = &p.user_tag_ids {
-                unique("userTagIds", tags)?;
-            }
-            if let Some(token) = &p.verification_token {
-                let set = |c: &Option<String>| c.as_deref().and_then(optional).is_some();
-                if set(&p.user_email) == set(&p.user_phone_number) {
-                    return Err(Error::invalid(
-                        "parameters.verificationToken: proves one new contact; set exactly one of userEmail and \
-                         userPhoneNumber with it",
-                    ));
-                }
-                crate::otp::check_blob("verificationToken", token)?;
-            }
-        }
-        Intent::CreateUserTag(p) => {
-            check_name("userTagName", &p.user_tag_name)?;
-            unique("userIds", &p.user_ids)?;
-        }
-        Intent::CreateApiKeys(p) => {
-            check_count("apiKeys", p.api_keys.len(), 1)?;
-            check_keys(&p.api_keys)?;
-        }
-        Intent::DeleteApiKeys(p) => {
-            check_count("apiKeyIds", p.api_key_ids.len(), 1)?;
-            unique("apiKeyIds", &p.api_key_ids)?;
-        }
-        Intent::CreateSubOrganization(p) => {
-            if p.wallet.is_some() {
-                return Err(Error::invalid("parameters.wallet: twofold holds no wallets; omit `wallet`"));
-            }
-            match (&p.verification_token, &p.client_signature) {
-                (Some(token), Some(signature)) => crate::otp::validate_signed_token(token, signature)?,
-                (None, None) => {}
-                _ => {
-                    return Err(Error::invalid(
-                        "parameters.clientSignature: OTP sign-up needs both `verificationToken` and `clientSignature`",
-                    ));
-                }
-            }
-            check_name("subOrganizationName", &p.sub_organization_name)?;
-            check_count("rootUsers", p.root_users.len(), 1)?;
-            check_threshold(p.root_quorum_threshold, p.root_users.len())?;
-            for u in &p.root_users {
-                if u.user_tags.is_some() {
-                    return Err(Error::invalid(
-                        "parameters.rootUsers[].userTags: root users of a new sub-organization cannot carry tags",
-                    ));
-                }
-                reject_unsupported(&u.authenticators, &u.oauth_providers)?;
-                check_person(&u.user_name, u.user_email.as_deref(), u.user_phone_number.as_deref())?;
-                check_keys(&u.api_keys)?;
-            }
-        }
-        Intent::UpdateRootQuorum(p) => {
-            check_count("userIds", p.user_ids.len(), 1)?;
-            check_threshold(p.threshold, p.user_ids.len())?;
-            unique("userIds", &p.user_ids)?;
-        }
-        Intent::CreatePolicy(p) => check_policy(p)?,
-        Intent::CreatePolicies(p) => {
-            check_count("policies", p.policies.len(), 1)?;
-            p.policies.iter().try_for_each(check_policy)?;
-        }
-        Intent::UpdatePolicy(p) => {
-            if let Some(name) = &p.policy_name {
-                check_name("policyName", name)?;
-            }
-            check_expression("policyCondition", p.policy_condition.as_deref(), Keywords::CONDITION)?;
-            check_expression("policyConsensus", p.policy_consensus.as_deref(), Keywords::CONSENSUS)?;
-            check_expression("time", p.time.as_deref(), Keywords::TIME)?;
-        }
-        Intent::DeletePolicy(_) => {}
-        Intent::SetIpAllowlist(p) => {
-            crate::network::validate_rules("parameters.rules", &p.rules)?;
-            if let Some(mode) = &p.on_evaluation_error {
-                on_error(mode)?;
-            }
-        }
-        Intent::RemoveIpAllowlist(_) => {}
-        Intent::SetIpDenylist(p) => crate::network::validate_rules("parameters.rules", &p.rules)?,
-        Intent::CreateAuthenticators(p) => {
-            check_count("authenticators", p.authenticators.len(), 1)?;
-            for a in &p.authenticators {
-                check_name("authenticators[].authenticatorName", &a.authenticator_name)?;
-                if a.challenge.trim().is_empty() {
-                    return Err(Error::invalid("parameters.authenticators[].challenge: must not be empty"));
-                }
-            }
-        }
-        Intent::DeleteAuthenticators(p) => {
-            check_count("authenticatorIds", p.authenticator_ids.len(), 1)?;
-            unique("authenticatorIds", &p.authenticator_ids)?;
-        }
-        Intent::CreateTotpAuthenticator(p) => {
-            if let Some(name) = &p.authenticator_name {
-                check_name("authenticatorName", name)?;
-            }
-        }
-        Intent::VerifyTotpAuthenticator(p) => check_code("totpCode", &p.totp_code)?,
-        Intent::DeleteTotpAuthenticators(p) => {
-            check_count("totpAuthenticatorIds", p.totp_authenticator_ids.len(), 1)?;
-            unique("totpAuthenticatorIds", &p.totp_authenticator_ids)?;
-        }
-        Intent::CreateRecoveryCodes(_) => {}
-        Intent::StampLogin(p) => {
-            crypto::parse_public_key(crate::model::ApiKeyCurve::P256, &p.public_key)
-                .map_err(|e| Error::invalid(format!("parameters.publicKey: {e}")))?;
-        }
-        Intent::DeleteSessions(p) => {
-            if let Some(ids) = &p.session_ids {
-                unique("sessionIds", ids)?;
-            }
-        }
-        Intent::CreateMfaPolicy(p) => {
-            check_name("mfaPolicyName", &p.mfa_policy_name)?;
-            check_mfa_condition(&p.condition)?;
-            check_method_groups(&p.required_authentication_methods)?;
-            check_order(p.order)?;
-        }
-        Intent::UpdateMfaPolicy(p) => {
-            if let Some(name) = &p.mfa_policy_name {
-                check_name("mfaPolicyName", name)?;
-            }
-            if let Some(condition) = &p.condition {
-                check_mfa_condition(condition)?;
-            }
-            if let Some(groups) = &p.required_authentication_methods {
-                check_method_groups(groups)?;
-            }
-            if let Some(order) = p.order {
-                check_order(order)?;
-            }
-        }
-        Intent::DeleteMfaPolicy(_) => {}
-        Intent::CreateSessionProfile(p) => {
-            check_name("sessionProfileName", &p.session_profile_name)?;
-            if p.scope.trim().is_empty() {
-                return Err(Error::invalid(
-                    "parameters.scope: must not be empty (use `true` for an unrestricted scope)",
-                ));
-            }
-            check_expression("parameters.scope", Some(&p.scope), Keywords::CONDITION)?;
-            if p.expiration_seconds.is_some_and(|s| s == 0 || s > MAX_KEY_LIFETIME_SECS) {
-                return Err(Error::invalid(format!(
-                    "parameters.expirationSeconds: must be between 1 and {MAX_KEY_LIFETIME_SECS}"
-                )));
-            }
-        }
-        Intent::CreateAppActivity(p) => {
-            check_app_word("resource", &p.resource)?;
-            check_app_word("action", &p.action)?;
-            if crate::activity_types::KINDS.iter().any(|k| k.resource == p.resource)
-                || p.resource == "SECURITY_SETTINGS"
-            {
-                return Err(Error::invalid(format!(
-                    "parameters.resource: `{}` is a twofold resource; app activities name their own (e.g. `PAYOUT`)",
-                    p.resource
-                )));
-            }
-            check_app_payload(&p.payload)?;
-        }
-        Intent::CreateWebhookEndpoint(p) => {
-            check_name("name", &p.name)?;
-            crate::webhook::check_url(&p.url)?;
-            if let Some(secret) = &p.secret
-                && !(32..=256).contains(&secret.len())
-            {
-                return Err(Error::invalid("parameters.secret: must be 32 to 256 characters"));
-            }
-            for (i, sub) in p.subscriptions.iter().flatten().enumerate() {
-                if sub.event_type != crate::webhook::ACTIVITY_UPDATES {
-                    return Err(Error::invalid(format!(
-                        "parameters.subscriptions[{i}].eventType: twofold delivers `{}` only, found `{}`",
-                        crate::webhook::ACTIVITY_UPDATES,
-                        crypto::clip(&sub.event_type)
-                    )));
-                }
-            }
-        }
-        Intent::DeleteWebhookEndpoint(_) => {}
-        Intent::InitOtp(p) => crate::otp::validate_init(p)?,
-        Intent::VerifyOtp(p) => crate::otp::validate_verify(p)?,
-        Intent::OtpLogin(p) => crate::otp::validate_login(p)?,
-        Intent::ApproveActivity(v) | Intent::RejectActivity(v) => {
-            if v.totp_code.is_some() && v.recovery_code.is_some() {
-                return Err(Error::invalid("parameters: give `totpCode` or `recoveryCode`, not both"));
-            }
-            if let Some(code) = &v.totp_code {
-                check_code("totpCode", code)?;
-            }
-            if v.verification_token.is_some() && (v.totp_code.is_some() || v.recovery_code.is_some()) {
-                return Err(Error::invalid(
-                    "parameters: give one of `totpCode`, `recoveryCode` or `verificationToken`, not several",
-                ));
-            }
-            if v.verification_token.as_deref().is_some_and(|t| t.is_empty() || t.len() > 8192) {
-                return Err(Error::invalid("parameters.verificationToken: must be 1 to 8192 characters"));
-            }
-            if v.recovery_code.as_deref().is_some_and(|c| c.is_empty() || c.len() > 64) {
-                return Err(Error::invalid("parameters.recoveryCode: must be 1 to 64 characters"));
-            }
-            let hex = v.fingerprint.strip_prefix("sha256:").unwrap_or("");
-            if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
-                return Err(Error::invalid(format!(
-                    "parameters.fingerprint: expected `sha256:` and 64 hex digits, found `{}`",
-                    crypto::clip(&v.fingerprint)
-                )));
-            }
-        }
-        Intent::SetMfaEnforcement(p) => crate::enforcement::Change::Set(p).validate()?,
-        Intent::ResetMfaEnforcement(p) => crate::enforcement::Change::Reset(p).validate()?,
-        Intent::EnableAuthProxy(p) => crate::auth_proxy::Change::Enable(p).validate()?,
-        Intent::UpdateAuthProxyConfig(p) => crate::auth_proxy::Change::Update(p).validate()?,
-        Intent::DisableAuthProxy(p) => crate::auth_proxy::Change::Disable(p).validate()?,
-    }
-    Ok(())
-}
-
 /// Most steps in one MFA policy, and most alternatives in one step.
 const MAX_METHOD_GROUPS: usize = 10;
 
-fn check_mfa_condition(condition: &str) -> Result<()> {
+pub(crate) fn check_mfa_condition(condition: &str) -> Result<()> {
     if condition.trim().is_empty() {
         return Err(Error::invalid("parameters.condition: must not be empty (use `true` to cover every activity)"));
     }
     check_expression("parameters.condition", Some(condition), Keywords::CONDITION)
 }
 
-fn check_method_groups(groups: &[crate::model::MethodGroup]) -> Result<()> {
+pub(crate) fn check_method_groups(groups: &[crate::model::MethodGroup]) -> Result<()> {
     let field = "requiredAuthenticationMethods";
     if groups.is_empty() || groups.len() > MAX_METHOD_GROUPS {
         return Err(Error::invalid(format!("parameters.{field}: 1 to {MAX_METHOD_GROUPS} steps required")));
@@ -411,7 +170,7 @@ fn check_method_groups(groups: &[crate::model::MethodGroup]) -> Result<()> {
     Ok(())
 }
 
-fn check_order(order: i64) -> Result<()> {
+pub(crate) fn check_order(order: i64) -> Result<()> {
     if (0..=1_000_000).contains(&order) {
         Ok(())
     } else {
@@ -420,7 +179,7 @@ fn check_order(order: i64) -> Result<()> {
 }
 
 /// An app activity's resource or action: `PAYOUT`, `CREATE` (upper-case letters, digits, `_`).
-fn check_app_word(field: &str, word: &str) -> Result<()> {
+pub(crate) fn check_app_word(field: &str, word: &str) -> Result<()> {
     let ok = (1..=64).contains(&word.len())
         && word.as_bytes()[0].is_ascii_uppercase()
         && word.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_');
@@ -435,7 +194,7 @@ fn check_app_word(field: &str, word: &str) -> Result<()> {
 }
 
 /// A one-time code field: 6 to 8 digits.
-fn check_code(field: &str, code: &str) -> Result<()> {
+pub(crate) fn check_code(field: &str, code: &str) -> Result<()> {
     if (6..=8).contains(&code.len()) && code.bytes().all(|b| b.is_ascii_digit()) {
         Ok(())
     } else {
@@ -443,7 +202,7 @@ fn check_code(field: &str, code: &str) -> Result<()> {
     }
 }
 
-fn check_policy(p: &CreatePolicy) -> Result<()> {
+pub(crate) fn check_policy(p: &CreatePolicy) -> Result<()> {
     check_name("policyName", &p.policy_name)?;
     check_expression("condition", p.condition.as_deref(), Keywords::CONDITION)?;
     check_expression("consensus", p.consensus.as_deref(), Keywords::CONSENSUS)?;

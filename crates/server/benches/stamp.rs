@@ -106,7 +106,7 @@ impl Fixture {
 
     /// Submits `parameters` to `path` (a fresh body each time) and returns the activity.
     fn submit(&self, path: &str, parameters: serde_json::Value) -> twofold_core::api::ActivityView {
-        let (kind, _) = twofold_core::activity_types::kind_for_path(path).map(|k| (k, ())).expect("endpoint");
+        let (kind, _) = twofold_core::activities::kind_for_path(path).map(|k| (k, ())).expect("endpoint");
         let n = self.serial.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let body = json!({ "type": kind.versions[0].type_name, "organizationId": self.org, "parameters": parameters,
             "timestampMs": std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("t").as_millis().to_string(),

@@ -192,7 +192,7 @@ pub(crate) fn endpoint_label(path: &str, matched: Option<&MatchedPath>) -> Strin
         if known { format!("{prefix}{name}") } else { format!("{prefix}{{unknown}}") }
     };
     if let Some(name) = path.strip_prefix(SUBMIT_PREFIX) {
-        return named(SUBMIT_PREFIX, name, twofold_core::activity_types::kind_for_path(name).is_some());
+        return named(SUBMIT_PREFIX, name, twofold_core::activities::kind_for_path(name).is_some());
     }
     if let Some(name) = path.strip_prefix(QUERY_PREFIX) {
         return named(QUERY_PREFIX, name, twofold_core::query_paths().contains(&name));

@@ -7,7 +7,7 @@ use axum::Json;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, get};
 use serde_json::{Map, Value, json};
-use twofold_core::activity_types::KINDS;
+use twofold_core::activities::KINDS;
 use twofold_core::engine::ProxyFlow;
 use twofold_core::queries::{self, NoFields, QueryRow, Reads, WhenOverdue};
 use utoipa::ToSchema;
@@ -135,6 +135,7 @@ fn stamped(mut operation: Value) -> Value {
 }
 
 fn submit_operation(path: &str, types: Vec<&str>, intent: &str, root_only: bool) -> Value {
+    let answer = activity_schema_name(path);
     let note = if root_only { " Only the root quorum may approve it." } else { "" };
     stamped(json!({
         "operationId": format!("submit_{path}"),
@@ -154,9 +155,61 @@ fn submit_operation(path: &str, types: Vec<&str>, intent: &str, root_only: bool)
         }}}},
         "responses": { "200": {
             "description": "The activity (v1Activity), whatever its status",
-            "content": { JSON: { "schema": { "$ref": "#/components/schemas/ActivityResponse" } } }
+            "content": { JSON: { "schema": {
+                "type": "object", "required": ["activity"],
+                "properties": { "activity": { "$ref": format!("#/components/schemas/{answer}") } }
+            }}}
         }}
     }))
+}
+
+/// The component describing a submit endpoint's activity: `create_users` -> `CreateUsersActivity`.
+fn activity_schema_name(path: &str) -> String {
+    let camel: String = path
+        .split('_')
+        .map(|w| {
+            let mut c = w.chars();
+            c.next().map(|f| f.to_ascii_uppercase().to_string() + c.as_str()).unwrap_or_default()
+        })
+        .collect();
+    format!("{camel}Activity")
+}
+
+/// What one submit endpoint answers, per row: its result keys, the result type, and what it
+/// shows once beside the result.
+struct Answer {
+    path: &'static str,
+    result_keys: Vec<&'static str>,
+    result: String,
+    shown: Option<String>,
+}
+
+/// `ActivityView` with its `result` typed for each submit endpoint: `{}` while pending or
+/// failed, else the row's result key holding the result type, plus (in the answer that
+/// made them only) the fields shown once.
+fn typed_activities(schemas: &mut Map<String, Value>, answers: &[Answer]) {
+    let Some(view) = schemas.get("ActivityView").cloned() else { return };
+    for answer in answers {
+        let mut result = schemas.get(&answer.result).cloned().unwrap_or_else(|| json!({ "type": "object" }));
+        if result.get("properties").is_none() {
+            result["properties"] = json!({});
+        }
+        if let Some(shown) = answer.shown.as_ref().and_then(|s| schemas.get(s)) {
+            let extra = shown["properties"].as_object().cloned().unwrap_or_default();
+            if let Some(props) = result["properties"].as_object_mut() {
+                props.extend(extra);
+            }
+            let note = "; the fields shown once are in the answer to the request that made them, never stored";
+            result["description"] = json!(format!("{}{note}", result["description"].as_str().unwrap_or("The result")));
+        }
+        let keys: Map<String, Value> = answer.result_keys.iter().map(|k| ((*k).to_owned(), result.clone())).collect();
+        let mut activity = view.clone();
+        activity["properties"]["result"] = json!({
+            "type": "object", "properties": keys, "maxProperties": 1,
+            "description": "`{}` until the activity completes, then its result under the type's result key"
+        });
+        schemas.insert(activity_schema_name(answer.path), activity);
+    }
 }
 
 /// `organizationId` and the query's own fields (just the former for a query of none).
@@ -261,9 +314,15 @@ fn proxy_operation(flow: ProxyFlow) -> Value {
 pub fn document() -> Value {
     let mut components = ComponentsBuilder::new();
     let mut paths = Map::new();
+    let mut answers = Vec::new();
     for kind in KINDS {
         let (c, intent) = kind.operation.intent_schema(components);
+        let (c, result) = kind.operation.result_schema(c);
+        let (c, shown) = kind.operation.shown_schema(c);
         components = c;
+        let mut result_keys: Vec<&str> = kind.versions.iter().map(|v| v.result_key).collect();
+        result_keys.dedup();
+        answers.push(Answer { path: kind.path, result_keys, result, shown });
         let types = kind.versions.iter().map(|v| v.type_name).collect();
         paths.insert(
             format!("{SUBMIT_PREFIX}{}", kind.path),
@@ -299,6 +358,7 @@ pub fn document() -> Value {
     let (components, _) = add::<twofold_core::api::ActivityResponse>(components);
     let mut schemas = serde_json::to_value(components.build()).unwrap_or_default()["schemas"].take();
     if let Some(map) = schemas.as_object_mut() {
+        typed_activities(map, &answers);
         map.insert(
             "Error".to_owned(),
             json!({ "type": "object", "required": ["code", "message", "details"], "properties": {

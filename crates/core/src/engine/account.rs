@@ -9,7 +9,7 @@
 //! Proofs are only taken from factors bound before the activity was created: a factor a
 //! stolen key managed to bind cannot satisfy a step-up that was already waiting.
 
-use crate::activity_types::Intent;
+use crate::activities::Intent;
 use crate::error::{Error, Result};
 use crate::model::{AuthMethod, AuthenticationType, Factor, FactorKind, MethodGroup, MfaPolicy};
 use crate::store::StoreTx;

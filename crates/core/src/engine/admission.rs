@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 use super::execute::rule_set;
 use super::identity::{StampProof, UNKNOWN_KEY};
 use super::{Caller, CallerCredential, Engine, Request};
-use crate::activity_types::Intent;
+use crate::activities::Intent;
 use crate::audit;
 use crate::crypto;
 use crate::enforcement::EnrollmentStatus;

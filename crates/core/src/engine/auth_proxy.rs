@@ -14,10 +14,13 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use zeroize::Zeroizing;
 
-use super::factors::ExecContext;
 use super::{Caller, Engine, Request, StampProof, new_id, parse_body};
-use crate::activity_types::Intent;
-use crate::auth_proxy::{AuthProxyConfig, Change, EMAIL_OTP_LOGIN, EMAIL_OTP_SIGNUP};
+use crate::activities::Intent;
+use crate::activities::{Activity, Done, Empty, ExecContext, results};
+use crate::auth_proxy::{
+    AuthProxyConfig, Change, DisableAuthProxy, EMAIL_OTP_LOGIN, EMAIL_OTP_SIGNUP, EnableAuthProxy,
+    UpdateAuthProxyConfig,
+};
 use crate::crypto;
 use crate::error::{Error, Result};
 use crate::model::{ApiKey, ApiKeyCurve, AuthProxy, Effect, KeyKind, Policy, User};
@@ -204,7 +207,7 @@ impl Engine {
         }
         let (path, parameters) = proxy_parameters(flow, &config, body)?;
         let key = self.open_proxy_key(&proxy)?;
-        let kind = crate::activity_types::kind_for_path(path)
+        let kind = crate::activities::kind_for_path(path)
             .ok_or_else(|| Error::Internal(format!("no submit endpoint `{path}`")))?;
         let version = kind.versions.first().ok_or_else(|| Error::Internal("no activity version".to_owned()))?;
         let activity = json!({
@@ -377,42 +380,80 @@ pub(crate) fn refuse_query(caller: &Caller) -> Result<()> {
     Ok(())
 }
 
-/// Executes ENABLE_AUTH_PROXY, UPDATE_AUTH_PROXY_CONFIG and DISABLE_AUTH_PROXY.
-pub(super) async fn execute(tx: &mut dyn StoreTx, ctx: &ExecContext<'_>, change: Change<'_>) -> Result<Value> {
-    let org_id = ctx.org_id;
-    let existing = tx.get_auth_proxy(org_id).await?;
-    let not_enabled = || {
-        Error::FailedPrecondition("the auth proxy is not enabled for this organization; use enable_auth_proxy".into())
-    };
-    match change {
-        Change::Enable(p) => {
-            if existing.is_some() {
-                return Err(Error::AlreadyExists(
-                    "the auth proxy is already enabled for this organization; change it with \
-                     update_auth_proxy_config"
-                        .to_owned(),
-                ));
-            }
-            let config = AuthProxyConfig::default().with(p);
-            let proxy = enable(tx, ctx, &config).await?;
-            Ok(json!({ "userId": proxy.user_id }))
-        }
-        Change::Update(p) => {
-            let mut proxy = existing.ok_or_else(not_enabled)?;
-            proxy.config = AuthProxyConfig::from_json(&proxy.config)?.with(p).to_json();
-            proxy.updated_at = ctx.now;
-            tx.put_auth_proxy(&proxy).await?;
-            Ok(json!({ "configId": org_id }))
-        }
-        Change::Disable(_) => {
-            let proxy = existing.ok_or_else(not_enabled)?;
-            // The service user goes with its key; past activities keep its id.
-            tx.delete_user(org_id, &proxy.user_id).await?;
-            tx.delete_policy(org_id, &proxy.policy_id).await?;
-            tx.delete_auth_proxy(org_id).await?;
-            Ok(json!({}))
-        }
+results! {
+    /// `v1EnableAuthProxyResult`: the proxy's service user.
+    EnableAuthProxyResult { user_id: String }
+    /// `v1UpdateAuthProxyConfigResult`.
+    UpdateAuthProxyConfigResult { config_id: String }
+}
+
+/// ENABLE_AUTH_PROXY: the service user, its sealed key, its policy and the settings.
+impl Activity for EnableAuthProxy {
+    type Output = EnableAuthProxyResult;
+
+    fn check(&self) -> Result<()> {
+        Change::Enable(&self.0).validate()
     }
+
+    fn policy_params(&self) -> Value {
+        Change::Enable(&self.0).policy_params()
+    }
+
+    async fn execute(&self, tx: &mut dyn StoreTx, ctx: &ExecContext<'_>) -> Result<Done<EnableAuthProxyResult>> {
+        if tx.get_auth_proxy(ctx.org_id).await?.is_some() {
+            return Err(Error::AlreadyExists(
+                "the auth proxy is already enabled for this organization; change it with update_auth_proxy_config"
+                    .to_owned(),
+            ));
+        }
+        let config = AuthProxyConfig::default().with(&self.0);
+        let proxy = enable(tx, ctx, &config).await?;
+        Ok(EnableAuthProxyResult { user_id: proxy.user_id }.into())
+    }
+}
+
+/// UPDATE_AUTH_PROXY_CONFIG: the settings given, the rest kept.
+impl Activity for UpdateAuthProxyConfig {
+    type Output = UpdateAuthProxyConfigResult;
+
+    fn check(&self) -> Result<()> {
+        Change::Update(&self.0).validate()
+    }
+
+    fn policy_params(&self) -> Value {
+        Change::Update(&self.0).policy_params()
+    }
+
+    async fn execute(&self, tx: &mut dyn StoreTx, ctx: &ExecContext<'_>) -> Result<Done<UpdateAuthProxyConfigResult>> {
+        let mut proxy = enabled(tx, ctx.org_id).await?;
+        proxy.config = AuthProxyConfig::from_json(&proxy.config)?.with(&self.0).to_json();
+        proxy.updated_at = ctx.now;
+        tx.put_auth_proxy(&proxy).await?;
+        Ok(UpdateAuthProxyConfigResult { config_id: ctx.org_id.to_owned() }.into())
+    }
+}
+
+/// DISABLE_AUTH_PROXY: the service user goes with its key; past activities keep its id.
+impl Activity for DisableAuthProxy {
+    type Output = Empty;
+
+    fn policy_params(&self) -> Value {
+        Change::Disable(self).policy_params()
+    }
+
+    async fn execute(&self, tx: &mut dyn StoreTx, ctx: &ExecContext<'_>) -> Result<Done<Empty>> {
+        let proxy = enabled(tx, ctx.org_id).await?;
+        tx.delete_user(ctx.org_id, &proxy.user_id).await?;
+        tx.delete_policy(ctx.org_id, &proxy.policy_id).await?;
+        tx.delete_auth_proxy(ctx.org_id).await?;
+        Ok(Empty {}.into())
+    }
+}
+
+async fn enabled(tx: &mut dyn StoreTx, org_id: &str) -> Result<AuthProxy> {
+    tx.get_auth_proxy(org_id).await?.ok_or_else(|| {
+        Error::FailedPrecondition("the auth proxy is not enabled for this organization; use enable_auth_proxy".into())
+    })
 }
 
 /// Creates the service user, its key (sealed), the policy that lets it run the

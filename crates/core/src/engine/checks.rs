@@ -2,8 +2,8 @@
 //! body before it needs the store. The fuzz targets (`fuzz/`) drive this, so they
 //! exercise exactly the parsing and validation the server runs.
 
-use crate::activity_types;
-use crate::activity_types::Intent;
+use crate::activities;
+use crate::activities::Intent;
 use crate::error::{Error, Result};
 
 use super::{SubmitEnvelope, parse_body, version_for};
@@ -13,12 +13,12 @@ use super::{SubmitEnvelope, parse_body, version_for};
 /// state. The server runs the same steps, with authentication and the timestamp check
 /// between them.
 pub fn check_submit_body(path: &str, body: &[u8]) -> Result<Intent> {
-    let kind = activity_types::kind_for_path(path)
+    let kind = activities::kind_for_path(path)
         .ok_or_else(|| Error::NotFound(format!("unknown submit endpoint `{}`", crate::crypto::clip(path))))?;
     let env: SubmitEnvelope = parse_body(body)?;
     version_for(kind, &env.activity_type)?;
     let intent = Intent::parse(kind.operation, &env.parameters)?;
-    crate::validate::validate(&intent)?;
+    intent.check()?;
     Ok(intent)
 }
 

@@ -10,8 +10,8 @@ use twofold_policy::{
     ActivityView, Budget, Context, CredentialView, Diagnostics, Keywords, Program, Timestamp, UserView,
 };
 
-use crate::activity_types::Intent;
-use crate::activity_types::{ActivityKind, TypeVersion, version_free};
+use crate::activities::Intent;
+use crate::activities::{ActivityKind, TypeVersion, version_free};
 use crate::model::{Effect, Policy};
 
 /// What happens to an activity next.
@@ -551,7 +551,7 @@ pub(super) fn decide_with(input: &DecisionInput<'_>, explain: bool) -> (Decision
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::activity_types::kind_for_path;
+    use crate::activities::kind_for_path;
 
     fn approver(id: &str, tags: &[&str]) -> Approver {
         Approver {

@@ -12,8 +12,8 @@ use super::admission::{key_allow_list, network_lists};
 use super::enforcement::{Gate, activity_gate, enrolment_off};
 use super::settle::Verdict;
 use super::{Caller, CallerCredential, Engine, Request, auth_proxy, new_id};
-use crate::activity_types;
-use crate::activity_types::Intent;
+use crate::activities;
+use crate::activities::Intent;
 use crate::api::{DecidingView, DryRunActivity, DryRunEvaluation, DryRunView};
 use crate::enforcement::EnrollmentStatus;
 use crate::engine::decide::{Decision, Subject};
@@ -53,11 +53,11 @@ impl Engine {
         ask: DryRunAsk<'_>,
         now: i64,
     ) -> Result<DryRunView> {
-        let (kind, version) = activity_types::kind_for_type(ask.activity_type).ok_or_else(|| {
+        let (kind, version) = activities::kind_for_type(ask.activity_type).ok_or_else(|| {
             Error::invalid(format!("activity.type: unknown activity type `{}`", crate::crypto::clip(ask.activity_type)))
         })?;
         let intent = Intent::parse(kind.operation, ask.parameters)?;
-        crate::validate::validate(&intent)?;
+        intent.check()?;
         if intent.vote().is_some() {
             return Err(Error::invalid(
                 "activity.type: an approval or rejection is not dry-run; get_mfa_status and get_activity show where \
@@ -69,7 +69,7 @@ impl Engine {
         let subject = Subject::of(kind, version, &intent, &params);
         let activity = DryRunActivity {
             activity_type: version.type_name.to_owned(),
-            kind: activity_types::version_free(version.type_name).to_owned(),
+            kind: activities::version_free(version.type_name).to_owned(),
             resource: subject.resource.to_owned(),
             action: subject.action.to_owned(),
             params: params.clone(),
@@ -197,8 +197,8 @@ impl Engine {
         acting: &Caller,
         status: Option<&EnrollmentStatus>,
         intent: &Intent,
-        kind: &'static activity_types::ActivityKind,
-        version: &'static activity_types::TypeVersion,
+        kind: &'static activities::ActivityKind,
+        version: &'static activities::TypeVersion,
         ip: Option<IpAddr>,
         now: i64,
     ) -> std::result::Result<(), Refusal> {

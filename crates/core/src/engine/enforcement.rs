@@ -7,12 +7,15 @@ use std::collections::BTreeSet;
 
 use serde_json::{Value, json};
 
-use super::factors::ExecContext;
 use super::{Caller, Engine, Request};
-use crate::activity_types::Intent;
+use crate::activities::Intent;
+use crate::activities::{Activity, Done, ExecContext, results};
 use crate::audit;
 use crate::crypto;
-use crate::enforcement::{self, Change, EnforcementRule, EnforcementValue, EnrollmentStatus, RuleView, Scope};
+use crate::enforcement::{
+    self, Change, EnforcementRule, EnforcementValue, EnrollmentStatus, ResetMfaEnforcement, RuleView, Scope,
+    SetMfaEnforcement,
+};
 use crate::error::{Error, Result};
 use crate::model::User;
 use crate::store::StoreTx;
@@ -322,8 +325,50 @@ pub(super) async fn note_promotions(
     Ok(())
 }
 
-/// Applies a rule change inside the activity's transaction, with its audit events.
-pub(super) async fn execute(tx: &mut dyn StoreTx, ctx: &ExecContext<'_>, change: Change<'_>) -> Result<Value> {
+results! {
+    /// `setMfaEnforcementResult` / `resetMfaEnforcementResult`: the rule now in effect.
+    MfaEnforcementResult { mfa_enforcement: RuleView }
+}
+
+/// SET_MFA_ENFORCEMENT: the global rule or an organization's override.
+impl Activity for SetMfaEnforcement {
+    type Output = MfaEnforcementResult;
+
+    fn check(&self) -> Result<()> {
+        Change::Set(self).validate()
+    }
+
+    fn policy_params(&self) -> Value {
+        Change::Set(self).policy_params()
+    }
+
+    async fn execute(&self, tx: &mut dyn StoreTx, ctx: &ExecContext<'_>) -> Result<Done<MfaEnforcementResult>> {
+        let mfa_enforcement = execute(tx, ctx, Change::Set(self)).await?;
+        Ok(MfaEnforcementResult { mfa_enforcement }.into())
+    }
+}
+
+/// RESET_MFA_ENFORCEMENT: an organization back to the global rule.
+impl Activity for ResetMfaEnforcement {
+    type Output = MfaEnforcementResult;
+
+    fn check(&self) -> Result<()> {
+        Change::Reset(self).validate()
+    }
+
+    fn policy_params(&self) -> Value {
+        Change::Reset(self).policy_params()
+    }
+
+    async fn execute(&self, tx: &mut dyn StoreTx, ctx: &ExecContext<'_>) -> Result<Done<MfaEnforcementResult>> {
+        let mfa_enforcement = execute(tx, ctx, Change::Reset(self)).await?;
+        Ok(MfaEnforcementResult { mfa_enforcement }.into())
+    }
+}
+
+/// Applies a rule change inside the activity's transaction, with its audit events; the rule
+/// now in effect.
+async fn execute(tx: &mut dyn StoreTx, ctx: &ExecContext<'_>, change: Change<'_>) -> Result<RuleView> {
     let (scope, target) = match change {
         Change::Set(p) => (p.scope, p.target_organization_id.as_deref()),
         Change::Reset(p) => (p.scope, p.target_organization_id.as_deref()),
@@ -344,7 +389,7 @@ pub(super) async fn execute(tx: &mut dyn StoreTx, ctx: &ExecContext<'_>, change:
             // Saving the same settings again changes nothing, and restarts no grace clock.
             match stored.filter(|s| s.same_settings(&rule)) {
                 Some(unchanged) => {
-                    return Ok(json!({ "mfaEnforcement": RuleView::new(&unchanged, target.as_deref()) }));
+                    return Ok(RuleView::new(&unchanged, target.as_deref()));
                 }
                 None => {
                     tx.put_mfa_enforcement_rule(&rule).await?;
@@ -375,5 +420,5 @@ pub(super) async fn execute(tx: &mut dyn StoreTx, ctx: &ExecContext<'_>, change:
         };
         audit::append(tx, org, ctx.now, event).await?;
     }
-    Ok(json!({ "mfaEnforcement": view }))
+    Ok(view)
 }

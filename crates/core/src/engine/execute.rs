@@ -3,11 +3,11 @@
 //! depends on stored state (users exist, names are free), and a failed check leaves
 //! the activity FAILED with no effects (the caller rolls back to a savepoint).
 
-use serde_json::json;
+use serde_json::{Value, json};
+use twofold_policy::Keywords;
 
-use super::factors::{ExecContext, Executed};
 use super::new_id;
-use crate::activity_types::Intent;
+use crate::activities::{Activity, Done, Empty, ExecContext, Executed, Intent, results};
 use crate::crypto;
 use crate::error::{Error, Result};
 use crate::intents::{
@@ -19,7 +19,10 @@ use crate::model::{ApiKey, Channel, Organization, Policy, User, UserTag};
 use crate::network::{IpRule, IpRuleSet, ListKind};
 use crate::otp::OtpChannel;
 use crate::store::StoreTx;
-use crate::validate::{check_api_key, check_email, check_name, check_phone, optional};
+use crate::validate::{
+    check_api_key, check_count, check_email, check_expression, check_keys, check_name, check_person, check_phone,
+    check_policy, check_threshold, on_error, optional, reject_unsupported, unique,
+};
 
 /// Applies a validated `intent`; returns the result object (without its key).
 pub(super) async fn execute(tx: &mut dyn StoreTx, ctx: &ExecContext<'_>, intent: &Intent) -> Result<Executed> {
@@ -27,145 +30,250 @@ pub(super) async fn execute(tx: &mut dyn StoreTx, ctx: &ExecContext<'_>, intent:
     let intent = intent.as_ref();
     let candidates = super::enforcement::may_promote(intent);
     if candidates.is_empty() {
-        return dispatch(tx, ctx, intent).await;
+        return intent.execute(tx, ctx).await;
     }
     // Who of them is an administrator before and after: a newly made one starts its own grace clock.
     let before = super::enforcement::administrators_among(tx, ctx.org_id, &candidates, ctx.admin_tags).await?;
-    let done = dispatch(tx, ctx, intent).await?;
+    let done = intent.execute(tx, ctx).await?;
     super::enforcement::note_promotions(tx, ctx, &candidates, &before).await?;
     Ok(done)
 }
 
-/// Hands `intent` to its executor: one arm per activity, so an intent without an executor
-/// does not compile. Every executor takes the transaction, the context and its own intent.
-async fn dispatch(tx: &mut dyn StoreTx, ctx: &ExecContext<'_>, intent: &Intent) -> Result<Executed> {
-    use super::{auth_proxy, enforcement, factors, mfa, otp, profiles};
-    use crate::auth_proxy::Change as Proxy;
-    use crate::enforcement::Change as Enforcement;
-    match intent {
-        Intent::CreateUsers(p) => create_users(tx, ctx, p).await,
-        Intent::DeleteUsers(p) => delete_users(tx, ctx, p).await,
-        Intent::UpdateUser(p) => update_user(tx, ctx, p).await,
-        Intent::CreateUserTag(p) => create_user_tag(tx, ctx, p).await,
-        Intent::CreateApiKeys(p) => create_api_keys(tx, ctx, p).await,
-        Intent::DeleteApiKeys(p) => delete_api_keys(tx, ctx, p).await,
-        Intent::CreateSubOrganization(p) => create_sub_organization(tx, ctx, p).await,
-        Intent::UpdateRootQuorum(p) => update_root_quorum(tx, ctx, p).await,
-        Intent::CreatePolicy(p) => create_policy(tx, ctx, p).await,
-        Intent::CreatePolicies(p) => create_policies(tx, ctx, p).await,
-        Intent::UpdatePolicy(p) => update_policy(tx, ctx, p).await,
-        Intent::DeletePolicy(p) => delete_policy(tx, ctx, p).await,
-        Intent::ApproveActivity(_) | Intent::RejectActivity(_) => Err(Error::FailedPrecondition(
-            "approvals and rejections are recorded on the activity they name; they do not execute".to_owned(),
-        )),
-        Intent::SetIpAllowlist(p) => set_ip_allowlist(tx, ctx, p).await,
-        Intent::RemoveIpAllowlist(p) => remove_ip_allowlist(tx, ctx, p).await,
-        Intent::SetIpDenylist(p) => set_ip_denylist(tx, ctx, p).await,
-        Intent::CreateAuthenticators(p) => factors::create_passkeys(tx, ctx, p).await,
-        Intent::DeleteAuthenticators(p) => factors::delete_passkeys(tx, ctx, p).await,
-        Intent::CreateTotpAuthenticator(p) => factors::create_totp(tx, ctx, p).await,
-        Intent::VerifyTotpAuthenticator(p) => factors::activate_totp(tx, ctx, p).await,
-        Intent::DeleteTotpAuthenticators(p) => factors::delete_totps(tx, ctx, p).await,
-        Intent::CreateRecoveryCodes(p) => factors::create_recovery_codes(tx, ctx, p).await,
-        Intent::StampLogin(p) => factors::stamp_login(tx, ctx, p).await,
-        Intent::DeleteSessions(p) => factors::delete_sessions(tx, ctx, p).await,
-        Intent::CreateMfaPolicy(p) => mfa::create_policy(tx, ctx, p).await,
-        Intent::UpdateMfaPolicy(p) => mfa::update_policy(tx, ctx, p).await,
-        Intent::DeleteMfaPolicy(p) => mfa::delete_policy(tx, ctx, p).await,
-        Intent::CreateSessionProfile(p) => profiles::create_profile(tx, ctx, p).await,
-        Intent::CreateAppActivity(p) => profiles::app_activity(tx, ctx, p).await,
-        Intent::CreateWebhookEndpoint(p) => profiles::create_endpoint(tx, ctx, p).await,
-        Intent::DeleteWebhookEndpoint(p) => profiles::delete_endpoint(tx, ctx, p).await,
-        Intent::SetMfaEnforcement(p) => enforcement::execute(tx, ctx, Enforcement::Set(p)).await.map(Executed::from),
-        Intent::ResetMfaEnforcement(p) => {
-            enforcement::execute(tx, ctx, Enforcement::Reset(p)).await.map(Executed::from)
-        }
-        Intent::InitOtp(p) => otp::init(tx, ctx, p).await,
-        Intent::VerifyOtp(p) => otp::verified(tx, ctx, p).await,
-        Intent::OtpLogin(p) => otp::login(tx, ctx, p).await,
-        Intent::EnableAuthProxy(p) => auth_proxy::execute(tx, ctx, Proxy::Enable(p)).await.map(Executed::from),
-        Intent::UpdateAuthProxyConfig(p) => auth_proxy::execute(tx, ctx, Proxy::Update(p)).await.map(Executed::from),
-        Intent::DisableAuthProxy(p) => auth_proxy::execute(tx, ctx, Proxy::Disable(p)).await.map(Executed::from),
-    }
+results! {
+    /// `v1CreateUsersResult`.
+    CreateUsersResult { user_ids: Vec<String> }
+    /// `v1DeleteUsersResult`.
+    DeleteUsersResult { user_ids: Vec<String> }
+    /// `v1UpdateUserResult`.
+    UpdateUserResult { user_id: String }
+    /// `v1CreateUserTagResult`.
+    CreateUserTagResult { user_tag_id: String, user_ids: Vec<String> }
+    /// `v1CreateApiKeysResult`.
+    CreateApiKeysResult { api_key_ids: Vec<String> }
+    /// `v1DeleteApiKeysResult`.
+    DeleteApiKeysResult { api_key_ids: Vec<String> }
+    /// `v1CreateSubOrganizationResultV7`.
+    CreateSubOrganizationResult { sub_organization_id: String, root_user_ids: Vec<String> }
+    /// `v1CreatePolicyResult`.
+    CreatePolicyResult { policy_id: String }
+    /// `v1CreatePoliciesResult`.
+    CreatePoliciesResult { policy_ids: Vec<String> }
+    /// `v1UpdatePolicyResultV2`.
+    UpdatePolicyResult { policy_id: String }
+    /// `v1DeletePolicyResult`.
+    DeletePolicyResult { policy_id: String }
 }
 
 /// CREATE_USERS: users with their API keys and tags.
-async fn create_users(tx: &mut dyn StoreTx, ctx: &ExecContext<'_>, p: &CreateUsers) -> Result<Executed> {
-    let (org_id, now) = (ctx.org_id, ctx.now);
-    let mut user_ids = Vec::with_capacity(p.users.len());
-    for u in &p.users {
-        let (email, phone) = (u.user_email.as_deref(), u.user_phone_number.as_deref());
-        let user = new_user(org_id, org_id, &u.user_name, email, phone, now)?;
-        tx.insert_user(&user).await?;
-        insert_keys(tx, org_id, &user.id, &u.api_keys, now).await?;
-        let tags = existing_tags(tx, org_id, u.user_tags.as_deref().unwrap_or_default()).await?;
-        tx.set_user_tags(&user.id, &tags).await?;
-        user_ids.push(user.id);
+impl Activity for CreateUsers {
+    type Output = CreateUsersResult;
+
+    fn check(&self) -> Result<()> {
+        check_count("users", self.users.len(), 1)?;
+        for u in &self.users {
+            reject_unsupported(&u.authenticators, &u.oauth_providers)?;
+            check_person(&u.user_name, u.user_email.as_deref(), u.user_phone_number.as_deref())?;
+            check_keys(&u.api_keys)?;
+            unique("userTags", u.user_tags.as_deref().unwrap_or_default())?;
+        }
+        Ok(())
     }
-    Ok(json!({ "userIds": user_ids }).into())
+
+    fn policy_params(&self) -> Value {
+        json!({
+            "user_names": self.users.iter().map(|u| u.user_name.as_str()).collect::<Vec<_>>(),
+            "user_tags": self.users.iter().flat_map(|u| u.user_tags.iter().flatten()).collect::<Vec<_>>(),
+        })
+    }
+
+    async fn execute(&self, tx: &mut dyn StoreTx, ctx: &ExecContext<'_>) -> Result<Done<CreateUsersResult>> {
+        let p = self;
+        let (org_id, now) = (ctx.org_id, ctx.now);
+        let mut user_ids = Vec::with_capacity(p.users.len());
+        for u in &p.users {
+            let (email, phone) = (u.user_email.as_deref(), u.user_phone_number.as_deref());
+            let user = new_user(org_id, org_id, &u.user_name, email, phone, now)?;
+            tx.insert_user(&user).await?;
+            insert_keys(tx, org_id, &user.id, &u.api_keys, now).await?;
+            let tags = existing_tags(tx, org_id, u.user_tags.as_deref().unwrap_or_default()).await?;
+            tx.set_user_tags(&user.id, &tags).await?;
+            user_ids.push(user.id);
+        }
+        Ok(CreateUsersResult { user_ids }.into())
+    }
 }
 
 /// DELETE_USERS: never a root-quorum member (the quorum changes first).
-async fn delete_users(tx: &mut dyn StoreTx, ctx: &ExecContext<'_>, p: &DeleteUsers) -> Result<Executed> {
-    let quorum = tx.root_quorum_members(ctx.org_id).await?;
-    for id in &p.user_ids {
-        if quorum.contains(id) {
-            return Err(Error::FailedPrecondition(format!(
-                "user `{id}` is a member of the root quorum; remove it with update_root_quorum first"
-            )));
-        }
-        if !tx.delete_user(ctx.org_id, id).await? {
-            return Err(no_user(id));
-        }
+impl Activity for DeleteUsers {
+    type Output = DeleteUsersResult;
+
+    fn check(&self) -> Result<()> {
+        check_count("userIds", self.user_ids.len(), 1)?;
+        unique("userIds", &self.user_ids).map(drop)
     }
-    Ok(json!({ "userIds": p.user_ids }).into())
+
+    fn policy_params(&self) -> Value {
+        json!({ "user_ids": self.user_ids })
+    }
+
+    async fn execute(&self, tx: &mut dyn StoreTx, ctx: &ExecContext<'_>) -> Result<Done<DeleteUsersResult>> {
+        let p = self;
+        let quorum = tx.root_quorum_members(ctx.org_id).await?;
+        for id in &p.user_ids {
+            if quorum.contains(id) {
+                return Err(Error::FailedPrecondition(format!(
+                    "user `{id}` is a member of the root quorum; remove it with update_root_quorum first"
+                )));
+            }
+            if !tx.delete_user(ctx.org_id, id).await? {
+                return Err(no_user(id));
+            }
+        }
+        Ok(DeleteUsersResult { user_ids: p.user_ids.clone() }.into())
+    }
 }
 
 /// CREATE_USER_TAG: a tag with a free name, given to existing users.
-async fn create_user_tag(tx: &mut dyn StoreTx, ctx: &ExecContext<'_>, p: &CreateUserTag) -> Result<Executed> {
-    let (org_id, now) = (ctx.org_id, ctx.now);
-    let name = check_name("userTagName", &p.user_tag_name)?;
-    if tx.list_user_tags(org_id).await?.iter().any(|t| t.name == name) {
-        return Err(Error::AlreadyExists(format!("a user tag named `{name}` already exists")));
+impl Activity for CreateUserTag {
+    type Output = CreateUserTagResult;
+
+    fn check(&self) -> Result<()> {
+        check_name("userTagName", &self.user_tag_name)?;
+        unique("userIds", &self.user_ids).map(drop)
     }
-    let tag = UserTag { id: new_id(), organization_id: org_id.to_owned(), name, created_at: now, updated_at: now };
-    tx.insert_user_tag(&tag).await?;
-    for uid in &p.user_ids {
-        tx.get_user(org_id, uid).await?.ok_or_else(|| no_user(uid))?;
-        tx.add_user_to_tag(&tag.id, uid).await?;
+
+    fn policy_params(&self) -> Value {
+        json!({ "user_tag_name": self.user_tag_name, "user_ids": self.user_ids })
     }
-    Ok(json!({ "userTagId": tag.id, "userIds": p.user_ids }).into())
+
+    async fn execute(&self, tx: &mut dyn StoreTx, ctx: &ExecContext<'_>) -> Result<Done<CreateUserTagResult>> {
+        let p = self;
+        let (org_id, now) = (ctx.org_id, ctx.now);
+        let name = check_name("userTagName", &p.user_tag_name)?;
+        if tx.list_user_tags(org_id).await?.iter().any(|t| t.name == name) {
+            return Err(Error::AlreadyExists(format!("a user tag named `{name}` already exists")));
+        }
+        let tag = UserTag { id: new_id(), organization_id: org_id.to_owned(), name, created_at: now, updated_at: now };
+        tx.insert_user_tag(&tag).await?;
+        for uid in &p.user_ids {
+            tx.get_user(org_id, uid).await?.ok_or_else(|| no_user(uid))?;
+            tx.add_user_to_tag(&tag.id, uid).await?;
+        }
+        Ok(CreateUserTagResult { user_tag_id: tag.id, user_ids: p.user_ids.clone() }.into())
+    }
 }
 
 /// CREATE_API_KEYS: keys for an existing user.
-async fn create_api_keys(tx: &mut dyn StoreTx, ctx: &ExecContext<'_>, p: &CreateApiKeys) -> Result<Executed> {
-    tx.get_user(ctx.org_id, &p.user_id).await?.ok_or_else(|| no_user(&p.user_id))?;
-    let ids = insert_keys(tx, ctx.org_id, &p.user_id, &p.api_keys, ctx.now).await?;
-    Ok(json!({ "apiKeyIds": ids }).into())
+impl Activity for CreateApiKeys {
+    type Output = CreateApiKeysResult;
+
+    fn check(&self) -> Result<()> {
+        check_count("apiKeys", self.api_keys.len(), 1)?;
+        check_keys(&self.api_keys)
+    }
+
+    fn policy_params(&self) -> Value {
+        json!({ "user_id": self.user_id })
+    }
+
+    fn own_credential_target(&self) -> Option<&str> {
+        Some(&self.user_id)
+    }
+
+    fn changes_factors(&self) -> bool {
+        true
+    }
+
+    async fn execute(&self, tx: &mut dyn StoreTx, ctx: &ExecContext<'_>) -> Result<Done<CreateApiKeysResult>> {
+        tx.get_user(ctx.org_id, &self.user_id).await?.ok_or_else(|| no_user(&self.user_id))?;
+        let api_key_ids = insert_keys(tx, ctx.org_id, &self.user_id, &self.api_keys, ctx.now).await?;
+        Ok(CreateApiKeysResult { api_key_ids }.into())
+    }
 }
 
 /// DELETE_API_KEYS: every id must be one of the user's keys.
-async fn delete_api_keys(tx: &mut dyn StoreTx, ctx: &ExecContext<'_>, p: &DeleteApiKeys) -> Result<Executed> {
-    tx.get_user(ctx.org_id, &p.user_id).await?.ok_or_else(|| no_user(&p.user_id))?;
-    for id in &p.api_key_ids {
-        if !tx.delete_api_key(ctx.org_id, &p.user_id, id).await? {
-            return Err(Error::NotFound(format!("user `{}` has no API key `{}`", p.user_id, crypto::clip(id))));
-        }
+impl Activity for DeleteApiKeys {
+    type Output = DeleteApiKeysResult;
+
+    fn check(&self) -> Result<()> {
+        check_count("apiKeyIds", self.api_key_ids.len(), 1)?;
+        unique("apiKeyIds", &self.api_key_ids).map(drop)
     }
-    Ok(json!({ "apiKeyIds": p.api_key_ids }).into())
+
+    fn policy_params(&self) -> Value {
+        json!({ "user_id": self.user_id, "api_key_ids": self.api_key_ids })
+    }
+
+    fn own_credential_target(&self) -> Option<&str> {
+        Some(&self.user_id)
+    }
+
+    fn changes_factors(&self) -> bool {
+        true
+    }
+
+    async fn execute(&self, tx: &mut dyn StoreTx, ctx: &ExecContext<'_>) -> Result<Done<DeleteApiKeysResult>> {
+        let p = self;
+        tx.get_user(ctx.org_id, &p.user_id).await?.ok_or_else(|| no_user(&p.user_id))?;
+        for id in &p.api_key_ids {
+            if !tx.delete_api_key(ctx.org_id, &p.user_id, id).await? {
+                return Err(Error::NotFound(format!("user `{}` has no API key `{}`", p.user_id, crypto::clip(id))));
+            }
+        }
+        Ok(DeleteApiKeysResult { api_key_ids: p.api_key_ids.clone() }.into())
+    }
 }
 
 /// CREATE_SUB_ORGANIZATION: a sign-up with a verification token or OTP switches goes through
 /// the OTP module, which creates the organization with [`new_sub_organization`].
-async fn create_sub_organization(
-    tx: &mut dyn StoreTx,
-    ctx: &ExecContext<'_>,
-    p: &CreateSubOrganization,
-) -> Result<Executed> {
-    if p.verification_token.is_some() || p.disable_sms_auth.is_some() || p.disable_otp_email_auth.is_some() {
-        return super::otp::sign_up(tx, ctx, p).await;
+impl Activity for CreateSubOrganization {
+    type Output = CreateSubOrganizationResult;
+
+    fn check(&self) -> Result<()> {
+        let p = self;
+        if p.wallet.is_some() {
+            return Err(Error::invalid("parameters.wallet: twofold holds no wallets; omit `wallet`"));
+        }
+        match (&p.verification_token, &p.client_signature) {
+            (Some(token), Some(signature)) => crate::otp::validate_signed_token(token, signature)?,
+            (None, None) => {}
+            _ => {
+                return Err(Error::invalid(
+                    "parameters.clientSignature: OTP sign-up needs both `verificationToken` and `clientSignature`",
+                ));
+            }
+        }
+        check_name("subOrganizationName", &p.sub_organization_name)?;
+        check_count("rootUsers", p.root_users.len(), 1)?;
+        check_threshold(p.root_quorum_threshold, p.root_users.len())?;
+        for u in &p.root_users {
+            if u.user_tags.is_some() {
+                return Err(Error::invalid(
+                    "parameters.rootUsers[].userTags: root users of a new sub-organization cannot carry tags",
+                ));
+            }
+            reject_unsupported(&u.authenticators, &u.oauth_providers)?;
+            check_person(&u.user_name, u.user_email.as_deref(), u.user_phone_number.as_deref())?;
+            check_keys(&u.api_keys)?;
+        }
+        Ok(())
     }
-    new_sub_organization(tx, ctx, p).await.map(Executed::from)
+
+    fn policy_params(&self) -> Value {
+        json!({ "sub_organization_name": self.sub_organization_name })
+    }
+
+    fn secrets_mut(&mut self) -> Vec<(&'static str, &mut String)> {
+        self.verification_token.as_mut().map(|t| ("verificationToken", t)).into_iter().collect()
+    }
+
+    async fn execute(&self, tx: &mut dyn StoreTx, ctx: &ExecContext<'_>) -> Result<Done<CreateSubOrganizationResult>> {
+        let p = self;
+        if p.verification_token.is_some() || p.disable_sms_auth.is_some() || p.disable_otp_email_auth.is_some() {
+            return super::otp::sign_up(tx, ctx, p).await.map(Done::from);
+        }
+        new_sub_organization(tx, ctx, p).await.map(Done::from)
+    }
 }
 
 /// The sub-organization itself, its root users (whose contacts the parent vouches for) and
@@ -174,7 +282,7 @@ pub(super) async fn new_sub_organization(
     tx: &mut dyn StoreTx,
     ctx: &ExecContext<'_>,
     p: &CreateSubOrganization,
-) -> Result<serde_json::Value> {
+) -> Result<CreateSubOrganizationResult> {
     let (org_id, now) = (ctx.org_id, ctx.now);
     let sub = Organization {
         id: new_id(),
@@ -194,93 +302,195 @@ pub(super) async fn new_sub_organization(
         root_ids.push(user.id);
     }
     tx.set_root_quorum(&sub.id, p.root_quorum_threshold, &root_ids, now).await?;
-    Ok(json!({ "subOrganizationId": sub.id, "rootUserIds": root_ids }))
+    Ok(CreateSubOrganizationResult { sub_organization_id: sub.id, root_user_ids: root_ids })
 }
 
 /// UPDATE_ROOT_QUORUM: existing users only.
-async fn update_root_quorum(tx: &mut dyn StoreTx, ctx: &ExecContext<'_>, p: &UpdateRootQuorum) -> Result<Executed> {
-    for uid in &p.user_ids {
-        tx.get_user(ctx.org_id, uid).await?.ok_or_else(|| no_user(uid))?;
+impl Activity for UpdateRootQuorum {
+    type Output = Empty;
+
+    fn check(&self) -> Result<()> {
+        check_count("userIds", self.user_ids.len(), 1)?;
+        check_threshold(self.threshold, self.user_ids.len())?;
+        unique("userIds", &self.user_ids).map(drop)
     }
-    tx.set_root_quorum(ctx.org_id, p.threshold, &p.user_ids, ctx.now).await?;
-    Ok(json!({}).into())
+
+    fn policy_params(&self) -> Value {
+        json!({ "threshold": self.threshold, "user_ids": self.user_ids })
+    }
+
+    async fn execute(&self, tx: &mut dyn StoreTx, ctx: &ExecContext<'_>) -> Result<Done<Empty>> {
+        for uid in &self.user_ids {
+            tx.get_user(ctx.org_id, uid).await?.ok_or_else(|| no_user(uid))?;
+        }
+        tx.set_root_quorum(ctx.org_id, self.threshold, &self.user_ids, ctx.now).await?;
+        Ok(Empty {}.into())
+    }
 }
 
 /// CREATE_POLICY.
-async fn create_policy(tx: &mut dyn StoreTx, ctx: &ExecContext<'_>, p: &CreatePolicy) -> Result<Executed> {
-    Ok(json!({ "policyId": insert_policy(tx, ctx.org_id, p, ctx.now).await? }).into())
+impl Activity for CreatePolicy {
+    type Output = CreatePolicyResult;
+
+    fn check(&self) -> Result<()> {
+        check_policy(self)
+    }
+
+    fn policy_params(&self) -> Value {
+        json!({ "policy_name": self.policy_name, "effect": self.effect })
+    }
+
+    async fn execute(&self, tx: &mut dyn StoreTx, ctx: &ExecContext<'_>) -> Result<Done<CreatePolicyResult>> {
+        Ok(CreatePolicyResult { policy_id: insert_policy(tx, ctx.org_id, self, ctx.now).await? }.into())
+    }
 }
 
 /// CREATE_POLICIES: all or none.
-async fn create_policies(tx: &mut dyn StoreTx, ctx: &ExecContext<'_>, p: &CreatePolicies) -> Result<Executed> {
-    let mut ids = Vec::with_capacity(p.policies.len());
-    for policy in &p.policies {
-        ids.push(insert_policy(tx, ctx.org_id, policy, ctx.now).await?);
+impl Activity for CreatePolicies {
+    type Output = CreatePoliciesResult;
+
+    fn check(&self) -> Result<()> {
+        check_count("policies", self.policies.len(), 1)?;
+        self.policies.iter().try_for_each(check_policy)
     }
-    Ok(json!({ "policyIds": ids }).into())
+
+    fn policy_params(&self) -> Value {
+        json!({ "policy_names": self.policies.iter().map(|x| x.policy_name.as_str()).collect::<Vec<_>>() })
+    }
+
+    async fn execute(&self, tx: &mut dyn StoreTx, ctx: &ExecContext<'_>) -> Result<Done<CreatePoliciesResult>> {
+        let mut policy_ids = Vec::with_capacity(self.policies.len());
+        for policy in &self.policies {
+            policy_ids.push(insert_policy(tx, ctx.org_id, policy, ctx.now).await?);
+        }
+        Ok(CreatePoliciesResult { policy_ids }.into())
+    }
 }
 
 /// UPDATE_POLICY: the fields given; a blank expression clears it.
-async fn update_policy(tx: &mut dyn StoreTx, ctx: &ExecContext<'_>, p: &UpdatePolicy) -> Result<Executed> {
-    let mut policy = tx.get_policy(ctx.org_id, &p.policy_id).await?.ok_or_else(|| no_policy(&p.policy_id))?;
-    if let Some(name) = &p.policy_name {
-        policy.name = check_name("policyName", name)?;
-    }
-    if let Some(effect) = p.policy_effect {
-        policy.effect = effect;
-    }
-    let set = |new: &Option<String>, old: &mut Option<String>| {
-        if let Some(v) = new {
-            *old = non_blank(Some(v));
+impl Activity for UpdatePolicy {
+    type Output = UpdatePolicyResult;
+
+    fn check(&self) -> Result<()> {
+        if let Some(name) = &self.policy_name {
+            check_name("policyName", name)?;
         }
-    };
-    set(&p.policy_condition, &mut policy.condition);
-    set(&p.policy_consensus, &mut policy.consensus);
-    set(&p.time, &mut policy.time);
-    if let Some(notes) = &p.policy_notes {
-        policy.notes.clone_from(notes);
+        check_expression("policyCondition", self.policy_condition.as_deref(), Keywords::CONDITION)?;
+        check_expression("policyConsensus", self.policy_consensus.as_deref(), Keywords::CONSENSUS)?;
+        check_expression("time", self.time.as_deref(), Keywords::TIME)
     }
-    policy.updated_at = ctx.now;
-    tx.update_policy(&policy).await?;
-    Ok(json!({ "policyId": policy.id }).into())
+
+    fn policy_params(&self) -> Value {
+        json!({ "policy_id": self.policy_id })
+    }
+
+    async fn execute(&self, tx: &mut dyn StoreTx, ctx: &ExecContext<'_>) -> Result<Done<UpdatePolicyResult>> {
+        let p = self;
+        let mut policy = tx.get_policy(ctx.org_id, &p.policy_id).await?.ok_or_else(|| no_policy(&p.policy_id))?;
+        if let Some(name) = &p.policy_name {
+            policy.name = check_name("policyName", name)?;
+        }
+        if let Some(effect) = p.policy_effect {
+            policy.effect = effect;
+        }
+        let set = |new: &Option<String>, old: &mut Option<String>| {
+            if let Some(v) = new {
+                *old = non_blank(Some(v));
+            }
+        };
+        set(&p.policy_condition, &mut policy.condition);
+        set(&p.policy_consensus, &mut policy.consensus);
+        set(&p.time, &mut policy.time);
+        if let Some(notes) = &p.policy_notes {
+            policy.notes.clone_from(notes);
+        }
+        policy.updated_at = ctx.now;
+        tx.update_policy(&policy).await?;
+        Ok(UpdatePolicyResult { policy_id: policy.id }.into())
+    }
 }
 
 /// DELETE_POLICY.
-async fn delete_policy(tx: &mut dyn StoreTx, ctx: &ExecContext<'_>, p: &DeletePolicy) -> Result<Executed> {
-    if !tx.delete_policy(ctx.org_id, &p.policy_id).await? {
-        return Err(no_policy(&p.policy_id));
+impl Activity for DeletePolicy {
+    type Output = DeletePolicyResult;
+
+    fn policy_params(&self) -> Value {
+        json!({ "policy_id": self.policy_id })
     }
-    Ok(json!({ "policyId": p.policy_id }).into())
+
+    async fn execute(&self, tx: &mut dyn StoreTx, ctx: &ExecContext<'_>) -> Result<Done<DeletePolicyResult>> {
+        if !tx.delete_policy(ctx.org_id, &self.policy_id).await? {
+            return Err(no_policy(&self.policy_id));
+        }
+        Ok(DeletePolicyResult { policy_id: self.policy_id.clone() }.into())
+    }
 }
 
 /// SET_IP_ALLOWLIST: the organization's, or one API key's (which must exist here).
-async fn set_ip_allowlist(tx: &mut dyn StoreTx, ctx: &ExecContext<'_>, p: &SetIpAllowlist) -> Result<Executed> {
-    let org_id = ctx.org_id;
-    if let Some(pk) = &p.public_key
-        && !tx.list_api_keys(org_id, None).await?.iter().any(|k| k.public_key.eq_ignore_ascii_case(pk))
-    {
-        return Err(Error::NotFound(format!("no API key with public key `{}` in this organization", crypto::clip(pk))));
+impl Activity for SetIpAllowlist {
+    type Output = Empty;
+
+    fn check(&self) -> Result<()> {
+        crate::network::validate_rules("parameters.rules", &self.rules)?;
+        self.on_evaluation_error.as_deref().map(on_error).transpose().map(drop)
     }
-    let mode = p.on_evaluation_error.as_deref().map(crate::validate::on_error).transpose()?.unwrap_or("DENY");
-    let set = rule_set(org_id, p.public_key.as_deref(), ListKind::Allow, p.enabled, mode, &p.rules, ctx.now);
-    tx.put_ip_rule_set(&set).await?;
-    Ok(json!({}).into())
+
+    fn policy_params(&self) -> Value {
+        json!({ "public_key": self.public_key, "rule_count": self.rules.len() })
+    }
+
+    async fn execute(&self, tx: &mut dyn StoreTx, ctx: &ExecContext<'_>) -> Result<Done<Empty>> {
+        let p = self;
+        let org_id = ctx.org_id;
+        if let Some(pk) = &p.public_key
+            && !tx.list_api_keys(org_id, None).await?.iter().any(|k| k.public_key.eq_ignore_ascii_case(pk))
+        {
+            return Err(Error::NotFound(format!(
+                "no API key with public key `{}` in this organization",
+                crypto::clip(pk)
+            )));
+        }
+        let mode = p.on_evaluation_error.as_deref().map(on_error).transpose()?.unwrap_or("DENY");
+        let set = rule_set(org_id, p.public_key.as_deref(), ListKind::Allow, p.enabled, mode, &p.rules, ctx.now);
+        tx.put_ip_rule_set(&set).await?;
+        Ok(Empty {}.into())
+    }
 }
 
 /// REMOVE_IP_ALLOWLIST.
-async fn remove_ip_allowlist(tx: &mut dyn StoreTx, ctx: &ExecContext<'_>, p: &RemoveIpAllowlist) -> Result<Executed> {
-    let pk = p.public_key.as_deref().map(str::to_ascii_lowercase);
-    if !tx.delete_ip_rule_set(ctx.org_id, pk.as_deref(), ListKind::Allow).await? {
-        return Err(Error::NotFound("there is no such IP allow list".to_owned()));
+impl Activity for RemoveIpAllowlist {
+    type Output = Empty;
+
+    fn policy_params(&self) -> Value {
+        json!({ "public_key": self.public_key })
     }
-    Ok(json!({}).into())
+
+    async fn execute(&self, tx: &mut dyn StoreTx, ctx: &ExecContext<'_>) -> Result<Done<Empty>> {
+        let pk = self.public_key.as_deref().map(str::to_ascii_lowercase);
+        if !tx.delete_ip_rule_set(ctx.org_id, pk.as_deref(), ListKind::Allow).await? {
+            return Err(Error::NotFound("there is no such IP allow list".to_owned()));
+        }
+        Ok(Empty {}.into())
+    }
 }
 
 /// SET_IP_DENYLIST.
-async fn set_ip_denylist(tx: &mut dyn StoreTx, ctx: &ExecContext<'_>, p: &SetIpDenylist) -> Result<Executed> {
-    let set = rule_set(ctx.org_id, None, ListKind::Deny, p.enabled, "DENY", &p.rules, ctx.now);
-    tx.put_ip_rule_set(&set).await?;
-    Ok(json!({}).into())
+impl Activity for SetIpDenylist {
+    type Output = Empty;
+
+    fn check(&self) -> Result<()> {
+        crate::network::validate_rules("parameters.rules", &self.rules)
+    }
+
+    fn policy_params(&self) -> Value {
+        json!({ "rule_count": self.rules.len() })
+    }
+
+    async fn execute(&self, tx: &mut dyn StoreTx, ctx: &ExecContext<'_>) -> Result<Done<Empty>> {
+        let set = rule_set(ctx.org_id, None, ListKind::Deny, self.enabled, "DENY", &self.rules, ctx.now);
+        tx.put_ip_rule_set(&set).await?;
+        Ok(Empty {}.into())
+    }
 }
 
 fn no_policy(id: &str) -> Error {
@@ -345,78 +555,136 @@ pub(super) fn new_user(
 /// (it serves no OTP login) unless `verificationToken` proves it in the user's own update (the
 /// same contact again with a token verifies it later), and the contact it replaced is told. A user's own contact change may change nothing else, since it is always allowed
 /// as its own credential (renaming or retagging oneself is not).
-async fn update_user(tx: &mut dyn StoreTx, ctx: &ExecContext<'_>, p: &UpdateUser) -> Result<Executed> {
-    let (org_id, now) = (ctx.org_id, ctx.now);
-    if p.changes_contact() && p.user_id == ctx.initiator_user_id && (p.user_name.is_some() || p.user_tag_ids.is_some())
-    {
-        return Err(Error::invalid(
-            "parameters: changing your own email or phone is a factor change and is sent on its own: userId with \
-             userEmail or userPhoneNumber (and verificationToken), no userName or userTagIds",
-        ));
-    }
-    if p.verification_token.is_some() && p.user_id != ctx.initiator_user_id {
-        // A token proves that whoever holds it reads the address, not that the address is the
-        // target user's: an editor could otherwise prove its own mailbox onto another account.
-        return Err(Error::PermissionDenied(
-            "parameters.verificationToken: only a user's own update may prove its new contact; the user verifies \
-             it by sending update_user for itself with the token"
-                .to_owned(),
-        ));
-    }
-    let mut user = tx.get_user(org_id, &p.user_id).await?.ok_or_else(|| no_user(&p.user_id))?;
-    let before = user.clone();
-    if let Some(name) = &p.user_name {
-        user.name = check_name("userName", name)?;
-    }
-    if let Some(email) = &p.user_email {
-        user.email = optional(email).map(check_email).transpose()?;
-    }
-    if let Some(phone) = &p.user_phone_number {
-        user.phone = optional(phone).map(check_phone).transpose()?;
-    }
-    let email_changed = user.email != before.email;
-    let phone_changed = user.phone != before.phone;
-    // A changed address is no longer the one a code proved, nor one its creator set.
-    if email_changed {
-        (user.email_verified_at, user.email_vouched_by) = (None, None);
-    }
-    if phone_changed {
-        (user.phone_verified_at, user.phone_vouched_by) = (None, None);
-    }
-    if let Some(token) = &p.verification_token {
-        let (channel, contact) = match (&user.email, &user.phone) {
-            (Some(email), _) if p.user_email.as_deref().and_then(optional).is_some() => (OtpChannel::Email, email),
-            (_, Some(phone)) => (OtpChannel::Sms, phone),
-            _ => return Err(Error::invalid("parameters.verificationToken: there is no new contact for it to prove")),
-        };
-        super::otp::prove_contact(tx, ctx, token, channel, contact).await?;
-        match channel {
-            OtpChannel::Email => user.email_verified_at = Some(now),
-            OtpChannel::Sms => user.phone_verified_at = Some(now),
+impl Activity for UpdateUser {
+    type Output = UpdateUserResult;
+
+    fn check(&self) -> Result<()> {
+        let p = self;
+        if let Some(name) = &p.user_name {
+            check_name("userName", name)?;
         }
+        p.user_email.as_deref().and_then(optional).map(check_email).transpose()?;
+        p.user_phone_number.as_deref().and_then(optional).map(check_phone).transpose()?;
+        if let Some(tags) = &p.user_tag_ids {
+            unique("userTagIds", tags)?;
+        }
+        if let Some(token) = &p.verification_token {
+            let set = |c: &Option<String>| c.as_deref().and_then(optional).is_some();
+            if set(&p.user_email) == set(&p.user_phone_number) {
+                return Err(Error::invalid(
+                    "parameters.verificationToken: proves one new contact; set exactly one of userEmail and \
+                     userPhoneNumber with it",
+                ));
+            }
+            crate::otp::check_blob("verificationToken", token)?;
+        }
+        Ok(())
     }
-    user.updated_at = now;
-    tx.update_user(&user).await?;
-    if let Some(tag_ids) = &p.user_tag_ids {
-        let tags = existing_tags(tx, org_id, tag_ids).await?;
-        tx.set_user_tags(&user.id, &tags).await?;
+
+    fn policy_params(&self) -> Value {
+        json!({
+            "user_id": self.user_id,
+            "user_tag_ids": self.user_tag_ids.clone().unwrap_or_default(),
+            "user_name": self.user_name,
+            "user_email": self.user_email,
+            "user_phone_number": self.user_phone_number,
+            "changes": self.changes(),
+            "with_verification_token": self.verification_token.is_some(),
+        })
     }
-    let replaced = [
-        (Channel::Email, before.email.as_deref().filter(|_| email_changed), user.email.as_deref()),
-        (Channel::Sms, before.phone.as_deref().filter(|_| phone_changed), user.phone.as_deref()),
-    ];
-    if replaced.iter().any(|(_, old, _)| old.is_some()) {
-        let activity = tx
-            .get_activity_by_fingerprint(ctx.fingerprint)
-            .await?
-            .ok_or_else(|| Error::Internal("the executing activity is not recorded".to_owned()))?;
-        for (channel, old, new) in replaced {
-            if let Some(old) = old {
-                crate::notice::enqueue_contact_notice(tx, &activity, &before.name, channel, old, new, now).await?;
+
+    fn own_credential_target(&self) -> Option<&str> {
+        self.changes_contact().then_some(self.user_id.as_str())
+    }
+
+    fn changes_factors(&self) -> bool {
+        self.changes_contact()
+    }
+
+    fn secrets_mut(&mut self) -> Vec<(&'static str, &mut String)> {
+        self.verification_token.as_mut().map(|t| ("verificationToken", t)).into_iter().collect()
+    }
+
+    async fn execute(&self, tx: &mut dyn StoreTx, ctx: &ExecContext<'_>) -> Result<Done<UpdateUserResult>> {
+        let p = self;
+        let (org_id, now) = (ctx.org_id, ctx.now);
+        if p.changes_contact()
+            && p.user_id == ctx.initiator_user_id
+            && (p.user_name.is_some() || p.user_tag_ids.is_some())
+        {
+            return Err(Error::invalid(
+                "parameters: changing your own email or phone is a factor change and is sent on its own: userId with \
+             userEmail or userPhoneNumber (and verificationToken), no userName or userTagIds",
+            ));
+        }
+        if p.verification_token.is_some() && p.user_id != ctx.initiator_user_id {
+            // A token proves that whoever holds it reads the address, not that the address is the
+            // target user's: an editor could otherwise prove its own mailbox onto another account.
+            return Err(Error::PermissionDenied(
+                "parameters.verificationToken: only a user's own update may prove its new contact; the user verifies \
+             it by sending update_user for itself with the token"
+                    .to_owned(),
+            ));
+        }
+        let mut user = tx.get_user(org_id, &p.user_id).await?.ok_or_else(|| no_user(&p.user_id))?;
+        let before = user.clone();
+        if let Some(name) = &p.user_name {
+            user.name = check_name("userName", name)?;
+        }
+        if let Some(email) = &p.user_email {
+            user.email = optional(email).map(check_email).transpose()?;
+        }
+        if let Some(phone) = &p.user_phone_number {
+            user.phone = optional(phone).map(check_phone).transpose()?;
+        }
+        let email_changed = user.email != before.email;
+        let phone_changed = user.phone != before.phone;
+        // A changed address is no longer the one a code proved, nor one its creator set.
+        if email_changed {
+            (user.email_verified_at, user.email_vouched_by) = (None, None);
+        }
+        if phone_changed {
+            (user.phone_verified_at, user.phone_vouched_by) = (None, None);
+        }
+        if let Some(token) = &p.verification_token {
+            let (channel, contact) = match (&user.email, &user.phone) {
+                (Some(email), _) if p.user_email.as_deref().and_then(optional).is_some() => (OtpChannel::Email, email),
+                (_, Some(phone)) => (OtpChannel::Sms, phone),
+                _ => {
+                    return Err(Error::invalid(
+                        "parameters.verificationToken: there is no new contact for it to prove",
+                    ));
+                }
+            };
+            super::otp::prove_contact(tx, ctx, token, channel, contact).await?;
+            match channel {
+                OtpChannel::Email => user.email_verified_at = Some(now),
+                OtpChannel::Sms => user.phone_verified_at = Some(now),
             }
         }
+        user.updated_at = now;
+        tx.update_user(&user).await?;
+        if let Some(tag_ids) = &p.user_tag_ids {
+            let tags = existing_tags(tx, org_id, tag_ids).await?;
+            tx.set_user_tags(&user.id, &tags).await?;
+        }
+        let replaced = [
+            (Channel::Email, before.email.as_deref().filter(|_| email_changed), user.email.as_deref()),
+            (Channel::Sms, before.phone.as_deref().filter(|_| phone_changed), user.phone.as_deref()),
+        ];
+        if replaced.iter().any(|(_, old, _)| old.is_some()) {
+            let activity = tx
+                .get_activity_by_fingerprint(ctx.fingerprint)
+                .await?
+                .ok_or_else(|| Error::Internal("the executing activity is not recorded".to_owned()))?;
+            for (channel, old, new) in replaced {
+                if let Some(old) = old {
+                    crate::notice::enqueue_contact_notice(tx, &activity, &before.name, channel, old, new, now).await?;
+                }
+            }
+        }
+        Ok(UpdateUserResult { user_id: user.id }.into())
     }
-    Ok(json!({ "userId": user.id }).into())
 }
 
 async fn insert_keys(

@@ -6,102 +6,19 @@ use serde_json::{Value, json};
 use zeroize::Zeroizing;
 
 use super::{Caller, Engine, new_id};
+use crate::activities::{Activity, Done, ExecContext, FactorConfig, results};
 use crate::error::{Error, Result};
-use crate::factors::passkey::{Attestation, RelyingParty};
+use crate::factors::passkey::Attestation;
 use crate::factors::session::{SIGNING_KEY_NAME, SessionClaims, SessionSigner};
 use crate::factors::{recovery, totp};
+use crate::intents::{
+    CreateAuthenticators, CreateRecoveryCodes, CreateTotpAuthenticator, DeleteAuthenticators, DeleteSessions,
+    DeleteTotpAuthenticators, StampLogin, VerifyTotpAuthenticator,
+};
 use crate::mfa::Proven;
 use crate::model::{ApiKey, ApiKeyCurve, Factor, FactorKind, KeyKind};
-use crate::secrets::SecretsKey;
 use crate::store::StoreTx;
-use crate::validate::check_name;
-
-/// How factors behave: who passkeys belong to, the secrets key, limits and lifetimes.
-#[derive(Debug, Clone)]
-pub struct FactorConfig {
-    /// The WebAuthn relying party (id and allowed origins).
-    pub relying_party: RelyingParty,
-    /// Seals TOTP seeds and the session signing key at rest.
-    pub secrets: SecretsKey,
-    /// Issuer shown in authenticator apps.
-    pub totp_issuer: String,
-    /// Failed guesses of a TOTP or recovery code allowed per user and window.
-    pub max_failures: usize,
-    /// The window failures are counted in, ms.
-    pub failure_window_ms: i64,
-    /// Session lifetime when `stamp_login` names none, seconds.
-    pub session_default_secs: u64,
-    /// Longest session lifetime, seconds (NIST AAL2: at most 24 hours).
-    pub session_max_secs: u64,
-    /// How recent a session must be to add or remove a factor, ms.
-    pub fresh_auth_ms: i64,
-    /// A session unused this long is refused (NIST SP 800-63B-4 §2.2.3: reauthenticate after inactivity), ms.
-    pub session_idle_ms: i64,
-    /// How long a passkey registration ceremony stays open, ms.
-    pub registration_timeout_ms: i64,
-    /// The OTP enclave and its abuse limits.
-    pub otp: crate::otp::OtpConfig,
-}
-
-impl FactorConfig {
-    /// Defaults around a relying party and a secrets key: 5 failures per 15 minutes,
-    /// 15-minute sessions (24 hours at most), 5-minute freshness and ceremonies.
-    pub fn new(relying_party: RelyingParty, secrets: SecretsKey) -> Self {
-        FactorConfig {
-            relying_party,
-            secrets,
-            totp_issuer: "twofold".to_owned(),
-            max_failures: 5,
-            failure_window_ms: 15 * 60 * 1000,
-            session_default_secs: 900,
-            session_max_secs: 24 * 60 * 60,
-            fresh_auth_ms: 5 * 60 * 1000,
-            session_idle_ms: 60 * 60 * 1000,
-            registration_timeout_ms: 5 * 60 * 1000,
-            otp: crate::otp::OtpConfig::default(),
-        }
-    }
-
-    /// A development setup: relying party `localhost` on any port, a random secrets key.
-    pub fn for_development() -> Result<Self> {
-        let origin = url::Url::parse("http://localhost").map_err(|e| Error::Internal(e.to_string()))?;
-        Ok(Self::new(RelyingParty::new("localhost", "twofold", &[origin], true)?, SecretsKey::generate()?))
-    }
-}
-
-/// What executing an activity produced: the stored result, and secrets shown once to
-/// the user they belong to (never stored: TOTP seeds, recovery codes).
-#[derive(Debug)]
-pub(super) struct Executed {
-    /// The result object (without its key), stored with the activity.
-    pub result: Value,
-    /// `(user id, fields)` to add to the result in this one response.
-    pub reveal: Option<(String, Value)>,
-}
-
-impl From<Value> for Executed {
-    fn from(result: Value) -> Self {
-        Executed { result, reveal: None }
-    }
-}
-
-/// Everything execution needs besides the transaction.
-pub(super) struct ExecContext<'a> {
-    /// The organization acted in.
-    pub org_id: &'a str,
-    /// The user who submitted the activity.
-    pub initiator_user_id: &'a str,
-    /// Now, ms.
-    pub now: i64,
-    /// Factor settings.
-    pub factors: &'a FactorConfig,
-    /// The session signing key.
-    pub signer: Option<&'a SessionSigner>,
-    /// The activity's fingerprint: finds work done for it before it was recorded (OTP flows).
-    pub fingerprint: &'a str,
-    /// Tag names that make their users administrators (`--mfa-admin-tags`).
-    pub admin_tags: &'a [String],
-}
+use crate::validate::{check_code, check_count, check_name, unique};
 
 fn sealed_seed_context(factor_id: &str) -> String {
     format!("totp-seed:{factor_id}")
@@ -113,83 +30,248 @@ async fn owned_user(tx: &mut dyn StoreTx, org_id: &str, user_id: &str) -> Result
         .ok_or_else(|| Error::NotFound(format!("no user `{}` in this organization", crate::crypto::clip(user_id))))
 }
 
-/// CREATE_AUTHENTICATORS: registers passkeys against challenges this server issued to the user.
-pub(super) async fn create_passkeys(
-    tx: &mut dyn StoreTx,
-    ctx: &ExecContext<'_>,
-    p: &crate::intents::CreateAuthenticators,
-) -> Result<Executed> {
-    owned_user(tx, ctx.org_id, &p.user_id).await?;
-    let mut ids = Vec::with_capacity(p.authenticators.len());
-    for a in &p.authenticators {
-        let (state, expires_at) = tx.take_webauthn_challenge(&a.challenge, &p.user_id).await?.ok_or_else(|| {
-            Error::invalid(
-                "parameters.authenticators[].challenge: not a registration challenge issued to this user, or \
-                 already used; get one from query/get_passkey_registration_options",
-            )
-        })?;
-        if expires_at <= ctx.now {
-            return Err(Error::invalid("parameters.authenticators[].challenge: the registration challenge expired"));
-        }
-        let attestation = Attestation {
-            credential_id: &a.attestation.credential_id,
-            client_data_json: &a.attestation.client_data_json,
-            attestation_object: &a.attestation.attestation_object,
-            transports: &a.attestation.transports,
-        };
-        let new = ctx.factors.relying_party.finish_registration(&state, &attestation)?;
-        let factor = Factor {
-            id: new_id(),
-            organization_id: ctx.org_id.to_owned(),
-            user_id: p.user_id.clone(),
-            kind: FactorKind::Passkey,
-            name: check_name("authenticatorName", &a.authenticator_name)?,
-            lookup: Some(new.credential_id),
-            public_data: json!({ "passkey": new.stored, "transports": a.attestation.transports }).to_string(),
-            secret: None,
-            counter: 0,
-            active: true,
-            used_at: None,
-            created_at: ctx.now,
-            updated_at: ctx.now,
-            bound_at: Some(ctx.now),
-        };
-        tx.insert_factor(&factor).await?;
-        ids.push(factor.id);
+results! {
+    /// `v1CreateAuthenticatorsResult`, with the recovery codes a first factor comes with.
+    CreateAuthenticatorsResult {
+        authenticator_ids: Vec<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        recovery_code_set_id: Option<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        recovery_code_count: Option<usize>,
     }
-    let result = json!({ "authenticatorIds": ids });
-    with_first_codes(tx, ctx, &p.user_id, &ids, result).await
+    /// `v1DeleteAuthenticatorsResult`.
+    DeleteAuthenticatorsResult { authenticator_ids: Vec<String> }
+    /// `deleteTotpAuthenticatorsResult`.
+    DeleteTotpAuthenticatorsResult { totp_authenticator_ids: Vec<String> }
+    /// `v1DeleteSessionsResult`: how many sessions ended.
+    DeleteSessionsResult { deleted_count: u64 }
+    /// `createTotpAuthenticatorResult`: the inactive device and its parameters (the secret is shown once).
+    CreateTotpAuthenticatorResult { totp_authenticator_id: String, algorithm: String, digits: u8, period: u64 }
+    /// `verifyTotpAuthenticatorResult`, with the recovery codes a first factor comes with.
+    VerifyTotpAuthenticatorResult {
+        totp_authenticator_id: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        recovery_code_set_id: Option<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        recovery_code_count: Option<usize>,
+    }
+    /// `createRecoveryCodesResult` (the codes are shown once).
+    CreateRecoveryCodesResult { recovery_code_set_id: String, code_count: usize, replaced_count: u64 }
+    /// `v1StampLoginResult`: the session token (no secret: the key pair is) and its key's id.
+    SessionResult { session: String, session_id: String }
+}
+
+/// What an authenticator app's enrolment shows once.
+#[derive(serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct TotpShown<'a> {
+    /// `otpauth://totp/...`, for the app to scan.
+    pub otpauth_uri: &'a str,
+    /// The seed in base32, to type in by hand.
+    pub secret: &'a str,
+    /// The URI as a QR code, a `data:image/png;base64,` URL.
+    pub qr_code_png: String,
+}
+
+/// Recovery codes, shown once.
+#[derive(serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct CodesShown<'a> {
+    /// The codes; only their hashes are kept.
+    pub recovery_codes: Vec<&'a str>,
+}
+
+/// A new set of recovery codes: its id and the codes.
+type CodeSet = (String, Vec<Zeroizing<String>>);
+
+/// `result`, showing `codes` once to `user_id` when there are some.
+fn showing_codes<O: serde::Serialize>(result: O, user_id: &str, codes: Option<&CodeSet>) -> Result<Done<O>> {
+    match codes {
+        Some((_, codes)) => {
+            Done::revealing(result, user_id, &CodesShown { recovery_codes: codes.iter().map(|c| c.as_str()).collect() })
+        }
+        None => Ok(result.into()),
+    }
+}
+
+/// CREATE_AUTHENTICATORS: registers passkeys against challenges this server issued to the user.
+impl Activity for CreateAuthenticators {
+    type Output = CreateAuthenticatorsResult;
+
+    fn check(&self) -> Result<()> {
+        check_count("authenticators", self.authenticators.len(), 1)?;
+        for a in &self.authenticators {
+            check_name("authenticators[].authenticatorName", &a.authenticator_name)?;
+            if a.challenge.trim().is_empty() {
+                return Err(Error::invalid("parameters.authenticators[].challenge: must not be empty"));
+            }
+        }
+        Ok(())
+    }
+
+    fn policy_params(&self) -> Value {
+        json!({ "user_id": self.user_id })
+    }
+
+    fn own_credential_target(&self) -> Option<&str> {
+        Some(&self.user_id)
+    }
+
+    fn changes_factors(&self) -> bool {
+        true
+    }
+
+    #[cfg(feature = "openapi")]
+    fn shown_schema(
+        components: utoipa::openapi::ComponentsBuilder,
+    ) -> (utoipa::openapi::ComponentsBuilder, Option<String>) {
+        crate::activities::shown::<CodesShown<'static>>(components)
+    }
+    async fn execute(&self, tx: &mut dyn StoreTx, ctx: &ExecContext<'_>) -> Result<Done<CreateAuthenticatorsResult>> {
+        let p = self;
+        owned_user(tx, ctx.org_id, &p.user_id).await?;
+        let mut ids = Vec::with_capacity(p.authenticators.len());
+        for a in &p.authenticators {
+            let (state, expires_at) = tx.take_webauthn_challenge(&a.challenge, &p.user_id).await?.ok_or_else(|| {
+                Error::invalid(
+                    "parameters.authenticators[].challenge: not a registration challenge issued to this user, or \
+                     already used; get one from query/get_passkey_registration_options",
+                )
+            })?;
+            if expires_at <= ctx.now {
+                return Err(Error::invalid(
+                    "parameters.authenticators[].challenge: the registration challenge expired",
+                ));
+            }
+            let attestation = Attestation {
+                credential_id: &a.attestation.credential_id,
+                client_data_json: &a.attestation.client_data_json,
+                attestation_object: &a.attestation.attestation_object,
+                transports: &a.attestation.transports,
+            };
+            let new = ctx.factors.relying_party.finish_registration(&state, &attestation)?;
+            let public_data = PasskeyData { passkey: &new.stored, transports: &a.attestation.transports };
+            let factor = Factor {
+                id: new_id(),
+                organization_id: ctx.org_id.to_owned(),
+                user_id: p.user_id.clone(),
+                kind: FactorKind::Passkey,
+                name: check_name("authenticatorName", &a.authenticator_name)?,
+                lookup: Some(new.credential_id),
+                public_data: serde_json::to_string(&public_data).map_err(|e| Error::Internal(e.to_string()))?,
+                secret: None,
+                counter: 0,
+                active: true,
+                used_at: None,
+                created_at: ctx.now,
+                updated_at: ctx.now,
+                bound_at: Some(ctx.now),
+            };
+            tx.insert_factor(&factor).await?;
+            ids.push(factor.id);
+        }
+        let codes = first_codes(tx, ctx, &p.user_id, &ids).await?;
+        let result = CreateAuthenticatorsResult {
+            authenticator_ids: ids,
+            recovery_code_set_id: codes.as_ref().map(|(id, _)| id.clone()),
+            recovery_code_count: codes.as_ref().map(|(_, c)| c.len()),
+        };
+        showing_codes(result, &p.user_id, codes.as_ref())
+    }
+}
+
+/// What a passkey factor stores besides its credential id.
+#[derive(serde::Serialize)]
+struct PasskeyData<'a, P: serde::Serialize> {
+    passkey: &'a P,
+    transports: &'a [String],
 }
 
 /// DELETE_AUTHENTICATORS: removes passkeys.
-pub(super) async fn delete_passkeys(
-    tx: &mut dyn StoreTx,
-    ctx: &ExecContext<'_>,
-    p: &crate::intents::DeleteAuthenticators,
-) -> Result<Executed> {
-    delete(tx, ctx, &p.user_id, FactorKind::Passkey, &p.authenticator_ids, "authenticatorIds").await
+impl Activity for DeleteAuthenticators {
+    type Output = DeleteAuthenticatorsResult;
+
+    fn check(&self) -> Result<()> {
+        check_count("authenticatorIds", self.authenticator_ids.len(), 1)?;
+        unique("authenticatorIds", &self.authenticator_ids).map(drop)
+    }
+
+    fn policy_params(&self) -> Value {
+        json!({ "user_id": self.user_id, "authenticator_ids": self.authenticator_ids })
+    }
+
+    fn own_credential_target(&self) -> Option<&str> {
+        Some(&self.user_id)
+    }
+
+    fn changes_factors(&self) -> bool {
+        true
+    }
+
+    async fn execute(&self, tx: &mut dyn StoreTx, ctx: &ExecContext<'_>) -> Result<Done<DeleteAuthenticatorsResult>> {
+        delete(tx, ctx, &self.user_id, FactorKind::Passkey, &self.authenticator_ids, "authenticatorIds").await?;
+        Ok(DeleteAuthenticatorsResult { authenticator_ids: self.authenticator_ids.clone() }.into())
+    }
 }
 
 /// DELETE_TOTP_AUTHENTICATORS: removes authenticator apps.
-pub(super) async fn delete_totps(
-    tx: &mut dyn StoreTx,
-    ctx: &ExecContext<'_>,
-    p: &crate::intents::DeleteTotpAuthenticators,
-) -> Result<Executed> {
-    delete(tx, ctx, &p.user_id, FactorKind::Totp, &p.totp_authenticator_ids, "totpAuthenticatorIds").await
+impl Activity for DeleteTotpAuthenticators {
+    type Output = DeleteTotpAuthenticatorsResult;
+
+    fn check(&self) -> Result<()> {
+        check_count("totpAuthenticatorIds", self.totp_authenticator_ids.len(), 1)?;
+        unique("totpAuthenticatorIds", &self.totp_authenticator_ids).map(drop)
+    }
+
+    fn policy_params(&self) -> Value {
+        json!({ "user_id": self.user_id, "totp_authenticator_ids": self.totp_authenticator_ids })
+    }
+
+    fn own_credential_target(&self) -> Option<&str> {
+        Some(&self.user_id)
+    }
+
+    fn changes_factors(&self) -> bool {
+        true
+    }
+
+    async fn execute(
+        &self,
+        tx: &mut dyn StoreTx,
+        ctx: &ExecContext<'_>,
+    ) -> Result<Done<DeleteTotpAuthenticatorsResult>> {
+        let ids = &self.totp_authenticator_ids;
+        delete(tx, ctx, &self.user_id, FactorKind::Totp, ids, "totpAuthenticatorIds").await?;
+        Ok(DeleteTotpAuthenticatorsResult { totp_authenticator_ids: ids.clone() }.into())
+    }
 }
 
 /// DELETE_SESSIONS: ends some or all of a user's sessions.
-pub(super) async fn delete_sessions(
-    tx: &mut dyn StoreTx,
-    ctx: &ExecContext<'_>,
-    p: &crate::intents::DeleteSessions,
-) -> Result<Executed> {
-    owned_user(tx, ctx.org_id, &p.user_id).await?;
-    let deleted = tx.delete_sessions(ctx.org_id, &p.user_id, p.session_ids.as_deref(), None).await?;
-    Ok(json!({ "deletedCount": deleted }).into())
+impl Activity for DeleteSessions {
+    type Output = DeleteSessionsResult;
+
+    fn check(&self) -> Result<()> {
+        self.session_ids.as_deref().map(|ids| unique("sessionIds", ids)).transpose().map(drop)
+    }
+
+    fn policy_params(&self) -> Value {
+        json!({ "user_id": self.user_id, "session_ids": self.session_ids })
+    }
+
+    fn own_credential_target(&self) -> Option<&str> {
+        Some(&self.user_id)
+    }
+
+    async fn execute(&self, tx: &mut dyn StoreTx, ctx: &ExecContext<'_>) -> Result<Done<DeleteSessionsResult>> {
+        owned_user(tx, ctx.org_id, &self.user_id).await?;
+        let deleted_count = tx.delete_sessions(ctx.org_id, &self.user_id, self.session_ids.as_deref(), None).await?;
+        Ok(DeleteSessionsResult { deleted_count }.into())
+    }
 }
 
+/// Removes `ids`, every one a factor of `kind` of the user's.
 async fn delete(
     tx: &mut dyn StoreTx,
     ctx: &ExecContext<'_>,
@@ -197,7 +279,7 @@ async fn delete(
     kind: FactorKind,
     ids: &[String],
     field: &str,
-) -> Result<Executed> {
+) -> Result<()> {
     owned_user(tx, ctx.org_id, user_id).await?;
     let existing = tx.list_factors(ctx.org_id, user_id, Some(kind)).await?;
     if let Some(missing) = ids.iter().find(|id| !existing.iter().any(|f| &f.id == *id)) {
@@ -208,97 +290,168 @@ async fn delete(
         )));
     }
     tx.delete_factors(ctx.org_id, user_id, kind, Some(ids)).await?;
-    Ok(json!({ field: ids }).into())
+    Ok(())
 }
 
 /// CREATE_TOTP_AUTHENTICATOR: a new, inactive authenticator app; its secret is revealed once.
-pub(super) async fn create_totp(
-    tx: &mut dyn StoreTx,
-    ctx: &ExecContext<'_>,
-    p: &crate::intents::CreateTotpAuthenticator,
-) -> Result<Executed> {
-    let (user_id, name) = (p.user_id.as_str(), p.authenticator_name.as_deref());
-    let user = owned_user(tx, ctx.org_id, user_id).await?;
-    let id = new_id();
-    let seed = totp::new_seed()?;
-    let params = totp::TotpParams::default();
-    let account = user.email.clone().unwrap_or_else(|| user.name.clone());
-    let enrollment = totp::enrollment(&seed, &params, &ctx.factors.totp_issuer, &account)?;
-    let factor = Factor {
-        id: id.clone(),
-        organization_id: ctx.org_id.to_owned(),
-        user_id: user_id.to_owned(),
-        kind: FactorKind::Totp,
-        name: check_name("authenticatorName", name.unwrap_or("Authenticator app"))?,
-        lookup: None,
-        public_data: serde_json::to_string(&params).map_err(|e| Error::Internal(e.to_string()))?,
-        secret: Some(ctx.factors.secrets.seal(&sealed_seed_context(&id), &seed)?),
-        counter: 0,
-        active: false,
-        used_at: None,
-        created_at: ctx.now,
-        updated_at: ctx.now,
-        bound_at: None,
-    };
-    tx.insert_factor(&factor).await?;
-    let reveal = json!({
-        "otpauthUri": enrollment.uri,
-        "secret": enrollment.secret.as_str(),
-        "qrCodePng": format!("data:image/png;base64,{}", enrollment.qr_png_base64),
-    });
-    Ok(Executed {
-        result: json!({ "totpAuthenticatorId": id, "algorithm": params.algorithm, "digits": params.digits,
-                        "period": params.period }),
-        reveal: Some((user_id.to_owned(), reveal)),
-    })
+impl Activity for CreateTotpAuthenticator {
+    type Output = CreateTotpAuthenticatorResult;
+
+    fn check(&self) -> Result<()> {
+        self.authenticator_name.as_deref().map(|n| check_name("authenticatorName", n)).transpose().map(drop)
+    }
+
+    fn policy_params(&self) -> Value {
+        json!({ "user_id": self.user_id })
+    }
+
+    fn own_credential_target(&self) -> Option<&str> {
+        Some(&self.user_id)
+    }
+
+    #[cfg(feature = "openapi")]
+    fn shown_schema(
+        components: utoipa::openapi::ComponentsBuilder,
+    ) -> (utoipa::openapi::ComponentsBuilder, Option<String>) {
+        crate::activities::shown::<TotpShown<'static>>(components)
+    }
+    async fn execute(
+        &self,
+        tx: &mut dyn StoreTx,
+        ctx: &ExecContext<'_>,
+    ) -> Result<Done<CreateTotpAuthenticatorResult>> {
+        let (user_id, name) = (self.user_id.as_str(), self.authenticator_name.as_deref());
+        let user = owned_user(tx, ctx.org_id, user_id).await?;
+        let id = new_id();
+        let seed = totp::new_seed()?;
+        let params = totp::TotpParams::default();
+        let account = user.email.clone().unwrap_or_else(|| user.name.clone());
+        let enrollment = totp::enrollment(&seed, &params, &ctx.factors.totp_issuer, &account)?;
+        let factor = Factor {
+            id: id.clone(),
+            organization_id: ctx.org_id.to_owned(),
+            user_id: user_id.to_owned(),
+            kind: FactorKind::Totp,
+            name: check_name("authenticatorName", name.unwrap_or("Authenticator app"))?,
+            lookup: None,
+            public_data: serde_json::to_string(&params).map_err(|e| Error::Internal(e.to_string()))?,
+            secret: Some(ctx.factors.secrets.seal(&sealed_seed_context(&id), &seed)?),
+            counter: 0,
+            active: false,
+            used_at: None,
+            created_at: ctx.now,
+            updated_at: ctx.now,
+            bound_at: None,
+        };
+        tx.insert_factor(&factor).await?;
+        let shown = TotpShown {
+            otpauth_uri: &enrollment.uri,
+            secret: enrollment.secret.as_str(),
+            qr_code_png: format!("data:image/png;base64,{}", enrollment.qr_png_base64),
+        };
+        let totp::TotpParams { algorithm, digits, period } = params;
+        let result = CreateTotpAuthenticatorResult { totp_authenticator_id: id, algorithm, digits, period };
+        Done::revealing(result, user_id, &shown)
+    }
 }
 
 /// VERIFY_TOTP_AUTHENTICATOR: activates an authenticator app whose first code was checked.
-pub(super) async fn activate_totp(
-    tx: &mut dyn StoreTx,
-    ctx: &ExecContext<'_>,
-    p: &crate::intents::VerifyTotpAuthenticator,
-) -> Result<Executed> {
-    let (user_id, id) = (p.user_id.as_str(), p.totp_authenticator_id.as_str());
-    let mut factor = tx
-        .get_factor(ctx.org_id, id)
-        .await?
-        .filter(|f| f.kind == FactorKind::Totp && f.user_id == user_id)
-        .ok_or_else(|| {
-            Error::NotFound(format!("user `{user_id}` has no TOTP authenticator `{}`", crate::crypto::clip(id)))
-        })?;
-    // The code itself was checked (and its step used up) before the activity was recorded.
-    factor.active = true;
-    factor.updated_at = ctx.now;
-    factor.bound_at = Some(ctx.now);
-    tx.update_factor(&factor).await?;
-    with_first_codes(tx, ctx, user_id, &[factor.id.clone()], json!({ "totpAuthenticatorId": id })).await
+impl Activity for VerifyTotpAuthenticator {
+    type Output = VerifyTotpAuthenticatorResult;
+
+    fn check(&self) -> Result<()> {
+        check_code("totpCode", &self.totp_code)
+    }
+
+    fn policy_params(&self) -> Value {
+        json!({ "user_id": self.user_id, "totp_authenticator_id": self.totp_authenticator_id })
+    }
+
+    fn own_credential_target(&self) -> Option<&str> {
+        Some(&self.user_id)
+    }
+
+    fn changes_factors(&self) -> bool {
+        true
+    }
+
+    fn secrets_mut(&mut self) -> Vec<(&'static str, &mut String)> {
+        vec![("totpCode", &mut self.totp_code)]
+    }
+
+    #[cfg(feature = "openapi")]
+    fn shown_schema(
+        components: utoipa::openapi::ComponentsBuilder,
+    ) -> (utoipa::openapi::ComponentsBuilder, Option<String>) {
+        crate::activities::shown::<CodesShown<'static>>(components)
+    }
+    async fn execute(
+        &self,
+        tx: &mut dyn StoreTx,
+        ctx: &ExecContext<'_>,
+    ) -> Result<Done<VerifyTotpAuthenticatorResult>> {
+        let (user_id, id) = (self.user_id.as_str(), self.totp_authenticator_id.as_str());
+        let mut factor = tx
+            .get_factor(ctx.org_id, id)
+            .await?
+            .filter(|f| f.kind == FactorKind::Totp && f.user_id == user_id)
+            .ok_or_else(|| {
+                Error::NotFound(format!("user `{user_id}` has no TOTP authenticator `{}`", crate::crypto::clip(id)))
+            })?;
+        // The code itself was checked (and its step used up) before the activity was recorded.
+        factor.active = true;
+        factor.updated_at = ctx.now;
+        factor.bound_at = Some(ctx.now);
+        tx.update_factor(&factor).await?;
+        let codes = first_codes(tx, ctx, user_id, std::slice::from_ref(&factor.id)).await?;
+        let result = VerifyTotpAuthenticatorResult {
+            totp_authenticator_id: id.to_owned(),
+            recovery_code_set_id: codes.as_ref().map(|(id, _)| id.clone()),
+            recovery_code_count: codes.as_ref().map(|(_, c)| c.len()),
+        };
+        showing_codes(result, user_id, codes.as_ref())
+    }
 }
 
 /// CREATE_RECOVERY_CODES: replaces the user's recovery codes; the new ones are revealed once.
-pub(super) async fn create_recovery_codes(
-    tx: &mut dyn StoreTx,
-    ctx: &ExecContext<'_>,
-    p: &crate::intents::CreateRecoveryCodes,
-) -> Result<Executed> {
-    let user_id = p.user_id.as_str();
-    owned_user(tx, ctx.org_id, user_id).await?;
-    let replaced = tx.delete_factors(ctx.org_id, user_id, FactorKind::RecoveryCode, None).await?;
-    let (set_id, codes) = issue_codes(tx, ctx, user_id).await?;
-    let shown: Vec<&str> = codes.iter().map(|c| c.as_str()).collect();
-    Ok(Executed {
-        result: json!({ "recoveryCodeSetId": set_id, "codeCount": codes.len(), "replacedCount": replaced }),
-        reveal: Some((user_id.to_owned(), json!({ "recoveryCodes": shown }))),
-    })
+impl Activity for CreateRecoveryCodes {
+    type Output = CreateRecoveryCodesResult;
+
+    fn policy_params(&self) -> Value {
+        json!({ "user_id": self.user_id })
+    }
+
+    fn own_credential_target(&self) -> Option<&str> {
+        Some(&self.user_id)
+    }
+
+    fn changes_factors(&self) -> bool {
+        true
+    }
+
+    #[cfg(feature = "openapi")]
+    fn shown_schema(
+        components: utoipa::openapi::ComponentsBuilder,
+    ) -> (utoipa::openapi::ComponentsBuilder, Option<String>) {
+        crate::activities::shown::<CodesShown<'static>>(components)
+    }
+    async fn execute(&self, tx: &mut dyn StoreTx, ctx: &ExecContext<'_>) -> Result<Done<CreateRecoveryCodesResult>> {
+        let user_id = self.user_id.as_str();
+        owned_user(tx, ctx.org_id, user_id).await?;
+        let replaced_count = tx.delete_factors(ctx.org_id, user_id, FactorKind::RecoveryCode, None).await?;
+        let codes = issue_codes(tx, ctx, user_id).await?;
+        let result = CreateRecoveryCodesResult {
+            recovery_code_set_id: codes.0.clone(),
+            code_count: codes.1.len(),
+            replaced_count,
+        };
+        showing_codes(result, user_id, Some(&codes))
+    }
 }
 
 /// Stores a new set of recovery codes for `user_id` (hashed) and returns its id and the
 /// codes, to be shown once.
-async fn issue_codes(
-    tx: &mut dyn StoreTx,
-    ctx: &ExecContext<'_>,
-    user_id: &str,
-) -> Result<(String, Vec<zeroize::Zeroizing<String>>)> {
+async fn issue_codes(tx: &mut dyn StoreTx, ctx: &ExecContext<'_>, user_id: &str) -> Result<CodeSet> {
     let set_id = new_id();
     let mut shown = Vec::with_capacity(recovery::CODES_PER_SET);
     for code in recovery::generate_set()? {
@@ -326,35 +479,44 @@ async fn issue_codes(
 
 /// "The enrollment flow issues one-time recovery codes at the end": when `bound` makes a
 /// user's first passkey or authenticator app and the user has no recovery codes, a set is
-/// issued with it — in `result` (the set's id and size) and revealed once to the user.
-async fn with_first_codes(
+/// issued with it, to be shown once.
+async fn first_codes(
     tx: &mut dyn StoreTx,
     ctx: &ExecContext<'_>,
     user_id: &str,
     bound: &[String],
-    mut result: Value,
-) -> Result<Executed> {
+) -> Result<Option<CodeSet>> {
     let factors = tx.list_factors(ctx.org_id, user_id, None).await?;
     let earlier = factors
         .iter()
         .any(|f| matches!(f.kind, FactorKind::Passkey | FactorKind::Totp) && f.active && !bound.contains(&f.id));
     if earlier || factors.iter().any(|f| f.kind == FactorKind::RecoveryCode) {
-        return Ok(result.into());
+        return Ok(None);
     }
-    let (set_id, codes) = issue_codes(tx, ctx, user_id).await?;
-    let shown: Vec<&str> = codes.iter().map(|c| c.as_str()).collect();
-    result["recoveryCodeSetId"] = json!(set_id);
-    result["recoveryCodeCount"] = json!(codes.len());
-    Ok(Executed { result, reveal: Some((user_id.to_owned(), json!({ "recoveryCodes": shown }))) })
+    issue_codes(tx, ctx, user_id).await.map(Some)
 }
 
 /// STAMP_LOGIN: a read-write session for the caller's client-held key.
-pub(super) async fn stamp_login(
-    tx: &mut dyn StoreTx,
-    ctx: &ExecContext<'_>,
-    p: &crate::intents::StampLogin,
-) -> Result<Executed> {
-    create_session(tx, ctx, ctx.org_id, ctx.initiator_user_id, p).await.map(Executed::from)
+impl Activity for StampLogin {
+    type Output = SessionResult;
+
+    fn check(&self) -> Result<()> {
+        crate::crypto::parse_public_key(ApiKeyCurve::P256, &self.public_key)
+            .map(drop)
+            .map_err(|e| Error::invalid(format!("parameters.publicKey: {e}")))
+    }
+
+    fn policy_params(&self) -> Value {
+        json!({
+            "public_key": self.public_key,
+            "expiration_seconds": self.expiration_seconds,
+            "session_profile_id": self.session_profile_id,
+        })
+    }
+
+    async fn execute(&self, tx: &mut dyn StoreTx, ctx: &ExecContext<'_>) -> Result<Done<SessionResult>> {
+        create_session(tx, ctx, ctx.org_id, ctx.initiator_user_id, self).await.map(Done::from)
+    }
 }
 
 /// Creates a read-write session key for `user_id` in `org_id` and signs its token: the one
@@ -364,8 +526,8 @@ pub(super) async fn create_session(
     ctx: &ExecContext<'_>,
     org_id: &str,
     user_id: &str,
-    p: &crate::intents::StampLogin,
-) -> Result<Value> {
+    p: &StampLogin,
+) -> Result<SessionResult> {
     let signer = ctx.signer.ok_or_else(|| Error::Internal("the session signing key is not loaded".to_owned()))?;
     let profile = match &p.session_profile_id {
         Some(id) => Some(super::profiles::usable_profile(tx, org_id, id).await?),
@@ -412,7 +574,7 @@ pub(super) async fn create_session(
         scope: profile.map(|p| p.scope).unwrap_or_default(),
     };
     // The token is no secret (the key pair is), so it is stored with the result.
-    Ok(json!({ "session": signer.sign(&claims)?, "sessionId": key.id }))
+    Ok(SessionResult { session: signer.sign(&claims)?, session_id: key.id })
 }
 
 /// A secret a request offers as proof of a factor.

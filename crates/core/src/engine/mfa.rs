@@ -7,14 +7,15 @@ use serde_json::{Value, json};
 
 use super::account::OwnCredentials;
 use super::decide::{Approver, Outcome, ProgramCache, Subject};
-use super::factors::{ExecContext, Executed};
 use super::new_id;
+use crate::activities::{self, Done, ExecContext, results};
 use crate::crypto;
 use crate::error::{Error, Result};
 use crate::intents::{CreateMfaPolicy, DeleteMfaPolicy, UpdateMfaPolicy};
 use crate::mfa::{self, Proven};
 use crate::model::{Activity, MfaPolicy, MfaProof, Vote};
 use crate::store::StoreTx;
+use crate::validate::{check_method_groups, check_mfa_condition, check_name, check_order};
 
 /// Where one user stands with MFA on one activity.
 #[derive(Debug, Clone)]
@@ -204,65 +205,107 @@ pub(super) async fn states(
     Ok(out)
 }
 
+results! {
+    /// `v1CreateMfaPolicyResult`.
+    CreateMfaPolicyResult { mfa_policy_id: String }
+    /// `v1UpdateMfaPolicyResult`.
+    UpdateMfaPolicyResult { mfa_policy_id: String }
+    /// `v1DeleteMfaPolicyResult`.
+    DeleteMfaPolicyResult { mfa_policy_id: String }
+}
+
 /// CREATE_MFA_POLICY: a step-up rule for a user.
-pub(super) async fn create_policy(
-    tx: &mut dyn StoreTx,
-    ctx: &ExecContext<'_>,
-    p: &CreateMfaPolicy,
-) -> Result<Executed> {
-    target_user(tx, ctx.org_id, &p.user_id).await?;
-    let policy = MfaPolicy {
-        id: new_id(),
-        organization_id: ctx.org_id.to_owned(),
-        user_id: p.user_id.clone(),
-        name: crate::validate::check_name("mfaPolicyName", &p.mfa_policy_name)?,
-        condition: p.condition.clone(),
-        required_methods: p.required_authentication_methods.clone(),
-        order: p.order,
-        notes: p.notes.clone().unwrap_or_default(),
-        created_at: ctx.now,
-        updated_at: ctx.now,
-    };
-    tx.insert_mfa_policy(&policy).await?;
-    Ok(json!({ "mfaPolicyId": policy.id }).into())
+impl activities::Activity for CreateMfaPolicy {
+    type Output = CreateMfaPolicyResult;
+
+    fn check(&self) -> Result<()> {
+        check_name("mfaPolicyName", &self.mfa_policy_name)?;
+        check_mfa_condition(&self.condition)?;
+        check_method_groups(&self.required_authentication_methods)?;
+        check_order(self.order)
+    }
+
+    fn policy_params(&self) -> Value {
+        json!({ "user_id": self.user_id, "order": self.order })
+    }
+
+    async fn execute(&self, tx: &mut dyn StoreTx, ctx: &ExecContext<'_>) -> Result<Done<CreateMfaPolicyResult>> {
+        target_user(tx, ctx.org_id, &self.user_id).await?;
+        let policy = MfaPolicy {
+            id: new_id(),
+            organization_id: ctx.org_id.to_owned(),
+            user_id: self.user_id.clone(),
+            name: check_name("mfaPolicyName", &self.mfa_policy_name)?,
+            condition: self.condition.clone(),
+            required_methods: self.required_authentication_methods.clone(),
+            order: self.order,
+            notes: self.notes.clone().unwrap_or_default(),
+            created_at: ctx.now,
+            updated_at: ctx.now,
+        };
+        tx.insert_mfa_policy(&policy).await?;
+        Ok(CreateMfaPolicyResult { mfa_policy_id: policy.id }.into())
+    }
 }
 
 /// UPDATE_MFA_POLICY: changes the fields given of one of the user's step-up rules.
-pub(super) async fn update_policy(
-    tx: &mut dyn StoreTx,
-    ctx: &ExecContext<'_>,
-    p: &UpdateMfaPolicy,
-) -> Result<Executed> {
-    let mut policy = owned_policy(tx, ctx.org_id, &p.user_id, &p.mfa_policy_id).await?;
-    if let Some(name) = &p.mfa_policy_name {
-        policy.name = crate::validate::check_name("mfaPolicyName", name)?;
+impl activities::Activity for UpdateMfaPolicy {
+    type Output = UpdateMfaPolicyResult;
+
+    fn check(&self) -> Result<()> {
+        if let Some(name) = &self.mfa_policy_name {
+            check_name("mfaPolicyName", name)?;
+        }
+        if let Some(condition) = &self.condition {
+            check_mfa_condition(condition)?;
+        }
+        if let Some(groups) = &self.required_authentication_methods {
+            check_method_groups(groups)?;
+        }
+        self.order.map(check_order).transpose().map(drop)
     }
-    if let Some(condition) = &p.condition {
-        policy.condition.clone_from(condition);
+
+    fn policy_params(&self) -> Value {
+        json!({ "user_id": self.user_id, "mfa_policy_id": self.mfa_policy_id })
     }
-    if let Some(groups) = &p.required_authentication_methods {
-        policy.required_methods.clone_from(groups);
+
+    async fn execute(&self, tx: &mut dyn StoreTx, ctx: &ExecContext<'_>) -> Result<Done<UpdateMfaPolicyResult>> {
+        let p = self;
+        let mut policy = owned_policy(tx, ctx.org_id, &p.user_id, &p.mfa_policy_id).await?;
+        if let Some(name) = &p.mfa_policy_name {
+            policy.name = check_name("mfaPolicyName", name)?;
+        }
+        if let Some(condition) = &p.condition {
+            policy.condition.clone_from(condition);
+        }
+        if let Some(groups) = &p.required_authentication_methods {
+            policy.required_methods.clone_from(groups);
+        }
+        if let Some(order) = p.order {
+            policy.order = order;
+        }
+        if let Some(notes) = &p.notes {
+            policy.notes.clone_from(notes);
+        }
+        policy.updated_at = ctx.now;
+        tx.update_mfa_policy(&policy).await?;
+        Ok(UpdateMfaPolicyResult { mfa_policy_id: policy.id }.into())
     }
-    if let Some(order) = p.order {
-        policy.order = order;
-    }
-    if let Some(notes) = &p.notes {
-        policy.notes.clone_from(notes);
-    }
-    policy.updated_at = ctx.now;
-    tx.update_mfa_policy(&policy).await?;
-    Ok(json!({ "mfaPolicyId": policy.id }).into())
 }
 
 /// DELETE_MFA_POLICY: removes one of the user's step-up rules.
-pub(super) async fn delete_policy(
-    tx: &mut dyn StoreTx,
-    ctx: &ExecContext<'_>,
-    p: &DeleteMfaPolicy,
-) -> Result<Executed> {
-    owned_policy(tx, ctx.org_id, &p.user_id, &p.mfa_policy_id).await?;
-    tx.delete_mfa_policy(ctx.org_id, &p.user_id, &p.mfa_policy_id).await?;
-    Ok(json!({ "mfaPolicyId": p.mfa_policy_id }).into())
+impl activities::Activity for DeleteMfaPolicy {
+    type Output = DeleteMfaPolicyResult;
+
+    fn policy_params(&self) -> Value {
+        json!({ "user_id": self.user_id, "mfa_policy_id": self.mfa_policy_id })
+    }
+
+    async fn execute(&self, tx: &mut dyn StoreTx, ctx: &ExecContext<'_>) -> Result<Done<DeleteMfaPolicyResult>> {
+        owned_policy(tx, ctx.org_id, &self.user_id, &self.mfa_policy_id).await?;
+        tx.delete_mfa_policy(ctx.org_id, &self.user_id, &self.mfa_policy_id).await?;
+        Ok(DeleteMfaPolicyResult { mfa_policy_id: self.mfa_policy_id.clone() }.into())
+    }
 }
 
 pub(crate) async fn target_user(tx: &mut dyn StoreTx, org_id: &str, user_id: &str) -> Result<()> {

@@ -31,8 +31,8 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::value::RawValue;
 
-use crate::activity_types::Intent;
-use crate::activity_types::{self, ActivityKind, TypeVersion};
+use crate::activities::Intent;
+use crate::activities::{self, ActivityKind, TypeVersion};
 use crate::api::{ActivityView, Failure, UserView, VoteView};
 use crate::audit;
 use crate::clock::Clock;
@@ -41,10 +41,10 @@ use crate::error::{Error, Result};
 use crate::model::{Activity, ActivityStatus, ApiKey, ApiKeyCurve, Organization, User, Vote};
 use crate::store::{Store, StoreError, StoreTx};
 
+pub use crate::activities::FactorConfig;
 pub use auth_proxy::{ProxyAnswer, ProxyFlow};
 pub use checks::check_submit_body;
 pub use decide::{Decision, PolicyLimits};
-pub use factors::FactorConfig;
 
 pub(crate) use dry_run::DryRunAsk;
 pub(crate) use enforcement::{check_visible, effective_rule, named_user};
@@ -292,14 +292,14 @@ impl Engine {
 
     /// Runs a `/public/v1/submit/<path>` request and returns the activity.
     pub async fn submit(&self, path: &str, req: &Request<'_>) -> Result<ActivityView> {
-        let kind = activity_types::kind_for_path(path)
+        let kind = activities::kind_for_path(path)
             .ok_or_else(|| Error::NotFound(format!("unknown submit endpoint `{}`", crypto::clip(path))))?;
         let env: SubmitEnvelope = req.parse()?;
         let caller = self.admit(req, &env.organization_id).await?;
         self.check_timestamp(&env.timestamp_ms)?;
         let version = version_for(kind, &env.activity_type)?;
         let intent = Intent::parse(kind.operation, &env.parameters)?;
-        crate::validate::validate(&intent)?;
+        intent.check()?;
         auth_proxy::confine(&caller, &intent)?;
         self.gate_activity(req, &caller, &intent).await?;
         let now = self.clock.now_ms();
@@ -565,7 +565,7 @@ impl Engine {
         if let Some((owner, fields)) = reveal
             && owner == caller.user.id
         {
-            let result_key = activity_types::kind_for_type(&activity.activity_type).map(|(_, v)| v.result_key);
+            let result_key = activities::kind_for_type(&activity.activity_type).map(|(_, v)| v.result_key);
             view.reveal(result_key.unwrap_or_default(), &fields);
         }
         Ok(view)
@@ -591,7 +591,7 @@ fn version_for(kind: &'static ActivityKind, type_name: &str) -> Result<&'static 
         return Ok(v);
     }
     let accepted: Vec<&str> = kind.versions.iter().map(|v| v.type_name).collect();
-    match activity_types::kind_for_type(type_name) {
+    match activities::kind_for_type(type_name) {
         Some((other, _)) => Err(Error::invalid(format!(
             "activity type `{type_name}` belongs to /public/v1/submit/{}, not /public/v1/submit/{}",
             other.path, kind.path

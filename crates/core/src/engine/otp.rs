@@ -12,9 +12,11 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Value, json};
 
-use super::factors::{ExecContext, Executed, create_session};
+use super::execute::CreateSubOrganizationResult;
+use super::factors::create_session;
 use super::{Caller, CallerCredential, Engine, Request, StampProof, new_id};
-use crate::activity_types::Intent;
+use crate::activities::Intent;
+use crate::activities::{Activity, Done, ExecContext, results};
 use crate::api::ActivityView;
 use crate::crypto;
 use crate::error::{Error, Result};
@@ -220,7 +222,7 @@ impl Engine {
     /// stands either way (as with Turnkey, a completed INIT_OTP means the code was made).
     pub(super) async fn deliver_owed_code(&self, activity: &crate::model::Activity) {
         if activity.status != crate::model::ActivityStatus::Completed
-            || crate::activity_types::version_free(&activity.activity_type) != "INIT_OTP"
+            || crate::activities::version_free(&activity.activity_type) != "INIT_OTP"
         {
             return;
         }
@@ -581,7 +583,32 @@ pub(super) async fn prove_contact(
 /// Has the enclave make the code and stores its sealed state on the reserved flow, owed a
 /// delivery: nothing is sent inside the transaction (a policy that refuses the activity
 /// means nothing is ever sent, and no database lock waits on a mail server).
-pub(super) async fn init(tx: &mut dyn StoreTx, ctx: &ExecContext<'_>, p: &InitOtp) -> Result<Executed> {
+impl Activity for InitOtp {
+    type Output = InitOtpResult;
+
+    fn check(&self) -> Result<()> {
+        crate::otp::validate_init(self)
+    }
+
+    fn policy_params(&self) -> Value {
+        json!({ "otp_type": self.otp_type, "contact": self.contact, "app_name": self.app_name })
+    }
+
+    async fn execute(&self, tx: &mut dyn StoreTx, ctx: &ExecContext<'_>) -> Result<Done<InitOtpResult>> {
+        init(tx, ctx, self).await
+    }
+}
+
+results! {
+    /// `v1InitOtpResultV2`: the flow and the enclave key the attempt is sealed to.
+    InitOtpResult { otp_id: String, otp_encryption_target_bundle: String }
+    /// `v1VerifyOtpResult`: the token is in the answer to this request only.
+    VerifyOtpResult { verification_token: String }
+    /// `v1OtpLoginResult`: the session, and whose it is.
+    OtpLoginResult { session: String, session_id: String, organization_id: String, user_id: String }
+}
+
+async fn init(tx: &mut dyn StoreTx, ctx: &ExecContext<'_>, p: &InitOtp) -> Result<Done<InitOtpResult>> {
     let enclave = enclave(&ctx.factors.otp)?;
     let channel = p.channel()?;
     ensure_enabled(tx, ctx.org_id, channel).await?;
@@ -639,7 +666,7 @@ pub(super) async fn init(tx: &mut dyn StoreTx, ctx: &ExecContext<'_>, p: &InitOt
     // Owed a delivery: the request delivers it once this commits; the outbox worker takes it
     // over only if that has not happened within the lease.
     tx.set_otp_delivery(&flow.id, Some(ctx.now.saturating_add(DELIVERY_LEASE_MS)), 0).await?;
-    Ok(json!({ "otpId": started.otp_id, "otpEncryptionTargetBundle": started.target_bundle }).into())
+    Ok(InitOtpResult { otp_id: started.otp_id, otp_encryption_target_bundle: started.target_bundle }.into())
 }
 
 /// What a flow's sealed verification token is bound to.
@@ -651,7 +678,42 @@ fn token_context(flow_id: &str) -> String {
 /// initiator, never in the stored activity (members who read it would hold a proof of the
 /// initiator's contact), and no longer kept in the flow.
 /// VERIFY_OTP: the attempt was checked before the activity was recorded; this hands out the token.
-pub(super) async fn verified(tx: &mut dyn StoreTx, ctx: &ExecContext<'_>, p: &VerifyOtp) -> Result<Executed> {
+impl Activity for VerifyOtp {
+    type Output = VerifyOtpResult;
+
+    fn check(&self) -> Result<()> {
+        crate::otp::validate_verify(self)
+    }
+
+    fn policy_params(&self) -> Value {
+        json!({ "otp_id": self.otp_id })
+    }
+
+    fn secrets_mut(&mut self) -> Vec<(&'static str, &mut String)> {
+        vec![("encryptedOtpBundle", &mut self.encrypted_otp_bundle)]
+    }
+
+    #[cfg(feature = "openapi")]
+    fn shown_schema(
+        components: utoipa::openapi::ComponentsBuilder,
+    ) -> (utoipa::openapi::ComponentsBuilder, Option<String>) {
+        crate::activities::shown::<TokenShown<'static>>(components)
+    }
+    async fn execute(&self, tx: &mut dyn StoreTx, ctx: &ExecContext<'_>) -> Result<Done<VerifyOtpResult>> {
+        verified(tx, ctx, self).await
+    }
+}
+
+/// A verification token, shown once.
+#[derive(serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct TokenShown<'a> {
+    /// The token: proof of the contact, for OTP_LOGIN, sign-up or a contact change.
+    pub verification_token: &'a str,
+}
+
+async fn verified(tx: &mut dyn StoreTx, ctx: &ExecContext<'_>, p: &VerifyOtp) -> Result<Done<VerifyOtpResult>> {
     let not_verified = || {
         Error::FailedPrecondition(format!(
             "OTP `{}` was not verified by this request; submit VERIFY_OTP with a new attempt",
@@ -668,10 +730,8 @@ pub(super) async fn verified(tx: &mut dyn StoreTx, ctx: &ExecContext<'_>, p: &Ve
     let token = String::from_utf8(token.to_vec()).map_err(|_| Error::Internal("a sealed token is not text".into()))?;
     flow.updated_at = ctx.now;
     tx.update_otp_flow(&flow).await?;
-    Ok(Executed {
-        result: json!({ "verificationToken": SHOWN_ONCE }),
-        reveal: Some((ctx.initiator_user_id.to_owned(), json!({ "verificationToken": token }))),
-    })
+    let result = VerifyOtpResult { verification_token: SHOWN_ONCE.to_owned() };
+    Done::revealing(result, ctx.initiator_user_id, &TokenShown { verification_token: &token })
 }
 
 /// What the stored VERIFY_OTP result says in place of the token it answered with once.
@@ -741,7 +801,31 @@ async fn mark_verified(tx: &mut dyn StoreTx, mut user: User, channel: OtpChannel
 /// sub-organization: see [`login_candidates`]) whose contact the token proves, through the
 /// stamp-login path. A contact its creator set is verified by its first login.
 /// OTP_LOGIN: a session for the user the verification token names.
-pub(super) async fn login(tx: &mut dyn StoreTx, ctx: &ExecContext<'_>, p: &OtpLogin) -> Result<Executed> {
+impl Activity for OtpLogin {
+    type Output = OtpLoginResult;
+
+    fn check(&self) -> Result<()> {
+        crate::otp::validate_login(self)
+    }
+
+    fn policy_params(&self) -> Value {
+        json!({
+            "public_key": self.public_key,
+            "expiration_seconds": self.expiration_seconds,
+            "session_profile_id": self.session_profile_id,
+        })
+    }
+
+    fn secrets_mut(&mut self) -> Vec<(&'static str, &mut String)> {
+        vec![("verificationToken", &mut self.verification_token)]
+    }
+
+    async fn execute(&self, tx: &mut dyn StoreTx, ctx: &ExecContext<'_>) -> Result<Done<OtpLoginResult>> {
+        login(tx, ctx, self).await
+    }
+}
+
+async fn login(tx: &mut dyn StoreTx, ctx: &ExecContext<'_>, p: &OtpLogin) -> Result<Done<OtpLoginResult>> {
     let (claims, message) = signed_token(ctx, &p.verification_token, &p.client_signature, "USAGE_TYPE_LOGIN").await?;
     let signed_key = message["login"]["publicKey"].as_str().unwrap_or_default();
     if !signed_key.eq_ignore_ascii_case(&p.public_key) {
@@ -776,10 +860,14 @@ pub(super) async fn login(tx: &mut dyn StoreTx, ctx: &ExecContext<'_>, p: &OtpLo
         invalidate_existing: p.invalidate_existing,
         session_profile_id: p.session_profile_id.clone(),
     };
-    let mut session = create_session(tx, ctx, &user.organization_id, &user.id, &request).await?;
-    session["organizationId"] = json!(user.organization_id);
-    session["userId"] = json!(user.id);
-    Ok(session.into())
+    let session = create_session(tx, ctx, &user.organization_id, &user.id, &request).await?;
+    Ok(OtpLoginResult {
+        session: session.session,
+        session_id: session.session_id,
+        organization_id: user.organization_id,
+        user_id: user.id,
+    }
+    .into())
 }
 
 /// CREATE_SUB_ORGANIZATION with a verification token (the root user with that contact is
@@ -788,7 +876,7 @@ pub(super) async fn sign_up(
     tx: &mut dyn StoreTx,
     ctx: &ExecContext<'_>,
     p: &CreateSubOrganization,
-) -> Result<Executed> {
+) -> Result<CreateSubOrganizationResult> {
     let verified = match (&p.verification_token, &p.client_signature) {
         (Some(token), Some(signature)) => {
             let (claims, _) = signed_token(ctx, token, signature, "USAGE_TYPE_SIGNUP").await?;
@@ -814,9 +902,9 @@ pub(super) async fn sign_up(
         _ => None,
     };
     let result = super::execute::new_sub_organization(tx, ctx, p).await?;
-    let sub_id = result["subOrganizationId"].as_str().unwrap_or_default().to_owned();
+    let sub_id = result.sub_organization_id.clone();
     if let Some((index, channel)) = verified {
-        let user_id = result["rootUserIds"][index].as_str().unwrap_or_default();
+        let user_id = result.root_user_ids.get(index).map(String::as_str).unwrap_or_default();
         let user = tx
             .get_user(&sub_id, user_id)
             .await?
@@ -827,7 +915,7 @@ pub(super) async fn sign_up(
         let (sms, email) = (p.disable_sms_auth.unwrap_or(false), p.disable_otp_email_auth.unwrap_or(false));
         tx.put_otp_settings(&sub_id, sms, email, ctx.now).await?;
     }
-    Ok(result.into())
+    Ok(result)
 }
 
 /// Queries are not open to `X-Stamp-Attested` stamps: they only log in.

@@ -4,9 +4,9 @@
 
 use std::borrow::Cow;
 
-use super::factors::ExecContext;
 use super::{Caller, Engine};
-use crate::activity_types::Intent;
+use crate::activities::ExecContext;
+use crate::activities::Intent;
 use crate::error::{Error, Result};
 
 impl Engine {

@@ -8,8 +8,8 @@ use serde_json::value::RawValue;
 
 use super::decide::{self, Approver, Decision, DecisionInput, ProgramCache, Subject};
 use super::{execute, failure_json, new_id};
-use crate::activity_types;
-use crate::activity_types::Intent;
+use crate::activities;
+use crate::activities::Intent;
 use crate::error::{Error, Result};
 use crate::model::{Activity, ActivityStatus, Organization, PolicyEvaluationRecord, Vote};
 use crate::store::{StoreError, StoreTx};
@@ -100,10 +100,9 @@ pub(super) async fn voters(tx: &mut dyn StoreTx, org_id: &str, votes: &[Vote]) -
 /// The intent stored with an activity.
 pub(super) fn stored_intent(
     activity: &Activity,
-) -> Result<(&'static activity_types::ActivityKind, &'static activity_types::TypeVersion, Intent)> {
+) -> Result<(&'static activities::ActivityKind, &'static activities::TypeVersion, Intent)> {
     let corrupt = |what: &str| Error::Store(StoreError::Backend(format!("activity {}: {what}", activity.id)));
-    let (kind, version) =
-        activity_types::kind_for_type(&activity.activity_type).ok_or_else(|| corrupt("unknown type"))?;
+    let (kind, version) = activities::kind_for_type(&activity.activity_type).ok_or_else(|| corrupt("unknown type"))?;
     let intent: HashMap<String, Box<RawValue>> =
         serde_json::from_str(&activity.intent).map_err(|_| corrupt("intent is not JSON"))?;
     let params = intent.get(version.intent_key).ok_or_else(|| corrupt("intent key missing"))?;
@@ -170,7 +169,7 @@ pub(super) struct Settler<'a> {
 
 /// What the votes so far come to, before anything is written.
 pub(super) struct Judgement {
-    version: &'static activity_types::TypeVersion,
+    version: &'static activities::TypeVersion,
     intent: Intent,
     /// The outcomes to record: the MFA policies', then the policies'.
     pub outcomes: Vec<serde_json::Value>,
@@ -316,7 +315,7 @@ impl Settler<'_> {
                 // A cap refuses the request itself (4xx), so nothing of it is stored.
                 check_caps(tx, self.limits, &org.id, &intent).await?;
                 tx.savepoint("execute").await?;
-                let ctx = super::factors::ExecContext {
+                let ctx = crate::activities::ExecContext {
                     org_id: &org.id,
                     initiator_user_id: &activity.initiator_user_id,
                     now,

@@ -6,6 +6,7 @@
 
 use super::factors::Secret;
 use super::{Ballot, Caller, Engine, activity_view, new_id};
+use crate::activities;
 use crate::api::ActivityView;
 use crate::audit;
 use crate::error::{Error, Result};
@@ -13,6 +14,7 @@ use crate::intents::VoteIntent;
 use crate::mfa::Proven;
 use crate::model::{Activity, ActivityStatus, MfaProof};
 use crate::store::StoreTx;
+use crate::validate::check_code;
 
 /// Whether an activity in `status` still takes approvals.
 fn open(status: ActivityStatus) -> bool {
@@ -28,6 +30,66 @@ impl VoteIntent {
             (None, None, Some(token)) => Some(Secret::VerificationToken(token)),
             (None, None, None) => None,
         }
+    }
+}
+
+/// APPROVE_ACTIVITY and REJECT_ACTIVITY: a vote is recorded on the activity it names
+/// ([`Engine::vote`]); it has no effects of its own.
+impl activities::Activity for VoteIntent {
+    type Output = activities::Empty;
+
+    fn check(&self) -> Result<()> {
+        let v = self;
+        if v.totp_code.is_some() && v.recovery_code.is_some() {
+            return Err(Error::invalid("parameters: give `totpCode` or `recoveryCode`, not both"));
+        }
+        if let Some(code) = &v.totp_code {
+            check_code("totpCode", code)?;
+        }
+        if v.verification_token.is_some() && (v.totp_code.is_some() || v.recovery_code.is_some()) {
+            return Err(Error::invalid(
+                "parameters: give one of `totpCode`, `recoveryCode` or `verificationToken`, not several",
+            ));
+        }
+        if v.verification_token.as_deref().is_some_and(|t| t.is_empty() || t.len() > 8192) {
+            return Err(Error::invalid("parameters.verificationToken: must be 1 to 8192 characters"));
+        }
+        if v.recovery_code.as_deref().is_some_and(|c| c.is_empty() || c.len() > 64) {
+            return Err(Error::invalid("parameters.recoveryCode: must be 1 to 64 characters"));
+        }
+        let hex = v.fingerprint.strip_prefix("sha256:").unwrap_or("");
+        if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(Error::invalid(format!(
+                "parameters.fingerprint: expected `sha256:` and 64 hex digits, found `{}`",
+                crate::crypto::clip(&v.fingerprint)
+            )));
+        }
+        Ok(())
+    }
+
+    fn policy_params(&self) -> serde_json::Value {
+        serde_json::json!({ "fingerprint": self.fingerprint })
+    }
+
+    fn secrets_mut(&mut self) -> Vec<(&'static str, &mut String)> {
+        [
+            ("totpCode", self.totp_code.as_mut()),
+            ("recoveryCode", self.recovery_code.as_mut()),
+            ("verificationToken", self.verification_token.as_mut()),
+        ]
+        .into_iter()
+        .filter_map(|(name, value)| value.map(|v| (name, v)))
+        .collect()
+    }
+
+    async fn execute(
+        &self,
+        _tx: &mut dyn StoreTx,
+        _ctx: &activities::ExecContext<'_>,
+    ) -> Result<activities::Done<activities::Empty>> {
+        Err(Error::FailedPrecondition(
+            "approvals and rejections are recorded on the activity they name; they do not execute".to_owned(),
+        ))
     }
 }
 

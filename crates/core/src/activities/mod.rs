@@ -1,15 +1,27 @@
 //! The activity catalog: one row per submit endpoint — what it does, the intent type its
 //! parameters parse into, its path, the resource/action pair policies see, and the activity
 //! type versions it takes with the intent and result keys of Turnkey's v1Activity. The
-//! [`Operation`] enum, [`KINDS`], the [`Intent`] enum, parsing and each intent's OpenAPI
-//! schema all come from these rows; the engine's dispatch matches every [`Intent`] variant,
+//! [`Operation`] enum, [`KINDS`], the [`Intent`] enum, parsing, checks, dispatch and each
+//! intent's and result's OpenAPI schema all come from these rows. Every intent type
+//! implements [`Activity`] (its checks, what policies see, its executor and result type),
 //! so a row without an executor does not compile.
+//!
+//! A new activity is its row here and one file under this module (or an `impl Activity`
+//! beside the feature it executes in); see docs/ARCHITECTURE.md.
+
+mod context;
 
 use serde_json::value::RawValue;
 
 use crate::error::Result;
 use crate::intents::{self, typed};
+pub use crate::model::version_free;
+use crate::store::StoreTx;
 use crate::{auth_proxy, enforcement, otp};
+#[cfg(feature = "openapi")]
+pub use context::shown;
+pub use context::{Activity, Documented, Done, Empty, ExecContext, FactorConfig};
+pub(crate) use context::{Executed, results};
 
 /// One accepted version of an activity type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -89,6 +101,55 @@ macro_rules! catalog {
                     $(Intent::$op(_) => Operation::$op,)+
                 }
             }
+
+            /// Checks everything that does not depend on stored state ([`Activity::check`]).
+            pub fn check(&self) -> Result<()> {
+                match self {
+                    $(Intent::$op(p) => p.check(),)+
+                }
+            }
+
+            /// The fields policies see as `activity.params` ([`Activity::policy_params`]).
+            pub fn policy_params(&self) -> serde_json::Value {
+                match self {
+                    $(Intent::$op(p) => p.policy_params(),)+
+                }
+            }
+
+            /// The resource and action an intent names itself ([`Activity::resource_action`]).
+            pub fn resource_action(&self) -> Option<(&str, &str)> {
+                match self {
+                    $(Intent::$op(p) => p.resource_action(),)+
+                }
+            }
+
+            /// The user whose credentials it manages ([`Activity::own_credential_target`]).
+            pub fn own_credential_target(&self) -> Option<&str> {
+                match self {
+                    $(Intent::$op(p) => p.own_credential_target(),)+
+                }
+            }
+
+            /// Whether it binds or removes a factor ([`Activity::changes_factors`]).
+            pub fn changes_factors(&self) -> bool {
+                match self {
+                    $(Intent::$op(p) => p.changes_factors(),)+
+                }
+            }
+
+            /// The secret-carrying parameters with their values ([`Activity::secrets_mut`]).
+            pub fn secrets_mut(&mut self) -> Vec<(&'static str, &mut String)> {
+                match self {
+                    $(Intent::$op(p) => p.secrets_mut(),)+
+                }
+            }
+
+            /// Runs the intent's executor ([`Activity::execute`]) and stores its result untyped.
+            pub(crate) async fn execute(&self, tx: &mut dyn StoreTx, ctx: &ExecContext<'_>) -> Result<Executed> {
+                match self {
+                    $(Intent::$op(p) => p.execute(tx, ctx).await?.into_executed(),)+
+                }
+            }
         }
 
         impl Operation {
@@ -100,6 +161,28 @@ macro_rules! catalog {
             ) -> (utoipa::openapi::ComponentsBuilder, String) {
                 match self {
                     $(Operation::$op => crate::fields::register_schema::<$ty>(components),)+
+                }
+            }
+
+            /// Registers the result type's schema (and those it refers to) and names it.
+            #[cfg(feature = "openapi")]
+            pub fn result_schema(
+                self,
+                components: utoipa::openapi::ComponentsBuilder,
+            ) -> (utoipa::openapi::ComponentsBuilder, String) {
+                match self {
+                    $(Operation::$op => crate::fields::register_schema::<<$ty as Activity>::Output>(components),)+
+                }
+            }
+
+            /// Registers the schema of what the activity shows once beside its result, if anything.
+            #[cfg(feature = "openapi")]
+            pub fn shown_schema(
+                self,
+                components: utoipa::openapi::ComponentsBuilder,
+            ) -> (utoipa::openapi::ComponentsBuilder, Option<String>) {
+                match self {
+                    $(Operation::$op => <$ty as Activity>::shown_schema(components),)+
                 }
             }
         }
@@ -259,7 +342,7 @@ catalog! {
         ("ACTIVITY_TYPE_OTP_LOGIN_V2", "otpLoginIntentV2", "otpLoginResult"),
     ];
     /// Turn on the organization's auth proxy (service user, sealed key, settings).
-    EnableAuthProxy(auth_proxy::AuthProxyParams) "enable_auth_proxy" AUTH/UPDATE [
+    EnableAuthProxy(auth_proxy::EnableAuthProxy) "enable_auth_proxy" AUTH/UPDATE [
         ("ACTIVITY_TYPE_ENABLE_AUTH_PROXY", "enableAuthProxyIntent", "enableAuthProxyResult"),
     ];
     /// Turn the auth proxy off and delete its key.
@@ -267,7 +350,7 @@ catalog! {
         ("ACTIVITY_TYPE_DISABLE_AUTH_PROXY", "disableAuthProxyIntent", "disableAuthProxyResult"),
     ];
     /// Change the auth proxy's settings.
-    UpdateAuthProxyConfig(auth_proxy::AuthProxyParams) "update_auth_proxy_config" AUTH/UPDATE [
+    UpdateAuthProxyConfig(auth_proxy::UpdateAuthProxyConfig) "update_auth_proxy_config" AUTH/UPDATE [
         ("ACTIVITY_TYPE_UPDATE_AUTH_PROXY_CONFIG", "updateAuthProxyConfigIntent", "updateAuthProxyConfigResult"),
     ];
 }
@@ -282,154 +365,9 @@ impl Intent {
         }
     }
 
-    /// The fields policies see as `activity.params` (snake_case, documented in docs/API.md).
-    pub fn policy_params(&self) -> serde_json::Value {
-        use serde_json::json;
-        match self {
-            Intent::CreateUsers(p) => json!({
-                "user_names": p.users.iter().map(|u| u.user_name.as_str()).collect::<Vec<_>>(),
-                "user_tags": p.users.iter().flat_map(|u| u.user_tags.iter().flatten()).collect::<Vec<_>>(),
-            }),
-            Intent::DeleteUsers(p) => json!({ "user_ids": p.user_ids }),
-            Intent::UpdateUser(p) => json!({
-                "user_id": p.user_id,
-                "user_tag_ids": p.user_tag_ids.clone().unwrap_or_default(),
-                "user_name": p.user_name,
-                "user_email": p.user_email,
-                "user_phone_number": p.user_phone_number,
-                "changes": p.changes(),
-                "with_verification_token": p.verification_token.is_some(),
-            }),
-            Intent::CreateUserTag(p) => json!({ "user_tag_name": p.user_tag_name, "user_ids": p.user_ids }),
-            Intent::CreateApiKeys(p) => json!({ "user_id": p.user_id }),
-            Intent::DeleteApiKeys(p) => json!({ "user_id": p.user_id, "api_key_ids": p.api_key_ids }),
-            Intent::CreateSubOrganization(p) => json!({ "sub_organization_name": p.sub_organization_name }),
-            Intent::UpdateRootQuorum(p) => json!({ "threshold": p.threshold, "user_ids": p.user_ids }),
-            Intent::CreatePolicy(p) => json!({ "policy_name": p.policy_name, "effect": p.effect }),
-            Intent::CreatePolicies(p) => {
-                json!({ "policy_names": p.policies.iter().map(|x| x.policy_name.as_str()).collect::<Vec<_>>() })
-            }
-            Intent::UpdatePolicy(p) => json!({ "policy_id": p.policy_id }),
-            Intent::DeletePolicy(p) => json!({ "policy_id": p.policy_id }),
-            Intent::ApproveActivity(p) | Intent::RejectActivity(p) => json!({ "fingerprint": p.fingerprint }),
-            Intent::SetIpAllowlist(p) => json!({ "public_key": p.public_key, "rule_count": p.rules.len() }),
-            Intent::RemoveIpAllowlist(p) => json!({ "public_key": p.public_key }),
-            Intent::SetIpDenylist(p) => json!({ "rule_count": p.rules.len() }),
-            Intent::CreateAuthenticators(p) => json!({ "user_id": p.user_id }),
-            Intent::DeleteAuthenticators(p) => {
-                json!({ "user_id": p.user_id, "authenticator_ids": p.authenticator_ids })
-            }
-            Intent::CreateTotpAuthenticator(p) => json!({ "user_id": p.user_id }),
-            Intent::VerifyTotpAuthenticator(p) => {
-                json!({ "user_id": p.user_id, "totp_authenticator_id": p.totp_authenticator_id })
-            }
-            Intent::DeleteTotpAuthenticators(p) => {
-                json!({ "user_id": p.user_id, "totp_authenticator_ids": p.totp_authenticator_ids })
-            }
-            Intent::CreateRecoveryCodes(p) => json!({ "user_id": p.user_id }),
-            Intent::StampLogin(p) => json!({
-                "public_key": p.public_key,
-                "expiration_seconds": p.expiration_seconds,
-                "session_profile_id": p.session_profile_id,
-            }),
-            Intent::DeleteSessions(p) => json!({ "user_id": p.user_id, "session_ids": p.session_ids }),
-            Intent::CreateMfaPolicy(p) => json!({ "user_id": p.user_id, "order": p.order }),
-            Intent::UpdateMfaPolicy(p) => json!({ "user_id": p.user_id, "mfa_policy_id": p.mfa_policy_id }),
-            Intent::DeleteMfaPolicy(p) => json!({ "user_id": p.user_id, "mfa_policy_id": p.mfa_policy_id }),
-            Intent::CreateSessionProfile(p) => {
-                json!({ "session_profile_name": p.session_profile_name, "expiration_seconds": p.expiration_seconds })
-            }
-            Intent::CreateAppActivity(p) => serde_json::Value::Object(p.payload.clone()),
-            Intent::CreateWebhookEndpoint(p) => json!({ "url": p.url, "name": p.name }),
-            Intent::DeleteWebhookEndpoint(p) => json!({ "endpoint_id": p.endpoint_id }),
-            Intent::SetMfaEnforcement(p) => enforcement::Change::Set(p).policy_params(),
-            Intent::ResetMfaEnforcement(p) => enforcement::Change::Reset(p).policy_params(),
-            Intent::InitOtp(p) => json!({ "otp_type": p.otp_type, "contact": p.contact, "app_name": p.app_name }),
-            Intent::VerifyOtp(p) => json!({ "otp_id": p.otp_id }),
-            Intent::OtpLogin(p) => json!({
-                "public_key": p.public_key,
-                "expiration_seconds": p.expiration_seconds,
-                "session_profile_id": p.session_profile_id,
-            }),
-            Intent::EnableAuthProxy(p) => auth_proxy::Change::Enable(p).policy_params(),
-            Intent::UpdateAuthProxyConfig(p) => auth_proxy::Change::Update(p).policy_params(),
-            Intent::DisableAuthProxy(p) => auth_proxy::Change::Disable(p).policy_params(),
-        }
-    }
-
-    /// `activity.resource` and `activity.action` when the intent names its own (app
-    /// activities); `None` for built-in activities, whose kind decides them.
-    pub fn resource_action(&self) -> Option<(&str, &str)> {
-        match self {
-            Intent::CreateAppActivity(p) => Some((&p.resource, &p.action)),
-            _ => None,
-        }
-    }
-
-    /// The user whose credentials this intent manages, for "users may always manage
-    /// their own credentials". A login contact (email, phone) is one: an update that changes
-    /// one names its user (and may change nothing else of the caller's own user).
-    pub fn own_credential_target(&self) -> Option<&str> {
-        match self {
-            Intent::UpdateUser(p) if p.changes_contact() => Some(&p.user_id),
-            Intent::CreateApiKeys(p) => Some(&p.user_id),
-            Intent::DeleteApiKeys(p) => Some(&p.user_id),
-            Intent::CreateAuthenticators(p) => Some(&p.user_id),
-            Intent::DeleteAuthenticators(p) => Some(&p.user_id),
-            Intent::CreateTotpAuthenticator(p) => Some(&p.user_id),
-            Intent::VerifyTotpAuthenticator(p) => Some(&p.user_id),
-            Intent::DeleteTotpAuthenticators(p) => Some(&p.user_id),
-            Intent::CreateRecoveryCodes(p) => Some(&p.user_id),
-            Intent::DeleteSessions(p) => Some(&p.user_id),
-            _ => None,
-        }
-    }
-
-    /// The parameters of this intent that carry a secret (a webhook's signing secret, a
-    /// one-time code, an OTP attempt or verification token), by their JSON name, each
-    /// with its value. The one declaration both redaction before anything is stored and
-    /// opening before execution read; a new secret-carrying parameter is added here.
-    pub fn secrets_mut(&mut self) -> Vec<(&'static str, &mut String)> {
-        let fields: Vec<(&'static str, Option<&mut String>)> = match self {
-            Intent::CreateWebhookEndpoint(p) => vec![("secret", p.secret.as_mut())],
-            Intent::ApproveActivity(p) | Intent::RejectActivity(p) => vec![
-                ("totpCode", p.totp_code.as_mut()),
-                ("recoveryCode", p.recovery_code.as_mut()),
-                ("verificationToken", p.verification_token.as_mut()),
-            ],
-            Intent::VerifyTotpAuthenticator(p) => vec![("totpCode", Some(&mut p.totp_code))],
-            Intent::VerifyOtp(p) => vec![("encryptedOtpBundle", Some(&mut p.encrypted_otp_bundle))],
-            Intent::OtpLogin(p) => vec![("verificationToken", Some(&mut p.verification_token))],
-            Intent::CreateSubOrganization(p) => vec![("verificationToken", p.verification_token.as_mut())],
-            Intent::UpdateUser(p) => vec![("verificationToken", p.verification_token.as_mut())],
-            _ => Vec::new(),
-        };
-        fields.into_iter().filter_map(|(name, value)| value.map(|v| (name, v))).collect()
-    }
-
     /// The JSON names of the secret-carrying parameters present in this intent.
     pub fn secret_fields(&self) -> Vec<&'static str> {
         self.clone().secrets_mut().into_iter().map(|(name, _)| name).collect()
-    }
-
-    /// Whether this intent binds or removes a factor or a permanent credential (an API key
-    /// authenticates as its user for as long as it exists): such changes need fresh
-    /// authentication, proof at the account's level when they are the user's own, and send
-    /// the user a notice. A login contact set, changed or cleared counts as a factor.
-    pub fn changes_factors(&self) -> bool {
-        if let Intent::UpdateUser(p) = self {
-            return p.changes_contact();
-        }
-        matches!(
-            self,
-            Intent::CreateAuthenticators(_)
-                | Intent::DeleteAuthenticators(_)
-                | Intent::VerifyTotpAuthenticator(_)
-                | Intent::DeleteTotpAuthenticators(_)
-                | Intent::CreateRecoveryCodes(_)
-                | Intent::CreateApiKeys(_)
-                | Intent::DeleteApiKeys(_)
-        )
     }
 }
 
@@ -441,15 +379,6 @@ pub fn kind_for_path(path: &str) -> Option<&'static ActivityKind> {
 /// The endpoint and version for an activity type name.
 pub fn kind_for_type(type_name: &str) -> Option<(&'static ActivityKind, &'static TypeVersion)> {
     KINDS.iter().find_map(|k| k.versions.iter().find(|v| v.type_name == type_name).map(|v| (k, v)))
-}
-
-/// `ACTIVITY_TYPE_CREATE_USERS_V4` -> `CREATE_USERS` (the policy language's `activity.kind`).
-pub fn version_free(type_name: &str) -> &str {
-    let base = type_name.strip_prefix("ACTIVITY_TYPE_").unwrap_or(type_name);
-    match base.rsplit_once("_V") {
-        Some((head, ver)) if !ver.is_empty() && ver.bytes().all(|b| b.is_ascii_digit()) => head,
-        _ => base,
-    }
 }
 
 #[cfg(test)]
