@@ -37,7 +37,7 @@ pub async fn enqueue_factor_notice(
     now: i64,
 ) -> Result<usize> {
     let Some(user) = tx.get_user(&activity.organization_id, user_id).await? else { return Ok(0) };
-    let what = match crate::activities::version_free(&activity.activity_type) {
+    let what = match crate::model::version_free(&activity.activity_type) {
         "CREATE_AUTHENTICATORS" => "A passkey was added to",
         "DELETE_AUTHENTICATORS" => "A passkey was removed from",
         "VERIFY_TOTP_AUTHENTICATOR" => "An authenticator app was added to",

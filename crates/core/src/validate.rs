@@ -6,7 +6,7 @@ use std::collections::HashSet;
 
 use crate::crypto;
 use crate::error::{Error, Result};
-use crate::intents::{ApiKeyParams, CreatePolicy};
+use crate::intents::ApiKeyParams;
 use twofold_policy::{Keywords, Program};
 
 pub(crate) use crate::fields::{MAX_FIELD, check_email, check_name, check_phone};
@@ -200,13 +200,6 @@ pub(crate) fn check_code(field: &str, code: &str) -> Result<()> {
     } else {
         Err(Error::invalid(format!("parameters.{field}: expected 6 to 8 digits")))
     }
-}
-
-pub(crate) fn check_policy(p: &CreatePolicy) -> Result<()> {
-    check_name("policyName", &p.policy_name)?;
-    check_expression("condition", p.condition.as_deref(), Keywords::CONDITION)?;
-    check_expression("consensus", p.consensus.as_deref(), Keywords::CONSENSUS)?;
-    check_expression("time", p.time.as_deref(), Keywords::TIME)
 }
 
 /// Longest policy expression accepted.

@@ -9,7 +9,17 @@
 //! A new activity is its row here and one file under this module (or an `impl Activity`
 //! beside the feature it executes in); see docs/ARCHITECTURE.md.
 
+pub mod apps;
 mod context;
+pub mod factors;
+pub mod mfa;
+pub mod network;
+pub mod organizations;
+pub mod otp;
+pub mod policies;
+pub mod profiles;
+pub mod users;
+pub mod webhooks;
 
 use serde_json::value::RawValue;
 
@@ -17,7 +27,7 @@ use crate::error::Result;
 use crate::intents::{self, typed};
 pub use crate::model::version_free;
 use crate::store::StoreTx;
-use crate::{auth_proxy, enforcement, otp};
+use crate::{auth_proxy, enforcement};
 #[cfg(feature = "openapi")]
 pub use context::shown;
 pub use context::{Activity, Documented, Done, Empty, ExecContext, FactorConfig};
@@ -193,52 +203,52 @@ macro_rules! catalog {
 
 catalog! {
     /// Create users with API keys and tags.
-    CreateUsers(intents::CreateUsers) "create_users" USER/CREATE [
+    CreateUsers(users::CreateUsers) "create_users" USER/CREATE [
         ("ACTIVITY_TYPE_CREATE_USERS_V4", "createUsersIntentV4", "createUsersResult"),
         ("ACTIVITY_TYPE_CREATE_USERS_V3", "createUsersIntentV3", "createUsersResult"),
     ];
     /// Delete users.
-    DeleteUsers(intents::DeleteUsers) "delete_users" USER/DELETE [
+    DeleteUsers(users::DeleteUsers) "delete_users" USER/DELETE [
         ("ACTIVITY_TYPE_DELETE_USERS", "deleteUsersIntent", "deleteUsersResult"),
     ];
     /// Change a user's name, email, phone or tags.
-    UpdateUser(intents::UpdateUser) "update_user" USER/UPDATE [
+    UpdateUser(users::UpdateUser) "update_user" USER/UPDATE [
         ("ACTIVITY_TYPE_UPDATE_USER", "updateUserIntent", "updateUserResult"),
     ];
     /// Create a user tag.
-    CreateUserTag(intents::CreateUserTag) "create_user_tag" USER/CREATE [
+    CreateUserTag(users::CreateUserTag) "create_user_tag" USER/CREATE [
         ("ACTIVITY_TYPE_CREATE_USER_TAG", "createUserTagIntent", "createUserTagResult"),
     ];
     /// Add API keys to a user.
-    CreateApiKeys(intents::CreateApiKeys) "create_api_keys" CREDENTIAL/CREATE [
+    CreateApiKeys(users::CreateApiKeys) "create_api_keys" CREDENTIAL/CREATE [
         ("ACTIVITY_TYPE_CREATE_API_KEYS_V2", "createApiKeysIntentV2", "createApiKeysResult"),
     ];
     /// Remove API keys of a user.
-    DeleteApiKeys(intents::DeleteApiKeys) "delete_api_keys" CREDENTIAL/DELETE [
+    DeleteApiKeys(users::DeleteApiKeys) "delete_api_keys" CREDENTIAL/DELETE [
         ("ACTIVITY_TYPE_DELETE_API_KEYS", "deleteApiKeysIntent", "deleteApiKeysResult"),
     ];
     /// Create a sub-organization with its root users.
-    CreateSubOrganization(intents::CreateSubOrganization) "create_sub_organization" ORGANIZATION/CREATE [
+    CreateSubOrganization(organizations::CreateSubOrganization) "create_sub_organization" ORGANIZATION/CREATE [
         ("ACTIVITY_TYPE_CREATE_SUB_ORGANIZATION_V8", "createSubOrganizationIntentV8", "createSubOrganizationResultV8"),
     ];
     /// Replace the root quorum.
-    UpdateRootQuorum(intents::UpdateRootQuorum) "update_root_quorum" ORGANIZATION/UPDATE root_only [
+    UpdateRootQuorum(organizations::UpdateRootQuorum) "update_root_quorum" ORGANIZATION/UPDATE root_only [
         ("ACTIVITY_TYPE_UPDATE_ROOT_QUORUM", "updateRootQuorumIntent", "updateRootQuorumResult"),
     ];
     /// Create one policy.
-    CreatePolicy(intents::CreatePolicy) "create_policy" POLICY/CREATE [
+    CreatePolicy(policies::CreatePolicy) "create_policy" POLICY/CREATE [
         ("ACTIVITY_TYPE_CREATE_POLICY_V3", "createPolicyIntentV3", "createPolicyResult"),
     ];
     /// Create several policies.
-    CreatePolicies(intents::CreatePolicies) "create_policies" POLICY/CREATE [
+    CreatePolicies(policies::CreatePolicies) "create_policies" POLICY/CREATE [
         ("ACTIVITY_TYPE_CREATE_POLICIES", "createPoliciesIntent", "createPoliciesResult"),
     ];
     /// Change a policy.
-    UpdatePolicy(intents::UpdatePolicy) "update_policy" POLICY/UPDATE [
+    UpdatePolicy(policies::UpdatePolicy) "update_policy" POLICY/UPDATE [
         ("ACTIVITY_TYPE_UPDATE_POLICY_V2", "updatePolicyIntentV2", "updatePolicyResultV2"),
     ];
     /// Delete a policy.
-    DeletePolicy(intents::DeletePolicy) "delete_policy" POLICY/DELETE [
+    DeletePolicy(policies::DeletePolicy) "delete_policy" POLICY/DELETE [
         ("ACTIVITY_TYPE_DELETE_POLICY", "deletePolicyIntent", "deletePolicyResult"),
     ];
     /// Approve another activity by fingerprint.
@@ -250,75 +260,75 @@ catalog! {
         ("ACTIVITY_TYPE_REJECT_ACTIVITY", "rejectActivityIntent", "rejectActivityResult"),
     ];
     /// Set an organization's or an API key's IP allow list.
-    SetIpAllowlist(intents::SetIpAllowlist) "set_ip_allowlist" SECURITY_SETTINGS/UPDATE [
+    SetIpAllowlist(network::SetIpAllowlist) "set_ip_allowlist" SECURITY_SETTINGS/UPDATE [
         ("ACTIVITY_TYPE_SET_IP_ALLOWLIST", "setIpAllowlistIntent", "setIpAllowlistResult"),
     ];
     /// Remove an IP allow list.
-    RemoveIpAllowlist(intents::RemoveIpAllowlist) "remove_ip_allowlist" SECURITY_SETTINGS/DELETE [
+    RemoveIpAllowlist(network::RemoveIpAllowlist) "remove_ip_allowlist" SECURITY_SETTINGS/DELETE [
         ("ACTIVITY_TYPE_REMOVE_IP_ALLOWLIST", "removeIpAllowlistIntent", "removeIpAllowlistResult"),
     ];
     /// Set an organization's IP deny list.
-    SetIpDenylist(intents::SetIpDenylist) "set_ip_denylist" SECURITY_SETTINGS/UPDATE [
+    SetIpDenylist(network::SetIpDenylist) "set_ip_denylist" SECURITY_SETTINGS/UPDATE [
         ("ACTIVITY_TYPE_SET_IP_DENYLIST", "setIpDenylistIntent", "setIpDenylistResult"),
     ];
     /// Register passkeys.
-    CreateAuthenticators(intents::CreateAuthenticators) "create_authenticators" AUTHENTICATOR/CREATE [
+    CreateAuthenticators(factors::CreateAuthenticators) "create_authenticators" AUTHENTICATOR/CREATE [
         ("ACTIVITY_TYPE_CREATE_AUTHENTICATORS_V2", "createAuthenticatorsIntentV2", "createAuthenticatorsResult"),
     ];
     /// Remove passkeys.
-    DeleteAuthenticators(intents::DeleteAuthenticators) "delete_authenticators" AUTHENTICATOR/DELETE [
+    DeleteAuthenticators(factors::DeleteAuthenticators) "delete_authenticators" AUTHENTICATOR/DELETE [
         ("ACTIVITY_TYPE_DELETE_AUTHENTICATORS", "deleteAuthenticatorsIntent", "deleteAuthenticatorsResult"),
     ];
     /// Start enrolling an authenticator app.
-    CreateTotpAuthenticator(intents::CreateTotpAuthenticator) "create_totp_authenticator" AUTHENTICATOR/CREATE [
+    CreateTotpAuthenticator(factors::CreateTotpAuthenticator) "create_totp_authenticator" AUTHENTICATOR/CREATE [
         ("ACTIVITY_TYPE_CREATE_TOTP_AUTHENTICATOR", "createTotpAuthenticatorIntent", "createTotpAuthenticatorResult"),
     ];
     /// Activate an authenticator app with its first code.
-    VerifyTotpAuthenticator(intents::VerifyTotpAuthenticator) "verify_totp_authenticator" AUTHENTICATOR/UPDATE [
+    VerifyTotpAuthenticator(factors::VerifyTotpAuthenticator) "verify_totp_authenticator" AUTHENTICATOR/UPDATE [
         ("ACTIVITY_TYPE_VERIFY_TOTP_AUTHENTICATOR", "verifyTotpAuthenticatorIntent", "verifyTotpAuthenticatorResult"),
     ];
     /// Remove authenticator apps.
-    DeleteTotpAuthenticators(intents::DeleteTotpAuthenticators) "delete_totp_authenticators" AUTHENTICATOR/DELETE [
+    DeleteTotpAuthenticators(factors::DeleteTotpAuthenticators) "delete_totp_authenticators" AUTHENTICATOR/DELETE [
         ("ACTIVITY_TYPE_DELETE_TOTP_AUTHENTICATORS", "deleteTotpAuthenticatorsIntent", "deleteTotpAuthenticatorsResult"),
     ];
     /// Generate a new set of recovery codes.
-    CreateRecoveryCodes(intents::CreateRecoveryCodes) "create_recovery_codes" AUTHENTICATOR/CREATE [
+    CreateRecoveryCodes(factors::CreateRecoveryCodes) "create_recovery_codes" AUTHENTICATOR/CREATE [
         ("ACTIVITY_TYPE_CREATE_RECOVERY_CODES", "createRecoveryCodesIntent", "createRecoveryCodesResult"),
     ];
     /// Create a read-write session for a client-held key.
-    StampLogin(intents::StampLogin) "stamp_login" SESSION/CREATE [
+    StampLogin(factors::StampLogin) "stamp_login" SESSION/CREATE [
         ("ACTIVITY_TYPE_STAMP_LOGIN", "stampLoginIntent", "stampLoginResult"),
     ];
     /// Delete sessions.
-    DeleteSessions(intents::DeleteSessions) "delete_sessions" SESSION/DELETE [
+    DeleteSessions(factors::DeleteSessions) "delete_sessions" SESSION/DELETE [
         ("ACTIVITY_TYPE_DELETE_SESSIONS", "deleteSessionsIntent", "deleteSessionsResult"),
     ];
     /// Add a step-up rule for a user.
-    CreateMfaPolicy(intents::CreateMfaPolicy) "create_mfa_policy" MFA_POLICY/CREATE [
+    CreateMfaPolicy(mfa::CreateMfaPolicy) "create_mfa_policy" MFA_POLICY/CREATE [
         ("ACTIVITY_TYPE_CREATE_MFA_POLICY", "createMfaPolicyIntent", "createMfaPolicyResult"),
     ];
     /// Change a step-up rule.
-    UpdateMfaPolicy(intents::UpdateMfaPolicy) "update_mfa_policy" MFA_POLICY/UPDATE [
+    UpdateMfaPolicy(mfa::UpdateMfaPolicy) "update_mfa_policy" MFA_POLICY/UPDATE [
         ("ACTIVITY_TYPE_UPDATE_MFA_POLICY", "updateMfaPolicyIntent", "updateMfaPolicyResult"),
     ];
     /// Remove a step-up rule.
-    DeleteMfaPolicy(intents::DeleteMfaPolicy) "delete_mfa_policy" MFA_POLICY/DELETE [
+    DeleteMfaPolicy(mfa::DeleteMfaPolicy) "delete_mfa_policy" MFA_POLICY/DELETE [
         ("ACTIVITY_TYPE_DELETE_MFA_POLICY", "deleteMfaPolicyIntent", "deleteMfaPolicyResult"),
     ];
     /// Create an immutable session scope.
-    CreateSessionProfile(intents::CreateSessionProfile) "create_session_profile" SESSION_PROFILE/CREATE [
+    CreateSessionProfile(profiles::CreateSessionProfile) "create_session_profile" SESSION_PROFILE/CREATE [
         ("ACTIVITY_TYPE_CREATE_SESSION_PROFILE", "createSessionProfileIntent", "createSessionProfileResult"),
     ];
     /// An application's own action, gated like any activity.
-    CreateAppActivity(intents::CreateAppActivity) "create_app_activity" APP/CREATE [
+    CreateAppActivity(apps::CreateAppActivity) "create_app_activity" APP/CREATE [
         ("ACTIVITY_TYPE_CREATE_APP_ACTIVITY", "createAppActivityIntent", "createAppActivityResult"),
     ];
     /// Register a receiver of activity status changes.
-    CreateWebhookEndpoint(intents::CreateWebhookEndpoint) "create_webhook_endpoint" WEBHOOK_ENDPOINT/CREATE [
+    CreateWebhookEndpoint(webhooks::CreateWebhookEndpoint) "create_webhook_endpoint" WEBHOOK_ENDPOINT/CREATE [
         ("ACTIVITY_TYPE_CREATE_WEBHOOK_ENDPOINT", "createWebhookEndpointIntent", "createWebhookEndpointResult"),
     ];
     /// Remove a webhook receiver.
-    DeleteWebhookEndpoint(intents::DeleteWebhookEndpoint) "delete_webhook_endpoint" WEBHOOK_ENDPOINT/DELETE [
+    DeleteWebhookEndpoint(webhooks::DeleteWebhookEndpoint) "delete_webhook_endpoint" WEBHOOK_ENDPOINT/DELETE [
         ("ACTIVITY_TYPE_DELETE_WEBHOOK_ENDPOINT", "deleteWebhookEndpointIntent", "deleteWebhookEndpointResult"),
     ];
     /// Set the global MFA enforcement rule or an organization's override.
@@ -330,15 +340,15 @@ catalog! {
         ("ACTIVITY_TYPE_RESET_MFA_ENFORCEMENT", "resetMfaEnforcementIntent", "resetMfaEnforcementResult"),
     ];
     /// Send an email or SMS one-time code from the enclave.
-    InitOtp(otp::InitOtp) "init_otp" OTP/CREATE [
+    InitOtp(crate::otp::InitOtp) "init_otp" OTP/CREATE [
         ("ACTIVITY_TYPE_INIT_OTP_V3", "initOtpIntentV3", "initOtpResultV2"),
     ];
     /// Check an encrypted one-time code; issue a verification token.
-    VerifyOtp(otp::VerifyOtp) "verify_otp" OTP/VERIFY [
+    VerifyOtp(crate::otp::VerifyOtp) "verify_otp" OTP/VERIFY [
         ("ACTIVITY_TYPE_VERIFY_OTP_V2", "verifyOtpIntentV2", "verifyOtpResult"),
     ];
     /// Create a session with a verification token.
-    OtpLogin(otp::OtpLogin) "otp_login" AUTH/CREATE [
+    OtpLogin(crate::otp::OtpLogin) "otp_login" AUTH/CREATE [
         ("ACTIVITY_TYPE_OTP_LOGIN_V2", "otpLoginIntentV2", "otpLoginResult"),
     ];
     /// Turn on the organization's auth proxy (service user, sealed key, settings).

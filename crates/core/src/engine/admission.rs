@@ -19,10 +19,10 @@ use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use super::execute::rule_set;
 use super::identity::{StampProof, UNKNOWN_KEY};
 use super::{Caller, CallerCredential, Engine, Request};
 use crate::activities::Intent;
+use crate::activities::network::rule_set;
 use crate::audit;
 use crate::crypto;
 use crate::enforcement::EnrollmentStatus;

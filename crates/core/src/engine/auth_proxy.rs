@@ -462,7 +462,7 @@ async fn enable(tx: &mut dyn StoreTx, ctx: &ExecContext<'_>, config: &AuthProxyC
     let (org_id, now) = (ctx.org_id, ctx.now);
     let (key, scalar) = generate_key()?;
     let public_key = hex::encode(key.verifying_key().to_sec1_point(true).as_bytes());
-    let user = super::execute::new_user(org_id, org_id, "auth-proxy", None, None, now)?;
+    let user = crate::activities::users::new_user(org_id, org_id, "auth-proxy", None, None, now)?;
     tx.insert_user(&user).await?;
     let api_key = ApiKey {
         id: new_id(),

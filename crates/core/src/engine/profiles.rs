@@ -2,43 +2,17 @@
 //! session submits), app activities (an application's own actions, gated like any
 //! other) and webhook endpoints with their delivery.
 
-use base64::Engine as _;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use super::decide::Subject;
-use super::{Caller, Engine, new_id};
+use super::{Caller, Engine};
 use crate::activities::Intent;
-use crate::activities::{Activity, Done, ExecContext, results};
 use crate::activities::{ActivityKind, TypeVersion};
-use crate::api::WebhookEndpointView;
 use crate::crypto;
 use crate::error::{Error, Result};
-use crate::intents::{
-    CreateAppActivity, CreateSessionProfile, CreateWebhookEndpoint, DeleteWebhookEndpoint, WebhookSubscription,
-};
-use crate::model::{Channel, Delivery, DeliveryStatus, KeyKind, SessionProfile, WebhookEndpoint};
+use crate::model::{Channel, Delivery, DeliveryStatus, KeyKind};
 use crate::notice::Notifier;
-use crate::store::StoreTx;
-use crate::validate::{MAX_KEY_LIFETIME_SECS, check_app_payload, check_app_word, check_expression, check_name};
 use crate::webhook::{self, SendOutcome, WebhookSender};
-use twofold_policy::Keywords;
-
-/// The session profile `id`, if `org_id` may use it: it was created by that
-/// organization or one of its ancestors.
-pub(crate) async fn usable_profile(tx: &mut dyn StoreTx, org_id: &str, id: &str) -> Result<SessionProfile> {
-    let unknown = || Error::NotFound(format!("no session profile `{}` for this organization", crypto::clip(id)));
-    let profile = tx.get_session_profile(id).await?.ok_or_else(unknown)?;
-    let mut org = Some(org_id.to_owned());
-    // Bounded walk up the parent chain (sub-organizations nest one level in practice).
-    for _ in 0..16 {
-        let Some(current) = org else { break };
-        if current == profile.organization_id {
-            return Ok(profile);
-        }
-        org = tx.get_organization(&current).await?.and_then(|o| o.parent_id);
-    }
-    Err(unknown())
-}
 
 /// The session profile the caller's session is bound to, if it is a scoped session.
 fn profile_of(caller: &Caller) -> Option<&str> {
@@ -174,196 +148,6 @@ impl Engine {
         let secret = self.config.factors.secrets.open(&webhook::secret_context(&e.id), &e.secret)?;
         let signature = webhook::signature(&secret, self.clock.now_ms() / 1000, &d.payload);
         Ok((sender.post(&e.url, &signature, &d.id, &d.payload).await, false))
-    }
-}
-
-results! {
-    /// `createSessionProfileResult`.
-    CreateSessionProfileResult { session_profile_id: String }
-    /// `createAppActivityResult`: what was allowed, echoed.
-    CreateAppActivityResult {
-        resource: String,
-        action: String,
-        #[cfg_attr(feature = "openapi", schema(value_type = Object))]
-        payload: serde_json::Map<String, Value>,
-    }
-    /// `v1DeleteWebhookEndpointResult`.
-    DeleteWebhookEndpointResult { endpoint_id: String }
-    /// `v1CreateWebhookEndpointResult` (a generated secret is shown once, never stored here).
-    CreateWebhookEndpointResult { endpoint_id: String, webhook_endpoint: WebhookEndpointView }
-}
-
-/// CREATE_SESSION_PROFILE: an immutable session scope.
-impl Activity for CreateSessionProfile {
-    type Output = CreateSessionProfileResult;
-
-    fn check(&self) -> Result<()> {
-        check_name("sessionProfileName", &self.session_profile_name)?;
-        if self.scope.trim().is_empty() {
-            return Err(Error::invalid("parameters.scope: must not be empty (use `true` for an unrestricted scope)"));
-        }
-        check_expression("parameters.scope", Some(&self.scope), Keywords::CONDITION)?;
-        if self.expiration_seconds.is_some_and(|s| s == 0 || s > MAX_KEY_LIFETIME_SECS) {
-            return Err(Error::invalid(format!(
-                "parameters.expirationSeconds: must be between 1 and {MAX_KEY_LIFETIME_SECS}"
-            )));
-        }
-        Ok(())
-    }
-
-    fn policy_params(&self) -> Value {
-        json!({ "session_profile_name": self.session_profile_name, "expiration_seconds": self.expiration_seconds })
-    }
-
-    async fn execute(&self, tx: &mut dyn StoreTx, ctx: &ExecContext<'_>) -> Result<Done<CreateSessionProfileResult>> {
-        let profile = SessionProfile {
-            id: new_id(),
-            organization_id: ctx.org_id.to_owned(),
-            name: check_name("sessionProfileName", &self.session_profile_name)?,
-            scope: self.scope.clone(),
-            expiration_seconds: self.expiration_seconds.map(|s| i64::try_from(s).unwrap_or(i64::MAX)),
-            notes: self.notes.clone().unwrap_or_default(),
-            created_at: ctx.now,
-        };
-        tx.insert_session_profile(&profile).await?;
-        Ok(CreateSessionProfileResult { session_profile_id: profile.id }.into())
-    }
-}
-
-/// CREATE_APP_ACTIVITY: nothing to change here; the result echoes what was allowed.
-impl Activity for CreateAppActivity {
-    type Output = CreateAppActivityResult;
-
-    fn check(&self) -> Result<()> {
-        check_app_word("resource", &self.resource)?;
-        check_app_word("action", &self.action)?;
-        if crate::activities::KINDS.iter().any(|k| k.resource == self.resource) || self.resource == "SECURITY_SETTINGS"
-        {
-            return Err(Error::invalid(format!(
-                "parameters.resource: `{}` is a twofold resource; app activities name their own (e.g. `PAYOUT`)",
-                self.resource
-            )));
-        }
-        check_app_payload(&self.payload)
-    }
-
-    fn policy_params(&self) -> Value {
-        Value::Object(self.payload.clone())
-    }
-
-    fn resource_action(&self) -> Option<(&str, &str)> {
-        Some((&self.resource, &self.action))
-    }
-
-    async fn execute(&self, _tx: &mut dyn StoreTx, _ctx: &ExecContext<'_>) -> Result<Done<CreateAppActivityResult>> {
-        let (resource, action, payload) = (self.resource.clone(), self.action.clone(), self.payload.clone());
-        Ok(CreateAppActivityResult { resource, action, payload }.into())
-    }
-}
-
-/// DELETE_WEBHOOK_ENDPOINT: removes a receiver.
-impl Activity for DeleteWebhookEndpoint {
-    type Output = DeleteWebhookEndpointResult;
-
-    fn policy_params(&self) -> Value {
-        json!({ "endpoint_id": self.endpoint_id })
-    }
-
-    async fn execute(&self, tx: &mut dyn StoreTx, ctx: &ExecContext<'_>) -> Result<Done<DeleteWebhookEndpointResult>> {
-        if !tx.delete_webhook_endpoint(ctx.org_id, &self.endpoint_id).await? {
-            return Err(Error::NotFound(format!(
-                "no webhook endpoint `{}` in this organization",
-                crypto::clip(&self.endpoint_id)
-            )));
-        }
-        Ok(DeleteWebhookEndpointResult { endpoint_id: self.endpoint_id.clone() }.into())
-    }
-}
-
-/// A generated webhook secret, shown once.
-#[derive(serde::Serialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-pub struct SecretShown<'a> {
-    /// The signing secret (`whsec_…`); the server keeps it sealed.
-    pub secret: &'a str,
-}
-
-/// CREATE_WEBHOOK_ENDPOINT: a receiver with its signing secret (generated and revealed once if not given).
-impl Activity for CreateWebhookEndpoint {
-    type Output = CreateWebhookEndpointResult;
-
-    fn check(&self) -> Result<()> {
-        check_name("name", &self.name)?;
-        webhook::check_url(&self.url)?;
-        if let Some(secret) = &self.secret
-            && !(32..=256).contains(&secret.len())
-        {
-            return Err(Error::invalid("parameters.secret: must be 32 to 256 characters"));
-        }
-        for (i, sub) in self.subscriptions.iter().flatten().enumerate() {
-            if sub.event_type != webhook::ACTIVITY_UPDATES {
-                return Err(Error::invalid(format!(
-                    "parameters.subscriptions[{i}].eventType: twofold delivers `{}` only, found `{}`",
-                    webhook::ACTIVITY_UPDATES,
-                    crypto::clip(&sub.event_type)
-                )));
-            }
-        }
-        Ok(())
-    }
-
-    fn policy_params(&self) -> Value {
-        json!({ "url": self.url, "name": self.name })
-    }
-
-    fn secrets_mut(&mut self) -> Vec<(&'static str, &mut String)> {
-        self.secret.as_mut().map(|s| ("secret", s)).into_iter().collect()
-    }
-
-    #[cfg(feature = "openapi")]
-    fn shown_schema(
-        components: utoipa::openapi::ComponentsBuilder,
-    ) -> (utoipa::openapi::ComponentsBuilder, Option<String>) {
-        crate::activities::shown::<SecretShown<'static>>(components)
-    }
-    async fn execute(&self, tx: &mut dyn StoreTx, ctx: &ExecContext<'_>) -> Result<Done<CreateWebhookEndpointResult>> {
-        let id = new_id();
-        let (secret, generated) = match &self.secret {
-            Some(s) => (zeroize::Zeroizing::new(s.clone()), false),
-            None => {
-                let mut raw = zeroize::Zeroizing::new([0u8; 32]);
-                crate::secrets::random_bytes(raw.as_mut())?;
-                let text = format!("whsec_{}", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw.as_ref()));
-                (zeroize::Zeroizing::new(text), true)
-            }
-        };
-        let every_update = [WebhookSubscription {
-            event_type: webhook::ACTIVITY_UPDATES.to_owned(),
-            filters_json: None,
-            is_active: Some(true),
-        }];
-        let subscriptions = self.subscriptions.as_deref().unwrap_or(&every_update);
-        let endpoint = WebhookEndpoint {
-            secret: ctx.factors.secrets.seal(&webhook::secret_context(&id), secret.as_bytes())?,
-            id,
-            organization_id: ctx.org_id.to_owned(),
-            name: check_name("name", &self.name)?,
-            url: self.url.clone(),
-            subscriptions: serde_json::to_string(subscriptions).map_err(|e| Error::Internal(e.to_string()))?,
-            active: true,
-            created_at: ctx.now,
-            updated_at: ctx.now,
-        };
-        tx.insert_webhook_endpoint(&endpoint).await?;
-        let result = CreateWebhookEndpointResult {
-            endpoint_id: endpoint.id.clone(),
-            webhook_endpoint: WebhookEndpointView::from(&endpoint),
-        };
-        // A generated secret is shown once, to whoever created the endpoint.
-        match generated {
-            true => Done::revealing(result, ctx.initiator_user_id, &SecretShown { secret: secret.as_str() }),
-            false => Ok(result.into()),
-        }
     }
 }
 

@@ -1,0 +1,501 @@
+//! Users and their API keys: CREATE_USERS, DELETE_USERS, UPDATE_USER, CREATE_USER_TAG,
+//! CREATE_API_KEYS and DELETE_API_KEYS, each its intent (Turnkey's), checks and executor.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use super::{Activity, Done, ExecContext, results};
+use crate::crypto;
+use crate::error::{Error, Result};
+use crate::intents::ApiKeyParams;
+pub use crate::intents::UserParams;
+use crate::model::{ApiKey, Channel, User, UserTag, new_id};
+use crate::otp::OtpChannel;
+use crate::store::StoreTx;
+use crate::validate::{
+    check_api_key, check_count, check_email, check_keys, check_name, check_person, check_phone, optional,
+    reject_unsupported, unique,
+};
+
+/// `v1CreateUsersIntentV4`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CreateUsers {
+    /// The users.
+    pub users: Vec<UserParams>,
+}
+
+/// `v1DeleteUsersIntent`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct DeleteUsers {
+    /// Users to delete.
+    pub user_ids: Vec<String>,
+}
+
+/// `v1UpdateUserIntent`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct UpdateUser {
+    /// The user to change.
+    pub user_id: String,
+    /// New name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_name: Option<String>,
+    /// New email (empty string clears it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_email: Option<String>,
+    /// New tag set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_tag_ids: Option<Vec<String>>,
+    /// New phone number (empty string clears it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_phone_number: Option<String>,
+    /// A twofold extension (Turnkey's `update_user_email` field): a VERIFY_OTP token proving the
+    /// new email address or phone number, which is then stored verified. Without it a changed
+    /// contact is unverified and serves no OTP login.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verification_token: Option<String>,
+}
+
+impl UpdateUser {
+    /// What the update changes, as policies see it in `activity.params.changes`.
+    pub fn changes(&self) -> Vec<&'static str> {
+        [
+            (self.user_name.is_some(), "NAME"),
+            (self.user_email.is_some(), "EMAIL"),
+            (self.user_phone_number.is_some(), "PHONE_NUMBER"),
+            (self.user_tag_ids.is_some(), "TAGS"),
+        ]
+        .into_iter()
+        .filter_map(|(set, name)| set.then_some(name))
+        .collect()
+    }
+
+    /// Whether it sets, changes or clears a login contact (email or phone): a factor change.
+    pub fn changes_contact(&self) -> bool {
+        self.user_email.is_some() || self.user_phone_number.is_some()
+    }
+}
+
+/// `v1CreateUserTagIntent`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CreateUserTag {
+    /// Tag name.
+    pub user_tag_name: String,
+    /// Users to tag.
+    #[serde(default)]
+    pub user_ids: Vec<String>,
+}
+
+/// `v1CreateApiKeysIntentV2`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CreateApiKeys {
+    /// Keys to add.
+    pub api_keys: Vec<ApiKeyParams>,
+    /// Owner.
+    pub user_id: String,
+}
+
+/// `v1DeleteApiKeysIntent`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct DeleteApiKeys {
+    /// Owner.
+    pub user_id: String,
+    /// Keys to remove.
+    pub api_key_ids: Vec<String>,
+}
+
+results! {
+    /// `v1CreateUsersResult`.
+    CreateUsersResult { user_ids: Vec<String> }
+    /// `v1DeleteUsersResult`.
+    DeleteUsersResult { user_ids: Vec<String> }
+    /// `v1UpdateUserResult`.
+    UpdateUserResult { user_id: String }
+    /// `v1CreateUserTagResult`.
+    CreateUserTagResult { user_tag_id: String, user_ids: Vec<String> }
+    /// `v1CreateApiKeysResult`.
+    CreateApiKeysResult { api_key_ids: Vec<String> }
+    /// `v1DeleteApiKeysResult`.
+    DeleteApiKeysResult { api_key_ids: Vec<String> }
+}
+
+/// CREATE_USERS: users with their API keys and tags.
+impl Activity for CreateUsers {
+    type Output = CreateUsersResult;
+
+    fn check(&self) -> Result<()> {
+        check_count("users", self.users.len(), 1)?;
+        for u in &self.users {
+            reject_unsupported(&u.authenticators, &u.oauth_providers)?;
+            check_person(&u.user_name, u.user_email.as_deref(), u.user_phone_number.as_deref())?;
+            check_keys(&u.api_keys)?;
+            unique("userTags", u.user_tags.as_deref().unwrap_or_default())?;
+        }
+        Ok(())
+    }
+
+    fn policy_params(&self) -> Value {
+        json!({
+            "user_names": self.users.iter().map(|u| u.user_name.as_str()).collect::<Vec<_>>(),
+            "user_tags": self.users.iter().flat_map(|u| u.user_tags.iter().flatten()).collect::<Vec<_>>(),
+        })
+    }
+
+    async fn execute(&self, tx: &mut dyn StoreTx, ctx: &ExecContext<'_>) -> Result<Done<CreateUsersResult>> {
+        let p = self;
+        let (org_id, now) = (ctx.org_id, ctx.now);
+        let mut user_ids = Vec::with_capacity(p.users.len());
+        for u in &p.users {
+            let (email, phone) = (u.user_email.as_deref(), u.user_phone_number.as_deref());
+            let user = new_user(org_id, org_id, &u.user_name, email, phone, now)?;
+            tx.insert_user(&user).await?;
+            insert_keys(tx, org_id, &user.id, &u.api_keys, now).await?;
+            let tags = existing_tags(tx, org_id, u.user_tags.as_deref().unwrap_or_default()).await?;
+            tx.set_user_tags(&user.id, &tags).await?;
+            user_ids.push(user.id);
+        }
+        Ok(CreateUsersResult { user_ids }.into())
+    }
+}
+
+/// DELETE_USERS: never a root-quorum member (the quorum changes first).
+impl Activity for DeleteUsers {
+    type Output = DeleteUsersResult;
+
+    fn check(&self) -> Result<()> {
+        check_count("userIds", self.user_ids.len(), 1)?;
+        unique("userIds", &self.user_ids).map(drop)
+    }
+
+    fn policy_params(&self) -> Value {
+        json!({ "user_ids": self.user_ids })
+    }
+
+    async fn execute(&self, tx: &mut dyn StoreTx, ctx: &ExecContext<'_>) -> Result<Done<DeleteUsersResult>> {
+        let p = self;
+        let quorum = tx.root_quorum_members(ctx.org_id).await?;
+        for id in &p.user_ids {
+            if quorum.contains(id) {
+                return Err(Error::FailedPrecondition(format!(
+                    "user `{id}` is a member of the root quorum; remove it with update_root_quorum first"
+                )));
+            }
+            if !tx.delete_user(ctx.org_id, id).await? {
+                return Err(no_user(id));
+            }
+        }
+        Ok(DeleteUsersResult { user_ids: p.user_ids.clone() }.into())
+    }
+}
+
+/// UPDATE_USER. A changed contact is a changed factor: it is stored unverified and unvouched
+/// (it serves no OTP login) unless `verificationToken` proves it in the user's own update (the
+/// same contact again with a token verifies it later), and the contact it replaced is told. A user's own contact change may change nothing else, since it is always allowed
+/// as its own credential (renaming or retagging oneself is not).
+impl Activity for UpdateUser {
+    type Output = UpdateUserResult;
+
+    fn check(&self) -> Result<()> {
+        let p = self;
+        if let Some(name) = &p.user_name {
+            check_name("userName", name)?;
+        }
+        p.user_email.as_deref().and_then(optional).map(check_email).transpose()?;
+        p.user_phone_number.as_deref().and_then(optional).map(check_phone).transpose()?;
+        if let Some(tags) = &p.user_tag_ids {
+            unique("userTagIds", tags)?;
+        }
+        if let Some(token) = &p.verification_token {
+            let set = |c: &Option<String>| c.as_deref().and_then(optional).is_some();
+            if set(&p.user_email) == set(&p.user_phone_number) {
+                return Err(Error::invalid(
+                    "parameters.verificationToken: proves one new contact; set exactly one of userEmail and \
+                     userPhoneNumber with it",
+                ));
+            }
+            crate::otp::check_blob("verificationToken", token)?;
+        }
+        Ok(())
+    }
+
+    fn policy_params(&self) -> Value {
+        json!({
+            "user_id": self.user_id,
+            "user_tag_ids": self.user_tag_ids.clone().unwrap_or_default(),
+            "user_name": self.user_name,
+            "user_email": self.user_email,
+            "user_phone_number": self.user_phone_number,
+            "changes": self.changes(),
+            "with_verification_token": self.verification_token.is_some(),
+        })
+    }
+
+    fn own_credential_target(&self) -> Option<&str> {
+        self.changes_contact().then_some(self.user_id.as_str())
+    }
+
+    fn changes_factors(&self) -> bool {
+        self.changes_contact()
+    }
+
+    fn secrets_mut(&mut self) -> Vec<(&'static str, &mut String)> {
+        self.verification_token.as_mut().map(|t| ("verificationToken", t)).into_iter().collect()
+    }
+
+    async fn execute(&self, tx: &mut dyn StoreTx, ctx: &ExecContext<'_>) -> Result<Done<UpdateUserResult>> {
+        let p = self;
+        let (org_id, now) = (ctx.org_id, ctx.now);
+        if p.changes_contact()
+            && p.user_id == ctx.initiator_user_id
+            && (p.user_name.is_some() || p.user_tag_ids.is_some())
+        {
+            return Err(Error::invalid(
+                "parameters: changing your own email or phone is a factor change and is sent on its own: userId with \
+             userEmail or userPhoneNumber (and verificationToken), no userName or userTagIds",
+            ));
+        }
+        if p.verification_token.is_some() && p.user_id != ctx.initiator_user_id {
+            // A token proves that whoever holds it reads the address, not that the address is the
+            // target user's: an editor could otherwise prove its own mailbox onto another account.
+            return Err(Error::PermissionDenied(
+                "parameters.verificationToken: only a user's own update may prove its new contact; the user verifies \
+             it by sending update_user for itself with the token"
+                    .to_owned(),
+            ));
+        }
+        let mut user = tx.get_user(org_id, &p.user_id).await?.ok_or_else(|| no_user(&p.user_id))?;
+        let before = user.clone();
+        if let Some(name) = &p.user_name {
+            user.name = check_name("userName", name)?;
+        }
+        if let Some(email) = &p.user_email {
+            user.email = optional(email).map(check_email).transpose()?;
+        }
+        if let Some(phone) = &p.user_phone_number {
+            user.phone = optional(phone).map(check_phone).transpose()?;
+        }
+        let email_changed = user.email != before.email;
+        let phone_changed = user.phone != before.phone;
+        // A changed address is no longer the one a code proved, nor one its creator set.
+        if email_changed {
+            (user.email_verified_at, user.email_vouched_by) = (None, None);
+        }
+        if phone_changed {
+            (user.phone_verified_at, user.phone_vouched_by) = (None, None);
+        }
+        if let Some(token) = &p.verification_token {
+            let (channel, contact) = match (&user.email, &user.phone) {
+                (Some(email), _) if p.user_email.as_deref().and_then(optional).is_some() => (OtpChannel::Email, email),
+                (_, Some(phone)) => (OtpChannel::Sms, phone),
+                _ => {
+                    return Err(Error::invalid(
+                        "parameters.verificationToken: there is no new contact for it to prove",
+                    ));
+                }
+            };
+            super::otp::prove_contact(tx, ctx, token, channel, contact).await?;
+            match channel {
+                OtpChannel::Email => user.email_verified_at = Some(now),
+                OtpChannel::Sms => user.phone_verified_at = Some(now),
+            }
+        }
+        user.updated_at = now;
+        tx.update_user(&user).await?;
+        if let Some(tag_ids) = &p.user_tag_ids {
+            let tags = existing_tags(tx, org_id, tag_ids).await?;
+            tx.set_user_tags(&user.id, &tags).await?;
+        }
+        let replaced = [
+            (Channel::Email, before.email.as_deref().filter(|_| email_changed), user.email.as_deref()),
+            (Channel::Sms, before.phone.as_deref().filter(|_| phone_changed), user.phone.as_deref()),
+        ];
+        if replaced.iter().any(|(_, old, _)| old.is_some()) {
+            let activity = tx
+                .get_activity_by_fingerprint(ctx.fingerprint)
+                .await?
+                .ok_or_else(|| Error::Internal("the executing activity is not recorded".to_owned()))?;
+            for (channel, old, new) in replaced {
+                if let Some(old) = old {
+                    crate::notice::enqueue_contact_notice(tx, &activity, &before.name, channel, old, new, now).await?;
+                }
+            }
+        }
+        Ok(UpdateUserResult { user_id: user.id }.into())
+    }
+}
+
+/// CREATE_USER_TAG: a tag with a free name, given to existing users.
+impl Activity for CreateUserTag {
+    type Output = CreateUserTagResult;
+
+    fn check(&self) -> Result<()> {
+        check_name("userTagName", &self.user_tag_name)?;
+        unique("userIds", &self.user_ids).map(drop)
+    }
+
+    fn policy_params(&self) -> Value {
+        json!({ "user_tag_name": self.user_tag_name, "user_ids": self.user_ids })
+    }
+
+    async fn execute(&self, tx: &mut dyn StoreTx, ctx: &ExecContext<'_>) -> Result<Done<CreateUserTagResult>> {
+        let p = self;
+        let (org_id, now) = (ctx.org_id, ctx.now);
+        let name = check_name("userTagName", &p.user_tag_name)?;
+        if tx.list_user_tags(org_id).await?.iter().any(|t| t.name == name) {
+            return Err(Error::AlreadyExists(format!("a user tag named `{name}` already exists")));
+        }
+        let tag = UserTag { id: new_id(), organization_id: org_id.to_owned(), name, created_at: now, updated_at: now };
+        tx.insert_user_tag(&tag).await?;
+        for uid in &p.user_ids {
+            tx.get_user(org_id, uid).await?.ok_or_else(|| no_user(uid))?;
+            tx.add_user_to_tag(&tag.id, uid).await?;
+        }
+        Ok(CreateUserTagResult { user_tag_id: tag.id, user_ids: p.user_ids.clone() }.into())
+    }
+}
+
+/// CREATE_API_KEYS: keys for an existing user.
+impl Activity for CreateApiKeys {
+    type Output = CreateApiKeysResult;
+
+    fn check(&self) -> Result<()> {
+        check_count("apiKeys", self.api_keys.len(), 1)?;
+        check_keys(&self.api_keys)
+    }
+
+    fn policy_params(&self) -> Value {
+        json!({ "user_id": self.user_id })
+    }
+
+    fn own_credential_target(&self) -> Option<&str> {
+        Some(&self.user_id)
+    }
+
+    fn changes_factors(&self) -> bool {
+        true
+    }
+
+    async fn execute(&self, tx: &mut dyn StoreTx, ctx: &ExecContext<'_>) -> Result<Done<CreateApiKeysResult>> {
+        tx.get_user(ctx.org_id, &self.user_id).await?.ok_or_else(|| no_user(&self.user_id))?;
+        let api_key_ids = insert_keys(tx, ctx.org_id, &self.user_id, &self.api_keys, ctx.now).await?;
+        Ok(CreateApiKeysResult { api_key_ids }.into())
+    }
+}
+
+/// DELETE_API_KEYS: every id must be one of the user's keys.
+impl Activity for DeleteApiKeys {
+    type Output = DeleteApiKeysResult;
+
+    fn check(&self) -> Result<()> {
+        check_count("apiKeyIds", self.api_key_ids.len(), 1)?;
+        unique("apiKeyIds", &self.api_key_ids).map(drop)
+    }
+
+    fn policy_params(&self) -> Value {
+        json!({ "user_id": self.user_id, "api_key_ids": self.api_key_ids })
+    }
+
+    fn own_credential_target(&self) -> Option<&str> {
+        Some(&self.user_id)
+    }
+
+    fn changes_factors(&self) -> bool {
+        true
+    }
+
+    async fn execute(&self, tx: &mut dyn StoreTx, ctx: &ExecContext<'_>) -> Result<Done<DeleteApiKeysResult>> {
+        let p = self;
+        tx.get_user(ctx.org_id, &p.user_id).await?.ok_or_else(|| no_user(&p.user_id))?;
+        for id in &p.api_key_ids {
+            if !tx.delete_api_key(ctx.org_id, &p.user_id, id).await? {
+                return Err(Error::NotFound(format!("user `{}` has no API key `{}`", p.user_id, crypto::clip(id))));
+            }
+        }
+        Ok(DeleteApiKeysResult { api_key_ids: p.api_key_ids.clone() }.into())
+    }
+}
+
+pub(crate) fn no_user(id: &str) -> Error {
+    Error::NotFound(format!("no user `{}` in this organization", crypto::clip(id)))
+}
+
+/// A new user of `org_id` whose contacts were set by an activity of `set_by` (its own
+/// organization, or the parent creating it), which vouches for them (see
+/// [`User::contact_serves_login`]).
+pub(crate) fn new_user(
+    org_id: &str,
+    set_by: &str,
+    name: &str,
+    email: Option<&str>,
+    phone: Option<&str>,
+    now: i64,
+) -> Result<User> {
+    let email = email.and_then(optional).map(check_email).transpose()?;
+    let phone = phone.and_then(optional).map(check_phone).transpose()?;
+    Ok(User {
+        id: new_id(),
+        organization_id: org_id.to_owned(),
+        name: check_name("userName", name)?,
+        email_vouched_by: email.as_ref().map(|_| set_by.to_owned()),
+        phone_vouched_by: phone.as_ref().map(|_| set_by.to_owned()),
+        admin_since: None,
+        email,
+        phone,
+        created_at: now,
+        updated_at: now,
+        email_verified_at: None,
+        phone_verified_at: None,
+    })
+}
+
+pub(crate) async fn insert_keys(
+    tx: &mut dyn StoreTx,
+    org_id: &str,
+    user_id: &str,
+    keys: &[ApiKeyParams],
+    now: i64,
+) -> Result<Vec<String>> {
+    let mut ids = Vec::with_capacity(keys.len());
+    for k in keys {
+        let (verify_key, lifetime_ms) = check_api_key(k)?;
+        let key = ApiKey {
+            id: new_id(),
+            organization_id: org_id.to_owned(),
+            user_id: user_id.to_owned(),
+            name: check_name("apiKeyName", &k.api_key_name)?,
+            public_key: k.public_key.to_ascii_lowercase(),
+            verify_key,
+            curve: k.curve_type,
+            created_at: now,
+            updated_at: now,
+            expires_at: lifetime_ms.map(|l| now.saturating_add(l)),
+            kind: crate::model::KeyKind::ApiKey,
+            session_profile_id: None,
+        };
+        tx.insert_api_key(&key).await?;
+        ids.push(key.id);
+    }
+    Ok(ids)
+}
+
+async fn existing_tags(tx: &mut dyn StoreTx, org_id: &str, tag_ids: &[String]) -> Result<Vec<String>> {
+    if tag_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let tags = tx.list_user_tags(org_id).await?;
+    if let Some(missing) = tag_ids.iter().find(|id| !tags.iter().any(|t| &t.id == *id)) {
+        return Err(Error::NotFound(format!("no user tag `{}` in this organization", crypto::clip(missing))));
+    }
+    Ok(tag_ids.to_vec())
+}

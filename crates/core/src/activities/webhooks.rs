@@ -1,0 +1,169 @@
+//! Webhook endpoints: CREATE_WEBHOOK_ENDPOINT (its signing secret sealed, shown once if
+//! generated) and DELETE_WEBHOOK_ENDPOINT.
+
+use base64::Engine as _;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use super::{Activity, Done, ExecContext, results};
+use crate::api::WebhookEndpointView;
+use crate::crypto;
+use crate::error::{Error, Result};
+use crate::model::{WebhookEndpoint, new_id};
+use crate::store::StoreTx;
+use crate::validate::check_name;
+use crate::webhook;
+
+/// `v1CreateWebhookEndpointIntent` (+ twofold's optional `secret`).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CreateWebhookEndpoint {
+    /// The receiver's URL (https, or http for loopback receivers).
+    pub url: String,
+    /// Human-readable name.
+    pub name: String,
+    /// Event subscriptions (`ACTIVITY_UPDATES`); absent = activity updates.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subscriptions: Option<Vec<WebhookSubscription>>,
+    /// The signing secret (at least 32 characters); absent = generated and shown once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret: Option<String>,
+}
+
+/// `v1WebhookSubscriptionParams`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct WebhookSubscription {
+    /// The event type; twofold delivers `ACTIVITY_UPDATES`.
+    pub event_type: String,
+    /// JSON filter criteria (kept, not interpreted).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub filters_json: Option<String>,
+    /// Whether it is in force (default true).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub is_active: Option<bool>,
+}
+
+/// `v1DeleteWebhookEndpointIntent`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct DeleteWebhookEndpoint {
+    /// The endpoint.
+    pub endpoint_id: String,
+}
+
+results! {
+    /// `v1DeleteWebhookEndpointResult`.
+    DeleteWebhookEndpointResult { endpoint_id: String }
+    /// `v1CreateWebhookEndpointResult` (a generated secret is shown once, never stored here).
+    CreateWebhookEndpointResult { endpoint_id: String, webhook_endpoint: WebhookEndpointView }
+}
+
+/// DELETE_WEBHOOK_ENDPOINT: removes a receiver.
+impl Activity for DeleteWebhookEndpoint {
+    type Output = DeleteWebhookEndpointResult;
+
+    fn policy_params(&self) -> Value {
+        json!({ "endpoint_id": self.endpoint_id })
+    }
+
+    async fn execute(&self, tx: &mut dyn StoreTx, ctx: &ExecContext<'_>) -> Result<Done<DeleteWebhookEndpointResult>> {
+        if !tx.delete_webhook_endpoint(ctx.org_id, &self.endpoint_id).await? {
+            return Err(Error::NotFound(format!(
+                "no webhook endpoint `{}` in this organization",
+                crypto::clip(&self.endpoint_id)
+            )));
+        }
+        Ok(DeleteWebhookEndpointResult { endpoint_id: self.endpoint_id.clone() }.into())
+    }
+}
+
+/// A generated webhook secret, shown once.
+#[derive(serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct SecretShown<'a> {
+    /// The signing secret (`whsec_…`); the server keeps it sealed.
+    pub secret: &'a str,
+}
+
+/// CREATE_WEBHOOK_ENDPOINT: a receiver with its signing secret (generated and revealed once if not given).
+impl Activity for CreateWebhookEndpoint {
+    type Output = CreateWebhookEndpointResult;
+
+    fn check(&self) -> Result<()> {
+        check_name("name", &self.name)?;
+        webhook::check_url(&self.url)?;
+        if let Some(secret) = &self.secret
+            && !(32..=256).contains(&secret.len())
+        {
+            return Err(Error::invalid("parameters.secret: must be 32 to 256 characters"));
+        }
+        for (i, sub) in self.subscriptions.iter().flatten().enumerate() {
+            if sub.event_type != webhook::ACTIVITY_UPDATES {
+                return Err(Error::invalid(format!(
+                    "parameters.subscriptions[{i}].eventType: twofold delivers `{}` only, found `{}`",
+                    webhook::ACTIVITY_UPDATES,
+                    crypto::clip(&sub.event_type)
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    fn policy_params(&self) -> Value {
+        json!({ "url": self.url, "name": self.name })
+    }
+
+    fn secrets_mut(&mut self) -> Vec<(&'static str, &mut String)> {
+        self.secret.as_mut().map(|s| ("secret", s)).into_iter().collect()
+    }
+
+    #[cfg(feature = "openapi")]
+    fn shown_schema(
+        components: utoipa::openapi::ComponentsBuilder,
+    ) -> (utoipa::openapi::ComponentsBuilder, Option<String>) {
+        crate::activities::shown::<SecretShown<'static>>(components)
+    }
+    async fn execute(&self, tx: &mut dyn StoreTx, ctx: &ExecContext<'_>) -> Result<Done<CreateWebhookEndpointResult>> {
+        let id = new_id();
+        let (secret, generated) = match &self.secret {
+            Some(s) => (zeroize::Zeroizing::new(s.clone()), false),
+            None => {
+                let mut raw = zeroize::Zeroizing::new([0u8; 32]);
+                crate::secrets::random_bytes(raw.as_mut())?;
+                let text = format!("whsec_{}", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw.as_ref()));
+                (zeroize::Zeroizing::new(text), true)
+            }
+        };
+        let every_update = [WebhookSubscription {
+            event_type: webhook::ACTIVITY_UPDATES.to_owned(),
+            filters_json: None,
+            is_active: Some(true),
+        }];
+        let subscriptions = self.subscriptions.as_deref().unwrap_or(&every_update);
+        let endpoint = WebhookEndpoint {
+            secret: ctx.factors.secrets.seal(&webhook::secret_context(&id), secret.as_bytes())?,
+            id,
+            organization_id: ctx.org_id.to_owned(),
+            name: check_name("name", &self.name)?,
+            url: self.url.clone(),
+            subscriptions: serde_json::to_string(subscriptions).map_err(|e| Error::Internal(e.to_string()))?,
+            active: true,
+            created_at: ctx.now,
+            updated_at: ctx.now,
+        };
+        tx.insert_webhook_endpoint(&endpoint).await?;
+        let result = CreateWebhookEndpointResult {
+            endpoint_id: endpoint.id.clone(),
+            webhook_endpoint: WebhookEndpointView::from(&endpoint),
+        };
+        // A generated secret is shown once, to whoever created the endpoint.
+        match generated {
+            true => Done::revealing(result, ctx.initiator_user_id, &SecretShown { secret: secret.as_str() }),
+            false => Ok(result.into()),
+        }
+    }
+}
