@@ -6,6 +6,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::fields::params;
 
 /// `allowedAuthMethods` value: email-code sign-in of existing users (on by default).
 pub const EMAIL_OTP_LOGIN: &str = "AUTH_METHOD_EMAIL_OTP_LOGIN";
@@ -337,9 +338,9 @@ impl Change<'_> {
     pub fn policy_params(&self) -> serde_json::Value {
         match self {
             Change::Enable(p) | Change::Update(p) => {
-                serde_json::json!({ "allowed_auth_methods": p.allowed_auth_methods })
+                params!(p; allowed_auth_methods)
             }
-            Change::Disable(_) => serde_json::json!({}),
+            Change::Disable(_) => serde_json::Value::Object(serde_json::Map::new()),
         }
     }
 }

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::api::Timestamp;
 use crate::error::{Error, Result};
+use crate::fields::params;
 use crate::model::{Factor, FactorKind, User};
 
 /// Longest grace period, days.
@@ -320,15 +321,11 @@ impl Change<'_> {
     /// The fields policies see as `activity.params`.
     pub fn policy_params(&self) -> serde_json::Value {
         match self {
-            Change::Set(p) => serde_json::json!({
-                "scope": p.scope,
-                "target_organization_id": p.target_organization_id,
-                "value": p.value,
-                "grace_period_days": p.grace_days(),
-                "accept_email_sms_otp": p.accept_email_sms_otp.unwrap_or(false),
-            }),
+            Change::Set(p) => {
+                params!(p; scope, target_organization_id, value, grace_period_days = p.grace_days(), accept_email_sms_otp = p.accept_email_sms_otp.unwrap_or(false))
+            }
             Change::Reset(p) => {
-                serde_json::json!({ "scope": p.scope, "target_organization_id": p.target_organization_id })
+                params!(p; scope, target_organization_id)
             }
         }
     }

@@ -103,14 +103,14 @@ impl Error {
 
     /// The `details` of the error body: a `google.rpc.ErrorInfo` naming the refusal for
     /// errors a client acts on by name, else nothing.
-    pub fn details(&self) -> Vec<serde_json::Value> {
+    pub fn details(&self) -> Vec<ErrorInfo> {
         match self {
-            Error::MfaEnrollmentRequired { deadline, .. } => vec![serde_json::json!({
-                "@type": "type.googleapis.com/google.rpc.ErrorInfo",
-                "reason": ENROLLMENT_REQUIRED,
-                "domain": "twofold",
-                "metadata": { "deadline": deadline, "setupPath": SETUP_PATH },
-            })],
+            Error::MfaEnrollmentRequired { deadline, .. } => vec![ErrorInfo {
+                r#type: "type.googleapis.com/google.rpc.ErrorInfo",
+                reason: ENROLLMENT_REQUIRED,
+                domain: "twofold",
+                metadata: ErrorMetadata { deadline: deadline.clone(), setup_path: SETUP_PATH },
+            }],
             _ => Vec::new(),
         }
     }
@@ -123,3 +123,26 @@ impl Error {
 
 /// The domain layer's result.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+/// A `google.rpc.ErrorInfo` in an error body's `details`: a refusal a client acts on by name.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ErrorInfo {
+    /// `type.googleapis.com/google.rpc.ErrorInfo`.
+    #[serde(rename = "@type")]
+    pub r#type: &'static str,
+    /// The refusal's name (`MFA_ENROLLMENT_REQUIRED`).
+    pub reason: &'static str,
+    /// `twofold`.
+    pub domain: &'static str,
+    /// What the client needs to act on it.
+    pub metadata: ErrorMetadata,
+}
+
+/// [`ErrorInfo`]'s metadata for an enrolment refusal.
+#[derive(Debug, Clone, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ErrorMetadata {
+    /// When the grace period ended (RFC 3339).
+    pub deadline: String,
+    /// The console page that enrols a factor.
+    pub setup_path: &'static str,
+}

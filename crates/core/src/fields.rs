@@ -67,6 +67,14 @@ pub(crate) fn opt_u64_string<'de, D: Deserializer<'de>>(d: D) -> std::result::Re
     }
 }
 
+/// Writes a uint64 as Turnkey does: a decimal string (for [`opt_u64_string`] fields).
+pub(crate) fn ser_opt_u64_string<S: serde::Serializer>(v: &Option<u64>, s: S) -> std::result::Result<S::Ok, S::Error> {
+    match v {
+        Some(n) => s.serialize_str(&n.to_string()),
+        None => s.serialize_none(),
+    }
+}
+
 /// A serde data error (wrong type, unknown field or variant) without serde's
 /// " at line L column C": the field path already says where, and the position points into a
 /// body the client may not have written itself (a CLI or SDK built it). Syntax errors keep
@@ -88,6 +96,25 @@ pub(crate) fn register_schema<T: utoipa::ToSchema>(
     let mut nested = Vec::new();
     T::schemas(&mut nested);
     (components.schema_from::<T>().schemas_from_iter(nested), T::name().into_owned())
+}
+
+/// What policies see of an intent (`activity.params`): `params!(p; user_id, rule_count = p.rules.len())`
+/// puts the intent's own fields under their (snake_case) names, so a parameter cannot name a
+/// field the intent lacks, and computed ones under the name given.
+macro_rules! params {
+    ($intent:ident; $($name:ident $(= $value:expr)?),* $(,)?) => {{
+        let mut map = serde_json::Map::new();
+        $(map.insert(stringify!($name).to_owned(), $crate::fields::param(params!(@value $intent $name $($value)?)));)*
+        serde_json::Value::Object(map)
+    }};
+    (@value $intent:ident $name:ident) => { &$intent.$name };
+    (@value $intent:ident $name:ident $value:expr) => { &$value };
+}
+pub(crate) use params;
+
+/// One policy parameter as JSON (plain data: strings, numbers, lists and enums of them).
+pub(crate) fn param(value: &impl serde::Serialize) -> serde_json::Value {
+    serde_json::to_value(value).unwrap_or(serde_json::Value::Null)
 }
 
 #[cfg(test)]

@@ -21,7 +21,12 @@ pub struct ApiKeyParams {
     pub curve_type: ApiKeyCurve,
     /// Lifetime in seconds (uint64 as a string, as Turnkey sends it).
     #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
-    #[serde(default, deserialize_with = "opt_u64_string", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "opt_u64_string",
+        serialize_with = "crate::fields::ser_opt_u64_string",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub expiration_seconds: Option<u64>,
 }
 

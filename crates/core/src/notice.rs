@@ -6,11 +6,31 @@
 //! enclave's mail delivery, or the dev outbox directory.
 
 use async_trait::async_trait;
-use serde_json::json;
 
 use crate::error::Result;
 use crate::model::{Activity, Channel, Delivery};
 use crate::store::StoreTx;
+
+/// A notice as queued: what the mail's subject and text (or the SMS's text) say.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+pub struct Notice {
+    /// Subject line (mail).
+    pub subject: String,
+    /// The text.
+    pub text: String,
+}
+
+impl Notice {
+    /// The delivery's stored payload.
+    fn to_json(&self) -> Result<String> {
+        serde_json::to_string(self).map_err(|e| crate::error::Error::Internal(e.to_string()))
+    }
+
+    /// Reads a stored payload back; a payload that is not a notice is `None`.
+    pub fn from_payload(payload: &str) -> Option<Notice> {
+        serde_json::from_str(payload).ok()
+    }
+}
 
 /// The outbox event type of a notice.
 pub const FACTOR_NOTICE: &str = "FACTOR_NOTICE";
@@ -61,7 +81,7 @@ pub async fn enqueue_factor_notice(
     let mut queued = 0;
     for (channel, address, body) in addresses {
         let Some(address) = address.filter(|a| !a.is_empty()) else { continue };
-        let payload = json!({ "subject": subject, "text": body }).to_string();
+        let payload = Notice { subject: subject.to_owned(), text: body.clone() }.to_json()?;
         let id = crate::model::new_id();
         let notice = Delivery::pending(id, channel, address.to_owned(), activity, FACTOR_NOTICE, payload, now);
         tx.insert_delivery(&notice).await?;
@@ -101,7 +121,7 @@ pub async fn enqueue_contact_notice(
             activity.id
         )
     };
-    let payload = json!({ "subject": format!("The {what} of your account changed"), "text": text }).to_string();
+    let payload = Notice { subject: format!("The {what} of your account changed"), text }.to_json()?;
     let notice =
         Delivery::pending(crate::model::new_id(), channel, old.to_owned(), activity, CONTACT_NOTICE, payload, now);
     Ok(tx.insert_delivery(&notice).await?)

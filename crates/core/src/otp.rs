@@ -344,7 +344,12 @@ pub struct InitOtp {
     pub send_from_email_sender_name: Option<String>,
     /// Code lifetime in seconds (default 300, at most 600).
     #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
-    #[serde(default, deserialize_with = "crate::fields::opt_u64_string", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "crate::fields::opt_u64_string",
+        serialize_with = "crate::fields::ser_opt_u64_string",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub expiration_seconds: Option<u64>,
     /// Reply-To address.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -397,7 +402,12 @@ pub struct VerifyOtp {
     pub encrypted_otp_bundle: String,
     /// Verification token lifetime in seconds (default 3600, at most 86400).
     #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
-    #[serde(default, deserialize_with = "crate::fields::opt_u64_string", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "crate::fields::opt_u64_string",
+        serialize_with = "crate::fields::ser_opt_u64_string",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub expiration_seconds: Option<u64>,
 }
 
@@ -429,7 +439,12 @@ pub struct OtpLogin {
     pub client_signature: ClientSignature,
     /// Session lifetime in seconds (default 900).
     #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
-    #[serde(default, deserialize_with = "crate::fields::opt_u64_string", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "crate::fields::opt_u64_string",
+        serialize_with = "crate::fields::ser_opt_u64_string",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub expiration_seconds: Option<u64>,
     /// Delete the user's other sessions.
     #[serde(default, skip_serializing_if = "Option::is_none")]

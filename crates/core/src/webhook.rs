@@ -7,10 +7,9 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use async_trait::async_trait;
-use serde_json::json;
 
 use crate::error::{Error, Result};
-use crate::model::{Activity, ActivityStatus, Channel, Delivery, DeliveryStatus};
+use crate::model::{Activity, ActivityStatus, Channel, Delivery};
 use crate::store::StoreTx;
 
 /// The one event type twofold delivers.
@@ -200,34 +199,50 @@ pub trait WebhookSender: Send + Sync {
     async fn post(&self, url: &str, signature: &str, event_id: &str, body: &str) -> SendOutcome;
 }
 
+/// An `ACTIVITY_UPDATES` event, as receivers get it (signed).
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Event<'a> {
+    id: &'a str,
+    r#type: &'a str,
+    created_at: crate::api::Timestamp,
+    data: EventData<'a>,
+}
+
+/// What changed: the activity, its new and its former status.
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct EventData<'a> {
+    activity_id: &'a str,
+    organization_id: &'a str,
+    activity_type: &'a str,
+    fingerprint: &'a str,
+    status: &'a str,
+    previous_status: &'a str,
+}
+
 /// Queues an `ACTIVITY_UPDATES` event about `activity` (now in its new status, formerly
 /// `from`) for each active endpoint of its organization, in the caller's transaction.
 pub async fn enqueue(tx: &mut dyn StoreTx, activity: &Activity, from: ActivityStatus, now: i64) -> Result<()> {
     let endpoints = tx.list_webhook_endpoints(&activity.organization_id).await?;
     for endpoint in endpoints.iter().filter(|e| e.active) {
         let id = crate::model::new_id();
-        let payload = json!({
-            "id": id,
-            "type": ACTIVITY_UPDATES,
-            "createdAt": crate::api::Timestamp::from_ms(now),
-            "data": {
-                "activityId": activity.id,
-                "organizationId": activity.organization_id,
-                "activityType": activity.activity_type,
-                "fingerprint": activity.fingerprint,
-                "status": activity.status.as_str(),
-                "previousStatus": from.as_str(),
+        let payload = Event {
+            id: &id,
+            r#type: ACTIVITY_UPDATES,
+            created_at: crate::api::Timestamp::from_ms(now),
+            data: EventData {
+                activity_id: &activity.id,
+                organization_id: &activity.organization_id,
+                activity_type: &activity.activity_type,
+                fingerprint: &activity.fingerprint,
+                status: activity.status.as_str(),
+                previous_status: from.as_str(),
             },
-        });
-        let event = Delivery::pending(
-            id,
-            Channel::Webhook,
-            endpoint.id.clone(),
-            activity,
-            ACTIVITY_UPDATES,
-            payload.to_string(),
-            now,
-        );
+        };
+        let payload = serde_json::to_string(&payload).map_err(|e| Error::Internal(e.to_string()))?;
+        let event =
+            Delivery::pending(id, Channel::Webhook, endpoint.id.clone(), activity, ACTIVITY_UPDATES, payload, now);
         tx.insert_delivery(&event).await?;
     }
     Ok(())
@@ -236,24 +251,6 @@ pub async fn enqueue(tx: &mut dyn StoreTx, activity: &Activity, from: ActivitySt
 /// The sealing context of an endpoint's secret.
 pub fn secret_context(endpoint_id: &str) -> String {
     format!("webhook-secret:{endpoint_id}")
-}
-
-/// The delivery-log view of `d`.
-pub fn delivery_view(d: &Delivery) -> serde_json::Value {
-    json!({
-        "deliveryId": d.id,
-        "endpointId": d.target,
-        "eventType": d.event_type,
-        "activityId": d.subject,
-        "status": d.status.as_str(),
-        "attempts": d.attempts,
-        "lastStatusCode": d.last_status,
-        "lastError": d.last_error,
-        "nextAttemptAt": (d.status == DeliveryStatus::Pending).then(|| crate::api::Timestamp::from_ms(d.next_attempt_at)),
-        "deliveredAt": d.delivered_at.map(crate::api::Timestamp::from_ms),
-        "createdAt": crate::api::Timestamp::from_ms(d.created_at),
-        "payload": serde_json::from_str::<serde_json::Value>(&d.payload).unwrap_or_default(),
-    })
 }
 
 #[cfg(test)]

@@ -117,17 +117,13 @@ pub trait Activity: DeserializeOwned + Clone + std::fmt::Debug + Send + Sync {
         None
     }
 
-    /// The user whose credentials this intent manages ("users may always manage their own
-    /// credentials"), when it manages some.
-    fn own_credential_target(&self) -> Option<&str> {
+    /// The user whose credentials (factors, login contacts, API keys, sessions) this intent
+    /// manages, for "users may always manage their own credentials", and whether it binds or
+    /// removes a factor or a permanent credential (an API key authenticates as its user for as
+    /// long as it exists): such changes need fresh authentication, proof at the account's level
+    /// when they are the user's own, and send the user a notice.
+    fn credentials(&self) -> Option<Credentials<'_>> {
         None
-    }
-
-    /// Whether it binds or removes a factor or a permanent credential: such changes need
-    /// fresh authentication, proof at the account's level when they are the user's own,
-    /// and send the user a notice.
-    fn changes_factors(&self) -> bool {
-        false
     }
 
     /// The parameters that carry a secret, by JSON name, each with its value: redaction
@@ -151,6 +147,16 @@ pub trait Activity: DeserializeOwned + Clone + std::fmt::Debug + Send + Sync {
         tx: &mut dyn StoreTx,
         ctx: &ExecContext<'_>,
     ) -> impl Future<Output = Result<Done<Self::Output>>> + Send;
+}
+
+/// Whose credentials an intent manages ([`Activity::credentials`]).
+#[derive(Debug, Clone, Copy)]
+pub struct Credentials<'a> {
+    /// The user.
+    pub user_id: &'a str,
+    /// Whether a factor or permanent credential is bound or removed (not only sessions or an
+    /// unactivated device).
+    pub binds: bool,
 }
 
 /// What an executor produced: its typed result, and secrets shown once to their user.

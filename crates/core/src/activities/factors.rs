@@ -3,15 +3,16 @@
 //! codes (CREATE_RECOVERY_CODES) and sessions (STAMP_LOGIN, DELETE_SESSIONS).
 
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::Value;
 use zeroize::Zeroizing;
 
-use super::{Activity, Done, ExecContext, results};
+use super::{Activity, Credentials, Done, ExecContext, results};
 use crate::error::{Error, Result};
 use crate::factors::passkey::Attestation;
 use crate::factors::session::SessionClaims;
 use crate::factors::{recovery, totp};
 use crate::fields::opt_u64_string;
+use crate::fields::params;
 use crate::model::{ApiKey, ApiKeyCurve, Factor, FactorKind, KeyKind, new_id};
 use crate::store::StoreTx;
 use crate::validate::{check_code, check_count, check_name, unique};
@@ -121,7 +122,12 @@ pub struct StampLogin {
     pub public_key: String,
     /// Lifetime in seconds (default 900).
     #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
-    #[serde(default, deserialize_with = "opt_u64_string", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "opt_u64_string",
+        serialize_with = "crate::fields::ser_opt_u64_string",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub expiration_seconds: Option<u64>,
     /// Delete the user's other sessions.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -235,15 +241,11 @@ impl Activity for CreateAuthenticators {
     }
 
     fn policy_params(&self) -> Value {
-        json!({ "user_id": self.user_id })
+        params!(self; user_id)
     }
 
-    fn own_credential_target(&self) -> Option<&str> {
-        Some(&self.user_id)
-    }
-
-    fn changes_factors(&self) -> bool {
-        true
+    fn credentials(&self) -> Option<Credentials<'_>> {
+        Some(Credentials { user_id: &self.user_id, binds: true })
     }
 
     #[cfg(feature = "openapi")]
@@ -322,15 +324,11 @@ impl Activity for DeleteAuthenticators {
     }
 
     fn policy_params(&self) -> Value {
-        json!({ "user_id": self.user_id, "authenticator_ids": self.authenticator_ids })
+        params!(self; user_id, authenticator_ids)
     }
 
-    fn own_credential_target(&self) -> Option<&str> {
-        Some(&self.user_id)
-    }
-
-    fn changes_factors(&self) -> bool {
-        true
+    fn credentials(&self) -> Option<Credentials<'_>> {
+        Some(Credentials { user_id: &self.user_id, binds: true })
     }
 
     async fn execute(&self, tx: &mut dyn StoreTx, ctx: &ExecContext<'_>) -> Result<Done<DeleteAuthenticatorsResult>> {
@@ -349,15 +347,11 @@ impl Activity for DeleteTotpAuthenticators {
     }
 
     fn policy_params(&self) -> Value {
-        json!({ "user_id": self.user_id, "totp_authenticator_ids": self.totp_authenticator_ids })
+        params!(self; user_id, totp_authenticator_ids)
     }
 
-    fn own_credential_target(&self) -> Option<&str> {
-        Some(&self.user_id)
-    }
-
-    fn changes_factors(&self) -> bool {
-        true
+    fn credentials(&self) -> Option<Credentials<'_>> {
+        Some(Credentials { user_id: &self.user_id, binds: true })
     }
 
     async fn execute(
@@ -380,11 +374,11 @@ impl Activity for DeleteSessions {
     }
 
     fn policy_params(&self) -> Value {
-        json!({ "user_id": self.user_id, "session_ids": self.session_ids })
+        params!(self; user_id, session_ids)
     }
 
-    fn own_credential_target(&self) -> Option<&str> {
-        Some(&self.user_id)
+    fn credentials(&self) -> Option<Credentials<'_>> {
+        Some(Credentials { user_id: &self.user_id, binds: false })
     }
 
     async fn execute(&self, tx: &mut dyn StoreTx, ctx: &ExecContext<'_>) -> Result<Done<DeleteSessionsResult>> {
@@ -425,11 +419,11 @@ impl Activity for CreateTotpAuthenticator {
     }
 
     fn policy_params(&self) -> Value {
-        json!({ "user_id": self.user_id })
+        params!(self; user_id)
     }
 
-    fn own_credential_target(&self) -> Option<&str> {
-        Some(&self.user_id)
+    fn credentials(&self) -> Option<Credentials<'_>> {
+        Some(Credentials { user_id: &self.user_id, binds: false })
     }
 
     #[cfg(feature = "openapi")]
@@ -487,15 +481,11 @@ impl Activity for VerifyTotpAuthenticator {
     }
 
     fn policy_params(&self) -> Value {
-        json!({ "user_id": self.user_id, "totp_authenticator_id": self.totp_authenticator_id })
+        params!(self; user_id, totp_authenticator_id)
     }
 
-    fn own_credential_target(&self) -> Option<&str> {
-        Some(&self.user_id)
-    }
-
-    fn changes_factors(&self) -> bool {
-        true
+    fn credentials(&self) -> Option<Credentials<'_>> {
+        Some(Credentials { user_id: &self.user_id, binds: true })
     }
 
     fn secrets_mut(&mut self) -> Vec<(&'static str, &mut String)> {
@@ -541,15 +531,11 @@ impl Activity for CreateRecoveryCodes {
     type Output = CreateRecoveryCodesResult;
 
     fn policy_params(&self) -> Value {
-        json!({ "user_id": self.user_id })
+        params!(self; user_id)
     }
 
-    fn own_credential_target(&self) -> Option<&str> {
-        Some(&self.user_id)
-    }
-
-    fn changes_factors(&self) -> bool {
-        true
+    fn credentials(&self) -> Option<Credentials<'_>> {
+        Some(Credentials { user_id: &self.user_id, binds: true })
     }
 
     #[cfg(feature = "openapi")]
@@ -630,11 +616,7 @@ impl Activity for StampLogin {
     }
 
     fn policy_params(&self) -> Value {
-        json!({
-            "public_key": self.public_key,
-            "expiration_seconds": self.expiration_seconds,
-            "session_profile_id": self.session_profile_id,
-        })
+        params!(self; public_key, expiration_seconds, session_profile_id)
     }
 
     async fn execute(&self, tx: &mut dyn StoreTx, ctx: &ExecContext<'_>) -> Result<Done<SessionResult>> {

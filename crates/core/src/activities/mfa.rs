@@ -1,11 +1,12 @@
 //! Step-up rules: CREATE_MFA_POLICY, UPDATE_MFA_POLICY and DELETE_MFA_POLICY.
 
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use super::{Activity, Done, ExecContext, results};
 use crate::crypto;
 use crate::error::{Error, Result};
+use crate::fields::params;
 use crate::model::{MethodGroup, MfaPolicy, new_id};
 use crate::store::StoreTx;
 use crate::validate::{check_method_groups, check_mfa_condition, check_name, check_order};
@@ -88,7 +89,7 @@ impl Activity for CreateMfaPolicy {
     }
 
     fn policy_params(&self) -> Value {
-        json!({ "user_id": self.user_id, "order": self.order })
+        params!(self; user_id, order)
     }
 
     async fn execute(&self, tx: &mut dyn StoreTx, ctx: &ExecContext<'_>) -> Result<Done<CreateMfaPolicyResult>> {
@@ -128,7 +129,7 @@ impl Activity for UpdateMfaPolicy {
     }
 
     fn policy_params(&self) -> Value {
-        json!({ "user_id": self.user_id, "mfa_policy_id": self.mfa_policy_id })
+        params!(self; user_id, mfa_policy_id)
     }
 
     async fn execute(&self, tx: &mut dyn StoreTx, ctx: &ExecContext<'_>) -> Result<Done<UpdateMfaPolicyResult>> {
@@ -160,7 +161,7 @@ impl Activity for DeleteMfaPolicy {
     type Output = DeleteMfaPolicyResult;
 
     fn policy_params(&self) -> Value {
-        json!({ "user_id": self.user_id, "mfa_policy_id": self.mfa_policy_id })
+        params!(self; user_id, mfa_policy_id)
     }
 
     async fn execute(&self, tx: &mut dyn StoreTx, ctx: &ExecContext<'_>) -> Result<Done<DeleteMfaPolicyResult>> {

@@ -30,7 +30,7 @@ use crate::store::StoreTx;
 use crate::{auth_proxy, enforcement};
 #[cfg(feature = "openapi")]
 pub use context::shown;
-pub use context::{Activity, Documented, Done, Empty, ExecContext, FactorConfig};
+pub use context::{Activity, Credentials, Documented, Done, Empty, ExecContext, FactorConfig};
 pub(crate) use context::{Executed, results};
 
 /// One accepted version of an activity type.
@@ -133,17 +133,10 @@ macro_rules! catalog {
                 }
             }
 
-            /// The user whose credentials it manages ([`Activity::own_credential_target`]).
-            pub fn own_credential_target(&self) -> Option<&str> {
+            /// Whose credentials it manages, if anyone's ([`Activity::credentials`]).
+            pub fn credentials(&self) -> Option<Credentials<'_>> {
                 match self {
-                    $(Intent::$op(p) => p.own_credential_target(),)+
-                }
-            }
-
-            /// Whether it binds or removes a factor ([`Activity::changes_factors`]).
-            pub fn changes_factors(&self) -> bool {
-                match self {
-                    $(Intent::$op(p) => p.changes_factors(),)+
+                    $(Intent::$op(p) => p.credentials(),)+
                 }
             }
 
@@ -366,6 +359,17 @@ catalog! {
 }
 
 impl Intent {
+    /// The user whose credentials this intent manages, for "users may always manage their own
+    /// credentials".
+    pub fn own_credential_target(&self) -> Option<&str> {
+        self.credentials().map(|c| c.user_id)
+    }
+
+    /// Whether it binds or removes a factor or a permanent credential.
+    pub fn changes_factors(&self) -> bool {
+        self.credentials().is_some_and(|c| c.binds)
+    }
+
     /// An approval (`true`) or rejection (`false`) of the activity the intent names.
     pub fn vote(&self) -> Option<(bool, &intents::VoteIntent)> {
         match self {

@@ -1,11 +1,12 @@
 //! IP lists: SET_IP_ALLOWLIST, REMOVE_IP_ALLOWLIST and SET_IP_DENYLIST.
 
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use super::{Activity, Done, Empty, ExecContext};
 use crate::crypto;
 use crate::error::{Error, Result};
+use crate::fields::params;
 use crate::network::{IpRule, IpRuleSet, ListKind};
 use crate::store::StoreTx;
 use crate::validate::on_error;
@@ -69,7 +70,7 @@ impl Activity for SetIpAllowlist {
     }
 
     fn policy_params(&self) -> Value {
-        json!({ "public_key": self.public_key, "rule_count": self.rules.len() })
+        params!(self; public_key, rule_count = self.rules.len())
     }
 
     async fn execute(&self, tx: &mut dyn StoreTx, ctx: &ExecContext<'_>) -> Result<Done<Empty>> {
@@ -95,7 +96,7 @@ impl Activity for RemoveIpAllowlist {
     type Output = Empty;
 
     fn policy_params(&self) -> Value {
-        json!({ "public_key": self.public_key })
+        params!(self; public_key)
     }
 
     async fn execute(&self, tx: &mut dyn StoreTx, ctx: &ExecContext<'_>) -> Result<Done<Empty>> {
@@ -116,7 +117,7 @@ impl Activity for SetIpDenylist {
     }
 
     fn policy_params(&self) -> Value {
-        json!({ "rule_count": self.rules.len() })
+        params!(self; rule_count = self.rules.len())
     }
 
     async fn execute(&self, tx: &mut dyn StoreTx, ctx: &ExecContext<'_>) -> Result<Done<Empty>> {

@@ -2,11 +2,12 @@
 //! through [`super::otp`]) and UPDATE_ROOT_QUORUM.
 
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use super::users::{insert_keys, new_user, no_user};
 use super::{Activity, Done, Empty, ExecContext, results};
 use crate::error::{Error, Result};
+use crate::fields::params;
 use crate::intents::UserParams;
 use crate::model::{Organization, new_id};
 use crate::store::StoreTx;
@@ -98,7 +99,7 @@ impl Activity for CreateSubOrganization {
     }
 
     fn policy_params(&self) -> Value {
-        json!({ "sub_organization_name": self.sub_organization_name })
+        params!(self; sub_organization_name)
     }
 
     fn secrets_mut(&mut self) -> Vec<(&'static str, &mut String)> {
@@ -154,7 +155,7 @@ impl Activity for UpdateRootQuorum {
     }
 
     fn policy_params(&self) -> Value {
-        json!({ "threshold": self.threshold, "user_ids": self.user_ids })
+        params!(self; threshold, user_ids)
     }
 
     async fn execute(&self, tx: &mut dyn StoreTx, ctx: &ExecContext<'_>) -> Result<Done<Empty>> {

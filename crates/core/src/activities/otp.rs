@@ -4,13 +4,14 @@
 
 use std::sync::Arc;
 
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use super::factors::{StampLogin, create_session};
 use super::organizations::{CreateSubOrganization, CreateSubOrganizationResult, new_sub_organization};
 use super::{Activity, Done, ExecContext, results};
 use crate::crypto;
 use crate::error::{Error, Result};
+use crate::fields::params;
 use crate::model::{ApiKeyCurve, Organization, User, new_id};
 use crate::otp::{
     ClientSignature, InitOtp, OtpChannel, OtpConfig, OtpEnclave, OtpFlow, OtpFlowStatus, OtpLogin, OtpStart,
@@ -120,7 +121,7 @@ impl Activity for InitOtp {
     }
 
     fn policy_params(&self) -> Value {
-        json!({ "otp_type": self.otp_type, "contact": self.contact, "app_name": self.app_name })
+        params!(self; otp_type, contact, app_name)
     }
 
     async fn execute(&self, tx: &mut dyn StoreTx, ctx: &ExecContext<'_>) -> Result<Done<InitOtpResult>> {
@@ -206,7 +207,7 @@ impl Activity for VerifyOtp {
     }
 
     fn policy_params(&self) -> Value {
-        json!({ "otp_id": self.otp_id })
+        params!(self; otp_id)
     }
 
     fn secrets_mut(&mut self) -> Vec<(&'static str, &mut String)> {
@@ -329,11 +330,7 @@ impl Activity for OtpLogin {
     }
 
     fn policy_params(&self) -> Value {
-        json!({
-            "public_key": self.public_key,
-            "expiration_seconds": self.expiration_seconds,
-            "session_profile_id": self.session_profile_id,
-        })
+        params!(self; public_key, expiration_seconds, session_profile_id)
     }
 
     fn secrets_mut(&mut self) -> Vec<(&'static str, &mut String)> {

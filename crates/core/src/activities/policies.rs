@@ -1,12 +1,13 @@
 //! Policies: CREATE_POLICY, CREATE_POLICIES, UPDATE_POLICY and DELETE_POLICY.
 
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::Value;
 use twofold_policy::Keywords;
 
 use super::{Activity, Done, ExecContext, results};
 use crate::crypto;
 use crate::error::{Error, Result};
+use crate::fields::params;
 use crate::model::{Effect, Policy, new_id};
 use crate::store::StoreTx;
 use crate::validate::{check_count, check_expression, check_name};
@@ -100,7 +101,7 @@ impl Activity for CreatePolicy {
     }
 
     fn policy_params(&self) -> Value {
-        json!({ "policy_name": self.policy_name, "effect": self.effect })
+        params!(self; policy_name, effect)
     }
 
     async fn execute(&self, tx: &mut dyn StoreTx, ctx: &ExecContext<'_>) -> Result<Done<CreatePolicyResult>> {
@@ -118,7 +119,7 @@ impl Activity for CreatePolicies {
     }
 
     fn policy_params(&self) -> Value {
-        json!({ "policy_names": self.policies.iter().map(|x| x.policy_name.as_str()).collect::<Vec<_>>() })
+        params!(self; policy_names = self.policies.iter().map(|x| x.policy_name.as_str()).collect::<Vec<_>>())
     }
 
     async fn execute(&self, tx: &mut dyn StoreTx, ctx: &ExecContext<'_>) -> Result<Done<CreatePoliciesResult>> {
@@ -144,7 +145,7 @@ impl Activity for UpdatePolicy {
     }
 
     fn policy_params(&self) -> Value {
-        json!({ "policy_id": self.policy_id })
+        params!(self; policy_id)
     }
 
     async fn execute(&self, tx: &mut dyn StoreTx, ctx: &ExecContext<'_>) -> Result<Done<UpdatePolicyResult>> {
@@ -178,7 +179,7 @@ impl Activity for DeletePolicy {
     type Output = DeletePolicyResult;
 
     fn policy_params(&self) -> Value {
-        json!({ "policy_id": self.policy_id })
+        params!(self; policy_id)
     }
 
     async fn execute(&self, tx: &mut dyn StoreTx, ctx: &ExecContext<'_>) -> Result<Done<DeletePolicyResult>> {

@@ -1,13 +1,14 @@
 //! Session profiles: CREATE_SESSION_PROFILE, an immutable scope sessions are bound to.
 
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::Value;
 use twofold_policy::Keywords;
 
 use super::{Activity, Done, ExecContext, results};
 use crate::crypto;
 use crate::error::{Error, Result};
 use crate::fields::opt_u64_string;
+use crate::fields::params;
 use crate::model::{SessionProfile, new_id};
 use crate::store::StoreTx;
 use crate::validate::{MAX_KEY_LIFETIME_SECS, check_expression, check_name};
@@ -23,7 +24,12 @@ pub struct CreateSessionProfile {
     pub scope: String,
     /// Longest session lifetime, seconds (uint64 as a string).
     #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
-    #[serde(default, deserialize_with = "opt_u64_string", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "opt_u64_string",
+        serialize_with = "crate::fields::ser_opt_u64_string",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub expiration_seconds: Option<u64>,
     /// Free text.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -71,7 +77,7 @@ impl Activity for CreateSessionProfile {
     }
 
     fn policy_params(&self) -> Value {
-        json!({ "session_profile_name": self.session_profile_name, "expiration_seconds": self.expiration_seconds })
+        params!(self; session_profile_name, expiration_seconds)
     }
 
     async fn execute(&self, tx: &mut dyn StoreTx, ctx: &ExecContext<'_>) -> Result<Done<CreateSessionProfileResult>> {

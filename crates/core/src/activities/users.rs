@@ -2,11 +2,12 @@
 //! CREATE_API_KEYS and DELETE_API_KEYS, each its intent (Turnkey's), checks and executor.
 
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::Value;
 
-use super::{Activity, Done, ExecContext, results};
+use super::{Activity, Credentials, Done, ExecContext, results};
 use crate::crypto;
 use crate::error::{Error, Result};
+use crate::fields::params;
 use crate::intents::ApiKeyParams;
 pub use crate::intents::UserParams;
 use crate::model::{ApiKey, Channel, User, UserTag, new_id};
@@ -146,10 +147,7 @@ impl Activity for CreateUsers {
     }
 
     fn policy_params(&self) -> Value {
-        json!({
-            "user_names": self.users.iter().map(|u| u.user_name.as_str()).collect::<Vec<_>>(),
-            "user_tags": self.users.iter().flat_map(|u| u.user_tags.iter().flatten()).collect::<Vec<_>>(),
-        })
+        params!(self; user_names = self.users.iter().map(|u| u.user_name.as_str()).collect::<Vec<_>>(), user_tags = self.users.iter().flat_map(|u| u.user_tags.iter().flatten()).collect::<Vec<_>>())
     }
 
     async fn execute(&self, tx: &mut dyn StoreTx, ctx: &ExecContext<'_>) -> Result<Done<CreateUsersResult>> {
@@ -179,7 +177,7 @@ impl Activity for DeleteUsers {
     }
 
     fn policy_params(&self) -> Value {
-        json!({ "user_ids": self.user_ids })
+        params!(self; user_ids)
     }
 
     async fn execute(&self, tx: &mut dyn StoreTx, ctx: &ExecContext<'_>) -> Result<Done<DeleteUsersResult>> {
@@ -230,23 +228,11 @@ impl Activity for UpdateUser {
     }
 
     fn policy_params(&self) -> Value {
-        json!({
-            "user_id": self.user_id,
-            "user_tag_ids": self.user_tag_ids.clone().unwrap_or_default(),
-            "user_name": self.user_name,
-            "user_email": self.user_email,
-            "user_phone_number": self.user_phone_number,
-            "changes": self.changes(),
-            "with_verification_token": self.verification_token.is_some(),
-        })
+        params!(self; user_id, user_tag_ids = self.user_tag_ids.clone().unwrap_or_default(), user_name, user_email, user_phone_number, changes = self.changes(), with_verification_token = self.verification_token.is_some())
     }
 
-    fn own_credential_target(&self) -> Option<&str> {
-        self.changes_contact().then_some(self.user_id.as_str())
-    }
-
-    fn changes_factors(&self) -> bool {
-        self.changes_contact()
+    fn credentials(&self) -> Option<Credentials<'_>> {
+        self.changes_contact().then_some(Credentials { user_id: &self.user_id, binds: true })
     }
 
     fn secrets_mut(&mut self) -> Vec<(&'static str, &mut String)> {
@@ -345,7 +331,7 @@ impl Activity for CreateUserTag {
     }
 
     fn policy_params(&self) -> Value {
-        json!({ "user_tag_name": self.user_tag_name, "user_ids": self.user_ids })
+        params!(self; user_tag_name, user_ids)
     }
 
     async fn execute(&self, tx: &mut dyn StoreTx, ctx: &ExecContext<'_>) -> Result<Done<CreateUserTagResult>> {
@@ -375,15 +361,11 @@ impl Activity for CreateApiKeys {
     }
 
     fn policy_params(&self) -> Value {
-        json!({ "user_id": self.user_id })
+        params!(self; user_id)
     }
 
-    fn own_credential_target(&self) -> Option<&str> {
-        Some(&self.user_id)
-    }
-
-    fn changes_factors(&self) -> bool {
-        true
+    fn credentials(&self) -> Option<Credentials<'_>> {
+        Some(Credentials { user_id: &self.user_id, binds: true })
     }
 
     async fn execute(&self, tx: &mut dyn StoreTx, ctx: &ExecContext<'_>) -> Result<Done<CreateApiKeysResult>> {
@@ -403,15 +385,11 @@ impl Activity for DeleteApiKeys {
     }
 
     fn policy_params(&self) -> Value {
-        json!({ "user_id": self.user_id, "api_key_ids": self.api_key_ids })
+        params!(self; user_id, api_key_ids)
     }
 
-    fn own_credential_target(&self) -> Option<&str> {
-        Some(&self.user_id)
-    }
-
-    fn changes_factors(&self) -> bool {
-        true
+    fn credentials(&self) -> Option<Credentials<'_>> {
+        Some(Credentials { user_id: &self.user_id, binds: true })
     }
 
     async fn execute(&self, tx: &mut dyn StoreTx, ctx: &ExecContext<'_>) -> Result<Done<DeleteApiKeysResult>> {

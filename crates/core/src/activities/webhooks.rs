@@ -3,12 +3,13 @@
 
 use base64::Engine as _;
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use super::{Activity, Done, ExecContext, results};
 use crate::api::WebhookEndpointView;
 use crate::crypto;
 use crate::error::{Error, Result};
+use crate::fields::params;
 use crate::model::{WebhookEndpoint, new_id};
 use crate::store::StoreTx;
 use crate::validate::check_name;
@@ -67,7 +68,7 @@ impl Activity for DeleteWebhookEndpoint {
     type Output = DeleteWebhookEndpointResult;
 
     fn policy_params(&self) -> Value {
-        json!({ "endpoint_id": self.endpoint_id })
+        params!(self; endpoint_id)
     }
 
     async fn execute(&self, tx: &mut dyn StoreTx, ctx: &ExecContext<'_>) -> Result<Done<DeleteWebhookEndpointResult>> {
@@ -114,7 +115,7 @@ impl Activity for CreateWebhookEndpoint {
     }
 
     fn policy_params(&self) -> Value {
-        json!({ "url": self.url, "name": self.name })
+        params!(self; url, name)
     }
 
     fn secrets_mut(&mut self) -> Vec<(&'static str, &mut String)> {

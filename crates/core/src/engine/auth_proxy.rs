@@ -11,11 +11,12 @@
 use p256::ecdsa::SigningKey;
 use p256::ecdsa::signature::Signer;
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 use zeroize::Zeroizing;
 
 use super::{Caller, Engine, Request, StampProof, new_id, parse_body};
 use crate::activities::Intent;
+use crate::activities::organizations::CreateSubOrganization;
 use crate::activities::{Activity, Done, Empty, ExecContext, results};
 use crate::auth_proxy::{
     AuthProxyConfig, Change, DisableAuthProxy, EMAIL_OTP_LOGIN, EMAIL_OTP_SIGNUP, EnableAuthProxy,
@@ -23,8 +24,9 @@ use crate::auth_proxy::{
 };
 use crate::crypto;
 use crate::error::{Error, Result};
+use crate::intents::{ApiKeyParams, UserParams};
 use crate::model::{ApiKey, ApiKeyCurve, AuthProxy, Effect, KeyKind, Policy, User};
-use crate::otp::ClientSignature;
+use crate::otp::{ClientSignature, InitOtp, OtpLogin, VerifyOtp};
 use crate::store::StoreTx;
 
 /// The activity types the service user may submit (and its policy allows).
@@ -210,13 +212,13 @@ impl Engine {
         let kind = crate::activities::kind_for_path(path)
             .ok_or_else(|| Error::Internal(format!("no submit endpoint `{path}`")))?;
         let version = kind.versions.first().ok_or_else(|| Error::Internal("no activity version".to_owned()))?;
-        let activity = json!({
-            "type": version.type_name,
-            "timestampMs": self.clock.now_ms().to_string(),
-            "organizationId": org_id,
-            "parameters": parameters,
-        })
-        .to_string();
+        let envelope = Envelope {
+            r#type: version.type_name,
+            timestamp_ms: self.clock.now_ms().to_string(),
+            organization_id: &org_id,
+            parameters,
+        };
+        let activity = serde_json::to_string(&envelope).map_err(|e| Error::Internal(e.to_string()))?;
         let signature: p256::ecdsa::Signature = key.sign(activity.as_bytes());
         let stamp = StampProof::Key {
             public_key: hex::encode(key.verifying_key().to_sec1_point(true).as_bytes()),
@@ -263,6 +265,21 @@ impl Engine {
     }
 }
 
+/// An intent the proxy builds, as the parameters it signs.
+fn typed(intent: &impl serde::Serialize) -> Result<Value> {
+    serde_json::to_value(intent).map_err(|e| Error::Internal(format!("a proxy intent did not serialize: {e}")))
+}
+
+/// The submit body the proxy's service key signs.
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Envelope<'a> {
+    r#type: &'a str,
+    timestamp_ms: String,
+    organization_id: &'a str,
+    parameters: Value,
+}
+
 /// The activity endpoint and parameters an auth-proxy request becomes.
 fn proxy_parameters(flow: ProxyFlow, config: &AuthProxyConfig, body: &[u8]) -> Result<(&'static str, Value)> {
     Ok(match flow {
@@ -271,67 +288,76 @@ fn proxy_parameters(flow: ProxyFlow, config: &AuthProxyConfig, body: &[u8]) -> R
             if b.otp_type.as_deref().is_some_and(|t| t != "OTP_TYPE_EMAIL") {
                 return Err(Error::invalid("otpType: the auth proxy sends email codes only (OTP_TYPE_EMAIL)"));
             }
-            let mut p = json!({
-                "otpType": "OTP_TYPE_EMAIL",
-                "contact": b.contact,
-                "appName": config.app_name,
-                "otpLength": config.otp_length,
-                "alphanumeric": config.otp_alphanumeric,
-                "expirationSeconds": config.otp_expiration_seconds.to_string(),
-            });
-            if let Some(name) = &config.send_from_email_sender_name {
-                p["sendFromEmailSenderName"] = json!(name);
-            }
             let _ = b.organization_id;
-            ("init_otp", p)
+            let intent = InitOtp {
+                otp_type: "OTP_TYPE_EMAIL".to_owned(),
+                contact: b.contact,
+                app_name: config.app_name.clone(),
+                otp_length: Some(config.otp_length),
+                email_customization: None,
+                sms_customization: None,
+                user_identifier: None,
+                send_from_email_address: None,
+                alphanumeric: Some(config.otp_alphanumeric),
+                send_from_email_sender_name: config.send_from_email_sender_name.clone(),
+                expiration_seconds: Some(config.otp_expiration_seconds),
+                reply_to_email_address: None,
+            };
+            ("init_otp", typed(&intent)?)
         }
         ProxyFlow::OtpVerify => {
             let b: VerifyBody = parse_body(body)?;
             let _ = b.organization_id;
-            let p = json!({
-                "otpId": b.otp_id,
-                "encryptedOtpBundle": b.encrypted_otp_bundle,
-                "expirationSeconds": config.verification_token_expiration_seconds.to_string(),
-            });
-            ("verify_otp", p)
+            let intent = VerifyOtp {
+                otp_id: b.otp_id,
+                encrypted_otp_bundle: b.encrypted_otp_bundle,
+                expiration_seconds: Some(config.verification_token_expiration_seconds),
+            };
+            ("verify_otp", typed(&intent)?)
         }
         ProxyFlow::OtpLogin => {
             let b: LoginBody = parse_body(body)?;
             let _ = b.organization_id;
-            let mut p = json!({
-                "verificationToken": b.verification_token,
-                "publicKey": b.public_key,
-                "clientSignature": b.client_signature,
-                "expirationSeconds": config.session_expiration_seconds.to_string(),
-            });
-            if let Some(v) = b.invalidate_existing {
-                p["invalidateExisting"] = json!(v);
-            }
-            ("otp_login", p)
+            let intent = OtpLogin {
+                verification_token: b.verification_token,
+                public_key: b.public_key,
+                client_signature: b.client_signature,
+                expiration_seconds: Some(config.session_expiration_seconds),
+                invalidate_existing: b.invalidate_existing,
+                session_profile_id: None,
+            };
+            ("otp_login", typed(&intent)?)
         }
         ProxyFlow::Signup => {
             let b: SignupBody = parse_body(body)?;
             let _ = b.organization_id;
-            let user = json!({
-                "userName": b.user_name.unwrap_or_else(|| b.user_email.clone()),
-                "userEmail": b.user_email,
-                "apiKeys": [{
-                    "apiKeyName": "sign-up browser key",
-                    "publicKey": b.public_key,
-                    "curveType": "API_KEY_CURVE_P256",
-                    "expirationSeconds": config.session_expiration_seconds.to_string(),
+            let user = UserParams {
+                user_name: b.user_name.unwrap_or_else(|| b.user_email.clone()),
+                user_email: Some(b.user_email.clone()),
+                user_phone_number: None,
+                api_keys: vec![ApiKeyParams {
+                    api_key_name: "sign-up browser key".to_owned(),
+                    public_key: b.public_key,
+                    curve_type: ApiKeyCurve::P256,
+                    expiration_seconds: Some(config.session_expiration_seconds),
                 }],
-                "authenticators": [],
-                "oauthProviders": [],
-            });
-            let p = json!({
-                "subOrganizationName": b.sub_organization_name.unwrap_or_else(|| format!("org of {}", b.user_email)),
-                "rootUsers": [user],
-                "rootQuorumThreshold": 1,
-                "verificationToken": b.verification_token,
-                "clientSignature": b.client_signature,
-            });
-            ("create_sub_organization", p)
+                authenticators: Vec::new(),
+                oauth_providers: Vec::new(),
+                user_tags: None,
+            };
+            let intent = CreateSubOrganization {
+                sub_organization_name: b.sub_organization_name.unwrap_or_else(|| format!("org of {}", b.user_email)),
+                root_users: vec![user],
+                root_quorum_threshold: 1,
+                wallet: None,
+                disable_email_recovery: None,
+                disable_email_auth: None,
+                disable_sms_auth: None,
+                disable_otp_email_auth: None,
+                verification_token: Some(b.verification_token),
+                client_signature: Some(b.client_signature),
+            };
+            ("create_sub_organization", typed(&intent)?)
         }
     })
 }

@@ -580,9 +580,16 @@ mod tests {
         }
     }
 
+    /// What policies see of a DELETE_USERS of `ids`.
+    fn deleting(ids: &[&str]) -> serde_json::Value {
+        use crate::activities::Activity as _;
+        crate::activities::users::DeleteUsers { user_ids: ids.iter().map(|id| (*id).to_owned()).collect() }
+            .policy_params()
+    }
+
     #[track_caller]
     fn check(path: &str, initiator: &str, approvers: &[Approver], policies: &[Policy], expected: &Decision) {
-        let params = serde_json::json!({ "user_ids": ["u1"] });
+        let params = deleting(&["u1"]);
         let kind = kind_for_path(path).expect("known endpoint");
         let input = DecisionInput {
             kind,
@@ -627,7 +634,7 @@ mod tests {
 
     #[track_caller]
     fn decide_one(policies: &[Policy], programs: &ProgramCache) -> (Decision, Vec<Evaluation>) {
-        let params = serde_json::json!({ "user_ids": ["u1"] });
+        let params = deleting(&["u1"]);
         let kind = kind_for_path("delete_users").expect("known endpoint");
         let alice = [approver("alice", &["ops"])];
         decide(&DecisionInput {
@@ -680,7 +687,7 @@ mod tests {
         ];
         let budget = Budget::new(10_000);
         let program = Program::compile(slow, Keywords::CONDITION).expect("compiles");
-        let params = serde_json::json!({});
+        let params = serde_json::Value::Object(serde_json::Map::new());
         let ctx =
             Subject { activity_type: "T", resource: "USER", action: "DELETE", params: &params }.context(&[], &[], 0);
         assert_eq!(program.evaluate_within(&ctx, &budget), Ok(false));
@@ -723,7 +730,7 @@ mod tests {
         let measure = ProgramCache::with_budget(100_000);
         let budget = measure.budget();
         let run = Run { programs: &measure, budget: &budget, explain: false, digest: None };
-        let params = serde_json::json!({ "user_ids": ["u1"] });
+        let params = deleting(&["u1"]);
         let subject = Subject { activity_type: "T", resource: "USER", action: "DELETE", params: &params };
         let _ = holds(&run, "condition", Some(slow), Keywords::CONDITION, &subject.context(&[], &[], 0));
         let tight = ProgramCache::with_budget(budget.spent() + 1);
@@ -740,8 +747,8 @@ mod tests {
     /// another time or other parameters are evaluated afresh.
     #[test]
     fn any_change_to_what_a_condition_sees_is_evaluated_afresh() {
-        let params = serde_json::json!({ "user_ids": ["u1"] });
-        let other_params = serde_json::json!({ "user_ids": ["u2"] });
+        let params = deleting(&["u1"]);
+        let other_params = deleting(&["u2"]);
         let subject = Subject { activity_type: "T", resource: "USER", action: "DELETE", params: &params };
         let alice = [approver("alice", &["ops"])];
         let base = subject.digest(&alice, 0);

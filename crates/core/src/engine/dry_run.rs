@@ -125,18 +125,19 @@ impl Engine {
         let (decision, stage, reason) = match judgement.verdict {
             Verdict::StepUp { .. } => {
                 let line = judgement.outcomes.first();
-                let text = |k: &str| line.and_then(|l| l[k].as_str()).unwrap_or_default().to_owned();
+                let policy_id = line.map(|l| l.policy_id.clone()).unwrap_or_default();
+                let why = line.map(|l| l.reason.clone()).unwrap_or_default();
                 evaluations.insert(
                     0,
                     DryRunEvaluation {
-                        policy_id: text("policyId"),
+                        policy_id,
                         policy_name: String::new(),
                         outcome: "OUTCOME_REQUIRES_AUTHENTICATORS",
-                        reason: text("reason"),
+                        reason: why.clone(),
                         deciding: None,
                     },
                 );
-                let reason = format!("it would wait for the initiator's step-up MFA: {}", text("reason"));
+                let reason = format!("it would wait for the initiator's step-up MFA: {why}");
                 ("DECISION_AUTHENTICATORS_NEEDED", "MFA_POLICY", reason)
             }
             Verdict::Decided { rejected: Some(reason), .. } => ("DECISION_DENY", "POLICY", reason),

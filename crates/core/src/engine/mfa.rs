@@ -3,10 +3,9 @@
 //! stamp of their vote, then each step-up approval), and the MFA-policy activities and
 //! queries.
 
-use serde_json::{Value, json};
-
 use super::account::OwnCredentials;
 use super::decide::{Approver, Outcome, ProgramCache, Subject};
+use super::settle::OutcomeLine;
 use crate::error::{Error, Result};
 use crate::mfa::{self, Proven};
 use crate::model::{Activity, MfaPolicy, MfaProof, Vote};
@@ -96,7 +95,7 @@ impl UserMfa {
     }
 
     /// This user's lines in the activity's recorded policy evaluations.
-    pub fn evaluations(&self) -> Vec<Value> {
+    pub fn evaluations(&self) -> Vec<OutcomeLine> {
         let mut out = Vec::new();
         if let Some(p) = &self.policy {
             let (outcome, mut reason) = match self.next_step() {
@@ -114,8 +113,13 @@ impl UserMfa {
             if let Some(why) = self.error_reason() {
                 reason = format!("{why}: {reason}");
             }
-            out.push(json!({ "policyId": p.id, "policyType": "MFA_POLICY", "userId": self.user_id,
-                             "outcome": outcome, "reason": reason }));
+            out.push(OutcomeLine {
+                policy_id: p.id.clone(),
+                policy_type: Some("MFA_POLICY"),
+                user_id: Some(self.user_id.clone()),
+                outcome,
+                reason,
+            });
         }
         out
     }

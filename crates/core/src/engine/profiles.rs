@@ -2,8 +2,6 @@
 //! session submits), app activities (an application's own actions, gated like any
 //! other) and webhook endpoints with their delivery.
 
-use serde_json::Value;
-
 use super::decide::Subject;
 use super::{Caller, Engine};
 use crate::activities::Intent;
@@ -153,9 +151,10 @@ impl Engine {
 
 /// Hands one notice to `notifier`; a sent notice counts as status 200.
 async fn send_notice(notifier: &dyn Notifier, d: &Delivery) -> SendOutcome {
-    let payload: Value = serde_json::from_str(&d.payload).unwrap_or_default();
-    let field = |k: &str| payload[k].as_str().unwrap_or_default().to_owned();
-    match notifier.notify(d.channel, &d.target, &field("subject"), &field("text")).await {
+    let Some(notice) = crate::notice::Notice::from_payload(&d.payload) else {
+        return SendOutcome::Unreachable("the stored notice is not readable".to_owned());
+    };
+    match notifier.notify(d.channel, &d.target, &notice.subject, &notice.text).await {
         Ok(()) => SendOutcome::Status(200),
         Err(why) => SendOutcome::Unreachable(why),
     }

@@ -172,7 +172,7 @@ pub(super) struct Judgement {
     version: &'static activities::TypeVersion,
     intent: Intent,
     /// The outcomes to record: the MFA policies', then the policies'.
-    pub outcomes: Vec<serde_json::Value>,
+    pub outcomes: Vec<OutcomeLine>,
     /// The policies' outcomes, typed (empty when step-up held it before policies).
     pub evaluations: Vec<decide::Evaluation>,
     /// Where it leaves the activity.
@@ -216,7 +216,7 @@ impl Settler<'_> {
             created_at: activity.created_at,
         };
         let mfa = super::mfa::states(tx, programs, &step_up, &org.id, &all_approvers, votes, now).await?;
-        let mut outcomes: Vec<serde_json::Value> = mfa.iter().flat_map(super::mfa::UserMfa::evaluations).collect();
+        let mut outcomes: Vec<OutcomeLine> = mfa.iter().flat_map(super::mfa::UserMfa::evaluations).collect();
         let pending = |user: &str| mfa.iter().any(|m| m.user_id == user && !m.satisfied());
         let mfa_steps: u64 = mfa.iter().map(|m| m.steps).sum();
         if pending(&activity.initiator_user_id) && activity.status != ActivityStatus::Rejected {
@@ -266,9 +266,13 @@ impl Settler<'_> {
                 }
             }
         }
-        outcomes.extend(evaluations.iter().map(
-            |e| serde_json::json!({ "policyId": e.policy_id, "outcome": e.outcome.as_str(), "reason": e.reason }),
-        ));
+        outcomes.extend(evaluations.iter().map(|e| OutcomeLine {
+            policy_id: e.policy_id.clone(),
+            policy_type: None,
+            user_id: None,
+            outcome: e.outcome.as_str(),
+            reason: e.reason.clone(),
+        }));
         let verdict = Verdict::Decided { decision, rejected };
         Ok(Judgement { version, intent, outcomes, evaluations, verdict, steps: mfa_steps + steps })
     }
@@ -388,12 +392,30 @@ async fn check_caps(tx: &mut dyn StoreTx, limits: &decide::PolicyLimits, org_id:
     Ok(())
 }
 
+/// One line of an activity's recorded policy evaluations (what `get_policy_evaluations` lists).
+#[derive(Debug, Clone, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct OutcomeLine {
+    /// The policy or MFA policy.
+    pub policy_id: String,
+    /// `MFA_POLICY` for a step-up rule; absent for a policy.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub policy_type: Option<&'static str>,
+    /// The user an MFA policy binds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user_id: Option<String>,
+    /// `OUTCOME_ALLOW`, `OUTCOME_DENY`, …
+    pub outcome: &'static str,
+    /// Why.
+    pub reason: String,
+}
+
 /// Records the policy outcomes one decision was made with.
 async fn record_evaluations(
     tx: &mut dyn StoreTx,
     activity: &Activity,
     vote_id: &str,
-    outcomes: Vec<serde_json::Value>,
+    outcomes: Vec<OutcomeLine>,
     now: i64,
 ) -> Result<()> {
     tx.insert_policy_evaluation(&PolicyEvaluationRecord {
@@ -401,7 +423,7 @@ async fn record_evaluations(
         activity_id: activity.id.clone(),
         organization_id: activity.organization_id.clone(),
         vote_id: vote_id.to_owned(),
-        evaluations: serde_json::Value::Array(outcomes).to_string(),
+        evaluations: serde_json::to_string(&outcomes).map_err(|e| Error::Internal(e.to_string()))?,
         created_at: now,
     })
     .await?;

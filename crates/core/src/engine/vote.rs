@@ -10,6 +10,7 @@ use crate::activities;
 use crate::api::ActivityView;
 use crate::audit;
 use crate::error::{Error, Result};
+use crate::fields::params;
 use crate::intents::VoteIntent;
 use crate::mfa::Proven;
 use crate::model::{Activity, ActivityStatus, MfaProof};
@@ -68,7 +69,7 @@ impl activities::Activity for VoteIntent {
     }
 
     fn policy_params(&self) -> serde_json::Value {
-        serde_json::json!({ "fingerprint": self.fingerprint })
+        params!(self; fingerprint)
     }
 
     fn secrets_mut(&mut self) -> Vec<(&'static str, &mut String)> {
