@@ -24,6 +24,14 @@ const created = await client.createUsers({
   },
 });
 
+// @turnkey/core's updateUserName goes through this call of @turnkey/http.
+const renamed = await client.updateUserName({
+  type: "ACTIVITY_TYPE_UPDATE_USER_NAME",
+  timestampMs: String(Date.now()),
+  organizationId,
+  parameters: { userId: created.activity.result.createUsersResult.userIds[0], userName: "sdk-renamed" },
+});
+
 // A stamped request sent by hand, to compare the server's fingerprint with the SDK's.
 const signed = await client.stampCreateUsers({
   type: "ACTIVITY_TYPE_CREATE_USERS_V4",
@@ -52,5 +60,8 @@ console.log(
     sdkFingerprint: computeActivityFingerprint(signed.body),
     fetchedStatus: activity.activity.status,
     userNames: users.users.map((u) => u.userName),
+    renamedStatus: renamed.activity.status,
+    renamedType: renamed.activity.type,
+    renamedUserId: renamed.activity.result.updateUserNameResult?.userId,
   }),
 );

@@ -35,7 +35,10 @@ fn turnkey_api_key_stamper_and_http_client_work_unchanged() {
     assert_eq!(r["fetchedStatus"], "ACTIVITY_STATUS_COMPLETED");
     assert_eq!(r["manualFingerprint"], r["sdkFingerprint"], "fingerprint = computeActivityFingerprint(body)");
     let names: Vec<&str> = r["userNames"].as_array().expect("names").iter().filter_map(Value::as_str).collect();
-    assert!(names.contains(&"sdk-user") && names.contains(&"sdk-user-2"), "{names:?}");
+    assert!(names.contains(&"sdk-renamed") && names.contains(&"sdk-user-2"), "{names:?}");
+    assert_eq!(r["renamedStatus"], "ACTIVITY_STATUS_COMPLETED");
+    assert_eq!(r["renamedType"], "ACTIVITY_TYPE_UPDATE_USER_NAME");
+    assert_eq!(r["renamedUserId"], r["createdUserIds"][0], "updateUserNameResult names the renamed user");
 }
 
 #[test]

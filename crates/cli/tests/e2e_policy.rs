@@ -175,3 +175,57 @@ fn policies(backend: Backend) {
 }
 
 twofold_testkit::on_every_backend!(policies_decide_on_sqlite, policies_decide_on_postgres, policies);
+
+/// UPDATE_USER_NAME is USER/UPDATE with `activity.params.user_id`: without a policy a member
+/// renames no one, itself included (a name is no credential); a policy allowing it to rename
+/// itself does not let it rename root.
+#[test]
+fn update_user_name_is_gated_by_policies_like_any_user_update() {
+    let server = TestServer::start(BIN, Backend::Sqlite, &[]);
+    let root = server.root_client();
+    let key = new_key();
+    let users = completed(
+        root.submit("create_users", json!({ "users": [user_with_key("mallory", &key)] })),
+        "createUsersResult",
+    );
+    let mallory_id = users["userIds"][0].as_str().expect("id").to_owned();
+    let mallory = Client::new(&server.url, key, root.organization_id());
+    let root_id = ok(root.query("get_whoami", json!({})))["userId"].as_str().expect("root").to_owned();
+    let rename = |client: &Client, user_id: &str, name: &str| {
+        ok(client.submit("update_user_name", json!({ "userId": user_id, "userName": name })))
+    };
+    let name_of = |user_id: &str| {
+        ok(root.query("get_user", json!({ "userId": user_id })))["user"]["userName"].as_str().expect("name").to_owned()
+    };
+
+    for target in [&root_id, &mallory_id] {
+        let refused = rename(&mallory, target, "owned");
+        assert_ne!(status(&refused), "ACTIVITY_STATUS_COMPLETED", "{refused}");
+    }
+    assert_eq!((name_of(&root_id), name_of(&mallory_id)), ("root".to_owned(), "mallory".to_owned()));
+
+    policy(
+        &root,
+        "members rename themselves",
+        "EFFECT_ALLOW",
+        &format!(
+            "activity.resource == 'USER' && activity.action == 'UPDATE' && activity.params.user_id == '{mallory_id}' \
+             && activity.params.changes.contains('NAME')"
+        ),
+        Some(&format!("approvers.any(user, user.id == '{mallory_id}')")),
+    );
+    let own = rename(&mallory, &mallory_id, "Mallory");
+    assert_eq!(own["activity"]["result"]["updateUserNameResult"]["userId"], mallory_id.as_str(), "{own}");
+    let root_rename = rename(&mallory, &root_id, "owned");
+    assert_ne!(status(&root_rename), "ACTIVITY_STATUS_COMPLETED", "{root_rename}");
+    assert_eq!((name_of(&root_id), name_of(&mallory_id)), ("root".to_owned(), "Mallory".to_owned()));
+
+    // Bad input is a 400 naming the field, and changes nothing.
+    let resp = root.submit("update_user_name", json!({ "userId": mallory_id, "userName": "" })).expect("sent");
+    assert_eq!(resp.status, 400, "{}", resp.body);
+    assert!(resp.body["message"].as_str().expect("message").contains("userName"), "{}", resp.body);
+    let resp =
+        root.submit("update_user_name", json!({ "userId": mallory_id, "userEmail": "m@example.com" })).expect("sent");
+    assert_eq!(resp.status, 400, "{}", resp.body);
+    assert_eq!(name_of(&mallory_id), "Mallory");
+}

@@ -220,6 +220,7 @@ fn every_activity_answers_as_its_schema_says_in_success_and_in_error() {
     let tag = send("create_user_tag", json!({ "userTagName": "ops", "userIds": [ann] }), 200);
     let tag_id = result(&tag, "createUserTagResult", "userTagId");
     send("update_user", json!({ "userId": ann, "userName": "Ann", "userTagIds": [tag_id] }), 200);
+    send("update_user_name", json!({ "userId": ann, "userName": "Annie" }), 200);
     let second = twofold_testkit::new_key();
     let keys = send(
         "create_api_keys",

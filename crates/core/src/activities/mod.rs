@@ -208,6 +208,10 @@ catalog! {
     UpdateUser(users::UpdateUser) "update_user" USER/UPDATE [
         ("ACTIVITY_TYPE_UPDATE_USER", "updateUserIntent", "updateUserResult"),
     ];
+    /// Rename a user.
+    UpdateUserName(users::UpdateUserName) "update_user_name" USER/UPDATE [
+        ("ACTIVITY_TYPE_UPDATE_USER_NAME", "updateUserNameIntent", "updateUserNameResult"),
+    ];
     /// Create a user tag.
     CreateUserTag(users::CreateUserTag) "create_user_tag" USER/CREATE [
         ("ACTIVITY_TYPE_CREATE_USER_TAG", "createUserTagIntent", "createUserTagResult"),

@@ -82,6 +82,18 @@ impl UpdateUser {
     }
 }
 
+/// `v1UpdateUserNameIntent`: a new display name, nothing else (what @turnkey/core's
+/// `updateUserName` sends).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct UpdateUserName {
+    /// The user to rename.
+    pub user_id: String,
+    /// The new name.
+    pub user_name: String,
+}
+
 /// `v1CreateUserTagIntent`.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -123,6 +135,8 @@ results! {
     DeleteUsersResult { user_ids: Vec<String> }
     /// `v1UpdateUserResult`.
     UpdateUserResult { user_id: String }
+    /// `v1UpdateUserNameResult`: whose name changed.
+    UpdateUserNameResult { user_id: String }
     /// `v1CreateUserTagResult`.
     CreateUserTagResult { user_tag_id: String, user_ids: Vec<String> }
     /// `v1CreateApiKeysResult`.
@@ -318,6 +332,28 @@ impl Activity for UpdateUser {
             }
         }
         Ok(UpdateUserResult { user_id: user.id }.into())
+    }
+}
+
+/// UPDATE_USER_NAME: USER/UPDATE for policies, like UPDATE_USER renaming; a name is no
+/// credential, so renaming oneself needs a policy like any other change.
+impl Activity for UpdateUserName {
+    type Output = UpdateUserNameResult;
+
+    fn check(&self) -> Result<()> {
+        check_name("userName", &self.user_name).map(drop)
+    }
+
+    fn policy_params(&self) -> Value {
+        params!(self; user_id, user_name, changes = ["NAME"])
+    }
+
+    async fn execute(&self, tx: &mut dyn StoreTx, ctx: &ExecContext<'_>) -> Result<Done<UpdateUserNameResult>> {
+        let mut user = tx.get_user(ctx.org_id, &self.user_id).await?.ok_or_else(|| no_user(&self.user_id))?;
+        user.name = check_name("userName", &self.user_name)?;
+        user.updated_at = ctx.now;
+        tx.update_user(&user).await?;
+        Ok(UpdateUserNameResult { user_id: user.id }.into())
     }
 }
 
