@@ -4,6 +4,7 @@
 // No cookies are used, so there is no CSRF surface.
 
 import { stampWithPasskey, toBase64url } from "/assets/webauthn.js";
+import { TYPES } from "/console/js/types.js";
 
 const DB_NAME = "twofold-console";
 const STORE = "session";
@@ -188,28 +189,6 @@ export function activityBody(organizationId, name, parameters) {
   return JSON.stringify({ type: activityType(name), timestampMs: String(Date.now()), organizationId, parameters });
 }
 
-const TYPES = {
-  stamp_login: "ACTIVITY_TYPE_STAMP_LOGIN",
-  create_authenticators: "ACTIVITY_TYPE_CREATE_AUTHENTICATORS_V2",
-  delete_authenticators: "ACTIVITY_TYPE_DELETE_AUTHENTICATORS",
-  create_totp_authenticator: "ACTIVITY_TYPE_CREATE_TOTP_AUTHENTICATOR",
-  verify_totp_authenticator: "ACTIVITY_TYPE_VERIFY_TOTP_AUTHENTICATOR",
-  delete_totp_authenticators: "ACTIVITY_TYPE_DELETE_TOTP_AUTHENTICATORS",
-  create_recovery_codes: "ACTIVITY_TYPE_CREATE_RECOVERY_CODES",
-  delete_sessions: "ACTIVITY_TYPE_DELETE_SESSIONS",
-  approve_activity: "ACTIVITY_TYPE_APPROVE_ACTIVITY",
-  reject_activity: "ACTIVITY_TYPE_REJECT_ACTIVITY",
-  set_ip_allowlist: "ACTIVITY_TYPE_SET_IP_ALLOWLIST",
-  set_ip_denylist: "ACTIVITY_TYPE_SET_IP_DENYLIST",
-  create_policy: "ACTIVITY_TYPE_CREATE_POLICY_V3",
-  create_mfa_policy: "ACTIVITY_TYPE_CREATE_MFA_POLICY",
-  set_mfa_enforcement: "ACTIVITY_TYPE_SET_MFA_ENFORCEMENT",
-  reset_mfa_enforcement: "ACTIVITY_TYPE_RESET_MFA_ENFORCEMENT",
-  enable_auth_proxy: "ACTIVITY_TYPE_ENABLE_AUTH_PROXY",
-  update_auth_proxy_config: "ACTIVITY_TYPE_UPDATE_AUTH_PROXY_CONFIG",
-  disable_auth_proxy: "ACTIVITY_TYPE_DISABLE_AUTH_PROXY",
-  otp_login: "ACTIVITY_TYPE_OTP_LOGIN_V2",
-};
 
 /** The activity type the server expects at `submit/<name>`. */
 export function activityType(name) {
