@@ -98,6 +98,83 @@ pub(crate) fn register_schema<T: utoipa::ToSchema>(
     (components.schema_from::<T>().schemas_from_iter(nested), T::name().into_owned())
 }
 
+/// A parameter that carries a secret (a one-time code, a verification token, an OTP attempt,
+/// a webhook's signing secret). Declaring a field of this type is what makes it secret: before
+/// a request's body is stored as an intent or a vote, every top-level `Secret` of its
+/// parameters is sealed ([`secret_fields`] finds them), execution opens them again, and `Debug`
+/// never shows the value, so no log line can carry one.
+#[derive(Clone, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(transparent)]
+pub struct Secret(#[serde(serialize_with = "secret_or_marker")] String);
+
+impl Secret {
+    /// The secret, for the one place that checks or uses it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// A secret holding `value`.
+    pub fn new(value: impl Into<String>) -> Self {
+        Secret(value.into())
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(redacted)")
+    }
+}
+
+thread_local! {
+    /// Set while [`secret_fields`] serializes an intent: secrets then write [`MARKER`].
+    static MARKING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// What a secret serializes as while [`secret_fields`] looks for them.
+const MARKER: &str = "\u{0}twofold-secret\u{0}";
+
+fn secret_or_marker<S: serde::Serializer>(value: &str, s: S) -> std::result::Result<S::Ok, S::Error> {
+    if MARKING.get() { s.serialize_str(MARKER) } else { s.serialize_str(value) }
+}
+
+/// The JSON names of `intent`'s top-level fields that hold a [`Secret`]. A secret nested
+/// deeper is refused (it could not be sealed in place), so a new secret-carrying field is
+/// covered the moment it is declared, or the request fails closed.
+pub(crate) fn secret_fields<T: serde::Serialize>(intent: &T) -> Result<Vec<String>> {
+    struct Reset;
+    impl Drop for Reset {
+        fn drop(&mut self) {
+            MARKING.set(false);
+        }
+    }
+    MARKING.set(true);
+    let marked = {
+        let _reset = Reset;
+        serde_json::to_value(intent)
+    }
+    .map_err(|e| Error::Internal(format!("an intent did not serialize: {e}")))?;
+    let serde_json::Value::Object(fields) = marked else { return Ok(Vec::new()) };
+    let mut names = Vec::new();
+    for (name, value) in &fields {
+        if value.as_str() == Some(MARKER) {
+            names.push(name.clone());
+        } else if holds_marker(value) {
+            return Err(Error::Internal(format!("a secret nested in parameter `{name}` cannot be sealed")));
+        }
+    }
+    Ok(names)
+}
+
+fn holds_marker(value: &serde_json::Value) -> bool {
+    match value {
+        serde_json::Value::String(s) => s == MARKER,
+        serde_json::Value::Array(items) => items.iter().any(holds_marker),
+        serde_json::Value::Object(map) => map.values().any(holds_marker),
+        _ => false,
+    }
+}
+
 /// What policies see of an intent (`activity.params`): `params!(p; user_id, rule_count = p.rules.len())`
 /// puts the intent's own fields under their (snake_case) names, so a parameter cannot name a
 /// field the intent lacks, and computed ones under the name given.
@@ -120,6 +197,36 @@ pub(crate) fn param(value: &impl serde::Serialize) -> serde_json::Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[derive(serde::Serialize)]
+    #[serde(rename_all = "camelCase")]
+    struct WithSecrets {
+        totp_code: Option<Secret>,
+        webhook_secret: Secret,
+        absent: Option<Secret>,
+        name: String,
+    }
+
+    #[derive(serde::Serialize)]
+    struct Nested {
+        inner: Vec<Secret>,
+    }
+
+    #[test]
+    fn secrets_are_found_by_their_type_written_as_sent_and_never_debug_printed() {
+        let intent = WithSecrets {
+            totp_code: Some(Secret::new("123456")),
+            webhook_secret: Secret::new("whsec_abc"),
+            absent: None,
+            name: "Secret(redacted)".to_owned(),
+        };
+        assert_eq!(secret_fields(&intent).expect("top level"), ["totpCode", "webhookSecret"]);
+        let sent = serde_json::to_value(&intent).expect("json");
+        assert_eq!((sent["totpCode"].as_str(), sent["webhookSecret"].as_str()), (Some("123456"), Some("whsec_abc")));
+        assert!(!format!("{:?}", intent.webhook_secret).contains("whsec"));
+        assert!(secret_fields(&Nested { inner: vec![Secret::new("x")] }).is_err(), "a nested secret fails closed");
+        assert_eq!(serde_json::to_value(Secret::new("y")).expect("json"), "y", "marking is over");
+    }
 
     #[test]
     fn data_errors_lose_their_position_and_syntax_errors_keep_it() {

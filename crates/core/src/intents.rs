@@ -5,6 +5,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::fields::Secret;
 pub(crate) use crate::fields::opt_u64_string;
 use crate::model::ApiKeyCurve;
 
@@ -67,13 +68,13 @@ pub struct VoteIntent {
     pub fingerprint: String,
     /// A current code of one of the voter's TOTP devices, proving that factor too.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub totp_code: Option<String>,
+    pub totp_code: Option<Secret>,
     /// One of the voter's unused recovery codes, proving that factor too (and using it up).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub recovery_code: Option<String>,
+    pub recovery_code: Option<Secret>,
     /// A VERIFY_OTP token for the voter's email or phone, proving EMAIL_OTP / SMS_OTP (used up).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub verification_token: Option<String>,
+    pub verification_token: Option<Secret>,
 }
 
 /// Deserializes `raw` as `T`, prefixing errors with the JSON path under `parameters`.

@@ -14,6 +14,7 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::fields::Secret;
 use crate::model::FactorKind;
 
 /// How a code travels.
@@ -399,7 +400,7 @@ pub struct VerifyOtp {
     /// The flow from INIT_OTP.
     pub otp_id: String,
     /// `{encappedPublic, ciphertext}` from `encryptOtpCodeToBundle`.
-    pub encrypted_otp_bundle: String,
+    pub encrypted_otp_bundle: Secret,
     /// Verification token lifetime in seconds (default 3600, at most 86400).
     #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
     #[serde(
@@ -432,7 +433,7 @@ pub struct ClientSignature {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct OtpLogin {
     /// The token from VERIFY_OTP.
-    pub verification_token: String,
+    pub verification_token: Secret,
     /// The session's public key (compressed P-256 hex).
     pub public_key: String,
     /// Signature by the token's key over the login message.
@@ -499,7 +500,7 @@ pub(crate) fn validate_init(p: &InitOtp) -> Result<()> {
 /// Static checks of VERIFY_OTP parameters.
 pub(crate) fn validate_verify(p: &VerifyOtp) -> Result<()> {
     check_blob("otpId", &p.otp_id)?;
-    check_blob("encryptedOtpBundle", &p.encrypted_otp_bundle)?;
+    check_blob("encryptedOtpBundle", p.encrypted_otp_bundle.expose())?;
     check_range("expirationSeconds", p.expiration_seconds, 1, 86_400)
 }
 
@@ -520,7 +521,7 @@ pub(crate) fn validate_signed_token(token: &str, signature: &ClientSignature) ->
 
 /// Static checks of OTP_LOGIN parameters.
 pub(crate) fn validate_login(p: &OtpLogin) -> Result<()> {
-    validate_signed_token(&p.verification_token, &p.client_signature)?;
+    validate_signed_token(p.verification_token.expose(), &p.client_signature)?;
     crate::crypto::parse_public_key(crate::model::ApiKeyCurve::P256, &p.public_key)
         .map_err(|e| Error::invalid(format!("parameters.publicKey: {e}")))?;
     Ok(())

@@ -126,12 +126,6 @@ pub trait Activity: DeserializeOwned + Clone + std::fmt::Debug + Send + Sync {
         None
     }
 
-    /// The parameters that carry a secret, by JSON name, each with its value: redaction
-    /// before anything is stored and opening before execution both read this.
-    fn secrets_mut(&mut self) -> Vec<(&'static str, &mut String)> {
-        Vec::new()
-    }
-
     /// Registers the schema of what [`Done::revealing`] shows once beside the result (in the
     /// answer only, never stored) and names it; `None` for an activity that shows nothing.
     #[cfg(feature = "openapi")]

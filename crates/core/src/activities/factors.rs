@@ -11,6 +11,7 @@ use crate::error::{Error, Result};
 use crate::factors::passkey::Attestation;
 use crate::factors::session::SessionClaims;
 use crate::factors::{recovery, totp};
+use crate::fields::Secret;
 use crate::fields::opt_u64_string;
 use crate::fields::params;
 use crate::model::{ApiKey, ApiKeyCurve, Factor, FactorKind, KeyKind, new_id};
@@ -90,7 +91,7 @@ pub struct VerifyTotpAuthenticator {
     /// The device.
     pub totp_authenticator_id: String,
     /// A current code from the app.
-    pub totp_code: String,
+    pub totp_code: Secret,
 }
 
 /// twofold's `ACTIVITY_TYPE_DELETE_TOTP_AUTHENTICATORS`.
@@ -477,7 +478,7 @@ impl Activity for VerifyTotpAuthenticator {
     type Output = VerifyTotpAuthenticatorResult;
 
     fn check(&self) -> Result<()> {
-        check_code("totpCode", &self.totp_code)
+        check_code("totpCode", self.totp_code.expose())
     }
 
     fn policy_params(&self) -> Value {
@@ -486,10 +487,6 @@ impl Activity for VerifyTotpAuthenticator {
 
     fn credentials(&self) -> Option<Credentials<'_>> {
         Some(Credentials { user_id: &self.user_id, binds: true })
-    }
-
-    fn secrets_mut(&mut self) -> Vec<(&'static str, &mut String)> {
-        vec![("totpCode", &mut self.totp_code)]
     }
 
     #[cfg(feature = "openapi")]

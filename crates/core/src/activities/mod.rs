@@ -140,10 +140,19 @@ macro_rules! catalog {
                 }
             }
 
-            /// The secret-carrying parameters with their values ([`Activity::secrets_mut`]).
-            pub fn secrets_mut(&mut self) -> Vec<(&'static str, &mut String)> {
+            /// The parameters as JSON (secrets included: for the one place that reopens them).
+            pub(crate) fn to_json(&self) -> Result<serde_json::Value> {
+                let value = match self {
+                    $(Intent::$op(p) => serde_json::to_value(p),)+
+                };
+                value.map_err(|e| crate::error::Error::Internal(format!("an intent did not serialize: {e}")))
+            }
+
+            /// The JSON names of its parameters that hold a [`Secret`](crate::fields::Secret):
+            /// what is sealed before the body is stored and opened before execution.
+            pub fn secret_fields(&self) -> Result<Vec<String>> {
                 match self {
-                    $(Intent::$op(p) => p.secrets_mut(),)+
+                    $(Intent::$op(p) => crate::fields::secret_fields(p),)+
                 }
             }
 
@@ -381,11 +390,6 @@ impl Intent {
             Intent::RejectActivity(p) => Some((false, p)),
             _ => None,
         }
-    }
-
-    /// The JSON names of the secret-carrying parameters present in this intent.
-    pub fn secret_fields(&self) -> Vec<&'static str> {
-        self.clone().secrets_mut().into_iter().map(|(name, _)| name).collect()
     }
 }
 

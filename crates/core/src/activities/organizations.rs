@@ -7,6 +7,7 @@ use serde_json::Value;
 use super::users::{insert_keys, new_user, no_user};
 use super::{Activity, Done, Empty, ExecContext, results};
 use crate::error::{Error, Result};
+use crate::fields::Secret;
 use crate::fields::params;
 use crate::intents::UserParams;
 use crate::model::{Organization, new_id};
@@ -41,7 +42,7 @@ pub struct CreateSubOrganization {
     pub disable_otp_email_auth: Option<bool>,
     /// OTP sign-up: a verification token for a root user's email or phone, which is then marked verified.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub verification_token: Option<String>,
+    pub verification_token: Option<Secret>,
     /// OTP sign-up: the token's key signing the sign-up (needed with `verificationToken`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_signature: Option<crate::otp::ClientSignature>,
@@ -74,7 +75,7 @@ impl Activity for CreateSubOrganization {
             return Err(Error::invalid("parameters.wallet: twofold holds no wallets; omit `wallet`"));
         }
         match (&p.verification_token, &p.client_signature) {
-            (Some(token), Some(signature)) => crate::otp::validate_signed_token(token, signature)?,
+            (Some(token), Some(signature)) => crate::otp::validate_signed_token(token.expose(), signature)?,
             (None, None) => {}
             _ => {
                 return Err(Error::invalid(
@@ -100,10 +101,6 @@ impl Activity for CreateSubOrganization {
 
     fn policy_params(&self) -> Value {
         params!(self; sub_organization_name)
-    }
-
-    fn secrets_mut(&mut self) -> Vec<(&'static str, &mut String)> {
-        self.verification_token.as_mut().map(|t| ("verificationToken", t)).into_iter().collect()
     }
 
     async fn execute(&self, tx: &mut dyn StoreTx, ctx: &ExecContext<'_>) -> Result<Done<CreateSubOrganizationResult>> {

@@ -210,10 +210,6 @@ impl Activity for VerifyOtp {
         params!(self; otp_id)
     }
 
-    fn secrets_mut(&mut self) -> Vec<(&'static str, &mut String)> {
-        vec![("encryptedOtpBundle", &mut self.encrypted_otp_bundle)]
-    }
-
     #[cfg(feature = "openapi")]
     fn shown_schema(
         components: utoipa::openapi::ComponentsBuilder,
@@ -333,17 +329,14 @@ impl Activity for OtpLogin {
         params!(self; public_key, expiration_seconds, session_profile_id)
     }
 
-    fn secrets_mut(&mut self) -> Vec<(&'static str, &mut String)> {
-        vec![("verificationToken", &mut self.verification_token)]
-    }
-
     async fn execute(&self, tx: &mut dyn StoreTx, ctx: &ExecContext<'_>) -> Result<Done<OtpLoginResult>> {
         login(tx, ctx, self).await
     }
 }
 
 async fn login(tx: &mut dyn StoreTx, ctx: &ExecContext<'_>, p: &OtpLogin) -> Result<Done<OtpLoginResult>> {
-    let (claims, message) = signed_token(ctx, &p.verification_token, &p.client_signature, "USAGE_TYPE_LOGIN").await?;
+    let (claims, message) =
+        signed_token(ctx, p.verification_token.expose(), &p.client_signature, "USAGE_TYPE_LOGIN").await?;
     let signed_key = message["login"]["publicKey"].as_str().unwrap_or_default();
     if !signed_key.eq_ignore_ascii_case(&p.public_key) {
         return Err(Error::invalid(
@@ -396,7 +389,7 @@ pub(crate) async fn sign_up(
 ) -> Result<CreateSubOrganizationResult> {
     let verified = match (&p.verification_token, &p.client_signature) {
         (Some(token), Some(signature)) => {
-            let (claims, _) = signed_token(ctx, token, signature, "USAGE_TYPE_SIGNUP").await?;
+            let (claims, _) = signed_token(ctx, token.expose(), signature, "USAGE_TYPE_SIGNUP").await?;
             let index = p
                 .root_users
                 .iter()

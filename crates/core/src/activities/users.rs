@@ -7,6 +7,7 @@ use serde_json::Value;
 use super::{Activity, Credentials, Done, ExecContext, results};
 use crate::crypto;
 use crate::error::{Error, Result};
+use crate::fields::Secret;
 use crate::fields::params;
 use crate::intents::ApiKeyParams;
 pub use crate::intents::UserParams;
@@ -59,7 +60,7 @@ pub struct UpdateUser {
     /// new email address or phone number, which is then stored verified. Without it a changed
     /// contact is unverified and serves no OTP login.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub verification_token: Option<String>,
+    pub verification_token: Option<Secret>,
 }
 
 impl UpdateUser {
@@ -236,7 +237,7 @@ impl Activity for UpdateUser {
                      userPhoneNumber with it",
                 ));
             }
-            crate::otp::check_blob("verificationToken", token)?;
+            crate::otp::check_blob("verificationToken", token.expose())?;
         }
         Ok(())
     }
@@ -247,10 +248,6 @@ impl Activity for UpdateUser {
 
     fn credentials(&self) -> Option<Credentials<'_>> {
         self.changes_contact().then_some(Credentials { user_id: &self.user_id, binds: true })
-    }
-
-    fn secrets_mut(&mut self) -> Vec<(&'static str, &mut String)> {
-        self.verification_token.as_mut().map(|t| ("verificationToken", t)).into_iter().collect()
     }
 
     async fn execute(&self, tx: &mut dyn StoreTx, ctx: &ExecContext<'_>) -> Result<Done<UpdateUserResult>> {
@@ -304,7 +301,7 @@ impl Activity for UpdateUser {
                     ));
                 }
             };
-            super::otp::prove_contact(tx, ctx, token, channel, contact).await?;
+            super::otp::prove_contact(tx, ctx, token.expose(), channel, contact).await?;
             match channel {
                 OtpChannel::Email => user.email_verified_at = Some(now),
                 OtpChannel::Sms => user.phone_verified_at = Some(now),

@@ -9,6 +9,7 @@ use super::{Activity, Done, ExecContext, results};
 use crate::api::WebhookEndpointView;
 use crate::crypto;
 use crate::error::{Error, Result};
+use crate::fields::Secret;
 use crate::fields::params;
 use crate::model::{WebhookEndpoint, new_id};
 use crate::store::StoreTx;
@@ -29,7 +30,7 @@ pub struct CreateWebhookEndpoint {
     pub subscriptions: Option<Vec<WebhookSubscription>>,
     /// The signing secret (at least 32 characters); absent = generated and shown once.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub secret: Option<String>,
+    pub secret: Option<Secret>,
 }
 
 /// `v1WebhookSubscriptionParams`.
@@ -98,7 +99,7 @@ impl Activity for CreateWebhookEndpoint {
         check_name("name", &self.name)?;
         webhook::check_url(&self.url)?;
         if let Some(secret) = &self.secret
-            && !(32..=256).contains(&secret.len())
+            && !(32..=256).contains(&secret.expose().len())
         {
             return Err(Error::invalid("parameters.secret: must be 32 to 256 characters"));
         }
@@ -118,10 +119,6 @@ impl Activity for CreateWebhookEndpoint {
         params!(self; url, name)
     }
 
-    fn secrets_mut(&mut self) -> Vec<(&'static str, &mut String)> {
-        self.secret.as_mut().map(|s| ("secret", s)).into_iter().collect()
-    }
-
     #[cfg(feature = "openapi")]
     fn shown_schema(
         components: utoipa::openapi::ComponentsBuilder,
@@ -131,7 +128,7 @@ impl Activity for CreateWebhookEndpoint {
     async fn execute(&self, tx: &mut dyn StoreTx, ctx: &ExecContext<'_>) -> Result<Done<CreateWebhookEndpointResult>> {
         let id = new_id();
         let (secret, generated) = match &self.secret {
-            Some(s) => (zeroize::Zeroizing::new(s.clone()), false),
+            Some(s) => (zeroize::Zeroizing::new(s.expose().to_owned()), false),
             None => {
                 let mut raw = zeroize::Zeroizing::new([0u8; 32]);
                 crate::secrets::random_bytes(raw.as_mut())?;

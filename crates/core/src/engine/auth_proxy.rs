@@ -24,6 +24,7 @@ use crate::auth_proxy::{
 };
 use crate::crypto;
 use crate::error::{Error, Result};
+use crate::fields::Secret;
 use crate::intents::{ApiKeyParams, UserParams};
 use crate::model::{ApiKey, ApiKeyCurve, AuthProxy, Effect, KeyKind, Policy, User};
 use crate::otp::{ClientSignature, InitOtp, OtpLogin, VerifyOtp};
@@ -310,7 +311,7 @@ fn proxy_parameters(flow: ProxyFlow, config: &AuthProxyConfig, body: &[u8]) -> R
             let _ = b.organization_id;
             let intent = VerifyOtp {
                 otp_id: b.otp_id,
-                encrypted_otp_bundle: b.encrypted_otp_bundle,
+                encrypted_otp_bundle: Secret::new(b.encrypted_otp_bundle),
                 expiration_seconds: Some(config.verification_token_expiration_seconds),
             };
             ("verify_otp", typed(&intent)?)
@@ -319,7 +320,7 @@ fn proxy_parameters(flow: ProxyFlow, config: &AuthProxyConfig, body: &[u8]) -> R
             let b: LoginBody = parse_body(body)?;
             let _ = b.organization_id;
             let intent = OtpLogin {
-                verification_token: b.verification_token,
+                verification_token: Secret::new(b.verification_token),
                 public_key: b.public_key,
                 client_signature: b.client_signature,
                 expiration_seconds: Some(config.session_expiration_seconds),
@@ -354,7 +355,7 @@ fn proxy_parameters(flow: ProxyFlow, config: &AuthProxyConfig, body: &[u8]) -> R
                 disable_email_auth: None,
                 disable_sms_auth: None,
                 disable_otp_email_auth: None,
-                verification_token: Some(b.verification_token),
+                verification_token: Some(Secret::new(b.verification_token)),
                 client_signature: Some(b.client_signature),
             };
             ("create_sub_organization", typed(&intent)?)

@@ -333,7 +333,7 @@ impl Engine {
             if let Some(existing) = self.existing_activity(req.body, &caller.user.id).await? {
                 return Ok(existing);
             }
-            let secret = factors::Secret::Totp { code: &p.totp_code, device: Some(&p.totp_authenticator_id) };
+            let secret = factors::Secret::Totp { code: p.totp_code.expose(), device: Some(&p.totp_authenticator_id) };
             self.prove(&caller, &p.user_id, secret, None).await?;
         }
         self.run_activity(&caller, version, req.body, &stored_body, proofs).await

@@ -401,7 +401,7 @@ impl Engine {
             otp_id: p.otp_id.clone(),
             organization_id: org_id.clone(),
             sealed_state,
-            encrypted_bundle: p.encrypted_otp_bundle.clone(),
+            encrypted_bundle: p.encrypted_otp_bundle.expose().to_owned(),
             token_expiration_seconds: p.expiration_seconds,
             now_ms: now,
         };

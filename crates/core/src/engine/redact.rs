@@ -1,5 +1,5 @@
 //! No secret stored verbatim: a request's secret parameters (declared by
-//! [`Intent::secrets_mut`]) are sealed before its body becomes an activity's intent or a
+//! [`Intent::secret_fields`]: the fields of type [`crate::fields::Secret`]) are sealed before its body becomes an activity's intent or a
 //! vote's message, and opened again only where an activity executes.
 
 use std::borrow::Cow;
@@ -17,7 +17,7 @@ impl Engine {
         self.config.factors.secrets.seal_fields(
             text,
             &["parameters"],
-            &intent.secret_fields(),
+            &intent.secret_fields()?.iter().map(String::as_str).collect::<Vec<_>>(),
             &caller.organization.id,
             &caller.user.id,
         )
@@ -27,14 +27,17 @@ impl Engine {
 /// `intent` as read back from an activity, with its sealed secret parameters opened for
 /// execution (they were sealed for the initiator when the activity was recorded).
 pub(super) fn opened<'a>(ctx: &ExecContext<'_>, intent: &'a Intent) -> Result<Cow<'a, Intent>> {
-    if intent.secret_fields().is_empty() {
+    let fields = intent.secret_fields()?;
+    if fields.is_empty() {
         return Ok(Cow::Borrowed(intent));
     }
-    let mut open = intent.clone();
-    for (field, value) in open.secrets_mut() {
-        let plain = ctx.factors.secrets.open_field_string(value, ctx.org_id, ctx.initiator_user_id, field)?;
-        value.clear();
-        value.push_str(&plain);
+    let mut parameters = intent.to_json()?;
+    for field in &fields {
+        let Some(value) = parameters.get_mut(field) else { continue };
+        let sealed = value.as_str().ok_or_else(|| Error::Internal(format!("sealed `{field}` is not a string")))?;
+        let plain = ctx.factors.secrets.open_field_string(sealed, ctx.org_id, ctx.initiator_user_id, field)?;
+        *value = serde_json::Value::String(plain.to_string());
     }
-    Ok(Cow::Owned(open))
+    let raw = serde_json::value::to_raw_value(&parameters).map_err(|e| Error::Internal(e.to_string()))?;
+    Intent::parse(intent.operation(), &raw).map(Cow::Owned)
 }

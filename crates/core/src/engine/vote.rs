@@ -26,9 +26,9 @@ impl VoteIntent {
     /// The factor secret the approval carries besides its stamp, if any.
     fn secret(&self) -> Option<Secret<'_>> {
         match (&self.totp_code, &self.recovery_code, &self.verification_token) {
-            (Some(code), _, _) => Some(Secret::Totp { code, device: None }),
-            (None, Some(code), _) => Some(Secret::RecoveryCode(code)),
-            (None, None, Some(token)) => Some(Secret::VerificationToken(token)),
+            (Some(code), _, _) => Some(Secret::Totp { code: code.expose(), device: None }),
+            (None, Some(code), _) => Some(Secret::RecoveryCode(code.expose())),
+            (None, None, Some(token)) => Some(Secret::VerificationToken(token.expose())),
             (None, None, None) => None,
         }
     }
@@ -45,17 +45,21 @@ impl activities::Activity for VoteIntent {
             return Err(Error::invalid("parameters: give `totpCode` or `recoveryCode`, not both"));
         }
         if let Some(code) = &v.totp_code {
-            check_code("totpCode", code)?;
+            check_code("totpCode", code.expose())?;
         }
         if v.verification_token.is_some() && (v.totp_code.is_some() || v.recovery_code.is_some()) {
             return Err(Error::invalid(
                 "parameters: give one of `totpCode`, `recoveryCode` or `verificationToken`, not several",
             ));
         }
-        if v.verification_token.as_deref().is_some_and(|t| t.is_empty() || t.len() > 8192) {
+        if v.verification_token
+            .as_ref()
+            .map(crate::fields::Secret::expose)
+            .is_some_and(|t| t.is_empty() || t.len() > 8192)
+        {
             return Err(Error::invalid("parameters.verificationToken: must be 1 to 8192 characters"));
         }
-        if v.recovery_code.as_deref().is_some_and(|c| c.is_empty() || c.len() > 64) {
+        if v.recovery_code.as_ref().map(crate::fields::Secret::expose).is_some_and(|c| c.is_empty() || c.len() > 64) {
             return Err(Error::invalid("parameters.recoveryCode: must be 1 to 64 characters"));
         }
         let hex = v.fingerprint.strip_prefix("sha256:").unwrap_or("");
@@ -70,17 +74,6 @@ impl activities::Activity for VoteIntent {
 
     fn policy_params(&self) -> serde_json::Value {
         params!(self; fingerprint)
-    }
-
-    fn secrets_mut(&mut self) -> Vec<(&'static str, &mut String)> {
-        [
-            ("totpCode", self.totp_code.as_mut()),
-            ("recoveryCode", self.recovery_code.as_mut()),
-            ("verificationToken", self.verification_token.as_mut()),
-        ]
-        .into_iter()
-        .filter_map(|(name, value)| value.map(|v| (name, v)))
-        .collect()
     }
 
     async fn execute(
