@@ -18,7 +18,10 @@ use twofold_core::model::{
 };
 use twofold_core::network::{IpRule, IpRuleSet, ListKind};
 use twofold_core::otp::{OtpFlow, OtpFlowStatus, Usage};
-use twofold_core::store::{AuditFilter, Store, StoreError, StoreResult, StoreTx};
+use twofold_core::store::{
+    Activities, AuditFilter, AuditLog, AuthProxies, Credentials, Installation, MfaRules, NetworkRules, Organizations,
+    OtpFlows, Policies, Store, StoreError, StoreResult, StoreTx, Users, Webhooks,
+};
 
 use crate::{OpenError, rows};
 
@@ -323,7 +326,10 @@ impl StoreTx for SqlTx {
         let sql = format!("RELEASE SAVEPOINT {}", savepoint_name(name)?);
         self.exec(&sql).await
     }
+}
 
+#[async_trait]
+impl Installation for SqlTx {
     async fn claim_installation(&mut self, root_org_id: &str, now: i64) -> StoreResult<bool> {
         let q = sqlx::query(
             "INSERT INTO installation (id, root_organization_id, created_at) VALUES (1, $1, $2) \
@@ -339,6 +345,24 @@ impl StoreTx for SqlTx {
         self.one(q, |r| r.try_get::<String, _>(0)).await
     }
 
+    async fn server_secret(&mut self, name: &str) -> StoreResult<Option<String>> {
+        let q = sqlx::query("SELECT sealed FROM server_secrets WHERE name = $1").bind(name.to_owned());
+        self.one(q, |r| r.try_get::<String, _>(0)).await
+    }
+
+    async fn insert_server_secret(&mut self, name: &str, sealed: &str, now: i64) -> StoreResult<bool> {
+        let q = sqlx::query(
+            "INSERT INTO server_secrets (name, sealed, created_at) VALUES ($1, $2, $3) ON CONFLICT (name) DO NOTHING",
+        )
+        .bind(name.to_owned())
+        .bind(sealed.to_owned())
+        .bind(now);
+        Ok(self.affected(q).await? == 1)
+    }
+}
+
+#[async_trait]
+impl Organizations for SqlTx {
     async fn insert_organization(&mut self, o: &Organization) -> StoreResult<()> {
         let q = sqlx::query(
             "INSERT INTO organizations (id, name, parent_id, root_quorum_threshold, created_at, updated_at) \
@@ -397,6 +421,20 @@ impl StoreTx for SqlTx {
         self.all(q, |r| r.try_get::<String, _>(0)).await
     }
 
+    async fn organization_tree(&mut self, root_id: &str) -> StoreResult<Vec<Organization>> {
+        let q = sqlx::query(
+            "WITH RECURSIVE tree (id) AS (SELECT id FROM organizations WHERE id = $1 \
+             UNION SELECT o.id FROM organizations o JOIN tree t ON o.parent_id = t.id) \
+             SELECT id, name, parent_id, root_quorum_threshold, created_at, updated_at FROM organizations \
+             WHERE id IN (SELECT id FROM tree) ORDER BY created_at, id",
+        )
+        .bind(root_id.to_owned());
+        self.all(q, rows::organization).await
+    }
+}
+
+#[async_trait]
+impl Users for SqlTx {
     async fn insert_user(&mut self, u: &User) -> StoreResult<()> {
         let q = sqlx::query(concat!(
             "INSERT INTO users (",
@@ -549,6 +587,46 @@ impl StoreTx for SqlTx {
         self.all(q, |r| Ok((r.try_get::<String, _>(0)?, r.try_get::<String, _>(1)?))).await
     }
 
+    async fn lock_user(&mut self, org_id: &str, user_id: &str) -> StoreResult<bool> {
+        // As in lock_activity: a no-op write takes the row lock on PostgreSQL and the
+        // write lock on SQLite.
+        let q = sqlx::query("UPDATE users SET updated_at = updated_at WHERE organization_id = $1 AND id = $2")
+            .bind(org_id.to_owned())
+            .bind(user_id.to_owned());
+        Ok(self.affected(q).await? == 1)
+    }
+
+    async fn users_with_contact(
+        &mut self,
+        org_id: &str,
+        parent_id: Option<&str>,
+        email: bool,
+        contact: &str,
+    ) -> StoreResult<Vec<User>> {
+        let (matches, verified, vouched) = if email {
+            ("LOWER(email) = $2", "email_verified_at", "email_vouched_by")
+        } else {
+            ("phone = $2", "phone_verified_at", "phone_vouched_by")
+        };
+        // Own users first: they win over a sub-organization's.
+        let sql = format!(
+            "SELECT {} FROM users WHERE {matches} AND \
+             ((organization_id = $1 AND ({verified} IS NOT NULL OR {vouched} = $1 OR {vouched} = $3)) \
+             OR (organization_id IN (SELECT id FROM organizations WHERE parent_id = $1) \
+             AND ({verified} IS NOT NULL OR {vouched} = $1))) \
+             ORDER BY CASE WHEN organization_id = $1 THEN 0 ELSE 1 END, created_at, id LIMIT 2",
+            user_columns!()
+        );
+        let q = sqlx::query(AssertSqlSafe(sql))
+            .bind(org_id.to_owned())
+            .bind(contact.to_owned())
+            .bind(parent_id.unwrap_or_default().to_owned());
+        self.all(q, rows::user).await
+    }
+}
+
+#[async_trait]
+impl Credentials for SqlTx {
     async fn insert_api_key(&mut self, k: &ApiKey) -> StoreResult<()> {
         // ON CONFLICT instead of catching the error: on PostgreSQL a failed statement
         // would abort the whole transaction, on SQLite it would not.
@@ -767,15 +845,6 @@ impl StoreTx for SqlTx {
         Ok(found)
     }
 
-    async fn lock_user(&mut self, org_id: &str, user_id: &str) -> StoreResult<bool> {
-        // As in lock_activity: a no-op write takes the row lock on PostgreSQL and the
-        // write lock on SQLite.
-        let q = sqlx::query("UPDATE users SET updated_at = updated_at WHERE organization_id = $1 AND id = $2")
-            .bind(org_id.to_owned())
-            .bind(user_id.to_owned());
-        Ok(self.affected(q).await? == 1)
-    }
-
     async fn auth_failures_since(&mut self, user_id: &str, factor: &str, since: i64) -> StoreResult<Vec<i64>> {
         let q = sqlx::query(
             "SELECT failed_at FROM auth_failures WHERE user_id = $1 AND factor = $2 AND failed_at >= $3 \
@@ -805,21 +874,36 @@ impl StoreTx for SqlTx {
         self.affected(q).await.map(drop)
     }
 
-    async fn server_secret(&mut self, name: &str) -> StoreResult<Option<String>> {
-        let q = sqlx::query("SELECT sealed FROM server_secrets WHERE name = $1").bind(name.to_owned());
-        self.one(q, |r| r.try_get::<String, _>(0)).await
-    }
-
-    async fn insert_server_secret(&mut self, name: &str, sealed: &str, now: i64) -> StoreResult<bool> {
+    async fn insert_session_profile(&mut self, p: &SessionProfile) -> StoreResult<()> {
         let q = sqlx::query(
-            "INSERT INTO server_secrets (name, sealed, created_at) VALUES ($1, $2, $3) ON CONFLICT (name) DO NOTHING",
+            "INSERT INTO session_profiles (id, organization_id, name, scope, expiration_seconds, notes, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
-        .bind(name.to_owned())
-        .bind(sealed.to_owned())
-        .bind(now);
-        Ok(self.affected(q).await? == 1)
+        .bind(p.id.clone())
+        .bind(p.organization_id.clone())
+        .bind(p.name.clone())
+        .bind(p.scope.clone())
+        .bind(p.expiration_seconds)
+        .bind(p.notes.clone())
+        .bind(p.created_at);
+        self.affected(q).await.map(drop)
     }
 
+    async fn get_session_profile(&mut self, id: &str) -> StoreResult<Option<SessionProfile>> {
+        let sql = format!("SELECT {PROFILE_COLUMNS} FROM session_profiles WHERE id = $1");
+        self.one(sqlx::query(AssertSqlSafe(sql)).bind(id.to_owned()), rows::session_profile).await
+    }
+
+    async fn list_session_profiles(&mut self, org_id: &str) -> StoreResult<Vec<SessionProfile>> {
+        let sql = format!(
+            "SELECT {PROFILE_COLUMNS} FROM session_profiles WHERE organization_id = $1 ORDER BY created_at, id"
+        );
+        self.all(sqlx::query(AssertSqlSafe(sql)).bind(org_id.to_owned()), rows::session_profile).await
+    }
+}
+
+#[async_trait]
+impl Activities for SqlTx {
     async fn insert_activity(&mut self, a: &Activity) -> StoreResult<bool> {
         let sql = format!(
             "INSERT INTO activities ({ACTIVITY_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
@@ -953,6 +1037,59 @@ impl StoreTx for SqlTx {
         self.all(q, rows::vote).await
     }
 
+    async fn insert_policy_evaluation(&mut self, e: &PolicyEvaluationRecord) -> StoreResult<()> {
+        let q = sqlx::query(
+            "INSERT INTO policy_evaluations (id, activity_id, organization_id, vote_id, evaluations, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(e.id.clone())
+        .bind(e.activity_id.clone())
+        .bind(e.organization_id.clone())
+        .bind(e.vote_id.clone())
+        .bind(e.evaluations.clone())
+        .bind(e.created_at);
+        self.affected(q).await.map(drop)
+    }
+
+    async fn list_policy_evaluations(&mut self, activity_id: &str) -> StoreResult<Vec<PolicyEvaluationRecord>> {
+        let q = sqlx::query(
+            "SELECT id, activity_id, organization_id, vote_id, evaluations, created_at FROM policy_evaluations \
+             WHERE activity_id = $1 ORDER BY created_at, id",
+        )
+        .bind(activity_id.to_owned());
+        self.all(q, rows::policy_evaluation).await
+    }
+
+    async fn insert_mfa_proof(&mut self, p: &MfaProof) -> StoreResult<()> {
+        let q = sqlx::query(
+            "INSERT INTO mfa_proofs (id, activity_id, user_id, credential_id, method, message, public_key, \
+             signature, scheme, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        )
+        .bind(p.id.clone())
+        .bind(p.activity_id.clone())
+        .bind(p.user_id.clone())
+        .bind(p.credential_id.clone())
+        .bind(p.method.clone())
+        .bind(p.message.clone())
+        .bind(p.public_key.clone())
+        .bind(p.signature.clone())
+        .bind(p.scheme.clone())
+        .bind(p.created_at);
+        self.affected(q).await.map(drop)
+    }
+
+    async fn list_mfa_proofs(&mut self, activity_id: &str) -> StoreResult<Vec<MfaProof>> {
+        let q = sqlx::query(
+            "SELECT id, activity_id, user_id, credential_id, method, message, public_key, signature, scheme, \
+             created_at FROM mfa_proofs WHERE activity_id = $1 ORDER BY created_at, id",
+        )
+        .bind(activity_id.to_owned());
+        self.all(q, rows::mfa_proof).await
+    }
+}
+
+#[async_trait]
+impl Policies for SqlTx {
     async fn insert_policy(&mut self, p: &Policy) -> StoreResult<()> {
         let q = sqlx::query(
             "INSERT INTO policies (id, organization_id, name, effect, condition, consensus, time_window, notes, \
@@ -1004,30 +1141,10 @@ impl StoreTx for SqlTx {
         let sql = format!("SELECT {POLICY_COLUMNS} FROM policies WHERE organization_id = $1 ORDER BY created_at, id");
         self.all(sqlx::query(AssertSqlSafe(sql)).bind(org_id.to_owned()), rows::policy).await
     }
+}
 
-    async fn insert_policy_evaluation(&mut self, e: &PolicyEvaluationRecord) -> StoreResult<()> {
-        let q = sqlx::query(
-            "INSERT INTO policy_evaluations (id, activity_id, organization_id, vote_id, evaluations, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6)",
-        )
-        .bind(e.id.clone())
-        .bind(e.activity_id.clone())
-        .bind(e.organization_id.clone())
-        .bind(e.vote_id.clone())
-        .bind(e.evaluations.clone())
-        .bind(e.created_at);
-        self.affected(q).await.map(drop)
-    }
-
-    async fn list_policy_evaluations(&mut self, activity_id: &str) -> StoreResult<Vec<PolicyEvaluationRecord>> {
-        let q = sqlx::query(
-            "SELECT id, activity_id, organization_id, vote_id, evaluations, created_at FROM policy_evaluations \
-             WHERE activity_id = $1 ORDER BY created_at, id",
-        )
-        .bind(activity_id.to_owned());
-        self.all(q, rows::policy_evaluation).await
-    }
-
+#[async_trait]
+impl AuditLog for SqlTx {
     async fn lock_audit_head(&mut self, org_id: &str) -> StoreResult<Option<(i64, String)>> {
         // The organization row is the chain's lock: appends to one chain are serialized
         // across nodes, so `seq` has no gaps and every event links to the one before.
@@ -1207,7 +1324,10 @@ impl StoreTx for SqlTx {
         .bind(size.unwrap_or(-1));
         self.one(q, rows::audit_checkpoint).await
     }
+}
 
+#[async_trait]
+impl NetworkRules for SqlTx {
     async fn ip_rule_sets(&mut self, org_id: &str, public_key: Option<&str>) -> StoreResult<Vec<IpRuleSet>> {
         let q = sqlx::query(
             "SELECT organization_id, public_key, kind, enabled, on_error, rules, updated_at FROM ip_rules \
@@ -1264,294 +1384,10 @@ impl StoreTx for SqlTx {
             .bind(kind.as_str());
         Ok(self.affected(q).await? == 1)
     }
+}
 
-    async fn insert_mfa_policy(&mut self, p: &MfaPolicy) -> StoreResult<()> {
-        let q = sqlx::query(
-            "INSERT INTO mfa_policies (id, organization_id, user_id, name, condition, required_methods, sort_order, \
-             notes, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-        )
-        .bind(p.id.clone())
-        .bind(p.organization_id.clone())
-        .bind(p.user_id.clone())
-        .bind(p.name.clone())
-        .bind(p.condition.clone())
-        .bind(rows::methods_json(&p.required_methods))
-        .bind(p.order)
-        .bind(p.notes.clone())
-        .bind(p.created_at)
-        .bind(p.updated_at);
-        self.affected(q).await.map(drop)
-    }
-
-    async fn update_mfa_policy(&mut self, p: &MfaPolicy) -> StoreResult<bool> {
-        let q = sqlx::query(
-            "UPDATE mfa_policies SET name = $1, condition = $2, required_methods = $3, sort_order = $4, notes = $5, \
-             updated_at = $6 WHERE id = $7 AND organization_id = $8 AND user_id = $9",
-        )
-        .bind(p.name.clone())
-        .bind(p.condition.clone())
-        .bind(rows::methods_json(&p.required_methods))
-        .bind(p.order)
-        .bind(p.notes.clone())
-        .bind(p.updated_at)
-        .bind(p.id.clone())
-        .bind(p.organization_id.clone())
-        .bind(p.user_id.clone());
-        Ok(self.affected(q).await? == 1)
-    }
-
-    async fn delete_mfa_policy(&mut self, org_id: &str, user_id: &str, id: &str) -> StoreResult<bool> {
-        let q = sqlx::query("DELETE FROM mfa_policies WHERE id = $1 AND organization_id = $2 AND user_id = $3")
-            .bind(id.to_owned())
-            .bind(org_id.to_owned())
-            .bind(user_id.to_owned());
-        Ok(self.affected(q).await? == 1)
-    }
-
-    async fn get_mfa_policy(&mut self, org_id: &str, id: &str) -> StoreResult<Option<MfaPolicy>> {
-        let sql = format!("SELECT {MFA_POLICY_COLUMNS} FROM mfa_policies WHERE id = $1 AND organization_id = $2");
-        self.one(sqlx::query(AssertSqlSafe(sql)).bind(id.to_owned()).bind(org_id.to_owned()), rows::mfa_policy).await
-    }
-
-    async fn list_mfa_policies(&mut self, org_id: &str, user_id: Option<&str>) -> StoreResult<Vec<MfaPolicy>> {
-        let order = "ORDER BY user_id, sort_order, created_at, id";
-        let q = match user_id {
-            Some(user) => sqlx::query(AssertSqlSafe(format!(
-                "SELECT {MFA_POLICY_COLUMNS} FROM mfa_policies WHERE organization_id = $1 AND user_id = $2 {order}"
-            )))
-            .bind(org_id.to_owned())
-            .bind(user.to_owned()),
-            None => sqlx::query(AssertSqlSafe(format!(
-                "SELECT {MFA_POLICY_COLUMNS} FROM mfa_policies WHERE organization_id = $1 {order}"
-            )))
-            .bind(org_id.to_owned()),
-        };
-        self.all(q, rows::mfa_policy).await
-    }
-
-    async fn insert_mfa_proof(&mut self, p: &MfaProof) -> StoreResult<()> {
-        let q = sqlx::query(
-            "INSERT INTO mfa_proofs (id, activity_id, user_id, credential_id, method, message, public_key, \
-             signature, scheme, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-        )
-        .bind(p.id.clone())
-        .bind(p.activity_id.clone())
-        .bind(p.user_id.clone())
-        .bind(p.credential_id.clone())
-        .bind(p.method.clone())
-        .bind(p.message.clone())
-        .bind(p.public_key.clone())
-        .bind(p.signature.clone())
-        .bind(p.scheme.clone())
-        .bind(p.created_at);
-        self.affected(q).await.map(drop)
-    }
-
-    async fn list_mfa_proofs(&mut self, activity_id: &str) -> StoreResult<Vec<MfaProof>> {
-        let q = sqlx::query(
-            "SELECT id, activity_id, user_id, credential_id, method, message, public_key, signature, scheme, \
-             created_at FROM mfa_proofs WHERE activity_id = $1 ORDER BY created_at, id",
-        )
-        .bind(activity_id.to_owned());
-        self.all(q, rows::mfa_proof).await
-    }
-
-    async fn insert_session_profile(&mut self, p: &SessionProfile) -> StoreResult<()> {
-        let q = sqlx::query(
-            "INSERT INTO session_profiles (id, organization_id, name, scope, expiration_seconds, notes, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        )
-        .bind(p.id.clone())
-        .bind(p.organization_id.clone())
-        .bind(p.name.clone())
-        .bind(p.scope.clone())
-        .bind(p.expiration_seconds)
-        .bind(p.notes.clone())
-        .bind(p.created_at);
-        self.affected(q).await.map(drop)
-    }
-
-    async fn get_session_profile(&mut self, id: &str) -> StoreResult<Option<SessionProfile>> {
-        let sql = format!("SELECT {PROFILE_COLUMNS} FROM session_profiles WHERE id = $1");
-        self.one(sqlx::query(AssertSqlSafe(sql)).bind(id.to_owned()), rows::session_profile).await
-    }
-
-    async fn list_session_profiles(&mut self, org_id: &str) -> StoreResult<Vec<SessionProfile>> {
-        let sql = format!(
-            "SELECT {PROFILE_COLUMNS} FROM session_profiles WHERE organization_id = $1 ORDER BY created_at, id"
-        );
-        self.all(sqlx::query(AssertSqlSafe(sql)).bind(org_id.to_owned()), rows::session_profile).await
-    }
-
-    async fn insert_webhook_endpoint(&mut self, e: &WebhookEndpoint) -> StoreResult<()> {
-        let q = sqlx::query(
-            "INSERT INTO webhook_endpoints (id, organization_id, name, url, secret, subscriptions, active, \
-             created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-        )
-        .bind(e.id.clone())
-        .bind(e.organization_id.clone())
-        .bind(e.name.clone())
-        .bind(e.url.clone())
-        .bind(e.secret.clone())
-        .bind(e.subscriptions.clone())
-        .bind(i64::from(e.active))
-        .bind(e.created_at)
-        .bind(e.updated_at);
-        self.affected(q).await.map(drop)
-    }
-
-    async fn delete_webhook_endpoint(&mut self, org_id: &str, id: &str) -> StoreResult<bool> {
-        let pending =
-            sqlx::query("DELETE FROM outbox WHERE channel = 'WEBHOOK' AND target = $1 AND status = 'PENDING'")
-                .bind(id.to_owned());
-        self.affected(pending).await?;
-        let q = sqlx::query("DELETE FROM webhook_endpoints WHERE id = $1 AND organization_id = $2")
-            .bind(id.to_owned())
-            .bind(org_id.to_owned());
-        Ok(self.affected(q).await? == 1)
-    }
-
-    async fn list_webhook_endpoints(&mut self, org_id: &str) -> StoreResult<Vec<WebhookEndpoint>> {
-        let sql = format!(
-            "SELECT {ENDPOINT_COLUMNS} FROM webhook_endpoints WHERE organization_id = $1 ORDER BY created_at, id"
-        );
-        self.all(sqlx::query(AssertSqlSafe(sql)).bind(org_id.to_owned()), rows::webhook_endpoint).await
-    }
-
-    async fn get_webhook_endpoint(&mut self, id: &str) -> StoreResult<Option<WebhookEndpoint>> {
-        let sql = format!("SELECT {ENDPOINT_COLUMNS} FROM webhook_endpoints WHERE id = $1");
-        self.one(sqlx::query(AssertSqlSafe(sql)).bind(id.to_owned()), rows::webhook_endpoint).await
-    }
-
-    async fn insert_delivery(&mut self, d: &Delivery) -> StoreResult<()> {
-        let q = sqlx::query(
-            "INSERT INTO outbox (id, channel, target, organization_id, event_type, subject, payload, status, \
-             attempts, next_attempt_at, lease_until, last_error, last_status, delivered_at, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
-        )
-        .bind(d.id.clone())
-        .bind(d.channel.as_str())
-        .bind(d.target.clone())
-        .bind(d.organization_id.clone())
-        .bind(d.event_type.clone())
-        .bind(d.subject.clone())
-        .bind(d.payload.clone())
-        .bind(d.status.as_str())
-        .bind(d.attempts)
-        .bind(d.next_attempt_at)
-        .bind(d.lease_until)
-        .bind(d.last_error.clone())
-        .bind(d.last_status)
-        .bind(d.delivered_at)
-        .bind(d.created_at);
-        self.affected(q).await.map(drop)
-    }
-
-    async fn lease_deliveries(&mut self, now: i64, lease_until: i64, limit: i64) -> StoreResult<Vec<Delivery>> {
-        let sql = format!(
-            "SELECT {DELIVERY_COLUMNS} FROM outbox WHERE status = 'PENDING' AND next_attempt_at <= $1 \
-             AND lease_until <= $1 ORDER BY next_attempt_at, created_at LIMIT $2"
-        );
-        let due = self.all(sqlx::query(AssertSqlSafe(sql)).bind(now).bind(limit), rows::delivery).await?;
-        let mut leased = Vec::with_capacity(due.len());
-        for mut d in due {
-            // Only one node wins each lease, whatever the isolation level.
-            let q = sqlx::query(
-                "UPDATE outbox SET lease_until = $1 WHERE id = $2 AND status = 'PENDING' AND lease_until <= $3",
-            )
-            .bind(lease_until)
-            .bind(d.id.clone())
-            .bind(now);
-            if self.affected(q).await? == 1 {
-                d.lease_until = lease_until;
-                leased.push(d);
-            }
-        }
-        Ok(leased)
-    }
-
-    async fn update_delivery(&mut self, d: &Delivery) -> StoreResult<()> {
-        let q = sqlx::query(
-            "UPDATE outbox SET status = $1, attempts = $2, next_attempt_at = $3, lease_until = $4, \
-             last_error = $5, last_status = $6, delivered_at = $7 WHERE id = $8",
-        )
-        .bind(d.status.as_str())
-        .bind(d.attempts)
-        .bind(d.next_attempt_at)
-        .bind(d.lease_until)
-        .bind(d.last_error.clone())
-        .bind(d.last_status)
-        .bind(d.delivered_at)
-        .bind(d.id.clone());
-        self.affected(q).await.map(drop)
-    }
-
-    async fn list_deliveries(
-        &mut self,
-        org_id: &str,
-        channel: Channel,
-        target: Option<&str>,
-        limit: i64,
-    ) -> StoreResult<Vec<Delivery>> {
-        let sql = format!(
-            "SELECT {DELIVERY_COLUMNS} FROM outbox WHERE organization_id = $1 AND channel = $2 \
-             AND ($3 = '' OR target = $3) ORDER BY created_at DESC, id DESC LIMIT $4"
-        );
-        let q = sqlx::query(AssertSqlSafe(sql))
-            .bind(org_id.to_owned())
-            .bind(channel.as_str())
-            .bind(target.unwrap_or("").to_owned())
-            .bind(limit);
-        self.all(q, rows::delivery).await
-    }
-
-    async fn mfa_enforcement_rules(&mut self, org_id: &str) -> StoreResult<Vec<EnforcementRule>> {
-        let sql = format!("SELECT {ENFORCEMENT_COLUMNS} FROM mfa_enforcement WHERE organization_id IN ('', $1)");
-        self.all(sqlx::query(AssertSqlSafe(sql)).bind(org_id.to_owned()), rows::enforcement_rule).await
-    }
-
-    async fn list_mfa_enforcement_rules(&mut self) -> StoreResult<Vec<EnforcementRule>> {
-        let sql = format!("SELECT {ENFORCEMENT_COLUMNS} FROM mfa_enforcement ORDER BY organization_id");
-        self.all(sqlx::query(AssertSqlSafe(sql)), rows::enforcement_rule).await
-    }
-
-    async fn put_mfa_enforcement_rule(&mut self, rule: &EnforcementRule) -> StoreResult<()> {
-        self.bump_admission_epoch().await?;
-        let q = sqlx::query(
-            "INSERT INTO mfa_enforcement (organization_id, value, grace_period_days, accept_email_sms_otp, \
-             updated_at, updated_by) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (organization_id) DO UPDATE SET \
-             value = excluded.value, grace_period_days = excluded.grace_period_days, \
-             accept_email_sms_otp = excluded.accept_email_sms_otp, updated_at = excluded.updated_at, \
-             updated_by = excluded.updated_by",
-        )
-        .bind(rule.organization_id.clone().unwrap_or_default())
-        .bind(rule.value.as_str())
-        .bind(rule.grace_period_days)
-        .bind(i64::from(rule.accept_email_sms_otp))
-        .bind(rule.updated_at)
-        .bind(rule.updated_by.clone());
-        self.affected(q).await.map(drop)
-    }
-
-    async fn delete_mfa_enforcement_rule(&mut self, org_id: &str) -> StoreResult<bool> {
-        self.bump_admission_epoch().await?;
-        // INVARIANT: '' is the global rule, which is never deleted.
-        let q = sqlx::query("DELETE FROM mfa_enforcement WHERE organization_id = $1 AND organization_id <> ''")
-            .bind(org_id.to_owned());
-        Ok(self.affected(q).await? == 1)
-    }
-
-    async fn organization_tree(&mut self, root_id: &str) -> StoreResult<Vec<Organization>> {
-        let q = sqlx::query(
-            "WITH RECURSIVE tree (id) AS (SELECT id FROM organizations WHERE id = $1 \
-             UNION SELECT o.id FROM organizations o JOIN tree t ON o.parent_id = t.id) \
-             SELECT id, name, parent_id, root_quorum_threshold, created_at, updated_at FROM organizations \
-             WHERE id IN (SELECT id FROM tree) ORDER BY created_at, id",
-        )
-        .bind(root_id.to_owned());
-        self.all(q, rows::organization).await
-    }
-
+#[async_trait]
+impl OtpFlows for SqlTx {
     async fn lock_otp_limits(&mut self) -> StoreResult<()> {
         // A write first: the row lock on PostgreSQL, the write lock at once on SQLite (so the
         // counts that follow see every reservation committed before it).
@@ -1731,35 +1567,238 @@ impl StoreTx for SqlTx {
         .bind(now);
         self.affected(q).await.map(drop)
     }
+}
 
-    async fn users_with_contact(
+#[async_trait]
+impl MfaRules for SqlTx {
+    async fn insert_mfa_policy(&mut self, p: &MfaPolicy) -> StoreResult<()> {
+        let q = sqlx::query(
+            "INSERT INTO mfa_policies (id, organization_id, user_id, name, condition, required_methods, sort_order, \
+             notes, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        )
+        .bind(p.id.clone())
+        .bind(p.organization_id.clone())
+        .bind(p.user_id.clone())
+        .bind(p.name.clone())
+        .bind(p.condition.clone())
+        .bind(rows::methods_json(&p.required_methods))
+        .bind(p.order)
+        .bind(p.notes.clone())
+        .bind(p.created_at)
+        .bind(p.updated_at);
+        self.affected(q).await.map(drop)
+    }
+
+    async fn update_mfa_policy(&mut self, p: &MfaPolicy) -> StoreResult<bool> {
+        let q = sqlx::query(
+            "UPDATE mfa_policies SET name = $1, condition = $2, required_methods = $3, sort_order = $4, notes = $5, \
+             updated_at = $6 WHERE id = $7 AND organization_id = $8 AND user_id = $9",
+        )
+        .bind(p.name.clone())
+        .bind(p.condition.clone())
+        .bind(rows::methods_json(&p.required_methods))
+        .bind(p.order)
+        .bind(p.notes.clone())
+        .bind(p.updated_at)
+        .bind(p.id.clone())
+        .bind(p.organization_id.clone())
+        .bind(p.user_id.clone());
+        Ok(self.affected(q).await? == 1)
+    }
+
+    async fn delete_mfa_policy(&mut self, org_id: &str, user_id: &str, id: &str) -> StoreResult<bool> {
+        let q = sqlx::query("DELETE FROM mfa_policies WHERE id = $1 AND organization_id = $2 AND user_id = $3")
+            .bind(id.to_owned())
+            .bind(org_id.to_owned())
+            .bind(user_id.to_owned());
+        Ok(self.affected(q).await? == 1)
+    }
+
+    async fn get_mfa_policy(&mut self, org_id: &str, id: &str) -> StoreResult<Option<MfaPolicy>> {
+        let sql = format!("SELECT {MFA_POLICY_COLUMNS} FROM mfa_policies WHERE id = $1 AND organization_id = $2");
+        self.one(sqlx::query(AssertSqlSafe(sql)).bind(id.to_owned()).bind(org_id.to_owned()), rows::mfa_policy).await
+    }
+
+    async fn list_mfa_policies(&mut self, org_id: &str, user_id: Option<&str>) -> StoreResult<Vec<MfaPolicy>> {
+        let order = "ORDER BY user_id, sort_order, created_at, id";
+        let q = match user_id {
+            Some(user) => sqlx::query(AssertSqlSafe(format!(
+                "SELECT {MFA_POLICY_COLUMNS} FROM mfa_policies WHERE organization_id = $1 AND user_id = $2 {order}"
+            )))
+            .bind(org_id.to_owned())
+            .bind(user.to_owned()),
+            None => sqlx::query(AssertSqlSafe(format!(
+                "SELECT {MFA_POLICY_COLUMNS} FROM mfa_policies WHERE organization_id = $1 {order}"
+            )))
+            .bind(org_id.to_owned()),
+        };
+        self.all(q, rows::mfa_policy).await
+    }
+
+    async fn mfa_enforcement_rules(&mut self, org_id: &str) -> StoreResult<Vec<EnforcementRule>> {
+        let sql = format!("SELECT {ENFORCEMENT_COLUMNS} FROM mfa_enforcement WHERE organization_id IN ('', $1)");
+        self.all(sqlx::query(AssertSqlSafe(sql)).bind(org_id.to_owned()), rows::enforcement_rule).await
+    }
+
+    async fn list_mfa_enforcement_rules(&mut self) -> StoreResult<Vec<EnforcementRule>> {
+        let sql = format!("SELECT {ENFORCEMENT_COLUMNS} FROM mfa_enforcement ORDER BY organization_id");
+        self.all(sqlx::query(AssertSqlSafe(sql)), rows::enforcement_rule).await
+    }
+
+    async fn put_mfa_enforcement_rule(&mut self, rule: &EnforcementRule) -> StoreResult<()> {
+        self.bump_admission_epoch().await?;
+        let q = sqlx::query(
+            "INSERT INTO mfa_enforcement (organization_id, value, grace_period_days, accept_email_sms_otp, \
+             updated_at, updated_by) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (organization_id) DO UPDATE SET \
+             value = excluded.value, grace_period_days = excluded.grace_period_days, \
+             accept_email_sms_otp = excluded.accept_email_sms_otp, updated_at = excluded.updated_at, \
+             updated_by = excluded.updated_by",
+        )
+        .bind(rule.organization_id.clone().unwrap_or_default())
+        .bind(rule.value.as_str())
+        .bind(rule.grace_period_days)
+        .bind(i64::from(rule.accept_email_sms_otp))
+        .bind(rule.updated_at)
+        .bind(rule.updated_by.clone());
+        self.affected(q).await.map(drop)
+    }
+
+    async fn delete_mfa_enforcement_rule(&mut self, org_id: &str) -> StoreResult<bool> {
+        self.bump_admission_epoch().await?;
+        // INVARIANT: '' is the global rule, which is never deleted.
+        let q = sqlx::query("DELETE FROM mfa_enforcement WHERE organization_id = $1 AND organization_id <> ''")
+            .bind(org_id.to_owned());
+        Ok(self.affected(q).await? == 1)
+    }
+}
+
+#[async_trait]
+impl Webhooks for SqlTx {
+    async fn insert_webhook_endpoint(&mut self, e: &WebhookEndpoint) -> StoreResult<()> {
+        let q = sqlx::query(
+            "INSERT INTO webhook_endpoints (id, organization_id, name, url, secret, subscriptions, active, \
+             created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        )
+        .bind(e.id.clone())
+        .bind(e.organization_id.clone())
+        .bind(e.name.clone())
+        .bind(e.url.clone())
+        .bind(e.secret.clone())
+        .bind(e.subscriptions.clone())
+        .bind(i64::from(e.active))
+        .bind(e.created_at)
+        .bind(e.updated_at);
+        self.affected(q).await.map(drop)
+    }
+
+    async fn delete_webhook_endpoint(&mut self, org_id: &str, id: &str) -> StoreResult<bool> {
+        let pending =
+            sqlx::query("DELETE FROM outbox WHERE channel = 'WEBHOOK' AND target = $1 AND status = 'PENDING'")
+                .bind(id.to_owned());
+        self.affected(pending).await?;
+        let q = sqlx::query("DELETE FROM webhook_endpoints WHERE id = $1 AND organization_id = $2")
+            .bind(id.to_owned())
+            .bind(org_id.to_owned());
+        Ok(self.affected(q).await? == 1)
+    }
+
+    async fn list_webhook_endpoints(&mut self, org_id: &str) -> StoreResult<Vec<WebhookEndpoint>> {
+        let sql = format!(
+            "SELECT {ENDPOINT_COLUMNS} FROM webhook_endpoints WHERE organization_id = $1 ORDER BY created_at, id"
+        );
+        self.all(sqlx::query(AssertSqlSafe(sql)).bind(org_id.to_owned()), rows::webhook_endpoint).await
+    }
+
+    async fn get_webhook_endpoint(&mut self, id: &str) -> StoreResult<Option<WebhookEndpoint>> {
+        let sql = format!("SELECT {ENDPOINT_COLUMNS} FROM webhook_endpoints WHERE id = $1");
+        self.one(sqlx::query(AssertSqlSafe(sql)).bind(id.to_owned()), rows::webhook_endpoint).await
+    }
+
+    async fn insert_delivery(&mut self, d: &Delivery) -> StoreResult<()> {
+        let q = sqlx::query(
+            "INSERT INTO outbox (id, channel, target, organization_id, event_type, subject, payload, status, \
+             attempts, next_attempt_at, lease_until, last_error, last_status, delivered_at, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+        )
+        .bind(d.id.clone())
+        .bind(d.channel.as_str())
+        .bind(d.target.clone())
+        .bind(d.organization_id.clone())
+        .bind(d.event_type.clone())
+        .bind(d.subject.clone())
+        .bind(d.payload.clone())
+        .bind(d.status.as_str())
+        .bind(d.attempts)
+        .bind(d.next_attempt_at)
+        .bind(d.lease_until)
+        .bind(d.last_error.clone())
+        .bind(d.last_status)
+        .bind(d.delivered_at)
+        .bind(d.created_at);
+        self.affected(q).await.map(drop)
+    }
+
+    async fn lease_deliveries(&mut self, now: i64, lease_until: i64, limit: i64) -> StoreResult<Vec<Delivery>> {
+        let sql = format!(
+            "SELECT {DELIVERY_COLUMNS} FROM outbox WHERE status = 'PENDING' AND next_attempt_at <= $1 \
+             AND lease_until <= $1 ORDER BY next_attempt_at, created_at LIMIT $2"
+        );
+        let due = self.all(sqlx::query(AssertSqlSafe(sql)).bind(now).bind(limit), rows::delivery).await?;
+        let mut leased = Vec::with_capacity(due.len());
+        for mut d in due {
+            // Only one node wins each lease, whatever the isolation level.
+            let q = sqlx::query(
+                "UPDATE outbox SET lease_until = $1 WHERE id = $2 AND status = 'PENDING' AND lease_until <= $3",
+            )
+            .bind(lease_until)
+            .bind(d.id.clone())
+            .bind(now);
+            if self.affected(q).await? == 1 {
+                d.lease_until = lease_until;
+                leased.push(d);
+            }
+        }
+        Ok(leased)
+    }
+
+    async fn update_delivery(&mut self, d: &Delivery) -> StoreResult<()> {
+        let q = sqlx::query(
+            "UPDATE outbox SET status = $1, attempts = $2, next_attempt_at = $3, lease_until = $4, \
+             last_error = $5, last_status = $6, delivered_at = $7 WHERE id = $8",
+        )
+        .bind(d.status.as_str())
+        .bind(d.attempts)
+        .bind(d.next_attempt_at)
+        .bind(d.lease_until)
+        .bind(d.last_error.clone())
+        .bind(d.last_status)
+        .bind(d.delivered_at)
+        .bind(d.id.clone());
+        self.affected(q).await.map(drop)
+    }
+
+    async fn list_deliveries(
         &mut self,
         org_id: &str,
-        parent_id: Option<&str>,
-        email: bool,
-        contact: &str,
-    ) -> StoreResult<Vec<User>> {
-        let (matches, verified, vouched) = if email {
-            ("LOWER(email) = $2", "email_verified_at", "email_vouched_by")
-        } else {
-            ("phone = $2", "phone_verified_at", "phone_vouched_by")
-        };
-        // Own users first: they win over a sub-organization's.
+        channel: Channel,
+        target: Option<&str>,
+        limit: i64,
+    ) -> StoreResult<Vec<Delivery>> {
         let sql = format!(
-            "SELECT {} FROM users WHERE {matches} AND \
-             ((organization_id = $1 AND ({verified} IS NOT NULL OR {vouched} = $1 OR {vouched} = $3)) \
-             OR (organization_id IN (SELECT id FROM organizations WHERE parent_id = $1) \
-             AND ({verified} IS NOT NULL OR {vouched} = $1))) \
-             ORDER BY CASE WHEN organization_id = $1 THEN 0 ELSE 1 END, created_at, id LIMIT 2",
-            user_columns!()
+            "SELECT {DELIVERY_COLUMNS} FROM outbox WHERE organization_id = $1 AND channel = $2 \
+             AND ($3 = '' OR target = $3) ORDER BY created_at DESC, id DESC LIMIT $4"
         );
         let q = sqlx::query(AssertSqlSafe(sql))
             .bind(org_id.to_owned())
-            .bind(contact.to_owned())
-            .bind(parent_id.unwrap_or_default().to_owned());
-        self.all(q, rows::user).await
+            .bind(channel.as_str())
+            .bind(target.unwrap_or("").to_owned())
+            .bind(limit);
+        self.all(q, rows::delivery).await
     }
+}
 
+#[async_trait]
+impl AuthProxies for SqlTx {
     async fn get_auth_proxy(&mut self, org_id: &str) -> StoreResult<Option<twofold_core::model::AuthProxy>> {
         let q = sqlx::query(
             "SELECT organization_id, user_id, api_key_id, policy_id, sealed_key, config, created_at, updated_at \
