@@ -304,6 +304,17 @@ fn every_activity_answers_as_its_schema_says_in_success_and_in_error() {
     send("delete_authenticators", json!({ "userId": root_id, "authenticatorIds": [] }), 400);
     send("verify_totp_authenticator", json!({ "userId": root_id, "totpAuthenticatorId": "x", "totpCode": "12" }), 400);
 
+    // Last, an enrolment refusal, whose details name it (google.rpc.ErrorInfo): REQUIRED with
+    // no grace for this organization, whose root has no factor.
+    send(
+        "set_mfa_enforcement",
+        json!({ "scope": "MFA_ENFORCEMENT_SCOPE_ORGANIZATION", "value": "MFA_ENFORCEMENT_REQUIRED",
+                "gracePeriodDays": 0, "confirmLockout": true }),
+        200,
+    );
+    let refused = send("create_policy", json!({ "policyName": "late", "effect": "EFFECT_ALLOW", "notes": "" }), 403);
+    assert_eq!(refused["details"][0]["reason"], "MFA_ENROLLMENT_REQUIRED", "{refused}");
+
     let exercised: std::collections::BTreeSet<String> =
         answers.iter().map(|a| a["path"].as_str().expect("path").to_owned()).collect();
     assert!(exercised.len() >= 30, "{} submit endpoints exercised", exercised.len());

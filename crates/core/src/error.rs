@@ -125,6 +125,7 @@ impl Error {
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 /// A `google.rpc.ErrorInfo` in an error body's `details`: a refusal a client acts on by name.
 #[derive(Debug, Clone, serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ErrorInfo {
     /// `type.googleapis.com/google.rpc.ErrorInfo`.
     #[serde(rename = "@type")]
@@ -139,6 +140,7 @@ pub struct ErrorInfo {
 
 /// [`ErrorInfo`]'s metadata for an enrolment refusal.
 #[derive(Debug, Clone, serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ErrorMetadata {
     /// When the grace period ended (RFC 3339).

@@ -356,6 +356,7 @@ pub fn document() -> Value {
         paths.insert(format!("{AUTH_PROXY_PREFIX}{}", flow.path()), proxy_operation(flow));
     }
     let (components, _) = add::<twofold_core::api::ActivityResponse>(components);
+    let (components, _) = add::<twofold_core::error::ErrorInfo>(components);
     let mut schemas = serde_json::to_value(components.build()).unwrap_or_default()["schemas"].take();
     if let Some(map) = schemas.as_object_mut() {
         typed_activities(map, &answers);
@@ -364,7 +365,8 @@ pub fn document() -> Value {
             json!({ "type": "object", "required": ["code", "message", "details"], "properties": {
                 "code": { "type": "integer", "description": "gRPC status code" },
                 "message": { "type": "string" },
-                "details": { "type": "array", "items": { "type": "object" } }
+                "details": { "type": "array", "items": { "$ref": "#/components/schemas/ErrorInfo" },
+                             "description": "Empty, or a google.rpc.ErrorInfo naming a refusal a client acts on" }
             }}),
         );
         map.insert(
