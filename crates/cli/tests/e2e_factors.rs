@@ -355,7 +355,9 @@ fn session_keys_from_stamp_login_work_expire_and_are_revoked() {
     let short_client = server.client(short, root.organization_id());
     ok(short_client.query("get_whoami", json!({})));
     std::thread::sleep(Duration::from_millis(1300));
-    refused(short_client.query("get_whoami", json!({})).expect("sent"), 401, "expired api key");
+    // In the words @turnkey/core matches to say SESSION_EXPIRED.
+    let expired = short_client.query("get_whoami", json!({})).expect("sent");
+    refused(expired, 401, "Unauthenticated desc = expired api key publicKey");
 
     // invalidateExisting revokes the others; delete_sessions revokes the rest.
     let s2 = new_key();

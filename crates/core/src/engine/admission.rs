@@ -39,6 +39,15 @@ fn shown(ip: Option<IpAddr>) -> String {
     ip.map_or_else(|| "an unknown address".to_owned(), |ip| ip.to_string())
 }
 
+/// The refusal of an expired or idle key, in the words Turnkey's SDKs match to tell a client
+/// its session expired (@turnkey/core: `Unauthenticated desc = expired api key publicKey`).
+fn expired(key: &ApiKey, why: &str) -> Error {
+    Error::Unauthenticated(format!(
+        "Unauthenticated desc = expired api key publicKey {} ({why}; key `{}`)",
+        key.public_key, key.id
+    ))
+}
+
 /// The organization's deny list, then its allow list, applied to the client address.
 pub(super) fn network_lists(sets: &[IpRuleSet], ip: Option<IpAddr>, org_id: &str) -> std::result::Result<(), Refused> {
     network::admit(org_list(sets, ListKind::Deny), org_list(sets, ListKind::Allow), ip).map_err(|refusal| Refused {
@@ -482,14 +491,15 @@ impl Engine {
         if key.expires_at.is_some_and(|exp| exp <= now) {
             let what =
                 if key.kind == KeyKind::Session { "expired api key (session expired)" } else { "expired api key" };
-            return Err(Refused::stamp(key, what, Error::Unauthenticated(format!("{what} `{}`", key.id))));
+            let why = if key.kind == KeyKind::Session { "session expired" } else { "key expired" };
+            return Err(Refused::stamp(key, what, expired(key, why)));
         }
         let idle_ms = self.config.factors.session_idle_ms;
         // A session key's `updated_at` is when it was last used (sessions are never edited).
         if key.kind == KeyKind::Session && now - key.updated_at > idle_ms {
-            let what = format!("expired api key (session idle for more than {} minutes)", idle_ms / 60_000);
-            let error = Error::Unauthenticated(format!("{what} `{}`", key.id));
-            return Err(Refused::stamp(key, &what, error));
+            let why = format!("session idle for more than {} minutes", idle_ms / 60_000);
+            let what = format!("expired api key ({why})");
+            return Err(Refused::stamp(key, &what, expired(key, &why)));
         }
         let caller = Caller {
             credential: CallerCredential {
