@@ -32,6 +32,20 @@ const renamed = await client.updateUserName({
   parameters: { userId: created.activity.result.createUsersResult.userIds[0], userName: "sdk-renamed" },
 });
 
+// updateUserEmail / updateUserPhoneNumber, as @turnkey/core sends them.
+const emailed = await client.updateUserEmail({
+  type: "ACTIVITY_TYPE_UPDATE_USER_EMAIL",
+  timestampMs: String(Date.now()),
+  organizationId,
+  parameters: { userId: created.activity.result.createUsersResult.userIds[0], userEmail: "sdk-new@example.com" },
+});
+const phoned = await client.updateUserPhoneNumber({
+  type: "ACTIVITY_TYPE_UPDATE_USER_PHONE_NUMBER",
+  timestampMs: String(Date.now()),
+  organizationId,
+  parameters: { userId: created.activity.result.createUsersResult.userIds[0], userPhoneNumber: "+15555550100" },
+});
+
 // A stamped request sent by hand, to compare the server's fingerprint with the SDK's.
 const signed = await client.stampCreateUsers({
   type: "ACTIVITY_TYPE_CREATE_USERS_V4",
@@ -63,5 +77,10 @@ console.log(
     renamedStatus: renamed.activity.status,
     renamedType: renamed.activity.type,
     renamedUserId: renamed.activity.result.updateUserNameResult?.userId,
+    emailedStatus: emailed.activity.status,
+    emailedUserId: emailed.activity.result.updateUserEmailResult?.userId,
+    phonedStatus: phoned.activity.status,
+    phonedUserId: phoned.activity.result.updateUserPhoneNumberResult?.userId,
+    contacts: users.users.filter((u) => u.userName === "sdk-renamed").map((u) => [u.userEmail, u.userPhoneNumber])[0],
   }),
 );

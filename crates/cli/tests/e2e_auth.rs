@@ -39,6 +39,11 @@ fn turnkey_api_key_stamper_and_http_client_work_unchanged() {
     assert_eq!(r["renamedStatus"], "ACTIVITY_STATUS_COMPLETED");
     assert_eq!(r["renamedType"], "ACTIVITY_TYPE_UPDATE_USER_NAME");
     assert_eq!(r["renamedUserId"], r["createdUserIds"][0], "updateUserNameResult names the renamed user");
+    for (status, user) in [("emailedStatus", "emailedUserId"), ("phonedStatus", "phonedUserId")] {
+        assert_eq!(r[status], "ACTIVITY_STATUS_COMPLETED", "{status}: {r}");
+        assert_eq!(r[user], r["createdUserIds"][0], "{user}");
+    }
+    assert_eq!(r["contacts"], json!(["sdk-new@example.com", "+15555550100"]), "the new contacts are stored");
 }
 
 #[test]

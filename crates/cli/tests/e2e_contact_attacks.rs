@@ -106,6 +106,18 @@ fn helpdesk_cannot_take_over_root(backend: Backend) {
     completed(root.submit("create_policy", narrowed), "createPolicyResult");
     let again = ok(helpdesk.submit("update_user", json!({ "userId": root_id, "userEmail": "other@evil.example" })));
     assert_eq!(status(&again), "ACTIVITY_STATUS_FAILED", "{again}");
+    // update_user_email (what @turnkey/core sends) is the same change for policies.
+    let evaluated = ok(root.query(
+        "evaluate_activity",
+        json!({ "userId": root_id, "activity": { "type": "ACTIVITY_TYPE_UPDATE_USER_EMAIL",
+                 "parameters": { "userId": root_id, "userEmail": "other@evil.example" } } }),
+    ));
+    assert_eq!(evaluated["activity"]["params"]["changes"], json!(["EMAIL"]), "{evaluated}");
+    let again =
+        ok(helpdesk.submit("update_user_email", json!({ "userId": root_id, "userEmail": "other@evil.example" })));
+    assert_eq!(status(&again), "ACTIVITY_STATUS_FAILED", "{again}");
+    let root_user = ok(root.query("get_user", json!({ "userId": root_id })));
+    assert_ne!(root_user["user"]["userEmail"], "other@evil.example", "{root_user}");
     let renamed = ok(helpdesk.submit("update_user", json!({ "userId": root_id, "userName": "Root" })));
     assert_eq!(status(&renamed), "ACTIVITY_STATUS_COMPLETED", "{renamed}");
 }
@@ -152,8 +164,22 @@ fn scoped_session_keeps_its_scope(backend: Backend) {
         "a scoped session changed its own contact: {}",
         resp.body
     );
+    // Nor through the one-contact activities @turnkey/core sends.
+    for (name, parameters) in [
+        ("update_user_email", json!({ "userId": alice_id, "userEmail": "elsewhere@example.com" })),
+        ("update_user_phone_number", json!({ "userId": alice_id, "userPhoneNumber": "+15555550123" })),
+    ] {
+        let resp = scoped.submit(name, parameters).expect("sent");
+        assert!(
+            resp.status == 403 && resp.body["message"].as_str().is_some_and(|m| m.contains("session profile")),
+            "{name}: a scoped session changed its own contact: {} {}",
+            resp.status,
+            resp.body
+        );
+    }
     let user = ok(root.query("get_user", json!({ "userId": alice_id })));
     assert_eq!(user["user"]["userEmail"], "alice@example.com", "{user}");
+    assert!(user["user"]["userPhoneNumber"].is_null() || user["user"]["userPhoneNumber"] == "", "{user}");
 }
 
 #[test]

@@ -221,6 +221,8 @@ fn every_activity_answers_as_its_schema_says_in_success_and_in_error() {
     let tag_id = result(&tag, "createUserTagResult", "userTagId");
     send("update_user", json!({ "userId": ann, "userName": "Ann", "userTagIds": [tag_id] }), 200);
     send("update_user_name", json!({ "userId": ann, "userName": "Annie" }), 200);
+    send("update_user_email", json!({ "userId": ann, "userEmail": "ann@example.com" }), 200);
+    send("update_user_phone_number", json!({ "userId": ann, "userPhoneNumber": "+15555550199" }), 200);
     let second = twofold_testkit::new_key();
     let keys = send(
         "create_api_keys",

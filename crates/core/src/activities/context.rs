@@ -151,6 +151,9 @@ pub struct Credentials<'a> {
     /// Whether a factor or permanent credential is bound or removed (not only sessions or an
     /// unactivated device).
     pub binds: bool,
+    /// Whether it sets, changes or clears a login contact (email, phone): a new contact would
+    /// log in outside a session profile's scope, so a scoped session may not change its own.
+    pub contact: bool,
 }
 
 /// What an executor produced: its typed result, and secrets shown once to their user.

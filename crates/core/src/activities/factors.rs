@@ -246,7 +246,7 @@ impl Activity for CreateAuthenticators {
     }
 
     fn credentials(&self) -> Option<Credentials<'_>> {
-        Some(Credentials { user_id: &self.user_id, binds: true })
+        Some(Credentials { user_id: &self.user_id, binds: true, contact: false })
     }
 
     #[cfg(feature = "openapi")]
@@ -329,7 +329,7 @@ impl Activity for DeleteAuthenticators {
     }
 
     fn credentials(&self) -> Option<Credentials<'_>> {
-        Some(Credentials { user_id: &self.user_id, binds: true })
+        Some(Credentials { user_id: &self.user_id, binds: true, contact: false })
     }
 
     async fn execute(&self, tx: &mut dyn StoreTx, ctx: &ExecContext<'_>) -> Result<Done<DeleteAuthenticatorsResult>> {
@@ -352,7 +352,7 @@ impl Activity for DeleteTotpAuthenticators {
     }
 
     fn credentials(&self) -> Option<Credentials<'_>> {
-        Some(Credentials { user_id: &self.user_id, binds: true })
+        Some(Credentials { user_id: &self.user_id, binds: true, contact: false })
     }
 
     async fn execute(
@@ -379,7 +379,7 @@ impl Activity for DeleteSessions {
     }
 
     fn credentials(&self) -> Option<Credentials<'_>> {
-        Some(Credentials { user_id: &self.user_id, binds: false })
+        Some(Credentials { user_id: &self.user_id, binds: false, contact: false })
     }
 
     async fn execute(&self, tx: &mut dyn StoreTx, ctx: &ExecContext<'_>) -> Result<Done<DeleteSessionsResult>> {
@@ -424,7 +424,7 @@ impl Activity for CreateTotpAuthenticator {
     }
 
     fn credentials(&self) -> Option<Credentials<'_>> {
-        Some(Credentials { user_id: &self.user_id, binds: false })
+        Some(Credentials { user_id: &self.user_id, binds: false, contact: false })
     }
 
     #[cfg(feature = "openapi")]
@@ -486,7 +486,7 @@ impl Activity for VerifyTotpAuthenticator {
     }
 
     fn credentials(&self) -> Option<Credentials<'_>> {
-        Some(Credentials { user_id: &self.user_id, binds: true })
+        Some(Credentials { user_id: &self.user_id, binds: true, contact: false })
     }
 
     #[cfg(feature = "openapi")]
@@ -532,7 +532,7 @@ impl Activity for CreateRecoveryCodes {
     }
 
     fn credentials(&self) -> Option<Credentials<'_>> {
-        Some(Credentials { user_id: &self.user_id, binds: true })
+        Some(Credentials { user_id: &self.user_id, binds: true, contact: false })
     }
 
     #[cfg(feature = "openapi")]

@@ -221,6 +221,14 @@ catalog! {
     UpdateUserName(users::UpdateUserName) "update_user_name" USER/UPDATE [
         ("ACTIVITY_TYPE_UPDATE_USER_NAME", "updateUserNameIntent", "updateUserNameResult"),
     ];
+    /// Set, change or clear a user's email (a login contact).
+    UpdateUserEmail(users::UpdateUserEmail) "update_user_email" USER/UPDATE [
+        ("ACTIVITY_TYPE_UPDATE_USER_EMAIL", "updateUserEmailIntent", "updateUserEmailResult"),
+    ];
+    /// Set, change or clear a user's phone number (a login contact).
+    UpdateUserPhoneNumber(users::UpdateUserPhoneNumber) "update_user_phone_number" USER/UPDATE [
+        ("ACTIVITY_TYPE_UPDATE_USER_PHONE_NUMBER", "updateUserPhoneNumberIntent", "updateUserPhoneNumberResult"),
+    ];
     /// Create a user tag.
     CreateUserTag(users::CreateUserTag) "create_user_tag" USER/CREATE [
         ("ACTIVITY_TYPE_CREATE_USER_TAG", "createUserTagIntent", "createUserTagResult"),

@@ -95,6 +95,100 @@ pub struct UpdateUserName {
     pub user_name: String,
 }
 
+/// `v1UpdateUserEmailIntent`: UPDATE_USER of the email alone (an empty string clears it), with
+/// everything that holds for a contact change there.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct UpdateUserEmail {
+    /// The user.
+    pub user_id: String,
+    /// The new email; empty clears it.
+    pub user_email: String,
+    /// A VERIFY_OTP token proving the new address (the user's own update only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verification_token: Option<Secret>,
+}
+
+/// `v1UpdateUserPhoneNumberIntent`: UPDATE_USER of the phone number alone (an empty string
+/// clears it), with everything that holds for a contact change there.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct UpdateUserPhoneNumber {
+    /// The user.
+    pub user_id: String,
+    /// The new phone number (E.164); empty clears it.
+    pub user_phone_number: String,
+    /// A VERIFY_OTP token proving the new number (the user's own update only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verification_token: Option<Secret>,
+}
+
+impl UpdateUserEmail {
+    /// The UPDATE_USER it is.
+    fn as_update(&self) -> UpdateUser {
+        UpdateUser {
+            user_email: Some(self.user_email.clone()),
+            ..UpdateUser::contact_of(&self.user_id, &self.verification_token)
+        }
+    }
+}
+
+impl UpdateUserPhoneNumber {
+    /// The UPDATE_USER it is.
+    fn as_update(&self) -> UpdateUser {
+        UpdateUser {
+            user_phone_number: Some(self.user_phone_number.clone()),
+            ..UpdateUser::contact_of(&self.user_id, &self.verification_token)
+        }
+    }
+}
+
+impl UpdateUser {
+    /// An update of `user_id` changing nothing yet, with `token` to prove a new contact.
+    fn contact_of(user_id: &str, token: &Option<Secret>) -> UpdateUser {
+        UpdateUser {
+            user_id: user_id.to_owned(),
+            user_name: None,
+            user_email: None,
+            user_tag_ids: None,
+            user_phone_number: None,
+            verification_token: token.clone(),
+        }
+    }
+}
+
+/// UPDATE_USER_EMAIL and UPDATE_USER_PHONE_NUMBER are UPDATE_USER with one contact: the same
+/// checks, the same `activity.params` (`changes` is `["EMAIL"]` or `["PHONE_NUMBER"]`), the same
+/// account-level rule and notices, the same executor.
+macro_rules! contact_update {
+    ($intent:ident, $result:ident) => {
+        impl Activity for $intent {
+            type Output = $result;
+
+            fn check(&self) -> Result<()> {
+                self.as_update().check()
+            }
+
+            fn policy_params(&self) -> Value {
+                self.as_update().policy_params()
+            }
+
+            fn credentials(&self) -> Option<Credentials<'_>> {
+                Some(Credentials { user_id: &self.user_id, binds: true, contact: true })
+            }
+
+            async fn execute(&self, tx: &mut dyn StoreTx, ctx: &ExecContext<'_>) -> Result<Done<$result>> {
+                let done = self.as_update().execute(tx, ctx).await?;
+                Ok($result { user_id: done.result.user_id }.into())
+            }
+        }
+    };
+}
+contact_update!(UpdateUserEmail, UpdateUserEmailResult);
+contact_update!(UpdateUserPhoneNumber, UpdateUserPhoneNumberResult);
+
 /// `v1CreateUserTagIntent`.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -138,6 +232,10 @@ results! {
     UpdateUserResult { user_id: String }
     /// `v1UpdateUserNameResult`: whose name changed.
     UpdateUserNameResult { user_id: String }
+    /// `v1UpdateUserEmailResult`: whose email changed.
+    UpdateUserEmailResult { user_id: String }
+    /// `v1UpdateUserPhoneNumberResult`: whose phone number changed.
+    UpdateUserPhoneNumberResult { user_id: String }
     /// `v1CreateUserTagResult`.
     CreateUserTagResult { user_tag_id: String, user_ids: Vec<String> }
     /// `v1CreateApiKeysResult`.
@@ -247,7 +345,7 @@ impl Activity for UpdateUser {
     }
 
     fn credentials(&self) -> Option<Credentials<'_>> {
-        self.changes_contact().then_some(Credentials { user_id: &self.user_id, binds: true })
+        self.changes_contact().then_some(Credentials { user_id: &self.user_id, binds: true, contact: true })
     }
 
     async fn execute(&self, tx: &mut dyn StoreTx, ctx: &ExecContext<'_>) -> Result<Done<UpdateUserResult>> {
@@ -398,7 +496,7 @@ impl Activity for CreateApiKeys {
     }
 
     fn credentials(&self) -> Option<Credentials<'_>> {
-        Some(Credentials { user_id: &self.user_id, binds: true })
+        Some(Credentials { user_id: &self.user_id, binds: true, contact: false })
     }
 
     async fn execute(&self, tx: &mut dyn StoreTx, ctx: &ExecContext<'_>) -> Result<Done<CreateApiKeysResult>> {
@@ -422,7 +520,7 @@ impl Activity for DeleteApiKeys {
     }
 
     fn credentials(&self) -> Option<Credentials<'_>> {
-        Some(Credentials { user_id: &self.user_id, binds: true })
+        Some(Credentials { user_id: &self.user_id, binds: true, contact: false })
     }
 
     async fn execute(&self, tx: &mut dyn StoreTx, ctx: &ExecContext<'_>) -> Result<Done<DeleteApiKeysResult>> {

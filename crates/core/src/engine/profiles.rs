@@ -34,9 +34,7 @@ impl Engine {
     ) -> Result<()> {
         let Some(profile_id) = profile_of(caller) else { return Ok(()) };
         // A login contact the session gives its own user would log in again outside the scope.
-        if matches!(intent, Intent::UpdateUser(p) if p.changes_contact())
-            && intent.own_credential_target() == Some(caller.user.id.as_str())
-        {
+        if intent.credentials().is_some_and(|c| c.contact && c.user_id == caller.user.id) {
             return Err(Error::PermissionDenied(format!(
                 "this session is bound to session profile `{profile_id}`: it may not change its own user's email or \
                  phone (a new login contact would open sessions outside the profile's scope)"
