@@ -88,6 +88,15 @@ fn every_query_answers_as_its_schema_says_in_success_and_in_error() {
     let api_key_id = keys["apiKeys"][0]["apiKeyId"].as_str().expect("key").to_owned();
     // The audit log gets a signed checkpoint within a second.
     let event_id = wait_for_checkpoint(&root);
+    // v1User carries the user's passkeys and MFA policies; v1OrganizationData its policies.
+    let root_view = ok(root.query("get_user", json!({ "userId": root_user(&root) })));
+    assert_eq!(root_view["user"]["authenticators"][0]["authenticatorId"], authenticator_id.as_str(), "{root_view}");
+    let members = ok(root.query("list_users", json!({})));
+    let reader = members["users"].as_array().expect("users").iter().find(|u| u["userId"] == member_id.as_str());
+    assert_eq!(reader.expect("reader")["mfaPolicies"][0]["mfaPolicyId"], mfa_policy_id.as_str(), "{members}");
+    let organization = ok(root.query("get_organization", json!({})));
+    let policies = organization["organizationData"]["policies"].as_array().expect("policies").clone();
+    assert!(policies.iter().any(|p| p["policyId"] == policy_id.as_str()), "{organization}");
 
     let mut bodies: Vec<(String, Value)> = vec![
         ("whoami".into(), json!({})),

@@ -84,7 +84,7 @@ pub struct UserView {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub user_phone_number: Option<String>,
     /// Passkeys.
-    pub authenticators: Vec<serde_json::Value>,
+    pub authenticators: Vec<AuthenticatorView>,
     /// API keys.
     pub api_keys: Vec<ApiKeyView>,
     /// Tag ids.
@@ -95,25 +95,47 @@ pub struct UserView {
     pub created_at: Timestamp,
     /// Updated.
     pub updated_at: Timestamp,
-    /// MFA policies.
-    pub mfa_policies: Vec<serde_json::Value>,
+    /// Step-up MFA policies, by order.
+    pub mfa_policies: Vec<MfaPolicyView>,
+}
+
+/// What a [`UserView`] is built from besides the user: rows of its organization (or of just
+/// the user), each filtered to the user's own.
+pub struct UserRows<'a> {
+    /// API keys and sessions.
+    pub keys: &'a [ApiKey],
+    /// `(user id, tag id)` memberships.
+    pub memberships: &'a [(String, String)],
+    /// Passkeys.
+    pub passkeys: &'a [crate::model::Factor],
+    /// Step-up MFA policies.
+    pub mfa_policies: &'a [crate::model::MfaPolicy],
 }
 
 impl UserView {
-    /// Builds the view from the user, its keys and its tag ids.
-    pub fn new(user: &User, keys: &[ApiKey], tag_ids: Vec<String>) -> Self {
+    /// Builds the view of `user` from `rows`.
+    pub fn new(user: &User, rows: &UserRows<'_>) -> Self {
+        let mine = |owner: &str| owner == user.id;
+        let mut mfa_policies: Vec<&crate::model::MfaPolicy> =
+            rows.mfa_policies.iter().filter(|p| mine(&p.user_id)).collect();
+        mfa_policies.sort_by_key(|p| p.order);
         UserView {
             user_id: user.id.clone(),
             user_name: user.name.clone(),
             user_email: user.email.clone(),
             user_phone_number: user.phone.clone(),
-            authenticators: Vec::new(),
-            api_keys: keys.iter().filter(|k| k.user_id == user.id).map(ApiKeyView::from).collect(),
-            user_tags: tag_ids,
+            authenticators: rows
+                .passkeys
+                .iter()
+                .filter(|f| mine(&f.user_id) && f.active)
+                .map(AuthenticatorView::from)
+                .collect(),
+            api_keys: rows.keys.iter().filter(|k| mine(&k.user_id)).map(ApiKeyView::from).collect(),
+            user_tags: rows.memberships.iter().filter(|(u, _)| mine(u)).map(|(_, t)| t.clone()).collect(),
             oauth_providers: Vec::new(),
             created_at: Timestamp::from_ms(user.created_at),
             updated_at: Timestamp::from_ms(user.updated_at),
-            mfa_policies: Vec::new(),
+            mfa_policies: mfa_policies.into_iter().map(MfaPolicyView::from).collect(),
         }
     }
 }
@@ -170,7 +192,7 @@ pub struct OrganizationData {
     /// Users.
     pub users: Vec<UserView>,
     /// Policies.
-    pub policies: Vec<serde_json::Value>,
+    pub policies: Vec<PolicyView>,
     /// Always empty: twofold holds no private keys.
     pub private_keys: Vec<serde_json::Value>,
     /// Always empty.
@@ -187,12 +209,18 @@ pub struct OrganizationData {
 
 impl OrganizationData {
     /// Builds the view.
-    pub fn new(org: &Organization, users: Vec<UserView>, tags: &[UserTag], quorum: Vec<String>) -> Self {
+    pub fn new(
+        org: &Organization,
+        users: Vec<UserView>,
+        policies: &[crate::model::Policy],
+        tags: &[UserTag],
+        quorum: Vec<String>,
+    ) -> Self {
         OrganizationData {
             organization_id: org.id.clone(),
             name: org.name.clone(),
             users,
-            policies: Vec::new(),
+            policies: policies.iter().map(PolicyView::from).collect(),
             private_keys: Vec::new(),
             invitations: Vec::new(),
             tags: tags.iter().map(TagView::from).collect(),

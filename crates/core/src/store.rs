@@ -208,6 +208,10 @@ pub trait Credentials: Send {
     async fn list_factors(&mut self, org_id: &str, user_id: &str, kind: Option<FactorKind>)
     -> StoreResult<Vec<Factor>>;
 
+    /// Every factor of this kind of an organization's users, oldest first (one read for a list
+    /// of users).
+    async fn list_org_factors(&mut self, org_id: &str, kind: FactorKind) -> StoreResult<Vec<Factor>>;
+
     /// Every factor (in any organization) of this kind with this lookup handle.
     async fn factors_by_lookup(&mut self, kind: FactorKind, lookup: &str) -> StoreResult<Vec<Factor>>;
 

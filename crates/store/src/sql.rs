@@ -759,6 +759,13 @@ impl Credentials for SqlTx {
         self.all(q, rows::factor).await
     }
 
+    async fn list_org_factors(&mut self, org_id: &str, kind: FactorKind) -> StoreResult<Vec<Factor>> {
+        let sql = format!(
+            "SELECT {FACTOR_COLUMNS} FROM factors WHERE organization_id = $1 AND kind = $2 ORDER BY created_at, id"
+        );
+        self.all(sqlx::query(AssertSqlSafe(sql)).bind(org_id.to_owned()).bind(kind.as_str()), rows::factor).await
+    }
+
     async fn factors_by_lookup(&mut self, kind: FactorKind, lookup: &str) -> StoreResult<Vec<Factor>> {
         let sql =
             format!("SELECT {FACTOR_COLUMNS} FROM factors WHERE kind = $1 AND lookup = $2 ORDER BY created_at, id");

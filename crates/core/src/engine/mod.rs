@@ -33,7 +33,7 @@ use serde_json::value::RawValue;
 
 use crate::activities::Intent;
 use crate::activities::{self, ActivityKind, TypeVersion};
-use crate::api::{ActivityView, Failure, UserView, VoteView};
+use crate::api::{ActivityView, Failure, UserRows, UserView, VoteView};
 use crate::audit;
 use crate::clock::Clock;
 use crate::crypto;
@@ -619,23 +619,22 @@ pub(crate) async fn user_view(tx: &mut dyn StoreTx, user: &User) -> Result<UserV
 
 /// [`user_view`] with the organization's `(user_id, tag_id)` pairs already loaded.
 async fn user_view_with(tx: &mut dyn StoreTx, user: &User, memberships: &[(String, String)]) -> Result<UserView> {
-    let keys = tx.list_api_keys(&user.organization_id, Some(&user.id)).await?;
-    let tags = memberships.iter().filter(|(u, _)| *u == user.id).map(|(_, t)| t.clone()).collect();
-    Ok(UserView::new(user, &keys, tags))
+    let org_id = &user.organization_id;
+    let keys = tx.list_api_keys(org_id, Some(&user.id)).await?;
+    let passkeys = tx.list_factors(org_id, &user.id, Some(crate::model::FactorKind::Passkey)).await?;
+    let mfa_policies = tx.list_mfa_policies(org_id, Some(&user.id)).await?;
+    Ok(UserView::new(user, &UserRows { keys: &keys, memberships, passkeys: &passkeys, mfa_policies: &mfa_policies }))
 }
 
-/// Every user of an organization with keys and tags, in two queries.
+/// Every user of an organization with keys, tags, passkeys and MFA policies, in five queries.
 pub(crate) async fn user_views(tx: &mut dyn StoreTx, org_id: &str) -> Result<Vec<UserView>> {
     let users = tx.list_users(org_id).await?;
     let keys = tx.list_api_keys(org_id, None).await?;
     let memberships = tx.user_tag_memberships(org_id).await?;
-    Ok(users
-        .iter()
-        .map(|u| {
-            let tags = memberships.iter().filter(|(uid, _)| *uid == u.id).map(|(_, t)| t.clone()).collect();
-            UserView::new(u, &keys, tags)
-        })
-        .collect())
+    let passkeys = tx.list_org_factors(org_id, crate::model::FactorKind::Passkey).await?;
+    let mfa_policies = tx.list_mfa_policies(org_id, None).await?;
+    let rows = UserRows { keys: &keys, memberships: &memberships, passkeys: &passkeys, mfa_policies: &mfa_policies };
+    Ok(users.iter().map(|u| UserView::new(u, &rows)).collect())
 }
 
 /// The v1Activity view of `a`, with its votes, as `caller_user_id` sees it.

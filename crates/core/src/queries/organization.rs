@@ -28,7 +28,9 @@ impl Query for GetOrganization {
         let users = crate::engine::user_views(tx, &org.id).await?;
         let tags = tx.list_user_tags(&org.id).await?;
         let quorum = tx.root_quorum_members(&org.id).await?;
-        Ok(GetOrganizationResponse { organization_data: OrganizationData::new(org, users, &tags, quorum) })
+        let policies = tx.list_policies(&org.id).await?;
+        let organization_data = OrganizationData::new(org, users, &policies, &tags, quorum);
+        Ok(GetOrganizationResponse { organization_data })
     }
 }
 
