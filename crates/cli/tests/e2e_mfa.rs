@@ -72,6 +72,11 @@ fn first_match_by_order(backend: Backend) {
 
     let first = tag(&alice, "one");
     assert_eq!(status(&first), "ACTIVITY_STATUS_AUTHENTICATORS_NEEDED", "{first}");
+    // The initiator is the one to approve it (with the proof) or cancel it; no one else votes on it.
+    assert_eq!((&first["activity"]["canApprove"], &first["activity"]["canReject"]), (&json!(true), &json!(true)));
+    let id = first["activity"]["id"].as_str().expect("id");
+    let seen = ok(root.query("get_activity", json!({ "activityId": id })));
+    assert_eq!((&seen["activity"]["canApprove"], &seen["activity"]["canReject"]), (&json!(false), &json!(false)));
     let st = mfa_status(&alice, &first);
     assert_eq!(st["mfaPolicyId"], by_passkey.as_str(), "only the lowest order is enforced: {st}");
     assert_eq!(st["satisfied"], false);

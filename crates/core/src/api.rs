@@ -351,8 +351,13 @@ impl ActivityView {
 
     /// Builds the view for `caller_user_id`.
     pub fn new(a: &Activity, votes: Vec<VoteView>, caller_user_id: &str) -> Self {
-        let open = matches!(a.status, crate::model::ActivityStatus::ConsensusNeeded);
+        use crate::model::ActivityStatus;
         let voted = votes.iter().any(|v| v.user_id == caller_user_id);
+        // Held for the initiator's own step-up, the initiator approves it (with the proof) or
+        // cancels it; others vote on activities that wait for consensus.
+        let initiator_steps_up =
+            a.status == ActivityStatus::AuthenticatorsNeeded && a.initiator_user_id == caller_user_id;
+        let votes_now = initiator_steps_up || (a.status == ActivityStatus::ConsensusNeeded && !voted);
         ActivityView {
             id: a.id.clone(),
             organization_id: a.organization_id.clone(),
@@ -362,8 +367,8 @@ impl ActivityView {
             result: a.result.as_deref().map(raw).unwrap_or_else(empty_object),
             votes,
             fingerprint: a.fingerprint.clone(),
-            can_approve: open && !voted,
-            can_reject: open && !voted,
+            can_approve: votes_now,
+            can_reject: votes_now,
             created_at: Timestamp::from_ms(a.created_at),
             updated_at: Timestamp::from_ms(a.updated_at),
             failure: a.failure.as_deref().and_then(|f| serde_json::from_str(f).ok()),
