@@ -1,6 +1,8 @@
 //! End-to-end: the real `twofold` binary over HTTP, on SQLite and on PostgreSQL.
 #![allow(clippy::expect_used, reason = "tests fail loudly")]
 
+mod support;
+
 use std::process::Command;
 
 use serde_json::{Value, json};
@@ -382,3 +384,70 @@ fn sha256_hex(bytes: &[u8]) -> String {
     use sha2::Digest;
     hex::encode(sha2::Sha256::digest(bytes))
 }
+
+/// `list_suborgs` finds a parent's sub-organizations by what @turnkey/core looks them up by:
+/// the organization's name, a user's name, email (any case), phone, passkey credential id or
+/// API key; bad filters are a 400 naming the field; another parent's sub-organizations never match.
+fn sub_organizations_are_found_by_filter(backend: Backend) {
+    let server = TestServer::start(BIN, backend, &[]);
+    let root = server.root_client();
+    let key = new_key();
+    let mut owner = user_with_key("ann", &key);
+    owner.as_object_mut().expect("object").remove("userTags");
+    owner["userEmail"] = json!("Ann@Example.com");
+    owner["userPhoneNumber"] = json!("+15555550111");
+    let created = completed(
+        root.submit(
+            "create_sub_organization",
+            json!({ "subOrganizationName": "ann's org", "rootQuorumThreshold": 1, "rootUsers": [owner] }),
+        ),
+        "createSubOrganizationResultV8",
+    );
+    let ann_org = created["subOrganizationId"].as_str().expect("org").to_owned();
+    let ann_id = created["rootUserIds"][0].as_str().expect("user").to_owned();
+    let ann_public_key = key.public_key_hex();
+    let ann = server.client(key, &ann_org);
+    let (_, _, credential_id) = support::register_passkey(&server, &ann, &ann_id);
+    let (other_org, _, other) = support::sub_org(&server, &root, "bob's org");
+    // A sub-organization of another parent with the same email is not found from root.
+    let mut twin = user_with_key("ann", &new_key());
+    twin.as_object_mut().expect("object").remove("userTags");
+    twin["userEmail"] = json!("ann@example.com");
+    completed(
+        other.submit(
+            "create_sub_organization",
+            json!({ "subOrganizationName": "nested", "rootQuorumThreshold": 1, "rootUsers": [twin] }),
+        ),
+        "createSubOrganizationResultV8",
+    );
+
+    let find = |kind: &str, value: &str| -> Vec<String> {
+        let found = ok(root.query("list_suborgs", json!({ "filterType": kind, "filterValue": value })));
+        found["organizationIds"].as_array().expect("ids").iter().map(|v| v.as_str().expect("id").to_owned()).collect()
+    };
+    let ann_only: Vec<String> = vec![ann_org.clone()];
+    assert_eq!(find("NAME", "ann's org"), ann_only);
+    assert_eq!(find("USERNAME", "ann"), ann_only);
+    assert_eq!(find("EMAIL", "ann@EXAMPLE.com"), ann_only, "email matches in any case, only under this parent");
+    assert_eq!(find("PHONE_NUMBER", "+15555550111"), ann_only);
+    assert_eq!(find("CREDENTIAL_ID", &credential_id), ann_only);
+    assert_eq!(find("PUBLIC_KEY", &ann_public_key.to_uppercase()), ann_only);
+    assert_eq!(find("NAME", "bob's org"), vec![other_org]);
+    assert!(find("EMAIL", "nobody@example.com").is_empty());
+    for (body, needle) in [
+        (json!({ "filterType": "COLOR", "filterValue": "red" }), "filterType"),
+        (json!({ "filterType": "EMAIL" }), "give both or neither"),
+        (json!({ "filterType": "EMAIL", "filterValue": "" }), "filterValue"),
+        (json!({ "filterType": "OIDC_TOKEN", "filterValue": "eyJ" }), "OIDC_TOKEN"),
+    ] {
+        let resp = root.query("list_suborgs", body.clone()).expect("sent");
+        assert_eq!(resp.status, 400, "{body}: {}", resp.body);
+        assert!(resp.body["message"].as_str().is_some_and(|m| m.contains(needle)), "{body}: {}", resp.body);
+    }
+}
+
+twofold_testkit::on_every_backend!(
+    list_suborgs_filters_sqlite,
+    list_suborgs_filters_postgres,
+    sub_organizations_are_found_by_filter
+);

@@ -39,6 +39,25 @@ pub trait Store: Send + Sync + 'static {
     async fn admission_epoch(&self) -> StoreResult<i64>;
 }
 
+/// What sub-organizations are looked up by (Turnkey's `list_suborgs` `filterType`): the
+/// organization's name, or a user of it by name, email (any case), phone number, passkey
+/// credential id or API key public key (any case).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SubOrgFilter {
+    /// `NAME`.
+    Name(String),
+    /// `USERNAME`.
+    UserName(String),
+    /// `EMAIL`.
+    Email(String),
+    /// `PHONE_NUMBER`.
+    PhoneNumber(String),
+    /// `CREDENTIAL_ID`: a passkey's credential id.
+    CredentialId(String),
+    /// `PUBLIC_KEY`: an API key's or session's public key.
+    PublicKey(String),
+}
+
 /// One transaction over every aggregate's store (one trait per aggregate, below), committed
 /// or rolled back as one. Dropping it without [`StoreTx::commit`] rolls it back.
 #[async_trait]
@@ -96,6 +115,9 @@ pub trait Organizations: Send {
 
     /// Ids of an organization's direct sub-organizations, oldest first.
     async fn list_sub_organizations(&mut self, parent_id: &str) -> StoreResult<Vec<String>>;
+
+    /// The direct sub-organizations of `parent_id` that `filter` matches, oldest first.
+    async fn sub_organizations_with(&mut self, parent_id: &str, filter: &SubOrgFilter) -> StoreResult<Vec<String>>;
 
     /// Replaces the root quorum (threshold and members).
     /// Moves the admission epoch.

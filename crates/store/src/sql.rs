@@ -20,7 +20,7 @@ use twofold_core::network::{IpRule, IpRuleSet, ListKind};
 use twofold_core::otp::{OtpFlow, OtpFlowStatus, Usage};
 use twofold_core::store::{
     Activities, AuditFilter, AuditLog, AuthProxies, Credentials, Installation, MfaRules, NetworkRules, Organizations,
-    OtpFlows, Policies, Store, StoreError, StoreResult, StoreTx, Users, Webhooks,
+    OtpFlows, Policies, Store, StoreError, StoreResult, StoreTx, SubOrgFilter, Users, Webhooks,
 };
 
 use crate::{OpenError, rows};
@@ -388,6 +388,35 @@ impl Organizations for SqlTx {
     async fn list_sub_organizations(&mut self, parent_id: &str) -> StoreResult<Vec<String>> {
         let q = sqlx::query("SELECT id FROM organizations WHERE parent_id = $1 ORDER BY created_at, id")
             .bind(parent_id.to_owned());
+        self.all(q, |r| r.try_get::<String, _>(0)).await
+    }
+
+    async fn sub_organizations_with(&mut self, parent_id: &str, filter: &SubOrgFilter) -> StoreResult<Vec<String>> {
+        let (matching, value) = match filter {
+            SubOrgFilter::Name(v) => ("o.name = $2", v.clone()),
+            SubOrgFilter::UserName(v) => {
+                ("EXISTS (SELECT 1 FROM users u WHERE u.organization_id = o.id AND u.name = $2)", v.clone())
+            }
+            SubOrgFilter::Email(v) => (
+                "EXISTS (SELECT 1 FROM users u WHERE u.organization_id = o.id AND lower(u.email) = $2)",
+                v.to_lowercase(),
+            ),
+            SubOrgFilter::PhoneNumber(v) => {
+                ("EXISTS (SELECT 1 FROM users u WHERE u.organization_id = o.id AND u.phone = $2)", v.clone())
+            }
+            SubOrgFilter::CredentialId(v) => (
+                "EXISTS (SELECT 1 FROM factors f WHERE f.organization_id = o.id AND f.kind = 'PASSKEY' AND f.lookup = $2)",
+                v.clone(),
+            ),
+            SubOrgFilter::PublicKey(v) => (
+                "EXISTS (SELECT 1 FROM api_keys k WHERE k.organization_id = o.id AND k.public_key = $2)",
+                v.to_ascii_lowercase(),
+            ),
+        };
+        let sql = format!(
+            "SELECT o.id FROM organizations o WHERE o.parent_id = $1 AND {matching} ORDER BY o.created_at, o.id"
+        );
+        let q = sqlx::query(AssertSqlSafe(sql)).bind(parent_id.to_owned()).bind(value);
         self.all(q, |r| r.try_get::<String, _>(0)).await
     }
 

@@ -380,7 +380,7 @@ catalog! {
     "whoami" => caller::Whoami, Allowed, Session, "Who the stamp belongs to (and what MFA enforcement asks of it)";
     "get_whoami" => caller::Whoami, Allowed, Session, "The same as whoami, under Turnkey's name";
     "get_organization" => organization::GetOrganization, Refused, Of("ORGANIZATION"), "The organization: users, tags, root quorum";
-    "list_suborgs" => organization::ListSuborgs, Refused, Of("ORGANIZATION"), "Ids of the sub-organizations, paginated";
+    "list_suborgs" => organization::ListSuborgs, Refused, Of("ORGANIZATION"), "Ids of the sub-organizations, paginated; filterType NAME, USERNAME, EMAIL, PHONE_NUMBER, CREDENTIAL_ID or PUBLIC_KEY finds them by name or by a user";
     "get_user" => users::GetUser, OwnUser, OwnUserOr("USER"), "One user with API keys and tags";
     "list_users" => users::ListUsers, Refused, Of("USER"), "Every user of the organization";
     "list_user_tags" => users::ListUserTags, Refused, Of("USER"), "Every user tag";

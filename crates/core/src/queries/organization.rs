@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 use super::{Cx, Db, NoFields, Pagination, Query};
 use crate::api::OrganizationData;
 use crate::error::{Error, Result};
+use crate::store::SubOrgFilter;
 
 /// `get_organization`'s answer.
 #[derive(Debug, Serialize)]
@@ -39,10 +40,11 @@ impl Query for GetOrganization {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ListSuborgsRequest {
-    /// Not supported: filtering is refused.
+    /// `NAME`, `USERNAME`, `EMAIL`, `PHONE_NUMBER`, `CREDENTIAL_ID` or `PUBLIC_KEY` (with `filterValue`).
     #[serde(default)]
     pub filter_type: Option<String>,
-    /// Not supported: filtering is refused.
+    /// What the filter matches: the sub-organization's name, or one of its users' name, email,
+    /// phone number, passkey credential id or API key public key.
     #[serde(default)]
     pub filter_value: Option<String>,
     /// Page.
@@ -59,6 +61,38 @@ pub struct ListSuborgsResponse {
     pub organization_ids: Vec<String>,
 }
 
+/// `filterType` and `filterValue`, both or neither.
+fn sub_org_filter(kind: Option<&str>, value: Option<&str>) -> Result<Option<SubOrgFilter>> {
+    let (kind, value) = match (kind, value) {
+        (None, None) => return Ok(None),
+        (Some(kind), Some(value)) if !value.is_empty() && value.len() <= crate::fields::MAX_FIELD => (kind, value),
+        (Some(_), Some(_)) => {
+            return Err(Error::invalid(format!("filterValue: 1 to {} characters required", crate::fields::MAX_FIELD)));
+        }
+        _ => return Err(Error::invalid("filterType and filterValue: give both or neither")),
+    };
+    let value = value.to_owned();
+    Ok(Some(match kind {
+        "NAME" => SubOrgFilter::Name(value),
+        "USERNAME" => SubOrgFilter::UserName(value),
+        "EMAIL" => SubOrgFilter::Email(value),
+        "PHONE_NUMBER" => SubOrgFilter::PhoneNumber(value),
+        "CREDENTIAL_ID" => SubOrgFilter::CredentialId(value),
+        "PUBLIC_KEY" => SubOrgFilter::PublicKey(value),
+        "OIDC_TOKEN" | "WALLET_ACCOUNT_ADDRESS" => {
+            return Err(Error::invalid(format!(
+                "filterType: `{kind}` matches nothing on this server (it holds no OAuth providers or wallets)"
+            )));
+        }
+        other => {
+            return Err(Error::invalid(format!(
+                "filterType: expected NAME, USERNAME, EMAIL, PHONE_NUMBER, CREDENTIAL_ID or PUBLIC_KEY, found `{}`",
+                crate::crypto::clip(other)
+            )));
+        }
+    }))
+}
+
 /// `list_suborgs`.
 pub(crate) struct ListSuborgs;
 
@@ -67,14 +101,14 @@ impl Query for ListSuborgs {
     type Response = ListSuborgsResponse;
 
     async fn run(cx: &Cx<'_>, db: &mut Db, req: ListSuborgsRequest) -> Result<ListSuborgsResponse> {
-        if req.filter_type.is_some() || req.filter_value.is_some() {
-            return Err(Error::invalid(
-                "filterType/filterValue: filtering sub-organizations is not supported by this server; omit them",
-            ));
-        }
+        let filter = sub_org_filter(req.filter_type.as_deref(), req.filter_value.as_deref())?;
         let page = req.pagination_options.unwrap_or_default();
         let limit = usize::try_from(page.limit()?).unwrap_or(super::DEFAULT_LIMIT as usize);
-        let ids = db.tx().await?.list_sub_organizations(cx.org()).await?;
+        let tx = db.tx().await?;
+        let ids = match &filter {
+            Some(filter) => tx.sub_organizations_with(cx.org(), filter).await?,
+            None => tx.list_sub_organizations(cx.org()).await?,
+        };
         let position = |cursor: &str| {
             ids.iter().position(|id| id == cursor).ok_or_else(|| {
                 Error::invalid(format!("paginationOptions: unknown cursor `{}`", crate::crypto::clip(cursor)))
