@@ -229,3 +229,58 @@ fn update_user_name_is_gated_by_policies_like_any_user_update() {
     assert_eq!(resp.status, 400, "{}", resp.body);
     assert_eq!(name_of(&mallory_id), "Mallory");
 }
+
+/// Policies written with Turnkey's resource names match: API keys and authenticators are
+/// CREDENTIAL, logins and sessions AUTH, the auth proxy AUTH_PROXY (they were AUTHENTICATOR,
+/// SESSION and AUTH here, so a policy copied from Turnkey's docs fell to the implicit deny).
+#[test]
+fn policies_with_turnkeys_resource_names_match() {
+    let server = TestServer::start(BIN, Backend::Sqlite, &[]);
+    let root = server.root_client();
+    let key = new_key();
+    let ids = completed(
+        root.submit("create_users", json!({ "users": [user_with_key("ops", &key), user_with_key("dev", &new_key())] })),
+        "createUsersResult",
+    );
+    let (ops_id, dev_id) = (ids["userIds"][0].as_str().expect("ops"), ids["userIds"][1].as_str().expect("dev"));
+    let ops = Client::new(&server.url, key, root.organization_id());
+    let give_dev_a_key = || {
+        let key =
+            json!({ "apiKeyName": "ci", "publicKey": new_key().public_key_hex(), "curveType": "API_KEY_CURVE_P256" });
+        ok(ops.submit("create_api_keys", json!({ "userId": dev_id, "apiKeys": [key] })))
+    };
+    assert_ne!(status(&give_dev_a_key()), "ACTIVITY_STATUS_COMPLETED", "no policy yet");
+    policy(
+        &root,
+        "ops issues credentials",
+        "EFFECT_ALLOW",
+        "activity.resource == 'CREDENTIAL' && activity.action == 'CREATE'",
+        Some(&format!("approvers.any(user, user.id == '{ops_id}')")),
+    );
+    assert_eq!(status(&give_dev_a_key()), "ACTIVITY_STATUS_COMPLETED");
+
+    // What each endpoint is for policies, as the dry run reports it.
+    for (kind, parameters, resource, action) in [
+        (
+            "ACTIVITY_TYPE_CREATE_AUTHENTICATORS_V2",
+            json!({ "userId": dev_id, "authenticators": [{ "authenticatorName": "key", "challenge": "c",
+                    "attestation": { "credentialId": "AA", "clientDataJson": "AA", "attestationObject": "AA",
+                                     "transports": [] } }] }),
+            "CREDENTIAL",
+            "CREATE",
+        ),
+        ("ACTIVITY_TYPE_CREATE_RECOVERY_CODES", json!({ "userId": dev_id }), "CREDENTIAL", "CREATE"),
+        ("ACTIVITY_TYPE_STAMP_LOGIN", json!({ "publicKey": new_key().public_key_hex() }), "AUTH", "CREATE"),
+        ("ACTIVITY_TYPE_DELETE_SESSIONS", json!({ "userId": dev_id }), "AUTH", "DELETE"),
+        ("ACTIVITY_TYPE_DISABLE_AUTH_PROXY", json!({}), "AUTH_PROXY", "DELETE"),
+    ] {
+        let seen =
+            ok(root.query("evaluate_activity", json!({ "activity": { "type": kind, "parameters": parameters } })));
+        let activity = &seen["activity"];
+        assert_eq!(
+            (activity["resource"].as_str(), activity["action"].as_str()),
+            (Some(resource), Some(action)),
+            "{seen}"
+        );
+    }
+}

@@ -7,7 +7,7 @@ use axum::Json;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, get};
 use serde_json::{Map, Value, json};
-use twofold_core::activities::KINDS;
+use twofold_core::activities::{ActivityKind, KINDS};
 use twofold_core::engine::ProxyFlow;
 use twofold_core::queries::{self, NoFields, QueryRow, Reads, WhenOverdue};
 use utoipa::ToSchema;
@@ -134,14 +134,20 @@ fn stamped(mut operation: Value) -> Value {
     operation
 }
 
-fn submit_operation(path: &str, types: Vec<&str>, intent: &str, root_only: bool) -> Value {
+fn submit_operation(kind: &ActivityKind, types: Vec<&str>, intent: &str) -> Value {
+    let path = kind.path;
     let answer = activity_schema_name(path);
-    let note = if root_only { " Only the root quorum may approve it." } else { "" };
+    let note = if kind.root_only { " Only the root quorum may approve it." } else { "" };
     stamped(json!({
         "operationId": format!("submit_{path}"),
         "tags": ["activities"],
         "summary": format!("Submit {}", types.first().copied().unwrap_or(path)),
-        "description": format!("Accepted types, newest first: {}.{note}", types.join(", ")),
+        "description": format!(
+            "Accepted types, newest first: {}. Policies see activity.resource {} and activity.action {}.{note}",
+            types.join(", "),
+            kind.resource,
+            kind.action
+        ),
         "requestBody": { "required": true, "content": { JSON: { "schema": {
             "type": "object",
             "required": ["type", "timestampMs", "organizationId", "parameters"],
@@ -324,10 +330,8 @@ pub fn document() -> Value {
         result_keys.dedup();
         answers.push(Answer { path: kind.path, result_keys, result, shown });
         let types = kind.versions.iter().map(|v| v.type_name).collect();
-        paths.insert(
-            format!("{SUBMIT_PREFIX}{}", kind.path),
-            json!({ "post": submit_operation(kind.path, types, &intent, kind.root_only) }),
-        );
+        paths
+            .insert(format!("{SUBMIT_PREFIX}{}", kind.path), json!({ "post": submit_operation(kind, types, &intent) }));
     }
     for row in queries::rows() {
         let (c, request, response) = (row.schemas)(components);

@@ -286,35 +286,35 @@ catalog! {
         ("ACTIVITY_TYPE_SET_IP_DENYLIST", "setIpDenylistIntent", "setIpDenylistResult"),
     ];
     /// Register passkeys.
-    CreateAuthenticators(factors::CreateAuthenticators) "create_authenticators" AUTHENTICATOR/CREATE [
+    CreateAuthenticators(factors::CreateAuthenticators) "create_authenticators" CREDENTIAL/CREATE [
         ("ACTIVITY_TYPE_CREATE_AUTHENTICATORS_V2", "createAuthenticatorsIntentV2", "createAuthenticatorsResult"),
     ];
     /// Remove passkeys.
-    DeleteAuthenticators(factors::DeleteAuthenticators) "delete_authenticators" AUTHENTICATOR/DELETE [
+    DeleteAuthenticators(factors::DeleteAuthenticators) "delete_authenticators" CREDENTIAL/DELETE [
         ("ACTIVITY_TYPE_DELETE_AUTHENTICATORS", "deleteAuthenticatorsIntent", "deleteAuthenticatorsResult"),
     ];
     /// Start enrolling an authenticator app.
-    CreateTotpAuthenticator(factors::CreateTotpAuthenticator) "create_totp_authenticator" AUTHENTICATOR/CREATE [
+    CreateTotpAuthenticator(factors::CreateTotpAuthenticator) "create_totp_authenticator" CREDENTIAL/CREATE [
         ("ACTIVITY_TYPE_CREATE_TOTP_AUTHENTICATOR", "createTotpAuthenticatorIntent", "createTotpAuthenticatorResult"),
     ];
     /// Activate an authenticator app with its first code.
-    VerifyTotpAuthenticator(factors::VerifyTotpAuthenticator) "verify_totp_authenticator" AUTHENTICATOR/UPDATE [
+    VerifyTotpAuthenticator(factors::VerifyTotpAuthenticator) "verify_totp_authenticator" CREDENTIAL/UPDATE [
         ("ACTIVITY_TYPE_VERIFY_TOTP_AUTHENTICATOR", "verifyTotpAuthenticatorIntent", "verifyTotpAuthenticatorResult"),
     ];
     /// Remove authenticator apps.
-    DeleteTotpAuthenticators(factors::DeleteTotpAuthenticators) "delete_totp_authenticators" AUTHENTICATOR/DELETE [
+    DeleteTotpAuthenticators(factors::DeleteTotpAuthenticators) "delete_totp_authenticators" CREDENTIAL/DELETE [
         ("ACTIVITY_TYPE_DELETE_TOTP_AUTHENTICATORS", "deleteTotpAuthenticatorsIntent", "deleteTotpAuthenticatorsResult"),
     ];
     /// Generate a new set of recovery codes.
-    CreateRecoveryCodes(factors::CreateRecoveryCodes) "create_recovery_codes" AUTHENTICATOR/CREATE [
+    CreateRecoveryCodes(factors::CreateRecoveryCodes) "create_recovery_codes" CREDENTIAL/CREATE [
         ("ACTIVITY_TYPE_CREATE_RECOVERY_CODES", "createRecoveryCodesIntent", "createRecoveryCodesResult"),
     ];
     /// Create a read-write session for a client-held key.
-    StampLogin(factors::StampLogin) "stamp_login" SESSION/CREATE [
+    StampLogin(factors::StampLogin) "stamp_login" AUTH/CREATE [
         ("ACTIVITY_TYPE_STAMP_LOGIN", "stampLoginIntent", "stampLoginResult"),
     ];
     /// Delete sessions.
-    DeleteSessions(factors::DeleteSessions) "delete_sessions" SESSION/DELETE [
+    DeleteSessions(factors::DeleteSessions) "delete_sessions" AUTH/DELETE [
         ("ACTIVITY_TYPE_DELETE_SESSIONS", "deleteSessionsIntent", "deleteSessionsResult"),
     ];
     /// Add a step-up rule for a user.
@@ -366,15 +366,15 @@ catalog! {
         ("ACTIVITY_TYPE_OTP_LOGIN_V2", "otpLoginIntentV2", "otpLoginResult"),
     ];
     /// Turn on the organization's auth proxy (service user, sealed key, settings).
-    EnableAuthProxy(auth_proxy::EnableAuthProxy) "enable_auth_proxy" AUTH/UPDATE [
+    EnableAuthProxy(auth_proxy::EnableAuthProxy) "enable_auth_proxy" AUTH_PROXY/UPDATE [
         ("ACTIVITY_TYPE_ENABLE_AUTH_PROXY", "enableAuthProxyIntent", "enableAuthProxyResult"),
     ];
     /// Turn the auth proxy off and delete its key.
-    DisableAuthProxy(auth_proxy::DisableAuthProxy) "disable_auth_proxy" AUTH/DELETE [
+    DisableAuthProxy(auth_proxy::DisableAuthProxy) "disable_auth_proxy" AUTH_PROXY/DELETE [
         ("ACTIVITY_TYPE_DISABLE_AUTH_PROXY", "disableAuthProxyIntent", "disableAuthProxyResult"),
     ];
     /// Change the auth proxy's settings.
-    UpdateAuthProxyConfig(auth_proxy::UpdateAuthProxyConfig) "update_auth_proxy_config" AUTH/UPDATE [
+    UpdateAuthProxyConfig(auth_proxy::UpdateAuthProxyConfig) "update_auth_proxy_config" AUTH_PROXY/UPDATE [
         ("ACTIVITY_TYPE_UPDATE_AUTH_PROXY_CONFIG", "updateAuthProxyConfigIntent", "updateAuthProxyConfigResult"),
     ];
 }

@@ -399,12 +399,12 @@ catalog! {
     "get_audit_consistency_proof" => audit::GetAuditConsistencyProof, Refused, Of("AUDIT_LOG"), "A consistency proof between two checkpoints";
     "get_ip_allowlist" => network::GetIpAllowlist, Refused, Of("SECURITY_SETTINGS"), "The organization's or an API key's IP allow list";
     "get_ip_denylist" => network::GetIpDenylist, Refused, Of("SECURITY_SETTINGS"), "The organization's IP deny list";
-    "get_authenticators" => factors::GetAuthenticators, OwnFactors, Of("AUTHENTICATOR"), "A user's passkeys";
-    "get_authenticator" => factors::GetAuthenticator, Refused, Of("AUTHENTICATOR"), "One passkey";
-    "get_passkey_registration_options" => factors::GetPasskeyRegistrationOptions, Enrols, Of("AUTHENTICATOR"), "WebAuthn options to register a passkey";
-    "get_totp_authenticators" => factors::GetTotpAuthenticators, OwnFactors, Of("AUTHENTICATOR"), "A user's authenticator apps";
-    "get_recovery_codes_status" => factors::GetRecoveryCodesStatus, OwnFactors, Of("AUTHENTICATOR"), "How many recovery codes a user has left";
-    "list_sessions" => factors::ListSessions, Refused, Of("SESSION"), "A user's unexpired sessions";
+    "get_authenticators" => factors::GetAuthenticators, OwnFactors, Of("CREDENTIAL"), "A user's passkeys";
+    "get_authenticator" => factors::GetAuthenticator, Refused, Of("CREDENTIAL"), "One passkey";
+    "get_passkey_registration_options" => factors::GetPasskeyRegistrationOptions, Enrols, Of("CREDENTIAL"), "WebAuthn options to register a passkey";
+    "get_totp_authenticators" => factors::GetTotpAuthenticators, OwnFactors, Of("CREDENTIAL"), "A user's authenticator apps";
+    "get_recovery_codes_status" => factors::GetRecoveryCodesStatus, OwnFactors, Of("CREDENTIAL"), "How many recovery codes a user has left";
+    "list_sessions" => factors::ListSessions, Refused, Of("AUTH"), "A user's unexpired sessions";
     "get_session_signing_key" => caller::GetSessionSigningKey, Refused, Session, "The key session JWTs are signed with";
     "get_enclave_keys" => caller::GetEnclaveKeys, Refused, Session, "The OTP enclave's public keys, to pin";
     "get_mfa_enforcement" => mfa::GetMfaEnforcement, Refused, Of("SECURITY_SETTINGS"), "The MFA enforcement rule in force for an organization";
@@ -416,7 +416,7 @@ catalog! {
     "get_session_profiles" => profiles::GetSessionProfiles, Refused, Of("SESSION_PROFILE"), "The session profiles usable here";
     "list_webhook_endpoints" => webhooks::ListWebhookEndpoints, Refused, Of("WEBHOOK_ENDPOINT"), "Webhook receivers (never their secrets)";
     "list_webhook_deliveries" => webhooks::ListWebhookDeliveries, Refused, Of("WEBHOOK_ENDPOINT"), "The webhook delivery log";
-    "get_auth_proxy_config" => auth_proxy::GetAuthProxyConfig, Refused, Of("AUTH"), "The auth proxy's settings";
+    "get_auth_proxy_config" => auth_proxy::GetAuthProxyConfig, Refused, Of("AUTH_PROXY"), "The auth proxy's settings";
 }
 
 #[cfg(test)]
