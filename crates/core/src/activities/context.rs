@@ -156,6 +156,23 @@ pub struct Credentials<'a> {
     pub contact: bool,
 }
 
+impl<'a> Credentials<'a> {
+    /// Binds or removes a factor or a permanent credential of `user_id`.
+    pub fn binding(user_id: &'a str) -> Option<Self> {
+        Some(Credentials { user_id, binds: true, contact: false })
+    }
+
+    /// Manages `user_id`'s sessions or a device not yet in force: no factor changes.
+    pub fn managing(user_id: &'a str) -> Option<Self> {
+        Some(Credentials { user_id, binds: false, contact: false })
+    }
+
+    /// Sets, changes or clears a login contact of `user_id` (a factor change).
+    pub fn contact(user_id: &'a str) -> Option<Self> {
+        Some(Credentials { user_id, binds: true, contact: true })
+    }
+}
+
 /// What an executor produced: its typed result, and secrets shown once to their user.
 #[derive(Debug)]
 pub struct Done<O> {
@@ -209,6 +226,20 @@ pub(crate) struct Executed {
 #[derive(Debug, Clone, Copy, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Empty {}
+
+/// Inside an `impl Activity`: what the activity shows once beside its result is `$shown`
+/// (documented in `/openapi.json` with the answer).
+macro_rules! shows {
+    ($shown:ty) => {
+        #[cfg(feature = "openapi")]
+        fn shown_schema(
+            components: utoipa::openapi::ComponentsBuilder,
+        ) -> (utoipa::openapi::ComponentsBuilder, Option<String>) {
+            $crate::activities::shown::<$shown>(components)
+        }
+    };
+}
+pub(crate) use shows;
 
 /// Declares result types: `Name { field: Type, … }` each, serialized camelCase and
 /// documented in `/openapi.json`.

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use zeroize::Zeroizing;
 
-use super::{Activity, Credentials, Done, ExecContext, results};
+use super::{Activity, Credentials, Done, ExecContext, results, shows};
 use crate::error::{Error, Result};
 use crate::factors::passkey::Attestation;
 use crate::factors::session::SessionClaims;
@@ -246,15 +246,11 @@ impl Activity for CreateAuthenticators {
     }
 
     fn credentials(&self) -> Option<Credentials<'_>> {
-        Some(Credentials { user_id: &self.user_id, binds: true, contact: false })
+        Credentials::binding(&self.user_id)
     }
 
-    #[cfg(feature = "openapi")]
-    fn shown_schema(
-        components: utoipa::openapi::ComponentsBuilder,
-    ) -> (utoipa::openapi::ComponentsBuilder, Option<String>) {
-        crate::activities::shown::<CodesShown<'static>>(components)
-    }
+    shows!(CodesShown<'static>);
+
     async fn execute(&self, tx: &mut dyn StoreTx, ctx: &ExecContext<'_>) -> Result<Done<CreateAuthenticatorsResult>> {
         let p = self;
         owned_user(tx, ctx.org_id, &p.user_id).await?;
@@ -329,7 +325,7 @@ impl Activity for DeleteAuthenticators {
     }
 
     fn credentials(&self) -> Option<Credentials<'_>> {
-        Some(Credentials { user_id: &self.user_id, binds: true, contact: false })
+        Credentials::binding(&self.user_id)
     }
 
     async fn execute(&self, tx: &mut dyn StoreTx, ctx: &ExecContext<'_>) -> Result<Done<DeleteAuthenticatorsResult>> {
@@ -352,7 +348,7 @@ impl Activity for DeleteTotpAuthenticators {
     }
 
     fn credentials(&self) -> Option<Credentials<'_>> {
-        Some(Credentials { user_id: &self.user_id, binds: true, contact: false })
+        Credentials::binding(&self.user_id)
     }
 
     async fn execute(
@@ -379,7 +375,7 @@ impl Activity for DeleteSessions {
     }
 
     fn credentials(&self) -> Option<Credentials<'_>> {
-        Some(Credentials { user_id: &self.user_id, binds: false, contact: false })
+        Credentials::managing(&self.user_id)
     }
 
     async fn execute(&self, tx: &mut dyn StoreTx, ctx: &ExecContext<'_>) -> Result<Done<DeleteSessionsResult>> {
@@ -424,15 +420,11 @@ impl Activity for CreateTotpAuthenticator {
     }
 
     fn credentials(&self) -> Option<Credentials<'_>> {
-        Some(Credentials { user_id: &self.user_id, binds: false, contact: false })
+        Credentials::managing(&self.user_id)
     }
 
-    #[cfg(feature = "openapi")]
-    fn shown_schema(
-        components: utoipa::openapi::ComponentsBuilder,
-    ) -> (utoipa::openapi::ComponentsBuilder, Option<String>) {
-        crate::activities::shown::<TotpShown<'static>>(components)
-    }
+    shows!(TotpShown<'static>);
+
     async fn execute(
         &self,
         tx: &mut dyn StoreTx,
@@ -486,15 +478,11 @@ impl Activity for VerifyTotpAuthenticator {
     }
 
     fn credentials(&self) -> Option<Credentials<'_>> {
-        Some(Credentials { user_id: &self.user_id, binds: true, contact: false })
+        Credentials::binding(&self.user_id)
     }
 
-    #[cfg(feature = "openapi")]
-    fn shown_schema(
-        components: utoipa::openapi::ComponentsBuilder,
-    ) -> (utoipa::openapi::ComponentsBuilder, Option<String>) {
-        crate::activities::shown::<CodesShown<'static>>(components)
-    }
+    shows!(CodesShown<'static>);
+
     async fn execute(
         &self,
         tx: &mut dyn StoreTx,
@@ -532,15 +520,11 @@ impl Activity for CreateRecoveryCodes {
     }
 
     fn credentials(&self) -> Option<Credentials<'_>> {
-        Some(Credentials { user_id: &self.user_id, binds: true, contact: false })
+        Credentials::binding(&self.user_id)
     }
 
-    #[cfg(feature = "openapi")]
-    fn shown_schema(
-        components: utoipa::openapi::ComponentsBuilder,
-    ) -> (utoipa::openapi::ComponentsBuilder, Option<String>) {
-        crate::activities::shown::<CodesShown<'static>>(components)
-    }
+    shows!(CodesShown<'static>);
+
     async fn execute(&self, tx: &mut dyn StoreTx, ctx: &ExecContext<'_>) -> Result<Done<CreateRecoveryCodesResult>> {
         let user_id = self.user_id.as_str();
         owned_user(tx, ctx.org_id, user_id).await?;

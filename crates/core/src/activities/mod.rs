@@ -31,7 +31,7 @@ use crate::{auth_proxy, enforcement};
 #[cfg(feature = "openapi")]
 pub use context::shown;
 pub use context::{Activity, Credentials, Documented, Done, Empty, ExecContext, FactorConfig};
-pub(crate) use context::{Executed, results};
+pub(crate) use context::{Executed, results, shows};
 
 /// One accepted version of an activity type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use super::factors::{StampLogin, create_session};
 use super::organizations::{CreateSubOrganization, CreateSubOrganizationResult, new_sub_organization};
-use super::{Activity, Done, ExecContext, results};
+use super::{Activity, Done, ExecContext, results, shows};
 use crate::crypto;
 use crate::error::{Error, Result};
 use crate::fields::params;
@@ -210,12 +210,8 @@ impl Activity for VerifyOtp {
         params!(self; otp_id)
     }
 
-    #[cfg(feature = "openapi")]
-    fn shown_schema(
-        components: utoipa::openapi::ComponentsBuilder,
-    ) -> (utoipa::openapi::ComponentsBuilder, Option<String>) {
-        crate::activities::shown::<TokenShown<'static>>(components)
-    }
+    shows!(TokenShown<'static>);
+
     async fn execute(&self, tx: &mut dyn StoreTx, ctx: &ExecContext<'_>) -> Result<Done<VerifyOtpResult>> {
         verified(tx, ctx, self).await
     }

@@ -176,7 +176,7 @@ macro_rules! contact_update {
             }
 
             fn credentials(&self) -> Option<Credentials<'_>> {
-                Some(Credentials { user_id: &self.user_id, binds: true, contact: true })
+                Credentials::contact(&self.user_id)
             }
 
             async fn execute(&self, tx: &mut dyn StoreTx, ctx: &ExecContext<'_>) -> Result<Done<$result>> {
@@ -345,7 +345,7 @@ impl Activity for UpdateUser {
     }
 
     fn credentials(&self) -> Option<Credentials<'_>> {
-        self.changes_contact().then_some(Credentials { user_id: &self.user_id, binds: true, contact: true })
+        Credentials::contact(&self.user_id).filter(|_| self.changes_contact())
     }
 
     async fn execute(&self, tx: &mut dyn StoreTx, ctx: &ExecContext<'_>) -> Result<Done<UpdateUserResult>> {
@@ -496,7 +496,7 @@ impl Activity for CreateApiKeys {
     }
 
     fn credentials(&self) -> Option<Credentials<'_>> {
-        Some(Credentials { user_id: &self.user_id, binds: true, contact: false })
+        Credentials::binding(&self.user_id)
     }
 
     async fn execute(&self, tx: &mut dyn StoreTx, ctx: &ExecContext<'_>) -> Result<Done<CreateApiKeysResult>> {
@@ -520,7 +520,7 @@ impl Activity for DeleteApiKeys {
     }
 
     fn credentials(&self) -> Option<Credentials<'_>> {
-        Some(Credentials { user_id: &self.user_id, binds: true, contact: false })
+        Credentials::binding(&self.user_id)
     }
 
     async fn execute(&self, tx: &mut dyn StoreTx, ctx: &ExecContext<'_>) -> Result<Done<DeleteApiKeysResult>> {

@@ -5,7 +5,7 @@ use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::{Activity, Done, ExecContext, results};
+use super::{Activity, Done, ExecContext, results, shows};
 use crate::api::WebhookEndpointView;
 use crate::crypto;
 use crate::error::{Error, Result};
@@ -119,12 +119,8 @@ impl Activity for CreateWebhookEndpoint {
         params!(self; url, name)
     }
 
-    #[cfg(feature = "openapi")]
-    fn shown_schema(
-        components: utoipa::openapi::ComponentsBuilder,
-    ) -> (utoipa::openapi::ComponentsBuilder, Option<String>) {
-        crate::activities::shown::<SecretShown<'static>>(components)
-    }
+    shows!(SecretShown<'static>);
+
     async fn execute(&self, tx: &mut dyn StoreTx, ctx: &ExecContext<'_>) -> Result<Done<CreateWebhookEndpointResult>> {
         let id = new_id();
         let (secret, generated) = match &self.secret {
