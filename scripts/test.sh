@@ -42,8 +42,9 @@ step "pyotp (independent TOTP implementation) and aiosmtpd (a real SMTP sink)"
 python3 -c 'import pyotp' 2>/dev/null || python3 -m pip install --quiet --disable-pip-version-check pyotp==2.9.0
 python3 -c 'import aiosmtpd' 2>/dev/null || python3 -m pip install --quiet --disable-pip-version-check aiosmtpd==1.4.6
 
-step "openapi-spec-validator (checks /openapi.json in e2e_ops)"
+step "openapi-spec-validator (checks /openapi.json in e2e_ops) and jsonschema (checks real answers in e2e_schemas)"
 python3 -c 'import openapi_spec_validator' 2>/dev/null || python3 -m pip install --quiet --disable-pip-version-check openapi-spec-validator==0.9.0
+python3 -c 'import jsonschema' 2>/dev/null || python3 -m pip install --quiet --disable-pip-version-check jsonschema==4.26.0
 
 step "cargo fmt --check"
 if rustup component list --installed 2>/dev/null | grep -q rustfmt; then
