@@ -65,6 +65,12 @@ pub(crate) fn check_threshold(threshold: i64, members: usize) -> Result<()> {
     Ok(())
 }
 
+/// A list of ids to act on: at least one, at most [`MAX_ITEMS`], none twice.
+pub(crate) fn check_ids(field: &str, ids: &[String]) -> Result<()> {
+    check_count(field, ids.len(), 1)?;
+    unique(field, ids).map(drop)
+}
+
 pub(crate) fn unique<'a>(field: &str, ids: &'a [String]) -> Result<Vec<&'a String>> {
     let mut seen = HashSet::new();
     for id in ids {

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use zeroize::Zeroizing;
 
+use super::users::existing_user;
 use super::{Activity, Credentials, Done, ExecContext, results, shows};
 use crate::error::{Error, Result};
 use crate::factors::passkey::Attestation;
@@ -16,7 +17,7 @@ use crate::fields::opt_u64_string;
 use crate::fields::params;
 use crate::model::{ApiKey, ApiKeyCurve, Factor, FactorKind, KeyKind, new_id};
 use crate::store::StoreTx;
-use crate::validate::{check_code, check_count, check_name, unique};
+use crate::validate::{check_code, check_count, check_ids, check_name, unique};
 
 /// `v1Attestation`: a WebAuthn registration response, base64url values.
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -185,12 +186,6 @@ pub(crate) fn sealed_seed_context(factor_id: &str) -> String {
     format!("totp-seed:{factor_id}")
 }
 
-pub(crate) async fn owned_user(tx: &mut dyn StoreTx, org_id: &str, user_id: &str) -> Result<crate::model::User> {
-    tx.get_user(org_id, user_id)
-        .await?
-        .ok_or_else(|| Error::NotFound(format!("no user `{}` in this organization", crate::crypto::clip(user_id))))
-}
-
 /// What an authenticator app's enrolment shows once.
 #[derive(serde::Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -253,7 +248,7 @@ impl Activity for CreateAuthenticators {
 
     async fn execute(&self, tx: &mut dyn StoreTx, ctx: &ExecContext<'_>) -> Result<Done<CreateAuthenticatorsResult>> {
         let p = self;
-        owned_user(tx, ctx.org_id, &p.user_id).await?;
+        existing_user(tx, ctx.org_id, &p.user_id).await?;
         let mut ids = Vec::with_capacity(p.authenticators.len());
         for a in &p.authenticators {
             let (state, expires_at) = tx.take_webauthn_challenge(&a.challenge, &p.user_id).await?.ok_or_else(|| {
@@ -316,8 +311,7 @@ impl Activity for DeleteAuthenticators {
     type Output = DeleteAuthenticatorsResult;
 
     fn check(&self) -> Result<()> {
-        check_count("authenticatorIds", self.authenticator_ids.len(), 1)?;
-        unique("authenticatorIds", &self.authenticator_ids).map(drop)
+        check_ids("authenticatorIds", &self.authenticator_ids)
     }
 
     fn policy_params(&self) -> Value {
@@ -339,8 +333,7 @@ impl Activity for DeleteTotpAuthenticators {
     type Output = DeleteTotpAuthenticatorsResult;
 
     fn check(&self) -> Result<()> {
-        check_count("totpAuthenticatorIds", self.totp_authenticator_ids.len(), 1)?;
-        unique("totpAuthenticatorIds", &self.totp_authenticator_ids).map(drop)
+        check_ids("totpAuthenticatorIds", &self.totp_authenticator_ids)
     }
 
     fn policy_params(&self) -> Value {
@@ -379,7 +372,7 @@ impl Activity for DeleteSessions {
     }
 
     async fn execute(&self, tx: &mut dyn StoreTx, ctx: &ExecContext<'_>) -> Result<Done<DeleteSessionsResult>> {
-        owned_user(tx, ctx.org_id, &self.user_id).await?;
+        existing_user(tx, ctx.org_id, &self.user_id).await?;
         let deleted_count = tx.delete_sessions(ctx.org_id, &self.user_id, self.session_ids.as_deref(), None).await?;
         Ok(DeleteSessionsResult { deleted_count }.into())
     }
@@ -394,7 +387,7 @@ async fn delete(
     ids: &[String],
     field: &str,
 ) -> Result<()> {
-    owned_user(tx, ctx.org_id, user_id).await?;
+    existing_user(tx, ctx.org_id, user_id).await?;
     let existing = tx.list_factors(ctx.org_id, user_id, Some(kind)).await?;
     if let Some(missing) = ids.iter().find(|id| !existing.iter().any(|f| &f.id == *id)) {
         return Err(Error::NotFound(format!(
@@ -431,7 +424,7 @@ impl Activity for CreateTotpAuthenticator {
         ctx: &ExecContext<'_>,
     ) -> Result<Done<CreateTotpAuthenticatorResult>> {
         let (user_id, name) = (self.user_id.as_str(), self.authenticator_name.as_deref());
-        let user = owned_user(tx, ctx.org_id, user_id).await?;
+        let user = existing_user(tx, ctx.org_id, user_id).await?;
         let id = new_id();
         let seed = totp::new_seed()?;
         let params = totp::TotpParams::default();
@@ -527,7 +520,7 @@ impl Activity for CreateRecoveryCodes {
 
     async fn execute(&self, tx: &mut dyn StoreTx, ctx: &ExecContext<'_>) -> Result<Done<CreateRecoveryCodesResult>> {
         let user_id = self.user_id.as_str();
-        owned_user(tx, ctx.org_id, user_id).await?;
+        existing_user(tx, ctx.org_id, user_id).await?;
         let replaced_count = tx.delete_factors(ctx.org_id, user_id, FactorKind::RecoveryCode, None).await?;
         let codes = issue_codes(tx, ctx, user_id).await?;
         let result = CreateRecoveryCodesResult {

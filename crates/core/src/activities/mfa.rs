@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use super::users::existing_user;
 use super::{Activity, Done, ExecContext, results};
 use crate::crypto;
 use crate::error::{Error, Result};
@@ -93,7 +94,7 @@ impl Activity for CreateMfaPolicy {
     }
 
     async fn execute(&self, tx: &mut dyn StoreTx, ctx: &ExecContext<'_>) -> Result<Done<CreateMfaPolicyResult>> {
-        target_user(tx, ctx.org_id, &self.user_id).await?;
+        existing_user(tx, ctx.org_id, &self.user_id).await?;
         let policy = MfaPolicy {
             id: new_id(),
             organization_id: ctx.org_id.to_owned(),
@@ -168,13 +169,6 @@ impl Activity for DeleteMfaPolicy {
         owned_policy(tx, ctx.org_id, &self.user_id, &self.mfa_policy_id).await?;
         tx.delete_mfa_policy(ctx.org_id, &self.user_id, &self.mfa_policy_id).await?;
         Ok(DeleteMfaPolicyResult { mfa_policy_id: self.mfa_policy_id.clone() }.into())
-    }
-}
-
-pub(crate) async fn target_user(tx: &mut dyn StoreTx, org_id: &str, user_id: &str) -> Result<()> {
-    match tx.get_user(org_id, user_id).await? {
-        Some(_) => Ok(()),
-        None => Err(Error::NotFound(format!("no user `{}` in this organization", crypto::clip(user_id)))),
     }
 }
 

@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::users::{insert_keys, new_user, no_user};
+use super::users::{existing_user, insert_keys, new_user};
 use super::{Activity, Done, Empty, ExecContext, results};
 use crate::error::{Error, Result};
 use crate::fields::Secret;
@@ -157,7 +157,7 @@ impl Activity for UpdateRootQuorum {
 
     async fn execute(&self, tx: &mut dyn StoreTx, ctx: &ExecContext<'_>) -> Result<Done<Empty>> {
         for uid in &self.user_ids {
-            tx.get_user(ctx.org_id, uid).await?.ok_or_else(|| no_user(uid))?;
+            existing_user(tx, ctx.org_id, uid).await?;
         }
         tx.set_root_quorum(ctx.org_id, self.threshold, &self.user_ids, ctx.now).await?;
         Ok(Empty {}.into())

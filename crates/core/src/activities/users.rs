@@ -15,7 +15,7 @@ use crate::model::{ApiKey, Channel, User, UserTag, new_id};
 use crate::otp::OtpChannel;
 use crate::store::StoreTx;
 use crate::validate::{
-    check_api_key, check_count, check_email, check_keys, check_name, check_person, check_phone, optional,
+    check_api_key, check_count, check_email, check_ids, check_keys, check_name, check_person, check_phone, optional,
     reject_unsupported, unique,
 };
 
@@ -285,8 +285,7 @@ impl Activity for DeleteUsers {
     type Output = DeleteUsersResult;
 
     fn check(&self) -> Result<()> {
-        check_count("userIds", self.user_ids.len(), 1)?;
-        unique("userIds", &self.user_ids).map(drop)
+        check_ids("userIds", &self.user_ids)
     }
 
     fn policy_params(&self) -> Value {
@@ -369,7 +368,7 @@ impl Activity for UpdateUser {
                     .to_owned(),
             ));
         }
-        let mut user = tx.get_user(org_id, &p.user_id).await?.ok_or_else(|| no_user(&p.user_id))?;
+        let mut user = existing_user(tx, org_id, &p.user_id).await?;
         let before = user.clone();
         if let Some(name) = &p.user_name {
             user.name = check_name("userName", name)?;
@@ -444,7 +443,7 @@ impl Activity for UpdateUserName {
     }
 
     async fn execute(&self, tx: &mut dyn StoreTx, ctx: &ExecContext<'_>) -> Result<Done<UpdateUserNameResult>> {
-        let mut user = tx.get_user(ctx.org_id, &self.user_id).await?.ok_or_else(|| no_user(&self.user_id))?;
+        let mut user = existing_user(tx, ctx.org_id, &self.user_id).await?;
         user.name = check_name("userName", &self.user_name)?;
         user.updated_at = ctx.now;
         tx.update_user(&user).await?;
@@ -475,7 +474,7 @@ impl Activity for CreateUserTag {
         let tag = UserTag { id: new_id(), organization_id: org_id.to_owned(), name, created_at: now, updated_at: now };
         tx.insert_user_tag(&tag).await?;
         for uid in &p.user_ids {
-            tx.get_user(org_id, uid).await?.ok_or_else(|| no_user(uid))?;
+            existing_user(tx, org_id, uid).await?;
             tx.add_user_to_tag(&tag.id, uid).await?;
         }
         Ok(CreateUserTagResult { user_tag_id: tag.id, user_ids: p.user_ids.clone() }.into())
@@ -500,7 +499,7 @@ impl Activity for CreateApiKeys {
     }
 
     async fn execute(&self, tx: &mut dyn StoreTx, ctx: &ExecContext<'_>) -> Result<Done<CreateApiKeysResult>> {
-        tx.get_user(ctx.org_id, &self.user_id).await?.ok_or_else(|| no_user(&self.user_id))?;
+        existing_user(tx, ctx.org_id, &self.user_id).await?;
         let api_key_ids = insert_keys(tx, ctx.org_id, &self.user_id, &self.api_keys, ctx.now).await?;
         Ok(CreateApiKeysResult { api_key_ids }.into())
     }
@@ -511,8 +510,7 @@ impl Activity for DeleteApiKeys {
     type Output = DeleteApiKeysResult;
 
     fn check(&self) -> Result<()> {
-        check_count("apiKeyIds", self.api_key_ids.len(), 1)?;
-        unique("apiKeyIds", &self.api_key_ids).map(drop)
+        check_ids("apiKeyIds", &self.api_key_ids)
     }
 
     fn policy_params(&self) -> Value {
@@ -525,7 +523,7 @@ impl Activity for DeleteApiKeys {
 
     async fn execute(&self, tx: &mut dyn StoreTx, ctx: &ExecContext<'_>) -> Result<Done<DeleteApiKeysResult>> {
         let p = self;
-        tx.get_user(ctx.org_id, &p.user_id).await?.ok_or_else(|| no_user(&p.user_id))?;
+        existing_user(tx, ctx.org_id, &p.user_id).await?;
         for id in &p.api_key_ids {
             if !tx.delete_api_key(ctx.org_id, &p.user_id, id).await? {
                 return Err(Error::NotFound(format!("user `{}` has no API key `{}`", p.user_id, crypto::clip(id))));
@@ -537,6 +535,12 @@ impl Activity for DeleteApiKeys {
 
 pub(crate) fn no_user(id: &str) -> Error {
     Error::NotFound(format!("no user `{}` in this organization", crypto::clip(id)))
+}
+
+/// The user `user_id` of `org_id`, or NotFound naming it: the one lookup every activity about
+/// a user makes first.
+pub(crate) async fn existing_user(tx: &mut dyn StoreTx, org_id: &str, user_id: &str) -> Result<User> {
+    tx.get_user(org_id, user_id).await?.ok_or_else(|| no_user(user_id))
 }
 
 /// A new user of `org_id` whose contacts were set by an activity of `set_by` (its own

@@ -46,8 +46,9 @@ pub use auth_proxy::{ProxyAnswer, ProxyFlow};
 pub use checks::check_submit_body;
 pub use decide::{Decision, PolicyLimits};
 
-pub(crate) use crate::activities::mfa::{owned_policy, target_user};
+pub(crate) use crate::activities::mfa::owned_policy;
 pub(crate) use crate::activities::profiles::usable_profile;
+pub(crate) use crate::activities::users::existing_user;
 pub(crate) use dry_run::DryRunAsk;
 pub(crate) use enforcement::{check_visible, effective_rule, named_user};
 pub(crate) use factors::registration_options;

@@ -117,7 +117,7 @@ impl Query for GetMfaPolicies {
 
     async fn run(cx: &Cx<'_>, db: &mut Db, req: UserRequest) -> Result<GetMfaPoliciesResponse> {
         let tx = db.tx().await?;
-        crate::engine::target_user(tx, cx.org(), &req.user_id).await?;
+        crate::engine::existing_user(tx, cx.org(), &req.user_id).await?;
         let policies = tx.list_mfa_policies(cx.org(), Some(&req.user_id)).await?;
         Ok(GetMfaPoliciesResponse { mfa_policies: policies.iter().map(MfaPolicyView::from).collect() })
     }
