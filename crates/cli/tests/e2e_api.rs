@@ -434,6 +434,12 @@ fn sub_organizations_are_found_by_filter(backend: Backend) {
     assert_eq!(find("PUBLIC_KEY", &ann_public_key.to_uppercase()), ann_only);
     assert_eq!(find("NAME", "bob's org"), vec![other_org]);
     assert!(find("EMAIL", "nobody@example.com").is_empty());
+    // A self-made sub-organization's root cannot look through its parent's sub-organizations.
+    let probe =
+        json!({ "organizationId": root.organization_id(), "filterType": "EMAIL", "filterValue": "ann@example.com" });
+    let resp = other.query("list_suborgs", probe).expect("sent");
+    assert!(matches!(resp.status, 401 | 403), "{}", resp.body);
+    assert!(resp.body.get("organizationIds").is_none(), "{}", resp.body);
     for (body, needle) in [
         (json!({ "filterType": "COLOR", "filterValue": "red" }), "filterType"),
         (json!({ "filterType": "EMAIL" }), "give both or neither"),
