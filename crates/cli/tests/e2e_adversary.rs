@@ -180,6 +180,9 @@ fn credential_changes(server: &TestServer, alice: &Victim, skew_secs: i64) -> Ve
         ("update_user", json!({ "userId": alice.id, "userEmail": "mallory@evil.example" })),
         ("update_user", json!({ "userId": alice.id, "userPhoneNumber": "+15555550100" })),
         ("update_user", json!({ "userId": alice.id, "userEmail": "" })),
+        // The same changes as @turnkey/core sends them.
+        ("update_user_email", json!({ "userId": alice.id, "userEmail": "mallory@evil.example" })),
+        ("update_user_phone_number", json!({ "userId": alice.id, "userPhoneNumber": "+15555550100" })),
     ]
 }
 
