@@ -241,18 +241,21 @@ fn pages_of_other_origins_call_the_proxy_only_when_allowed() {
     let app = "https://app.example.com";
 
     let agent = ureq::Agent::config_builder().http_status_as_error(false).build().new_agent();
-    let preflight = agent
-        .options(&format!("{}/auth-proxy/v1/otp_init", server.url))
-        .header("Origin", app)
-        .header("Access-Control-Request-Method", "POST")
-        .header("Access-Control-Request-Headers", "content-type")
-        .call()
-        .expect("sent");
-    assert_eq!(preflight.status().as_u16(), 204);
-    let header = |name: &str| preflight.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
-    assert_eq!(header("access-control-allow-origin").as_deref(), Some(app));
-    assert_eq!(header("access-control-allow-methods").as_deref(), Some("POST"));
-
+    let preflight = || {
+        agent
+            .options(&format!("{}/auth-proxy/v1/otp_init_v2", server.url))
+            .header("Origin", app)
+            .header("Access-Control-Request-Method", "POST")
+            .header("Access-Control-Request-Headers", "content-type,x-auth-proxy-config-id")
+            .call()
+            .expect("sent")
+    };
+    let header = |resp: &ureq::http::Response<ureq::Body>, name: &str| {
+        resp.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_owned)
+    };
+    let unlisted = preflight();
+    assert_eq!(unlisted.status().as_u16(), 204);
+    assert_eq!(header(&unlisted, "access-control-allow-origin"), None, "an origin no organization lists learns nothing");
     let sent = outbox_len(&server);
     let refused_page = from_page(&root, app, "ann@example.com");
     refused(&refused_page, 403, "allowedOrigins");
@@ -264,6 +267,13 @@ fn pages_of_other_origins_call_the_proxy_only_when_allowed() {
     let origins = json!({ "allowedOrigins": ["https://App.Example.com/"] });
     completed(root.submit("update_auth_proxy_config", origins), "updateAuthProxyConfigResult");
 
+    let listed = preflight();
+    assert_eq!(header(&listed, "access-control-allow-origin").as_deref(), Some(app));
+    assert_eq!(header(&listed, "access-control-allow-methods").as_deref(), Some("POST"));
+    let allowed_headers = header(&listed, "access-control-allow-headers").expect("allowed headers");
+    for sent in ["content-type", "x-auth-proxy-config-id", "x-captcha-token"] {
+        assert!(allowed_headers.split(", ").any(|h| h == sent), "{sent} in `{allowed_headers}`");
+    }
     let allowed = from_page(&root, app, "ann@example.com");
     assert_eq!(allowed.status, 200, "{}", allowed.body);
     assert_eq!(allowed.header("access-control-allow-origin"), Some(app));

@@ -441,3 +441,28 @@ fn console_email_code_sign_in_then_passkey() {
     assert_eq!(seen["orgRemembered"], sub_org, "the user's own organization, where its passkey signs in");
     assert!(text("signedInWithPasskeyAs").contains("ann"), "{seen}");
 }
+
+/// A web app on another origin calls the public API from Chromium with Turnkey's own
+/// stamper and the headers @turnkey/core sends: the browser's preflight fails, and the page
+/// reads nothing, until the organization lists the app's origin; then it reads answers and
+/// errors (the SDK maps error texts such as an expired session).
+#[test]
+fn public_api_answers_pages_of_allowed_origins_in_chromium() {
+    if !browser_available() {
+        return;
+    }
+    let server = TestServer::start(BIN, Backend::Sqlite, &[]);
+    let root = server.root_client();
+    let key = server.root_key_path().display().to_string();
+    let app_port = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port").local_addr().expect("addr").port();
+    let app_port = app_port.to_string();
+    let blocked = run_node("api-cors.mjs", &[&server.url, &key, &app_port]);
+    assert!(blocked["whoami"]["error"].as_str().is_some_and(|e| e.contains("Failed to fetch")), "{blocked}");
+    let app = blocked["pageOrigin"].as_str().expect("page origin").to_owned();
+    completed(root.submit("enable_auth_proxy", json!({ "allowedOrigins": [app] })), "enableAuthProxyResult");
+    let allowed = run_node("api-cors.mjs", &[&server.url, &key, &app_port]);
+    assert_eq!(allowed["whoami"]["status"], 200, "{allowed}");
+    assert_eq!(allowed["whoami"]["body"]["organizationId"], root.organization_id(), "{allowed}");
+    assert_eq!(allowed["unstamped"]["status"], 401, "{allowed}");
+    assert!(allowed["unstamped"]["body"]["message"].is_string(), "the page reads the error: {allowed}");
+}

@@ -553,13 +553,19 @@ pub trait AuthProxies: Send {
     /// An organization's auth proxy, if it enabled one.
     async fn get_auth_proxy(&mut self, org_id: &str) -> StoreResult<Option<crate::model::AuthProxy>>;
 
-    /// Creates or replaces an organization's auth proxy.
-    /// Moves the admission epoch.
-    async fn put_auth_proxy(&mut self, proxy: &crate::model::AuthProxy) -> StoreResult<()>;
+    /// Creates or replaces an organization's auth proxy, with the web origins whose pages
+    /// may call the organization (its settings' `allowedOrigins`, normalized), which replace
+    /// the ones it had. Moves the admission epoch.
+    async fn put_auth_proxy(&mut self, proxy: &crate::model::AuthProxy, allowed_origins: &[String]) -> StoreResult<()>;
 
-    /// Deletes an organization's auth proxy row; `false` if it had none.
+    /// Deletes an organization's auth proxy row and its allowed origins; `false` if it had none.
     /// Moves the admission epoch.
     async fn delete_auth_proxy(&mut self, org_id: &str) -> StoreResult<bool>;
+
+    /// Whether `origin` (normalized) is an allowed origin of organization `org_id` or of its
+    /// parent; of any organization when `org_id` is `None` (a preflight, which names none).
+    /// One indexed read.
+    async fn origin_allowed(&mut self, origin: &str, org_id: Option<&str>) -> StoreResult<bool>;
 }
 
 /// Filters and cursor for listing audit events, newest first.

@@ -101,7 +101,7 @@ impl Fixture {
             scheme: "SIGNATURE_SCHEME_TK_API_P256".into(),
             signature: self.key.sign_hex(body),
         };
-        Request { stamp: Ok(stamp), client_ip: None, body, enrollment: Default::default() }
+        Request::new(Ok(stamp), None, body)
     }
 
     /// Submits `parameters` to `path` (a fresh body each time) and returns the activity.
@@ -144,7 +144,7 @@ fn p256_verify(f: &Fixture) {
 }
 
 fn engine_whoami(f: &Fixture) {
-    let req = Request { stamp: Ok(f.stamp.clone()), client_ip: None, body: &f.body, enrollment: Default::default() };
+    let req = Request::new(Ok(f.stamp.clone()), None, &f.body);
     f.rt.block_on(f.engine.query("get_whoami", &req)).expect("whoami");
 }
 

@@ -6,6 +6,7 @@
 
 mod auth_proxy;
 mod console;
+mod cors;
 mod error;
 mod extract;
 mod headers;

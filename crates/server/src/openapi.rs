@@ -309,10 +309,12 @@ fn proxy_operation(flow: ProxyFlow) -> Value {
     }, "options": {
         "operationId": format!("auth_proxy_{}_preflight", flow.path()),
         "tags": ["auth proxy"],
-        "summary": "CORS preflight: lets a browser send the POST; the POST itself checks the page's origin \
-                    against the organization's allowedOrigins",
-        "responses": { "204": { "description": "Access-Control-Allow-Origin (the request's Origin), -Methods: POST, \
-                                                -Headers: content-type, -Max-Age: 600" } }
+        "summary": "CORS preflight: answered for an origin some organization lists in allowedOrigins; the POST \
+                    itself checks the page's origin against its organization's list",
+        "responses": { "204": { "description": "For a listed origin: Access-Control-Allow-Origin (the request's \
+                                                Origin), -Methods: POST, -Headers: content-type, \
+                                                x-auth-proxy-config-id, x-captcha-token, x-client-version, \
+                                                -Max-Age: 600; for any other origin none of them" } }
     }})
 }
 

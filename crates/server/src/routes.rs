@@ -3,7 +3,8 @@
 use axum::extract::{FromRef, Path, State};
 use axum::http::{Method, Uri};
 use axum::response::{IntoResponse, Response};
-use axum::routing::any;
+use axum::http::HeaderMap;
+use axum::routing::options;
 use axum::{Json, Router};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
@@ -56,7 +57,9 @@ impl FromRef<AppState> for ServerLimits {
 /// The whole HTTP API.
 pub fn router(state: AppState) -> Router {
     let request_id = axum::http::HeaderName::from_static("x-request-id");
-    let api = Router::new().route("/public/v1/submit/{name}", any(submit)).route("/public/v1/query/{name}", any(query));
+    let api = Router::new()
+        .route("/public/v1/submit/{name}", options(api_preflight).fallback(submit))
+        .route("/public/v1/query/{name}", options(api_preflight).fallback(query));
     // Every other route comes from the one table the OpenAPI document is generated from.
     crate::openapi::FIXED_ROUTES
         .iter()
@@ -72,8 +75,17 @@ pub fn router(state: AppState) -> Router {
         .layer(axum::middleware::map_response(crate::headers::secure))
 }
 
-async fn submit(State(s): State<AppState>, Path(name): Path<String>, req: Stamped) -> Response {
-    let request = req.as_request();
+/// The CORS preflight of an API call ([`crate::cors`]).
+async fn api_preflight(State(s): State<AppState>, headers: HeaderMap) -> Response {
+    crate::cors::preflight(&s, &headers, crate::cors::API_HEADERS).await
+}
+
+async fn submit(State(s): State<AppState>, Path(name): Path<String>, headers: HeaderMap, req: Stamped) -> Response {
+    let origin = match crate::cors::cross_origin(&headers, &s.limits.public_origins) {
+        Ok(origin) => origin,
+        Err(e) => return e.into_response(),
+    };
+    let request = req.as_request().from_origin(origin);
     let answer = s.engine.submit(&name, &request).await;
     let outcome = match &answer {
         Ok(activity) => Ok((activity.activity_type.as_str(), activity.status)),
@@ -87,19 +99,25 @@ async fn submit(State(s): State<AppState>, Path(name): Path<String>, req: Stampe
     respond(&request, answer)
 }
 
-async fn query(State(s): State<AppState>, Path(name): Path<String>, req: Stamped) -> Response {
-    let request = req.as_request();
+async fn query(State(s): State<AppState>, Path(name): Path<String>, headers: HeaderMap, req: Stamped) -> Response {
+    let origin = match crate::cors::cross_origin(&headers, &s.limits.public_origins) {
+        Ok(origin) => origin,
+        Err(e) => return e.into_response(),
+    };
+    let request = req.as_request().from_origin(origin);
     let answer = s.engine.query(&name, &request).await;
     respond(&request, answer)
 }
 
 /// The JSON answer or error, with `X-Twofold-MFA-Enrollment-Due` whenever the
-/// authenticated caller still has to enroll a factor.
+/// authenticated caller still has to enroll a factor, and the page's origin when its
+/// organization allows it (CORS).
 fn respond(request: &Request<'_>, answer: twofold_core::Result<serde_json::Value>) -> Response {
     let mut response = match answer {
         Ok(body) => Json(body).into_response(),
         Err(e) => ApiError::from(e).into_response(),
     };
+    crate::cors::allow(&mut response, request.cors.get().map(String::as_str));
     if let Some(due) = request.enrollment_due().and_then(|d| axum::http::HeaderValue::from_str(&d).ok()) {
         response.headers_mut().insert(ENROLLMENT_DUE, due);
     }
@@ -111,12 +129,7 @@ const ENROLLMENT_DUE: axum::http::HeaderName = axum::http::HeaderName::from_stat
 
 impl Stamped {
     fn as_request(&self) -> Request<'_> {
-        Request {
-            stamp: self.stamp.clone(),
-            client_ip: self.client_ip,
-            body: &self.body,
-            enrollment: Default::default(),
-        }
+        Request::new(self.stamp.clone(), self.client_ip, &self.body)
     }
 }
 

@@ -1856,7 +1856,7 @@ impl AuthProxies for SqlTx {
         .await
     }
 
-    async fn put_auth_proxy(&mut self, p: &twofold_core::model::AuthProxy) -> StoreResult<()> {
+    async fn put_auth_proxy(&mut self, p: &twofold_core::model::AuthProxy, origins: &[String]) -> StoreResult<()> {
         self.bump_admission_epoch().await?;
         let q = sqlx::query(
             "INSERT INTO auth_proxies (organization_id, user_id, api_key_id, policy_id, sealed_key, config, \
@@ -1871,13 +1871,44 @@ impl AuthProxies for SqlTx {
         .bind(p.config.clone())
         .bind(p.created_at)
         .bind(p.updated_at);
-        self.affected(q).await.map(drop)
+        self.affected(q).await?;
+        self.delete_origins(&p.organization_id).await?;
+        for origin in origins {
+            let q = sqlx::query(
+                "INSERT INTO cors_origins (origin, organization_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+            )
+            .bind(origin.clone())
+            .bind(p.organization_id.clone());
+            self.affected(q).await?;
+        }
+        Ok(())
     }
 
     async fn delete_auth_proxy(&mut self, org_id: &str) -> StoreResult<bool> {
         self.bump_admission_epoch().await?;
+        self.delete_origins(org_id).await?;
         let q = sqlx::query("DELETE FROM auth_proxies WHERE organization_id = $1").bind(org_id.to_owned());
         Ok(self.affected(q).await? == 1)
+    }
+
+    async fn origin_allowed(&mut self, origin: &str, org_id: Option<&str>) -> StoreResult<bool> {
+        let q = match org_id {
+            None => sqlx::query("SELECT 1 FROM cors_origins WHERE origin = $1 LIMIT 1").bind(origin.to_owned()),
+            Some(org) => sqlx::query(
+                "SELECT 1 FROM cors_origins WHERE origin = $1 AND (organization_id = $2 OR organization_id = \
+                 (SELECT parent_id FROM organizations WHERE id = $2)) LIMIT 1",
+            )
+            .bind(origin.to_owned())
+            .bind(org.to_owned()),
+        };
+        Ok(self.one(q, |_| Ok(())).await?.is_some())
+    }
+}
+
+impl SqlTx {
+    /// Forgets an organization's allowed origins.
+    async fn delete_origins(&mut self, org_id: &str) -> StoreResult<u64> {
+        self.affected(sqlx::query("DELETE FROM cors_origins WHERE organization_id = $1").bind(org_id.to_owned())).await
     }
 }
 

@@ -420,16 +420,32 @@ async fn auth_proxy_suite(store: &SqlStore) {
     let mut tx = store.write().await.expect("write");
     tx.insert_organization(&org("ap1", None)).await.expect("org");
     assert_eq!(tx.get_auth_proxy("ap1").await.expect("read"), None, "not enabled yet");
-    tx.put_auth_proxy(&proxy("{}", 5)).await.expect("enable");
+    tx.insert_organization(&org("ap1-child", Some("ap1"))).await.expect("sub-org");
+    tx.insert_organization(&org("ap2", None)).await.expect("other org");
+    let (app, other) = ("https://app.example.com".to_owned(), "https://other.example".to_owned());
+    tx.put_auth_proxy(&proxy("{}", 5), &[app.clone(), other.clone()]).await.expect("enable");
     let mut changed = proxy(r#"{"otpLength":6}"#, 7);
     changed.created_at = 99;
-    tx.put_auth_proxy(&changed).await.expect("update");
+    tx.put_auth_proxy(&changed, std::slice::from_ref(&app)).await.expect("update");
     assert_eq!(
         tx.get_auth_proxy("ap1").await.expect("read"),
         Some(proxy(r#"{"otpLength":6}"#, 7)),
         "config and updated_at replaced, created_at kept"
     );
+    let allowed = |origin: &'static str, org: Option<&'static str>| (origin, org);
+    for ((origin, org), expected) in [
+        (allowed("https://app.example.com", None), true),
+        (allowed("https://app.example.com", Some("ap1")), true),
+        (allowed("https://app.example.com", Some("ap1-child")), true),
+        (allowed("https://app.example.com", Some("ap2")), false),
+        (allowed("https://app.example.com", Some("nowhere")), false),
+        (allowed("https://other.example", None), false),
+        (allowed("https://other.example", Some("ap1")), false),
+    ] {
+        assert_eq!(tx.origin_allowed(origin, org).await.expect("read"), expected, "{origin} for {org:?}");
+    }
     assert!(tx.delete_auth_proxy("ap1").await.expect("disable"));
+    assert!(!tx.origin_allowed("https://app.example.com", None).await.expect("read"), "its origins went with it");
     assert!(!tx.delete_auth_proxy("ap1").await.expect("disable twice"));
     assert_eq!(tx.get_auth_proxy("ap1").await.expect("read"), None);
     tx.commit().await.expect("commit");

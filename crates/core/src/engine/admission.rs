@@ -363,6 +363,7 @@ impl Engine {
     /// Admits a request to `organization_id`: network rules (before the stamp is looked
     /// at), the stamp and identity, the key's own allow list and the enrollment status.
     pub(crate) async fn admit(&self, req: &Request<'_>, organization_id: &str) -> Result<Caller> {
+        self.admit_origin(req, organization_id).await?;
         if let Ok(stamp @ StampProof::Key { public_key, scheme, signature }) = &req.stamp {
             let key_stamp = KeyStamp { public_key, scheme, signature };
             return self.admit_key_stamp(req, organization_id, stamp, &key_stamp).await;
@@ -377,6 +378,18 @@ impl Engine {
         }
         let _ = req.enrollment.set(self.enrollment_status(&mut *tx, organization_id, &caller.user).await?);
         Ok(caller)
+    }
+
+    /// A browser page of another origin reaches an organization that lists its origin (or
+    /// whose parent does), decided before anything else; the answer then names the origin.
+    async fn admit_origin(&self, req: &Request<'_>, organization_id: &str) -> Result<()> {
+        let Some(origin) = req.origin else { return Ok(()) };
+        if !self.origin_allowed(origin, Some(organization_id)).await? {
+            let org = format!("organization `{}`", crypto::clip(organization_id));
+            return Err(super::auth_proxy::refused_origin(origin, &org));
+        }
+        let _ = req.cors.set(origin.to_owned());
+        Ok(())
     }
 
     /// Admits an API-key stamp from cached facts when the epoch allows, else from the store.

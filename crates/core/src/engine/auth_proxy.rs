@@ -152,9 +152,15 @@ impl Engine {
     /// Whether organization `org_id` has an auth proxy whose `allowedOrigins` list `origin`
     /// (a page of another origin than the server's own); `false` for unknown organizations.
     pub async fn auth_proxy_allows_origin(&self, org_id: &str, origin: &str) -> Result<bool> {
-        let mut tx = self.store.read().await?;
-        let Some(proxy) = tx.get_auth_proxy(org_id).await? else { return Ok(false) };
-        Ok(AuthProxyConfig::from_json(&proxy.config)?.allows_origin(origin))
+        self.origin_allowed(origin, Some(org_id)).await
+    }
+
+    /// Whether a browser page at `origin` may call organization `org_id` (its auth proxy's
+    /// `allowedOrigins` or its parent's), or, when `org_id` is `None`, any organization (a
+    /// CORS preflight names none). One indexed read; an origin that is not one is never allowed.
+    pub async fn origin_allowed(&self, origin: &str, org_id: Option<&str>) -> Result<bool> {
+        let Ok(origin) = crate::auth_proxy::normalize_origin(origin) else { return Ok(false) };
+        Ok(self.store.read().await?.origin_allowed(&origin, org_id).await?)
     }
 
     /// Runs one unauthenticated auth-proxy request as its organization's service user.
@@ -194,11 +200,7 @@ impl Engine {
         };
         if let Some(origin) = cross_origin {
             if !config.allows_origin(origin) {
-                return Err(Error::PermissionDenied(format!(
-                    "pages at `{}` may not call this organization's auth proxy; an administrator adds the origin \
-                     to allowedOrigins with update_auth_proxy_config",
-                    crypto::clip(origin)
-                )));
+                return Err(refused_origin(origin, "this organization's auth proxy"));
             }
             *allow_origin = Some(origin.to_owned());
         }
@@ -226,7 +228,7 @@ impl Engine {
             scheme: "SIGNATURE_SCHEME_TK_API_P256".to_owned(),
             signature: hex::encode(signature.to_der().as_bytes()),
         };
-        let req = Request { stamp: Ok(stamp), client_ip, body: activity.as_bytes(), enrollment: Default::default() };
+        let req = Request::new(Ok(stamp), client_ip, activity.as_bytes());
         let view = self.submit(path, &req).await?;
         if let Some(failure) = &view.failure {
             return Err(failure_error(failure.code, &failure.message));
@@ -453,9 +455,10 @@ impl Activity for UpdateAuthProxyConfig {
 
     async fn execute(&self, tx: &mut dyn StoreTx, ctx: &ExecContext<'_>) -> Result<Done<UpdateAuthProxyConfigResult>> {
         let mut proxy = enabled(tx, ctx.org_id).await?;
-        proxy.config = AuthProxyConfig::from_json(&proxy.config)?.with(&self.0).to_json();
+        let config = AuthProxyConfig::from_json(&proxy.config)?.with(&self.0);
+        proxy.config = config.to_json();
         proxy.updated_at = ctx.now;
-        tx.put_auth_proxy(&proxy).await?;
+        tx.put_auth_proxy(&proxy, &config.allowed_origins).await?;
         Ok(UpdateAuthProxyConfigResult { config_id: ctx.org_id.to_owned() }.into())
     }
 }
@@ -530,7 +533,7 @@ async fn enable(tx: &mut dyn StoreTx, ctx: &ExecContext<'_>, config: &AuthProxyC
         created_at: now,
         updated_at: now,
     };
-    tx.put_auth_proxy(&proxy).await?;
+    tx.put_auth_proxy(&proxy, &config.allowed_origins).await?;
     Ok(proxy)
 }
 
@@ -540,4 +543,13 @@ fn generate_key() -> Result<(SigningKey, Zeroizing<Vec<u8>>)> {
     let key =
         SigningKey::from_slice(&scalar).map_err(|_| Error::Internal("a fresh key is not a P-256 scalar".into()))?;
     Ok((key, scalar))
+}
+
+/// The refusal of a browser page whose origin `what` (an organization, its auth proxy) does not list.
+pub(super) fn refused_origin(origin: &str, what: &str) -> Error {
+    Error::PermissionDenied(format!(
+        "pages at `{}` may not call {what}; an administrator adds the origin to allowedOrigins with \
+         update_auth_proxy_config",
+        crypto::clip(origin)
+    ))
 }

@@ -153,9 +153,25 @@ pub struct Request<'a> {
     /// Set by the engine once the caller is authenticated: what the MFA enforcement
     /// rule asks of it (the server turns it into `X-Twofold-MFA-Enrollment-Due`).
     pub enrollment: std::sync::OnceLock<crate::enforcement::EnrollmentStatus>,
+    /// The `Origin` of a browser page that is not one of the server's own (CORS); `None`
+    /// for the server's pages and for clients that are not browsers.
+    pub origin: Option<&'a str>,
+    /// Set by the engine once the request's organization allows [`Request::origin`]: the
+    /// origin the answer names in `Access-Control-Allow-Origin`, whatever the outcome.
+    pub cors: std::sync::OnceLock<String>,
 }
 
-impl Request<'_> {
+impl<'a> Request<'a> {
+    /// A request from a client that is not a browser page of another origin.
+    pub fn new(stamp: std::result::Result<StampProof, String>, client_ip: Option<std::net::IpAddr>, body: &'a [u8]) -> Self {
+        Request { stamp, client_ip, body, enrollment: Default::default(), origin: None, cors: Default::default() }
+    }
+
+    /// This request as sent by a browser page at `origin`, another origin than the server's own.
+    pub fn from_origin(self, origin: Option<&'a str>) -> Self {
+        Request { origin, ..self }
+    }
+
     /// Parses the body's envelope. An unreadable body with an unusable stamp answers
     /// as unauthenticated: anonymous callers learn nothing about what we expect.
     pub(crate) fn parse<T: DeserializeOwned>(&self) -> Result<T> {
