@@ -4,7 +4,7 @@
 import { readFileSync } from "node:fs";
 import { TurnkeyClient } from "@turnkey/http";
 import { ApiKeyStamper } from "@turnkey/api-key-stamper";
-import { computeActivityFingerprint } from "@turnkey/crypto";
+import { computeActivityFingerprint, generateP256KeyPair } from "@turnkey/crypto";
 
 const [baseUrl, keyFile] = process.argv.slice(2);
 const key = JSON.parse(readFileSync(keyFile, "utf8"));
@@ -61,6 +61,28 @@ const resp = await fetch(signed.url, {
 });
 const manual = await resp.json();
 
+// @turnkey/core's deleteSubOrganization: the sub-organization's own root user, with its own key.
+const subKey = generateP256KeyPair();
+const sub = await client.createSubOrganization({
+  type: "ACTIVITY_TYPE_CREATE_SUB_ORGANIZATION_V8",
+  timestampMs: String(Date.now()),
+  organizationId,
+  parameters: {
+    subOrganizationName: "sdk-sub",
+    rootQuorumThreshold: 1,
+    rootUsers: [{ userName: "sdk-sub-owner", apiKeys: [{ apiKeyName: "owner", publicKey: subKey.publicKey, curveType: "API_KEY_CURVE_P256" }], authenticators: [], oauthProviders: [] }],
+  },
+});
+const subOrganizationId = sub.activity.result.createSubOrganizationResultV8?.subOrganizationId;
+const subClient = new TurnkeyClient({ baseUrl }, new ApiKeyStamper({ apiPublicKey: subKey.publicKey, apiPrivateKey: subKey.privateKey }));
+const deletedSub = await subClient.deleteSubOrganization({
+  type: "ACTIVITY_TYPE_DELETE_SUB_ORGANIZATION",
+  timestampMs: String(Date.now()),
+  organizationId: subOrganizationId,
+  parameters: { deleteWithoutExport: false },
+});
+const subsAfter = await client.getSubOrgIds({ organizationId });
+
 const activity = await client.getActivity({ organizationId, activityId: created.activity.id });
 const users = await client.getUsers({ organizationId });
 
@@ -81,6 +103,10 @@ console.log(
     emailedUserId: emailed.activity.result.updateUserEmailResult?.userId,
     phonedStatus: phoned.activity.status,
     phonedUserId: phoned.activity.result.updateUserPhoneNumberResult?.userId,
+    subOrganizationId,
+    deletedSubStatus: deletedSub.activity.status,
+    deletedSubUuid: deletedSub.activity.result.deleteSubOrganizationResult?.subOrganizationUuid,
+    subsAfter: subsAfter.organizationIds,
     contacts: users.users.filter((u) => u.userName === "sdk-renamed").map((u) => [u.userEmail, u.userPhoneNumber])[0],
   }),
 );

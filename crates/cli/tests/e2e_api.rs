@@ -457,3 +457,91 @@ twofold_testkit::on_every_backend!(
     list_suborgs_filters_postgres,
     sub_organizations_are_found_by_filter
 );
+
+/// DELETE_SUB_ORGANIZATION, as @turnkey/core sends it: submitted to the sub-organization by
+/// its root quorum, it deletes the organization's users with every key, passkey and session
+/// they could sign in with, so nothing authenticates there again, the parent no longer lists
+/// it and its users' contacts are free; its history stays. The root organization, an
+/// organization with sub-organizations of its own, a member a policy allows everything, and
+/// the parent's own key cannot delete it.
+fn delete_sub_organization(backend: Backend) {
+    let server = TestServer::start(BIN, backend, &[]);
+    let root = server.root_client();
+    let (sub, owner_id, owner) = support::sub_org(&server, &root, "to be deleted");
+    let (_, _, credential_id) = support::register_passkey(&server, &owner, &owner_id);
+    let member_key = new_key();
+    let member = completed(
+        owner.submit("create_users", json!({ "users": [user_with_key("member", &member_key)] })),
+        "createUsersResult",
+    )["userIds"][0]
+        .as_str()
+        .expect("member")
+        .to_owned();
+    let everything = json!({ "policyName": "member may do anything", "effect": "EFFECT_ALLOW",
+        "condition": "true", "consensus": format!("approvers.any(u, u.id == '{member}')"), "notes": "" });
+    completed(owner.submit("create_policy", everything), "createPolicyResult");
+    let member = server.client(member_key, &sub);
+
+    let refused_root = ok(root.submit("delete_sub_organization", json!({})));
+    assert_eq!(twofold_testkit::status(&refused_root), "ACTIVITY_STATUS_FAILED", "{refused_root}");
+    assert!(refused_root.to_string().contains("root organization cannot be deleted"), "{refused_root}");
+    let by_parent = root
+        .post_raw(
+            "/public/v1/submit/delete_sub_organization",
+            owner
+                .submit_body("delete_sub_organization", json!({ "organizationId": sub, "parameters": {} }))
+                .expect("body")
+                .to_string()
+                .as_bytes(),
+        )
+        .expect("sent");
+    assert_eq!(by_parent.status, 403, "the parent's key is no key of the sub-organization: {}", by_parent.body);
+    let by_member = member.submit("delete_sub_organization", json!({})).expect("sent");
+    assert!(
+        by_member.status == 200 && twofold_testkit::status(&by_member.body) != "ACTIVITY_STATUS_COMPLETED",
+        "no policy grants deleting an organization, only its root quorum: {}",
+        by_member.body
+    );
+    let (nested, _, nested_owner) = support::sub_org(&server, &owner, "nested");
+    let with_child = ok(owner.submit("delete_sub_organization", json!({})));
+    assert!(with_child.to_string().contains("sub-organization(s) of its own"), "{with_child}");
+    completed(
+        nested_owner.submit("delete_sub_organization", json!({ "deleteWithoutExport": true })),
+        "deleteSubOrganizationResult",
+    );
+    assert!(!list_ids(&ok(owner.query("list_suborgs", json!({}))), "organizationIds").contains(&nested));
+
+    let deleted = completed(owner.submit("delete_sub_organization", json!({})), "deleteSubOrganizationResult");
+    assert_eq!(deleted["subOrganizationUuid"], sub.as_str());
+    for client in [&owner, &member] {
+        let after = client.query("whoami", json!({})).expect("sent");
+        assert_eq!(after.status, 401, "{}", after.body);
+        assert!(
+            after.body["message"].as_str().is_some_and(|m| m.contains("could not find public key")),
+            "{}",
+            after.body
+        );
+    }
+    assert!(!list_ids(&ok(root.query("list_suborgs", json!({}))), "organizationIds").contains(&sub));
+    let by_credential =
+        ok(root.query("list_suborgs", json!({ "filterType": "CREDENTIAL_ID", "filterValue": credential_id })));
+    assert_eq!(by_credential["organizationIds"], json!([]), "its passkey is gone");
+    let again = root.query("get_organization", json!({ "organizationId": sub })).expect("sent");
+    assert!(matches!(again.status, 401 | 403 | 404), "{}", again.body);
+    // The owner's email is free for a new sign-up.
+    let mut fresh = user_with_key("to be deleted owner", &new_key());
+    fresh.as_object_mut().expect("object").remove("userTags");
+    completed(
+        root.submit(
+            "create_sub_organization",
+            json!({ "subOrganizationName": "to be deleted", "rootQuorumThreshold": 1, "rootUsers": [fresh] }),
+        ),
+        "createSubOrganizationResultV8",
+    );
+}
+
+twofold_testkit::on_every_backend!(
+    delete_sub_organization_sqlite,
+    delete_sub_organization_postgres,
+    delete_sub_organization
+);

@@ -44,6 +44,10 @@ fn turnkey_api_key_stamper_and_http_client_work_unchanged() {
         assert_eq!(r[user], r["createdUserIds"][0], "{user}");
     }
     assert_eq!(r["contacts"], json!(["sdk-new@example.com", "+15555550100"]), "the new contacts are stored");
+    assert!(r["subOrganizationId"].is_string(), "{r}");
+    assert_eq!(r["deletedSubStatus"], "ACTIVITY_STATUS_COMPLETED", "{r}");
+    assert_eq!(r["deletedSubUuid"], r["subOrganizationId"], "{r}");
+    assert!(!r["subsAfter"].as_array().expect("ids").contains(&r["subOrganizationId"]), "{r}");
 }
 
 #[test]

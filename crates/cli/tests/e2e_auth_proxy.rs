@@ -255,7 +255,11 @@ fn pages_of_other_origins_call_the_proxy_only_when_allowed() {
     };
     let unlisted = preflight();
     assert_eq!(unlisted.status().as_u16(), 204);
-    assert_eq!(header(&unlisted, "access-control-allow-origin"), None, "an origin no organization lists learns nothing");
+    assert_eq!(
+        header(&unlisted, "access-control-allow-origin"),
+        None,
+        "an origin no organization lists learns nothing"
+    );
     let sent = outbox_len(&server);
     let refused_page = from_page(&root, app, "ann@example.com");
     refused(&refused_page, 403, "allowedOrigins");

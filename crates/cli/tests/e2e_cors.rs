@@ -113,7 +113,10 @@ fn public_api_answers_only_pages_of_allowed_origins(backend: Backend) {
     }
     let evil = preflight(&server, "/public/v1/query/whoami", "https://app.example.com.evil.example", sdk_headers);
     assert_eq!(evil.header("access-control-allow-origin"), None);
-    assert_eq!(preflight(&server, "/public/v1/query/whoami", "null", sdk_headers).header("access-control-allow-origin"), None);
+    assert_eq!(
+        preflight(&server, "/public/v1/query/whoami", "null", sdk_headers).header("access-control-allow-origin"),
+        None
+    );
 
     // The listed page reads answers and errors alike (the SDK maps error texts).
     let me = whoami(&root, "https://App.Example.com");
@@ -136,7 +139,9 @@ fn public_api_answers_only_pages_of_allowed_origins(backend: Backend) {
     let theirs = whoami(&customer, APP);
     assert_eq!(theirs.status, 200, "{}", theirs.body);
     assert_eq!(theirs.header("access-control-allow-origin"), Some(APP));
-    for other in ["https://app.example.com.evil.example", "http://app.example.com", "null", "https://app.example.com:8443"] {
+    for other in
+        ["https://app.example.com.evil.example", "http://app.example.com", "null", "https://app.example.com:8443"]
+    {
         let refused = whoami(&customer, other);
         assert_eq!(refused.status, 403, "{other}: {}", refused.body);
         assert_eq!(refused.header("access-control-allow-origin"), None, "{other}");
@@ -149,7 +154,10 @@ fn public_api_answers_only_pages_of_allowed_origins(backend: Backend) {
 
     // The list moves: a removed origin is refused at once, on the preflight and the request.
     allow_origins(&root, &["https://other.example"]);
-    assert_eq!(preflight(&server, "/public/v1/query/whoami", APP, sdk_headers).header("access-control-allow-origin"), None);
+    assert_eq!(
+        preflight(&server, "/public/v1/query/whoami", APP, sdk_headers).header("access-control-allow-origin"),
+        None
+    );
     assert_eq!(whoami(&customer, APP).status, 403);
     assert_eq!(whoami(&customer, "https://other.example").status, 200);
     completed(root.submit("disable_auth_proxy", json!({})), "disableAuthProxyResult");

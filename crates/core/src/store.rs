@@ -129,6 +129,13 @@ pub trait Organizations: Send {
 
     /// An organization and all its descendants, oldest first.
     async fn organization_tree(&mut self, root_id: &str) -> StoreResult<Vec<Organization>>;
+
+    /// Deletes an organization's users with their credentials, tags and contacts, its
+    /// policies, MFA policies, session profiles, IP lists, webhooks (and their pending
+    /// webhook deliveries; notices to people still go out), auth proxy, allowed origins, OTP flows and settings, and marks it deleted
+    /// at `now`: no lookup finds it again. Its activities, votes and audit log stay.
+    /// `false` if it was not there. Moves the admission epoch.
+    async fn delete_organization(&mut self, org_id: &str, now: i64) -> StoreResult<bool>;
 }
 
 /// Users, their tags and contacts.

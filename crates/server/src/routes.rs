@@ -1,9 +1,9 @@
 //! Routes and their thin handlers.
 
 use axum::extract::{FromRef, Path, State};
+use axum::http::HeaderMap;
 use axum::http::{Method, Uri};
 use axum::response::{IntoResponse, Response};
-use axum::http::HeaderMap;
 use axum::routing::options;
 use axum::{Json, Router};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};

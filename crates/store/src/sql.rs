@@ -379,15 +379,18 @@ impl Organizations for SqlTx {
 
     async fn get_organization(&mut self, id: &str) -> StoreResult<Option<Organization>> {
         let q = sqlx::query(
-            "SELECT id, name, parent_id, root_quorum_threshold, created_at, updated_at FROM organizations WHERE id = $1",
+            "SELECT id, name, parent_id, root_quorum_threshold, created_at, updated_at FROM organizations \
+             WHERE id = $1 AND deleted_at IS NULL",
         )
         .bind(id.to_owned());
         self.one(q, rows::organization).await
     }
 
     async fn list_sub_organizations(&mut self, parent_id: &str) -> StoreResult<Vec<String>> {
-        let q = sqlx::query("SELECT id FROM organizations WHERE parent_id = $1 ORDER BY created_at, id")
-            .bind(parent_id.to_owned());
+        let q = sqlx::query(
+            "SELECT id FROM organizations WHERE parent_id = $1 AND deleted_at IS NULL ORDER BY created_at, id",
+        )
+        .bind(parent_id.to_owned());
         self.all(q, |r| r.try_get::<String, _>(0)).await
     }
 
@@ -414,7 +417,8 @@ impl Organizations for SqlTx {
             ),
         };
         let sql = format!(
-            "SELECT o.id FROM organizations o WHERE o.parent_id = $1 AND {matching} ORDER BY o.created_at, o.id"
+            "SELECT o.id FROM organizations o WHERE o.parent_id = $1 AND o.deleted_at IS NULL AND {matching} \
+             ORDER BY o.created_at, o.id"
         );
         let q = sqlx::query(AssertSqlSafe(sql)).bind(parent_id.to_owned()).bind(value);
         self.all(q, |r| r.try_get::<String, _>(0)).await
@@ -452,13 +456,50 @@ impl Organizations for SqlTx {
 
     async fn organization_tree(&mut self, root_id: &str) -> StoreResult<Vec<Organization>> {
         let q = sqlx::query(
-            "WITH RECURSIVE tree (id) AS (SELECT id FROM organizations WHERE id = $1 \
-             UNION SELECT o.id FROM organizations o JOIN tree t ON o.parent_id = t.id) \
+            "WITH RECURSIVE tree (id) AS (SELECT id FROM organizations WHERE id = $1 AND deleted_at IS NULL \
+             UNION SELECT o.id FROM organizations o JOIN tree t ON o.parent_id = t.id WHERE o.deleted_at IS NULL) \
              SELECT id, name, parent_id, root_quorum_threshold, created_at, updated_at FROM organizations \
              WHERE id IN (SELECT id FROM tree) ORDER BY created_at, id",
         )
         .bind(root_id.to_owned());
         self.all(q, rows::organization).await
+    }
+
+    async fn delete_organization(&mut self, org_id: &str, now: i64) -> StoreResult<bool> {
+        self.bump_admission_epoch().await?;
+        let q = sqlx::query(
+            "UPDATE organizations SET deleted_at = $1, updated_at = $1 WHERE id = $2 AND deleted_at IS NULL",
+        )
+        .bind(now)
+        .bind(org_id.to_owned());
+        if self.affected(q).await? == 0 {
+            return Ok(false);
+        }
+        // Rows that point at others go first (tag members and keys at users, users at the organization).
+        for sql in [
+            "DELETE FROM user_tag_members WHERE user_id IN (SELECT id FROM users WHERE organization_id = $1)",
+            "DELETE FROM root_quorum_members WHERE organization_id = $1",
+            "DELETE FROM api_keys WHERE organization_id = $1",
+            "DELETE FROM factors WHERE organization_id = $1",
+            "DELETE FROM webauthn_challenges WHERE organization_id = $1",
+            "DELETE FROM auth_failures WHERE organization_id = $1",
+            "DELETE FROM mfa_policies WHERE organization_id = $1",
+            "DELETE FROM user_tags WHERE organization_id = $1",
+            "DELETE FROM users WHERE organization_id = $1",
+            "DELETE FROM policies WHERE organization_id = $1",
+            "DELETE FROM session_profiles WHERE organization_id = $1",
+            "DELETE FROM ip_rules WHERE organization_id = $1",
+            "DELETE FROM outbox WHERE organization_id = $1 AND channel = 'WEBHOOK' AND status = 'PENDING'",
+            "DELETE FROM webhook_endpoints WHERE organization_id = $1",
+            "DELETE FROM cors_origins WHERE organization_id = $1",
+            "DELETE FROM auth_proxies WHERE organization_id = $1",
+            "DELETE FROM otp_flows WHERE organization_id = $1",
+            "DELETE FROM otp_settings WHERE organization_id = $1",
+            "DELETE FROM mfa_enforcement WHERE organization_id = $1",
+        ] {
+            self.affected(sqlx::query(sql).bind(org_id.to_owned())).await?;
+        }
+        Ok(true)
     }
 }
 

@@ -245,6 +245,10 @@ catalog! {
     CreateSubOrganization(organizations::CreateSubOrganization) "create_sub_organization" ORGANIZATION/CREATE [
         ("ACTIVITY_TYPE_CREATE_SUB_ORGANIZATION_V8", "createSubOrganizationIntentV8", "createSubOrganizationResultV8"),
     ];
+    /// Delete the sub-organization it is submitted to, with its users and credentials (root quorum only).
+    DeleteSubOrganization(organizations::DeleteSubOrganization) "delete_sub_organization" ORGANIZATION/DELETE root_only [
+        ("ACTIVITY_TYPE_DELETE_SUB_ORGANIZATION", "deleteSubOrganizationIntent", "deleteSubOrganizationResult"),
+    ];
     /// Replace the root quorum.
     UpdateRootQuorum(organizations::UpdateRootQuorum) "update_root_quorum" ORGANIZATION/UPDATE root_only [
         ("ACTIVITY_TYPE_UPDATE_ROOT_QUORUM", "updateRootQuorumIntent", "updateRootQuorumResult"),

@@ -1,5 +1,5 @@
 //! Organizations: CREATE_SUB_ORGANIZATION (its root users and quorum; an OTP sign-up goes
-//! through [`super::otp`]) and UPDATE_ROOT_QUORUM.
+//! through [`super::otp`]), UPDATE_ROOT_QUORUM and DELETE_SUB_ORGANIZATION.
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -59,9 +59,21 @@ pub struct UpdateRootQuorum {
     pub user_ids: Vec<String>,
 }
 
+/// `v1DeleteSubOrganizationIntent`: submitted to the sub-organization itself.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct DeleteSubOrganization {
+    /// Accepted for compatibility: twofold holds no wallets or private keys to export first.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delete_without_export: Option<bool>,
+}
+
 results! {
     /// `v1CreateSubOrganizationResultV7`.
     CreateSubOrganizationResult { sub_organization_id: String, root_user_ids: Vec<String> }
+    /// `v1DeleteSubOrganizationResult`.
+    DeleteSubOrganizationResult { sub_organization_uuid: String }
 }
 
 /// CREATE_SUB_ORGANIZATION: a sign-up with a verification token or OTP switches goes through
@@ -161,5 +173,39 @@ impl Activity for UpdateRootQuorum {
         }
         tx.set_root_quorum(ctx.org_id, self.threshold, &self.user_ids, ctx.now).await?;
         Ok(Empty {}.into())
+    }
+}
+
+/// DELETE_SUB_ORGANIZATION: the organization the activity is submitted to, which must be a
+/// sub-organization without sub-organizations of its own. Its users and everything they
+/// could sign in with go at once; its history stays (see `Organizations::delete_organization`).
+impl Activity for DeleteSubOrganization {
+    type Output = DeleteSubOrganizationResult;
+
+    fn policy_params(&self) -> Value {
+        params!(self; delete_without_export)
+    }
+
+    async fn execute(&self, tx: &mut dyn StoreTx, ctx: &ExecContext<'_>) -> Result<Done<DeleteSubOrganizationResult>> {
+        let org = tx
+            .get_organization(ctx.org_id)
+            .await?
+            .ok_or_else(|| Error::NotFound(format!("organization `{}` not found", ctx.org_id)))?;
+        if org.parent_id.is_none() {
+            return Err(Error::FailedPrecondition(
+                "the installation's root organization cannot be deleted; submit delete_sub_organization to a \
+                 sub-organization"
+                    .to_owned(),
+            ));
+        }
+        let children = tx.list_sub_organizations(ctx.org_id).await?;
+        if !children.is_empty() {
+            return Err(Error::FailedPrecondition(format!(
+                "this organization has {} sub-organization(s) of its own; delete them first",
+                children.len()
+            )));
+        }
+        tx.delete_organization(ctx.org_id, ctx.now).await?;
+        Ok(DeleteSubOrganizationResult { sub_organization_uuid: org.id }.into())
     }
 }

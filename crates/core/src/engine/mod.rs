@@ -163,7 +163,11 @@ pub struct Request<'a> {
 
 impl<'a> Request<'a> {
     /// A request from a client that is not a browser page of another origin.
-    pub fn new(stamp: std::result::Result<StampProof, String>, client_ip: Option<std::net::IpAddr>, body: &'a [u8]) -> Self {
+    pub fn new(
+        stamp: std::result::Result<StampProof, String>,
+        client_ip: Option<std::net::IpAddr>,
+        body: &'a [u8],
+    ) -> Self {
         Request { stamp, client_ip, body, enrollment: Default::default(), origin: None, cors: Default::default() }
     }
 
