@@ -372,12 +372,53 @@ impl Engine {
         self.admit_network(&mut *tx, organization_id, req.client_ip).await?;
         let stamp = req.stamp.as_ref().map_err(|why| Error::Unauthenticated(why.clone()))?;
         let caller = self.authenticate_factor(&mut *tx, stamp, req.body, organization_id).await?;
-        let key_sets = tx.ip_rule_sets(organization_id, Some(&caller.credential.public_key)).await?;
+        // A passkey of a sub-organization's user, named by its parent: the sub-organization's rules apply too.
+        let own_org = caller.organization.id.clone();
+        if own_org != organization_id {
+            self.admit_network(&mut *tx, &own_org, req.client_ip).await?;
+        }
+        let key_sets = tx.ip_rule_sets(&own_org, Some(&caller.credential.public_key)).await?;
         if let Err(refused) = key_allow_list(&caller, &key_sets, req.client_ip) {
             return Err(self.refuse(refused, req.client_ip).await);
         }
-        let _ = req.enrollment.set(self.enrollment_status(&mut *tx, organization_id, &caller.user).await?);
+        let _ = req.enrollment.set(self.enrollment_status(&mut *tx, &own_org, &caller.user).await?);
         Ok(caller)
+    }
+
+    /// Admits a query to `target` and says which organization it reads: `target` itself for
+    /// its own members; `target` for a member of its parent (parents read their
+    /// sub-organizations; the sub-organization's IP lists apply as well as the parent's);
+    /// the caller's own sub-organization when a passkey of a sub-organization's user named
+    /// its parent (never the parent's data).
+    pub(crate) async fn admit_reader(&self, req: &Request<'_>, target: &str) -> Result<(Caller, String)> {
+        let parent = self.parent_reading(req, target).await?;
+        let caller = self.admit(req, parent.as_deref().unwrap_or(target)).await?;
+        if parent.is_some() {
+            let mut tx = self.store.read().await?;
+            self.admit_network(&mut *tx, target, req.client_ip).await?;
+            return Ok((caller, target.to_owned()));
+        }
+        let reads = caller.organization.id.clone();
+        Ok((caller, reads))
+    }
+
+    /// The parent of `target` when the request's API key belongs to that parent and not to
+    /// `target`: a read of a sub-organization by its parent. A key the admission cache knows
+    /// as a member of `target` costs nothing more; otherwise two small reads.
+    async fn parent_reading(&self, req: &Request<'_>, target: &str) -> Result<Option<String>> {
+        let Ok(StampProof::Key { public_key, .. }) = &req.stamp else { return Ok(None) };
+        let public_key = public_key.to_ascii_lowercase();
+        let epoch = self.store.admission_epoch().await?;
+        if self.admissions.get(target, &public_key, epoch).is_some_and(|f| f.member.is_some()) {
+            return Ok(None);
+        }
+        let mut tx = self.store.read().await?;
+        let keys = tx.api_keys_by_public_key(&public_key).await?;
+        if keys.is_empty() || keys.iter().any(|k| k.organization_id == target) {
+            return Ok(None);
+        }
+        let Some(parent) = tx.get_organization(target).await?.and_then(|o| o.parent_id) else { return Ok(None) };
+        Ok(keys.iter().any(|k| k.organization_id == parent).then_some(parent))
     }
 
     /// A browser page of another origin reaches an organization that lists its origin (or

@@ -141,7 +141,7 @@ impl Engine {
         let lookup = passkey::canonical_credential_id(&stamp.credential_id)
             .map_err(|e| Error::Unauthenticated(format!("invalid X-Stamp-Webauthn header: {e}")))?;
         let factors = tx.factors_by_lookup(FactorKind::Passkey, &lookup).await?;
-        let Some(factor) = factors.iter().find(|f| f.organization_id == organization_id).cloned() else {
+        let Some(factor) = sub_org_passkey(tx, factors, organization_id).await? else {
             return Err(Error::Unauthenticated(format!(
                 "{UNKNOWN_KEY}: no passkey with credential id `{}`",
                 crypto::clip(&stamp.credential_id)
@@ -184,4 +184,30 @@ impl Engine {
     pub(super) async fn audit_rejected_stamp(&self, org_id: &str, user_id: &str, credential_id: &str, reason: &str) {
         self.note_rejected_stamp(org_id, user_id, credential_id, reason).await;
     }
+}
+
+/// The passkey of `factors` (one credential id's rows) registered in `organization_id`, or
+/// else in one of its direct sub-organizations: Turnkey lets a passkey user whose
+/// sub-organization the app does not know name the parent ("this can be the parent
+/// organization ID"), and @turnkey/core's `loginWithPasskey` does. Ambiguity (the credential
+/// in two sub-organizations) finds none.
+async fn sub_org_passkey(
+    tx: &mut dyn StoreTx,
+    factors: Vec<crate::model::Factor>,
+    organization_id: &str,
+) -> Result<Option<crate::model::Factor>> {
+    if let Some(own) = factors.iter().find(|f| f.organization_id == organization_id) {
+        return Ok(Some(own.clone()));
+    }
+    let mut found = None;
+    for factor in factors.into_iter().take(8) {
+        let parent = tx.get_organization(&factor.organization_id).await?.and_then(|o| o.parent_id);
+        if parent.as_deref() == Some(organization_id) {
+            if found.is_some() {
+                return Ok(None);
+            }
+            found = Some(factor);
+        }
+    }
+    Ok(found)
 }

@@ -193,6 +193,7 @@ impl Query for GetPasskeyRegistrationOptions {
     type Response = RegistrationOptions;
 
     async fn run(cx: &Cx<'_>, db: &mut Db, req: OptionalUserRequest) -> Result<RegistrationOptions> {
+        cx.own_organization("a passkey registration ceremony")?;
         // A ceremony is state: it is written in a transaction of its own.
         let mut tx = db.store().write().await?;
         let user_id = subject_user(cx, &mut *tx, req).await?;

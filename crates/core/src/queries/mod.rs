@@ -62,12 +62,27 @@ pub(crate) struct Cx<'a> {
     pub request: &'a Request<'a>,
     /// The server's clock when the query began, ms since epoch.
     pub now: i64,
+    /// The organization the query reads: the caller's own, or a sub-organization of it.
+    pub reads: &'a str,
 }
 
 impl Cx<'_> {
-    /// The caller's organization id.
+    /// The organization the query reads (the caller's own, or one of its sub-organizations).
     pub fn org(&self) -> &str {
-        &self.caller.organization.id
+        self.reads
+    }
+
+    /// Refuses a query that records state when it reads another organization than the
+    /// caller's own: a parent reads its sub-organizations, it does not act in them.
+    pub fn own_organization(&self, what: &str) -> Result<()> {
+        if self.reads == self.caller.organization.id {
+            return Ok(());
+        }
+        Err(Error::PermissionDenied(format!(
+            "{what} records state in organization `{}`; a parent organization reads its sub-organizations but acts \
+             in them only through their own users",
+            self.reads
+        )))
     }
 }
 
@@ -173,7 +188,7 @@ impl Engine {
         let row = row(name)
             .ok_or_else(|| Error::NotFound(format!("unknown query endpoint `{}`", crate::crypto::clip(name))))?;
         let env: QueryEnvelope = req.parse()?;
-        let caller = self.admit(req, &env.organization_id).await?;
+        let (caller, reads) = self.admit_reader(req, &env.organization_id).await?;
         // After admission: an anonymous caller learns nothing about what a query takes.
         check_fields(row, req.body)?;
         crate::engine::refuse_attested(&caller)?;
@@ -181,7 +196,7 @@ impl Engine {
         self.gate_query(req, &caller, row.name, row.when_overdue).await?;
         let now = self.now_ms();
         self.check_query_scope(&caller, row.name, row.reads.resource(req.body, &caller), now).await?;
-        let cx = Cx { engine: self, caller: &caller, request: req, now };
+        let cx = Cx { engine: self, caller: &caller, request: req, now, reads: &reads };
         let mut db = Db::new(self.store_handle());
         dispatch(row.name, &cx, &mut db, req.body).await
     }

@@ -24,8 +24,17 @@ impl Query for GetOrganization {
     type Response = GetOrganizationResponse;
 
     async fn run(cx: &Cx<'_>, db: &mut Db, _: NoFields) -> Result<GetOrganizationResponse> {
-        let org = &cx.caller.organization;
         let tx = db.tx().await?;
+        let read;
+        let org = if cx.org() == cx.caller.organization.id {
+            &cx.caller.organization
+        } else {
+            read = tx
+                .get_organization(cx.org())
+                .await?
+                .ok_or_else(|| Error::NotFound(format!("organization `{}` not found", cx.org())))?;
+            &read
+        };
         let users = crate::engine::user_views(tx, &org.id).await?;
         let tags = tx.list_user_tags(&org.id).await?;
         let quorum = tx.root_quorum_members(&org.id).await?;
