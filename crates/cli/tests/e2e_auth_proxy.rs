@@ -296,3 +296,145 @@ fn pages_of_other_origins_call_the_proxy_only_when_allowed() {
     assert_eq!(same.header("access-control-allow-origin"), None, "no CORS header for the same origin");
     answer(proxy(&root, "otp_init", json!({ "organizationId": root.organization_id(), "contact": "di@example.com" })));
 }
+
+/// Posts `body` to `/auth-proxy/v1/<name>` as @turnkey/core does: the configuration in
+/// `X-Auth-Proxy-Config-ID`, no organization in the body, no stamp.
+fn proxy_v2(root: &Client, config_id: &str, name: &str, body: Value) -> ApiResponse {
+    let headers = [("X-Auth-Proxy-Config-ID", config_id.to_owned())];
+    root.post_with_headers(&format!("/auth-proxy/v1/{name}"), body.to_string().as_bytes(), &headers).expect("sent")
+}
+
+/// @turnkey/core's auth proxy wire (`loginOrSignupWithOtp`): wallet_kit_config, otp_init_v2,
+/// otp_verify_v2, account (by the proven email), signup_v2 answering `{organizationId,
+/// userId}`, then the session by `stamp_login` with `X-Stamp-Attested` in the new
+/// sub-organization. The configuration is named by its own id; a sign-up whose signed
+/// message does not carry exactly its keys, an account lookup without proof, by name, or
+/// with another contact's token are refused and create nothing.
+fn turnkey_core_proxy_wire(backend: Backend) {
+    use base64::Engine as _;
+    let server = TestServer::start(BIN, backend, &[]);
+    let root = server.root_client();
+    let org = root.organization_id().to_owned();
+    let methods = json!({ "allowedAuthMethods": ["AUTH_METHOD_EMAIL_OTP_LOGIN", "AUTH_METHOD_EMAIL_OTP_SIGNUP"] });
+    let enabled = completed(root.submit("enable_auth_proxy", methods), "enableAuthProxyResult");
+    let config_id = enabled["configId"].as_str().expect("config id").to_owned();
+    assert_ne!(config_id, org, "a configuration has an id of its own");
+    let shown = ok(root.query("get_auth_proxy_config", json!({})));
+    assert_eq!(shown["configId"], config_id.as_str());
+    let updated =
+        completed(root.submit("update_auth_proxy_config", json!({ "otpLength": 7 })), "updateAuthProxyConfigResult");
+    assert_eq!(updated["configId"], config_id.as_str());
+
+    let kit = answer(proxy_v2(&root, &config_id, "wallet_kit_config", json!({})));
+    assert_eq!(
+        kit,
+        json!({ "enabledProviders": ["email"], "sessionExpirationSeconds": "900", "organizationId": org,
+                "otpAlphanumeric": false, "otpLength": "7" })
+    );
+    refused(&proxy(&root, "wallet_kit_config", json!({})), 400, "X-Auth-Proxy-Config-ID");
+    refused(&proxy_v2(&root, "no-such-config", "wallet_kit_config", json!({})), 404, "no-such-config");
+    refused(
+        &proxy_v2(&root, &config_id, "otp_init_v2", json!({ "otpType": "OTP_TYPE_SMS", "contact": "+15555550100" })),
+        400,
+        "otpType",
+    );
+    refused(
+        &proxy_v2(
+            &root,
+            &config_id,
+            "otp_init_v2",
+            json!({ "organizationId": org, "otpType": "OTP_TYPE_EMAIL", "contact": "x@example.com" }),
+        ),
+        400,
+        "organizationId",
+    );
+
+    let email = "dee@example.com";
+    let started =
+        answer(proxy_v2(&root, &config_id, "otp_init_v2", json!({ "otpType": "OTP_TYPE_EMAIL", "contact": email })));
+    let code = latest_code(&server);
+    assert_eq!(code.len(), 7, "the configuration's code length");
+    let key = new_key();
+    let bundle = started["otpEncryptionTargetBundle"].as_str().expect("bundle");
+    let attempt = encrypt_attempt(bundle, &pinned_key(&server), &code, &key.public_key_hex()).expect("sealed");
+    let verified = answer(proxy_v2(
+        &root,
+        &config_id,
+        "otp_verify_v2",
+        json!({ "otpId": started["otpId"], "encryptedOtpBundle": attempt }),
+    ));
+    let token = verified["verificationToken"].as_str().expect("token").to_owned();
+
+    refused(
+        &proxy_v2(&root, &config_id, "account", json!({ "filterType": "EMAIL", "filterValue": email })),
+        400,
+        "verificationToken",
+    );
+    let other = json!({ "filterType": "EMAIL", "filterValue": "someone@example.com", "verificationToken": token });
+    refused(&proxy_v2(&root, &config_id, "account", other), 403, "does not prove");
+    refused(
+        &proxy_v2(&root, &config_id, "account", json!({ "filterType": "USERNAME", "filterValue": "dee" })),
+        403,
+        "list_suborgs",
+    );
+    let lookup = json!({ "filterType": "EMAIL", "filterValue": email, "verificationToken": token });
+    assert_eq!(answer(proxy_v2(&root, &config_id, "account", lookup.clone())), json!({}), "no account yet");
+
+    // signUpWithOtp's body and its client signature (getClientSignatureMessageForSignup).
+    let message = json!({ "signupV2": { "apiKeys": [], "authenticators": [], "oauthProviders": [], "email": email },
+        "tokenId": token_id(&token).expect("id"), "type": "USAGE_TYPE_SIGNUP" })
+    .to_string();
+    let signup = json!({ "userName": email, "userEmail": email, "authenticators": [], "organizationName": "dee's org",
+        "verificationToken": token, "apiKeys": [], "oauthProviders": [],
+        "clientSignature": client_signature(&key, &message) });
+    let (data_before, _) = server.db.data_and_audit_counts();
+    let mut smuggled = signup.clone();
+    smuggled["apiKeys"] =
+        json!([{ "apiKeyName": "mine", "publicKey": new_key().public_key_hex(), "curveType": "API_KEY_CURVE_P256" }]);
+    refused(&proxy_v2(&root, &config_id, "signup_v2", smuggled), 403, "signupV2 must carry exactly");
+    let (data_after, _) = server.db.data_and_audit_counts();
+    assert_eq!(data_after, data_before, "a refused sign-up creates nothing");
+    let created = answer(proxy_v2(&root, &config_id, "signup_v2", signup.clone()));
+    let sub_org = created["organizationId"].as_str().expect("organizationId").to_owned();
+    assert!(created["userId"].is_string(), "{created}");
+    assert!(created.get("subOrganizationId").is_none(), "Turnkey's ProxyTSignupV2Response shape: {created}");
+    assert_eq!(answer(proxy_v2(&root, &config_id, "account", lookup)), json!({ "organizationId": sub_org }));
+    refused(&proxy_v2(&root, &config_id, "signup_v2", signup), 403, "already used");
+
+    // loginWithOtp: stamp_login in the sub-organization, stamped with X-Stamp-Attested.
+    let user = Client::new(&server.url, new_key(), &sub_org);
+    let body = user
+        .submit_body("stamp_login", json!({ "parameters": { "publicKey": key.public_key_hex() } }))
+        .expect("body")
+        .to_string();
+    let stamp = json!({ "publicKeyAttestation": token, "scheme": "STAMP_ATTESTED_SCHEME_P256_VERIFICATION_TOKEN",
+        "publicKey": key.public_key_hex(), "signature": key.sign_hex(body.as_bytes()) });
+    let header = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(stamp.to_string());
+    let login =
+        user.post_with_headers("/public/v1/submit/stamp_login", body.as_bytes(), &[("X-Stamp-Attested", header)]);
+    let session = completed(login, "stampLoginResult");
+    assert!(session["session"].is_string(), "{session}");
+    let same = ApiKeyPair::from_private_hex(key.curve(), &key.private_key_hex()).expect("key");
+    assert_eq!(ok(server.client(same, &sub_org).query("get_whoami", json!({})))["organizationId"], sub_org.as_str());
+    // The sign-up's token logs in once after it (as @turnkey/core does), and never again.
+    let fresh_body = user
+        .submit_body(
+            "stamp_login",
+            json!({ "parameters": { "publicKey": key.public_key_hex(), "expirationSeconds": "600" } }),
+        )
+        .expect("body")
+        .to_string();
+    let stamp = json!({ "publicKeyAttestation": token, "scheme": "STAMP_ATTESTED_SCHEME_P256_VERIFICATION_TOKEN",
+        "publicKey": key.public_key_hex(), "signature": key.sign_hex(fresh_body.as_bytes()) });
+    let header = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(stamp.to_string());
+    let replay = user
+        .post_with_headers("/public/v1/submit/stamp_login", fresh_body.as_bytes(), &[("X-Stamp-Attested", header)])
+        .expect("sent");
+    refused(&replay, 401, "already used");
+
+    // The configuration goes with the proxy.
+    completed(root.submit("disable_auth_proxy", json!({})), "disableAuthProxyResult");
+    refused(&proxy_v2(&root, &config_id, "wallet_kit_config", json!({})), 404, "configuration");
+}
+
+on_every_backend!(turnkey_core_proxy_wire_sqlite, turnkey_core_proxy_wire_postgres, turnkey_core_proxy_wire);

@@ -807,6 +807,8 @@ pub struct Delivery {
 pub struct AuthProxy {
     /// The organization that opted in.
     pub organization_id: String,
+    /// The configuration's own id (`X-Auth-Proxy-Config-ID`).
+    pub config_id: String,
     /// The service user.
     pub user_id: String,
     /// The service user's API key.

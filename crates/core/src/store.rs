@@ -464,6 +464,9 @@ pub trait OtpFlows: Send {
     /// Sets only a flow's delivery state, so a delivery result never overwrites an attempt's.
     async fn set_otp_delivery(&mut self, id: &str, deliver_after: Option<i64>, attempts: i64) -> StoreResult<()>;
 
+    /// What a spent verification token was spent on (`LOGIN`, `SIGNUP`, …), if it was.
+    async fn verification_token_purpose(&mut self, token_id: &str) -> StoreResult<Option<String>>;
+
     /// Records a verification token as spent; `false` if it already was.
     async fn use_verification_token(
         &mut self,
@@ -559,6 +562,10 @@ pub trait Webhooks: Send {
 pub trait AuthProxies: Send {
     /// An organization's auth proxy, if it enabled one.
     async fn get_auth_proxy(&mut self, org_id: &str) -> StoreResult<Option<crate::model::AuthProxy>>;
+
+    /// The auth proxy whose configuration has id `config_id` (what Turnkey's browser SDK
+    /// sends in `X-Auth-Proxy-Config-ID`), unless its organization was deleted.
+    async fn get_auth_proxy_by_config(&mut self, config_id: &str) -> StoreResult<Option<crate::model::AuthProxy>>;
 
     /// Creates or replaces an organization's auth proxy, with the web origins whose pages
     /// may call the organization (its settings' `allowedOrigins`, normalized), which replace

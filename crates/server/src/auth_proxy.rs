@@ -35,7 +35,8 @@ async fn flow(State(s): State<AppState>, Path(name): Path<String>, headers: Head
         Err(e) => return e.into_response(),
     };
     // No stamp: the engine stamps the activity with the organization's service key.
-    let answer = s.engine.auth_proxy(flow, req.client_ip, origin, &req.body).await;
+    let config_id = headers.get("x-auth-proxy-config-id").and_then(|v| v.to_str().ok());
+    let answer = s.engine.auth_proxy(flow, req.client_ip, origin, config_id, &req.body).await;
     let mut response = match answer.result {
         Ok(value) => Json(value).into_response(),
         Err(e) => ApiError::from(e).into_response(),

@@ -296,15 +296,26 @@ pub(crate) const AUTH_PROXY_PREFIX: &str = "/auth-proxy/v1/";
 pub(crate) const AUTH_PROXY_KEYS: &str = "/auth-proxy/v1/enclave_keys";
 
 fn proxy_operation(flow: ProxyFlow) -> Value {
+    let (body, parameters) = if flow.by_config() {
+        let header = json!([{ "name": "X-Auth-Proxy-Config-ID", "in": "header", "required": true,
+            "schema": { "type": "string" },
+            "description": "The auth proxy configuration (get_auth_proxy_config's configId), as @turnkey/core sends it" }]);
+        (
+            json!({ "type": "object", "description": "The flow's fields, as @turnkey/core sends them (docs/API.md, Auth proxy)" }),
+            header,
+        )
+    } else {
+        let body = json!({ "type": "object", "required": ["organizationId"],
+            "properties": { "organizationId": { "type": "string" } },
+            "description": "The organization, and the flow's fields (docs/API.md, Auth proxy)" });
+        (body, json!([]))
+    };
     json!({ "post": {
         "operationId": format!("auth_proxy_{}", flow.path()),
         "tags": ["auth proxy"],
         "summary": format!("Auth proxy: {} (no stamp; for organizations that enabled the proxy)", flow.path()),
-        "requestBody": { "required": true, "content": { JSON: { "schema": {
-            "type": "object", "required": ["organizationId"],
-            "properties": { "organizationId": { "type": "string" } },
-            "description": "The organization, and the flow's fields (docs/API.md, Auth proxy)"
-        }}}},
+        "parameters": parameters,
+        "requestBody": { "required": true, "content": { JSON: { "schema": body }}},
         "responses": { "200": json_ok("The flow's answer"), "default": error_responses()["default"] }
     }, "options": {
         "operationId": format!("auth_proxy_{}_preflight", flow.path()),

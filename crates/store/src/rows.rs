@@ -17,6 +17,23 @@ fn decode_err(col: &str, msg: String) -> sqlx::Error {
     sqlx::Error::ColumnDecode { index: col.to_owned(), source: msg.into() }
 }
 
+pub(crate) fn auth_proxy(r: &AnyRow) -> R<twofold_core::model::AuthProxy> {
+    let organization_id: String = r.try_get("organization_id")?;
+    // Proxies enabled before config ids existed kept their organization's id as theirs.
+    let config_id: Option<String> = r.try_get("config_id")?;
+    Ok(twofold_core::model::AuthProxy {
+        config_id: config_id.unwrap_or_else(|| organization_id.clone()),
+        organization_id,
+        user_id: r.try_get("user_id")?,
+        api_key_id: r.try_get("api_key_id")?,
+        policy_id: r.try_get("policy_id")?,
+        sealed_key: r.try_get("sealed_key")?,
+        config: r.try_get("config")?,
+        created_at: r.try_get("created_at")?,
+        updated_at: r.try_get("updated_at")?,
+    })
+}
+
 pub(crate) fn organization(r: &AnyRow) -> R<Organization> {
     Ok(Organization {
         id: r.try_get("id")?,

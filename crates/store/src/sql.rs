@@ -1602,6 +1602,11 @@ impl OtpFlows for SqlTx {
         self.affected(q).await.map(drop)
     }
 
+    async fn verification_token_purpose(&mut self, token_id: &str) -> StoreResult<Option<String>> {
+        let q = sqlx::query("SELECT purpose FROM otp_tokens_used WHERE token_id = $1").bind(token_id.to_owned());
+        self.one(q, |r| r.try_get::<String, _>("purpose")).await
+    }
+
     async fn use_verification_token(
         &mut self,
         token_id: &str,
@@ -1877,32 +1882,28 @@ impl Webhooks for SqlTx {
 #[async_trait]
 impl AuthProxies for SqlTx {
     async fn get_auth_proxy(&mut self, org_id: &str) -> StoreResult<Option<twofold_core::model::AuthProxy>> {
-        let q = sqlx::query(
-            "SELECT organization_id, user_id, api_key_id, policy_id, sealed_key, config, created_at, updated_at \
-             FROM auth_proxies WHERE organization_id = $1",
-        )
-        .bind(org_id.to_owned());
-        self.one(q, |r| {
-            Ok(twofold_core::model::AuthProxy {
-                organization_id: r.try_get(0)?,
-                user_id: r.try_get(1)?,
-                api_key_id: r.try_get(2)?,
-                policy_id: r.try_get(3)?,
-                sealed_key: r.try_get(4)?,
-                config: r.try_get(5)?,
-                created_at: r.try_get(6)?,
-                updated_at: r.try_get(7)?,
-            })
-        })
-        .await
+        let sql = format!("SELECT {AUTH_PROXY_COLUMNS} FROM auth_proxies WHERE organization_id = $1");
+        self.one(sqlx::query(AssertSqlSafe(sql)).bind(org_id.to_owned()), rows::auth_proxy).await
+    }
+
+    async fn get_auth_proxy_by_config(
+        &mut self,
+        config_id: &str,
+    ) -> StoreResult<Option<twofold_core::model::AuthProxy>> {
+        let sql = format!(
+            "SELECT {AUTH_PROXY_COLUMNS} FROM auth_proxies p WHERE config_id = $1 AND EXISTS \
+             (SELECT 1 FROM organizations o WHERE o.id = p.organization_id AND o.deleted_at IS NULL)"
+        );
+        self.one(sqlx::query(AssertSqlSafe(sql)).bind(config_id.to_owned()), rows::auth_proxy).await
     }
 
     async fn put_auth_proxy(&mut self, p: &twofold_core::model::AuthProxy, origins: &[String]) -> StoreResult<()> {
         self.bump_admission_epoch().await?;
         let q = sqlx::query(
             "INSERT INTO auth_proxies (organization_id, user_id, api_key_id, policy_id, sealed_key, config, \
-             created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (organization_id) DO \
-             UPDATE SET user_id = $2, api_key_id = $3, policy_id = $4, sealed_key = $5, config = $6, updated_at = $8",
+             created_at, updated_at, config_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT \
+             (organization_id) DO UPDATE SET user_id = $2, api_key_id = $3, policy_id = $4, sealed_key = $5, \
+             config = $6, updated_at = $8, config_id = $9",
         )
         .bind(p.organization_id.clone())
         .bind(p.user_id.clone())
@@ -1911,7 +1912,8 @@ impl AuthProxies for SqlTx {
         .bind(p.sealed_key.clone())
         .bind(p.config.clone())
         .bind(p.created_at)
-        .bind(p.updated_at);
+        .bind(p.updated_at)
+        .bind(p.config_id.clone());
         self.affected(q).await?;
         self.delete_origins(&p.organization_id).await?;
         for origin in origins {
@@ -1953,6 +1955,8 @@ impl SqlTx {
     }
 }
 
+const AUTH_PROXY_COLUMNS: &str =
+    "organization_id, user_id, api_key_id, policy_id, sealed_key, config, created_at, updated_at, config_id";
 const OTP_COLUMNS: &str = "id, otp_id, organization_id, otp_type, contact, client_ip, anonymous, fingerprint, \
      status, sealed_state, verification_token, verified_fingerprint, created_at, expires_at, updated_at, \
      deliver_after, delivery_attempts";

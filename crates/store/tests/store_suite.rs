@@ -409,6 +409,7 @@ async fn mfa_suite(store: &SqlStore) {
 async fn auth_proxy_suite(store: &SqlStore) {
     let proxy = |config: &str, at| twofold_core::model::AuthProxy {
         organization_id: "ap1".into(),
+        config_id: "ap1-config".into(),
         user_id: "ap-user".into(),
         api_key_id: "ap-key".into(),
         policy_id: "ap-policy".into(),
@@ -432,6 +433,11 @@ async fn auth_proxy_suite(store: &SqlStore) {
         Some(proxy(r#"{"otpLength":6}"#, 7)),
         "config and updated_at replaced, created_at kept"
     );
+    assert_eq!(
+        tx.get_auth_proxy_by_config("ap1-config").await.expect("read").map(|p| p.organization_id),
+        Some("ap1".into())
+    );
+    assert_eq!(tx.get_auth_proxy_by_config("ap1").await.expect("read"), None, "by its config id only");
     let allowed = |origin: &'static str, org: Option<&'static str>| (origin, org);
     for ((origin, org), expected) in [
         (allowed("https://app.example.com", None), true),

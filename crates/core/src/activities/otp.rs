@@ -294,11 +294,31 @@ async fn signed_token(
 }
 
 async fn spend(tx: &mut dyn StoreTx, ctx: &ExecContext<'_>, claims: &TokenClaims, purpose: &str) -> Result<()> {
-    if tx.use_verification_token(&claims.id, ctx.org_id, purpose, ctx.now).await? {
+    if spend_token(tx, &claims.id, ctx.org_id, purpose, ctx.now).await? {
         Ok(())
     } else {
         Err(Error::PermissionDenied("parameters.verificationToken: this token was already used".to_owned()))
     }
+}
+
+/// Spends verification token `token_id` on `purpose`; `false` if it cannot be spent again.
+/// A token is single use, with one exception Turnkey's browser SDK needs: @turnkey/core signs
+/// a user up (`SIGNUP`) and then logs the new user in with the same token, so a token spent on
+/// a sign-up may be spent once more on a `LOGIN` — never on anything else, never twice.
+pub(crate) async fn spend_token(
+    tx: &mut dyn StoreTx,
+    token_id: &str,
+    org_id: &str,
+    purpose: &str,
+    now: i64,
+) -> Result<bool> {
+    if tx.use_verification_token(token_id, org_id, purpose, now).await? {
+        return Ok(true);
+    }
+    if purpose == "LOGIN" && tx.verification_token_purpose(token_id).await?.as_deref() == Some("SIGNUP") {
+        return Ok(tx.use_verification_token(&format!("{token_id}:login-after-signup"), org_id, purpose, now).await?);
+    }
+    Ok(false)
 }
 
 async fn mark_verified(tx: &mut dyn StoreTx, mut user: User, channel: OtpChannel, now: i64) -> Result<User> {

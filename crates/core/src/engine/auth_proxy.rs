@@ -54,11 +54,31 @@ pub enum ProxyFlow {
     OtpLogin,
     /// `signup`: a sub-organization whose root user has the proven email.
     Signup,
+    /// `otp_init_v2`: `otp_init` as @turnkey/core sends it (configuration in the header).
+    OtpInitV2,
+    /// `otp_verify_v2`: `otp_verify` as @turnkey/core sends it.
+    OtpVerifyV2,
+    /// `signup_v2`: @turnkey/core's sign-up with a verification token; answers `{organizationId, userId}`.
+    SignupV2,
+    /// `account`: the sub-organization of a proven contact or a credential, if any.
+    Account,
+    /// `wallet_kit_config`: what the SDK's sign-in UI offers.
+    WalletKitConfig,
 }
 
 impl ProxyFlow {
     /// Every flow.
-    pub const ALL: [ProxyFlow; 4] = [ProxyFlow::OtpInit, ProxyFlow::OtpVerify, ProxyFlow::OtpLogin, ProxyFlow::Signup];
+    pub const ALL: [ProxyFlow; 9] = [
+        ProxyFlow::OtpInit,
+        ProxyFlow::OtpVerify,
+        ProxyFlow::OtpLogin,
+        ProxyFlow::Signup,
+        ProxyFlow::OtpInitV2,
+        ProxyFlow::OtpVerifyV2,
+        ProxyFlow::SignupV2,
+        ProxyFlow::Account,
+        ProxyFlow::WalletKitConfig,
+    ];
 
     /// The last path segment it is served at: `/auth-proxy/v1/<path>`.
     pub fn path(self) -> &'static str {
@@ -67,6 +87,11 @@ impl ProxyFlow {
             ProxyFlow::OtpVerify => "otp_verify",
             ProxyFlow::OtpLogin => "otp_login",
             ProxyFlow::Signup => "signup",
+            ProxyFlow::OtpInitV2 => "otp_init_v2",
+            ProxyFlow::OtpVerifyV2 => "otp_verify_v2",
+            ProxyFlow::SignupV2 => "signup_v2",
+            ProxyFlow::Account => "account",
+            ProxyFlow::WalletKitConfig => "wallet_kit_config",
         }
     }
 
@@ -75,10 +100,18 @@ impl ProxyFlow {
         Self::ALL.into_iter().find(|f| f.path() == path)
     }
 
-    fn method(self) -> &'static str {
+    /// Whether the request names its configuration in `X-Auth-Proxy-Config-ID` (Turnkey's
+    /// browser SDK) rather than its organization in the body.
+    pub fn by_config(self) -> bool {
+        !matches!(self, ProxyFlow::OtpInit | ProxyFlow::OtpVerify | ProxyFlow::OtpLogin | ProxyFlow::Signup)
+    }
+
+    /// The `allowedAuthMethods` entry the flow needs; `None` for the reads every enabled proxy answers.
+    fn method(self) -> Option<&'static str> {
         match self {
-            ProxyFlow::Signup => EMAIL_OTP_SIGNUP,
-            _ => EMAIL_OTP_LOGIN,
+            ProxyFlow::Signup | ProxyFlow::SignupV2 => Some(EMAIL_OTP_SIGNUP),
+            ProxyFlow::Account | ProxyFlow::WalletKitConfig => None,
+            _ => Some(EMAIL_OTP_LOGIN),
         }
     }
 }
@@ -126,6 +159,113 @@ struct SignupBody {
     public_key: String,
 }
 
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct InitV2Body {
+    otp_type: String,
+    contact: String,
+    #[serde(default)]
+    email_customization: Option<Value>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct VerifyV2Body {
+    otp_id: String,
+    encrypted_otp_bundle: String,
+}
+
+/// `ProxyTSignupV2Body`.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct SignupV2Body {
+    #[serde(default)]
+    user_email: Option<String>,
+    #[serde(default)]
+    user_phone_number: Option<String>,
+    #[serde(default)]
+    user_tag: Option<String>,
+    #[serde(default)]
+    user_name: Option<String>,
+    #[serde(default)]
+    organization_name: Option<String>,
+    #[serde(default)]
+    verification_token: Option<String>,
+    #[serde(default)]
+    api_keys: Vec<Value>,
+    #[serde(default)]
+    authenticators: Vec<Value>,
+    #[serde(default)]
+    oauth_providers: Vec<Value>,
+    #[serde(default)]
+    wallet: Option<Value>,
+    #[serde(default)]
+    client_signature: Option<ClientSignature>,
+}
+
+/// `ProxyTGetAccountBody`.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct AccountBody {
+    filter_type: String,
+    filter_value: String,
+    #[serde(default)]
+    verification_token: Option<String>,
+    #[serde(default)]
+    oidc_token: Option<String>,
+}
+
+/// A body of no fields (`wallet_kit_config`).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NoBody {}
+
+/// `ProxyTGetAccountResponse`: the sub-organization found, if any.
+#[derive(Debug, serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct AccountAnswer {
+    /// The organization whose user has the proven contact or the credential; absent when none has.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub organization_id: Option<String>,
+}
+
+/// `ProxyTGetWalletKitConfigResponse`: what the SDK's sign-in UI offers.
+#[derive(Debug, serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct WalletKitConfig {
+    /// The sign-in methods the proxy runs (`email`).
+    pub enabled_providers: Vec<&'static str>,
+    /// Session lifetime, seconds, as a string.
+    pub session_expiration_seconds: String,
+    /// The organization the configuration belongs to.
+    pub organization_id: String,
+    /// Whether codes are alphanumeric.
+    pub otp_alphanumeric: bool,
+    /// Code length, as a string.
+    pub otp_length: String,
+}
+
+/// The sign-up activity's result, as the proxy reads it back.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Created {
+    sub_organization_id: String,
+    root_user_ids: Vec<String>,
+}
+
+/// `ProxyTSignupV2Response`.
+#[derive(Debug, serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct SignupV2Answer {
+    /// The new sub-organization.
+    pub organization_id: String,
+    /// Its root user.
+    pub user_id: String,
+}
+
 /// What an auth-proxy request answers: the result, and the page origin to name in
 /// `Access-Control-Allow-Origin` once the organization's settings allowed it (errors after
 /// that point are readable by the page too).
@@ -166,16 +306,43 @@ impl Engine {
     /// Runs one unauthenticated auth-proxy request as its organization's service user.
     /// `cross_origin` is the `Origin` of a browser page that is not the server's own: it must
     /// be in the organization's `allowedOrigins`, checked before anything else happens.
+    /// `config_id` is the request's `X-Auth-Proxy-Config-ID`, which the flows Turnkey's
+    /// browser SDK calls name their configuration by ([`ProxyFlow::by_config`]).
     pub async fn auth_proxy(
         &self,
         flow: ProxyFlow,
         client_ip: Option<std::net::IpAddr>,
         cross_origin: Option<&str>,
+        config_id: Option<&str>,
         body: &[u8],
     ) -> ProxyAnswer {
         let mut allow_origin = None;
-        let result = self.run_proxy(flow, client_ip, cross_origin, body, &mut allow_origin).await;
+        let result = self.run_proxy(flow, client_ip, cross_origin, config_id, body, &mut allow_origin).await;
         ProxyAnswer { allow_origin, result }
+    }
+
+    /// The proxy a request addresses: by its configuration id, or by the organization its body names.
+    async fn addressed_proxy(&self, flow: ProxyFlow, config_id: Option<&str>, body: &[u8]) -> Result<AuthProxy> {
+        let mut tx = self.store.read().await?;
+        if flow.by_config() {
+            let id = config_id.filter(|id| !id.is_empty()).ok_or_else(|| {
+                Error::invalid(format!(
+                    "X-Auth-Proxy-Config-ID: /auth-proxy/v1/{} names the auth proxy configuration in this header \
+                     (get_auth_proxy_config answers its configId)",
+                    flow.path()
+                ))
+            })?;
+            return tx.get_auth_proxy_by_config(id).await?.ok_or_else(|| {
+                Error::NotFound(format!("there is no auth proxy configuration `{}`", crypto::clip(id)))
+            });
+        }
+        let OrgOnly { organization_id: org_id } = parse_body(body)?;
+        tx.get_auth_proxy(&org_id).await?.ok_or_else(|| {
+            Error::NotFound(format!(
+                "organization `{}` has no auth proxy; an administrator enables it with enable_auth_proxy",
+                crypto::clip(&org_id)
+            ))
+        })
     }
 
     async fn run_proxy(
@@ -183,31 +350,32 @@ impl Engine {
         flow: ProxyFlow,
         client_ip: Option<std::net::IpAddr>,
         cross_origin: Option<&str>,
+        config_id: Option<&str>,
         body: &[u8],
         allow_origin: &mut Option<String>,
     ) -> Result<Value> {
-        let OrgOnly { organization_id: org_id } = parse_body(body)?;
-        let (proxy, config) = {
-            let mut tx = self.store.read().await?;
-            let proxy = tx.get_auth_proxy(&org_id).await?.ok_or_else(|| {
-                Error::NotFound(format!(
-                    "organization `{}` has no auth proxy; an administrator enables it with enable_auth_proxy",
-                    crypto::clip(&org_id)
-                ))
-            })?;
-            let config = AuthProxyConfig::from_json(&proxy.config)?;
-            (proxy, config)
-        };
+        let proxy = self.addressed_proxy(flow, config_id, body).await?;
+        let config = AuthProxyConfig::from_json(&proxy.config)?;
+        let org_id = proxy.organization_id.clone();
         if let Some(origin) = cross_origin {
             if !config.allows_origin(origin) {
                 return Err(refused_origin(origin, "this organization's auth proxy"));
             }
             *allow_origin = Some(origin.to_owned());
         }
-        if !config.allows(flow.method()) {
+        match flow {
+            ProxyFlow::WalletKitConfig => {
+                let NoBody {} = parse_body(body)?;
+                return answer(&wallet_kit_config(&org_id, &config));
+            }
+            ProxyFlow::Account => return answer(&self.proxy_account(&org_id, body).await?),
+            _ => {}
+        }
+        if let Some(method) = flow.method()
+            && !config.allows(method)
+        {
             return Err(Error::PermissionDenied(format!(
-                "this organization's auth proxy does not allow {} (allowedAuthMethods)",
-                flow.method()
+                "this organization's auth proxy does not allow {method} (allowedAuthMethods)"
             )));
         }
         let (path, parameters) = proxy_parameters(flow, &config, body)?;
@@ -242,7 +410,84 @@ impl Engine {
         }
         let result: Value =
             serde_json::from_str(view.result.get()).map_err(|e| Error::Internal(format!("activity result: {e}")))?;
-        Ok(result.get(version.result_key).cloned().unwrap_or(result))
+        let result = result.get(version.result_key).cloned().unwrap_or(result);
+        if flow != ProxyFlow::SignupV2 {
+            return Ok(result);
+        }
+        let created: Created =
+            serde_json::from_value(result).map_err(|e| Error::Internal(format!("sign-up result: {e}")))?;
+        let user_id = created.root_user_ids.into_iter().next().unwrap_or_default();
+        answer(&SignupV2Answer { organization_id: created.sub_organization_id, user_id })
+    }
+
+    /// `account`: the organization (this one or a direct sub-organization) of the user whose
+    /// contact a verification token proves, or of a passkey or API key. A contact is never
+    /// looked up without its proof, and names never: anonymous callers enumerate nothing.
+    async fn proxy_account(&self, org_id: &str, body: &[u8]) -> Result<AccountAnswer> {
+        let b: AccountBody = parse_body(body)?;
+        if b.filter_value.is_empty() || b.filter_value.len() > 320 {
+            return Err(Error::invalid("filterValue: 1 to 320 characters"));
+        }
+        if b.oidc_token.is_some() {
+            return Err(Error::invalid("oidcToken: twofold's auth proxy does not verify OIDC tokens yet"));
+        }
+        let mut tx = self.store.read().await?;
+        let filter = match b.filter_type.as_str() {
+            kind @ ("EMAIL" | "PHONE_NUMBER") => {
+                let token = b.verification_token.as_deref().ok_or_else(|| {
+                    Error::invalid(format!(
+                        "verificationToken: looking up an account by {kind} needs the verification token that proves \
+                         it (otp_verify_v2)"
+                    ))
+                })?;
+                let claims = crate::activities::otp::enclave(&self.config.factors.otp)?
+                    .verify_token(token, self.clock.now_ms())
+                    .await
+                    .map_err(|e| Error::PermissionDenied(format!("verificationToken: {e}")))?;
+                let channel = if kind == "EMAIL" { crate::otp::OtpChannel::Email } else { crate::otp::OtpChannel::Sms };
+                let proves = claims.organization_id == org_id
+                    && claims.channel == channel
+                    && crate::otp::normalize_contact(&claims.contact) == crate::otp::normalize_contact(&b.filter_value);
+                if !proves {
+                    return Err(Error::PermissionDenied(format!(
+                        "verificationToken: it does not prove this {} for this auth proxy",
+                        crate::activities::otp::contact_name(channel)
+                    )));
+                }
+                let org = tx.get_organization(org_id).await?.ok_or_else(|| Error::NotFound("organization".into()))?;
+                let users = crate::activities::otp::login_candidates(&mut *tx, &org, &claims).await?;
+                return match users.as_slice() {
+                    [] => Ok(AccountAnswer { organization_id: None }),
+                    [user] => Ok(AccountAnswer { organization_id: Some(user.organization_id.clone()) }),
+                    _ => Err(Error::FailedPrecondition(format!(
+                        "more than one user has this verified {}",
+                        crate::activities::otp::contact_name(channel)
+                    ))),
+                };
+            }
+            "CREDENTIAL_ID" => crate::store::SubOrgFilter::CredentialId(b.filter_value),
+            "PUBLIC_KEY" => crate::store::SubOrgFilter::PublicKey(b.filter_value),
+            "USERNAME" | "NAME" => {
+                return Err(Error::PermissionDenied(format!(
+                    "filterType {}: an unauthenticated lookup by name would let anyone list accounts; an \
+                     authenticated list_suborgs finds sub-organizations by name",
+                    b.filter_type
+                )));
+            }
+            "OIDC_TOKEN" => {
+                return Err(Error::invalid(
+                    "filterType OIDC_TOKEN: twofold's auth proxy does not verify OIDC tokens yet",
+                ));
+            }
+            other => {
+                return Err(Error::invalid(format!(
+                    "filterType: `{}` is not one of EMAIL, PHONE_NUMBER, CREDENTIAL_ID, PUBLIC_KEY",
+                    crypto::clip(other)
+                )));
+            }
+        };
+        let found = tx.sub_organizations_with(org_id, &filter).await?;
+        Ok(AccountAnswer { organization_id: found.into_iter().next() })
     }
 
     fn open_proxy_key(&self, proxy: &AuthProxy) -> Result<SigningKey> {
@@ -292,21 +537,7 @@ fn proxy_parameters(flow: ProxyFlow, config: &AuthProxyConfig, body: &[u8]) -> R
                 return Err(Error::invalid("otpType: the auth proxy sends email codes only (OTP_TYPE_EMAIL)"));
             }
             let _ = b.organization_id;
-            let intent = InitOtp {
-                otp_type: "OTP_TYPE_EMAIL".to_owned(),
-                contact: b.contact,
-                app_name: config.app_name.clone(),
-                otp_length: Some(config.otp_length),
-                email_customization: None,
-                sms_customization: None,
-                user_identifier: None,
-                send_from_email_address: None,
-                alphanumeric: Some(config.otp_alphanumeric),
-                send_from_email_sender_name: config.send_from_email_sender_name.clone(),
-                expiration_seconds: Some(config.otp_expiration_seconds),
-                reply_to_email_address: None,
-            };
-            ("init_otp", typed(&intent)?)
+            ("init_otp", typed(&init_intent(config, b.contact))?)
         }
         ProxyFlow::OtpVerify => {
             let b: VerifyBody = parse_body(body)?;
@@ -330,6 +561,32 @@ fn proxy_parameters(flow: ProxyFlow, config: &AuthProxyConfig, body: &[u8]) -> R
                 session_profile_id: None,
             };
             ("otp_login", typed(&intent)?)
+        }
+        ProxyFlow::OtpInitV2 => {
+            let b: InitV2Body = parse_body(body)?;
+            if b.otp_type != "OTP_TYPE_EMAIL" {
+                return Err(Error::invalid("otpType: the auth proxy sends email codes only (OTP_TYPE_EMAIL)"));
+            }
+            if b.email_customization.is_some() {
+                return Err(Error::invalid(
+                    "emailCustomization: the auth proxy's emails follow its settings (appName, \
+                     sendFromEmailSenderName); omit it",
+                ));
+            }
+            ("init_otp", typed(&init_intent(config, b.contact))?)
+        }
+        ProxyFlow::OtpVerifyV2 => {
+            let b: VerifyV2Body = parse_body(body)?;
+            let intent = VerifyOtp {
+                otp_id: b.otp_id,
+                encrypted_otp_bundle: Secret::new(b.encrypted_otp_bundle),
+                expiration_seconds: Some(config.verification_token_expiration_seconds),
+            };
+            ("verify_otp", typed(&intent)?)
+        }
+        ProxyFlow::SignupV2 => ("create_sub_organization", typed(&signup_v2(parse_body(body)?)?)?),
+        ProxyFlow::Account | ProxyFlow::WalletKitConfig => {
+            return Err(Error::Internal(format!("{} runs no activity", flow.path())));
         }
         ProxyFlow::Signup => {
             let b: SignupBody = parse_body(body)?;
@@ -363,6 +620,118 @@ fn proxy_parameters(flow: ProxyFlow, config: &AuthProxyConfig, body: &[u8]) -> R
             ("create_sub_organization", typed(&intent)?)
         }
     })
+}
+
+/// The sign-up @turnkey/core sends (`signUpWithOtp`): an email proven by a verification
+/// token, whose key signed exactly this request's credentials and email (the message
+/// `{"signupV2": {apiKeys, authenticators, oauthProviders, email}, "tokenId", "type":
+/// "USAGE_TYPE_SIGNUP"}`, checked here against the body; the signature itself, the token and
+/// its single use are checked by the activity).
+fn signup_v2(b: SignupV2Body) -> Result<CreateSubOrganization> {
+    if b.wallet.is_some() {
+        return Err(Error::invalid("wallet: twofold holds no wallets; omit it"));
+    }
+    if b.user_tag.is_some() {
+        return Err(Error::invalid("userTag: a sign-up through the auth proxy creates no tags; omit it"));
+    }
+    if !b.authenticators.is_empty() {
+        return Err(Error::invalid(
+            "authenticators: passkey sign-up through the auth proxy is not supported yet; sign up with an email \
+             code and add a passkey once logged in",
+        ));
+    }
+    if !b.oauth_providers.is_empty() {
+        return Err(Error::invalid("oauthProviders: twofold does not verify OIDC tokens yet; omit them"));
+    }
+    if b.user_phone_number.is_some() {
+        return Err(Error::invalid("userPhoneNumber: the auth proxy proves email addresses only"));
+    }
+    let (Some(email), Some(token), Some(signature)) = (b.user_email, b.verification_token, b.client_signature) else {
+        return Err(Error::invalid(
+            "verificationToken: a sign-up through twofold's auth proxy proves userEmail with a verification token \
+             (otp_init_v2, otp_verify_v2) and a clientSignature by its key",
+        ));
+    };
+    let message: Value =
+        serde_json::from_str(&signature.message).map_err(|_| Error::invalid("clientSignature.message: not JSON"))?;
+    let usage = &message["signupV2"];
+    let list = |v: &Value| if v.is_null() { Value::Array(Vec::new()) } else { v.clone() };
+    let binds = list(&usage["apiKeys"]) == Value::Array(b.api_keys.clone())
+        && list(&usage["authenticators"]) == Value::Array(Vec::new())
+        && list(&usage["oauthProviders"]) == Value::Array(Vec::new())
+        && usage["email"].as_str() == Some(email.as_str())
+        && usage.get("phoneNumber").is_none();
+    if !binds {
+        return Err(Error::PermissionDenied(
+            "clientSignature.message: signupV2 must carry exactly this request's apiKeys, authenticators, \
+             oauthProviders and email"
+                .to_owned(),
+        ));
+    }
+    let api_keys = b
+        .api_keys
+        .into_iter()
+        .enumerate()
+        .map(|(i, key)| {
+            serde_json::from_value::<ApiKeyParams>(key).map_err(|e| Error::invalid(format!("apiKeys[{i}]: {e}")))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let user = UserParams {
+        user_name: b.user_name.unwrap_or_else(|| email.clone()),
+        user_email: Some(email.clone()),
+        user_phone_number: None,
+        api_keys,
+        authenticators: Vec::new(),
+        oauth_providers: Vec::new(),
+        user_tags: None,
+    };
+    Ok(CreateSubOrganization {
+        sub_organization_name: b.organization_name.unwrap_or_else(|| format!("org of {email}")),
+        root_users: vec![user],
+        root_quorum_threshold: 1,
+        wallet: None,
+        disable_email_recovery: None,
+        disable_email_auth: None,
+        disable_sms_auth: None,
+        disable_otp_email_auth: None,
+        verification_token: Some(Secret::new(token)),
+        client_signature: Some(signature),
+    })
+}
+
+/// The email code the proxy sends to `contact`, with its settings.
+fn init_intent(config: &AuthProxyConfig, contact: String) -> InitOtp {
+    InitOtp {
+        otp_type: "OTP_TYPE_EMAIL".to_owned(),
+        contact,
+        app_name: config.app_name.clone(),
+        otp_length: Some(config.otp_length),
+        email_customization: None,
+        sms_customization: None,
+        user_identifier: None,
+        send_from_email_address: None,
+        alphanumeric: Some(config.otp_alphanumeric),
+        send_from_email_sender_name: config.send_from_email_sender_name.clone(),
+        expiration_seconds: Some(config.otp_expiration_seconds),
+        reply_to_email_address: None,
+    }
+}
+
+/// `wallet_kit_config`'s answer for an organization's proxy settings.
+fn wallet_kit_config(org_id: &str, config: &AuthProxyConfig) -> WalletKitConfig {
+    let email = config.allows(EMAIL_OTP_LOGIN) || config.allows(EMAIL_OTP_SIGNUP);
+    WalletKitConfig {
+        enabled_providers: if email { vec!["email"] } else { Vec::new() },
+        session_expiration_seconds: config.session_expiration_seconds.to_string(),
+        organization_id: org_id.to_owned(),
+        otp_alphanumeric: config.otp_alphanumeric,
+        otp_length: config.otp_length.to_string(),
+    }
+}
+
+/// A typed answer as the JSON the proxy sends.
+fn answer(value: &impl serde::Serialize) -> Result<Value> {
+    serde_json::to_value(value).map_err(|e| Error::Internal(format!("a proxy answer did not serialize: {e}")))
 }
 
 /// The error a FAILED activity's failure stands for.
@@ -410,8 +779,9 @@ pub(crate) fn refuse_query(caller: &Caller) -> Result<()> {
 }
 
 results! {
-    /// `v1EnableAuthProxyResult`: the proxy's service user.
-    EnableAuthProxyResult { user_id: String }
+    /// `v1EnableAuthProxyResult`: the proxy's service user (and, a twofold extension, the
+    /// configuration's id, which Turnkey's browser SDK sends as `X-Auth-Proxy-Config-ID`).
+    EnableAuthProxyResult { user_id: String, config_id: String }
     /// `v1UpdateAuthProxyConfigResult`.
     UpdateAuthProxyConfigResult { config_id: String }
 }
@@ -437,7 +807,7 @@ impl Activity for EnableAuthProxy {
         }
         let config = AuthProxyConfig::default().with(&self.0);
         let proxy = enable(tx, ctx, &config).await?;
-        Ok(EnableAuthProxyResult { user_id: proxy.user_id }.into())
+        Ok(EnableAuthProxyResult { user_id: proxy.user_id, config_id: proxy.config_id }.into())
     }
 }
 
@@ -459,7 +829,7 @@ impl Activity for UpdateAuthProxyConfig {
         proxy.config = config.to_json();
         proxy.updated_at = ctx.now;
         tx.put_auth_proxy(&proxy, &config.allowed_origins).await?;
-        Ok(UpdateAuthProxyConfigResult { config_id: ctx.org_id.to_owned() }.into())
+        Ok(UpdateAuthProxyConfigResult { config_id: proxy.config_id }.into())
     }
 }
 
@@ -525,6 +895,7 @@ async fn enable(tx: &mut dyn StoreTx, ctx: &ExecContext<'_>, config: &AuthProxyC
     tx.insert_policy(&policy).await?;
     let proxy = AuthProxy {
         organization_id: org_id.to_owned(),
+        config_id: new_id(),
         user_id: user.id,
         sealed_key: ctx.factors.secrets.seal(&seal_context(org_id, &api_key.id), &scalar)?,
         api_key_id: api_key.id,

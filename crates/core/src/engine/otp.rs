@@ -182,7 +182,8 @@ impl Engine {
         }
         let mut tx = self.store.write().await?;
         let org_id = &caller.organization.id;
-        if !tx.use_verification_token(&caller.credential.id, org_id, "LOGIN", self.clock.now_ms()).await? {
+        let now = self.clock.now_ms();
+        if !crate::activities::otp::spend_token(&mut *tx, &caller.credential.id, org_id, "LOGIN", now).await? {
             return Err(Error::Unauthenticated("X-Stamp-Attested refused: the token was already used".to_owned()));
         }
         tx.commit().await?;

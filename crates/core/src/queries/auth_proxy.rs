@@ -17,6 +17,9 @@ pub struct AuthProxyConfigView {
     /// Its service user, while on.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub user_id: Option<String>,
+    /// The configuration's id, while on: what Turnkey's browser SDK sends as `X-Auth-Proxy-Config-ID`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub config_id: Option<String>,
     /// Its settings, while on.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub config: Option<AuthProxyConfig>,
@@ -35,11 +38,18 @@ impl Query for GetAuthProxyConfig {
 
     async fn run(cx: &Cx<'_>, db: &mut Db, _: NoFields) -> Result<AuthProxyConfigView> {
         let Some(proxy) = db.tx().await?.get_auth_proxy(cx.org()).await? else {
-            return Ok(AuthProxyConfigView { enabled: false, user_id: None, config: None, updated_at: None });
+            return Ok(AuthProxyConfigView {
+                enabled: false,
+                user_id: None,
+                config_id: None,
+                config: None,
+                updated_at: None,
+            });
         };
         Ok(AuthProxyConfigView {
             enabled: true,
             user_id: Some(proxy.user_id),
+            config_id: Some(proxy.config_id),
             config: Some(AuthProxyConfig::from_json(&proxy.config)?),
             updated_at: Some(Timestamp::from_ms(proxy.updated_at)),
         })
