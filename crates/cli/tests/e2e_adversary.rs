@@ -163,6 +163,11 @@ fn credential_changes(server: &TestServer, alice: &Victim, skew_secs: i64) -> Ve
     let (device, uri) = &alice.pending_device;
     vec![
         ("create_authenticators", foreign_passkey(server, alice)),
+        // A passkey registered the way Turnkey's SDKs register one: with a challenge of its own.
+        (
+            "create_authenticators",
+            json!({ "userId": alice.id, "authenticators": [support::client_made_passkey(origin(server), "evil").1] }),
+        ),
         ("delete_authenticators", json!({ "userId": alice.id, "authenticatorIds": [alice.passkey_id] })),
         (
             "verify_totp_authenticator",

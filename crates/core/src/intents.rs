@@ -48,9 +48,9 @@ pub struct UserParams {
     /// API keys to create for the user.
     #[serde(default)]
     pub api_keys: Vec<ApiKeyParams>,
-    /// Passkeys to register (not accepted here yet; must be empty).
+    /// Passkeys to register with the user (see `activities::factors::new_passkey`).
     #[serde(default)]
-    pub authenticators: Vec<serde_json::Value>,
+    pub authenticators: Vec<AuthenticatorParams>,
     /// OAuth providers (not supported; must be empty).
     #[serde(default)]
     pub oauth_providers: Vec<serde_json::Value>,
@@ -90,4 +90,45 @@ pub fn typed<T: DeserializeOwned>(raw: &serde_json::value::RawValue) -> Result<T
             Error::invalid(format!("parameters.{path}: {what}"))
         }
     })
+}
+
+/// `v1Attestation`: a WebAuthn registration response, base64url values.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AttestationParams {
+    /// Credential id.
+    pub credential_id: String,
+    /// Client data JSON.
+    pub client_data_json: String,
+    /// Attestation object.
+    pub attestation_object: String,
+    /// `AUTHENTICATOR_TRANSPORT_*`.
+    #[serde(default)]
+    pub transports: Vec<String>,
+}
+
+/// `v1AuthenticatorParamsV2`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AuthenticatorParams {
+    /// Human-readable name.
+    pub authenticator_name: String,
+    /// The registration challenge: one from `get_passkey_registration_options`, or one the client made (base64url).
+    pub challenge: String,
+    /// The authenticator's response.
+    pub attestation: AttestationParams,
+}
+
+impl AuthenticatorParams {
+    /// The name is a name and the challenge a short base64url string.
+    pub(crate) fn check(&self) -> Result<()> {
+        crate::validate::check_name("authenticators[].authenticatorName", &self.authenticator_name)?;
+        let challenge = self.challenge.trim();
+        if challenge.is_empty() || challenge.len() > 256 {
+            return Err(Error::invalid("parameters.authenticators[].challenge: 1 to 256 base64url characters"));
+        }
+        Ok(())
+    }
 }

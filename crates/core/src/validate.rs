@@ -81,16 +81,18 @@ pub(crate) fn unique<'a>(field: &str, ids: &'a [String]) -> Result<Vec<&'a Strin
     Ok(ids.iter().collect())
 }
 
-pub(crate) fn reject_unsupported(authenticators: &[serde_json::Value], oauth: &[serde_json::Value]) -> Result<()> {
-    if !authenticators.is_empty() {
-        return Err(Error::invalid(
-            "authenticators: passkeys cannot be registered with this activity on this server; send an empty list",
-        ));
-    }
+/// A new user's passkeys are well formed and it has no OAuth providers (not supported yet).
+pub(crate) fn check_user_factors(
+    authenticators: &[crate::intents::AuthenticatorParams],
+    oauth: &[serde_json::Value],
+) -> Result<()> {
     if !oauth.is_empty() {
         return Err(Error::invalid("oauthProviders: OAuth providers are not supported by twofold; send an empty list"));
     }
-    Ok(())
+    if authenticators.len() > 8 {
+        return Err(Error::invalid("authenticators: at most 8 passkeys per user"));
+    }
+    authenticators.iter().try_for_each(crate::intents::AuthenticatorParams::check)
 }
 
 pub(crate) fn optional(s: &str) -> Option<&str> {

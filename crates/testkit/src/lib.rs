@@ -408,6 +408,8 @@ pub const TABLES: &[&str] = &[
     "session_profiles",
     "webhook_endpoints",
     "outbox",
+    "auth_proxies",
+    "cors_origins",
 ];
 
 impl TestDb {

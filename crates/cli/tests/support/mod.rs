@@ -405,3 +405,45 @@ impl HttpSink {
         self.seen.lock().expect("lock").clone()
     }
 }
+
+/// What @turnkey/core's `createWebPasskey` makes: a random challenge and user handle of the
+/// client's own, rp `localhost`, ES256 or RS256; the attestation as the SDK sends it, with the
+/// challenge base64url-encoded. `signed_origin` is the page the browser ran on.
+pub fn client_made_passkey(signed_origin: url::Url, name: &str) -> (SoftPasskey, Value, String) {
+    let challenge: [u8; 32] = rand_bytes();
+    let encoded = URL_SAFE_NO_PAD.encode(challenge);
+    // The page's own host is the rp id its browser allows (a phishing page can only ask for its own).
+    let rp_id = signed_origin.host_str().expect("host").to_owned();
+    let options: CreationChallengeResponse = serde_json::from_value(json!({ "publicKey": {
+        "rp": { "id": rp_id, "name": "" },
+        "user": { "id": URL_SAFE_NO_PAD.encode(rand_bytes::<16>()), "name": name, "displayName": name },
+        "challenge": encoded,
+        "pubKeyCredParams": [{ "type": "public-key", "alg": -7 }, { "type": "public-key", "alg": -257 }],
+        // The software authenticator keeps no resident keys (@turnkey/core asks for them), and it
+        // verifies its user only when asked to (@turnkey/core prefers it; platform passkeys do it;
+        // twofold requires it: a passkey is a multi-factor authenticator only if it verifies its user).
+        "authenticatorSelection": { "requireResidentKey": false, "userVerification": "required" },
+        "attestation": "none",
+    }}))
+    .expect("creation options");
+    let mut soft = SoftPasskey::new(true);
+    let reg = soft.do_registration(signed_origin, options).expect("software passkey registers");
+    let credential_id = URL_SAFE_NO_PAD.encode(&reg.raw_id);
+    let authenticator = json!({
+        "authenticatorName": name,
+        "challenge": encoded,
+        "attestation": {
+            "credentialId": credential_id,
+            "clientDataJson": URL_SAFE_NO_PAD.encode(&reg.response.client_data_json),
+            "attestationObject": URL_SAFE_NO_PAD.encode(&reg.response.attestation_object),
+            "transports": ["AUTHENTICATOR_TRANSPORT_INTERNAL"],
+        },
+    });
+    (soft, authenticator, credential_id)
+}
+
+pub fn rand_bytes<const N: usize>() -> [u8; N] {
+    let mut out = [0u8; N];
+    getrandom::fill(&mut out).expect("randomness");
+    out
+}

@@ -19,34 +19,7 @@ use crate::model::{ApiKey, ApiKeyCurve, Factor, FactorKind, KeyKind, new_id};
 use crate::store::StoreTx;
 use crate::validate::{check_code, check_count, check_ids, check_name, unique};
 
-/// `v1Attestation`: a WebAuthn registration response, base64url values.
-#[derive(Debug, Clone, Deserialize, Serialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct AttestationParams {
-    /// Credential id.
-    pub credential_id: String,
-    /// Client data JSON.
-    pub client_data_json: String,
-    /// Attestation object.
-    pub attestation_object: String,
-    /// `AUTHENTICATOR_TRANSPORT_*`.
-    #[serde(default)]
-    pub transports: Vec<String>,
-}
-
-/// `v1AuthenticatorParamsV2`.
-#[derive(Debug, Clone, Deserialize, Serialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct AuthenticatorParams {
-    /// Human-readable name.
-    pub authenticator_name: String,
-    /// The registration challenge from `get_passkey_registration_options`.
-    pub challenge: String,
-    /// The authenticator's response.
-    pub attestation: AttestationParams,
-}
+pub use crate::intents::{AttestationParams, AuthenticatorParams};
 
 /// `v1CreateAuthenticatorsIntentV2`.
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -221,19 +194,66 @@ fn showing_codes<O: serde::Serialize>(result: O, user_id: &str, codes: Option<&C
     }
 }
 
-/// CREATE_AUTHENTICATORS: registers passkeys against challenges this server issued to the user.
+/// A passkey of user `user_id` (named `user_name`) of `org_id`, verified from `a`: against a
+/// registration ceremony this server issued to the user (`get_passkey_registration_options`,
+/// single use, expiring), or else against the challenge `a` names, made by the client as
+/// Turnkey's SDKs make it (the attestation's clientDataJSON must carry exactly that challenge,
+/// type `webauthn.create`, an allowed origin and the relying party's id; webauthn-rs parses and
+/// checks the attestation). Either way a credential registers once, anywhere: a seen
+/// attestation cannot be replayed, in this organization or another. Not yet inserted.
+pub(crate) async fn new_passkey(
+    tx: &mut dyn StoreTx,
+    ctx: &ExecContext<'_>,
+    org_id: &str,
+    user_id: &str,
+    user_name: &str,
+    a: &AuthenticatorParams,
+) -> Result<Factor> {
+    let attestation = Attestation {
+        credential_id: &a.attestation.credential_id,
+        client_data_json: &a.attestation.client_data_json,
+        attestation_object: &a.attestation.attestation_object,
+        transports: &a.attestation.transports,
+    };
+    let rp = &ctx.factors.relying_party;
+    let new = match tx.take_webauthn_challenge(&a.challenge, user_id).await? {
+        Some((_, expires_at)) if expires_at <= ctx.now => {
+            return Err(Error::invalid("parameters.authenticators[].challenge: the registration challenge expired"));
+        }
+        Some((state, _)) => rp.finish_registration(&state, &attestation)?,
+        None => rp.finish_client_registration(user_id, user_name, &a.challenge, &attestation)?,
+    };
+    if !tx.factors_by_lookup(FactorKind::Passkey, &new.credential_id).await?.is_empty() {
+        return Err(Error::AlreadyExists(
+            "parameters.authenticators[].attestation: this passkey is already registered".to_owned(),
+        ));
+    }
+    let public_data = PasskeyData { passkey: &new.stored, transports: &a.attestation.transports };
+    Ok(Factor {
+        id: new_id(),
+        organization_id: org_id.to_owned(),
+        user_id: user_id.to_owned(),
+        kind: FactorKind::Passkey,
+        name: check_name("authenticatorName", &a.authenticator_name)?,
+        lookup: Some(new.credential_id),
+        public_data: serde_json::to_string(&public_data).map_err(|e| Error::Internal(e.to_string()))?,
+        secret: None,
+        counter: 0,
+        active: true,
+        used_at: None,
+        created_at: ctx.now,
+        updated_at: ctx.now,
+        bound_at: Some(ctx.now),
+    })
+}
+
+/// CREATE_AUTHENTICATORS: registers passkeys ([`new_passkey`]).
 impl Activity for CreateAuthenticators {
     type Output = CreateAuthenticatorsResult;
 
     fn check(&self) -> Result<()> {
         check_count("authenticators", self.authenticators.len(), 1)?;
-        for a in &self.authenticators {
-            check_name("authenticators[].authenticatorName", &a.authenticator_name)?;
-            if a.challenge.trim().is_empty() {
-                return Err(Error::invalid("parameters.authenticators[].challenge: must not be empty"));
-            }
-        }
-        Ok(())
+        self.authenticators.iter().try_for_each(AuthenticatorParams::check)
     }
 
     fn policy_params(&self) -> Value {
@@ -248,44 +268,10 @@ impl Activity for CreateAuthenticators {
 
     async fn execute(&self, tx: &mut dyn StoreTx, ctx: &ExecContext<'_>) -> Result<Done<CreateAuthenticatorsResult>> {
         let p = self;
-        existing_user(tx, ctx.org_id, &p.user_id).await?;
         let mut ids = Vec::with_capacity(p.authenticators.len());
+        let user = existing_user(tx, ctx.org_id, &p.user_id).await?;
         for a in &p.authenticators {
-            let (state, expires_at) = tx.take_webauthn_challenge(&a.challenge, &p.user_id).await?.ok_or_else(|| {
-                Error::invalid(
-                    "parameters.authenticators[].challenge: not a registration challenge issued to this user, or \
-                     already used; get one from query/get_passkey_registration_options",
-                )
-            })?;
-            if expires_at <= ctx.now {
-                return Err(Error::invalid(
-                    "parameters.authenticators[].challenge: the registration challenge expired",
-                ));
-            }
-            let attestation = Attestation {
-                credential_id: &a.attestation.credential_id,
-                client_data_json: &a.attestation.client_data_json,
-                attestation_object: &a.attestation.attestation_object,
-                transports: &a.attestation.transports,
-            };
-            let new = ctx.factors.relying_party.finish_registration(&state, &attestation)?;
-            let public_data = PasskeyData { passkey: &new.stored, transports: &a.attestation.transports };
-            let factor = Factor {
-                id: new_id(),
-                organization_id: ctx.org_id.to_owned(),
-                user_id: p.user_id.clone(),
-                kind: FactorKind::Passkey,
-                name: check_name("authenticatorName", &a.authenticator_name)?,
-                lookup: Some(new.credential_id),
-                public_data: serde_json::to_string(&public_data).map_err(|e| Error::Internal(e.to_string()))?,
-                secret: None,
-                counter: 0,
-                active: true,
-                used_at: None,
-                created_at: ctx.now,
-                updated_at: ctx.now,
-                bound_at: Some(ctx.now),
-            };
+            let factor = new_passkey(tx, ctx, ctx.org_id, &user.id, &user.name, a).await?;
             tx.insert_factor(&factor).await?;
             ids.push(factor.id);
         }

@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::users::{existing_user, insert_keys, new_user};
+use super::users::{existing_user, insert_keys, insert_passkeys, new_user};
 use super::{Activity, Done, Empty, ExecContext, results};
 use crate::error::{Error, Result};
 use crate::fields::Secret;
@@ -12,7 +12,7 @@ use crate::fields::params;
 use crate::intents::UserParams;
 use crate::model::{Organization, new_id};
 use crate::store::StoreTx;
-use crate::validate::{check_count, check_keys, check_name, check_person, check_threshold, reject_unsupported, unique};
+use crate::validate::{check_count, check_keys, check_name, check_person, check_threshold, check_user_factors, unique};
 
 /// `v1CreateSubOrganizationIntentV8`.
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -104,7 +104,7 @@ impl Activity for CreateSubOrganization {
                     "parameters.rootUsers[].userTags: root users of a new sub-organization cannot carry tags",
                 ));
             }
-            reject_unsupported(&u.authenticators, &u.oauth_providers)?;
+            check_user_factors(&u.authenticators, &u.oauth_providers)?;
             check_person(&u.user_name, u.user_email.as_deref(), u.user_phone_number.as_deref())?;
             check_keys(&u.api_keys)?;
         }
@@ -147,6 +147,7 @@ pub(crate) async fn new_sub_organization(
         let user = new_user(&sub.id, org_id, &u.user_name, email, phone, now)?;
         tx.insert_user(&user).await?;
         insert_keys(tx, &sub.id, &user.id, &u.api_keys, now).await?;
+        insert_passkeys(tx, ctx, &sub.id, &user, &u.authenticators).await?;
         root_ids.push(user.id);
     }
     tx.set_root_quorum(&sub.id, p.root_quorum_threshold, &root_ids, now).await?;

@@ -15,8 +15,8 @@ use crate::model::{ApiKey, Channel, User, UserTag, new_id};
 use crate::otp::OtpChannel;
 use crate::store::StoreTx;
 use crate::validate::{
-    check_api_key, check_count, check_email, check_ids, check_keys, check_name, check_person, check_phone, optional,
-    reject_unsupported, unique,
+    check_api_key, check_count, check_email, check_ids, check_keys, check_name, check_person, check_phone,
+    check_user_factors, optional, unique,
 };
 
 /// `v1CreateUsersIntentV4`.
@@ -251,7 +251,7 @@ impl Activity for CreateUsers {
     fn check(&self) -> Result<()> {
         check_count("users", self.users.len(), 1)?;
         for u in &self.users {
-            reject_unsupported(&u.authenticators, &u.oauth_providers)?;
+            check_user_factors(&u.authenticators, &u.oauth_providers)?;
             check_person(&u.user_name, u.user_email.as_deref(), u.user_phone_number.as_deref())?;
             check_keys(&u.api_keys)?;
             unique("userTags", u.user_tags.as_deref().unwrap_or_default())?;
@@ -272,6 +272,7 @@ impl Activity for CreateUsers {
             let user = new_user(org_id, org_id, &u.user_name, email, phone, now)?;
             tx.insert_user(&user).await?;
             insert_keys(tx, org_id, &user.id, &u.api_keys, now).await?;
+            insert_passkeys(tx, ctx, org_id, &user, &u.authenticators).await?;
             let tags = existing_tags(tx, org_id, u.user_tags.as_deref().unwrap_or_default()).await?;
             tx.set_user_tags(&user.id, &tags).await?;
             user_ids.push(user.id);
@@ -570,6 +571,21 @@ pub(crate) fn new_user(
         email_verified_at: None,
         phone_verified_at: None,
     })
+}
+
+/// Registers a new user's passkeys ([`super::factors::new_passkey`]).
+pub(crate) async fn insert_passkeys(
+    tx: &mut dyn StoreTx,
+    ctx: &ExecContext<'_>,
+    org_id: &str,
+    user: &User,
+    authenticators: &[crate::intents::AuthenticatorParams],
+) -> Result<()> {
+    for a in authenticators {
+        let factor = super::factors::new_passkey(tx, ctx, org_id, &user.id, &user.name, a).await?;
+        tx.insert_factor(&factor).await?;
+    }
+    Ok(())
 }
 
 pub(crate) async fn insert_keys(

@@ -172,6 +172,25 @@ impl RelyingParty {
         })
     }
 
+    /// Verifies a registration whose challenge the client made, as Turnkey's SDKs do
+    /// (`challenge` is the base64url challenge the browser was given): the ceremony this
+    /// relying party would have started for the user, with that challenge, so webauthn-rs
+    /// checks clientDataJSON's type, challenge and origin, the rpId hash, user verification
+    /// and the attestation exactly as for a challenge it issued.
+    pub fn finish_client_registration(
+        &self,
+        user_id: &str,
+        user_name: &str,
+        challenge: &str,
+        attestation: &Attestation<'_>,
+    ) -> Result<NewPasskey> {
+        let challenge = URL_SAFE_NO_PAD.encode(b64("authenticators[].challenge", challenge)?);
+        let started = self.start_registration(user_id, user_name, &[])?;
+        let mut state: Value = serde_json::from_str(&started.state).map_err(|e| Error::Internal(e.to_string()))?;
+        state["rs"]["challenge"] = Value::String(challenge);
+        self.finish_registration(&state.to_string(), attestation)
+    }
+
     /// Verifies a request stamp made with a stored passkey (as [`NewPasskey::stored`])
     /// whose last seen counter is `counter`. The WebAuthn challenge must be the ASCII
     /// lowercase hex SHA-256 of `body`.
