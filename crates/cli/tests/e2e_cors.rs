@@ -148,9 +148,16 @@ fn public_api_answers_only_pages_of_allowed_origins(backend: Backend) {
     }
     // Clients that are not browsers, and the server's own pages, need no entry.
     assert_eq!(ok(customer.query("whoami", json!({})))["organizationId"], customer.organization_id());
-    let own = whoami(&root, &server.url.replace("127.0.0.1", "localhost"));
+    let own_origin = server.url.replace("127.0.0.1", "localhost");
+    let own = whoami(&root, &own_origin);
     assert_eq!(own.status, 200, "{}", own.body);
-    assert_eq!(own.header("access-control-allow-origin"), None, "same origin: no CORS header");
+    assert_eq!(
+        own.header("access-control-allow-origin"),
+        Some(own_origin.as_str()),
+        "its own pages, on any of its origins"
+    );
+    let own_preflight = preflight(&server, "/public/v1/query/whoami", &own_origin, sdk_headers);
+    assert_eq!(own_preflight.header("access-control-allow-origin"), Some(own_origin.as_str()));
 
     // The list moves: a removed origin is refused at once, on the preflight and the request.
     allow_origins(&root, &["https://other.example"]);

@@ -41,7 +41,8 @@ async fn flow(State(s): State<AppState>, Path(name): Path<String>, headers: Head
         Ok(value) => Json(value).into_response(),
         Err(e) => ApiError::from(e).into_response(),
     };
-    crate::cors::allow(&mut response, answer.allow_origin.as_deref());
+    let own = crate::cors::own_origin(&headers, &s.limits.public_origins);
+    crate::cors::allow(&mut response, answer.allow_origin.as_deref().or(own));
     response
 }
 
@@ -70,6 +71,7 @@ async fn enclave_keys(State(s): State<AppState>, headers: HeaderMap, Query(query
         (Some(origin), Some(org)) => s.engine.origin_allowed(origin, Some(&org)).await.unwrap_or(false),
         _ => false,
     };
-    crate::cors::allow(&mut response, origin.filter(|_| allowed));
+    let own = crate::cors::own_origin(&headers, &s.limits.public_origins);
+    crate::cors::allow(&mut response, origin.filter(|_| allowed).or(own));
     response
 }

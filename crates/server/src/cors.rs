@@ -2,9 +2,9 @@
 //! auth proxy, as Turnkey's browser SDK does. No cookie is read or set anywhere (requests
 //! carry their own stamps), so no answer ever allows credentials.
 //!
-//! A preflight names no organization: it is answered for an origin that at least one
-//! organization lists in `allowedOrigins` (one indexed read), and tells any other origin
-//! nothing. The request itself names its organization: the engine refuses it before
+//! A preflight names no organization: it is answered for the server's own pages and for an
+//! origin that at least one organization lists in `allowedOrigins` (one indexed read), and
+//! tells any other origin nothing. The request itself names its organization: the engine refuses it before
 //! anything happens unless that organization (or its parent) lists the origin, and the
 //! answer, success or error, names the origin only then.
 
@@ -43,6 +43,14 @@ pub(crate) fn cross_origin<'h>(headers: &'h HeaderMap, own: &PublicOrigins) -> R
     Ok(if own.contains(origin) { None } else { Some(origin) })
 }
 
+/// The request's `Origin` when it is one of the server's own pages: they may call from
+/// another port or host of the server's configured public origins (the console on another
+/// port in development, the passkey page's origin behind a proxy), so they are answered
+/// under CORS without an `allowedOrigins` entry.
+pub(crate) fn own_origin<'h>(headers: &'h HeaderMap, own: &PublicOrigins) -> Option<&'h str> {
+    headers.get(ORIGIN).and_then(|v| v.to_str().ok()).filter(|o| own.contains(o))
+}
+
 /// Names `origin` (one the organization allowed) in the answer; every answer varies by `Origin`.
 pub(crate) fn allow(response: &mut Response, origin: Option<&str>) {
     let headers = response.headers_mut();
@@ -56,15 +64,16 @@ pub(crate) fn allow(response: &mut Response, origin: Option<&str>) {
 /// origin some organization lists.
 pub(crate) async fn preflight(s: &AppState, headers: &HeaderMap, allowed_headers: &'static str) -> Response {
     let mut response = StatusCode::NO_CONTENT.into_response();
-    let Ok(Some(origin)) = cross_origin(headers, &s.limits.public_origins) else {
-        allow(&mut response, None);
-        return response;
+    let origin = match (own_origin(headers, &s.limits.public_origins), cross_origin(headers, &s.limits.public_origins))
+    {
+        (Some(own), _) => own,
+        // A store error tells the page nothing either: the browser then refuses the request.
+        (None, Ok(Some(origin))) if s.engine.origin_allowed(origin, None).await.unwrap_or(false) => origin,
+        _ => {
+            allow(&mut response, None);
+            return response;
+        }
     };
-    // A store error tells the page nothing either: the browser then refuses the request.
-    if !s.engine.origin_allowed(origin, None).await.unwrap_or(false) {
-        allow(&mut response, None);
-        return response;
-    }
     allow(&mut response, Some(origin));
     let out = response.headers_mut();
     out.insert(ACCESS_CONTROL_ALLOW_METHODS, HeaderValue::from_static("POST"));

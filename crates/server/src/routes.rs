@@ -96,7 +96,7 @@ async fn submit(State(s): State<AppState>, Path(name): Path<String>, headers: He
         serde_json::to_value(twofold_core::api::ActivityResponse { activity })
             .map_err(|e| twofold_core::Error::Internal(format!("serialize the activity: {e}")))
     });
-    respond(&request, answer)
+    respond(&request, crate::cors::own_origin(&headers, &s.limits.public_origins), answer)
 }
 
 async fn query(State(s): State<AppState>, Path(name): Path<String>, headers: HeaderMap, req: Stamped) -> Response {
@@ -106,18 +106,18 @@ async fn query(State(s): State<AppState>, Path(name): Path<String>, headers: Hea
     };
     let request = req.as_request().from_origin(origin);
     let answer = s.engine.query(&name, &request).await;
-    respond(&request, answer)
+    respond(&request, crate::cors::own_origin(&headers, &s.limits.public_origins), answer)
 }
 
 /// The JSON answer or error, with `X-Twofold-MFA-Enrollment-Due` whenever the
 /// authenticated caller still has to enroll a factor, and the page's origin when its
-/// organization allows it (CORS).
-fn respond(request: &Request<'_>, answer: twofold_core::Result<serde_json::Value>) -> Response {
+/// organization allows it or it is one of the server's own pages (CORS).
+fn respond(request: &Request<'_>, own_page: Option<&str>, answer: twofold_core::Result<serde_json::Value>) -> Response {
     let mut response = match answer {
         Ok(body) => Json(body).into_response(),
         Err(e) => ApiError::from(e).into_response(),
     };
-    crate::cors::allow(&mut response, request.cors.get().map(String::as_str));
+    crate::cors::allow(&mut response, request.cors.get().map(String::as_str).or(own_page));
     if let Some(due) = request.enrollment_due().and_then(|d| axum::http::HeaderValue::from_str(&d).ok()) {
         response.headers_mut().insert(ENROLLMENT_DUE, due);
     }
