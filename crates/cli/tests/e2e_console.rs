@@ -466,3 +466,56 @@ fn public_api_answers_pages_of_allowed_origins_in_chromium() {
     assert_eq!(allowed["unstamped"]["status"], 401, "{allowed}");
     assert!(allowed["unstamped"]["body"]["message"].is_string(), "the page reads the error: {allowed}");
 }
+
+/// Turnkey's browser SDK, @turnkey/core 2.8.1 unchanged, bundled into an app page in Chromium
+/// and configured as an app configures it for Turnkey (the parent organization, the auth proxy
+/// configuration id): email-code sign-up through the auth proxy (verifying with the documented
+/// `proxyVerifyOtpV2` workaround; the SDK's own `verifyOtp` refuses a self-hosted enclave key),
+/// the session, a rename, `addPasskey` with Chromium's virtual authenticator, logout,
+/// `loginWithPasskey` naming the parent organization, and `deleteSubOrganization`.
+#[test]
+fn turnkey_core_signs_up_adds_a_passkey_and_logs_in_with_it_in_chromium() {
+    if !browser_available() {
+        return;
+    }
+    let server = TestServer::start(BIN, Backend::Sqlite, &[]);
+    let root = server.root_client();
+    let org = root.organization_id().to_owned();
+    let methods = json!({ "allowedAuthMethods": ["AUTH_METHOD_EMAIL_OTP_LOGIN", "AUTH_METHOD_EMAIL_OTP_SIGNUP"] });
+    let enabled = completed(root.submit("enable_auth_proxy", methods), "enableAuthProxyResult");
+    let config_id = enabled["configId"].as_str().expect("config id").to_owned();
+    let pinned = root.enclave_signing_key().expect("enclave key");
+    let outbox = server.data_dir().join("outbox").display().to_string();
+    let app_port = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port").local_addr().expect("addr").port();
+    let app_port = app_port.to_string();
+    let args = [server.url.as_str(), &org, &config_id, &outbox, &app_port, &pinned, "core@example.com"];
+    let seen = run_node("core-chromium.mjs", &args);
+    assert!(seen.get("fatal").is_none(), "{seen:#}");
+    assert_eq!(seen["init"], "ready", "{seen:#}");
+    assert_eq!(seen["walletKitConfig"]["organizationId"], org.as_str(), "{seen:#}");
+    assert!(seen["initOtp"]["otpId"].is_string(), "{seen:#}");
+    assert!(seen["sdkVerifyOtp"]["error"].is_string(), "the SDK's own verifyOtp pins Turnkey's key: {seen:#}");
+    assert_eq!(seen["verifyOtp"]["hasToken"], true, "{seen:#}");
+    assert_eq!(seen["accountBefore"], json!({}), "{seen:#}");
+    assert_eq!(seen["signUp"]["hasSession"], true, "{seen:#}");
+    let sub_org = seen["session"]["organizationId"].as_str().expect("session organization").to_owned();
+    assert_ne!(sub_org, org, "the session is in the new sub-organization: {seen:#}");
+    assert_eq!(seen["accountAfter"]["organizationId"], sub_org.as_str(), "{seen:#}");
+    assert_eq!(seen["rename"], "Core User", "{seen:#}");
+    assert_eq!(seen["addPasskey"].as_array().map(Vec::len), Some(1), "{seen:#}");
+    assert_eq!(seen["logout"], Value::Null, "{seen:#}");
+    assert_eq!(seen["loginWithPasskey"]["hasSession"], true, "{seen:#}");
+    assert_eq!(
+        seen["loginWithPasskey"]["organizationId"],
+        sub_org.as_str(),
+        "the parent's id found the passkey's sub-organization: {seen:#}"
+    );
+    assert_eq!(seen["userAfterPasskeyLogin"]["userName"], "Core User", "{seen:#}");
+    assert_eq!(seen["userAfterPasskeyLogin"]["authenticators"], 1, "{seen:#}");
+    assert!(
+        seen["deleteSubOrganization"].is_object() && seen["deleteSubOrganization"].get("error").is_none(),
+        "{seen:#}"
+    );
+    let subs = ok(root.query("list_suborgs", json!({})));
+    assert!(!subs["organizationIds"].as_array().expect("ids").contains(&json!(sub_org)), "{subs}");
+}
