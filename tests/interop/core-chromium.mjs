@@ -11,15 +11,18 @@
 // `encryptOtpCodeToBundle(code, bundle, publicKey, <twofold's pinned enclave key>)` — the
 // workaround docs/API.md gives apps.
 //
-// Usage: node core-chromium.mjs <twofold URL> <parent org id> <config id> <outbox dir> <app port> <pinned key> <email>
+// Usage: node core-chromium.mjs <twofold URL> <parent org id> <config id> <outbox dir> <app port> <pinned key> <email> <parent key file>
 import { createServer } from "node:http";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
 import { chromium } from "playwright-core";
+import { TurnkeyClient as TurnkeyHttp } from "@turnkey/http";
+import { ApiKeyStamper } from "@turnkey/api-key-stamper";
 
-const [base, organizationId, authProxyConfigId, outbox, appPort, pinnedKey, email] = process.argv.slice(2);
+const [base, organizationId, authProxyConfigId, outbox, appPort, pinnedKey, email, parentKeyFile] = process.argv.slice(2);
+const parentKey = JSON.parse(readFileSync(parentKeyFile, "utf8"));
 const here = fileURLToPath(new URL(".", import.meta.url));
 const bundle = await build({
   entryPoints: [join(here, "core-page.js")],
@@ -68,9 +71,11 @@ try {
   await page.goto(`${pageOrigin}/`);
   const cdp = await page.context().newCDPSession(page);
   await cdp.send("WebAuthn.enable");
-  await cdp.send("WebAuthn.addVirtualAuthenticator", {
-    options: { protocol: "ctap2", transport: "internal", hasResidentKey: true, hasUserVerification: true, isUserVerified: true },
-  });
+  const authenticator = () =>
+    cdp.send("WebAuthn.addVirtualAuthenticator", {
+      options: { protocol: "ctap2", transport: "internal", hasResidentKey: true, hasUserVerification: true, isUserVerified: true },
+    });
+  let { authenticatorId } = await authenticator();
 
   // Each step runs in the page on the one client, and records its answer or its error.
   const step = (name, fn, arg) =>
@@ -95,34 +100,98 @@ try {
     await window.client.init();
     return "ready";`, { base, authProxyConfigId, organizationId });
   await step("walletKitConfig", `return await client.httpClient.proxyGetWalletKitConfig({});`);
-  const started = await step("initOtp", `return await client.initOtp({ otpType: tf.OtpType.Email, contact: arg });`, email);
-  const code = latestCode();
+
+  // An email code, as the app's OTP form drives it; verified with the documented workaround.
+  const verifyWithWorkaround = async (label) => {
+    const started = await step(`${label}InitOtp`, `return await client.initOtp({ otpType: tf.OtpType.Email, contact: arg });`, email);
+    const code = latestCode();
+    await step(`${label}VerifyOtp`, `
+      const publicKey = await client.createApiKeyPair();
+      const encryptedOtpBundle = await tf.encryptOtpCodeToBundle(arg.code, arg.otpEncryptionTargetBundle, publicKey, arg.pinnedKey);
+      const { verificationToken } = await client.httpClient.proxyVerifyOtpV2({ otpId: arg.otpId, encryptedOtpBundle });
+      window.verificationToken = verificationToken;
+      return { hasToken: typeof verificationToken === "string" };`, { ...started, code, pinnedKey });
+    return { started, code };
+  };
+  const account = (name) =>
+    step(name, `return await client.httpClient.proxyGetAccount({ filterType: "EMAIL", filterValue: arg, verificationToken: window.verificationToken });`, email);
+  const session = (name) => step(name, `const s = await client.getSession(); return s ? { organizationId: s.organizationId, userId: s.userId } : null;`);
+
+  // Email-code sign-up creating a sub-organization.
+  const { started, code } = await verifyWithWorkaround("signUp");
   // The SDK's own verifyOtp checks the bundle against Turnkey's production key: it must refuse ours.
   await step("sdkVerifyOtp", `
     const publicKey = await client.createApiKeyPair();
     await client.verifyOtp({ otpId: arg.otpId, otpCode: arg.code, otpEncryptionTargetBundle: arg.otpEncryptionTargetBundle, contact: arg.email, otpType: tf.OtpType.Email, publicKey });
     return "verified";`, { ...started, code, email });
-  await step("verifyOtp", `
-    const publicKey = await client.createApiKeyPair();
-    const encryptedOtpBundle = await tf.encryptOtpCodeToBundle(arg.code, arg.otpEncryptionTargetBundle, publicKey, arg.pinnedKey);
-    const { verificationToken } = await client.httpClient.proxyVerifyOtpV2({ otpId: arg.otpId, encryptedOtpBundle });
-    window.verificationToken = verificationToken;
-    return { publicKey, hasToken: typeof verificationToken === "string" };`, { ...started, code, pinnedKey });
-  await step("accountBefore", `return await client.httpClient.proxyGetAccount({ filterType: "EMAIL", filterValue: arg, verificationToken: window.verificationToken });`, email);
+  await account("accountBefore");
   await step("signUp", `
     const r = await client.signUpWithOtp({ verificationToken: window.verificationToken, contact: arg, otpType: tf.OtpType.Email });
     return { hasSession: typeof r.sessionToken === "string" };`, email);
-  await step("session", `const s = await client.getSession(); return { organizationId: s?.organizationId, userId: s?.userId };`);
-  await step("accountAfter", `return await client.httpClient.proxyGetAccount({ filterType: "EMAIL", filterValue: arg, verificationToken: window.verificationToken });`, email);
-  await step("rename", `await client.updateUserName({ userName: "Core User" }); const u = await client.fetchUser(); return u.userName;`);
-  await step("addPasskey", `return await client.addPasskey({ name: "core-passkey" });`);
+  await session("afterSignUp");
+  await step("logoutAfterSignUp", `await client.logout(); return (await client.getSession()) ?? null;`);
+
+  // OTP login again, as loginOrSignupWithOtp does for an existing account.
+  await verifyWithWorkaround("login");
+  const found = await account("accountAtLogin");
+  await step("otpLogin", `
+    const r = await client.loginWithOtp({ verificationToken: window.verificationToken, organizationId: arg });
+    return { hasSession: typeof r.sessionToken === "string" };`, found?.organizationId);
+  await session("afterOtpLogin");
+
+  // The user's own details.
+  await step("rename", `await client.updateUserName({ userName: "Core User" }); return (await client.fetchUser()).userName;`);
+  await step("updateEmail", `await client.updateUserEmail({ email: "core-new@example.com" }); return (await client.fetchUser()).userEmail;`);
+  await step("updatePhone", `await client.updateUserPhoneNumber({ phoneNumber: "+15555550123" }); return (await client.fetchUser()).userPhoneNumber ?? null;`);
+
+  // A passkey added, then removed; the session refreshed; logout.
+  const added = await step("addPasskey", `return await client.addPasskey({ name: "core-passkey" });`);
+  // Removing a factor is proven by a factor of the account (step-up), here the passkey itself.
+  await step("removePasskeys", `return await client.removePasskeys({ authenticatorIds: arg, stampWith: tf.StamperType.Passkey });`, added);
+  await step("authenticatorsAfterRemove", `return (await client.fetchUser()).authenticators?.length ?? 0;`);
+  await step("refreshSession", `
+    const before = (await client.getSession()).publicKey;
+    const r = await client.refreshSession();
+    const after = (await client.getSession()).publicKey;
+    return { hasSession: typeof r.session === "string", newKey: before !== after };`);
   await step("logout", `await client.logout(); return (await client.getSession()) ?? null;`);
+  await step("fetchUserAfterLogout", `await client.fetchUser(); return "fetched";`);
+
+  // Passkey sign-up, logout, passkey login naming the parent organization — on a new device
+  // (the old one still holds the removed passkey, which the browser might offer first).
+  await cdp.send("WebAuthn.removeVirtualAuthenticator", { authenticatorId });
+  ({ authenticatorId } = await authenticator());
+  await step("passkeySignUp", `
+    const r = await client.signUpWithPasskey({ passkeyDisplayName: "core signup passkey" });
+    return { hasSession: typeof r.sessionToken === "string" };`);
+  await session("afterPasskeySignUp");
+  await step("logoutAfterPasskeySignUp", `await client.logout(); return (await client.getSession()) ?? null;`);
   await step("loginWithPasskey", `
     const r = await client.loginWithPasskey({});
     const s = await client.getSession();
     return { hasSession: typeof r.sessionToken === "string", organizationId: s?.organizationId, userId: s?.userId };`);
-  await step("userAfterPasskeyLogin", `const u = await client.fetchUser(); return { userName: u.userName, authenticators: u.authenticators?.length ?? 0, email: u.userEmail };`);
-  await step("deleteSubOrganization", `return await client.deleteSubOrganization({ deleteWithoutExport: true });`);
+  await step("userAfterPasskeyLogin", `const u = await client.fetchUser(); return { userName: u.userName, authenticators: u.authenticators?.length ?? 0 };`);
+
+  // The parent's side: an admin's browser key (made by the SDK, registered for the parent's root
+  // user by its backend with @turnkey/http) stamps getSubOrgIds by email.
+  const adminKey = await step("adminKey", `return await client.createApiKeyPair();`);
+  const parent = new TurnkeyHttp({ baseUrl: base }, new ApiKeyStamper({ apiPublicKey: parentKey.publicKey, apiPrivateKey: parentKey.privateKey }));
+  const { userId: rootUserId } = await parent.getWhoami({ organizationId });
+  await parent.createApiKeys({
+    type: "ACTIVITY_TYPE_CREATE_API_KEYS_V2",
+    timestampMs: String(Date.now()),
+    organizationId,
+    parameters: { userId: rootUserId, apiKeys: [{ apiKeyName: "admin browser", publicKey: adminKey, curveType: "API_KEY_CURVE_P256" }] },
+  });
+  await step("getSubOrgIds", `
+    await client.overrideApiKeyStamper({ temporaryPublicKey: arg.adminKey });
+    try {
+      return (await client.httpClient.getSubOrgIds({ organizationId: arg.organizationId, filterType: "EMAIL", filterValue: arg.email }, tf.StamperType.ApiKey)).organizationIds;
+    } finally {
+      await client.overrideApiKeyStamper({ temporaryPublicKey: "" });
+    }`, { adminKey, organizationId, email: "core-new@example.com" });
+
+  await step("deleteSubOrganization", `return (await client.deleteSubOrganization({ deleteWithoutExport: true })).subOrganizationUuid;`);
 } catch (e) {
   seen.fatal = String(e?.stack ?? e);
 } finally {

@@ -4,6 +4,8 @@
 //! abuse limits, MFA enforcement), on SQLite and PostgreSQL.
 #![allow(clippy::expect_used, reason = "tests fail loudly")]
 
+mod support;
+
 use serde_json::{Value, json};
 use twofold_client::otp::{client_signature, encrypt_attempt, login_message, token_id};
 use twofold_client::{ApiKeyPair, ApiResponse, Client};
@@ -438,3 +440,46 @@ fn turnkey_core_proxy_wire(backend: Backend) {
 }
 
 on_every_backend!(turnkey_core_proxy_wire_sqlite, turnkey_core_proxy_wire_postgres, turnkey_core_proxy_wire);
+
+/// @turnkey/core's `signUpWithPasskey`: a sub-organization whose root user has only the new
+/// passkey (a challenge the client made) and the SDK's short-lived key. Off until the
+/// organization allows AUTH_METHOD_PASSKEY_SIGNUP; a contact cannot ride along unproven; and
+/// anonymous callers make at most five per address per window (then 429 with Retry-After).
+#[test]
+fn passkey_sign_up_is_opt_in_unproven_of_contacts_and_limited() {
+    let server = TestServer::start(BIN, Backend::Sqlite, &[]);
+    let root = server.root_client();
+    let enabled = completed(root.submit("enable_auth_proxy", json!({})), "enableAuthProxyResult");
+    let config_id = enabled["configId"].as_str().expect("config id").to_owned();
+    let body = || {
+        let (_, passkey, _) = support::client_made_passkey(support::origin(&server), "signup key");
+        let key = new_key();
+        json!({ "userName": "user-1", "organizationName": "sub-org-1", "authenticators": [passkey],
+                "apiKeys": [{ "apiKeyName": "passkey-auth", "publicKey": key.public_key_hex(),
+                              "curveType": "API_KEY_CURVE_P256", "expirationSeconds": "60" }],
+                "oauthProviders": [] })
+    };
+    refused(&proxy_v2(&root, &config_id, "signup_v2", body()), 403, "AUTH_METHOD_PASSKEY_SIGNUP");
+    let methods = json!({ "allowedAuthMethods": ["AUTH_METHOD_EMAIL_OTP_LOGIN", "AUTH_METHOD_PASSKEY_SIGNUP"] });
+    completed(root.submit("update_auth_proxy_config", methods), "updateAuthProxyConfigResult");
+    let kit = answer(proxy_v2(&root, &config_id, "wallet_kit_config", json!({})));
+    assert_eq!(kit["enabledProviders"], json!(["email", "passkey"]));
+    let mut with_email = body();
+    with_email["userEmail"] = json!("victim@example.com");
+    refused(&proxy_v2(&root, &config_id, "signup_v2", with_email), 400, "userEmail");
+    let mut phished = body();
+    phished["authenticators"] =
+        json!([support::client_made_passkey(url::Url::parse("https://evil.example").expect("url"), "x").1]);
+    let resp = proxy_v2(&root, &config_id, "signup_v2", phished);
+    assert!(resp.status == 400 && resp.body.to_string().contains("does not verify"), "{}", resp.body);
+    let before = ok(root.query("list_suborgs", json!({})))["organizationIds"].as_array().expect("ids").len();
+    for _ in 0..4 {
+        let created = answer(proxy_v2(&root, &config_id, "signup_v2", body()));
+        assert!(created["organizationId"].is_string() && created["userId"].is_string(), "{created}");
+    }
+    let limited = proxy_v2(&root, &config_id, "signup_v2", body());
+    assert_eq!(limited.status, 429, "{}", limited.body);
+    assert!(limited.header("retry-after").is_some(), "{:?}", limited.headers);
+    let after = ok(root.query("list_suborgs", json!({})))["organizationIds"].as_array().expect("ids").len();
+    assert_eq!(after, before + 4, "the refused ones created nothing");
+}

@@ -469,53 +469,71 @@ fn public_api_answers_pages_of_allowed_origins_in_chromium() {
 
 /// Turnkey's browser SDK, @turnkey/core 2.8.1 unchanged, bundled into an app page in Chromium
 /// and configured as an app configures it for Turnkey (the parent organization, the auth proxy
-/// configuration id): email-code sign-up through the auth proxy (verifying with the documented
-/// `proxyVerifyOtpV2` workaround; the SDK's own `verifyOtp` refuses a self-hosted enclave key),
-/// the session, a rename, `addPasskey` with Chromium's virtual authenticator, logout,
-/// `loginWithPasskey` naming the parent organization, and `deleteSubOrganization`.
+/// configuration id), with Chromium's virtual authenticator as the user's passkey: email-code
+/// sign-up through the auth proxy (verified with the documented `proxyVerifyOtpV2` workaround;
+/// the SDK's own `verifyOtp` refuses a self-hosted enclave key), email-code login again,
+/// `updateUserName` / `updateUserEmail` / `updateUserPhoneNumber`, `addPasskey` and
+/// `removePasskeys`, `refreshSession`, logout, passkey sign-up, passkey login naming the parent
+/// organization, `fetchUser`, the parent's `getSubOrgIds` by email, and `deleteSubOrganization`.
 #[test]
-fn turnkey_core_signs_up_adds_a_passkey_and_logs_in_with_it_in_chromium() {
+fn turnkey_core_runs_its_auth_flows_against_twofold_in_chromium() {
     if !browser_available() {
         return;
     }
     let server = TestServer::start(BIN, Backend::Sqlite, &[]);
     let root = server.root_client();
     let org = root.organization_id().to_owned();
-    let methods = json!({ "allowedAuthMethods": ["AUTH_METHOD_EMAIL_OTP_LOGIN", "AUTH_METHOD_EMAIL_OTP_SIGNUP"] });
+    let methods = json!({ "allowedAuthMethods":
+        ["AUTH_METHOD_EMAIL_OTP_LOGIN", "AUTH_METHOD_EMAIL_OTP_SIGNUP", "AUTH_METHOD_PASSKEY_SIGNUP"] });
     let enabled = completed(root.submit("enable_auth_proxy", methods), "enableAuthProxyResult");
     let config_id = enabled["configId"].as_str().expect("config id").to_owned();
     let pinned = root.enclave_signing_key().expect("enclave key");
     let outbox = server.data_dir().join("outbox").display().to_string();
+    let key_file = server.root_key_path().display().to_string();
     let app_port = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port").local_addr().expect("addr").port();
     let app_port = app_port.to_string();
-    let args = [server.url.as_str(), &org, &config_id, &outbox, &app_port, &pinned, "core@example.com"];
+    let args =
+        [server.url.as_str(), &org, &config_id, &outbox, &app_port, &pinned, "core@example.com", key_file.as_str()];
     let seen = run_node("core-chromium.mjs", &args);
+    let fine = |step: &str| {
+        assert!(seen.get(step).is_some_and(|v| v.get("error").is_none()), "{step}: {seen:#}");
+        &seen[step]
+    };
     assert!(seen.get("fatal").is_none(), "{seen:#}");
-    assert_eq!(seen["init"], "ready", "{seen:#}");
-    assert_eq!(seen["walletKitConfig"]["organizationId"], org.as_str(), "{seen:#}");
-    assert!(seen["initOtp"]["otpId"].is_string(), "{seen:#}");
-    assert!(seen["sdkVerifyOtp"]["error"].is_string(), "the SDK's own verifyOtp pins Turnkey's key: {seen:#}");
-    assert_eq!(seen["verifyOtp"]["hasToken"], true, "{seen:#}");
-    assert_eq!(seen["accountBefore"], json!({}), "{seen:#}");
-    assert_eq!(seen["signUp"]["hasSession"], true, "{seen:#}");
-    let sub_org = seen["session"]["organizationId"].as_str().expect("session organization").to_owned();
-    assert_ne!(sub_org, org, "the session is in the new sub-organization: {seen:#}");
-    assert_eq!(seen["accountAfter"]["organizationId"], sub_org.as_str(), "{seen:#}");
-    assert_eq!(seen["rename"], "Core User", "{seen:#}");
-    assert_eq!(seen["addPasskey"].as_array().map(Vec::len), Some(1), "{seen:#}");
-    assert_eq!(seen["logout"], Value::Null, "{seen:#}");
-    assert_eq!(seen["loginWithPasskey"]["hasSession"], true, "{seen:#}");
+    assert_eq!(fine("init"), "ready");
+    assert_eq!(fine("walletKitConfig")["enabledProviders"], json!(["email", "passkey"]), "{seen:#}");
+    assert!(seen["sdkVerifyOtp"]["cause"].as_str().is_some_and(|c| c.contains("signer key")), "{seen:#}");
+    assert_eq!(fine("signUpVerifyOtp")["hasToken"], true);
+    assert_eq!(fine("accountBefore"), &json!({}));
+    assert_eq!(fine("signUp")["hasSession"], true);
+    let sub_org = fine("afterSignUp")["organizationId"].as_str().expect("session organization").to_owned();
+    assert_ne!(sub_org, org, "the session is in the new sub-organization");
+    assert_eq!(fine("logoutAfterSignUp"), &Value::Null);
+    assert_eq!(fine("accountAtLogin")["organizationId"], sub_org.as_str());
+    assert_eq!(fine("otpLogin")["hasSession"], true);
+    assert_eq!(fine("afterOtpLogin")["organizationId"], sub_org.as_str());
+    assert_eq!(fine("rename"), "Core User");
+    assert_eq!(fine("updateEmail"), "core-new@example.com");
+    assert_eq!(fine("updatePhone"), "+15555550123");
+    assert_eq!(fine("addPasskey").as_array().map(Vec::len), Some(1), "{seen:#}");
+    fine("removePasskeys");
+    assert_eq!(fine("authenticatorsAfterRemove"), 0);
+    assert_eq!(fine("refreshSession"), &json!({ "hasSession": true, "newKey": true }));
+    assert_eq!(fine("logout"), &Value::Null);
+    assert!(seen["fetchUserAfterLogout"]["error"].is_string(), "the old session is gone: {seen:#}");
+    assert_eq!(fine("passkeySignUp")["hasSession"], true);
+    let passkey_org = fine("afterPasskeySignUp")["organizationId"].as_str().expect("organization").to_owned();
+    assert!(passkey_org != org && passkey_org != sub_org, "{seen:#}");
+    assert_eq!(fine("logoutAfterPasskeySignUp"), &Value::Null);
+    assert_eq!(fine("loginWithPasskey")["hasSession"], true);
     assert_eq!(
-        seen["loginWithPasskey"]["organizationId"],
-        sub_org.as_str(),
-        "the parent's id found the passkey's sub-organization: {seen:#}"
+        fine("loginWithPasskey")["organizationId"],
+        passkey_org.as_str(),
+        "the parent's id found the passkey's sub-organization"
     );
-    assert_eq!(seen["userAfterPasskeyLogin"]["userName"], "Core User", "{seen:#}");
-    assert_eq!(seen["userAfterPasskeyLogin"]["authenticators"], 1, "{seen:#}");
-    assert!(
-        seen["deleteSubOrganization"].is_object() && seen["deleteSubOrganization"].get("error").is_none(),
-        "{seen:#}"
-    );
+    assert_eq!(fine("userAfterPasskeyLogin")["authenticators"], 1);
+    assert_eq!(fine("getSubOrgIds"), &json!([sub_org]), "the parent finds the email's sub-organization");
+    assert_eq!(fine("deleteSubOrganization"), passkey_org.as_str());
     let subs = ok(root.query("list_suborgs", json!({})));
-    assert!(!subs["organizationIds"].as_array().expect("ids").contains(&json!(sub_org)), "{subs}");
+    assert_eq!(subs["organizationIds"], json!([sub_org]), "the passkey sign-up's organization is gone: {subs}");
 }

@@ -331,7 +331,8 @@ fn the_auth_proxy_own_page_rule_compares_full_origins_and_fails_closed() {
 
     let own = proxy_from(&server, &root, &format!("localhost:{p}"), format!("http://localhost:{p}").as_bytes());
     assert_eq!(status_of(&own), 200, "the server's own page: {own}");
-    assert_eq!(header_of(&own, "access-control-allow-origin"), None);
+    let own_origin = format!("http://localhost:{p}");
+    assert_eq!(header_of(&own, "access-control-allow-origin"), Some(own_origin.as_str()), "its own page reads it");
     assert_eq!(outbox_len(&server), sent + 1);
 
     // The enclave keys, for a page the organization allows (and only for it).

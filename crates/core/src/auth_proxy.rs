@@ -12,7 +12,11 @@ use crate::fields::params;
 pub const EMAIL_OTP_LOGIN: &str = "AUTH_METHOD_EMAIL_OTP_LOGIN";
 /// `allowedAuthMethods` value: email-code sign-up creating a sub-organization (off by default).
 pub const EMAIL_OTP_SIGNUP: &str = "AUTH_METHOD_EMAIL_OTP_SIGNUP";
-const METHODS: &[&str] = &[EMAIL_OTP_LOGIN, EMAIL_OTP_SIGNUP];
+/// `allowedAuthMethods` value: passkey sign-up creating a sub-organization whose root user
+/// has only the new passkey (@turnkey/core's `signUpWithPasskey`; off by default, and limited
+/// per client address and per node).
+pub const PASSKEY_SIGNUP: &str = "AUTH_METHOD_PASSKEY_SIGNUP";
+const METHODS: &[&str] = &[EMAIL_OTP_LOGIN, EMAIL_OTP_SIGNUP, PASSKEY_SIGNUP];
 
 /// What the proxy does for unauthenticated callers, stored as JSON with the proxy.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

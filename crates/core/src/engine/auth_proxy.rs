@@ -19,7 +19,7 @@ use crate::activities::Intent;
 use crate::activities::organizations::CreateSubOrganization;
 use crate::activities::{Activity, Done, Empty, ExecContext, results};
 use crate::auth_proxy::{
-    AuthProxyConfig, Change, DisableAuthProxy, EMAIL_OTP_LOGIN, EMAIL_OTP_SIGNUP, EnableAuthProxy,
+    AuthProxyConfig, Change, DisableAuthProxy, EMAIL_OTP_LOGIN, EMAIL_OTP_SIGNUP, EnableAuthProxy, PASSKEY_SIGNUP,
     UpdateAuthProxyConfig,
 };
 use crate::crypto;
@@ -371,7 +371,9 @@ impl Engine {
             ProxyFlow::Account => return answer(&self.proxy_account(&org_id, body).await?),
             _ => {}
         }
-        if let Some(method) = flow.method()
+        let passkey_signup = flow == ProxyFlow::SignupV2 && is_passkey_signup(body);
+        let method = if passkey_signup { Some(PASSKEY_SIGNUP) } else { flow.method() };
+        if let Some(method) = method
             && !config.allows(method)
         {
             return Err(Error::PermissionDenied(format!(
@@ -379,6 +381,10 @@ impl Engine {
             )));
         }
         let (path, parameters) = proxy_parameters(flow, &config, body)?;
+        if passkey_signup {
+            // Nothing else bounds how many organizations anonymous callers make this way.
+            self.signups.admit(client_ip, self.clock.now_ms())?;
+        }
         let key = self.open_proxy_key(&proxy)?;
         let kind = crate::activities::kind_for_path(path)
             .ok_or_else(|| Error::Internal(format!("no submit endpoint `{path}`")))?;
@@ -634,10 +640,12 @@ fn signup_v2(b: SignupV2Body) -> Result<CreateSubOrganization> {
     if b.user_tag.is_some() {
         return Err(Error::invalid("userTag: a sign-up through the auth proxy creates no tags; omit it"));
     }
+    if b.verification_token.is_none() && !b.authenticators.is_empty() {
+        return passkey_signup(b);
+    }
     if !b.authenticators.is_empty() {
         return Err(Error::invalid(
-            "authenticators: passkey sign-up through the auth proxy is not supported yet; sign up with an email \
-             code and add a passkey once logged in",
+            "authenticators: an email-code sign-up registers no passkey; add one with addPasskey once logged in",
         ));
     }
     if !b.oauth_providers.is_empty() {
@@ -699,6 +707,109 @@ fn signup_v2(b: SignupV2Body) -> Result<CreateSubOrganization> {
     })
 }
 
+/// Whether a `signup_v2` body is @turnkey/core's passkey sign-up (passkeys, no token).
+fn is_passkey_signup(body: &[u8]) -> bool {
+    serde_json::from_slice::<Value>(body).is_ok_and(|b| {
+        b.get("verificationToken").is_none() && b["authenticators"].as_array().is_some_and(|a| !a.is_empty())
+    })
+}
+
+/// `signUpWithPasskey`'s request: a sub-organization whose root user has the passkey (with a
+/// challenge the client made, verified like any other) and the SDK's short-lived API key, and
+/// no contact: nothing here is proven but the passkey, so no email or phone number is taken.
+fn passkey_signup(b: SignupV2Body) -> Result<CreateSubOrganization> {
+    if b.user_email.is_some() || b.user_phone_number.is_some() {
+        return Err(Error::invalid(
+            "userEmail: a passkey sign-up proves no contact; sign up with an email code to register one",
+        ));
+    }
+    if b.client_signature.is_some() {
+        return Err(Error::invalid("clientSignature: a passkey sign-up has no verification token to sign for"));
+    }
+    if !b.oauth_providers.is_empty() {
+        return Err(Error::invalid("oauthProviders: twofold does not verify OIDC tokens yet; omit them"));
+    }
+    if b.authenticators.len() > 1 || b.api_keys.len() > 1 {
+        return Err(Error::invalid("authenticators: a passkey sign-up registers one passkey and at most one API key"));
+    }
+    let authenticators = b
+        .authenticators
+        .into_iter()
+        .map(|a| serde_json::from_value(a).map_err(|e| Error::invalid(format!("authenticators[0]: {e}"))))
+        .collect::<Result<Vec<crate::intents::AuthenticatorParams>>>()?;
+    let api_keys = b
+        .api_keys
+        .into_iter()
+        .map(|k| serde_json::from_value::<ApiKeyParams>(k).map_err(|e| Error::invalid(format!("apiKeys[0]: {e}"))))
+        .collect::<Result<Vec<_>>>()?;
+    let user_name = b.user_name.unwrap_or_else(|| "passkey user".to_owned());
+    Ok(CreateSubOrganization {
+        sub_organization_name: b.organization_name.unwrap_or_else(|| format!("org of {user_name}")),
+        root_users: vec![UserParams {
+            user_name,
+            user_email: None,
+            user_phone_number: None,
+            api_keys,
+            authenticators,
+            oauth_providers: Vec::new(),
+            user_tags: None,
+        }],
+        root_quorum_threshold: 1,
+        wallet: None,
+        disable_email_recovery: None,
+        disable_email_auth: None,
+        disable_sms_auth: None,
+        disable_otp_email_auth: None,
+        verification_token: None,
+        client_signature: None,
+    })
+}
+
+/// Anonymous passkey sign-ups one node admits per window: in all, and per client address.
+/// An email-code sign-up is bounded by the OTP limits; a passkey proves only that a
+/// WebAuthn ceremony ran, which software can do, so this bounds the rows anonymous callers
+/// add. Memory is bounded too (the addresses tracked per window).
+#[derive(Default)]
+pub(super) struct SignupLimiter {
+    window: std::sync::Mutex<SignupWindow>,
+}
+
+#[derive(Default)]
+struct SignupWindow {
+    started_ms: i64,
+    total: u32,
+    per_address: std::collections::HashMap<std::net::IpAddr, u32>,
+}
+
+impl SignupLimiter {
+    /// The window.
+    const WINDOW_MS: i64 = 10 * 60 * 1000;
+    /// Sign-ups per client address per window.
+    const PER_ADDRESS: u32 = 5;
+    /// Sign-ups per node per window.
+    const TOTAL: u32 = 300;
+
+    /// Counts one sign-up from `ip` at `now`, or refuses it with when to retry.
+    fn admit(&self, ip: Option<std::net::IpAddr>, now: i64) -> Result<()> {
+        let mut w = self.window.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if now.saturating_sub(w.started_ms) >= Self::WINDOW_MS {
+            *w = SignupWindow { started_ms: now, ..SignupWindow::default() };
+        }
+        let retry_after_secs = u64::try_from((w.started_ms + Self::WINDOW_MS - now).max(1000) / 1000).unwrap_or(1);
+        let ip = ip.unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED));
+        let from_ip = w.per_address.get(&ip).copied().unwrap_or(0);
+        if w.total >= Self::TOTAL || from_ip >= Self::PER_ADDRESS {
+            return Err(Error::RateLimited {
+                message: "too many passkey sign-ups; try again later, or sign up with an email code".to_owned(),
+                retry_after_secs,
+            });
+        }
+        w.total += 1;
+        w.per_address.insert(ip, from_ip + 1);
+        Ok(())
+    }
+}
+
 /// The email code the proxy sends to `contact`, with its settings.
 fn init_intent(config: &AuthProxyConfig, contact: String) -> InitOtp {
     InitOtp {
@@ -719,9 +830,15 @@ fn init_intent(config: &AuthProxyConfig, contact: String) -> InitOtp {
 
 /// `wallet_kit_config`'s answer for an organization's proxy settings.
 fn wallet_kit_config(org_id: &str, config: &AuthProxyConfig) -> WalletKitConfig {
-    let email = config.allows(EMAIL_OTP_LOGIN) || config.allows(EMAIL_OTP_SIGNUP);
+    let mut providers = Vec::new();
+    if config.allows(EMAIL_OTP_LOGIN) || config.allows(EMAIL_OTP_SIGNUP) {
+        providers.push("email");
+    }
+    if config.allows(PASSKEY_SIGNUP) {
+        providers.push("passkey");
+    }
     WalletKitConfig {
-        enabled_providers: if email { vec!["email"] } else { Vec::new() },
+        enabled_providers: providers,
         session_expiration_seconds: config.session_expiration_seconds.to_string(),
         organization_id: org_id.to_owned(),
         otp_alphanumeric: config.otp_alphanumeric,
@@ -757,7 +874,12 @@ pub(super) fn confine(caller: &Caller, intent: &Intent) -> Result<()> {
     let allowed = match intent {
         Intent::InitOtp(p) => p.otp_type == "OTP_TYPE_EMAIL",
         Intent::VerifyOtp(_) | Intent::OtpLogin(_) => true,
-        Intent::CreateSubOrganization(p) => p.verification_token.is_some() && p.root_users.len() == 1,
+        // An email-code sign-up, or a passkey sign-up: one root user with only a new passkey (and the SDK's key).
+        Intent::CreateSubOrganization(p) => {
+            p.root_users.len() == 1
+                && (p.verification_token.is_some()
+                    || p.root_users.iter().all(|u| u.authenticators.len() == 1 && u.user_email.is_none()))
+        }
         _ => false,
     };
     if allowed {

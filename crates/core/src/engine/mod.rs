@@ -101,6 +101,7 @@ pub struct Engine {
     programs: Arc<decide::ProgramCache>,
     admissions: Arc<admission::AdmissionCache>,
     rejections: Arc<admission::RejectedStamps>,
+    signups: Arc<auth_proxy::SignupLimiter>,
     costly: Arc<settle::CostlyOrgs>,
     clock: Arc<dyn Clock>,
     config: Arc<EngineConfig>,
@@ -231,6 +232,7 @@ impl Engine {
             config: Arc::new(config),
             admissions: Arc::default(),
             rejections: Arc::default(),
+            signups: Arc::default(),
             costly: Arc::default(),
             signer: Arc::default(),
         }
