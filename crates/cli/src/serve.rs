@@ -99,6 +99,11 @@ async fn serve(
     };
     twofold_core::webhook::allow_private_targets(settings.webhook_allow_private);
     let engine = Engine::new(Arc::new(store.clone()), clock, config);
+    // Before anything writes a policy in today's names: stored ones move to them, once.
+    engine
+        .rewrite_legacy_resource_names()
+        .await
+        .map_err(|e| CliError::Runtime(format!("rewriting stored resource names failed: {e}")))?;
     bootstrap_if_empty(&engine, &settings.data_dir).await?;
     record_serving(&store, &settings).await?;
     engine.load_session_signer().await.map_err(|e| CliError::Runtime(e.to_string()))?;

@@ -284,3 +284,96 @@ fn policies_with_turnkeys_resource_names_match() {
         );
     }
 }
+
+/// The one-time rewrite to Turnkey's resource names: policies, MFA policies and session
+/// profiles an older twofold stored with AUTHENTICATOR, SESSION or AUTH are rewritten at the
+/// next start into the activity types those names covered, so they decide as before (a DENY
+/// of old SESSION still denies stamp_login and nothing else), each change is audited with
+/// its text before and after, a text it cannot rewrite is audited for review and left alone,
+/// and it runs once. SQLite and PostgreSQL.
+fn stored_old_resource_names_are_rewritten_once(backend: Backend) {
+    let mut server = TestServer::start(BIN, backend, &[]);
+    let root = server.root_client();
+    let (member_id, member_key) = {
+        let key = new_key();
+        let ids = completed(
+            root.submit("create_users", json!({ "users": [user_with_key("kim", &key)] })),
+            "createUsersResult",
+        );
+        (ids["userIds"][0].as_str().expect("kim").to_owned(), key)
+    };
+    let kim = Client::new(&server.url, member_key, root.organization_id());
+    // What an older twofold stored (the language accepts any string, so they were accepted then too).
+    let old_deny = policy(&root, "no sessions", "EFFECT_DENY", "activity.resource == 'SESSION'", None);
+    let old_allow = policy(
+        &root,
+        "kim manages factors",
+        "EFFECT_ALLOW",
+        "activity.resource in ['AUTHENTICATOR', 'USER'] && activity.action == 'CREATE'",
+        Some(&format!("approvers.any(u, u.id == '{member_id}')")),
+    );
+    let odd = policy(&root, "odd", "EFFECT_ALLOW", "activity.params.kind == 'AUTH'", None);
+    let fine = policy(&root, "new names", "EFFECT_DENY", "activity.resource == 'AUTH_PROXY'", None);
+    let scope = json!({ "sessionProfileName": "read sessions", "scope": "activity.resource == 'SESSION' && activity.action == 'READ'" });
+    let profile = completed(root.submit("create_session_profile", scope), "createSessionProfileResult");
+    let profile_id = profile["sessionProfileId"].as_str().expect("profile").to_owned();
+
+    // The upgrade: the rewrite is pending again, as it is after migrating an older database.
+    server.db.execute(&["INSERT INTO pending_rewrites (name) VALUES ('turnkey-resource-names')".to_owned()]);
+    server.restart();
+    let root = server.root_client();
+    let shown = |id: &str| {
+        let all = ok(root.query("list_policies", json!({})));
+        all["policies"].as_array().expect("policies").iter().find(|p| p["policyId"] == id).cloned().expect("policy")
+    };
+    assert_eq!(
+        shown(&old_deny)["condition"],
+        "(activity.kind in ['STAMP_LOGIN', 'DELETE_SESSIONS', 'QUERY_LIST_SESSIONS'])"
+    );
+    let allow = shown(&old_allow)["condition"].as_str().expect("condition").to_owned();
+    assert!(
+        allow.starts_with("(activity.resource in ['USER'] || (activity.kind in ['CREATE_AUTHENTICATORS'"),
+        "{allow}"
+    );
+    assert_eq!(shown(&odd)["condition"], "activity.params.kind == 'AUTH'", "left for review");
+    assert_eq!(shown(&fine)["condition"], "activity.resource == 'AUTH_PROXY'", "today's names untouched");
+
+    // They decide as before (for kim: the root quorum is not held to policies): kim's
+    // stamp_login is denied, and kim still creates recovery codes.
+    let login = ok(kim.submit("stamp_login", json!({ "publicKey": new_key().public_key_hex() })));
+    assert_eq!(status(&login), "ACTIVITY_STATUS_FAILED", "{login}");
+    let codes = ok(kim.submit("create_recovery_codes", json!({ "userId": member_id })));
+    assert_eq!(status(&codes), "ACTIVITY_STATUS_COMPLETED", "{codes}");
+
+    let events = ok(root.query("list_audit_events", json!({ "paginationOptions": { "limit": "100" } })));
+    let events = events["auditEvents"].as_array().expect("events");
+    let of = |kind: &str| events.iter().filter(|e| e["eventType"] == kind).cloned().collect::<Vec<_>>();
+    let rewritten = of("POLICY_REWRITTEN");
+    assert_eq!(rewritten.iter().filter(|e| e["outcome"] == "SUCCEEDED").count(), 2, "{rewritten:?}");
+    let review: Vec<_> = rewritten.iter().filter(|e| e["outcome"] == "NEEDS_REVIEW").collect();
+    assert_eq!(review.len(), 1, "{rewritten:?}");
+    assert_eq!(review[0]["subject"], odd.as_str());
+    let deny_event = rewritten.iter().find(|e| e["subject"] == old_deny.as_str()).expect("audited");
+    assert_eq!(deny_event["details"]["before"], "activity.resource == 'SESSION'");
+    let profiles = of("SESSION_PROFILE_REWRITTEN");
+    assert_eq!(profiles.len(), 1, "{profiles:?}");
+    assert_eq!(profiles[0]["subject"], profile_id.as_str());
+    assert!(profiles[0]["details"]["after"].as_str().is_some_and(|a| a.contains("QUERY_LIST_SESSIONS")));
+
+    // Once: a later start changes nothing more.
+    let before = events.len();
+    server.restart();
+    let root = server.root_client();
+    let again = ok(root.query("list_audit_events", json!({ "paginationOptions": { "limit": "100" } })));
+    let again = again["auditEvents"].as_array().expect("events");
+    assert!(
+        again.iter().filter(|e| e["eventType"] == "POLICY_REWRITTEN").count() == rewritten.len()
+            && again.len() >= before
+    );
+}
+
+twofold_testkit::on_every_backend!(
+    stored_old_resource_names_are_rewritten_once_sqlite,
+    stored_old_resource_names_are_rewritten_once_postgres,
+    stored_old_resource_names_are_rewritten_once
+);

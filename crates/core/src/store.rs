@@ -97,6 +97,10 @@ pub trait Installation: Send {
     /// The installation's root organization, if bootstrapped.
     async fn installation_root(&mut self) -> StoreResult<Option<String>>;
 
+    /// Takes the one-time rewrite `name` off the list of those still to run; `false` if it
+    /// was not on it (done already, or by another node).
+    async fn take_pending_rewrite(&mut self, name: &str) -> StoreResult<bool>;
+
     /// A sealed installation secret.
     async fn server_secret(&mut self, name: &str) -> StoreResult<Option<String>>;
 
@@ -295,6 +299,10 @@ pub trait Credentials: Send {
 
     /// An organization's session profiles, oldest first.
     async fn list_session_profiles(&mut self, org_id: &str) -> StoreResult<Vec<SessionProfile>>;
+
+    /// Replaces a profile's scope with one meaning the same (a one-time rewrite of stored
+    /// names; profiles are otherwise immutable). Moves the admission epoch.
+    async fn rewrite_session_profile_scope(&mut self, id: &str, scope: &str) -> StoreResult<()>;
 }
 
 /// Activities, their votes, step-up proofs and recorded policy evaluations.

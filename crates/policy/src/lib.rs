@@ -64,6 +64,7 @@ mod error;
 mod eval;
 mod lexer;
 mod parser;
+mod rewrite;
 mod time;
 mod value;
 
@@ -75,6 +76,7 @@ pub use compile::Keywords;
 pub use error::{Diagnostic, Diagnostics, Error, EvalError, Result, line_col};
 pub use eval::{Budget, DEFAULT_BUDGET};
 pub use parser::{MAX_DEPTH, parse};
+pub use rewrite::{Rewrite, rewrite_comparisons};
 pub use time::Timestamp;
 pub use value::{ActivityView, Context, CredentialView, UserView};
 

@@ -345,6 +345,11 @@ impl Installation for SqlTx {
         self.one(q, |r| r.try_get::<String, _>(0)).await
     }
 
+    async fn take_pending_rewrite(&mut self, name: &str) -> StoreResult<bool> {
+        let q = sqlx::query("DELETE FROM pending_rewrites WHERE name = $1").bind(name.to_owned());
+        Ok(self.affected(q).await? == 1)
+    }
+
     async fn server_secret(&mut self, name: &str) -> StoreResult<Option<String>> {
         let q = sqlx::query("SELECT sealed FROM server_secrets WHERE name = $1").bind(name.to_owned());
         self.one(q, |r| r.try_get::<String, _>(0)).await
@@ -948,6 +953,14 @@ impl Credentials for SqlTx {
         let q = sqlx::query("DELETE FROM auth_failures WHERE user_id = $1 AND factor = $2")
             .bind(user_id.to_owned())
             .bind(factor.to_owned());
+        self.affected(q).await.map(drop)
+    }
+
+    async fn rewrite_session_profile_scope(&mut self, id: &str, scope: &str) -> StoreResult<()> {
+        self.bump_admission_epoch().await?;
+        let q = sqlx::query("UPDATE session_profiles SET scope = $1 WHERE id = $2")
+            .bind(scope.to_owned())
+            .bind(id.to_owned());
         self.affected(q).await.map(drop)
     }
 

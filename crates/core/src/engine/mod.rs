@@ -16,6 +16,7 @@ mod enforcement;
 mod execute;
 mod factors;
 mod identity;
+mod legacy_names;
 mod mfa;
 mod otp;
 mod profiles;
