@@ -400,26 +400,26 @@ impl Organizations for SqlTx {
     }
 
     async fn sub_organizations_with(&mut self, parent_id: &str, filter: &SubOrgFilter) -> StoreResult<Vec<String>> {
+        // Each filter seeks an index of what it names (migration 0021), then keeps the parent's
+        // own sub-organizations: the cost does not grow with how many sub-organizations there are.
         let (matching, value) = match filter {
             SubOrgFilter::Name(v) => ("o.name = $2", v.clone()),
             SubOrgFilter::UserName(v) => {
-                ("EXISTS (SELECT 1 FROM users u WHERE u.organization_id = o.id AND u.name = $2)", v.clone())
+                ("o.id IN (SELECT u.organization_id FROM users u WHERE u.name = $2)", v.clone())
             }
-            SubOrgFilter::Email(v) => (
-                "EXISTS (SELECT 1 FROM users u WHERE u.organization_id = o.id AND lower(u.email) = $2)",
-                v.to_lowercase(),
-            ),
+            SubOrgFilter::Email(v) => {
+                ("o.id IN (SELECT u.organization_id FROM users u WHERE lower(u.email) = $2)", v.to_lowercase())
+            }
             SubOrgFilter::PhoneNumber(v) => {
-                ("EXISTS (SELECT 1 FROM users u WHERE u.organization_id = o.id AND u.phone = $2)", v.clone())
+                ("o.id IN (SELECT u.organization_id FROM users u WHERE u.phone = $2)", v.clone())
             }
             SubOrgFilter::CredentialId(v) => (
-                "EXISTS (SELECT 1 FROM factors f WHERE f.organization_id = o.id AND f.kind = 'PASSKEY' AND f.lookup = $2)",
+                "o.id IN (SELECT f.organization_id FROM factors f WHERE f.kind = 'PASSKEY' AND f.lookup = $2)",
                 v.clone(),
             ),
-            SubOrgFilter::PublicKey(v) => (
-                "EXISTS (SELECT 1 FROM api_keys k WHERE k.organization_id = o.id AND k.public_key = $2)",
-                v.to_ascii_lowercase(),
-            ),
+            SubOrgFilter::PublicKey(v) => {
+                ("o.id IN (SELECT k.organization_id FROM api_keys k WHERE k.public_key = $2)", v.to_ascii_lowercase())
+            }
         };
         let sql = format!(
             "SELECT o.id FROM organizations o WHERE o.parent_id = $1 AND o.deleted_at IS NULL AND {matching} \
