@@ -24,6 +24,8 @@ await run(async () => {
 
   await admin.fill("#proxy-app-name", "Acme");
   await admin.check("#proxy-signup");
+  await admin.check("#proxy-passkey-signup");
+  seen.configId = (await admin.textContent("#proxy-config-id")).trim();
   await admin.fill("#proxy-origins", "https://app.example.com\nhttps://app.example.com/login");
   await admin.click("#proxy-save");
   await admin.waitForSelector("#auth-proxy .notice.error");
@@ -36,6 +38,7 @@ await run(async () => {
   seen.saved = {
     appName: await admin.inputValue("#proxy-app-name"),
     signup: await admin.isChecked("#proxy-signup"),
+    passkeySignup: await admin.isChecked("#proxy-passkey-signup"),
     origins: await admin.inputValue("#proxy-origins"),
   };
   await shot(admin, "auth-proxy");

@@ -319,7 +319,11 @@ fn console_auth_proxy_card_turns_sign_in_on_configures_it_and_off() {
     assert_eq!(seen["before"], "Off.", "{seen}");
     assert!(seen["enabled"].as_str().is_some_and(|s| s.starts_with("On.")), "{seen}");
     assert!(seen["badOrigin"].as_str().is_some_and(|m| m.contains("allowedOrigins[1]")), "{seen}");
-    assert_eq!(seen["saved"], json!({ "appName": "Acme", "signup": true, "origins": "https://app.example.com" }));
+    assert_eq!(
+        seen["saved"],
+        json!({ "appName": "Acme", "signup": true, "passkeySignup": true, "origins": "https://app.example.com" })
+    );
+    assert!(seen["configId"].as_str().is_some_and(|id| id.len() == 36), "the id @turnkey/core is configured with: {seen}");
     assert_eq!(seen["after"], "Off.", "{seen}");
     assert_eq!(seen["dialogsSeen"], 1, "turning it off asks first: {seen}");
     assert!(seen.get("pageErrors").is_none(), "{seen}");
@@ -342,6 +346,11 @@ fn console_auth_proxy_card_turns_sign_in_on_configures_it_and_off() {
     let intent = &updates[0]["intent"]["updateAuthProxyConfigIntent"];
     assert_eq!(intent["allowedOrigins"], json!(["https://app.example.com"]), "{intent}");
     assert_eq!(intent["appName"], "Acme", "{intent}");
+    assert_eq!(
+        intent["allowedAuthMethods"],
+        json!(["AUTH_METHOD_EMAIL_OTP_LOGIN", "AUTH_METHOD_EMAIL_OTP_SIGNUP", "AUTH_METHOD_PASSKEY_SIGNUP"]),
+        "{intent}"
+    );
 }
 
 #[test]

@@ -83,6 +83,7 @@ async function ipCard(api) {
 
 const LOGIN = "AUTH_METHOD_EMAIL_OTP_LOGIN";
 const SIGNUP = "AUTH_METHOD_EMAIL_OTP_SIGNUP";
+const PASSKEY_SIGNUP = "AUTH_METHOD_PASSKEY_SIGNUP";
 
 async function proxyCard(api) {
   const box = h("div", { id: "auth-proxy" });
@@ -112,12 +113,15 @@ async function drawProxy(api, box) {
   const config = answer.body.config;
   const appName = h("input", { id: "proxy-app-name", value: config.appName, maxlength: "64", required: true });
   const signup = h("input", { type: "checkbox", id: "proxy-signup", checked: config.allowedAuthMethods.includes(SIGNUP) });
+  const passkeySignup = h("input", {
+    type: "checkbox", id: "proxy-passkey-signup", checked: config.allowedAuthMethods.includes(PASSKEY_SIGNUP),
+  });
   const origins = h("textarea", { id: "proxy-origins", rows: "3", class: "mono", spellcheck: "false" });
   origins.value = (config.allowedOrigins || []).join("\n");
   const save = h("button", { type: "button", id: "proxy-save", onclick: () => busy(save, out, async () => {
     const params = {
       appName: appName.value.trim(),
-      allowedAuthMethods: signup.checked ? [LOGIN, SIGNUP] : [LOGIN],
+      allowedAuthMethods: [LOGIN, ...(signup.checked ? [SIGNUP] : []), ...(passkeySignup.checked ? [PASSKEY_SIGNUP] : [])],
       allowedOrigins: origins.value.split("\n").map((line) => line.trim()).filter(Boolean),
     };
     showOutcome(api, await api.submit("update_auth_proxy_config", params), out, { doneText: "Saved.", onDone: redraw });
@@ -128,9 +132,13 @@ async function drawProxy(api, box) {
       showOutcome(api, await api.submit("disable_auth_proxy", {}), out, { doneText: "Email-code sign-in is off.", onDone: redraw }));
   } }, "Turn off");
   fill(box,
-    h("p", { id: "proxy-state" }, "On. ", h("span", { class: "hint" }, `Service user ${answer.body.userId}.`)),
+    h("p", { id: "proxy-state" }, "On. ", h("span", { class: "hint" },
+      `Service user ${answer.body.userId}. Configuration id `, h("code", { id: "proxy-config-id" }, answer.body.configId),
+      " (Turnkey's SDKs: authProxyConfigId).")),
     field("Application name in the email", appName),
     h("p", {}, h("label", { class: "check" }, signup, " Let new people create an account with a code (sign-up)")),
+    h("p", {}, h("label", { class: "check" }, passkeySignup,
+      " Let new people create an account with a passkey alone (limited per address)")),
     field("Web origins allowed to call it", origins,
       "One origin per line, like https://app.example.com (no path). This console's own pages need no entry."),
     h("p", {}, save, " ", disable), out);
