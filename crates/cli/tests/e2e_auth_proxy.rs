@@ -483,3 +483,81 @@ fn passkey_sign_up_is_opt_in_unproven_of_contacts_and_limited() {
     let after = ok(root.query("list_suborgs", json!({})))["organizationIds"].as_array().expect("ids").len();
     assert_eq!(after, before + 4, "the refused ones created nothing");
 }
+
+/// Hostile input to the paths @turnkey/core calls gets a 400 naming the problem, sends no code
+/// and stores nothing.
+#[test]
+fn the_sdk_paths_refuse_hostile_input_and_store_nothing() {
+    let server = TestServer::start(BIN, Backend::Sqlite, &[]);
+    let root = server.root_client();
+    let methods = json!({ "allowedAuthMethods":
+        ["AUTH_METHOD_EMAIL_OTP_LOGIN", "AUTH_METHOD_EMAIL_OTP_SIGNUP", "AUTH_METHOD_PASSKEY_SIGNUP"] });
+    let enabled = completed(root.submit("enable_auth_proxy", methods), "enableAuthProxyResult");
+    let config_id = enabled["configId"].as_str().expect("config id").to_owned();
+    let (data, _) = server.db.data_and_audit_counts();
+    let sent = outbox_len(&server);
+    let raw = |name: &str, config: &str, body: &str| {
+        let headers = [("X-Auth-Proxy-Config-ID", config.to_owned())];
+        root.post_with_headers(&format!("/auth-proxy/v1/{name}"), body.as_bytes(), &headers).expect("sent")
+    };
+    let long = "x".repeat(400);
+    let signup = |extra: Value| {
+        let mut b = json!({ "userEmail": "a@example.com", "verificationToken": "t", "apiKeys": [], "authenticators": [],
+                            "oauthProviders": [], "clientSignature": { "publicKey": "02", "scheme": "CLIENT_SIGNATURE_SCHEME_API_P256",
+                            "message": "{}", "signature": "00" } });
+        b.as_object_mut().expect("object").extend(extra.as_object().expect("object").clone());
+        b.to_string()
+    };
+    for (label, name, config, body, needle) in [
+        (
+            "fields where none go",
+            "wallet_kit_config",
+            config_id.as_str(),
+            json!({ "x": 1 }).to_string(),
+            "unknown field",
+        ),
+        ("not JSON", "otp_init_v2", &config_id, "{".to_owned(), ""),
+        ("no contact", "otp_init_v2", &config_id, json!({ "otpType": "OTP_TYPE_EMAIL" }).to_string(), "contact"),
+        (
+            "a number for a type",
+            "otp_init_v2",
+            &config_id,
+            json!({ "otpType": 5, "contact": "a@example.com" }).to_string(),
+            "otpType",
+        ),
+        ("no bundle", "otp_verify_v2", &config_id, json!({ "otpId": "x" }).to_string(), "encryptedOtpBundle"),
+        (
+            "a huge filter",
+            "account",
+            &config_id,
+            json!({ "filterType": "CREDENTIAL_ID", "filterValue": long }).to_string(),
+            "filterValue",
+        ),
+        (
+            "an unknown filter",
+            "account",
+            &config_id,
+            json!({ "filterType": "COLOR", "filterValue": "red" }).to_string(),
+            "filterType",
+        ),
+        ("keys as text", "signup_v2", &config_id, signup(json!({ "apiKeys": "nope" })), "apiKeys"),
+        ("a wallet", "signup_v2", &config_id, signup(json!({ "wallet": { "walletName": "w" } })), "wallet"),
+        ("an unknown field", "signup_v2", &config_id, signup(json!({ "referrer": "x" })), "referrer"),
+        (
+            "a broken passkey",
+            "signup_v2",
+            &config_id,
+            json!({ "authenticators": [{ "authenticatorName": "k" }] }).to_string(),
+            "authenticators",
+        ),
+        ("a huge config id", "wallet_kit_config", &long, "{}".to_owned(), "X-Auth-Proxy-Config-ID"),
+    ] {
+        let resp = raw(name, config, &body);
+        assert_eq!(resp.status, 400, "{label}: {}", resp.body);
+        let message = resp.body["message"].as_str().unwrap_or_default();
+        assert!(message.contains(needle), "{label}: `{message}` should name `{needle}`");
+    }
+    let (after, _) = server.db.data_and_audit_counts();
+    assert_eq!(after, data, "nothing stored");
+    assert_eq!(outbox_len(&server), sent, "no code sent");
+}

@@ -323,7 +323,10 @@ fn console_auth_proxy_card_turns_sign_in_on_configures_it_and_off() {
         seen["saved"],
         json!({ "appName": "Acme", "signup": true, "passkeySignup": true, "origins": "https://app.example.com" })
     );
-    assert!(seen["configId"].as_str().is_some_and(|id| id.len() == 36), "the id @turnkey/core is configured with: {seen}");
+    assert!(
+        seen["configId"].as_str().is_some_and(|id| id.len() == 36),
+        "the id @turnkey/core is configured with: {seen}"
+    );
     assert_eq!(seen["after"], "Off.", "{seen}");
     assert_eq!(seen["dialogsSeen"], 1, "turning it off asks first: {seen}");
     assert!(seen.get("pageErrors").is_none(), "{seen}");

@@ -325,6 +325,9 @@ impl Engine {
     async fn addressed_proxy(&self, flow: ProxyFlow, config_id: Option<&str>, body: &[u8]) -> Result<AuthProxy> {
         let mut tx = self.store.read().await?;
         if flow.by_config() {
+            if config_id.is_some_and(|id| id.len() > 100) {
+                return Err(Error::invalid("X-Auth-Proxy-Config-ID: at most 100 characters"));
+            }
             let id = config_id.filter(|id| !id.is_empty()).ok_or_else(|| {
                 Error::invalid(format!(
                     "X-Auth-Proxy-Config-ID: /auth-proxy/v1/{} names the auth proxy configuration in this header \
