@@ -83,6 +83,31 @@ const deletedSub = await subClient.deleteSubOrganization({
 });
 const subsAfter = await client.getSubOrgIds({ organizationId });
 
+// Policies deleted in bulk, and the organization renamed (root quorum), as @turnkey/http sends them.
+const policyIds = [];
+for (const policyName of ["sdk-bulk-1", "sdk-bulk-2"]) {
+  const made = await client.createPolicy({
+    type: "ACTIVITY_TYPE_CREATE_POLICY_V3",
+    timestampMs: String(Date.now()),
+    organizationId,
+    parameters: { policyName, effect: "EFFECT_ALLOW", condition: "activity.resource == 'USER'", consensus: "true", notes: "" },
+  });
+  policyIds.push(made.activity.result.createPolicyResult.policyId);
+}
+const deletedPolicies = await client.deletePolicies({
+  type: "ACTIVITY_TYPE_DELETE_POLICIES",
+  timestampMs: String(Date.now()),
+  organizationId,
+  parameters: { policyIds },
+});
+const renamedOrg = await client.updateOrganizationName({
+  type: "ACTIVITY_TYPE_UPDATE_ORGANIZATION_NAME",
+  timestampMs: String(Date.now()),
+  organizationId,
+  parameters: { organizationName: "SDK Renamed Org" },
+});
+const whoamiAfter = await client.getWhoami({ organizationId });
+
 const activity = await client.getActivity({ organizationId, activityId: created.activity.id });
 const users = await client.getUsers({ organizationId });
 
@@ -103,6 +128,11 @@ console.log(
     emailedUserId: emailed.activity.result.updateUserEmailResult?.userId,
     phonedStatus: phoned.activity.status,
     phonedUserId: phoned.activity.result.updateUserPhoneNumberResult?.userId,
+    policyIds,
+    deletedPolicies: deletedPolicies.activity.result.deletePoliciesResult?.policyIds,
+    policiesLeft: (await client.getPolicies({ organizationId })).policies.map((p) => p.policyName),
+    renamedOrg: renamedOrg.activity.result.updateOrganizationNameResult,
+    organizationNameAfter: whoamiAfter.organizationName,
     subOrganizationId,
     deletedSubStatus: deletedSub.activity.status,
     deletedSubUuid: deletedSub.activity.result.deleteSubOrganizationResult?.subOrganizationUuid,

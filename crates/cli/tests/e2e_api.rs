@@ -545,3 +545,43 @@ twofold_testkit::on_every_backend!(
     delete_sub_organization_postgres,
     delete_sub_organization
 );
+
+/// UPDATE_ORGANIZATION_NAME is the root quorum's alone (a member no policy can empower), and
+/// DELETE_POLICIES deletes all it names or none.
+#[test]
+fn organization_rename_is_root_only_and_bulk_policy_deletion_is_all_or_nothing() {
+    let server = TestServer::start(BIN, Backend::Sqlite, &[]);
+    let root = server.root_client();
+    let (member_id, member) = support::member(&server, &root, "kim");
+    let everything = json!({ "policyName": "kim may do anything", "effect": "EFFECT_ALLOW", "condition": "true",
+        "consensus": format!("approvers.any(u, u.id == '{member_id}')"), "notes": "" });
+    let allow_all = completed(root.submit("create_policy", everything), "createPolicyResult")["policyId"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let by_member = ok(member.submit("update_organization_name", json!({ "organizationName": "Kim's now" })));
+    assert_ne!(twofold_testkit::status(&by_member), "ACTIVITY_STATUS_COMPLETED", "{by_member}");
+    let blank = root.submit("update_organization_name", json!({ "organizationName": "  " })).expect("sent");
+    assert_eq!(blank.status, 400, "{}", blank.body);
+    let renamed = completed(
+        root.submit("update_organization_name", json!({ "organizationName": "Acme" })),
+        "updateOrganizationNameResult",
+    );
+    assert_eq!(renamed, json!({ "organizationId": root.organization_id(), "organizationName": "Acme" }));
+    assert_eq!(ok(root.query("get_organization", json!({})))["organizationData"]["name"], "Acme");
+
+    let missing = ok(root.submit("delete_policies", json!({ "policyIds": [allow_all, "no-such-policy"] })));
+    assert_eq!(twofold_testkit::status(&missing), "ACTIVITY_STATUS_FAILED", "{missing}");
+    let names = |root: &twofold_client::Client| -> Vec<String> {
+        let all = ok(root.query("list_policies", json!({})));
+        all["policies"]
+            .as_array()
+            .expect("policies")
+            .iter()
+            .map(|p| p["policyId"].as_str().expect("id").to_owned())
+            .collect()
+    };
+    assert!(names(&root).contains(&allow_all), "none deleted when one is missing");
+    completed(root.submit("delete_policies", json!({ "policyIds": [allow_all.clone()] })), "deletePoliciesResult");
+    assert!(!names(&root).contains(&allow_all));
+}

@@ -48,6 +48,12 @@ fn turnkey_api_key_stamper_and_http_client_work_unchanged() {
     assert_eq!(r["deletedSubStatus"], "ACTIVITY_STATUS_COMPLETED", "{r}");
     assert_eq!(r["deletedSubUuid"], r["subOrganizationId"], "{r}");
     assert!(!r["subsAfter"].as_array().expect("ids").contains(&r["subOrganizationId"]), "{r}");
+    assert_eq!(r["deletedPolicies"], r["policyIds"], "{r}");
+    let left = r["policiesLeft"].as_array().expect("policies");
+    assert!(!left.iter().any(|n| n.as_str().is_some_and(|n| n.starts_with("sdk-bulk"))), "{r}");
+    assert_eq!(r["renamedOrg"]["organizationName"], "SDK Renamed Org", "{r}");
+    assert_eq!(r["renamedOrg"]["organizationId"], r["whoami"]["organizationId"], "{r}");
+    assert_eq!(r["organizationNameAfter"], "SDK Renamed Org", "whoami sees the new name at once: {r}");
 }
 
 #[test]

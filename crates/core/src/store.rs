@@ -131,6 +131,9 @@ pub trait Organizations: Send {
     /// Ids of the root-quorum members.
     async fn root_quorum_members(&mut self, org_id: &str) -> StoreResult<Vec<String>>;
 
+    /// Renames an organization; `false` if it is not there. Moves the admission epoch.
+    async fn rename_organization(&mut self, org_id: &str, name: &str, now: i64) -> StoreResult<bool>;
+
     /// An organization and all its descendants, oldest first.
     async fn organization_tree(&mut self, root_id: &str) -> StoreResult<Vec<Organization>>;
 

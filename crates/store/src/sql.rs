@@ -470,6 +470,16 @@ impl Organizations for SqlTx {
         self.all(q, rows::organization).await
     }
 
+    async fn rename_organization(&mut self, org_id: &str, name: &str, now: i64) -> StoreResult<bool> {
+        // Admission keeps the organization (its name answers whoami): cached copies must go.
+        self.bump_admission_epoch().await?;
+        let q = sqlx::query("UPDATE organizations SET name = $1, updated_at = $2 WHERE id = $3 AND deleted_at IS NULL")
+            .bind(name.to_owned())
+            .bind(now)
+            .bind(org_id.to_owned());
+        Ok(self.affected(q).await? == 1)
+    }
+
     async fn delete_organization(&mut self, org_id: &str, now: i64) -> StoreResult<bool> {
         self.bump_admission_epoch().await?;
         let q = sqlx::query(

@@ -245,6 +245,10 @@ catalog! {
     CreateSubOrganization(organizations::CreateSubOrganization) "create_sub_organization" ORGANIZATION/CREATE [
         ("ACTIVITY_TYPE_CREATE_SUB_ORGANIZATION_V8", "createSubOrganizationIntentV8", "createSubOrganizationResultV8"),
     ];
+    /// Rename the organization (root quorum only).
+    UpdateOrganizationName(organizations::UpdateOrganizationName) "update_organization_name" ORGANIZATION/UPDATE root_only [
+        ("ACTIVITY_TYPE_UPDATE_ORGANIZATION_NAME", "updateOrganizationNameIntent", "updateOrganizationNameResult"),
+    ];
     /// Delete the sub-organization it is submitted to, with its users and credentials (root quorum only).
     DeleteSubOrganization(organizations::DeleteSubOrganization) "delete_sub_organization" ORGANIZATION/DELETE root_only [
         ("ACTIVITY_TYPE_DELETE_SUB_ORGANIZATION", "deleteSubOrganizationIntent", "deleteSubOrganizationResult"),
@@ -268,6 +272,10 @@ catalog! {
     /// Delete a policy.
     DeletePolicy(policies::DeletePolicy) "delete_policy" POLICY/DELETE [
         ("ACTIVITY_TYPE_DELETE_POLICY", "deletePolicyIntent", "deletePolicyResult"),
+    ];
+    /// Delete several policies, all or none.
+    DeletePolicies(policies::DeletePolicies) "delete_policies" POLICY/DELETE [
+        ("ACTIVITY_TYPE_DELETE_POLICIES", "deletePoliciesIntent", "deletePoliciesResult"),
     ];
     /// Approve another activity by fingerprint.
     ApproveActivity(intents::VoteIntent) "approve_activity" ACTIVITY/APPROVE [

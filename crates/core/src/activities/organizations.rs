@@ -59,6 +59,15 @@ pub struct UpdateRootQuorum {
     pub user_ids: Vec<String>,
 }
 
+/// `v1UpdateOrganizationNameIntent`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct UpdateOrganizationName {
+    /// The new name.
+    pub organization_name: String,
+}
+
 /// `v1DeleteSubOrganizationIntent`: submitted to the sub-organization itself.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -74,6 +83,8 @@ results! {
     CreateSubOrganizationResult { sub_organization_id: String, root_user_ids: Vec<String> }
     /// `v1DeleteSubOrganizationResult`.
     DeleteSubOrganizationResult { sub_organization_uuid: String }
+    /// `v1UpdateOrganizationNameResult`.
+    UpdateOrganizationNameResult { organization_id: String, organization_name: String }
 }
 
 /// CREATE_SUB_ORGANIZATION: a sign-up with a verification token or OTP switches goes through
@@ -208,5 +219,26 @@ impl Activity for DeleteSubOrganization {
         }
         tx.delete_organization(ctx.org_id, ctx.now).await?;
         Ok(DeleteSubOrganizationResult { sub_organization_uuid: org.id }.into())
+    }
+}
+
+/// UPDATE_ORGANIZATION_NAME: the organization the activity is submitted to.
+impl Activity for UpdateOrganizationName {
+    type Output = UpdateOrganizationNameResult;
+
+    fn check(&self) -> Result<()> {
+        check_name("organizationName", &self.organization_name).map(drop)
+    }
+
+    fn policy_params(&self) -> Value {
+        params!(self; organization_name)
+    }
+
+    async fn execute(&self, tx: &mut dyn StoreTx, ctx: &ExecContext<'_>) -> Result<Done<UpdateOrganizationNameResult>> {
+        let name = check_name("organizationName", &self.organization_name)?;
+        if !tx.rename_organization(ctx.org_id, &name, ctx.now).await? {
+            return Err(Error::NotFound(format!("organization `{}` not found", ctx.org_id)));
+        }
+        Ok(UpdateOrganizationNameResult { organization_id: ctx.org_id.to_owned(), organization_name: name }.into())
     }
 }

@@ -10,7 +10,7 @@ use crate::error::{Error, Result};
 use crate::fields::params;
 use crate::model::{Effect, Policy, new_id};
 use crate::store::StoreTx;
-use crate::validate::{check_count, check_expression, check_name};
+use crate::validate::{check_count, check_expression, check_ids, check_name};
 
 /// `v1CreatePolicyIntentV3`.
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -81,7 +81,18 @@ pub struct DeletePolicy {
     pub policy_id: String,
 }
 
+/// `v1DeletePoliciesIntent`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct DeletePolicies {
+    /// The policies.
+    pub policy_ids: Vec<String>,
+}
+
 results! {
+    /// `v1DeletePoliciesResult`.
+    DeletePoliciesResult { policy_ids: Vec<String> }
     /// `v1CreatePolicyResult`.
     CreatePolicyResult { policy_id: String }
     /// `v1CreatePoliciesResult`.
@@ -187,6 +198,28 @@ impl Activity for DeletePolicy {
             return Err(no_policy(&self.policy_id));
         }
         Ok(DeletePolicyResult { policy_id: self.policy_id.clone() }.into())
+    }
+}
+
+/// DELETE_POLICIES: every one named, or none (one that is not there fails the activity).
+impl Activity for DeletePolicies {
+    type Output = DeletePoliciesResult;
+
+    fn check(&self) -> Result<()> {
+        check_ids("policyIds", &self.policy_ids)
+    }
+
+    fn policy_params(&self) -> Value {
+        params!(self; policy_ids)
+    }
+
+    async fn execute(&self, tx: &mut dyn StoreTx, ctx: &ExecContext<'_>) -> Result<Done<DeletePoliciesResult>> {
+        for id in &self.policy_ids {
+            if !tx.delete_policy(ctx.org_id, id).await? {
+                return Err(no_policy(id));
+            }
+        }
+        Ok(DeletePoliciesResult { policy_ids: self.policy_ids.clone() }.into())
     }
 }
 
