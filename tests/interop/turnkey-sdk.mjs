@@ -108,6 +108,28 @@ const renamedOrg = await client.updateOrganizationName({
 });
 const whoamiAfter = await client.getWhoami({ organizationId });
 
+// User tags renamed, filled and deleted, as @turnkey/http sends them.
+const sdkUser = created.activity.result.createUsersResult.userIds[0];
+const tagged = await client.createUserTag({
+  type: "ACTIVITY_TYPE_CREATE_USER_TAG",
+  timestampMs: String(Date.now()),
+  organizationId,
+  parameters: { userTagName: "sdk-tag", userIds: [] },
+});
+const userTagId = tagged.activity.result.createUserTagResult.userTagId;
+const updatedTag = await client.updateUserTag({
+  type: "ACTIVITY_TYPE_UPDATE_USER_TAG",
+  timestampMs: String(Date.now()),
+  organizationId,
+  parameters: { userTagId, newUserTagName: "sdk-tag-renamed", addUserIds: [sdkUser], removeUserIds: [] },
+});
+const deletedTags = await client.deleteUserTags({
+  type: "ACTIVITY_TYPE_DELETE_USER_TAGS",
+  timestampMs: String(Date.now()),
+  organizationId,
+  parameters: { userTagIds: [userTagId] },
+});
+
 const activity = await client.getActivity({ organizationId, activityId: created.activity.id });
 const users = await client.getUsers({ organizationId });
 
@@ -128,6 +150,10 @@ console.log(
     emailedUserId: emailed.activity.result.updateUserEmailResult?.userId,
     phonedStatus: phoned.activity.status,
     phonedUserId: phoned.activity.result.updateUserPhoneNumberResult?.userId,
+    userTagId,
+    updatedTag: updatedTag.activity.result.updateUserTagResult?.userTagId,
+    deletedTags: deletedTags.activity.result.deleteUserTagsResult,
+    sdkUser,
     policyIds,
     deletedPolicies: deletedPolicies.activity.result.deletePoliciesResult?.policyIds,
     policiesLeft: (await client.getPolicies({ organizationId })).policies.map((p) => p.policyName),

@@ -585,3 +585,54 @@ fn organization_rename_is_root_only_and_bulk_policy_deletion_is_all_or_nothing()
     completed(root.submit("delete_policies", json!({ "policyIds": [allow_all.clone()] })), "deletePoliciesResult");
     assert!(!names(&root).contains(&allow_all));
 }
+
+/// UPDATE_USER_TAG renames a tag and moves users in and out of it (a name already taken is
+/// refused); DELETE_USER_TAGS answers the users who carried them, and deletes all or none.
+#[test]
+fn user_tags_are_renamed_moved_and_deleted() {
+    let server = TestServer::start(BIN, Backend::Sqlite, &[]);
+    let root = server.root_client();
+    let (kim, _) = support::member(&server, &root, "kim");
+    let (bo, _) = support::member(&server, &root, "bo");
+    let made = |name: &str, users: &[&str]| {
+        completed(
+            root.submit("create_user_tag", json!({ "userTagName": name, "userIds": users })),
+            "createUserTagResult",
+        )["userTagId"]
+            .as_str()
+            .expect("tag")
+            .to_owned()
+    };
+    let ops = made("ops", &[&kim]);
+    let other = made("other", &[]);
+    let tags_of = |user: &str| {
+        let u = ok(root.query("get_user", json!({ "userId": user })));
+        u["user"]["userTags"]
+            .as_array()
+            .expect("tags")
+            .iter()
+            .map(|t| t.as_str().expect("id").to_owned())
+            .collect::<Vec<_>>()
+    };
+    let change = json!({ "userTagId": ops, "newUserTagName": "ops-team", "addUserIds": [bo], "removeUserIds": [kim] });
+    assert_eq!(completed(root.submit("update_user_tag", change), "updateUserTagResult")["userTagId"], ops.as_str());
+    assert!(tags_of(&bo).contains(&ops) && !tags_of(&kim).contains(&ops));
+    let names = ok(root.query("list_user_tags", json!({})));
+    assert!(names.to_string().contains("ops-team"), "{names}");
+    let taken = ok(root.submit(
+        "update_user_tag",
+        json!({ "userTagId": other, "newUserTagName": "ops-team",
+        "addUserIds": [], "removeUserIds": [] }),
+    ));
+    assert_eq!(twofold_testkit::status(&taken), "ACTIVITY_STATUS_FAILED", "{taken}");
+    let both = root.submit("update_user_tag", json!({ "userTagId": ops, "addUserIds": [kim], "removeUserIds": [kim] }));
+    assert_eq!(both.expect("sent").status, 400);
+
+    let missing = ok(root.submit("delete_user_tags", json!({ "userTagIds": [ops, "no-such-tag"] })));
+    assert_eq!(twofold_testkit::status(&missing), "ACTIVITY_STATUS_FAILED", "{missing}");
+    assert!(tags_of(&bo).contains(&ops), "none deleted when one is missing");
+    let deleted =
+        completed(root.submit("delete_user_tags", json!({ "userTagIds": [ops, other] })), "deleteUserTagsResult");
+    assert_eq!(deleted["userIds"], json!([bo]), "{deleted}");
+    assert!(tags_of(&bo).is_empty());
+}

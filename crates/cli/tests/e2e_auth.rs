@@ -49,6 +49,9 @@ fn turnkey_api_key_stamper_and_http_client_work_unchanged() {
     assert_eq!(r["deletedSubUuid"], r["subOrganizationId"], "{r}");
     assert!(!r["subsAfter"].as_array().expect("ids").contains(&r["subOrganizationId"]), "{r}");
     assert_eq!(r["deletedPolicies"], r["policyIds"], "{r}");
+    assert_eq!(r["updatedTag"], r["userTagId"], "{r}");
+    assert_eq!(r["deletedTags"]["userTagIds"], json!([r["userTagId"]]), "{r}");
+    assert_eq!(r["deletedTags"]["userIds"], json!([r["sdkUser"]]), "the renamed tag carried the user: {r}");
     let left = r["policiesLeft"].as_array().expect("policies");
     assert!(!left.iter().any(|n| n.as_str().is_some_and(|n| n.starts_with("sdk-bulk"))), "{r}");
     assert_eq!(r["renamedOrg"]["organizationName"], "SDK Renamed Org", "{r}");

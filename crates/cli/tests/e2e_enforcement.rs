@@ -516,6 +516,26 @@ fn users_who_fall_under_the_rule_later_get_their_own_grace(backend: Backend) {
         passes_with_header(&client.query("list_users", json!({})).expect("sent"), t2 + 3 * DAY, who);
     }
 
+    // update_user_tag (as @turnkey/http sends it): a helpers tag renamed Editor makes its
+    // member an administrator now; a user added to the Admin tag becomes one too.
+    let (frank_id, frank) = member(&server, &acme, "frank", &[]);
+    let (gina_id, gina) = member(&server, &acme, "gina", &[]);
+    let helpers = json!({ "userTagName": "helpers", "userIds": [frank_id] });
+    let helpers = completed(acme.root.submit("create_user_tag", helpers), "createUserTagResult")["userTagId"]
+        .as_str()
+        .expect("tag")
+        .to_owned();
+    passes(&frank.query("list_users", json!({})).expect("sent"), "a helper is no administrator");
+    let t25 = t2 + DAY / 2;
+    server.freeze_clock(t25);
+    let rename = json!({ "userTagId": helpers, "newUserTagName": "Editor", "addUserIds": [], "removeUserIds": [] });
+    completed(acme.root.submit("update_user_tag", rename), "updateUserTagResult");
+    let join = json!({ "userTagId": admin_tag, "addUserIds": [gina_id], "removeUserIds": [] });
+    completed(acme.root.submit("update_user_tag", join), "updateUserTagResult");
+    for (who, client) in [("frank", &frank), ("gina", &gina)] {
+        passes_with_header(&client.query("list_users", json!({})).expect("sent"), t25 + 3 * DAY, who);
+    }
+
     // Under `required` everyone has been under the rule since it changed: the clock is the rule's.
     let t3 = t2 + DAY;
     server.freeze_clock(t3);

@@ -179,6 +179,21 @@ pub trait Users: Send {
     /// Moves the admission epoch.
     async fn add_user_to_tag(&mut self, tag_id: &str, user_id: &str) -> StoreResult<()>;
 
+    /// Removes one user from a tag (no-op if not there).
+    /// Moves the admission epoch.
+    async fn remove_user_from_tag(&mut self, tag_id: &str, user_id: &str) -> StoreResult<()>;
+
+    /// The users carrying a tag, by id.
+    async fn user_tag_members(&mut self, tag_id: &str) -> StoreResult<Vec<String>>;
+
+    /// Renames an organization's tag; `false` if it has no such tag (a name already taken is a conflict).
+    /// Moves the admission epoch.
+    async fn rename_user_tag(&mut self, org_id: &str, tag_id: &str, name: &str, now: i64) -> StoreResult<bool>;
+
+    /// Deletes an organization's tag and its memberships; `false` if it had no such tag.
+    /// Moves the admission epoch.
+    async fn delete_user_tag(&mut self, org_id: &str, tag_id: &str) -> StoreResult<bool>;
+
     /// `(user_id, tag_id)` pairs for every tagged user of an organization.
     async fn user_tag_memberships(&mut self, org_id: &str) -> StoreResult<Vec<(String, String)>>;
 

@@ -643,6 +643,44 @@ impl Users for SqlTx {
         self.affected(q).await.map(drop)
     }
 
+    async fn remove_user_from_tag(&mut self, tag_id: &str, user_id: &str) -> StoreResult<()> {
+        self.bump_admission_epoch().await?;
+        let q = sqlx::query("DELETE FROM user_tag_members WHERE tag_id = $1 AND user_id = $2")
+            .bind(tag_id.to_owned())
+            .bind(user_id.to_owned());
+        self.affected(q).await.map(drop)
+    }
+
+    async fn user_tag_members(&mut self, tag_id: &str) -> StoreResult<Vec<String>> {
+        let q = sqlx::query("SELECT user_id FROM user_tag_members WHERE tag_id = $1 ORDER BY user_id")
+            .bind(tag_id.to_owned());
+        self.all(q, |r| r.try_get::<String, _>(0)).await
+    }
+
+    async fn rename_user_tag(&mut self, org_id: &str, tag_id: &str, name: &str, now: i64) -> StoreResult<bool> {
+        self.bump_admission_epoch().await?;
+        let q = sqlx::query("UPDATE user_tags SET name = $1, updated_at = $2 WHERE id = $3 AND organization_id = $4")
+            .bind(name.to_owned())
+            .bind(now)
+            .bind(tag_id.to_owned())
+            .bind(org_id.to_owned());
+        Ok(self.affected(q).await? == 1)
+    }
+
+    async fn delete_user_tag(&mut self, org_id: &str, tag_id: &str) -> StoreResult<bool> {
+        self.bump_admission_epoch().await?;
+        let q = sqlx::query(
+            "DELETE FROM user_tag_members WHERE tag_id = $1 AND tag_id IN (SELECT id FROM user_tags WHERE organization_id = $2)",
+        )
+        .bind(tag_id.to_owned())
+        .bind(org_id.to_owned());
+        self.affected(q).await?;
+        let q = sqlx::query("DELETE FROM user_tags WHERE id = $1 AND organization_id = $2")
+            .bind(tag_id.to_owned())
+            .bind(org_id.to_owned());
+        Ok(self.affected(q).await? == 1)
+    }
+
     async fn user_tag_memberships(&mut self, org_id: &str) -> StoreResult<Vec<(String, String)>> {
         let q = sqlx::query(
             "SELECT m.user_id, m.tag_id FROM user_tag_members m JOIN user_tags t ON t.id = m.tag_id \

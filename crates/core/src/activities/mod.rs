@@ -233,6 +233,14 @@ catalog! {
     CreateUserTag(users::CreateUserTag) "create_user_tag" USER/CREATE [
         ("ACTIVITY_TYPE_CREATE_USER_TAG", "createUserTagIntent", "createUserTagResult"),
     ];
+    /// Rename a user tag and move users in and out of it.
+    UpdateUserTag(users::UpdateUserTag) "update_user_tag" USER/UPDATE [
+        ("ACTIVITY_TYPE_UPDATE_USER_TAG", "updateUserTagIntent", "updateUserTagResult"),
+    ];
+    /// Delete user tags, all or none.
+    DeleteUserTags(users::DeleteUserTags) "delete_user_tags" USER/DELETE [
+        ("ACTIVITY_TYPE_DELETE_USER_TAGS", "deleteUserTagsIntent", "deleteUserTagsResult"),
+    ];
     /// Add API keys to a user.
     CreateApiKeys(users::CreateApiKeys) "create_api_keys" CREDENTIAL/CREATE [
         ("ACTIVITY_TYPE_CREATE_API_KEYS_V2", "createApiKeysIntentV2", "createApiKeysResult"),

@@ -1,6 +1,8 @@
 //! Users and their API keys: CREATE_USERS, DELETE_USERS, UPDATE_USER, CREATE_USER_TAG,
 //! CREATE_API_KEYS and DELETE_API_KEYS, each its intent (Turnkey's), checks and executor.
 
+use std::collections::BTreeSet;
+
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -201,6 +203,33 @@ pub struct CreateUserTag {
     pub user_ids: Vec<String>,
 }
 
+/// `v1UpdateUserTagIntent`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct UpdateUserTag {
+    /// The tag.
+    pub user_tag_id: String,
+    /// Its new name, if it changes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub new_user_tag_name: Option<String>,
+    /// Users to tag.
+    #[serde(default)]
+    pub add_user_ids: Vec<String>,
+    /// Users to untag.
+    #[serde(default)]
+    pub remove_user_ids: Vec<String>,
+}
+
+/// `v1DeleteUserTagsIntent`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct DeleteUserTags {
+    /// The tags.
+    pub user_tag_ids: Vec<String>,
+}
+
 /// `v1CreateApiKeysIntentV2`.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -240,6 +269,10 @@ results! {
     CreateUserTagResult { user_tag_id: String, user_ids: Vec<String> }
     /// `v1CreateApiKeysResult`.
     CreateApiKeysResult { api_key_ids: Vec<String> }
+    /// `v1UpdateUserTagResult`.
+    UpdateUserTagResult { user_tag_id: String }
+    /// `v1DeleteUserTagsResult`: the tags and the users who carried them.
+    DeleteUserTagsResult { user_tag_ids: Vec<String>, user_ids: Vec<String> }
     /// `v1DeleteApiKeysResult`.
     DeleteApiKeysResult { api_key_ids: Vec<String> }
 }
@@ -482,6 +515,89 @@ impl Activity for CreateUserTag {
     }
 }
 
+/// UPDATE_USER_TAG: a new name and members in and out. Whoever the tag makes an
+/// administrator now (a new member, or every member when it is renamed to an admin tag's
+/// name) starts the `required for admins` grace clock of their own.
+impl Activity for UpdateUserTag {
+    type Output = UpdateUserTagResult;
+
+    fn check(&self) -> Result<()> {
+        if let Some(name) = &self.new_user_tag_name {
+            check_name("newUserTagName", name)?;
+        }
+        unique("addUserIds", &self.add_user_ids)?;
+        unique("removeUserIds", &self.remove_user_ids)?;
+        if let Some(both) = self.add_user_ids.iter().find(|id| self.remove_user_ids.contains(id)) {
+            return Err(Error::invalid(format!(
+                "parameters.removeUserIds: `{}` is also in addUserIds",
+                crypto::clip(both)
+            )));
+        }
+        Ok(())
+    }
+
+    fn policy_params(&self) -> Value {
+        params!(self; user_tag_id, new_user_tag_name, add_user_ids, remove_user_ids)
+    }
+
+    async fn execute(&self, tx: &mut dyn StoreTx, ctx: &ExecContext<'_>) -> Result<Done<UpdateUserTagResult>> {
+        let p = self;
+        let org_id = ctx.org_id;
+        let tags = tx.list_user_tags(org_id).await?;
+        if !tags.iter().any(|t| t.id == p.user_tag_id) {
+            return Err(Error::NotFound(format!(
+                "no user tag `{}` in this organization",
+                crypto::clip(&p.user_tag_id)
+            )));
+        }
+        let mut members = tx.user_tag_members(&p.user_tag_id).await?;
+        members.extend(p.add_user_ids.iter().cloned());
+        let candidates: Vec<&str> = members.iter().map(String::as_str).collect();
+        let before = administrators_among(tx, org_id, &candidates, ctx.admin_tags).await?;
+        if let Some(name) = &p.new_user_tag_name {
+            let name = check_name("newUserTagName", name)?;
+            if tags.iter().any(|t| t.name == name && t.id != p.user_tag_id) {
+                return Err(Error::AlreadyExists(format!("a user tag named `{name}` already exists")));
+            }
+            tx.rename_user_tag(org_id, &p.user_tag_id, &name, ctx.now).await?;
+        }
+        for uid in &p.add_user_ids {
+            existing_user(tx, org_id, uid).await?;
+            tx.add_user_to_tag(&p.user_tag_id, uid).await?;
+        }
+        for uid in &p.remove_user_ids {
+            tx.remove_user_from_tag(&p.user_tag_id, uid).await?;
+        }
+        note_promotions(tx, ctx, &candidates, &before).await?;
+        Ok(UpdateUserTagResult { user_tag_id: p.user_tag_id.clone() }.into())
+    }
+}
+
+/// DELETE_USER_TAGS: every one named, or none.
+impl Activity for DeleteUserTags {
+    type Output = DeleteUserTagsResult;
+
+    fn check(&self) -> Result<()> {
+        check_ids("userTagIds", &self.user_tag_ids)
+    }
+
+    fn policy_params(&self) -> Value {
+        params!(self; user_tag_ids)
+    }
+
+    async fn execute(&self, tx: &mut dyn StoreTx, ctx: &ExecContext<'_>) -> Result<Done<DeleteUserTagsResult>> {
+        let mut user_ids = Vec::new();
+        for id in &self.user_tag_ids {
+            let members = tx.user_tag_members(id).await?;
+            if !tx.delete_user_tag(ctx.org_id, id).await? {
+                return Err(Error::NotFound(format!("no user tag `{}` in this organization", crypto::clip(id))));
+            }
+            user_ids.extend(members.into_iter().filter(|m| !user_ids.contains(m)).collect::<Vec<_>>());
+        }
+        Ok(DeleteUserTagsResult { user_tag_ids: self.user_tag_ids.clone(), user_ids }.into())
+    }
+}
+
 /// CREATE_API_KEYS: keys for an existing user.
 impl Activity for CreateApiKeys {
     type Output = CreateApiKeysResult;
@@ -627,4 +743,46 @@ async fn existing_tags(tx: &mut dyn StoreTx, org_id: &str, tag_ids: &[String]) -
         return Err(Error::NotFound(format!("no user tag `{}` in this organization", crypto::clip(missing))));
     }
     Ok(tag_ids.to_vec())
+}
+
+/// Which of `user_ids` are administrators of `org_id`: root-quorum members, or holding a tag
+/// named in `admin_tags`. Reads only those users' tags, whatever the organization's size.
+pub(crate) async fn administrators_among(
+    tx: &mut dyn StoreTx,
+    org_id: &str,
+    user_ids: &[&str],
+    admin_tags: &[String],
+) -> Result<BTreeSet<String>> {
+    let quorum = tx.root_quorum_members(org_id).await?;
+    let mut admins: BTreeSet<String> = quorum.into_iter().filter(|m| user_ids.contains(&m.as_str())).collect();
+    if admins.len() == user_ids.len() {
+        return Ok(admins);
+    }
+    let memberships = tx.tag_memberships_of(org_id, user_ids).await?;
+    if memberships.iter().any(|(user, _)| !admins.contains(user)) {
+        let tags = tx.list_user_tags(org_id).await?;
+        let is_admin_tag = |id: &str| {
+            tags.iter().any(|t| t.id == id && crate::enforcement::is_admin(false, &[t.name.as_str()], admin_tags))
+        };
+        admins.extend(memberships.into_iter().filter(|(_, tag)| is_admin_tag(tag)).map(|(user, _)| user));
+    }
+    Ok(admins)
+}
+
+/// Marks which of `candidates` became administrators since `before` (what
+/// [`administrators_among`] gave before the activity ran): their `required for admins`
+/// grace clock starts now.
+pub(crate) async fn note_promotions(
+    tx: &mut dyn StoreTx,
+    ctx: &ExecContext<'_>,
+    candidates: &[&str],
+    before: &BTreeSet<String>,
+) -> Result<()> {
+    for user_id in administrators_among(tx, ctx.org_id, candidates, ctx.admin_tags).await?.difference(before) {
+        if let Some(mut user) = tx.get_user(ctx.org_id, user_id).await? {
+            user.admin_since = Some(ctx.now);
+            tx.update_user(&user).await?;
+        }
+    }
+    Ok(())
 }

@@ -3,8 +3,6 @@
 //! next request on every node); the gate that refuses what the rule forbids; rule
 //! changes; and the two queries.
 
-use std::collections::BTreeSet;
-
 use serde_json::{Value, json};
 
 use super::{Caller, Engine, Request};
@@ -207,7 +205,9 @@ impl Engine {
 
     /// Whether the caller is a root-quorum member or carries an admin tag.
     async fn is_admin(&self, tx: &mut dyn StoreTx, org_id: &str, user_id: &str) -> Result<bool> {
-        Ok(administrators_among(tx, org_id, &[user_id], &self.config.mfa_admin_tags).await?.contains(user_id))
+        Ok(crate::activities::users::administrators_among(tx, org_id, &[user_id], &self.config.mfa_admin_tags)
+            .await?
+            .contains(user_id))
     }
 
     /// Refuses an activity the rule does not let the caller submit now.
@@ -282,47 +282,6 @@ pub(super) fn may_promote(intent: &Intent) -> Vec<&str> {
         _ => &[],
     };
     ids.iter().map(String::as_str).collect()
-}
-
-/// Which of `user_ids` are administrators of `org_id`: root-quorum members, or holding a tag
-/// named in `admin_tags`. Reads only those users' tags, whatever the organization's size.
-pub(super) async fn administrators_among(
-    tx: &mut dyn StoreTx,
-    org_id: &str,
-    user_ids: &[&str],
-    admin_tags: &[String],
-) -> Result<BTreeSet<String>> {
-    let quorum = tx.root_quorum_members(org_id).await?;
-    let mut admins: BTreeSet<String> = quorum.into_iter().filter(|m| user_ids.contains(&m.as_str())).collect();
-    if admins.len() == user_ids.len() {
-        return Ok(admins);
-    }
-    let memberships = tx.tag_memberships_of(org_id, user_ids).await?;
-    if memberships.iter().any(|(user, _)| !admins.contains(user)) {
-        let tags = tx.list_user_tags(org_id).await?;
-        let is_admin_tag =
-            |id: &str| tags.iter().any(|t| t.id == id && enforcement::is_admin(false, &[t.name.as_str()], admin_tags));
-        admins.extend(memberships.into_iter().filter(|(_, tag)| is_admin_tag(tag)).map(|(user, _)| user));
-    }
-    Ok(admins)
-}
-
-/// Marks which of `candidates` became administrators since `before` (what
-/// [`administrators_among`] gave before the activity ran): their `required for admins`
-/// grace clock starts now.
-pub(super) async fn note_promotions(
-    tx: &mut dyn StoreTx,
-    ctx: &ExecContext<'_>,
-    candidates: &[&str],
-    before: &BTreeSet<String>,
-) -> Result<()> {
-    for user_id in administrators_among(tx, ctx.org_id, candidates, ctx.admin_tags).await?.difference(before) {
-        if let Some(mut user) = tx.get_user(ctx.org_id, user_id).await? {
-            user.admin_since = Some(ctx.now);
-            tx.update_user(&user).await?;
-        }
-    }
-    Ok(())
 }
 
 results! {

@@ -16,8 +16,8 @@ pub(super) async fn execute(tx: &mut dyn StoreTx, ctx: &ExecContext<'_>, intent:
         return intent.execute(tx, ctx).await;
     }
     // Who of them is an administrator before and after: a newly made one starts its own grace clock.
-    let before = super::enforcement::administrators_among(tx, ctx.org_id, &candidates, ctx.admin_tags).await?;
+    let before = crate::activities::users::administrators_among(tx, ctx.org_id, &candidates, ctx.admin_tags).await?;
     let done = intent.execute(tx, ctx).await?;
-    super::enforcement::note_promotions(tx, ctx, &candidates, &before).await?;
+    crate::activities::users::note_promotions(tx, ctx, &candidates, &before).await?;
     Ok(done)
 }
