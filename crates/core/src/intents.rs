@@ -120,15 +120,3 @@ pub struct AuthenticatorParams {
     /// The authenticator's response.
     pub attestation: AttestationParams,
 }
-
-impl AuthenticatorParams {
-    /// The name is a name and the challenge a short base64url string.
-    pub(crate) fn check(&self) -> Result<()> {
-        crate::validate::check_name("authenticators[].authenticatorName", &self.authenticator_name)?;
-        let challenge = self.challenge.trim();
-        if challenge.is_empty() || challenge.len() > 256 {
-            return Err(Error::invalid("parameters.authenticators[].challenge: 1 to 256 base64url characters"));
-        }
-        Ok(())
-    }
-}

@@ -92,7 +92,17 @@ pub(crate) fn check_user_factors(
     if authenticators.len() > 8 {
         return Err(Error::invalid("authenticators: at most 8 passkeys per user"));
     }
-    authenticators.iter().try_for_each(crate::intents::AuthenticatorParams::check)
+    authenticators.iter().try_for_each(check_authenticator)
+}
+
+/// A passkey to register: a name, and a short base64url challenge.
+pub(crate) fn check_authenticator(a: &crate::intents::AuthenticatorParams) -> Result<()> {
+    check_name("authenticators[].authenticatorName", &a.authenticator_name)?;
+    let challenge = a.challenge.trim();
+    if challenge.is_empty() || challenge.len() > 256 {
+        return Err(Error::invalid("parameters.authenticators[].challenge: 1 to 256 base64url characters"));
+    }
+    Ok(())
 }
 
 pub(crate) fn optional(s: &str) -> Option<&str> {

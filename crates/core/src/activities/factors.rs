@@ -253,7 +253,7 @@ impl Activity for CreateAuthenticators {
 
     fn check(&self) -> Result<()> {
         check_count("authenticators", self.authenticators.len(), 1)?;
-        self.authenticators.iter().try_for_each(AuthenticatorParams::check)
+        self.authenticators.iter().try_for_each(crate::validate::check_authenticator)
     }
 
     fn policy_params(&self) -> Value {
