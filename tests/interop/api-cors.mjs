@@ -5,10 +5,9 @@
 // server names its origin). The page is served by this script on 127.0.0.1:<app port>,
 // twofold on another port: two origins. Prints one JSON object.
 // Usage: node api-cors.mjs <twofold base URL> <key file> <app port>
-import { createServer } from "node:http";
 import { readFileSync } from "node:fs";
-import { chromium } from "playwright-core";
 import { ApiKeyStamper } from "@turnkey/api-key-stamper";
+import { launchChromium, serveAppPage } from "./console-lib.mjs";
 
 const [base, keyFile, appPort] = process.argv.slice(2);
 const key = JSON.parse(readFileSync(keyFile, "utf8"));
@@ -16,16 +15,9 @@ const stamper = new ApiKeyStamper({ apiPublicKey: key.publicKey, apiPrivateKey: 
 const body = JSON.stringify({ organizationId: key.organizationId });
 const stamp = await stamper.stamp(body);
 
-const app = createServer((_, res) => {
-  res.writeHead(200, { "content-type": "text/html" });
-  res.end("<!doctype html><title>An app</title><p>signed in</p>");
-});
-await new Promise((resolve) => app.listen(Number(appPort), "127.0.0.1", resolve));
-const pageOrigin = `http://127.0.0.1:${appPort}`;
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-  args: ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"],
-});
+const app = await serveAppPage(appPort, "127.0.0.1", "<!doctype html><title>An app</title><p>signed in</p>");
+const pageOrigin = app.origin;
+const browser = await launchChromium();
 const seen = { pageOrigin };
 try {
   const page = await browser.newPage();

@@ -1,8 +1,9 @@
-// Helpers shared by the console's browser tests (console-chromium.mjs,
-// console-enforcement.mjs, console-otp.mjs): Debian's Chromium through playwright-core,
+// Helpers shared by the browser tests (the console's, and the app pages of api-cors.mjs,
+// proxy-cors.mjs and core-chromium.mjs): Debian's Chromium through playwright-core,
 // one context per user with a CDP virtual authenticator, page navigation, screenshots
 // and TOTP codes from Python's pyotp.
 import { mkdirSync, renameSync, writeFileSync } from "node:fs";
+import { createServer } from "node:http";
 import { spawnSync } from "node:child_process";
 import { chromium } from "playwright-core";
 
@@ -21,14 +22,35 @@ export function setServerClockOffset(clockFile, offsetMs) {
 }
 
 /** Starts the browser; returns helpers bound to it and to `seen` (what the test asserts on). */
-export async function openConsole(baseUrl, shotDir, seen) {
-  const origin = baseUrl.replace("127.0.0.1", "localhost");
-  mkdirSync(shotDir, { recursive: true });
-  const browser = await chromium.launch({
+/** Debian's Chromium, headless. */
+export function launchChromium() {
+  return chromium.launch({
     executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
     args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
            "--disable-component-update", "--disable-sync"],
   });
+}
+
+/** An app of another origin than twofold's, at http://<host>:<port>: `/` is `html`, and each
+ * path of `scripts` is served as JavaScript. Resolves to its origin and a function that stops it. */
+export async function serveAppPage(port, host, html, scripts = {}) {
+  const app = createServer((req, res) => {
+    if (scripts[req.url] !== undefined) {
+      res.writeHead(200, { "content-type": "text/javascript" });
+      res.end(scripts[req.url]);
+      return;
+    }
+    res.writeHead(200, { "content-type": "text/html" });
+    res.end(html);
+  });
+  await new Promise((resolve) => app.listen(Number(port), host, resolve));
+  return { origin: `http://${host}:${port}`, close: () => app.close() };
+}
+
+export async function openConsole(baseUrl, shotDir, seen) {
+  const origin = baseUrl.replace("127.0.0.1", "localhost");
+  mkdirSync(shotDir, { recursive: true });
+  const browser = await launchChromium();
 
   /** A fresh browser profile with a virtual passkey authenticator (or, with `webauthn: false`, a
    * browser with no WebAuthn at all); `page.dismissDialogs` cancels confirm(). */

@@ -12,12 +12,11 @@
 // workaround docs/API.md gives apps.
 //
 // Usage: node core-chromium.mjs <twofold URL> <parent org id> <config id> <outbox dir> <app port> <pinned key> <email> <parent key file>
-import { createServer } from "node:http";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
-import { chromium } from "playwright-core";
+import { launchChromium, serveAppPage } from "./console-lib.mjs";
 import { TurnkeyClient as TurnkeyHttp } from "@turnkey/http";
 import { ApiKeyStamper } from "@turnkey/api-key-stamper";
 
@@ -36,17 +35,9 @@ const bundle = await build({
 });
 const script = bundle.outputFiles[0].text;
 
-const app = createServer((req, res) => {
-  if (req.url === "/core.js") {
-    res.writeHead(200, { "content-type": "text/javascript" });
-    res.end(script);
-    return;
-  }
-  res.writeHead(200, { "content-type": "text/html" });
-  res.end('<!doctype html><title>An app</title><p>signed out</p><script src="/core.js"></script>');
-});
-await new Promise((resolve) => app.listen(Number(appPort), "localhost", resolve));
-const pageOrigin = `http://localhost:${appPort}`;
+const page = '<!doctype html><title>An app</title><p>signed out</p><script src="/core.js"></script>';
+const app = await serveAppPage(appPort, "localhost", page, { "/core.js": script });
+const pageOrigin = app.origin;
 
 /** The code in the newest message of the dev outbox (a line indented by four spaces). */
 function latestCode() {
@@ -60,10 +51,7 @@ function latestCode() {
   return body.split(/\r?\n/).find((l) => l.startsWith("    ")).trim();
 }
 
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-  args: ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"],
-});
+const browser = await launchChromium();
 const seen = { pageOrigin };
 try {
   const page = await browser.newPage();

@@ -4,20 +4,12 @@
 // names its origin). The app's page is served by this script on 127.0.0.1:<app port>, the
 // proxy by twofold on another port: two origins. Prints one JSON object.
 // Usage: node proxy-cors.mjs <twofold base URL> <organization id> <contact> <app port>
-import { createServer } from "node:http";
-import { chromium } from "playwright-core";
+import { launchChromium, serveAppPage } from "./console-lib.mjs";
 
 const [base, organizationId, contact, appPort] = process.argv.slice(2);
-const app = createServer((_, res) => {
-  res.writeHead(200, { "content-type": "text/html" });
-  res.end("<!doctype html><title>An app</title><p>sign in</p>");
-});
-await new Promise((resolve) => app.listen(Number(appPort), "127.0.0.1", resolve));
-const pageOrigin = `http://127.0.0.1:${appPort}`;
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-  args: ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"],
-});
+const app = await serveAppPage(appPort, "127.0.0.1", "<!doctype html><title>An app</title><p>sign in</p>");
+const pageOrigin = app.origin;
+const browser = await launchChromium();
 const seen = { pageOrigin };
 try {
   const page = await browser.newPage();

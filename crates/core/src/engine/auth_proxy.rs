@@ -600,32 +600,16 @@ fn proxy_parameters(flow: ProxyFlow, config: &AuthProxyConfig, body: &[u8]) -> R
         ProxyFlow::Signup => {
             let b: SignupBody = parse_body(body)?;
             let _ = b.organization_id;
-            let user = UserParams {
-                user_name: b.user_name.unwrap_or_else(|| b.user_email.clone()),
-                user_email: Some(b.user_email.clone()),
-                user_phone_number: None,
-                api_keys: vec![ApiKeyParams {
-                    api_key_name: "sign-up browser key".to_owned(),
-                    public_key: b.public_key,
-                    curve_type: ApiKeyCurve::P256,
-                    expiration_seconds: Some(config.session_expiration_seconds),
-                }],
-                authenticators: Vec::new(),
-                oauth_providers: Vec::new(),
-                user_tags: None,
+            let key = ApiKeyParams {
+                api_key_name: "sign-up browser key".to_owned(),
+                public_key: b.public_key,
+                curve_type: ApiKeyCurve::P256,
+                expiration_seconds: Some(config.session_expiration_seconds),
             };
-            let intent = CreateSubOrganization {
-                sub_organization_name: b.sub_organization_name.unwrap_or_else(|| format!("org of {}", b.user_email)),
-                root_users: vec![user],
-                root_quorum_threshold: 1,
-                wallet: None,
-                disable_email_recovery: None,
-                disable_email_auth: None,
-                disable_sms_auth: None,
-                disable_otp_email_auth: None,
-                verification_token: Some(Secret::new(b.verification_token)),
-                client_signature: Some(b.client_signature),
-            };
+            let user_name = b.user_name.unwrap_or_else(|| b.user_email.clone());
+            let user = root_user(user_name, Some(b.user_email.clone()), vec![key], Vec::new());
+            let name = b.sub_organization_name.unwrap_or_else(|| format!("org of {}", b.user_email));
+            let intent = sign_up(name, user, Some((b.verification_token, b.client_signature)));
             ("create_sub_organization", typed(&intent)?)
         }
     })
@@ -687,17 +671,38 @@ fn signup_v2(b: SignupV2Body) -> Result<CreateSubOrganization> {
             serde_json::from_value::<ApiKeyParams>(key).map_err(|e| Error::invalid(format!("apiKeys[{i}]: {e}")))
         })
         .collect::<Result<Vec<_>>>()?;
-    let user = UserParams {
-        user_name: b.user_name.unwrap_or_else(|| email.clone()),
-        user_email: Some(email.clone()),
+    let user = root_user(b.user_name.unwrap_or_else(|| email.clone()), Some(email.clone()), api_keys, Vec::new());
+    let name = b.organization_name.unwrap_or_else(|| format!("org of {email}"));
+    Ok(sign_up(name, user, Some((token, signature))))
+}
+
+/// A sign-up's root user: no phone number (the proxy proves email addresses), tags or OAuth providers.
+fn root_user(
+    user_name: String,
+    user_email: Option<String>,
+    api_keys: Vec<ApiKeyParams>,
+    authenticators: Vec<crate::intents::AuthenticatorParams>,
+) -> UserParams {
+    UserParams {
+        user_name,
+        user_email,
         user_phone_number: None,
         api_keys,
-        authenticators: Vec::new(),
+        authenticators,
         oauth_providers: Vec::new(),
         user_tags: None,
+    }
+}
+
+/// A sign-up's sub-organization: one root user, who is its quorum, proven by a verification
+/// token and its key's signature, or (a passkey sign-up) by nothing but its passkey.
+fn sign_up(name: String, user: UserParams, proof: Option<(String, ClientSignature)>) -> CreateSubOrganization {
+    let (verification_token, client_signature) = match proof {
+        Some((token, signature)) => (Some(Secret::new(token)), Some(signature)),
+        None => (None, None),
     };
-    Ok(CreateSubOrganization {
-        sub_organization_name: b.organization_name.unwrap_or_else(|| format!("org of {email}")),
+    CreateSubOrganization {
+        sub_organization_name: name,
         root_users: vec![user],
         root_quorum_threshold: 1,
         wallet: None,
@@ -705,9 +710,9 @@ fn signup_v2(b: SignupV2Body) -> Result<CreateSubOrganization> {
         disable_email_auth: None,
         disable_sms_auth: None,
         disable_otp_email_auth: None,
-        verification_token: Some(Secret::new(token)),
-        client_signature: Some(signature),
-    })
+        verification_token,
+        client_signature,
+    }
 }
 
 /// Whether a `signup_v2` body is @turnkey/core's passkey sign-up (passkeys, no token).
@@ -746,26 +751,8 @@ fn passkey_signup(b: SignupV2Body) -> Result<CreateSubOrganization> {
         .map(|k| serde_json::from_value::<ApiKeyParams>(k).map_err(|e| Error::invalid(format!("apiKeys[0]: {e}"))))
         .collect::<Result<Vec<_>>>()?;
     let user_name = b.user_name.unwrap_or_else(|| "passkey user".to_owned());
-    Ok(CreateSubOrganization {
-        sub_organization_name: b.organization_name.unwrap_or_else(|| format!("org of {user_name}")),
-        root_users: vec![UserParams {
-            user_name,
-            user_email: None,
-            user_phone_number: None,
-            api_keys,
-            authenticators,
-            oauth_providers: Vec::new(),
-            user_tags: None,
-        }],
-        root_quorum_threshold: 1,
-        wallet: None,
-        disable_email_recovery: None,
-        disable_email_auth: None,
-        disable_sms_auth: None,
-        disable_otp_email_auth: None,
-        verification_token: None,
-        client_signature: None,
-    })
+    let name = b.organization_name.unwrap_or_else(|| format!("org of {user_name}"));
+    Ok(sign_up(name, root_user(user_name, None, api_keys, authenticators), None))
 }
 
 /// Anonymous passkey sign-ups one node admits per window: in all, and per client address.
