@@ -81,11 +81,10 @@ async fn api_preflight(State(s): State<AppState>, headers: HeaderMap) -> Respons
 }
 
 async fn submit(State(s): State<AppState>, Path(name): Path<String>, headers: HeaderMap, req: Stamped) -> Response {
-    let origin = match crate::cors::cross_origin(&headers, &s.limits.public_origins) {
-        Ok(origin) => origin,
+    let request = match req.as_request(&headers, &s.limits) {
+        Ok(request) => request,
         Err(e) => return e.into_response(),
     };
-    let request = req.as_request().from_origin(origin);
     let answer = s.engine.submit(&name, &request).await;
     let outcome = match &answer {
         Ok(activity) => Ok((activity.activity_type.as_str(), activity.status)),
@@ -96,23 +95,28 @@ async fn submit(State(s): State<AppState>, Path(name): Path<String>, headers: He
         serde_json::to_value(twofold_core::api::ActivityResponse { activity })
             .map_err(|e| twofold_core::Error::Internal(format!("serialize the activity: {e}")))
     });
-    respond(&request, crate::cors::own_origin(&headers, &s.limits.public_origins), answer)
+    respond(&request, &headers, &s.limits, answer)
 }
 
 async fn query(State(s): State<AppState>, Path(name): Path<String>, headers: HeaderMap, req: Stamped) -> Response {
-    let origin = match crate::cors::cross_origin(&headers, &s.limits.public_origins) {
-        Ok(origin) => origin,
+    let request = match req.as_request(&headers, &s.limits) {
+        Ok(request) => request,
         Err(e) => return e.into_response(),
     };
-    let request = req.as_request().from_origin(origin);
     let answer = s.engine.query(&name, &request).await;
-    respond(&request, crate::cors::own_origin(&headers, &s.limits.public_origins), answer)
+    respond(&request, &headers, &s.limits, answer)
 }
 
 /// The JSON answer or error, with `X-Twofold-MFA-Enrollment-Due` whenever the
 /// authenticated caller still has to enroll a factor, and the page's origin when its
 /// organization allows it or it is one of the server's own pages (CORS).
-fn respond(request: &Request<'_>, own_page: Option<&str>, answer: twofold_core::Result<serde_json::Value>) -> Response {
+fn respond(
+    request: &Request<'_>,
+    headers: &HeaderMap,
+    limits: &ServerLimits,
+    answer: twofold_core::Result<serde_json::Value>,
+) -> Response {
+    let own_page = crate::cors::own_origin(headers, &limits.public_origins);
     let mut response = match answer {
         Ok(body) => Json(body).into_response(),
         Err(e) => ApiError::from(e).into_response(),
@@ -128,8 +132,11 @@ fn respond(request: &Request<'_>, own_page: Option<&str>, answer: twofold_core::
 const ENROLLMENT_DUE: axum::http::HeaderName = axum::http::HeaderName::from_static("x-twofold-mfa-enrollment-due");
 
 impl Stamped {
-    fn as_request(&self) -> Request<'_> {
-        Request::new(self.stamp.clone(), self.client_ip, &self.body)
+    /// The request for the engine: from a browser page of another origin than the server's
+    /// own when its `Origin` says so (an `Origin` that is not text is refused).
+    fn as_request<'a>(&'a self, headers: &'a HeaderMap, limits: &ServerLimits) -> Result<Request<'a>, ApiError> {
+        let origin = crate::cors::cross_origin(headers, &limits.public_origins)?;
+        Ok(Request::new(self.stamp.clone(), self.client_ip, &self.body).from_origin(origin))
     }
 }
 

@@ -289,12 +289,6 @@ impl Engine {
         self.enclave_keys().await
     }
 
-    /// Whether organization `org_id` has an auth proxy whose `allowedOrigins` list `origin`
-    /// (a page of another origin than the server's own); `false` for unknown organizations.
-    pub async fn auth_proxy_allows_origin(&self, org_id: &str, origin: &str) -> Result<bool> {
-        self.origin_allowed(origin, Some(org_id)).await
-    }
-
     /// Whether a browser page at `origin` may call organization `org_id` (its auth proxy's
     /// `allowedOrigins` or its parent's), or, when `org_id` is `None`, any organization (a
     /// CORS preflight names none). One indexed read; an origin that is not one is never allowed.
