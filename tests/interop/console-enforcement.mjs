@@ -5,11 +5,13 @@
 // browser's, so its timestampMs stay in the server's window) moves past the deadline;
 // every page then sends the member to set-up, where an authenticator app and recovery
 // codes let them through. Prints what the browser saw as one JSON object.
-// Usage: node console-enforcement.mjs <baseUrl> <adminKeyFile> <memberKeyFile> <shotDir> <clockFile>
+// The page names the API-only user as exempt; that user's key cannot sign in.
+// Usage: node console-enforcement.mjs <baseUrl> <adminKeyFile> <memberKeyFile> <shotDir> <clockFile> <robotKeyFile>
 import { readFileSync } from "node:fs";
 import { openConsole, setServerClockOffset, totp } from "./console-lib.mjs";
 
-const [baseUrl, adminKeyFile, memberKeyFile, shotDir, clockFile] = process.argv.slice(2);
+const [baseUrl, adminKeyFile, memberKeyFile, shotDir, clockFile, robotKeyFile] = process.argv.slice(2);
+const robotKey = readFileSync(robotKeyFile, "utf8");
 const adminKey = readFileSync(adminKeyFile, "utf8");
 const memberKey = readFileSync(memberKeyFile, "utf8");
 const seen = {};
@@ -79,6 +81,18 @@ await run(async () => {
 
   // Required with a 3-day grace: the banner, with the deadline, on every page.
   await setOrgRule(admin, "MFA_ENFORCEMENT_REQUIRED", 3);
+  await admin.waitForFunction(() => document.querySelectorAll(".exempt").length === 2);
+  seen.exempt = await admin.$$eval(".exempt", (els) => els.map((e) => e.textContent));
+
+  // The API-only user's key file signs nothing in: the sign-in page says why.
+  const robot = await user("robot");
+  await go(robot, "/signin");
+  await robot.click("summary:has-text('API key file')");
+  await robot.fill("textarea[name=apiKey]", robotKey);
+  await robot.click("#signin-apikey");
+  await robot.waitForSelector(".notice.error");
+  seen.robotSignIn = await robot.textContent(".notice.error");
+  seen.robotPath = new URL(robot.url()).pathname;
   // The row shows the new rule without a reload.
   await admin.waitForFunction(() => document.querySelector("#main table tbody tr").textContent.includes("Required for everyone"));
   await shot(admin, "mfa-enforcement-edit");

@@ -130,6 +130,26 @@ const deletedTags = await client.deleteUserTags({
   parameters: { userTagIds: [userTagId] },
 });
 
+// A service account: createApiOnlyUsers with the SDK's apiApiKeyParams (no curve field); it
+// signs its own requests, and its stamp_login (a console sign-in) is refused.
+const robotKey = generateP256KeyPair();
+const apiOnly = await client.createApiOnlyUsers({
+  type: "ACTIVITY_TYPE_CREATE_API_ONLY_USERS",
+  timestampMs: String(Date.now()),
+  organizationId,
+  parameters: { apiOnlyUsers: [{ userName: "sdk-robot", userTags: [], apiKeys: [{ apiKeyName: "robot", publicKey: robotKey.publicKey }] }] },
+});
+const robot = new TurnkeyClient({ baseUrl }, new ApiKeyStamper({ apiPublicKey: robotKey.publicKey, apiPrivateKey: robotKey.privateKey }));
+const robotWhoami = await robot.getWhoami({ organizationId });
+const robotLogin = await robot
+  .stampLogin({
+    type: "ACTIVITY_TYPE_STAMP_LOGIN",
+    timestampMs: String(Date.now()),
+    organizationId,
+    parameters: { publicKey: generateP256KeyPair().publicKey, expirationSeconds: "900" },
+  })
+  .then((a) => ({ status: a.activity.status, failure: a.activity.failure }), (e) => ({ error: String(e.message || e) }));
+
 const activity = await client.getActivity({ organizationId, activityId: created.activity.id });
 const users = await client.getUsers({ organizationId });
 
@@ -153,6 +173,9 @@ console.log(
     userTagId,
     updatedTag: updatedTag.activity.result.updateUserTagResult?.userTagId,
     deletedTags: deletedTags.activity.result.deleteUserTagsResult,
+    apiOnly: apiOnly.activity.result.createApiOnlyUsersResult,
+    robotWhoami,
+    robotLogin,
     sdkUser,
     policyIds,
     deletedPolicies: deletedPolicies.activity.result.deletePoliciesResult?.policyIds,

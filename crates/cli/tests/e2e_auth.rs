@@ -57,6 +57,11 @@ fn turnkey_api_key_stamper_and_http_client_work_unchanged() {
     assert_eq!(r["renamedOrg"]["organizationName"], "SDK Renamed Org", "{r}");
     assert_eq!(r["renamedOrg"]["organizationId"], r["whoami"]["organizationId"], "{r}");
     assert_eq!(r["organizationNameAfter"], "SDK Renamed Org", "whoami sees the new name at once: {r}");
+    let robot = r["apiOnly"]["userIds"][0].as_str().expect("an API-only user id");
+    assert_eq!(r["robotWhoami"]["userId"], robot, "the API-only user signs with its key: {r}");
+    assert_eq!(r["robotWhoami"]["username"], "sdk-robot", "{r}");
+    assert!(r["robotLogin"].to_string().contains("is an API-only user"), "its stamp_login is refused: {r}");
+    assert_ne!(r["robotLogin"]["status"], "ACTIVITY_STATUS_COMPLETED", "{r}");
 }
 
 #[test]

@@ -12,7 +12,9 @@
 use std::path::PathBuf;
 
 use serde_json::{Value, json};
-use twofold_testkit::{Backend, TestServer, completed, interop_installed, is_ci, ok, run_node};
+use twofold_testkit::{
+    Backend, TestServer, api_only_user_with_key, completed, interop_installed, is_ci, new_key, ok, run_node,
+};
 
 mod support;
 
@@ -187,6 +189,18 @@ fn console_grace_banner_then_forced_set_up_on_the_test_clock() {
         root.submit("update_root_quorum", json!({ "threshold": 1, "userIds": [root_id, admin_id] })),
         "updateRootQuorumResult",
     );
+    // A service account the enforcement page names as exempt, whose key cannot sign in.
+    let robot_key = new_key();
+    let robot = json!({ "apiOnlyUsers": [api_only_user_with_key("ci-robot", &robot_key)] });
+    let robot_id = completed(root.submit("create_api_only_users", robot), "createApiOnlyUsersResult")["userIds"][0]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let robot_key_path = server.data_dir().join("robot-key.json");
+    robot_key
+        .to_key_file(Some(root.organization_id().to_owned()), Some(robot_id.clone()))
+        .save_new(&robot_key_path)
+        .expect("key file");
     let clock = server.data_dir().parent().expect("server dir").join("clock-offset-ms");
     assert!(clock.exists(), "the test clock file at {}", clock.display());
     let started_ms = i64::try_from(std::time::UNIX_EPOCH.elapsed().expect("clock").as_millis()).expect("ms");
@@ -199,6 +213,7 @@ fn console_grace_banner_then_forced_set_up_on_the_test_clock() {
             &member_key.display().to_string(),
             &shots.display().to_string(),
             &clock.display().to_string(),
+            &robot_key_path.display().to_string(),
         ],
     );
     let text = |k: &str| seen[k].as_str().unwrap_or_default().to_owned();
@@ -221,6 +236,15 @@ fn console_grace_banner_then_forced_set_up_on_the_test_clock() {
     assert!(seen["otpSwitch"]["hint"].as_str().is_some_and(|h| h.contains("NIST") && h.contains("Weaker")), "{seen}");
     assert_eq!(seen["otpSwitchAfterSave"], true, "{seen}");
     assert!(text("ruleAfterSet").contains("Required for everyone") && text("ruleAfterSet").contains("3 d"), "{seen}");
+    // The API-only user: named exempt on the page and in the organization's editor; no sign-in.
+    let exempt = seen["exempt"].as_array().expect("exempt lists");
+    assert_eq!(exempt.len(), 2, "{seen}");
+    assert!(
+        exempt.iter().all(|e| e.as_str().is_some_and(|e| e.contains("ci-robot") && e.contains(&robot_id))),
+        "{seen}"
+    );
+    assert!(text("robotSignIn").contains("is an API-only user"), "{seen}");
+    assert!(text("robotPath").starts_with("/signin"), "{seen}");
 
     // The banner, on every page, with the deadline 3 days after the change.
     let pages = seen["bannerPages"].as_object().expect("banner pages");

@@ -6,7 +6,9 @@
 
 use serde_json::{Value, json};
 use twofold_client::{ApiResponse, Client};
-use twofold_testkit::{Backend, TestServer, completed, new_key, ok, on_every_backend, real_now_ms, user_with_key};
+use twofold_testkit::{
+    Backend, TestServer, api_only_user_with_key, completed, new_key, ok, on_every_backend, real_now_ms, user_with_key,
+};
 
 mod support;
 
@@ -549,4 +551,98 @@ on_every_backend!(
     users_who_fall_under_the_rule_later_get_their_own_grace_sqlite,
     users_who_fall_under_the_rule_later_get_their_own_grace_postgres,
     users_who_fall_under_the_rule_later_get_their_own_grace
+);
+
+/// Asserts an activity for an API-only user was refused as such, and did not complete.
+#[track_caller]
+fn refused_as_api_only(resp: twofold_client::Result<ApiResponse>, label: &str) {
+    let resp = resp.expect("sent");
+    let text = resp.body.to_string();
+    assert!(text.contains("is an API-only user"), "{label}: {text}");
+    assert!(!text.contains("ACTIVITY_STATUS_COMPLETED"), "{label}: {text}");
+}
+
+/// API-only users under REQUIRED with the grace over: the delegated-access user of SCENARIOS
+/// S2 still creates and deletes MFA policies (a human API-key user is blocked), the console's
+/// page names it, and it holds no factor, no session and no OTP login.
+fn api_only_users_are_exempt_and_never_sign_in(backend: Backend) {
+    let server = TestServer::start_with_test_clock(BIN, backend, &[]);
+    let t0 = real_now_ms() / 1000 * 1000;
+    server.freeze_clock(t0);
+    let root = server.root_client();
+    let acme = tenant(&server, &root, "acme");
+    enroll_totp(&acme.root, &acme.root_user_id, t0);
+    let key = new_key();
+    let mut robot = api_only_user_with_key("Delegated Access", &key);
+    robot["userEmail"] = json!("robot@acme.example");
+    let created = acme.root.submit("create_api_only_users", json!({ "apiOnlyUsers": [robot] }));
+    let delegate_id = completed(created, "createApiOnlyUsersResult")["userIds"][0].as_str().expect("id").to_owned();
+    let delegate = server.client(key, &acme.id);
+    let (backend_id, human) = member(&server, &acme, "backend", &[]);
+    let policy = json!({ "policyName": "delegated access manages MFA policies", "effect": "EFFECT_ALLOW",
+        "consensus": format!("approvers.any(user, user.id == '{delegate_id}')"),
+        "condition": "activity.resource == 'MFA_POLICY'", "notes": "" });
+    completed(acme.root.submit("create_policy", policy), "createPolicyResult");
+    set_rule(&root, Some(&acme.id), "MFA_ENFORCEMENT_REQUIRED", 3);
+    server.freeze_clock(t0 + 4 * DAY);
+
+    // The human API-key user is past its grace; the API-only user is asked nothing.
+    blocked(&human.query("list_users", json!({})).expect("sent"), t0 + 3 * DAY, "a human's grace is over");
+    let whoami = ok(delegate.query("get_whoami", json!({})));
+    assert_eq!(whoami["mfaEnrollment"]["required"], false, "{whoami}");
+    let mfa_policy = json!({ "userId": acme.root_user_id, "mfaPolicyName": "MFA for everything", "condition": "true",
+        "requiredAuthenticationMethods": [{ "any": [{ "type": "AUTHENTICATION_TYPE_TOTP" }] }], "order": 1 });
+    let resp = delegate.submit("create_mfa_policy", mfa_policy).expect("sent");
+    passes(&resp, "the delegate creates an MFA policy");
+    let made = completed(Ok(resp), "createMfaPolicyResult");
+    let delete = json!({ "userId": acme.root_user_id, "mfaPolicyId": made["mfaPolicyId"] });
+    let resp = delegate.submit("delete_mfa_policy", delete).expect("sent");
+    passes(&resp, "the delegate deletes it (the recovery path of S3)");
+    completed(Ok(resp), "deleteMfaPolicyResult");
+
+    // The enforcement page's query names the exempt users, and only them.
+    let rule = ok(acme.root.query("get_mfa_enforcement", json!({})));
+    assert_eq!(rule["apiOnlyUsers"], json!([{ "userId": delegate_id, "userName": "Delegated Access" }]), "{rule}");
+    let parent_view = ok(root.query("get_mfa_enforcement", json!({ "targetOrganizationId": acme.id })));
+    assert_eq!(parent_view["apiOnlyUsers"], rule["apiOnlyUsers"], "{parent_view}");
+
+    // No session (the console's sign-in is a stamp_login), no factor, not by anyone.
+    let session = new_key();
+    let login = json!({ "publicKey": session.public_key_hex(), "expirationSeconds": "3600" });
+    let before = server.db.row_counts();
+    refused_as_api_only(delegate.submit("stamp_login", login), "stamp_login");
+    refused_as_api_only(
+        acme.root.submit("create_totp_authenticator", json!({ "userId": delegate_id })),
+        "an authenticator app for it",
+    );
+    refused_as_api_only(
+        acme.root.submit("create_recovery_codes", json!({ "userId": delegate_id })),
+        "recovery codes for it",
+    );
+    refused_as_api_only(
+        acme.root.query("get_passkey_registration_options", json!({ "userId": delegate_id })),
+        "a passkey for it",
+    );
+    let after = server.db.row_counts();
+    let changed: Vec<_> = before.iter().zip(&after).filter(|(b, a)| b != a).map(|(b, _)| b.0.as_str()).collect();
+    let records = ["activities", "votes", "policy_evaluations", "audit_events"];
+    assert!(changed.iter().all(|t| records.contains(t)), "only the refusals' records: {changed:?}");
+
+    // No OTP login for its email, even with the organization's email login on.
+    completed(acme.root.submit("enable_auth_proxy", json!({})), "enableAuthProxyResult");
+    let methods = json!({ "allowedAuthMethods": ["AUTH_METHOD_EMAIL_OTP_LOGIN"] });
+    completed(acme.root.submit("update_auth_proxy_config", methods), "updateAuthProxyConfigResult");
+    let login = support::proxy_login(&server, &delegate, &acme.id, "robot@acme.example", &new_key());
+    assert_eq!(login.status, 404, "no OTP login for an API-only user: {}", login.body);
+    assert!(login.body["message"].as_str().is_some_and(|m| m.starts_with("no user")), "{}", login.body);
+
+    // A human past its grace may still enrol, and is then let through.
+    enroll_totp(&human, &backend_id, t0 + 4 * DAY);
+    passes(&human.query("list_users", json!({})).expect("sent"), "the human enrolled");
+}
+
+on_every_backend!(
+    api_only_users_are_exempt_and_never_sign_in_sqlite,
+    api_only_users_are_exempt_and_never_sign_in_postgres,
+    api_only_users_are_exempt_and_never_sign_in
 );

@@ -517,6 +517,40 @@ fn newer_endpoints_refuse_hostile_input_and_store_nothing() {
             "organizationId",
         ),
         case(
+            "API-only user with a passkey",
+            &s("create_api_only_users"),
+            submit(
+                "ACTIVITY_TYPE_CREATE_API_ONLY_USERS",
+                json!({ "apiOnlyUsers": [{ "userName": "r", "userTags": [], "apiKeys": [], "authenticators": [] }] }),
+            ),
+            Stamp::Valid,
+            400,
+            "authenticators",
+        ),
+        case(
+            "API-only user key not hex",
+            &s("create_api_only_users"),
+            submit(
+                "ACTIVITY_TYPE_CREATE_API_ONLY_USERS",
+                json!({ "apiOnlyUsers": [{ "userName": "r", "userTags": [],
+                        "apiKeys": [{ "apiKeyName": "k", "publicKey": "zz" }] }] }),
+            ),
+            Stamp::Valid,
+            400,
+            "publicKey",
+        ),
+        case(
+            "API-only user name 20 000 characters",
+            &s("create_api_only_users"),
+            submit(
+                "ACTIVITY_TYPE_CREATE_API_ONLY_USERS",
+                json!({ "apiOnlyUsers": [{ "userName": "a".repeat(20_000), "userTags": [], "apiKeys": [] }] }),
+            ),
+            Stamp::Valid,
+            400,
+            "userName",
+        ),
+        case(
             "rename 20 000 characters",
             &s("update_user_name"),
             submit("ACTIVITY_TYPE_UPDATE_USER_NAME", json!({ "userId": "u", "userName": "a".repeat(20_000) })),

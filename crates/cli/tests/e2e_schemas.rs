@@ -230,6 +230,9 @@ fn every_activity_answers_as_its_schema_says_in_success_and_in_error() {
     let tag_id = result(&tag, "createUserTagResult", "userTagId");
     send("update_user", json!({ "userId": ann, "userName": "Ann", "userTagIds": [tag_id] }), 200);
     send("update_user_name", json!({ "userId": ann, "userName": "Annie" }), 200);
+    let robot = twofold_testkit::api_only_user_with_key("robot", &twofold_testkit::new_key());
+    send("create_api_only_users", json!({ "apiOnlyUsers": [robot] }), 200);
+    send("create_api_only_users", json!({ "apiOnlyUsers": [] }), 400);
     send("update_user_email", json!({ "userId": ann, "userEmail": "ann@example.com" }), 200);
     send("update_user_phone_number", json!({ "userId": ann, "userPhoneNumber": "+15555550199" }), 200);
     let second = twofold_testkit::new_key();

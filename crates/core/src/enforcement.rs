@@ -162,11 +162,12 @@ pub struct EnrollmentStatus {
 }
 
 impl EnrollmentStatus {
-    /// The status of `user` under `rule`.
+    /// The status of `user` under `rule`. An API-only user is never required to enroll: its
+    /// key is its possession factor, and it holds no other and never signs in.
     pub fn of(rule: &EnforcementRule, user: &User, is_admin: bool, enrolled: bool) -> Self {
         EnrollmentStatus {
             value: rule.value,
-            required: rule.value.requires(is_admin),
+            required: rule.value.requires(is_admin) && !user.api_only,
             enrolled,
             deadline: rule.deadline(user),
         }
@@ -386,6 +387,7 @@ mod tests {
             email_vouched_by: None,
             phone_vouched_by: None,
             admin_since: None,
+            api_only: false,
         }
     }
 

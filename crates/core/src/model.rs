@@ -63,6 +63,10 @@ pub struct User {
     /// When the user last became an administrator (an admin tag or the root quorum) after
     /// its creation, ms since epoch: the grace clock of `required for admins` starts there too.
     pub admin_since: Option<i64>,
+    /// An API-only user (a service account, CREATE_API_ONLY_USERS): API keys only, never an
+    /// authenticator, TOTP, recovery codes, a session or an OTP login; MFA enforcement does
+    /// not ask it to enroll. Fixed at creation.
+    pub api_only: bool,
 }
 
 impl User {

@@ -165,6 +165,9 @@ pub trait Users: Send {
     /// All users of an organization, oldest first.
     async fn list_users(&mut self, org_id: &str) -> StoreResult<Vec<User>>;
 
+    /// The first `limit` API-only users of an organization, oldest first.
+    async fn api_only_users(&mut self, org_id: &str, limit: u32) -> StoreResult<Vec<User>>;
+
     /// Inserts a tag.
     async fn insert_user_tag(&mut self, tag: &UserTag) -> StoreResult<()>;
 

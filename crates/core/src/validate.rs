@@ -112,7 +112,8 @@ pub(crate) fn optional(s: &str) -> Option<&str> {
 /// A validated API key: its verifying bytes and lifetime.
 pub(crate) fn check_api_key(k: &ApiKeyParams) -> Result<(Vec<u8>, Option<i64>)> {
     check_name("apiKeyName", &k.api_key_name)?;
-    let verify_key = crypto::parse_public_key(k.curve_type, &k.public_key)?;
+    let verify_key = crypto::parse_public_key(k.curve_type, &k.public_key)
+        .map_err(|e| Error::invalid(format!("apiKeys[].publicKey: {e}")))?;
     let lifetime_ms = match k.expiration_seconds {
         None => None,
         Some(0) => return Err(Error::invalid("expirationSeconds must be positive")),

@@ -59,6 +59,7 @@ pub(crate) fn user(r: &AnyRow) -> R<User> {
         email_vouched_by: r.try_get("email_vouched_by")?,
         phone_vouched_by: r.try_get("phone_vouched_by")?,
         admin_since: r.try_get("admin_since")?,
+        api_only: r.try_get::<i64, _>("api_only")? != 0,
     })
 }
 

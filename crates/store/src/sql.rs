@@ -32,7 +32,7 @@ static MIGRATIONS_POSTGRES: sqlx::migrate::Migrator = sqlx::migrate!("../../migr
 macro_rules! user_columns {
     () => {
         "id, organization_id, name, email, phone, created_at, updated_at, email_verified_at, \
-         phone_verified_at, email_vouched_by, phone_vouched_by, admin_since"
+         phone_verified_at, email_vouched_by, phone_vouched_by, admin_since, api_only"
     };
 }
 
@@ -524,7 +524,7 @@ impl Users for SqlTx {
         let q = sqlx::query(concat!(
             "INSERT INTO users (",
             user_columns!(),
-            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
         ))
         .bind(u.id.clone())
         .bind(u.organization_id.clone())
@@ -537,7 +537,8 @@ impl Users for SqlTx {
         .bind(u.phone_verified_at)
         .bind(u.email_vouched_by.clone())
         .bind(u.phone_vouched_by.clone())
-        .bind(u.admin_since);
+        .bind(u.admin_since)
+        .bind(i64::from(u.api_only));
         self.affected(q).await.map(drop)
     }
 
@@ -595,6 +596,17 @@ impl Users for SqlTx {
             " FROM users WHERE organization_id = $1 ORDER BY created_at, id"
         ))
         .bind(org_id.to_owned());
+        self.all(q, rows::user).await
+    }
+
+    async fn api_only_users(&mut self, org_id: &str, limit: u32) -> StoreResult<Vec<User>> {
+        let q = sqlx::query(concat!(
+            "SELECT ",
+            user_columns!(),
+            " FROM users WHERE organization_id = $1 AND api_only = 1 ORDER BY created_at, id LIMIT $2"
+        ))
+        .bind(org_id.to_owned())
+        .bind(i64::from(limit));
         self.all(q, rows::user).await
     }
 
@@ -737,6 +749,7 @@ impl Users for SqlTx {
              ((organization_id = $1 AND ({verified} IS NOT NULL OR {vouched} = $1 OR {vouched} = $3)) \
              OR (organization_id IN (SELECT id FROM organizations WHERE parent_id = $1) \
              AND ({verified} IS NOT NULL OR {vouched} = $1))) \
+             AND api_only = 0 \
              ORDER BY CASE WHEN organization_id = $1 THEN 0 ELSE 1 END, created_at, id LIMIT 2",
             user_columns!()
         );

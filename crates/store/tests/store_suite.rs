@@ -36,6 +36,7 @@ fn user(id: &str, org: &str) -> User {
         email_vouched_by: None,
         phone_vouched_by: None,
         admin_since: None,
+        api_only: false,
     }
 }
 

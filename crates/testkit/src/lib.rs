@@ -385,6 +385,15 @@ pub fn user_with_key(name: &str, key: &ApiKeyPair) -> Value {
     })
 }
 
+/// `v1ApiOnlyUserParams` for an API-only user holding `key` (as @turnkey/http sends it: no curve).
+pub fn api_only_user_with_key(name: &str, key: &ApiKeyPair) -> Value {
+    serde_json::json!({
+        "userName": name,
+        "userTags": [],
+        "apiKeys": [{ "apiKeyName": format!("{name}-key"), "publicKey": key.public_key_hex() }]
+    })
+}
+
 /// Every table of the schema, for snapshots.
 pub const TABLES: &[&str] = &[
     "installation",

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use zeroize::Zeroizing;
 
-use super::users::existing_user;
+use super::users::{existing_user, human_user};
 use super::{Activity, Credentials, Done, ExecContext, results, shows};
 use crate::error::{Error, Result};
 use crate::factors::passkey::Attestation;
@@ -269,7 +269,7 @@ impl Activity for CreateAuthenticators {
     async fn execute(&self, tx: &mut dyn StoreTx, ctx: &ExecContext<'_>) -> Result<Done<CreateAuthenticatorsResult>> {
         let p = self;
         let mut ids = Vec::with_capacity(p.authenticators.len());
-        let user = existing_user(tx, ctx.org_id, &p.user_id).await?;
+        let user = human_user(tx, ctx.org_id, &p.user_id).await?;
         for a in &p.authenticators {
             let factor = new_passkey(tx, ctx, ctx.org_id, &user.id, &user.name, a).await?;
             tx.insert_factor(&factor).await?;
@@ -410,7 +410,7 @@ impl Activity for CreateTotpAuthenticator {
         ctx: &ExecContext<'_>,
     ) -> Result<Done<CreateTotpAuthenticatorResult>> {
         let (user_id, name) = (self.user_id.as_str(), self.authenticator_name.as_deref());
-        let user = existing_user(tx, ctx.org_id, user_id).await?;
+        let user = human_user(tx, ctx.org_id, user_id).await?;
         let id = new_id();
         let seed = totp::new_seed()?;
         let params = totp::TotpParams::default();
@@ -506,7 +506,7 @@ impl Activity for CreateRecoveryCodes {
 
     async fn execute(&self, tx: &mut dyn StoreTx, ctx: &ExecContext<'_>) -> Result<Done<CreateRecoveryCodesResult>> {
         let user_id = self.user_id.as_str();
-        existing_user(tx, ctx.org_id, user_id).await?;
+        human_user(tx, ctx.org_id, user_id).await?;
         let replaced_count = tx.delete_factors(ctx.org_id, user_id, FactorKind::RecoveryCode, None).await?;
         let codes = issue_codes(tx, ctx, user_id).await?;
         let result = CreateRecoveryCodesResult {
@@ -594,6 +594,7 @@ pub(crate) async fn create_session(
     p: &StampLogin,
 ) -> Result<SessionResult> {
     let signer = ctx.signer.ok_or_else(|| Error::Internal("the session signing key is not loaded".to_owned()))?;
+    human_user(tx, org_id, user_id).await?;
     let profile = match &p.session_profile_id {
         Some(id) => Some(super::profiles::usable_profile(tx, org_id, id).await?),
         None => None,

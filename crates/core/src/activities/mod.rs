@@ -209,6 +209,10 @@ catalog! {
         ("ACTIVITY_TYPE_CREATE_USERS_V4", "createUsersIntentV4", "createUsersResult"),
         ("ACTIVITY_TYPE_CREATE_USERS_V3", "createUsersIntentV3", "createUsersResult"),
     ];
+    /// Create API-only users (service accounts: API keys, no sign-in).
+    CreateApiOnlyUsers(users::CreateApiOnlyUsers) "create_api_only_users" USER/CREATE [
+        ("ACTIVITY_TYPE_CREATE_API_ONLY_USERS", "createApiOnlyUsersIntent", "createApiOnlyUsersResult"),
+    ];
     /// Delete users.
     DeleteUsers(users::DeleteUsers) "delete_users" USER/DELETE [
         ("ACTIVITY_TYPE_DELETE_USERS", "deleteUsersIntent", "deleteUsersResult"),

@@ -252,7 +252,75 @@ pub struct DeleteApiKeys {
     pub api_key_ids: Vec<String>,
 }
 
+/// `v1CreateApiOnlyUsersIntent`: service accounts that sign with API keys alone.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CreateApiOnlyUsers {
+    /// The users.
+    pub api_only_users: Vec<ApiOnlyUserParams>,
+}
+
+/// `v1ApiOnlyUserParams`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ApiOnlyUserParams {
+    /// Display name.
+    pub user_name: String,
+    /// Optional email: a contact for notices, never a login (no OTP for API-only users).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_email: Option<String>,
+    /// Tag ids to attach.
+    #[serde(default)]
+    pub user_tags: Vec<String>,
+    /// Its API keys (`apiApiKeyParams`).
+    #[serde(default)]
+    pub api_keys: Vec<ApiOnlyKeyParams>,
+}
+
+/// `apiApiKeyParams`: an API key without a curve field, so P-256 (as at Turnkey) unless the
+/// twofold extension `curveType` names another.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ApiOnlyKeyParams {
+    /// Human-readable name.
+    pub api_key_name: String,
+    /// Compressed P-256 hex (or a key of `curveType`).
+    pub public_key: String,
+    /// Lifetime in seconds (uint64 as a string, as Turnkey sends it).
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    #[serde(
+        default,
+        deserialize_with = "crate::fields::opt_u64_string",
+        serialize_with = "crate::fields::ser_opt_u64_string",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub expiration_seconds: Option<u64>,
+    /// A twofold extension: the key's curve (P-256 when absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub curve_type: Option<crate::model::ApiKeyCurve>,
+}
+
+impl ApiOnlyUserParams {
+    /// Its keys as [`ApiKeyParams`] (P-256 unless named).
+    fn keys(&self) -> Vec<ApiKeyParams> {
+        self.api_keys
+            .iter()
+            .map(|k| ApiKeyParams {
+                api_key_name: k.api_key_name.clone(),
+                public_key: k.public_key.clone(),
+                curve_type: k.curve_type.unwrap_or(crate::model::ApiKeyCurve::P256),
+                expiration_seconds: k.expiration_seconds,
+            })
+            .collect()
+    }
+}
+
 results! {
+    /// `v1CreateApiOnlyUsersResult`.
+    CreateApiOnlyUsersResult { user_ids: Vec<String> }
     /// `v1CreateUsersResult`.
     CreateUsersResult { user_ids: Vec<String> }
     /// `v1DeleteUsersResult`.
@@ -311,6 +379,44 @@ impl Activity for CreateUsers {
             user_ids.push(user.id);
         }
         Ok(CreateUsersResult { user_ids }.into())
+    }
+}
+
+/// CREATE_API_ONLY_USERS: service accounts, each with its API keys and tags. An API-only user
+/// holds no other factor and never signs in (see [`User::api_only`]); a policy tells them
+/// apart from CREATE_USERS by `activity.type`.
+impl Activity for CreateApiOnlyUsers {
+    type Output = CreateApiOnlyUsersResult;
+
+    fn check(&self) -> Result<()> {
+        check_count("apiOnlyUsers", self.api_only_users.len(), 1)?;
+        for u in &self.api_only_users {
+            check_person(&u.user_name, u.user_email.as_deref(), None)?;
+            check_keys(&u.keys())?;
+            unique("userTags", &u.user_tags)?;
+        }
+        Ok(())
+    }
+
+    fn policy_params(&self) -> Value {
+        params!(self; user_names = self.api_only_users.iter().map(|u| u.user_name.as_str()).collect::<Vec<_>>(), user_tags = self.api_only_users.iter().flat_map(|u| u.user_tags.iter()).collect::<Vec<_>>())
+    }
+
+    async fn execute(&self, tx: &mut dyn StoreTx, ctx: &ExecContext<'_>) -> Result<Done<CreateApiOnlyUsersResult>> {
+        let (org_id, now) = (ctx.org_id, ctx.now);
+        let mut user_ids = Vec::with_capacity(self.api_only_users.len());
+        for u in &self.api_only_users {
+            let mut user = new_user(org_id, org_id, &u.user_name, u.user_email.as_deref(), None, now)?;
+            // Its email is no login contact: nobody vouches for it, and OTP never finds it.
+            user.email_vouched_by = None;
+            user.api_only = true;
+            tx.insert_user(&user).await?;
+            insert_keys(tx, org_id, &user.id, &u.keys(), now).await?;
+            let tags = existing_tags(tx, org_id, &u.user_tags).await?;
+            tx.set_user_tags(&user.id, &tags).await?;
+            user_ids.push(user.id);
+        }
+        Ok(CreateApiOnlyUsersResult { user_ids }.into())
     }
 }
 
@@ -660,6 +766,25 @@ pub(crate) async fn existing_user(tx: &mut dyn StoreTx, org_id: &str, user_id: &
     tx.get_user(org_id, user_id).await?.ok_or_else(|| no_user(user_id))
 }
 
+/// As [`existing_user`], for binding a factor or starting a session: refused for an API-only
+/// user, which signs with its API keys alone.
+pub(crate) async fn human_user(tx: &mut dyn StoreTx, org_id: &str, user_id: &str) -> Result<User> {
+    let user = existing_user(tx, org_id, user_id).await?;
+    if user.api_only {
+        return Err(api_only_refusal(&user.id));
+    }
+    Ok(user)
+}
+
+/// The refusal of a factor or a session for an API-only user.
+pub(crate) fn api_only_refusal(user_id: &str) -> Error {
+    Error::FailedPrecondition(format!(
+        "user `{}` is an API-only user: it signs with its API keys and has no authenticators, TOTP, recovery \
+         codes, sessions or OTP login",
+        crypto::clip(user_id)
+    ))
+}
+
 /// A new user of `org_id` whose contacts were set by an activity of `set_by` (its own
 /// organization, or the parent creating it), which vouches for them (see
 /// [`User::contact_serves_login`]).
@@ -680,6 +805,7 @@ pub(crate) fn new_user(
         email_vouched_by: email.as_ref().map(|_| set_by.to_owned()),
         phone_vouched_by: phone.as_ref().map(|_| set_by.to_owned()),
         admin_since: None,
+        api_only: false,
         email,
         phone,
         created_at: now,

@@ -188,7 +188,7 @@ impl Engine {
             EnforcementValue::RequiredForAdmins => self.is_admin(&mut *tx, org_id, &caller.user.id).await?,
             _ => false,
         };
-        if !applies || !required {
+        if !applies || !required || caller.user.api_only {
             return Ok(());
         }
         let factors = tx.list_factors(org_id, &caller.user.id, None).await?;

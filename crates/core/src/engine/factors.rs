@@ -8,7 +8,7 @@ use zeroize::Zeroizing;
 use super::{Caller, Engine};
 use crate::activities::FactorConfig;
 use crate::activities::factors::sealed_seed_context;
-use crate::activities::users::existing_user;
+use crate::activities::users::human_user;
 use crate::error::{Error, Result};
 use crate::factors::session::{SIGNING_KEY_NAME, SessionSigner};
 use crate::factors::{recovery, totp};
@@ -227,7 +227,7 @@ pub(crate) async fn registration_options(
     user_id: &str,
     now: i64,
 ) -> Result<crate::api::RegistrationOptions> {
-    let user = existing_user(tx, org_id, user_id).await?;
+    let user = human_user(tx, org_id, user_id).await?;
     let existing: Vec<String> = tx
         .list_factors(org_id, user_id, Some(FactorKind::Passkey))
         .await?

@@ -293,6 +293,7 @@ impl Engine {
             email_vouched_by: None,
             phone_vouched_by: None,
             admin_since: None,
+            api_only: false,
         })
         .await?;
         tx.insert_api_key(&ApiKey {

@@ -25,6 +25,23 @@ pub struct GetMfaEnforcementRequest {
 pub struct GetMfaEnforcementResponse {
     /// The rule in force, with its source.
     pub mfa_enforcement: RuleView,
+    /// The organization's API-only users (the first [`EXEMPT_SHOWN`]), whom no rule asks to
+    /// enroll: they sign with their API keys and never sign in.
+    pub api_only_users: Vec<ExemptUser>,
+}
+
+/// How many API-only users `get_mfa_enforcement` names.
+pub const EXEMPT_SHOWN: u32 = 100;
+
+/// A user the enforcement rule does not ask to enroll.
+#[derive(Debug, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct ExemptUser {
+    /// The user.
+    pub user_id: String,
+    /// Its name.
+    pub user_name: String,
 }
 
 /// `get_mfa_enforcement`: the rule in force for the caller's organization (or one under it).
@@ -39,7 +56,11 @@ impl Query for GetMfaEnforcement {
         let tx = db.tx().await?;
         check_visible(tx, cx.org(), target).await?;
         let rule = effective_rule(tx, target).await?;
-        Ok(GetMfaEnforcementResponse { mfa_enforcement: RuleView::new(&rule, Some(target)) })
+        let exempt = tx.api_only_users(target, EXEMPT_SHOWN).await?;
+        Ok(GetMfaEnforcementResponse {
+            mfa_enforcement: RuleView::new(&rule, Some(target)),
+            api_only_users: exempt.into_iter().map(|u| ExemptUser { user_id: u.id, user_name: u.name }).collect(),
+        })
     }
 }
 

@@ -68,6 +68,15 @@ function graceField(wrap, input, preset) {
   return wrap;
 }
 
+/** The API-only users an answer of get_mfa_enforcement names: no rule asks them to enroll. */
+function exemptUsers(answer) {
+  const users = (answer && answer.ok && answer.body.apiOnlyUsers) || [];
+  const text = "API-only users sign with their API keys and cannot sign in, so no rule asks them to enroll.";
+  if (!users.length) return h("p", { class: "hint exempt" }, `No API-only users. ${text}`);
+  return h("div", { class: "exempt" }, h("p", { class: "hint" }, `Exempt: ${text}`),
+    h("ul", {}, users.map((u) => h("li", {}, u.userName, " ", h("span", { class: "muted mono" }, u.userId)))));
+}
+
 /** The organization requirement card on /admin/security. */
 export async function requirementCard(api) {
   const answer = await api.query("get_mfa_enforcement");
@@ -102,6 +111,7 @@ export async function render(main, api) {
   });
   main.append(card("Global default", h("p", {}, `Currently: ${label(global.value)}, ${global.gracePeriodDays} day grace`,
     global.updatedAt ? `, changed ${when(global.updatedAt)}.` : ", never changed."), globalEditor));
+  main.append(card("API-only users", exemptUsers(await api.query("get_mfa_enforcement"))));
   const detail = h("div", { id: "tenant-editor" });
   const rows = (organizations || []).map((o) => {
     const rule = o.mfaEnforcement;
@@ -112,7 +122,9 @@ export async function render(main, api) {
         reset: () => api.submit("reset_mfa_enforcement", { scope: "MFA_ENFORCEMENT_SCOPE_ORGANIZATION", targetOrganizationId: o.organizationId }),
         onDone: () => refreshRow(),
       });
-      fill(detail, card(`Edit ${o.organizationName}`, editor));
+      const exempt = h("div");
+      fill(detail, card(`Edit ${o.organizationName}`, exempt, editor));
+      api.query("get_mfa_enforcement", { targetOrganizationId: o.organizationId }).then((a) => fill(exempt, exemptUsers(a)));
       detail.scrollIntoView({ block: "nearest" });
     } }, "Edit");
     const cells = [h("td"), h("td"), h("td")];
