@@ -1,7 +1,9 @@
 // Drives a twofold server with Turnkey's unchanged npm clients.
 // Usage: node turnkey-sdk.mjs <baseUrl> <keyFile>
 // Prints one JSON object with what the server answered; exits non-zero on any failure.
+import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
+import { secp256k1 } from "@noble/curves/secp256k1";
 import { TurnkeyClient } from "@turnkey/http";
 import { ApiKeyStamper } from "@turnkey/api-key-stamper";
 import { computeActivityFingerprint, generateP256KeyPair } from "@turnkey/crypto";
@@ -150,6 +152,34 @@ const robotLogin = await robot
   })
   .then((a) => ({ status: a.activity.status, failure: a.activity.failure }), (e) => ({ error: String(e.message || e) }));
 
+// A secp256k1 API key (API_KEY_CURVE_SECP256K1) for the robot, and a stamper signing as
+// Turnkey's SIGNATURE_SCHEME_TK_API_SECP256K1 does: DER ECDSA over SHA-256 of the body.
+const k1Private = secp256k1.utils.randomPrivateKey();
+const k1Public = Buffer.from(secp256k1.getPublicKey(k1Private, true)).toString("hex");
+const k1Stamper = (scheme, highS = false) => ({
+  async stamp(payload) {
+    let sig = secp256k1.sign(createHash("sha256").update(payload).digest(), k1Private);
+    if (highS) sig = new secp256k1.Signature(sig.r, secp256k1.CURVE.n - sig.s);
+    const stamp = { publicKey: k1Public, scheme, signature: sig.toDERHex() };
+    return { stampHeaderName: "X-Stamp", stampHeaderValue: Buffer.from(JSON.stringify(stamp)).toString("base64url") };
+  },
+});
+const robotId = apiOnly.activity.result.createApiOnlyUsersResult.userIds[0];
+const k1Key = await client.createApiKeys({
+  type: "ACTIVITY_TYPE_CREATE_API_KEYS_V2",
+  timestampMs: String(Date.now()),
+  organizationId,
+  parameters: { userId: robotId, apiKeys: [{ apiKeyName: "robot-k1", publicKey: k1Public, curveType: "API_KEY_CURVE_SECP256K1" }] },
+});
+const k1Whoami = await new TurnkeyClient({ baseUrl }, k1Stamper("SIGNATURE_SCHEME_TK_API_SECP256K1")).getWhoami({ organizationId });
+const k1HighS = await new TurnkeyClient({ baseUrl }, k1Stamper("SIGNATURE_SCHEME_TK_API_SECP256K1", true)).getWhoami({ organizationId });
+const k1Refused = await new TurnkeyClient({ baseUrl }, k1Stamper("SIGNATURE_SCHEME_TK_API_P256"))
+  .getWhoami({ organizationId })
+  .then((w) => ({ answered: w }), (e) => ({ error: String(e.message || e) }));
+const k1Listed = (await client.getApiKeys({ organizationId, userId: robotId })).apiKeys
+  .filter((k) => k.credential.publicKey === k1Public)
+  .map((k) => k.credential.type);
+
 const activity = await client.getActivity({ organizationId, activityId: created.activity.id });
 const users = await client.getUsers({ organizationId });
 
@@ -176,6 +206,11 @@ console.log(
     apiOnly: apiOnly.activity.result.createApiOnlyUsersResult,
     robotWhoami,
     robotLogin,
+    k1KeyIds: k1Key.activity.result.createApiKeysResult?.apiKeyIds,
+    k1Whoami: k1Whoami.userId,
+    k1HighS: k1HighS.userId,
+    k1Refused,
+    k1Listed,
     sdkUser,
     policyIds,
     deletedPolicies: deletedPolicies.activity.result.deletePoliciesResult?.policyIds,

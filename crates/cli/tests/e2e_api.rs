@@ -636,3 +636,44 @@ fn user_tags_are_renamed_moved_and_deleted() {
     assert_eq!(deleted["userIds"], json!([bo]), "{deleted}");
     assert!(tags_of(&bo).is_empty());
 }
+
+/// secp256k1 API keys: registered, listed with their credential type, stamping; and one curve
+/// per public key, so no key's bytes come back as a key another verifier would check.
+fn secp256k1_keys(backend: Backend) {
+    let server = TestServer::start(BIN, backend, &[]);
+    let root = server.root_client();
+    let (ann, _) = support::member_key(&root, "ann");
+    // A secp256k1 key (API_KEY_CURVE_SECP256K1) for ann stamps as SIGNATURE_SCHEME_TK_API_SECP256K1.
+    let k1 = ApiKeyPair::generate(Curve::Secp256k1).expect("secp256k1");
+    let params = json!({ "userId": ann, "apiKeys": [{ "apiKeyName": "k1", "publicKey": k1.public_key_hex(),
+                         "curveType": "API_KEY_CURVE_SECP256K1" }] });
+    let k1_id = completed(root.submit("create_api_keys", params), "createApiKeysResult")["apiKeyIds"][0]
+        .as_str()
+        .expect("key id")
+        .to_owned();
+    let one = ok(root.query("get_api_key", json!({ "apiKeyId": k1_id })));
+    assert_eq!(one["apiKey"]["credential"]["type"], "CREDENTIAL_TYPE_API_KEY_SECP256K1", "{one}");
+    let k1_client = server.client(
+        ApiKeyPair::from_private_hex(Curve::Secp256k1, &k1.private_key_hex()).expect("key"),
+        root.organization_id(),
+    );
+    assert_eq!(ok(k1_client.query("get_whoami", json!({})))["userId"], ann);
+    // One public key, one curve: a P-256 key's bytes cannot come back as a secp256k1 key.
+    let (mallory, _) = support::member_key(&root, "mallory-k1");
+    let taken = loop {
+        let p256 = new_key();
+        let mine = json!({ "userId": ann, "apiKeys": [{ "apiKeyName": "p", "publicKey": p256.public_key_hex(),
+                           "curveType": "API_KEY_CURVE_P256" }] });
+        completed(root.submit("create_api_keys", mine), "createApiKeysResult");
+        let theirs = json!({ "userId": mallory, "apiKeys": [{ "apiKeyName": "x", "publicKey": p256.public_key_hex(),
+                             "curveType": "API_KEY_CURVE_SECP256K1" }] });
+        let resp = root.submit("create_api_keys", theirs).expect("sent");
+        if !resp.body.to_string().contains("not a point on secp256k1") {
+            break resp;
+        }
+    };
+    assert!(taken.body.to_string().contains("already registered as a key on another curve"), "{}", taken.body);
+    assert!(!taken.body.to_string().contains("ACTIVITY_STATUS_COMPLETED"), "{}", taken.body);
+}
+
+twofold_testkit::on_every_backend!(secp256k1_keys_sqlite, secp256k1_keys_postgres, secp256k1_keys);

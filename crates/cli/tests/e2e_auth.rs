@@ -62,6 +62,13 @@ fn turnkey_api_key_stamper_and_http_client_work_unchanged() {
     assert_eq!(r["robotWhoami"]["username"], "sdk-robot", "{r}");
     assert!(r["robotLogin"].to_string().contains("is an API-only user"), "its stamp_login is refused: {r}");
     assert_ne!(r["robotLogin"]["status"], "ACTIVITY_STATUS_COMPLETED", "{r}");
+    // secp256k1: created through the SDK, stamps (either S) verify, the wrong scheme does not.
+    assert_eq!(r["k1KeyIds"].as_array().map(Vec::len), Some(1), "{r}");
+    assert_eq!(r["k1Whoami"], robot, "{r}");
+    assert_eq!(r["k1HighS"], robot, "a high-S signature is accepted, as for P-256: {r}");
+    let refused = r["k1Refused"]["error"].as_str().unwrap_or_default();
+    assert!(refused.starts_with("Turnkey error 16: stamp scheme `SIGNATURE_SCHEME_TK_API_P256` does not match"), "{r}");
+    assert_eq!(r["k1Listed"], json!(["CREDENTIAL_TYPE_API_KEY_SECP256K1"]), "{r}");
 }
 
 #[test]

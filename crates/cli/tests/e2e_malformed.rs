@@ -517,6 +517,18 @@ fn newer_endpoints_refuse_hostile_input_and_store_nothing() {
             "organizationId",
         ),
         case(
+            "secp256k1 key uncompressed",
+            &s("create_api_keys"),
+            submit(
+                "ACTIVITY_TYPE_CREATE_API_KEYS_V2",
+                json!({ "userId": "u", "apiKeys": [{ "apiKeyName": "k", "publicKey": format!("04{}", "11".repeat(64)),
+                        "curveType": "API_KEY_CURVE_SECP256K1" }] }),
+            ),
+            Stamp::Valid,
+            400,
+            "a secp256k1 public key must be 33 bytes",
+        ),
+        case(
             "API-only user with a passkey",
             &s("create_api_only_users"),
             submit(

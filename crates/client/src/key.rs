@@ -20,6 +20,9 @@ pub enum Curve {
     /// Ed25519 (`API_KEY_CURVE_ED25519`, stamps with `SIGNATURE_SCHEME_TK_API_ED25519`).
     #[serde(rename = "API_KEY_CURVE_ED25519")]
     Ed25519,
+    /// secp256k1 (`API_KEY_CURVE_SECP256K1`, stamps with `SIGNATURE_SCHEME_TK_API_SECP256K1`).
+    #[serde(rename = "API_KEY_CURVE_SECP256K1")]
+    Secp256k1,
 }
 
 /// An API key pair that stamps requests.
@@ -28,6 +31,8 @@ pub enum ApiKeyPair {
     P256(P256Pair),
     /// Ed25519.
     Ed25519(ed25519_dalek::SigningKey),
+    /// secp256k1 ECDSA.
+    Secp256k1(k256::ecdsa::SigningKey),
 }
 
 /// A P-256 key: the scalar (for key files and raw signatures) and the same key prepared
@@ -96,6 +101,11 @@ impl ApiKeyPair {
                 }
             },
             Curve::Ed25519 => Ok(ApiKeyPair::Ed25519(ed25519_dalek::SigningKey::from_bytes(&*random_32()?))),
+            Curve::Secp256k1 => loop {
+                if let Ok(k) = k256::ecdsa::SigningKey::from_slice(random_32()?.as_ref()) {
+                    return Ok(ApiKeyPair::Secp256k1(k));
+                }
+            },
         }
     }
 
@@ -115,6 +125,9 @@ impl ApiKeyPair {
                     .map_err(|_| ClientError::Key("an Ed25519 private key is 32 bytes".into()))?;
                 Ok(ApiKeyPair::Ed25519(ed25519_dalek::SigningKey::from_bytes(&arr)))
             }
+            Curve::Secp256k1 => k256::ecdsa::SigningKey::from_slice(&bytes)
+                .map(ApiKeyPair::Secp256k1)
+                .map_err(|_| ClientError::Key("not a valid secp256k1 private key".into())),
         }
     }
 
@@ -123,6 +136,7 @@ impl ApiKeyPair {
         match self {
             ApiKeyPair::P256(_) => Curve::P256,
             ApiKeyPair::Ed25519(_) => Curve::Ed25519,
+            ApiKeyPair::Secp256k1(_) => Curve::Secp256k1,
         }
     }
 
@@ -134,6 +148,7 @@ impl ApiKeyPair {
                 hex::encode(k.key.verifying_key().as_affine().to_sec1_point(true).as_bytes())
             }
             ApiKeyPair::Ed25519(k) => hex::encode(k.verifying_key().as_bytes()),
+            ApiKeyPair::Secp256k1(k) => hex::encode(k.verifying_key().to_sec1_bytes()),
         }
     }
 
@@ -142,13 +157,18 @@ impl ApiKeyPair {
         Zeroizing::new(match self {
             ApiKeyPair::P256(k) => hex::encode(k.key.to_bytes()),
             ApiKeyPair::Ed25519(k) => hex::encode(k.to_bytes()),
+            ApiKeyPair::Secp256k1(k) => hex::encode(k.to_bytes()),
         })
     }
 
-    /// Signature hex over `message`: DER ECDSA-SHA256 for P-256, raw for Ed25519.
+    /// Signature hex over `message`: DER ECDSA-SHA256 for P-256 and secp256k1, raw for Ed25519.
     pub fn sign_hex(&self, message: &[u8]) -> String {
         match self {
             ApiKeyPair::P256(k) => hex::encode(k.sign_der(message)),
+            ApiKeyPair::Secp256k1(k) => {
+                let sig: k256::ecdsa::Signature = k.sign(message);
+                hex::encode(sig.to_der().as_bytes())
+            }
             ApiKeyPair::Ed25519(k) => {
                 use ed25519_dalek::Signer as _;
                 hex::encode(k.sign(message).to_bytes())
@@ -164,6 +184,10 @@ impl ApiKeyPair {
                 let sig: p256::ecdsa::Signature = k.key.sign(message);
                 hex::encode(sig.to_bytes())
             }
+            ApiKeyPair::Secp256k1(k) => {
+                let sig: k256::ecdsa::Signature = k.sign(message);
+                hex::encode(sig.to_bytes())
+            }
             ApiKeyPair::Ed25519(_) => self.sign_hex(message),
         }
     }
@@ -173,6 +197,7 @@ impl ApiKeyPair {
         match self {
             ApiKeyPair::P256(_) => "SIGNATURE_SCHEME_TK_API_P256",
             ApiKeyPair::Ed25519(_) => "SIGNATURE_SCHEME_TK_API_ED25519",
+            ApiKeyPair::Secp256k1(_) => "SIGNATURE_SCHEME_TK_API_SECP256K1",
         }
     }
 

@@ -97,6 +97,9 @@ pub enum ApiKeyCurve {
     /// Ed25519.
     #[serde(rename = "API_KEY_CURVE_ED25519")]
     Ed25519,
+    /// ECDSA over secp256k1 with SHA-256 (`SIGNATURE_SCHEME_TK_API_SECP256K1`).
+    #[serde(rename = "API_KEY_CURVE_SECP256K1")]
+    Secp256k1,
 }
 
 impl ApiKeyCurve {
@@ -105,6 +108,7 @@ impl ApiKeyCurve {
         match self {
             ApiKeyCurve::P256 => "API_KEY_CURVE_P256",
             ApiKeyCurve::Ed25519 => "API_KEY_CURVE_ED25519",
+            ApiKeyCurve::Secp256k1 => "API_KEY_CURVE_SECP256K1",
         }
     }
 
@@ -113,6 +117,7 @@ impl ApiKeyCurve {
         match s {
             "API_KEY_CURVE_P256" => Some(ApiKeyCurve::P256),
             "API_KEY_CURVE_ED25519" => Some(ApiKeyCurve::Ed25519),
+            "API_KEY_CURVE_SECP256K1" => Some(ApiKeyCurve::Secp256k1),
             _ => None,
         }
     }
@@ -122,6 +127,7 @@ impl ApiKeyCurve {
         match self {
             ApiKeyCurve::P256 => "CREDENTIAL_TYPE_API_KEY_P256",
             ApiKeyCurve::Ed25519 => "CREDENTIAL_TYPE_API_KEY_ED25519",
+            ApiKeyCurve::Secp256k1 => "CREDENTIAL_TYPE_API_KEY_SECP256K1",
         }
     }
 
@@ -130,6 +136,7 @@ impl ApiKeyCurve {
         match self {
             ApiKeyCurve::P256 => "SIGNATURE_SCHEME_TK_API_P256",
             ApiKeyCurve::Ed25519 => "SIGNATURE_SCHEME_TK_API_ED25519",
+            ApiKeyCurve::Secp256k1 => "SIGNATURE_SCHEME_TK_API_SECP256K1",
         }
     }
 }

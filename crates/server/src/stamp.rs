@@ -16,7 +16,8 @@ pub const ATTESTED_STAMP_HEADER: &str = "x-stamp-attested";
 /// Largest stamp header accepted.
 const MAX_STAMP_LEN: usize = 4096;
 
-const SCHEMES: [&str; 2] = ["SIGNATURE_SCHEME_TK_API_P256", "SIGNATURE_SCHEME_TK_API_ED25519"];
+const SCHEMES: [&str; 3] =
+    ["SIGNATURE_SCHEME_TK_API_P256", "SIGNATURE_SCHEME_TK_API_ED25519", "SIGNATURE_SCHEME_TK_API_SECP256K1"];
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]

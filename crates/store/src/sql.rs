@@ -764,6 +764,16 @@ impl Users for SqlTx {
 #[async_trait]
 impl Credentials for SqlTx {
     async fn insert_api_key(&mut self, k: &ApiKey) -> StoreResult<()> {
+        // One public key, one curve, everywhere: the stamp's verifier is chosen by it.
+        let other = sqlx::query("SELECT curve FROM api_keys WHERE public_key = $1 AND curve <> $2 LIMIT 1")
+            .bind(k.public_key.clone())
+            .bind(k.curve.as_str());
+        if let Some(curve) = self.one(other, |r| r.try_get::<String, _>("curve")).await? {
+            return Err(StoreError::Conflict(format!(
+                "public key `{}` is already registered as a key on another curve ({curve})",
+                k.public_key
+            )));
+        }
         // ON CONFLICT instead of catching the error: on PostgreSQL a failed statement
         // would abort the whole transaction, on SQLite it would not.
         let q = sqlx::query(

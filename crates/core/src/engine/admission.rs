@@ -517,6 +517,11 @@ impl Engine {
                 crypto::clip(key_stamp.public_key)
             ))));
         };
+        if facts.keys.iter().any(|k| k.curve != first.curve) {
+            // Registration keeps one curve per public key; rows that disagree fail closed.
+            let error = Error::Unauthenticated("this public key is registered on more than one curve".to_owned());
+            return Err(Refused::stamp(first, "public key registered on more than one curve", error));
+        }
         if first.curve.stamp_scheme() != key_stamp.scheme {
             let error = Error::Unauthenticated(format!(
                 "stamp scheme `{}` does not match the key's curve {}; expected `{}`",
