@@ -180,6 +180,41 @@ const k1Listed = (await client.getApiKeys({ organizationId, userId: robotId })).
   .filter((k) => k.credential.publicKey === k1Public)
   .map((k) => k.credential.type);
 
+// Policy time windows, verified sub-organizations and a webhook endpoint's update, as the SDK sends them.
+await client.createPolicy({
+  type: "ACTIVITY_TYPE_CREATE_POLICY_V3",
+  timestampMs: String(Date.now()),
+  organizationId,
+  parameters: { policyName: "sdk-always", effect: "EFFECT_DENY", condition: "false", notes: "" },
+});
+const activePolicies = await client.getActivePolicies({ organizationId });
+const verifiedSubOrgs = await client.getVerifiedSubOrgIds({ organizationId, filterType: "EMAIL", filterValue: "nobody@example.com" });
+const hook = await client.createWebhookEndpoint({
+  type: "ACTIVITY_TYPE_CREATE_WEBHOOK_ENDPOINT",
+  timestampMs: String(Date.now()),
+  organizationId,
+  parameters: { url: "https://hooks.example.com/twofold", name: "sdk-hook" },
+});
+const hookId = hook.activity.result.createWebhookEndpointResult.endpointId;
+const updatedHook = await client.updateWebhookEndpoint({
+  type: "ACTIVITY_TYPE_UPDATE_WEBHOOK_ENDPOINT",
+  timestampMs: String(Date.now()),
+  organizationId,
+  parameters: { endpointId: hookId, name: "sdk-hook-renamed", isActive: false },
+});
+
+// Turnkey's legacy OTP endpoints, which twofold does not serve: each answer names the flow to use.
+const refusal = (p) => p.then((a) => ({ answered: a.activity?.status }), (e) => ({ error: String(e.message || e) }));
+const now = () => String(Date.now());
+const legacy = {
+  emailAuth: await refusal(client.emailAuth({ type: "ACTIVITY_TYPE_EMAIL_AUTH_V3", timestampMs: now(), organizationId,
+    parameters: { email: "sdk@example.com", targetPublicKey: robotKey.publicKeyUncompressed, emailCustomization: {} } })),
+  initOtpAuth: await refusal(client.initOtpAuth({ type: "ACTIVITY_TYPE_INIT_OTP_AUTH_V3", timestampMs: now(), organizationId,
+    parameters: { otpType: "OTP_TYPE_EMAIL", contact: "sdk@example.com", appName: "sdk" } })),
+  otpAuth: await refusal(client.otpAuth({ type: "ACTIVITY_TYPE_OTP_AUTH", timestampMs: now(), organizationId,
+    parameters: { otpId: "x", otpCode: "123456", targetPublicKey: robotKey.publicKeyUncompressed } })),
+};
+
 const activity = await client.getActivity({ organizationId, activityId: created.activity.id });
 const users = await client.getUsers({ organizationId });
 
@@ -211,6 +246,10 @@ console.log(
     k1HighS: k1HighS.userId,
     k1Refused,
     k1Listed,
+    legacy,
+    activePolicies,
+    verifiedSubOrgs,
+    updatedHook: updatedHook.activity.result.updateWebhookEndpointResult,
     sdkUser,
     policyIds,
     deletedPolicies: deletedPolicies.activity.result.deletePoliciesResult?.policyIds,

@@ -450,6 +450,32 @@ fn sub_organizations_are_found_by_filter(backend: Backend) {
         assert_eq!(resp.status, 400, "{body}: {}", resp.body);
         assert!(resp.body["message"].as_str().is_some_and(|m| m.contains(needle)), "{body}: {}", resp.body);
     }
+
+    // list_verified_suborgs: only contacts proven by a code count (ann's was only set).
+    let verified = |body: Value| -> Vec<String> {
+        let found = ok(root.query("list_verified_suborgs", body));
+        found["organizationIds"].as_array().expect("ids").iter().map(|v| v.as_str().expect("id").to_owned()).collect()
+    };
+    assert!(verified(json!({ "filterType": "EMAIL", "filterValue": "ann@example.com" })).is_empty());
+    assert!(verified(json!({})).is_empty(), "nobody has proven a contact yet");
+    completed(root.submit("enable_auth_proxy", json!({})), "enableAuthProxyResult");
+    let methods = json!({ "allowedAuthMethods": ["AUTH_METHOD_EMAIL_OTP_LOGIN", "AUTH_METHOD_EMAIL_OTP_SIGNUP"] });
+    completed(root.submit("update_auth_proxy_config", methods), "updateAuthProxyConfigResult");
+    let carol_org = support::anonymous_sign_up(&server, &root, "carol@example.com", &new_key());
+    assert_eq!(verified(json!({ "filterType": "EMAIL", "filterValue": "Carol@Example.com" })), vec![carol_org.clone()]);
+    assert_eq!(verified(json!({})), vec![carol_org.clone()]);
+    assert!(verified(json!({ "filterType": "PHONE_NUMBER", "filterValue": "+15555550111" })).is_empty());
+    assert!(find("EMAIL", "carol@example.com") == vec![carol_org], "list_suborgs finds it too");
+    for (body, needle) in [
+        (json!({ "filterType": "NAME", "filterValue": "ann's org" }), "EMAIL or PHONE_NUMBER"),
+        (json!({ "filterValue": "x" }), "give both or neither"),
+    ] {
+        let resp = root.query("list_verified_suborgs", body.clone()).expect("sent");
+        assert_eq!(resp.status, 400, "{body}: {}", resp.body);
+        assert!(resp.body["message"].as_str().is_some_and(|m| m.contains(needle)), "{body}: {}", resp.body);
+    }
+    let resp = other.query("list_verified_suborgs", json!({ "organizationId": root.organization_id() })).expect("sent");
+    assert!(matches!(resp.status, 401 | 403), "a sub-organization cannot list its parent's: {}", resp.body);
 }
 
 twofold_testkit::on_every_backend!(

@@ -266,3 +266,73 @@ fn an_app_payout_needs_a_second_approver_and_its_webhooks_arrive_signed_and_retr
         app_activity_with_webhooks(backend);
     }
 }
+
+/// UPDATE_WEBHOOK_ENDPOINT: events follow the new URL, a renamed endpoint keeps its secret,
+/// an inactive one is sent nothing; an update of another organization's endpoint finds nothing.
+fn updated_webhook_endpoints(backend: Backend) {
+    const SECRET: &str = "another-webhook-secret-of-32-chars-at-least";
+    let server = TestServer::start(BIN, backend, &["--webhook-retry-base-ms", "200", "--webhook-allow-private"]);
+    let root = server.root_client();
+    let (first, second) = (Receiver::start(0), Receiver::start(0));
+    let created = completed(
+        root.submit("create_webhook_endpoint", json!({ "url": first.0.url, "name": "hooks", "secret": SECRET })),
+        "createWebhookEndpointResult",
+    );
+    let id = created["endpointId"].as_str().expect("id").to_owned();
+    let event = || -> String {
+        let app = json!({ "resource": "PING", "action": "CREATE", "payload": {} });
+        let done = ok(root.submit("create_app_activity", app));
+        assert_eq!(status(&done), "ACTIVITY_STATUS_COMPLETED", "{done}");
+        done["activity"]["id"].as_str().expect("id").to_owned()
+    };
+    let one = event();
+    first.wait_for("the first event", |seen| seen.iter().any(|r| r.body.contains(&one)));
+
+    let moved = completed(
+        root.submit("update_webhook_endpoint", json!({ "endpointId": id, "url": second.0.url, "name": "moved" })),
+        "updateWebhookEndpointResult",
+    );
+    assert_eq!(moved["webhookEndpoint"]["url"], second.0.url.as_str(), "{moved}");
+    assert_eq!(moved["webhookEndpoint"]["name"], "moved", "{moved}");
+    assert_eq!(moved["webhookEndpoint"]["isActive"], true, "{moved}");
+    let two = event();
+    let seen = second.wait_for("the second event at the new URL", |seen| seen.iter().any(|r| r.body.contains(&two)));
+    assert!(seen.iter().all(|r| r.signed_with(SECRET)), "the secret stays: {seen:#?}");
+    assert!(!first.0.received().iter().any(|r| r.body.contains(&two)), "nothing more at the old URL");
+
+    let off = completed(
+        root.submit("update_webhook_endpoint", json!({ "endpointId": id, "isActive": false })),
+        "updateWebhookEndpointResult",
+    );
+    assert_eq!(off["webhookEndpoint"]["isActive"], false, "{off}");
+    let three = event();
+    std::thread::sleep(Duration::from_millis(1500));
+    let everything: Vec<Received> = first.0.received().into_iter().chain(second.0.received()).collect();
+    assert!(!everything.iter().any(|r| r.body.contains(&three)), "an inactive endpoint gets nothing");
+    let listed = ok(root.query("list_webhook_endpoints", json!({})));
+    assert_eq!(listed["webhookEndpoints"][0]["isActive"], false, "{listed}");
+
+    // Bad input changes nothing; another organization's endpoint is not found from a sub-org.
+    let before = server.db.row_counts();
+    for (params, needle) in [
+        (json!({ "endpointId": id }), "give url, name or isActive"),
+        (json!({ "endpointId": id, "url": "ftp://x" }), "url"),
+        (json!({ "endpointId": id, "name": "" }), "name"),
+        (json!({ "endpointId": id, "isActive": "yes" }), "parameters.isActive"),
+    ] {
+        refused(root.submit("update_webhook_endpoint", params.clone()).expect("sent"), 400, needle);
+    }
+    assert_eq!(server.db.row_counts(), before, "refused updates store nothing");
+    let (_, _, sub) = support::sub_org(&server, &root, "tenant");
+    let foreign = ok(sub.submit("update_webhook_endpoint", json!({ "endpointId": id, "isActive": true })));
+    assert_eq!(status(&foreign), "ACTIVITY_STATUS_FAILED", "{foreign}");
+    assert!(foreign.to_string().contains("no webhook endpoint"), "{foreign}");
+    let listed = ok(root.query("list_webhook_endpoints", json!({})));
+    assert_eq!(listed["webhookEndpoints"][0]["isActive"], false, "still off: {listed}");
+}
+
+twofold_testkit::on_every_backend!(
+    updated_webhook_endpoints_sqlite,
+    updated_webhook_endpoints_postgres,
+    updated_webhook_endpoints
+);

@@ -69,6 +69,18 @@ fn turnkey_api_key_stamper_and_http_client_work_unchanged() {
     let refused = r["k1Refused"]["error"].as_str().unwrap_or_default();
     assert!(refused.starts_with("Turnkey error 16: stamp scheme `SIGNATURE_SCHEME_TK_API_P256` does not match"), "{r}");
     assert_eq!(r["k1Listed"], json!(["CREDENTIAL_TYPE_API_KEY_SECP256K1"]), "{r}");
+    let statuses = r["activePolicies"]["statuses"].as_array().expect("statuses");
+    assert!(!statuses.is_empty() && statuses.iter().all(|s| s["active"] == true), "{r}");
+    assert!(r["activePolicies"]["evaluatedAtMs"].as_str().is_some_and(|t| t.parse::<u64>().is_ok()), "{r}");
+    assert_eq!(r["verifiedSubOrgs"]["organizationIds"], json!([]), "{r}");
+    assert_eq!(r["updatedHook"]["webhookEndpoint"]["name"], "sdk-hook-renamed", "{r}");
+    assert_eq!(r["updatedHook"]["webhookEndpoint"]["isActive"], false, "{r}");
+    // The legacy OTP endpoints are refused, naming the V3 flow (docs/API.md says why).
+    for (call, path) in [("emailAuth", "email_auth"), ("initOtpAuth", "init_otp_auth"), ("otpAuth", "otp_auth")] {
+        let error = r["legacy"][call]["error"].as_str().unwrap_or_default();
+        assert!(error.starts_with(&format!("Turnkey error 5: `{path}`: ACTIVITY_TYPE_")), "{call}: {r}");
+        assert!(error.contains("is not served") && error.contains("ACTIVITY_TYPE_OTP_LOGIN_V2"), "{call}: {r}");
+    }
 }
 
 #[test]

@@ -377,3 +377,40 @@ twofold_testkit::on_every_backend!(
     stored_old_resource_names_are_rewritten_once_postgres,
     stored_old_resource_names_are_rewritten_once
 );
+
+/// `get_active_policies` reports each policy's time window as the decision sees it now: one
+/// without a window is active, one whose window is over is not, and the answer says when.
+#[test]
+fn active_policies_follow_their_time_windows() {
+    let server = TestServer::start(BIN, Backend::Sqlite, &[]);
+    let root = server.root_client();
+    let create = |name: &str, time: Option<&str>| -> String {
+        let mut params = json!({ "policyName": name, "effect": "EFFECT_ALLOW", "condition": "false", "notes": "" });
+        if let Some(t) = time {
+            params["time"] = json!(t);
+        }
+        completed(root.submit("create_policy", params), "createPolicyResult")["policyId"]
+            .as_str()
+            .expect("id")
+            .to_owned()
+    };
+    let always = create("always", None);
+    let over = create("over", Some("time.now < Timestamp('2000-01-01T00:00:00Z')"));
+    let ahead = create("until 2999", Some("time.now < Timestamp('2999-01-01T00:00:00Z')"));
+    let before = twofold_testkit::real_now_ms();
+    let answer = ok(root.query("get_active_policies", json!({})));
+    let at: i64 = answer["evaluatedAtMs"].as_str().expect("a uint64 string").parse().expect("ms");
+    assert!((before - 1000..before + 60_000).contains(&at), "{answer}");
+    let status = |id: &str| -> Value {
+        answer["statuses"].as_array().expect("statuses").iter().find(|s| s["policyId"] == id).cloned().expect("listed")
+    };
+    assert_eq!(status(&always)["active"], true, "{answer}");
+    assert!(status(&always).get("timeExpr").is_none(), "{answer}");
+    assert_eq!(status(&over)["active"], false, "{answer}");
+    assert_eq!(status(&over)["timeExpr"], "time.now < Timestamp('2000-01-01T00:00:00Z')", "{answer}");
+    assert_eq!(status(&ahead)["active"], true, "{answer}");
+    assert!(answer["statuses"].as_array().expect("statuses").iter().all(|s| s.get("error").is_none()), "{answer}");
+    assert!(
+        answer["statuses"].as_array().expect("statuses").iter().all(|s| s["organizationId"] == root.organization_id())
+    );
+}

@@ -56,6 +56,12 @@ pub enum SubOrgFilter {
     CredentialId(String),
     /// `PUBLIC_KEY`: an API key's or session's public key.
     PublicKey(String),
+    /// `list_verified_suborgs` `EMAIL`: a user's email (any case), proven by a code.
+    VerifiedEmail(String),
+    /// `list_verified_suborgs` `PHONE_NUMBER`: a user's phone number, proven by a code.
+    VerifiedPhoneNumber(String),
+    /// `list_verified_suborgs` without a filter: a user with any proven contact.
+    AnyVerified,
 }
 
 /// One transaction over every aggregate's store (one trait per aggregate, below), committed
@@ -556,6 +562,9 @@ pub trait MfaRules: Send {
 pub trait Webhooks: Send {
     /// Inserts a webhook endpoint.
     async fn insert_webhook_endpoint(&mut self, endpoint: &WebhookEndpoint) -> StoreResult<()>;
+
+    /// Writes a webhook endpoint's name, URL and state (not its secret or subscriptions).
+    async fn update_webhook_endpoint(&mut self, endpoint: &WebhookEndpoint) -> StoreResult<()>;
 
     /// Deletes a webhook endpoint and its pending deliveries; `false` if absent.
     async fn delete_webhook_endpoint(&mut self, org_id: &str, id: &str) -> StoreResult<bool>;

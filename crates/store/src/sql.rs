@@ -420,6 +420,20 @@ impl Organizations for SqlTx {
             SubOrgFilter::PublicKey(v) => {
                 ("o.id IN (SELECT k.organization_id FROM api_keys k WHERE k.public_key = $2)", v.to_ascii_lowercase())
             }
+            SubOrgFilter::VerifiedEmail(v) => (
+                "o.id IN (SELECT u.organization_id FROM users u WHERE lower(u.email) = $2 \
+                 AND u.email_verified_at IS NOT NULL)",
+                v.to_lowercase(),
+            ),
+            SubOrgFilter::VerifiedPhoneNumber(v) => (
+                "o.id IN (SELECT u.organization_id FROM users u WHERE u.phone = $2 AND u.phone_verified_at IS NOT NULL)",
+                v.clone(),
+            ),
+            SubOrgFilter::AnyVerified => (
+                "o.id IN (SELECT u.organization_id FROM users u WHERE $2 = '' AND \
+                 (u.email_verified_at IS NOT NULL OR u.phone_verified_at IS NOT NULL))",
+                String::new(),
+            ),
         };
         let sql = format!(
             "SELECT o.id FROM organizations o WHERE o.parent_id = $1 AND o.deleted_at IS NULL AND {matching} \
@@ -1854,6 +1868,20 @@ impl Webhooks for SqlTx {
         .bind(i64::from(e.active))
         .bind(e.created_at)
         .bind(e.updated_at);
+        self.affected(q).await.map(drop)
+    }
+
+    async fn update_webhook_endpoint(&mut self, e: &WebhookEndpoint) -> StoreResult<()> {
+        let q = sqlx::query(
+            "UPDATE webhook_endpoints SET name = $1, url = $2, active = $3, updated_at = $4 \
+             WHERE id = $5 AND organization_id = $6",
+        )
+        .bind(e.name.clone())
+        .bind(e.url.clone())
+        .bind(i64::from(e.active))
+        .bind(e.updated_at)
+        .bind(e.id.clone())
+        .bind(e.organization_id.clone());
         self.affected(q).await.map(drop)
     }
 

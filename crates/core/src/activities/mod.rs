@@ -369,6 +369,10 @@ catalog! {
     DeleteWebhookEndpoint(webhooks::DeleteWebhookEndpoint) "delete_webhook_endpoint" WEBHOOK_ENDPOINT/DELETE [
         ("ACTIVITY_TYPE_DELETE_WEBHOOK_ENDPOINT", "deleteWebhookEndpointIntent", "deleteWebhookEndpointResult"),
     ];
+    /// Change a webhook receiver's URL, name or state.
+    UpdateWebhookEndpoint(webhooks::UpdateWebhookEndpoint) "update_webhook_endpoint" WEBHOOK_ENDPOINT/UPDATE [
+        ("ACTIVITY_TYPE_UPDATE_WEBHOOK_ENDPOINT", "updateWebhookEndpointIntent", "updateWebhookEndpointResult"),
+    ];
     /// Set the global MFA enforcement rule or an organization's override.
     SetMfaEnforcement(enforcement::SetMfaEnforcement) "set_mfa_enforcement" SECURITY_SETTINGS/UPDATE [
         ("ACTIVITY_TYPE_SET_MFA_ENFORCEMENT", "setMfaEnforcementIntent", "setMfaEnforcementResult"),
@@ -428,6 +432,36 @@ impl Intent {
 /// The submit endpoint with this path segment.
 pub fn kind_for_path(path: &str) -> Option<&'static ActivityKind> {
     KINDS.iter().find(|k| k.path == path)
+}
+
+/// Turnkey's legacy OTP endpoints, which twofold does not serve (the coordinator would make
+/// and see the code; Turnkey is retiring them too), each with the flow to use instead.
+pub const RETIRED: &[(&str, &str)] = &[
+    (
+        "email_auth",
+        "ACTIVITY_TYPE_EMAIL_AUTH_V3 (and its earlier versions) is not served: the code and the credential bundle it emails are made outside \
+         the enclave. Use init_otp (ACTIVITY_TYPE_INIT_OTP_V3, otpType OTP_TYPE_EMAIL), verify_otp \
+         (ACTIVITY_TYPE_VERIFY_OTP_V2) and otp_login (ACTIVITY_TYPE_OTP_LOGIN_V2); see docs/API.md",
+    ),
+    (
+        "init_otp_auth",
+        "ACTIVITY_TYPE_INIT_OTP_AUTH_V3 (and its earlier versions) is not served. Use init_otp (ACTIVITY_TYPE_INIT_OTP_V3), then verify_otp \
+         (ACTIVITY_TYPE_VERIFY_OTP_V2) and otp_login (ACTIVITY_TYPE_OTP_LOGIN_V2); see docs/API.md",
+    ),
+    (
+        "otp_auth",
+        "ACTIVITY_TYPE_OTP_AUTH is not served. Use verify_otp (ACTIVITY_TYPE_VERIFY_OTP_V2) with the code sealed \
+         to the enclave, then otp_login (ACTIVITY_TYPE_OTP_LOGIN_V2); see docs/API.md",
+    ),
+];
+
+/// The refusal of a submit path no row serves; for a retired Turnkey endpoint it names the
+/// flow to use instead.
+pub fn unknown_endpoint(path: &str) -> crate::error::Error {
+    match RETIRED.iter().find(|(p, _)| *p == path) {
+        Some((p, instead)) => crate::error::Error::NotFound(format!("`{p}`: {instead}")),
+        None => crate::error::Error::NotFound(format!("unknown submit endpoint `{}`", crate::crypto::clip(path))),
+    }
 }
 
 /// The endpoint and version for an activity type name.

@@ -1,5 +1,5 @@
 //! Webhook endpoints: CREATE_WEBHOOK_ENDPOINT (its signing secret sealed, shown once if
-//! generated) and DELETE_WEBHOOK_ENDPOINT.
+//! generated), UPDATE_WEBHOOK_ENDPOINT and DELETE_WEBHOOK_ENDPOINT.
 
 use base64::Engine as _;
 use serde::{Deserialize, Serialize};
@@ -57,7 +57,27 @@ pub struct DeleteWebhookEndpoint {
     pub endpoint_id: String,
 }
 
+/// `v1UpdateWebhookEndpointIntent`: a new URL, name or state (the secret stays).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct UpdateWebhookEndpoint {
+    /// The endpoint.
+    pub endpoint_id: String,
+    /// New receiver URL.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    /// New name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Whether it receives events (an inactive endpoint's queued events are dropped).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub is_active: Option<bool>,
+}
+
 results! {
+    /// `v1UpdateWebhookEndpointResult`.
+    UpdateWebhookEndpointResult { endpoint_id: String, webhook_endpoint: WebhookEndpointView }
     /// `v1DeleteWebhookEndpointResult`.
     DeleteWebhookEndpointResult { endpoint_id: String }
     /// `v1CreateWebhookEndpointResult` (a generated secret is shown once, never stored here).
@@ -74,13 +94,53 @@ impl Activity for DeleteWebhookEndpoint {
 
     async fn execute(&self, tx: &mut dyn StoreTx, ctx: &ExecContext<'_>) -> Result<Done<DeleteWebhookEndpointResult>> {
         if !tx.delete_webhook_endpoint(ctx.org_id, &self.endpoint_id).await? {
-            return Err(Error::NotFound(format!(
-                "no webhook endpoint `{}` in this organization",
-                crypto::clip(&self.endpoint_id)
-            )));
+            return Err(no_endpoint(&self.endpoint_id));
         }
         Ok(DeleteWebhookEndpointResult { endpoint_id: self.endpoint_id.clone() }.into())
     }
+}
+
+/// UPDATE_WEBHOOK_ENDPOINT: changes where events go, the name, or whether they go at all.
+impl Activity for UpdateWebhookEndpoint {
+    type Output = UpdateWebhookEndpointResult;
+
+    fn check(&self) -> Result<()> {
+        if self.url.is_none() && self.name.is_none() && self.is_active.is_none() {
+            return Err(Error::invalid("parameters: give url, name or isActive to change"));
+        }
+        self.name.as_deref().map(|n| check_name("name", n)).transpose()?;
+        self.url.as_deref().map(webhook::check_url).transpose()?;
+        Ok(())
+    }
+
+    fn policy_params(&self) -> Value {
+        params!(self; endpoint_id, url, name, is_active)
+    }
+
+    async fn execute(&self, tx: &mut dyn StoreTx, ctx: &ExecContext<'_>) -> Result<Done<UpdateWebhookEndpointResult>> {
+        let mut endpoint = tx
+            .get_webhook_endpoint(&self.endpoint_id)
+            .await?
+            .filter(|e| e.organization_id == ctx.org_id)
+            .ok_or_else(|| no_endpoint(&self.endpoint_id))?;
+        if let Some(name) = &self.name {
+            endpoint.name = check_name("name", name)?;
+        }
+        if let Some(url) = &self.url {
+            endpoint.url = url.clone();
+        }
+        if let Some(active) = self.is_active {
+            endpoint.active = active;
+        }
+        endpoint.updated_at = ctx.now;
+        tx.update_webhook_endpoint(&endpoint).await?;
+        let webhook_endpoint = WebhookEndpointView::from(&endpoint);
+        Ok(UpdateWebhookEndpointResult { endpoint_id: endpoint.id, webhook_endpoint }.into())
+    }
+}
+
+fn no_endpoint(id: &str) -> Error {
+    Error::NotFound(format!("no webhook endpoint `{}` in this organization", crypto::clip(id)))
 }
 
 /// A generated webhook secret, shown once.

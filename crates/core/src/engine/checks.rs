@@ -4,7 +4,7 @@
 
 use crate::activities;
 use crate::activities::Intent;
-use crate::error::{Error, Result};
+use crate::error::Result;
 
 use super::{SubmitEnvelope, parse_body, version_for};
 
@@ -13,8 +13,7 @@ use super::{SubmitEnvelope, parse_body, version_for};
 /// state. The server runs the same steps, with authentication and the timestamp check
 /// between them.
 pub fn check_submit_body(path: &str, body: &[u8]) -> Result<Intent> {
-    let kind = activities::kind_for_path(path)
-        .ok_or_else(|| Error::NotFound(format!("unknown submit endpoint `{}`", crate::crypto::clip(path))))?;
+    let kind = activities::kind_for_path(path).ok_or_else(|| activities::unknown_endpoint(path))?;
     let env: SubmitEnvelope = parse_body(body)?;
     version_for(kind, &env.activity_type)?;
     let intent = Intent::parse(kind.operation, &env.parameters)?;
@@ -25,6 +24,7 @@ pub fn check_submit_body(path: &str, body: &[u8]) -> Result<Intent> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::Error;
 
     #[test]
     fn checks_envelope_type_and_parameters() {
@@ -36,6 +36,8 @@ mod tests {
         assert!(wrong_path.to_string().contains("belongs to"), "{wrong_path}");
         let unknown = check_submit_body("nope", body).expect_err("unknown endpoint");
         assert!(matches!(unknown, Error::NotFound(_)));
+        let retired = check_submit_body("email_auth", body).expect_err("a retired endpoint");
+        assert!(retired.to_string().contains("ACTIVITY_TYPE_INIT_OTP_V3"), "names the flow to use: {retired}");
         let invalid = check_submit_body("create_user_tag", text.replace(r#""ops""#, r#""""#).as_bytes());
         assert!(invalid.is_err(), "an empty tag name is refused before anything is stored");
     }

@@ -459,6 +459,15 @@ impl<'a> Subject<'a> {
     }
 }
 
+/// Whether `policy` is in its time window at `now_ms` (a policy without one always is), as the
+/// decision evaluates `time` first; an error is why it could not be decided, and the decision
+/// treats such a policy as ERROR (failing closed).
+pub fn in_time_window(programs: &ProgramCache, policy: &Policy, now_ms: i64) -> Result<bool, String> {
+    let ctx = Context { activity: None, approvers: &[], credentials: &[], now: Timestamp::from_unix_millis(now_ms) };
+    let run = Run { programs, budget: &programs.budget(), explain: false, digest: None };
+    holds(&run, "time", policy.time.as_deref(), Keywords::TIME, &ctx).0
+}
+
 /// How approvers look to the policy language.
 fn people_views(approvers: &[Approver]) -> (Vec<UserView<'_>>, Vec<CredentialView<'_>>) {
     let users = approvers

@@ -45,6 +45,7 @@ use crate::store::{Store, StoreError, StoreTx};
 pub use crate::activities::FactorConfig;
 pub use auth_proxy::{ProxyAnswer, ProxyFlow};
 pub use checks::check_submit_body;
+pub(crate) use decide::in_time_window;
 pub use decide::{Decision, PolicyLimits};
 
 pub(crate) use crate::activities::mfa::owned_policy;
@@ -318,8 +319,7 @@ impl Engine {
 
     /// Runs a `/public/v1/submit/<path>` request and returns the activity.
     pub async fn submit(&self, path: &str, req: &Request<'_>) -> Result<ActivityView> {
-        let kind = activities::kind_for_path(path)
-            .ok_or_else(|| Error::NotFound(format!("unknown submit endpoint `{}`", crypto::clip(path))))?;
+        let kind = activities::kind_for_path(path).ok_or_else(|| activities::unknown_endpoint(path))?;
         let env: SubmitEnvelope = req.parse()?;
         let caller = self.admit(req, &env.organization_id).await?;
         self.check_timestamp(&env.timestamp_ms)?;

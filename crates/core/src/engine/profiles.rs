@@ -141,6 +141,9 @@ impl Engine {
         let Some(e) = endpoint else {
             return Ok((SendOutcome::Unreachable("the endpoint was deleted".to_owned()), true));
         };
+        if !e.active {
+            return Ok((SendOutcome::Unreachable("the endpoint is inactive".to_owned()), true));
+        }
         let secret = self.config.factors.secrets.open(&webhook::secret_context(&e.id), &e.secret)?;
         let signature = webhook::signature(&secret, self.clock.now_ms() / 1000, &d.payload);
         Ok((sender.post(&e.url, &signature, &d.id, &d.payload).await, false))

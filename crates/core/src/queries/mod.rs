@@ -396,6 +396,7 @@ catalog! {
     "get_whoami" => caller::Whoami, Allowed, Session, "The same as whoami, under Turnkey's name";
     "get_organization" => organization::GetOrganization, Refused, Of("ORGANIZATION"), "The organization: users, tags, root quorum";
     "list_suborgs" => organization::ListSuborgs, Refused, Of("ORGANIZATION"), "Ids of the sub-organizations, paginated; filterType NAME, USERNAME, EMAIL, PHONE_NUMBER, CREDENTIAL_ID or PUBLIC_KEY finds them by name or by a user";
+    "list_verified_suborgs" => organization::ListVerifiedSuborgs, Refused, Of("ORGANIZATION"), "Ids of the sub-organizations with a user whose email or phone number (filterType EMAIL or PHONE_NUMBER) was proven by a code";
     "get_user" => users::GetUser, OwnUser, OwnUserOr("USER"), "One user with API keys and tags";
     "list_users" => users::ListUsers, Refused, Of("USER"), "Every user of the organization";
     "list_user_tags" => users::ListUserTags, Refused, Of("USER"), "Every user tag";
@@ -407,6 +408,7 @@ catalog! {
     "evaluate_activity" => activities::EvaluateActivity, Refused, Of("ACTIVITY"), "A dry run: what an activity would come to, without recording it";
     "get_policy" => policies::GetPolicy, Refused, Of("POLICY"), "One policy";
     "list_policies" => policies::ListPolicies, Refused, Of("POLICY"), "Every policy";
+    "get_active_policies" => policies::GetActivePolicies, Refused, Of("POLICY"), "Which policies are in their time window now";
     "list_audit_events" => audit::ListAuditEvents, Refused, Of("AUDIT_LOG"), "Audit events, newest first, filtered and paginated";
     "verify_audit_log" => audit::VerifyAuditLog, Refused, Of("AUDIT_LOG"), "Re-checks the organization's hash chain";
     "get_audit_checkpoint" => audit::GetAuditCheckpoint, Refused, Of("AUDIT_LOG"), "The latest signed checkpoint of the audit log";

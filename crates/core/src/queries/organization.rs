@@ -112,26 +112,51 @@ impl Query for ListSuborgs {
     async fn run(cx: &Cx<'_>, db: &mut Db, req: ListSuborgsRequest) -> Result<ListSuborgsResponse> {
         let filter = sub_org_filter(req.filter_type.as_deref(), req.filter_value.as_deref())?;
         let page = req.pagination_options.unwrap_or_default();
-        let limit = usize::try_from(page.limit()?).unwrap_or(super::DEFAULT_LIMIT as usize);
         let tx = db.tx().await?;
         let ids = match &filter {
             Some(filter) => tx.sub_organizations_with(cx.org(), filter).await?,
             None => tx.list_sub_organizations(cx.org()).await?,
         };
-        let position = |cursor: &str| {
-            ids.iter().position(|id| id == cursor).ok_or_else(|| {
-                Error::invalid(format!("paginationOptions: unknown cursor `{}`", crate::crypto::clip(cursor)))
-            })
+        Ok(ListSuborgsResponse { organization_ids: page_of(&ids, &page)? })
+    }
+}
+
+/// The page of `ids` (oldest first) that `page` asks for.
+fn page_of(ids: &[String], page: &Pagination) -> Result<Vec<String>> {
+    let limit = usize::try_from(page.limit()?).unwrap_or(super::DEFAULT_LIMIT as usize);
+    let position = |cursor: &str| {
+        ids.iter().position(|id| id == cursor).ok_or_else(|| {
+            Error::invalid(format!("paginationOptions: unknown cursor `{}`", crate::crypto::clip(cursor)))
+        })
+    };
+    Ok(match (&page.before, &page.after) {
+        (Some(_), Some(_)) => return Err(Error::invalid("paginationOptions: give `before` or `after`, not both")),
+        (None, Some(after)) => ids.iter().skip(position(after)? + 1).take(limit).cloned().collect(),
+        (Some(before), None) => {
+            let end = position(before)?;
+            ids[end.saturating_sub(limit)..end].to_vec()
+        }
+        (None, None) => ids.iter().take(limit).cloned().collect(),
+    })
+}
+
+/// `list_verified_suborgs` (`getVerifiedSubOrgIds`): the sub-organizations with a user whose
+/// email or phone number was proven by a code, optionally the one given.
+pub(crate) struct ListVerifiedSuborgs;
+
+impl Query for ListVerifiedSuborgs {
+    type Request = ListSuborgsRequest;
+    type Response = ListSuborgsResponse;
+
+    async fn run(cx: &Cx<'_>, db: &mut Db, req: ListSuborgsRequest) -> Result<ListSuborgsResponse> {
+        let filter = match sub_org_filter(req.filter_type.as_deref(), req.filter_value.as_deref())? {
+            None => SubOrgFilter::AnyVerified,
+            Some(SubOrgFilter::Email(v)) => SubOrgFilter::VerifiedEmail(v),
+            Some(SubOrgFilter::PhoneNumber(v)) => SubOrgFilter::VerifiedPhoneNumber(v),
+            Some(_) => return Err(Error::invalid("filterType: expected EMAIL or PHONE_NUMBER (verified contacts)")),
         };
-        let page_ids: Vec<String> = match (&page.before, &page.after) {
-            (Some(_), Some(_)) => return Err(Error::invalid("paginationOptions: give `before` or `after`, not both")),
-            (None, Some(after)) => ids.iter().skip(position(after)? + 1).take(limit).cloned().collect(),
-            (Some(before), None) => {
-                let end = position(before)?;
-                ids[end.saturating_sub(limit)..end].to_vec()
-            }
-            (None, None) => ids.iter().take(limit).cloned().collect(),
-        };
-        Ok(ListSuborgsResponse { organization_ids: page_ids })
+        let page = req.pagination_options.unwrap_or_default();
+        let ids = db.tx().await?.sub_organizations_with(cx.org(), &filter).await?;
+        Ok(ListSuborgsResponse { organization_ids: page_of(&ids, &page)? })
     }
 }
