@@ -188,3 +188,56 @@ fn ed25519_stamps_are_accepted() {
     let client = server.client(ed, root.organization_id());
     assert_eq!(ok(client.query("get_whoami", json!({})))["username"], "ed");
 }
+
+/// docs/API.md's count of the Turnkey overlap, taken from @turnkey/http's own client: every
+/// path it calls, minus the product lines twofold is not (wallets, keys, signing and the rest);
+/// each one is served by the catalog or named in the docs with its reason, never both.
+#[test]
+fn docs_count_the_turnkey_overlap_from_the_sdk_itself() {
+    if !twofold_testkit::interop_installed() {
+        return;
+    }
+    const OTHER_PRODUCTS: &[&str] = &[
+        "wallet", "private_key", "sign_", "transaction", "secret", "smart_contract", "velocity", "earn", "swap", "tvc",
+        "fiat_on_ramp", "spark", "boot_proof", "app_proof", "app_status", "gas_usage", "nonces", "balances",
+        "supported_assets", "eth_", "sol_", "export_", "import_",
+    ];
+    let client = twofold_testkit::interop_dir()
+        .join("node_modules/@turnkey/http/dist/__generated__/services/coordinator/public/v1/public_api.client.js");
+    let source = std::fs::read_to_string(&client).expect("the SDK's client");
+    let mut overlap: Vec<String> = source
+        .split("this.request(\"/public/v1/")
+        .skip(1)
+        .filter_map(|rest| rest.split('"').next().map(str::to_owned))
+        .filter(|path| {
+            let name = path.rsplit('/').next().unwrap_or_default();
+            !OTHER_PRODUCTS.iter().any(|word| name.contains(word))
+        })
+        .collect();
+    overlap.sort();
+    overlap.dedup();
+    assert_eq!(overlap.len(), 86, "the overlap the issue counted: {overlap:?}");
+
+    let mut served: Vec<String> = twofold_core::activities::KINDS.iter().map(|k| format!("submit/{}", k.path)).collect();
+    served.extend(twofold_core::queries::query_paths().iter().map(|q| format!("query/{q}")));
+    let docs = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/API.md")).expect("docs");
+    let section = docs.split("<!-- overlap:begin -->").nth(1).and_then(|s| s.split("<!-- overlap:end -->").next());
+    let section = section.expect("docs/API.md marks the overlap section");
+    let mut named = Vec::new();
+    for row in section.lines().filter(|l| l.starts_with("| `")) {
+        let (endpoints, reason) = row.trim_matches('|').split_once('|').expect("two columns");
+        assert!(reason.trim().len() > 20, "each left-out endpoint says why: {row}");
+        named.extend(endpoints.split(',').map(|e| e.trim().trim_matches('`').to_owned()));
+    }
+    let missing: Vec<&String> = overlap.iter().filter(|p| !served.contains(p)).collect();
+    let mut named_sorted = named.clone();
+    named_sorted.sort();
+    let mut missing_sorted: Vec<String> = missing.iter().map(|s| s.to_string()).collect();
+    missing_sorted.sort();
+    assert_eq!(named_sorted, missing_sorted, "docs/API.md names exactly the endpoints not served");
+    let count = format!("**{} of {} endpoints are served.**", overlap.len() - missing.len(), overlap.len());
+    assert!(section.contains(&count), "docs/API.md says {count}");
+    for n in &named {
+        assert!(overlap.contains(n), "`{n}` named in the docs is not an SDK path of the overlap");
+    }
+}
