@@ -98,7 +98,8 @@ async fn serve(
         verifiers: audit_keys.verifiers,
     };
     twofold_core::webhook::allow_private_targets(settings.webhook_allow_private);
-    let engine = Engine::new(Arc::new(store.clone()), clock, config);
+    let engine = Engine::new(Arc::new(store.clone()), clock, config)
+        .with_jwks_fetcher(Arc::new(twofold_server::HttpJwksFetcher::default()));
     // Before anything writes a policy in today's names: stored ones move to them, once.
     engine
         .rewrite_legacy_resource_names()

@@ -198,9 +198,29 @@ fn docs_count_the_turnkey_overlap_from_the_sdk_itself() {
         return;
     }
     const OTHER_PRODUCTS: &[&str] = &[
-        "wallet", "private_key", "sign_", "transaction", "secret", "smart_contract", "velocity", "earn", "swap", "tvc",
-        "fiat_on_ramp", "spark", "boot_proof", "app_proof", "app_status", "gas_usage", "nonces", "balances",
-        "supported_assets", "eth_", "sol_", "export_", "import_",
+        "wallet",
+        "private_key",
+        "sign_",
+        "transaction",
+        "secret",
+        "smart_contract",
+        "velocity",
+        "earn",
+        "swap",
+        "tvc",
+        "fiat_on_ramp",
+        "spark",
+        "boot_proof",
+        "app_proof",
+        "app_status",
+        "gas_usage",
+        "nonces",
+        "balances",
+        "supported_assets",
+        "eth_",
+        "sol_",
+        "export_",
+        "import_",
     ];
     let client = twofold_testkit::interop_dir()
         .join("node_modules/@turnkey/http/dist/__generated__/services/coordinator/public/v1/public_api.client.js");
@@ -218,7 +238,8 @@ fn docs_count_the_turnkey_overlap_from_the_sdk_itself() {
     overlap.dedup();
     assert_eq!(overlap.len(), 86, "the overlap the issue counted: {overlap:?}");
 
-    let mut served: Vec<String> = twofold_core::activities::KINDS.iter().map(|k| format!("submit/{}", k.path)).collect();
+    let mut served: Vec<String> =
+        twofold_core::activities::KINDS.iter().map(|k| format!("submit/{}", k.path)).collect();
     served.extend(twofold_core::queries::query_paths().iter().map(|q| format!("query/{q}")));
     let docs = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/API.md")).expect("docs");
     let section = docs.split("<!-- overlap:begin -->").nth(1).and_then(|s| s.split("<!-- overlap:end -->").next());

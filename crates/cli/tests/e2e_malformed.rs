@@ -8,6 +8,8 @@ use serde_json::{Value, json};
 use twofold_testkit::{Backend, TestServer, new_key};
 
 const BIN: &str = env!("CARGO_BIN_EXE_twofold");
+/// The P-256 base point, compressed: a valid public key no one uses.
+const P256_G: &str = "036b17d1f2e12c4247f8bce6e563a440f277037d812deb33a0f4a13945d898c296";
 
 /// How a case is stamped.
 enum Stamp {
@@ -515,6 +517,55 @@ fn newer_endpoints_refuse_hostile_input_and_store_nothing() {
             Stamp::Valid,
             400,
             "organizationId",
+        ),
+        case(
+            "OIDC token 20 000 characters",
+            &s("oauth_login"),
+            submit("ACTIVITY_TYPE_OAUTH_LOGIN", json!({ "oidcToken": "a".repeat(20_000), "publicKey": P256_G })),
+            Stamp::Valid,
+            400,
+            "oidcToken",
+        ),
+        case(
+            "OIDC token not a JWT",
+            &s("oauth_login"),
+            submit("ACTIVITY_TYPE_OAUTH_LOGIN", json!({ "oidcToken": "not.a.jwt", "publicKey": P256_G })),
+            Stamp::Valid,
+            400,
+            "not a signed JWT",
+        ),
+        case(
+            "OAuth providers as a string",
+            &s("create_oauth_providers"),
+            submit(
+                "ACTIVITY_TYPE_CREATE_OAUTH_PROVIDERS_V2",
+                json!({ "userId": "u", "oauthProviders": "twofold-sealed:v1.abc" }),
+            ),
+            Stamp::Valid,
+            400,
+            "oauthProviders",
+        ),
+        case(
+            "OIDC issuer keys over ftp",
+            &s("set_oidc_issuers"),
+            submit(
+                "ACTIVITY_TYPE_SET_OIDC_ISSUERS",
+                json!({ "issuers": [{ "issuer": "https://i.example", "audiences": ["a"], "jwksUrl": "ftp://i.example/k" }] }),
+            ),
+            Stamp::Valid,
+            400,
+            "jwksUrl",
+        ),
+        case(
+            "OIDC issuer without audiences",
+            &s("set_oidc_issuers"),
+            submit(
+                "ACTIVITY_TYPE_SET_OIDC_ISSUERS",
+                json!({ "issuers": [{ "issuer": "https://i.example", "audiences": [], "jwksUrl": "https://i.example/k" }] }),
+            ),
+            Stamp::Valid,
+            400,
+            "audiences",
         ),
         case(
             "secp256k1 key uncompressed",

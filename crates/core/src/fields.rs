@@ -126,6 +126,55 @@ impl std::fmt::Debug for Secret {
     }
 }
 
+/// A parameter with secrets inside (a list of OAuth providers with their ID tokens): sealed
+/// as one value when the request is stored, so an activity read back holds it `Sealed` until
+/// execution opens it. A request that sends a string for it is refused by [`Sealable::plain`].
+#[derive(Clone)]
+pub enum Sealable<T> {
+    /// As sent (or opened).
+    Plain(T),
+    /// As stored: `twofold-sealed:...`.
+    Sealed(String),
+}
+
+impl<T> Sealable<T> {
+    /// The value as sent; a sealed or string value is refused, naming `field`.
+    pub fn plain(&self, field: &str) -> Result<&T> {
+        match self {
+            Sealable::Plain(t) => Ok(t),
+            Sealable::Sealed(_) => Err(Error::invalid(format!("parameters.{field}: expected a list"))),
+        }
+    }
+}
+
+impl<T> std::fmt::Debug for Sealable<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Sealable::Plain(_) => "Sealable(redacted)",
+            Sealable::Sealed(_) => "Sealable(sealed)",
+        })
+    }
+}
+
+impl<T: serde::Serialize> serde::Serialize for Sealable<T> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        match self {
+            Sealable::Plain(t) => t.serialize(s),
+            Sealable::Sealed(text) => secret_or_marker(text, s),
+        }
+    }
+}
+
+impl<'de, T: serde::de::DeserializeOwned> Deserialize<'de> for Sealable<T> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        let value = serde_json::Value::deserialize(d)?;
+        match value {
+            serde_json::Value::String(text) => Ok(Sealable::Sealed(text)),
+            other => T::deserialize(other).map(Sealable::Plain).map_err(serde::de::Error::custom),
+        }
+    }
+}
+
 thread_local! {
     /// Set while [`secret_fields`] serializes an intent: secrets then write [`MARKER`].
     static MARKING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
@@ -138,9 +187,10 @@ fn secret_or_marker<S: serde::Serializer>(value: &str, s: S) -> std::result::Res
     if MARKING.get() { s.serialize_str(MARKER) } else { s.serialize_str(value) }
 }
 
-/// The JSON names of `intent`'s top-level fields that hold a [`Secret`]. A secret nested
-/// deeper is refused (it could not be sealed in place), so a new secret-carrying field is
-/// covered the moment it is declared, or the request fails closed.
+/// The JSON names of `intent`'s top-level fields that hold a [`Secret`], at the top or
+/// nested anywhere inside (then the whole parameter is sealed as one value: the list of
+/// OAuth providers whose ID tokens it carries). A new secret-carrying field is covered the
+/// moment it is declared.
 pub(crate) fn secret_fields<T: serde::Serialize>(intent: &T) -> Result<Vec<String>> {
     struct Reset;
     impl Drop for Reset {
@@ -157,10 +207,8 @@ pub(crate) fn secret_fields<T: serde::Serialize>(intent: &T) -> Result<Vec<Strin
     let serde_json::Value::Object(fields) = marked else { return Ok(Vec::new()) };
     let mut names = Vec::new();
     for (name, value) in &fields {
-        if value.as_str() == Some(MARKER) {
+        if holds_marker(value) {
             names.push(name.clone());
-        } else if holds_marker(value) {
-            return Err(Error::Internal(format!("a secret nested in parameter `{name}` cannot be sealed")));
         }
     }
     Ok(names)
@@ -224,7 +272,8 @@ mod tests {
         let sent = serde_json::to_value(&intent).expect("json");
         assert_eq!((sent["totpCode"].as_str(), sent["webhookSecret"].as_str()), (Some("123456"), Some("whsec_abc")));
         assert!(!format!("{:?}", intent.webhook_secret).contains("whsec"));
-        assert!(secret_fields(&Nested { inner: vec![Secret::new("x")] }).is_err(), "a nested secret fails closed");
+        let nested = Nested { inner: vec![Secret::new("x")] };
+        assert_eq!(secret_fields(&nested).expect("nested"), ["inner"], "a nested secret seals its whole parameter");
         assert_eq!(serde_json::to_value(Secret::new("y")).expect("json"), "y", "marking is over");
     }
 

@@ -20,6 +20,7 @@ pub mod mfa;
 pub mod model;
 pub mod network;
 pub mod notice;
+pub mod oidc;
 pub mod otp;
 pub mod queries;
 pub mod secrets;

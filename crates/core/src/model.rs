@@ -666,6 +666,44 @@ pub struct SessionProfile {
     pub created_at: i64,
 }
 
+/// An OpenID Connect issuer an organization trusts for OAuth login (`set_oidc_issuers`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OidcIssuer {
+    /// The organization that trusts it (its direct sub-organizations log in with it too).
+    pub organization_id: String,
+    /// The `iss` its tokens carry.
+    pub issuer: String,
+    /// The `aud` values (client ids) accepted.
+    pub audiences: Vec<String>,
+    /// Where its signing keys (a JWK set) are published.
+    pub jwks_url: String,
+    /// When it was set, ms since epoch.
+    pub created_at: i64,
+}
+
+/// An OAuth provider bound to a user: the issuer, audience and subject of a verified ID token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OauthProvider {
+    /// UUID (the `providerId`).
+    pub id: String,
+    /// The user's organization.
+    pub organization_id: String,
+    /// The user.
+    pub user_id: String,
+    /// Its name.
+    pub name: String,
+    /// The token's `iss`.
+    pub issuer: String,
+    /// The token's `aud`.
+    pub audience: String,
+    /// The token's `sub`.
+    pub subject: String,
+    /// Created, ms since epoch.
+    pub created_at: i64,
+    /// Last change, ms since epoch.
+    pub updated_at: i64,
+}
+
 /// Where an organization's activity status changes are delivered.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WebhookEndpoint {

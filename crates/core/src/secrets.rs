@@ -275,6 +275,13 @@ impl SecretsKey {
         self.open(&field_context(org_id, user_id, field), sealed)
     }
 
+    /// The JSON value a sealed field value (`twofold-sealed:...`) stands for (a string for a
+    /// secret, a whole list for a parameter with secrets inside).
+    pub fn open_field_json(&self, value: &str, org_id: &str, user_id: &str, field: &str) -> Result<serde_json::Value> {
+        let literal = self.open_field(value, org_id, user_id, field)?;
+        serde_json::from_slice(&literal).map_err(|_| Error::Internal(format!("sealed field `{field}` is not JSON")))
+    }
+
     /// The string a sealed field value (`twofold-sealed:...`) stands for.
     pub fn open_field_string(
         &self,

@@ -11,8 +11,8 @@ use async_trait::async_trait;
 
 use crate::enforcement::EnforcementRule;
 use crate::model::{
-    Activity, ActivityFilter, ApiKey, Channel, Delivery, Factor, FactorKind, MfaPolicy, MfaProof, Organization, Policy,
-    PolicyEvaluationRecord, SessionProfile, User, UserTag, Vote, WebhookEndpoint,
+    Activity, ActivityFilter, ApiKey, Channel, Delivery, Factor, FactorKind, MfaPolicy, MfaProof, OauthProvider,
+    OidcIssuer, Organization, Policy, PolicyEvaluationRecord, SessionProfile, User, UserTag, Vote, WebhookEndpoint,
 };
 use crate::model::{AuditCheckpoint, AuditEvent};
 use crate::network::{IpRuleSet, ListKind};
@@ -80,6 +80,7 @@ pub trait StoreTx:
     + MfaRules
     + Webhooks
     + AuthProxies
+    + OidcLogins
 {
     /// Makes every change of this transaction durable.
     async fn commit(self: Box<Self>) -> StoreResult<()>;
@@ -637,4 +638,37 @@ pub struct AuditFilter {
     pub before_seq: Option<i64>,
     /// Page size.
     pub limit: i64,
+}
+
+/// OpenID Connect login: trusted issuers, OAuth providers bound to users, spent tokens.
+#[async_trait]
+pub trait OidcLogins: Send {
+    /// Replaces an organization's trusted issuers.
+    async fn set_oidc_issuers(&mut self, org_id: &str, issuers: &[OidcIssuer]) -> StoreResult<()>;
+
+    /// The issuers an organization trusts: its own, then its parent's.
+    async fn oidc_issuers(&mut self, org_id: &str) -> StoreResult<Vec<OidcIssuer>>;
+
+    /// Binds an OAuth provider; `Conflict` if that issuer, subject and audience is bound anywhere.
+    async fn insert_oauth_provider(&mut self, provider: &OauthProvider) -> StoreResult<()>;
+
+    /// Unbinds one of a user's OAuth providers; `false` if the user has no such provider.
+    async fn delete_oauth_provider(&mut self, org_id: &str, user_id: &str, id: &str) -> StoreResult<bool>;
+
+    /// An organization's OAuth providers (one user's when given), oldest first.
+    async fn list_oauth_providers(&mut self, org_id: &str, user_id: Option<&str>) -> StoreResult<Vec<OauthProvider>>;
+
+    /// The provider bound to `issuer`, `subject` and `audience`, in `org_id` or a direct
+    /// sub-organization of it.
+    async fn oauth_provider_for(
+        &mut self,
+        org_id: &str,
+        issuer: &str,
+        subject: &str,
+        audience: &str,
+    ) -> StoreResult<Option<OauthProvider>>;
+
+    /// Records a token as spent until `expires_at`; `false` if it was spent before. Forgets
+    /// tokens expired at `now`.
+    async fn spend_oidc_token(&mut self, token_hash: &str, expires_at: i64, now: i64) -> StoreResult<bool>;
 }

@@ -10,6 +10,7 @@ mod cors;
 mod error;
 mod extract;
 mod headers;
+mod jwks;
 mod listen;
 mod metrics;
 mod openapi;
@@ -19,6 +20,7 @@ pub mod stamp;
 mod webhooks;
 
 pub use error::ApiError;
+pub use jwks::HttpJwksFetcher;
 pub use listen::{ConnectionTimeouts, serve};
 pub use metrics::Metrics;
 pub use openapi::{document as openapi_document, served_paths};

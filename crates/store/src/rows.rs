@@ -6,8 +6,8 @@ use twofold_core::audit::{AuditCheckpoint, AuditEvent};
 use twofold_core::enforcement::{EnforcementRule, EnforcementValue};
 use twofold_core::model::{
     Activity, ActivityStatus, ApiKey, ApiKeyCurve, Channel, Delivery, DeliveryStatus, Effect, Factor, FactorKind,
-    KeyKind, MethodGroup, MfaPolicy, MfaProof, Organization, Policy, PolicyEvaluationRecord, SessionProfile, User,
-    UserTag, Vote, WebhookEndpoint,
+    KeyKind, MethodGroup, MfaPolicy, MfaProof, OauthProvider, OidcIssuer, Organization, Policy, PolicyEvaluationRecord,
+    SessionProfile, User, UserTag, Vote, WebhookEndpoint,
 };
 use twofold_core::otp::{OtpFlow, OtpFlowStatus, Usage};
 
@@ -257,6 +257,31 @@ pub(crate) fn webhook_endpoint(r: &AnyRow) -> R<WebhookEndpoint> {
         secret: r.try_get("secret")?,
         subscriptions: r.try_get("subscriptions")?,
         active: active != 0,
+        created_at: r.try_get("created_at")?,
+        updated_at: r.try_get("updated_at")?,
+    })
+}
+
+pub(crate) fn oidc_issuer(r: &AnyRow) -> R<OidcIssuer> {
+    let audiences: String = r.try_get("audiences")?;
+    Ok(OidcIssuer {
+        organization_id: r.try_get("organization_id")?,
+        issuer: r.try_get("issuer")?,
+        audiences: serde_json::from_str(&audiences).map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
+        jwks_url: r.try_get("jwks_url")?,
+        created_at: r.try_get("created_at")?,
+    })
+}
+
+pub(crate) fn oauth_provider(r: &AnyRow) -> R<OauthProvider> {
+    Ok(OauthProvider {
+        id: r.try_get("id")?,
+        organization_id: r.try_get("organization_id")?,
+        user_id: r.try_get("user_id")?,
+        name: r.try_get("name")?,
+        issuer: r.try_get("issuer")?,
+        audience: r.try_get("audience")?,
+        subject: r.try_get("subject")?,
         created_at: r.try_get("created_at")?,
         updated_at: r.try_get("updated_at")?,
     })

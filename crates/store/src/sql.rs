@@ -13,14 +13,14 @@ use sqlx::{Any, AnyPool, AssertSqlSafe, Executor, Row, Transaction};
 use twofold_core::audit::{AuditCheckpoint, AuditEvent};
 use twofold_core::enforcement::EnforcementRule;
 use twofold_core::model::{
-    Activity, ActivityFilter, ApiKey, Channel, Delivery, Factor, FactorKind, MfaPolicy, MfaProof, Organization, Policy,
-    PolicyEvaluationRecord, SessionProfile, User, UserTag, Vote, WebhookEndpoint,
+    Activity, ActivityFilter, ApiKey, Channel, Delivery, Factor, FactorKind, MfaPolicy, MfaProof, OauthProvider,
+    OidcIssuer, Organization, Policy, PolicyEvaluationRecord, SessionProfile, User, UserTag, Vote, WebhookEndpoint,
 };
 use twofold_core::network::{IpRule, IpRuleSet, ListKind};
 use twofold_core::otp::{OtpFlow, OtpFlowStatus, Usage};
 use twofold_core::store::{
-    Activities, AuditFilter, AuditLog, AuthProxies, Credentials, Installation, MfaRules, NetworkRules, Organizations,
-    OtpFlows, Policies, Store, StoreError, StoreResult, StoreTx, SubOrgFilter, Users, Webhooks,
+    Activities, AuditFilter, AuditLog, AuthProxies, Credentials, Installation, MfaRules, NetworkRules, OidcLogins,
+    Organizations, OtpFlows, Policies, Store, StoreError, StoreResult, StoreTx, SubOrgFilter, Users, Webhooks,
 };
 
 use crate::{OpenError, rows};
@@ -510,6 +510,8 @@ impl Organizations for SqlTx {
             "DELETE FROM root_quorum_members WHERE organization_id = $1",
             "DELETE FROM api_keys WHERE organization_id = $1",
             "DELETE FROM factors WHERE organization_id = $1",
+            "DELETE FROM oauth_providers WHERE organization_id = $1",
+            "DELETE FROM oidc_issuers WHERE organization_id = $1",
             "DELETE FROM webauthn_challenges WHERE organization_id = $1",
             "DELETE FROM auth_failures WHERE organization_id = $1",
             "DELETE FROM mfa_policies WHERE organization_id = $1",
@@ -583,6 +585,7 @@ impl Users for SqlTx {
             "DELETE FROM user_tag_members WHERE user_id = $1",
             "DELETE FROM api_keys WHERE user_id = $1",
             "DELETE FROM factors WHERE user_id = $1",
+            "DELETE FROM oauth_providers WHERE user_id = $1",
             "DELETE FROM webauthn_challenges WHERE user_id = $1",
             "DELETE FROM auth_failures WHERE user_id = $1",
             "DELETE FROM root_quorum_members WHERE user_id = $1",
@@ -2064,6 +2067,107 @@ impl SqlTx {
     /// Forgets an organization's allowed origins.
     async fn delete_origins(&mut self, org_id: &str) -> StoreResult<u64> {
         self.affected(sqlx::query("DELETE FROM cors_origins WHERE organization_id = $1").bind(org_id.to_owned())).await
+    }
+}
+
+const PROVIDER_COLUMNS: &str = "id, organization_id, user_id, name, issuer, audience, subject, created_at, updated_at";
+
+#[async_trait]
+impl OidcLogins for SqlTx {
+    async fn set_oidc_issuers(&mut self, org_id: &str, issuers: &[OidcIssuer]) -> StoreResult<()> {
+        self.affected(sqlx::query("DELETE FROM oidc_issuers WHERE organization_id = $1").bind(org_id.to_owned()))
+            .await?;
+        for i in issuers {
+            let audiences = serde_json::to_string(&i.audiences).map_err(|e| StoreError::Backend(e.to_string()))?;
+            let q = sqlx::query(
+                "INSERT INTO oidc_issuers (organization_id, issuer, audiences, jwks_url, created_at) \
+                 VALUES ($1, $2, $3, $4, $5)",
+            )
+            .bind(org_id.to_owned())
+            .bind(i.issuer.clone())
+            .bind(audiences)
+            .bind(i.jwks_url.clone())
+            .bind(i.created_at);
+            self.affected(q).await?;
+        }
+        Ok(())
+    }
+
+    async fn oidc_issuers(&mut self, org_id: &str) -> StoreResult<Vec<OidcIssuer>> {
+        let q = sqlx::query(
+            "SELECT organization_id, issuer, audiences, jwks_url, created_at FROM oidc_issuers \
+             WHERE organization_id = $1 OR organization_id = (SELECT parent_id FROM organizations WHERE id = $1) \
+             ORDER BY CASE WHEN organization_id = $1 THEN 0 ELSE 1 END, issuer",
+        )
+        .bind(org_id.to_owned());
+        self.all(q, rows::oidc_issuer).await
+    }
+
+    async fn insert_oauth_provider(&mut self, p: &OauthProvider) -> StoreResult<()> {
+        let q = sqlx::query(AssertSqlSafe(format!(
+            "INSERT INTO oauth_providers ({PROVIDER_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+             ON CONFLICT (issuer, subject, audience) DO NOTHING"
+        )))
+        .bind(p.id.clone())
+        .bind(p.organization_id.clone())
+        .bind(p.user_id.clone())
+        .bind(p.name.clone())
+        .bind(p.issuer.clone())
+        .bind(p.audience.clone())
+        .bind(p.subject.clone())
+        .bind(p.created_at)
+        .bind(p.updated_at);
+        if self.affected(q).await? == 0 {
+            return Err(StoreError::Conflict("this OAuth account is already bound to a user".to_owned()));
+        }
+        Ok(())
+    }
+
+    async fn delete_oauth_provider(&mut self, org_id: &str, user_id: &str, id: &str) -> StoreResult<bool> {
+        let q = sqlx::query("DELETE FROM oauth_providers WHERE id = $1 AND user_id = $2 AND organization_id = $3")
+            .bind(id.to_owned())
+            .bind(user_id.to_owned())
+            .bind(org_id.to_owned());
+        Ok(self.affected(q).await? == 1)
+    }
+
+    async fn list_oauth_providers(&mut self, org_id: &str, user_id: Option<&str>) -> StoreResult<Vec<OauthProvider>> {
+        let q = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {PROVIDER_COLUMNS} FROM oauth_providers WHERE organization_id = $1 \
+             AND ($2 IS NULL OR user_id = $2) ORDER BY created_at, id"
+        )))
+        .bind(org_id.to_owned())
+        .bind(user_id.map(str::to_owned));
+        self.all(q, rows::oauth_provider).await
+    }
+
+    async fn oauth_provider_for(
+        &mut self,
+        org_id: &str,
+        issuer: &str,
+        subject: &str,
+        audience: &str,
+    ) -> StoreResult<Option<OauthProvider>> {
+        let q = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {PROVIDER_COLUMNS} FROM oauth_providers WHERE issuer = $2 AND subject = $3 AND audience = $4 \
+             AND (organization_id = $1 OR organization_id IN \
+             (SELECT id FROM organizations WHERE parent_id = $1 AND deleted_at IS NULL))"
+        )))
+        .bind(org_id.to_owned())
+        .bind(issuer.to_owned())
+        .bind(subject.to_owned())
+        .bind(audience.to_owned());
+        self.one(q, rows::oauth_provider).await
+    }
+
+    async fn spend_oidc_token(&mut self, token_hash: &str, expires_at: i64, now: i64) -> StoreResult<bool> {
+        self.affected(sqlx::query("DELETE FROM spent_oidc_tokens WHERE expires_at < $1").bind(now)).await?;
+        let q = sqlx::query(
+            "INSERT INTO spent_oidc_tokens (token_hash, expires_at) VALUES ($1, $2) ON CONFLICT (token_hash) DO NOTHING",
+        )
+        .bind(token_hash.to_owned())
+        .bind(expires_at);
+        Ok(self.affected(q).await? == 1)
     }
 }
 

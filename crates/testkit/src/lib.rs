@@ -419,6 +419,9 @@ pub const TABLES: &[&str] = &[
     "outbox",
     "auth_proxies",
     "cors_origins",
+    "oidc_issuers",
+    "oauth_providers",
+    "spent_oidc_tokens",
 ];
 
 impl TestDb {

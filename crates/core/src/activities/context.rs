@@ -83,6 +83,8 @@ pub struct ExecContext<'a> {
     pub fingerprint: &'a str,
     /// Tag names that make their users administrators (`--mfa-admin-tags`).
     pub admin_tags: &'a [String],
+    /// OIDC issuers' keys, fetched before the transaction (OAuth login and providers).
+    pub oidc: &'a crate::oidc::JwksCache,
 }
 
 /// A type whose schema `/openapi.json` documents (every type under the `openapi` feature).

@@ -14,6 +14,7 @@ mod context;
 pub mod factors;
 pub mod mfa;
 pub mod network;
+pub mod oauth;
 pub mod organizations;
 pub mod otp;
 pub mod policies;
@@ -392,6 +393,23 @@ catalog! {
     /// Create a session with a verification token.
     OtpLogin(crate::otp::OtpLogin) "otp_login" AUTH/CREATE [
         ("ACTIVITY_TYPE_OTP_LOGIN_V2", "otpLoginIntentV2", "otpLoginResult"),
+    ];
+    /// Trust OIDC issuers for OAuth login (twofold).
+    SetOidcIssuers(oauth::SetOidcIssuers) "set_oidc_issuers" CONFIG/UPDATE root_only [
+        ("ACTIVITY_TYPE_SET_OIDC_ISSUERS", "setOidcIssuersIntent", "setOidcIssuersResult"),
+    ];
+    /// Bind OAuth accounts to a user, each proven by an ID token.
+    CreateOauthProviders(oauth::CreateOauthProviders) "create_oauth_providers" CREDENTIAL/CREATE [
+        ("ACTIVITY_TYPE_CREATE_OAUTH_PROVIDERS_V2", "createOauthProvidersIntentV2", "createOauthProvidersResultV2"),
+        ("ACTIVITY_TYPE_CREATE_OAUTH_PROVIDERS", "createOauthProvidersIntent", "createOauthProvidersResult"),
+    ];
+    /// Unbind OAuth accounts from a user.
+    DeleteOauthProviders(oauth::DeleteOauthProviders) "delete_oauth_providers" CREDENTIAL/DELETE [
+        ("ACTIVITY_TYPE_DELETE_OAUTH_PROVIDERS", "deleteOauthProvidersIntent", "deleteOauthProvidersResult"),
+    ];
+    /// Create a session with an OIDC ID token bound to the session key.
+    OauthLogin(oauth::OauthLogin) "oauth_login" AUTH/CREATE [
+        ("ACTIVITY_TYPE_OAUTH_LOGIN", "oauthLoginIntent", "oauthLoginResult"),
     ];
     /// Turn on the organization's auth proxy (service user, sealed key, settings).
     EnableAuthProxy(auth_proxy::EnableAuthProxy) "enable_auth_proxy" AUTH_PROXY/UPDATE [

@@ -108,6 +108,7 @@ pub struct Engine {
     clock: Arc<dyn Clock>,
     config: Arc<EngineConfig>,
     signer: Arc<std::sync::OnceLock<crate::factors::session::SessionSigner>>,
+    oidc: Arc<crate::oidc::JwksCache>,
 }
 
 /// The first organization, user and key of a fresh installation.
@@ -237,7 +238,32 @@ impl Engine {
             signups: Arc::default(),
             costly: Arc::default(),
             signer: Arc::default(),
+            oidc: Arc::default(),
         }
+    }
+
+    /// Fetches the keys of the trusted issuers an intent's ID tokens name, before its
+    /// transaction: the executor reads only the cache, so no write waits on the network.
+    /// Nothing about the token is checked here, and nothing is told.
+    async fn prepare_oidc(&self, caller: &Caller, intent: &Intent) -> Result<()> {
+        let tokens = crate::activities::oauth::oidc_tokens(intent);
+        if tokens.is_empty() {
+            return Ok(());
+        }
+        let trusted = self.store.read().await?.oidc_issuers(&caller.organization.id).await?;
+        let now = self.clock.now_ms();
+        for hint in tokens.into_iter().filter_map(|t| crate::oidc::hint(t).ok()) {
+            if let Some(issuer) = trusted.iter().find(|t| t.issuer == hint.issuer) {
+                self.oidc.warm(&issuer.jwks_url, &hint.kid, now).await;
+            }
+        }
+        Ok(())
+    }
+
+    /// The same engine, fetching OIDC issuers' keys with `fetcher` (none are fetched otherwise).
+    pub fn with_jwks_fetcher(mut self, fetcher: Arc<dyn crate::oidc::JwksFetcher>) -> Self {
+        self.oidc = Arc::new(crate::oidc::JwksCache::new(fetcher));
+        self
     }
 
     /// How many policy expressions were evaluated, and how many results recalled instead
@@ -334,6 +360,7 @@ impl Engine {
             return Err(stale);
         }
         self.check_session_scope(&caller, kind, version, &intent, now).await?;
+        self.prepare_oidc(&caller, &intent).await?;
         if let Some(existing) = self.prepare_otp(&caller, &intent, req).await? {
             return Ok(existing);
         }
@@ -524,6 +551,7 @@ impl Engine {
             costly: &self.costly,
             explain: false,
             admin_tags: &self.config.mfa_admin_tags,
+            oidc: &self.oidc,
         }
     }
 

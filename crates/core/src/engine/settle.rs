@@ -165,6 +165,8 @@ pub(super) struct Settler<'a> {
     pub explain: bool,
     /// Tag names that make their users administrators (`--mfa-admin-tags`).
     pub admin_tags: &'a [String],
+    /// OIDC issuers' keys.
+    pub oidc: &'a crate::oidc::JwksCache,
 }
 
 /// What the votes so far come to, before anything is written.
@@ -327,6 +329,7 @@ impl Settler<'_> {
                     signer: self.signer,
                     fingerprint: &activity.fingerprint,
                     admin_tags: self.admin_tags,
+                    oidc: self.oidc,
                 };
                 match execute::execute(tx, &ctx, &intent).await {
                     Ok(done) => {

@@ -15,6 +15,7 @@ mod caller;
 mod factors;
 mod mfa;
 mod network;
+mod oauth;
 mod organization;
 mod policies;
 mod profiles;
@@ -409,6 +410,8 @@ catalog! {
     "get_policy" => policies::GetPolicy, Refused, Of("POLICY"), "One policy";
     "list_policies" => policies::ListPolicies, Refused, Of("POLICY"), "Every policy";
     "get_active_policies" => policies::GetActivePolicies, Refused, Of("POLICY"), "Which policies are in their time window now";
+    "get_oauth_providers" => oauth::GetOauthProviders, Refused, Of("CREDENTIAL"), "OAuth accounts bound to a user (or to every user)";
+    "get_oidc_issuers" => oauth::GetOidcIssuers, Refused, Of("CONFIG"), "The OIDC issuers the organization (and its parent) trusts for OAuth login";
     "list_audit_events" => audit::ListAuditEvents, Refused, Of("AUDIT_LOG"), "Audit events, newest first, filtered and paginated";
     "verify_audit_log" => audit::VerifyAuditLog, Refused, Of("AUDIT_LOG"), "Re-checks the organization's hash chain";
     "get_audit_checkpoint" => audit::GetAuditCheckpoint, Refused, Of("AUDIT_LOG"), "The latest signed checkpoint of the audit log";
