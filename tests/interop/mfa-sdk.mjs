@@ -3,6 +3,7 @@
 // Prints one JSON object with what the server answered; exits non-zero on any failure.
 import { readFileSync } from "node:fs";
 import { TurnkeyClient } from "@turnkey/http";
+import { calls } from "./record-calls.mjs";
 import { ApiKeyStamper } from "@turnkey/api-key-stamper";
 
 const [baseUrl, keyFile] = process.argv.slice(2);
@@ -64,5 +65,6 @@ console.log(
     after: after.mfaStatuses,
     profileId: profile.activity.result.createSessionProfileResult.sessionProfileId,
     profiles: profiles.sessionProfiles,
+    calls,
   }),
 );

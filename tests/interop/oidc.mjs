@@ -10,6 +10,7 @@ import { createHash, createHmac, generateKeyPairSync, randomBytes, sign } from "
 import { readFileSync, renameSync, writeFileSync } from "node:fs";
 import { createServer } from "node:http";
 import { TurnkeyClient } from "@turnkey/http";
+import { calls } from "./record-calls.mjs";
 import { ApiKeyStamper } from "@turnkey/api-key-stamper";
 import { generateP256KeyPair } from "@turnkey/crypto";
 
@@ -170,6 +171,7 @@ try {
   const last = generateP256KeyPair();
   seen.afterUnbind = await login(idToken({ over: { nonce: nonceFor(last.publicKey) } }), last);
   seen.aliceId = aliceId;
+  seen.calls = calls;
   console.log(JSON.stringify(seen));
 } catch (e) {
   console.error(e && e.stack ? e.stack : String(e));

@@ -5,6 +5,7 @@ import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { secp256k1 } from "@noble/curves/secp256k1";
 import { TurnkeyClient } from "@turnkey/http";
+import { calls } from "./record-calls.mjs";
 import { ApiKeyStamper } from "@turnkey/api-key-stamper";
 import { computeActivityFingerprint, generateP256KeyPair } from "@turnkey/crypto";
 
@@ -247,6 +248,7 @@ console.log(
     k1Refused,
     k1Listed,
     legacy,
+    calls,
     activePolicies,
     verifiedSubOrgs,
     updatedHook: updatedHook.activity.result.updateWebhookEndpointResult,

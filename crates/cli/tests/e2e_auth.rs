@@ -29,6 +29,10 @@ fn turnkey_api_key_stamper_and_http_client_work_unchanged() {
     let server = TestServer::start(BIN, Backend::Sqlite, &[]);
     let key_path = server.root_key_path().display().to_string();
     let r = run_node("turnkey-sdk.mjs", &[&server.url, &key_path]);
+    // Every request the SDK made and every answer it got, against the SDK's own types.
+    let types = twofold_testkit::check_sdk_types(&r["calls"]);
+    assert_eq!(types["errors"], json!([]), "answers that differ from @turnkey/http's types: {types}");
+    assert!(types["checked"].as_u64().is_some_and(|n| n >= 30), "{types}");
     assert_eq!(r["whoami"]["username"], "root");
     assert_eq!(r["createdStatus"], "ACTIVITY_STATUS_COMPLETED");
     assert_eq!(r["manualHttpStatus"], 200);

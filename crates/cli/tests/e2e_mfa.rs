@@ -394,6 +394,10 @@ fn turnkeys_http_client_drives_mfa_policies_status_and_session_profiles() {
     let server = TestServer::start(BIN, Backend::Sqlite, &[]);
     let key_path = server.root_key_path().display().to_string();
     let r = run_node("mfa-sdk.mjs", &[&server.url, &key_path]);
+    let types = twofold_testkit::check_sdk_types(&r["calls"]);
+    let errors: Vec<String> =
+        types["errors"].as_array().expect("errors").iter().map(|e| e.to_string().chars().take(300).collect()).collect();
+    assert!(errors.is_empty(), "answers that differ from @turnkey/http's types: {errors:#?}");
     assert_eq!(r["policies"][0]["mfaPolicyId"], r["mfaPolicyId"], "{r}");
     assert_eq!(r["policies"][0]["requiredAuthenticationMethods"][1]["any"][1]["type"], "AUTHENTICATION_TYPE_SESSION");
     assert_eq!(r["pendingStatus"], "ACTIVITY_STATUS_AUTHENTICATORS_NEEDED", "{r}");

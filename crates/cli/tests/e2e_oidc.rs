@@ -27,6 +27,8 @@ fn oauth_login(backend: Backend) {
     let key = server.root_key_path().display().to_string();
     let seen = run_node("oidc.mjs", &[&server.url, &key, &clock.display().to_string()]);
 
+    let types = twofold_testkit::check_sdk_types(&seen["calls"]);
+    assert_eq!(types["errors"], json!([]), "answers that differ from @turnkey/http's types: {types}");
     assert_eq!(seen["trusted"]["status"], "ACTIVITY_STATUS_COMPLETED", "{seen}");
     assert_eq!(seen["issuers"]["issuers"].as_array().map(Vec::len), Some(1), "{seen}");
     assert_eq!(seen["bound"]["status"], "ACTIVITY_STATUS_COMPLETED", "an ES256 token binds: {seen}");

@@ -143,6 +143,10 @@ fn every_query_answers_as_its_schema_says_in_success_and_in_error() {
         ("list_webhook_endpoints".into(), json!({})),
         ("list_webhook_deliveries".into(), json!({})),
         ("get_auth_proxy_config".into(), json!({})),
+        ("list_verified_suborgs".into(), json!({ "filterType": "EMAIL", "filterValue": "nobody@example.com" })),
+        ("get_active_policies".into(), json!({})),
+        ("get_oauth_providers".into(), json!({ "userId": member_id })),
+        ("get_oidc_issuers".into(), json!({})),
     ];
     let successes = bodies.len();
     // Errors of every kind a client meets: unknown ids, bad values, foreign fields.
@@ -157,6 +161,7 @@ fn every_query_answers_as_its_schema_says_in_success_and_in_error() {
         ("list_webhook_deliveries".into(), json!({ "limit": 0 })),
         ("get_session_profile".into(), json!({ "sessionProfileId": 7 })),
         ("evaluate_activity".into(), json!({ "activity": { "type": "ACTIVITY_TYPE_NOPE", "parameters": {} } })),
+        ("list_verified_suborgs".into(), json!({ "filterType": "NAME", "filterValue": "x" })),
     ]);
 
     let mut answers = Vec::new();

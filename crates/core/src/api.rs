@@ -90,7 +90,7 @@ pub struct UserView {
     /// Tag ids.
     pub user_tags: Vec<String>,
     /// OAuth providers.
-    pub oauth_providers: Vec<serde_json::Value>,
+    pub oauth_providers: Vec<OauthProviderView>,
     /// Created.
     pub created_at: Timestamp,
     /// Updated.
@@ -110,9 +110,63 @@ pub struct UserRows<'a> {
     pub passkeys: &'a [crate::model::Factor],
     /// Step-up MFA policies.
     pub mfa_policies: &'a [crate::model::MfaPolicy],
+    /// OAuth providers.
+    pub oauth_providers: &'a [crate::model::OauthProvider],
+}
+
+/// `v1OauthProvider`.
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct OauthProviderView {
+    /// Id.
+    pub provider_id: String,
+    /// Name.
+    pub provider_name: String,
+    /// The token issuer.
+    pub issuer: String,
+    /// The audience (client id).
+    pub audience: String,
+    /// The subject (the account at the issuer).
+    pub subject: String,
+    /// Created.
+    pub created_at: Timestamp,
+    /// Updated.
+    pub updated_at: Timestamp,
+}
+
+impl From<&crate::model::OauthProvider> for OauthProviderView {
+    fn from(p: &crate::model::OauthProvider) -> Self {
+        OauthProviderView {
+            provider_id: p.id.clone(),
+            provider_name: p.name.clone(),
+            issuer: p.issuer.clone(),
+            audience: p.audience.clone(),
+            subject: p.subject.clone(),
+            created_at: Timestamp::from_ms(p.created_at),
+            updated_at: Timestamp::from_ms(p.updated_at),
+        }
+    }
 }
 
 impl UserView {
+    /// What a vote shows of a voter deleted since (with its organization): its id, nothing else.
+    pub fn deleted(user_id: &str, at: i64) -> Self {
+        UserView {
+            user_id: user_id.to_owned(),
+            user_name: "(deleted user)".to_owned(),
+            user_email: None,
+            user_phone_number: None,
+            authenticators: Vec::new(),
+            api_keys: Vec::new(),
+            user_tags: Vec::new(),
+            oauth_providers: Vec::new(),
+            created_at: Timestamp::from_ms(at),
+            updated_at: Timestamp::from_ms(at),
+            mfa_policies: Vec::new(),
+        }
+    }
+
     /// Builds the view of `user` from `rows`.
     pub fn new(user: &User, rows: &UserRows<'_>) -> Self {
         let mine = |owner: &str| owner == user.id;
@@ -132,7 +186,12 @@ impl UserView {
                 .collect(),
             api_keys: rows.keys.iter().filter(|k| mine(&k.user_id)).map(ApiKeyView::from).collect(),
             user_tags: rows.memberships.iter().filter(|(u, _)| mine(u)).map(|(_, t)| t.clone()).collect(),
-            oauth_providers: Vec::new(),
+            oauth_providers: rows
+                .oauth_providers
+                .iter()
+                .filter(|p| mine(&p.user_id))
+                .map(OauthProviderView::from)
+                .collect(),
             created_at: Timestamp::from_ms(user.created_at),
             updated_at: Timestamp::from_ms(user.updated_at),
             mfa_policies: mfa_policies.into_iter().map(MfaPolicyView::from).collect(),
@@ -240,8 +299,8 @@ pub struct VoteView {
     pub id: String,
     /// Voter id.
     pub user_id: String,
-    /// Voter.
-    pub user: Option<UserView>,
+    /// Voter (a voter deleted since, with its organization, shows as `(deleted user)`).
+    pub user: UserView,
     /// Activity id.
     pub activity_id: String,
     /// `VOTE_SELECTION_APPROVED` / `_REJECTED`.
@@ -264,7 +323,7 @@ impl VoteView {
         VoteView {
             id: v.id.clone(),
             user_id: v.user_id.clone(),
-            user,
+            user: user.unwrap_or_else(|| UserView::deleted(&v.user_id, v.created_at)),
             activity_id: v.activity_id.clone(),
             selection: if v.approve { "VOTE_SELECTION_APPROVED" } else { "VOTE_SELECTION_REJECTED" },
             message: v.message.clone(),
@@ -629,8 +688,6 @@ impl From<&crate::model::Factor> for TotpAuthenticatorView {
 pub struct MfaPolicyView {
     /// Id.
     pub mfa_policy_id: String,
-    /// The user it binds.
-    pub user_id: String,
     /// Name.
     pub mfa_policy_name: String,
     /// Which activities it covers.
@@ -651,7 +708,6 @@ impl From<&crate::model::MfaPolicy> for MfaPolicyView {
     fn from(p: &crate::model::MfaPolicy) -> Self {
         MfaPolicyView {
             mfa_policy_id: p.id.clone(),
-            user_id: p.user_id.clone(),
             mfa_policy_name: p.name.clone(),
             condition: p.condition.clone(),
             required_authentication_methods: p.required_methods.clone(),
@@ -701,13 +757,12 @@ pub struct MfaStatusView {
 pub struct SessionProfileView {
     /// Id.
     pub session_profile_id: String,
-    /// The organization that made it.
-    pub organization_id: String,
     /// Name.
     pub session_profile_name: String,
     /// The capability sessions made with it are held to.
     pub scope: String,
-    /// Session lifetime, seconds, as a string.
+    /// Session lifetime, seconds, as a string (absent: the server's maximum).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub expiration_seconds: Option<String>,
     /// Notes.
     pub notes: String,
@@ -721,7 +776,6 @@ impl From<&crate::model::SessionProfile> for SessionProfileView {
     fn from(p: &crate::model::SessionProfile) -> Self {
         SessionProfileView {
             session_profile_id: p.id.clone(),
-            organization_id: p.organization_id.clone(),
             session_profile_name: p.name.clone(),
             scope: p.scope.clone(),
             expiration_seconds: p.expiration_seconds.map(|s| s.to_string()),
@@ -749,8 +803,6 @@ pub struct WebhookEndpointView {
     pub is_active: bool,
     /// The event types it receives.
     pub subscriptions: serde_json::Value,
-    /// Created.
-    pub created_at: Timestamp,
 }
 
 impl From<&crate::model::WebhookEndpoint> for WebhookEndpointView {
@@ -762,7 +814,6 @@ impl From<&crate::model::WebhookEndpoint> for WebhookEndpointView {
             name: e.name.clone(),
             is_active: e.active,
             subscriptions: serde_json::from_str(&e.subscriptions).unwrap_or_default(),
-            created_at: Timestamp::from_ms(e.created_at),
         }
     }
 }

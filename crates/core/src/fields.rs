@@ -126,55 +126,6 @@ impl std::fmt::Debug for Secret {
     }
 }
 
-/// A parameter with secrets inside (a list of OAuth providers with their ID tokens): sealed
-/// as one value when the request is stored, so an activity read back holds it `Sealed` until
-/// execution opens it. A request that sends a string for it is refused by [`Sealable::plain`].
-#[derive(Clone)]
-pub enum Sealable<T> {
-    /// As sent (or opened).
-    Plain(T),
-    /// As stored: `twofold-sealed:...`.
-    Sealed(String),
-}
-
-impl<T> Sealable<T> {
-    /// The value as sent; a sealed or string value is refused, naming `field`.
-    pub fn plain(&self, field: &str) -> Result<&T> {
-        match self {
-            Sealable::Plain(t) => Ok(t),
-            Sealable::Sealed(_) => Err(Error::invalid(format!("parameters.{field}: expected a list"))),
-        }
-    }
-}
-
-impl<T> std::fmt::Debug for Sealable<T> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Sealable::Plain(_) => "Sealable(redacted)",
-            Sealable::Sealed(_) => "Sealable(sealed)",
-        })
-    }
-}
-
-impl<T: serde::Serialize> serde::Serialize for Sealable<T> {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
-        match self {
-            Sealable::Plain(t) => t.serialize(s),
-            Sealable::Sealed(text) => secret_or_marker(text, s),
-        }
-    }
-}
-
-impl<'de, T: serde::de::DeserializeOwned> Deserialize<'de> for Sealable<T> {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
-        let value = serde_json::Value::deserialize(d)?;
-        match value {
-            serde_json::Value::String(text) => Ok(Sealable::Sealed(text)),
-            other => T::deserialize(other).map(Sealable::Plain).map_err(serde::de::Error::custom),
-        }
-    }
-}
-
 thread_local! {
     /// Set while [`secret_fields`] serializes an intent: secrets then write [`MARKER`].
     static MARKING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
@@ -187,10 +138,9 @@ fn secret_or_marker<S: serde::Serializer>(value: &str, s: S) -> std::result::Res
     if MARKING.get() { s.serialize_str(MARKER) } else { s.serialize_str(value) }
 }
 
-/// The JSON names of `intent`'s top-level fields that hold a [`Secret`], at the top or
-/// nested anywhere inside (then the whole parameter is sealed as one value: the list of
-/// OAuth providers whose ID tokens it carries). A new secret-carrying field is covered the
-/// moment it is declared.
+/// Where `intent`'s [`Secret`]s are: a top-level field's name, or a dotted path into it
+/// (`oauthProviders.*.oidcToken`, `*` for every element of a list). A new secret-carrying
+/// field is covered the moment it is declared, wherever it is.
 pub(crate) fn secret_fields<T: serde::Serialize>(intent: &T) -> Result<Vec<String>> {
     struct Reset;
     impl Drop for Reset {
@@ -205,22 +155,46 @@ pub(crate) fn secret_fields<T: serde::Serialize>(intent: &T) -> Result<Vec<Strin
     }
     .map_err(|e| Error::Internal(format!("an intent did not serialize: {e}")))?;
     let serde_json::Value::Object(fields) = marked else { return Ok(Vec::new()) };
-    let mut names = Vec::new();
+    let mut paths = Vec::new();
     for (name, value) in &fields {
-        if holds_marker(value) {
-            names.push(name.clone());
-        }
+        marker_paths(value, name, &mut paths);
     }
-    Ok(names)
+    Ok(paths)
 }
 
-fn holds_marker(value: &serde_json::Value) -> bool {
+/// Pushes the path of every [`MARKER`] in `value` (found at `at`), each path once.
+fn marker_paths(value: &serde_json::Value, at: &str, paths: &mut Vec<String>) {
     match value {
-        serde_json::Value::String(s) => s == MARKER,
-        serde_json::Value::Array(items) => items.iter().any(holds_marker),
-        serde_json::Value::Object(map) => map.values().any(holds_marker),
-        _ => false,
+        serde_json::Value::String(s) if s == MARKER && !paths.iter().any(|p| p == at) => paths.push(at.to_owned()),
+        serde_json::Value::Array(items) => items.iter().for_each(|item| marker_paths(item, &format!("{at}.*"), paths)),
+        serde_json::Value::Object(map) => map.iter().for_each(|(k, v)| marker_paths(v, &format!("{at}.{k}"), paths)),
+        _ => {}
     }
+}
+
+/// Applies `f` to every value at `path` (as [`secret_fields`] names it) in `value`.
+pub(crate) fn each_at(
+    value: &mut serde_json::Value,
+    path: &str,
+    f: &mut dyn FnMut(&mut serde_json::Value) -> Result<()>,
+) -> Result<()> {
+    let steps: Vec<&str> = path.split('.').collect();
+    fn walk(
+        value: &mut serde_json::Value,
+        steps: &[&str],
+        f: &mut dyn FnMut(&mut serde_json::Value) -> Result<()>,
+    ) -> Result<()> {
+        let Some((step, rest)) = steps.split_first() else { return f(value) };
+        match (value, *step) {
+            (serde_json::Value::Array(items), "*") => items.iter_mut().try_for_each(|item| walk(item, rest, f)),
+            (serde_json::Value::Object(map), key) => match map.get_mut(key) {
+                Some(inner) => walk(inner, rest, f),
+                None => Ok(()),
+            },
+            _ => Ok(()),
+        }
+    }
+    walk(value, &steps, f)
 }
 
 /// What policies see of an intent (`activity.params`): `params!(p; user_id, rule_count = p.rules.len())`
@@ -272,8 +246,8 @@ mod tests {
         let sent = serde_json::to_value(&intent).expect("json");
         assert_eq!((sent["totpCode"].as_str(), sent["webhookSecret"].as_str()), (Some("123456"), Some("whsec_abc")));
         assert!(!format!("{:?}", intent.webhook_secret).contains("whsec"));
-        let nested = Nested { inner: vec![Secret::new("x")] };
-        assert_eq!(secret_fields(&nested).expect("nested"), ["inner"], "a nested secret seals its whole parameter");
+        let nested = Nested { inner: vec![Secret::new("x"), Secret::new("y")] };
+        assert_eq!(secret_fields(&nested).expect("nested"), ["inner.*"], "a nested secret is found by its path");
         assert_eq!(serde_json::to_value(Secret::new("y")).expect("json"), "y", "marking is over");
     }
 

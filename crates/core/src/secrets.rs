@@ -181,7 +181,9 @@ fn offset_in(outer: &str, inner: &str) -> usize {
     (inner.as_ptr() as usize).saturating_sub(outer.as_ptr() as usize)
 }
 
-/// The spans (start, end) in `text` of the values of `fields` in the object at `path`.
+/// The spans (start, end) in `text` of the values of `fields` in the object at `path`. A
+/// field is a member name, or a dotted path into the member (`oauthProviders.*.oidcToken`:
+/// `*` is every element of an array).
 fn field_spans<'a>(text: &'a str, path: &[&str], fields: &[&str]) -> Result<Vec<(usize, usize, &'a str, String)>> {
     let mut object = text;
     for step in path {
@@ -189,17 +191,40 @@ fn field_spans<'a>(text: &'a str, path: &[&str], fields: &[&str]) -> Result<Vec<
         let Some(inner) = found else { return Ok(Vec::new()) };
         object = inner;
     }
-    let base = offset_in(text, object);
-    let mut spans: Vec<_> = members(object)?
-        .into_iter()
-        .filter(|(k, _)| fields.contains(&k.as_str()))
-        .map(|(k, v)| {
-            let start = base + offset_in(object, v.get());
-            (start, start + v.get().len(), v.get(), k)
-        })
-        .collect();
+    let mut spans = Vec::new();
+    // The object itself must parse (a request that is no JSON object seals nothing and fails).
+    members(object)?;
+    for field in fields {
+        let steps: Vec<&str> = field.split('.').collect();
+        collect_spans(text, object, &steps, field, &mut spans);
+    }
     spans.sort_by_key(|s| s.0);
     Ok(spans)
+}
+
+/// Pushes the spans in `text` of the values at `steps` below `value` (a sub-slice of `text`).
+/// Shapes that do not fit hold nothing to seal (the request's own parse refuses them).
+fn collect_spans<'a>(
+    text: &'a str,
+    value: &'a str,
+    steps: &[&str],
+    field: &str,
+    out: &mut Vec<(usize, usize, &'a str, String)>,
+) {
+    let Some((step, rest)) = steps.split_first() else {
+        let start = offset_in(text, value);
+        out.push((start, start + value.len(), value, field.to_owned()));
+        return;
+    };
+    if *step == "*" {
+        for item in serde_json::from_str::<Vec<&RawValue>>(value).unwrap_or_default() {
+            collect_spans(text, item.get(), rest, field, out);
+        }
+        return;
+    }
+    for (_, v) in members(value).unwrap_or_default().into_iter().filter(|(k, _)| k == step) {
+        collect_spans(text, v.get(), rest, field, out);
+    }
 }
 
 /// `text` with each span replaced by what `with` makes of its literal and field.
@@ -348,5 +373,20 @@ mod tests {
         let params = key.seal_fields(r#"{"secret":"abc"}"#, &[], &fields, "org", "user").expect("top level");
         assert!(!params.contains("abc"));
         assert!(key.seal_fields("[1]", &[], &fields, "o", "u").is_err());
+    }
+
+    #[test]
+    fn nested_secrets_are_sealed_in_their_places() {
+        let key = SecretsKey::generate().expect("rng");
+        let body = r#"{"parameters":{"userId":"u","oauthProviders":[{"providerName":"a","oidcToken":"eyJ.one.sig"},{"oidcToken":"eyJ.two.sig","providerName":"b"}]}}"#;
+        let fields = ["oauthProviders.*.oidcToken"];
+        let sealed = key.seal_fields(body, &["parameters"], &fields, "org", "user").expect("seal");
+        assert!(!sealed.contains("eyJ"), "{sealed}");
+        assert!(sealed.contains(r#""providerName":"a""#) && sealed.contains(r#""providerName":"b""#), "{sealed}");
+        let value: serde_json::Value = serde_json::from_str(&sealed).expect("still JSON");
+        assert_eq!(value["parameters"]["oauthProviders"].as_array().map(Vec::len), Some(2), "still a list");
+        assert_eq!(key.open_fields(&sealed, &["parameters"], &fields, "org", "user").expect("open"), body);
+        let odd = r#"{"parameters":{"oauthProviders":"not a list"}}"#;
+        assert_eq!(key.seal_fields(odd, &["parameters"], &fields, "org", "user").expect("nothing to seal"), odd);
     }
 }

@@ -518,6 +518,16 @@ pub fn run_node(script: &str, args: &[&str]) -> Value {
     serde_json::from_slice(&out.stdout).expect("node prints one JSON object")
 }
 
+/// Checks the requests and answers a node script recorded (`calls`, from record-calls.mjs)
+/// against @turnkey/http's own TypeScript types (`tests/interop/sdk-types.mjs`); returns
+/// `{checked, endpoints, errors}`.
+pub fn check_sdk_types(calls: &Value) -> Value {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join("calls.json");
+    std::fs::write(&file, calls.to_string()).expect("calls file");
+    run_node("sdk-types.mjs", &[&file.display().to_string()])
+}
+
 /// Runs `node tests/interop/<script>` with `input` on stdin: the JSON it prints, or its stderr
 /// when it fails (tests that expect a refusal read the message).
 pub fn run_node_stdin(script: &str, input: &Value) -> Result<Value, String> {

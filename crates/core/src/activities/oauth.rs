@@ -11,7 +11,7 @@ use super::users::human_user;
 use super::{Activity, Credentials, Done, ExecContext, Intent, results};
 use crate::crypto;
 use crate::error::{Error, Result};
-use crate::fields::{Sealable, Secret, opt_u64_string, params};
+use crate::fields::{Secret, opt_u64_string, params};
 use crate::model::{OauthProvider, OidcIssuer, new_id};
 use crate::oidc::{self, VerifiedToken};
 use crate::store::StoreTx;
@@ -64,9 +64,8 @@ pub struct OauthProviderParams {
 pub struct CreateOauthProviders {
     /// The user.
     pub user_id: String,
-    /// The providers (the whole list is sealed when stored: it carries the tokens).
-    #[cfg_attr(feature = "openapi", schema(value_type = Vec<OauthProviderParams>))]
-    pub oauth_providers: Sealable<Vec<OauthProviderParams>>,
+    /// The providers (each token is sealed when stored).
+    pub oauth_providers: Vec<OauthProviderParams>,
 }
 
 /// `v1DeleteOauthProvidersIntent`.
@@ -113,18 +112,15 @@ results! {
     CreateOauthProvidersResult { provider_ids: Vec<String> }
     /// `v1DeleteOauthProvidersResult`.
     DeleteOauthProvidersResult { provider_ids: Vec<String> }
-    /// `v1OauthLoginResult`: the session token, its key's id, and whose it is.
-    OauthLoginResult { session: String, session_id: String, organization_id: String, user_id: String }
+    /// `v1OauthLoginResult`: the session token (whose it is, it says itself).
+    OauthLoginResult { session: String }
 }
 
 /// The ID tokens an intent carries: their issuers' keys are fetched before its transaction.
 pub(crate) fn oidc_tokens(intent: &Intent) -> Vec<&str> {
     match intent {
         Intent::OauthLogin(p) => vec![p.oidc_token.expose()],
-        Intent::CreateOauthProviders(p) => match &p.oauth_providers {
-            Sealable::Plain(list) => list.iter().map(|o| o.oidc_token.expose()).collect(),
-            Sealable::Sealed(_) => Vec::new(),
-        },
+        Intent::CreateOauthProviders(p) => p.oauth_providers.iter().map(|o| o.oidc_token.expose()).collect(),
         _ => Vec::new(),
     }
 }
@@ -215,9 +211,8 @@ impl Activity for CreateOauthProviders {
     type Output = CreateOauthProvidersResult;
 
     fn check(&self) -> Result<()> {
-        let providers = self.oauth_providers.plain("oauthProviders")?;
-        check_count("oauthProviders", providers.len(), 1)?;
-        for p in providers {
+        check_count("oauthProviders", self.oauth_providers.len(), 1)?;
+        for p in &self.oauth_providers {
             check_name("providerName", &p.provider_name)?;
             if p.oidc_claims.is_some() {
                 return Err(Error::invalid(
@@ -240,9 +235,8 @@ impl Activity for CreateOauthProviders {
 
     async fn execute(&self, tx: &mut dyn StoreTx, ctx: &ExecContext<'_>) -> Result<Done<CreateOauthProvidersResult>> {
         let user = human_user(tx, ctx.org_id, &self.user_id).await?;
-        let providers = self.oauth_providers.plain("oauthProviders")?;
-        let mut provider_ids = Vec::with_capacity(providers.len());
-        for p in providers {
+        let mut provider_ids = Vec::with_capacity(self.oauth_providers.len());
+        for p in &self.oauth_providers {
             let token = spend_verified(tx, ctx, ctx.org_id, p.oidc_token.expose(), |_| Ok(())).await?;
             let provider = OauthProvider {
                 id: new_id(),
@@ -329,12 +323,6 @@ impl Activity for OauthLogin {
             session_profile_id: self.session_profile_id.clone(),
         };
         let session = create_session(tx, ctx, &provider.organization_id, &provider.user_id, &request).await?;
-        Ok(OauthLoginResult {
-            session: session.session,
-            session_id: session.session_id,
-            organization_id: provider.organization_id,
-            user_id: provider.user_id,
-        }
-        .into())
+        Ok(OauthLoginResult { session: session.session }.into())
     }
 }

@@ -676,17 +676,32 @@ async fn user_view_with(tx: &mut dyn StoreTx, user: &User, memberships: &[(Strin
     let keys = tx.list_api_keys(org_id, Some(&user.id)).await?;
     let passkeys = tx.list_factors(org_id, &user.id, Some(crate::model::FactorKind::Passkey)).await?;
     let mfa_policies = tx.list_mfa_policies(org_id, Some(&user.id)).await?;
-    Ok(UserView::new(user, &UserRows { keys: &keys, memberships, passkeys: &passkeys, mfa_policies: &mfa_policies }))
+    let oauth_providers = tx.list_oauth_providers(org_id, Some(&user.id)).await?;
+    let rows = UserRows {
+        keys: &keys,
+        memberships,
+        passkeys: &passkeys,
+        mfa_policies: &mfa_policies,
+        oauth_providers: &oauth_providers,
+    };
+    Ok(UserView::new(user, &rows))
 }
 
-/// Every user of an organization with keys, tags, passkeys and MFA policies, in five queries.
+/// Every user of an organization with keys, tags, passkeys, MFA policies and OAuth providers, in six queries.
 pub(crate) async fn user_views(tx: &mut dyn StoreTx, org_id: &str) -> Result<Vec<UserView>> {
     let users = tx.list_users(org_id).await?;
     let keys = tx.list_api_keys(org_id, None).await?;
     let memberships = tx.user_tag_memberships(org_id).await?;
     let passkeys = tx.list_org_factors(org_id, crate::model::FactorKind::Passkey).await?;
     let mfa_policies = tx.list_mfa_policies(org_id, None).await?;
-    let rows = UserRows { keys: &keys, memberships: &memberships, passkeys: &passkeys, mfa_policies: &mfa_policies };
+    let oauth_providers = tx.list_oauth_providers(org_id, None).await?;
+    let rows = UserRows {
+        keys: &keys,
+        memberships: &memberships,
+        passkeys: &passkeys,
+        mfa_policies: &mfa_policies,
+        oauth_providers: &oauth_providers,
+    };
     Ok(users.iter().map(|u| UserView::new(u, &rows)).collect())
 }
 

@@ -33,9 +33,11 @@ pub(super) fn opened<'a>(ctx: &ExecContext<'_>, intent: &'a Intent) -> Result<Co
     }
     let mut parameters = intent.to_json()?;
     for field in &fields {
-        let Some(value) = parameters.get_mut(field) else { continue };
-        let sealed = value.as_str().ok_or_else(|| Error::Internal(format!("sealed `{field}` is not a string")))?;
-        *value = ctx.factors.secrets.open_field_json(sealed, ctx.org_id, ctx.initiator_user_id, field)?;
+        crate::fields::each_at(&mut parameters, field, &mut |value| {
+            let sealed = value.as_str().ok_or_else(|| Error::Internal(format!("sealed `{field}` is not a string")))?;
+            *value = ctx.factors.secrets.open_field_json(sealed, ctx.org_id, ctx.initiator_user_id, field)?;
+            Ok(())
+        })?;
     }
     let raw = serde_json::value::to_raw_value(&parameters).map_err(|e| Error::Internal(e.to_string()))?;
     Intent::parse(intent.operation(), &raw).map(Cow::Owned)

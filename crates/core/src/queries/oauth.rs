@@ -3,9 +3,8 @@
 use serde::{Deserialize, Serialize};
 
 use super::{Cx, Db, NoFields, Query};
-use crate::api::Timestamp;
+use crate::api::OauthProviderView;
 use crate::error::Result;
-use crate::model::OauthProvider;
 
 /// `get_oauth_providers`'s request.
 #[derive(Debug, Deserialize)]
@@ -15,41 +14,6 @@ pub struct GetOauthProvidersRequest {
     /// One user's; every user's of the organization when absent.
     #[serde(default)]
     pub user_id: Option<String>,
-}
-
-/// `v1OauthProvider`.
-#[derive(Debug, Serialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[serde(rename_all = "camelCase")]
-pub struct OauthProviderView {
-    /// Id.
-    pub provider_id: String,
-    /// Name.
-    pub provider_name: String,
-    /// The token issuer.
-    pub issuer: String,
-    /// The audience (client id).
-    pub audience: String,
-    /// The subject (the account at the issuer).
-    pub subject: String,
-    /// Created.
-    pub created_at: Timestamp,
-    /// Updated.
-    pub updated_at: Timestamp,
-}
-
-impl From<&OauthProvider> for OauthProviderView {
-    fn from(p: &OauthProvider) -> Self {
-        OauthProviderView {
-            provider_id: p.id.clone(),
-            provider_name: p.name.clone(),
-            issuer: p.issuer.clone(),
-            audience: p.audience.clone(),
-            subject: p.subject.clone(),
-            created_at: Timestamp::from_ms(p.created_at),
-            updated_at: Timestamp::from_ms(p.updated_at),
-        }
-    }
 }
 
 /// `get_oauth_providers`'s answer.
