@@ -204,6 +204,13 @@ const updatedHook = await client.updateWebhookEndpoint({
   parameters: { endpointId: hookId, name: "sdk-hook-renamed", isActive: false },
 });
 
+// What happened to the notice the old address got when updateUserEmail changed it.
+let emailEvents = { emailEvents: [] };
+for (let i = 0; i < 50 && emailEvents.emailEvents.length === 0; i += 1) {
+  emailEvents = await client.listEmailEvents({ organizationId, email: "sdk@example.com" });
+  if (emailEvents.emailEvents.length === 0) await new Promise((ok) => setTimeout(ok, 100));
+}
+
 // Turnkey's legacy OTP endpoints, which twofold does not serve: each answer names the flow to use.
 const refusal = (p) => p.then((a) => ({ answered: a.activity?.status }), (e) => ({ error: String(e.message || e) }));
 const now = () => String(Date.now());
@@ -248,6 +255,7 @@ console.log(
     k1Refused,
     k1Listed,
     legacy,
+    emailEvents,
     calls,
     activePolicies,
     verifiedSubOrgs,

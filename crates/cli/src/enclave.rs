@@ -132,6 +132,11 @@ fn read_secret(path: &Path, what: &str) -> Result<String, CliError> {
 }
 
 impl DeliveryArgs {
+    /// The sender address of every email (`--smtp-from`, or twofold's default).
+    pub fn mail_from(&self) -> String {
+        self.smtp_from.clone().unwrap_or_else(|| twofold_core::engine::DEFAULT_MAIL_FROM.to_owned())
+    }
+
     /// The transport and attempt flags as `twofold enclave` takes them (all but the key file
     /// and outbox), for the child process `serve` starts.
     pub fn transport_args(&self) -> Vec<std::ffi::OsString> {
@@ -183,7 +188,7 @@ impl DeliveryArgs {
                 },
                 username: self.smtp_username.clone(),
                 password: self.smtp_password_file.as_deref().map(|p| read_secret(p, "SMTP password")).transpose()?,
-                from: self.smtp_from.clone().unwrap_or_else(|| "twofold <no-reply@twofold.invalid>".to_owned()),
+                from: self.mail_from(),
                 timeout_ms,
             }),
         };

@@ -85,6 +85,7 @@ async fn serve(
     let (otp_config, _enclave_child) = otp.config(&settings.data_dir, &parent).await?;
     factors.otp = otp_config;
     let mut config = EngineConfig::new(factors);
+    config.mail_from = otp.delivery.mail_from();
     config.timestamp_window_ms = i64::try_from(settings.timestamp_window_secs).unwrap_or(300) * 1000;
     config.webhooks.retry_base_ms = i64::try_from(settings.webhook_retry_base_ms).unwrap_or(10_000);
     config.webhooks.max_attempts = i64::try_from(settings.webhook_max_attempts).unwrap_or(10);

@@ -79,6 +79,8 @@ fn turnkey_api_key_stamper_and_http_client_work_unchanged() {
     assert_eq!(r["verifiedSubOrgs"]["organizationIds"], json!([]), "{r}");
     assert_eq!(r["updatedHook"]["webhookEndpoint"]["name"], "sdk-hook-renamed", "{r}");
     assert_eq!(r["updatedHook"]["webhookEndpoint"]["isActive"], false, "{r}");
+    let events = r["emailEvents"]["emailEvents"].as_array().expect("events");
+    assert!(events.iter().any(|e| e["eventType"] == "Send" && e["toAddress"] == "sdk@example.com"), "{r}");
     // The legacy OTP endpoints are refused, naming the V3 flow (docs/API.md says why).
     for (call, path) in [("emailAuth", "email_auth"), ("initOtpAuth", "init_otp_auth"), ("otpAuth", "otp_auth")] {
         let error = r["legacy"][call]["error"].as_str().unwrap_or_default();

@@ -13,7 +13,7 @@ use twofold_client::otp::{StartedOtp, client_signature, encrypt_attempt, login_m
 use twofold_client::{ApiKeyPair, ApiResponse, Client};
 use twofold_testkit::{
     Backend, SmtpSink, TestEnclave, TestServer, completed, interop_installed, new_key, ok, on_every_backend,
-    postgres_available,
+    postgres_available, user_with_key,
 };
 
 const BIN: &str = env!("CARGO_BIN_EXE_twofold");
@@ -744,3 +744,70 @@ on_every_backend!(
     sms_verify_and_login_through_the_webhook_postgres,
     sms_verify_and_login_through_the_webhook
 );
+
+/// `list_email_events`: a one-time code and a notice each leave a `Send` event for their
+/// recipient, in the organization they were sent for, newest first; never the code, never the
+/// text; bad filters are 400s.
+fn email_events(backend: Backend) {
+    let server = TestServer::start(BIN, backend, &[]);
+    let root = server.root_client();
+    let events = |client: &Client, email: &str| -> Vec<Value> {
+        let answer = ok(client.query("list_email_events", json!({ "email": email })));
+        answer["emailEvents"].as_array().expect("events").clone()
+    };
+    let started = init_email(&root, "Eve@Example.com", json!({}));
+    let wait_for = |email: &str, n: usize| -> Vec<Value> {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        loop {
+            let seen = events(&root, email);
+            if seen.len() >= n || std::time::Instant::now() > deadline {
+                return seen;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+    };
+    let sent = wait_for("eve@example.com", 1);
+    let code = support::latest_code_to(&server, "eve@example.com");
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert_eq!(sent[0]["eventType"], "Send");
+    assert_eq!(sent[0]["messageId"], started.otp_id.as_str());
+    assert_eq!(sent[0]["toAddress"], "eve@example.com");
+    assert_eq!(sent[0]["fromAddress"], "twofold <no-reply@twofold.invalid>");
+    assert_eq!(sent[0]["organizationId"], root.organization_id());
+    assert!(!serde_json::to_string(&sent).expect("json").contains(&code), "never the code");
+
+    // A notice (the old address hears of a contact change) is an event of its own.
+    let key = new_key();
+    let mut user = user_with_key("nora", &key);
+    user["userEmail"] = json!("nora@example.com");
+    let nora = completed(root.submit("create_users", json!({ "users": [user] })), "createUsersResult")["userIds"][0]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    completed(
+        root.submit("update_user_email", json!({ "userId": nora, "userEmail": "nora@elsewhere.example" })),
+        "updateUserEmailResult",
+    );
+    let notice = wait_for("nora@example.com", 1);
+    assert_eq!(notice.len(), 1, "{notice:?}");
+    assert_eq!(notice[0]["eventType"], "Send", "{notice:?}");
+    assert_ne!(notice[0]["messageId"], started.otp_id.as_str());
+    let only_sends = ok(root.query("list_email_events", json!({ "email": "eve@example.com", "eventType": "Bounce" })));
+    assert_eq!(only_sends["emailEvents"], json!([]), "filtered by type");
+
+    // Another organization sees none of them; bad input is a 400 naming the field.
+    let (_, _, tenant) = support::sub_org(&server, &root, "tenant");
+    assert!(events(&tenant, "eve@example.com").is_empty(), "events are the organization's own");
+    for (body, needle) in [
+        (json!({ "email": "" }), "email"),
+        (json!({ "email": "eve@example.com", "eventType": "Open" }), "eventType"),
+        (json!({ "email": "eve@example.com", "paginationOptions": { "before": "x" } }), "after"),
+        (json!({}), "email"),
+    ] {
+        let resp = root.query("list_email_events", body.clone()).expect("sent");
+        assert_eq!(resp.status, 400, "{body}: {}", resp.body);
+        assert!(resp.body["message"].as_str().is_some_and(|m| m.contains(needle)), "{body}: {}", resp.body);
+    }
+}
+
+on_every_backend!(email_events_sqlite, email_events_postgres, email_events);

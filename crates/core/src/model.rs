@@ -666,6 +666,27 @@ pub struct SessionProfile {
     pub created_at: i64,
 }
 
+/// What happened to one email twofold sent (never what it said).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EmailEvent {
+    /// UUID.
+    pub id: String,
+    /// The organization it was sent for.
+    pub organization_id: String,
+    /// The message (an OTP flow's or a notice's id): its events share it.
+    pub message_id: String,
+    /// `Send`, `Bounce` or `DeliveryDelay`.
+    pub event_type: String,
+    /// The sender address.
+    pub from_address: String,
+    /// The recipient (lowercase).
+    pub to_address: String,
+    /// Why a delivery failed, as the transport said it (clipped).
+    pub diagnostic: Option<String>,
+    /// When, ms since epoch.
+    pub created_at: i64,
+}
+
 /// An OpenID Connect issuer an organization trusts for OAuth login (`set_oidc_issuers`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OidcIssuer {

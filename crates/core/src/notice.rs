@@ -8,7 +8,7 @@
 use async_trait::async_trait;
 
 use crate::error::Result;
-use crate::model::{Activity, Channel, Delivery};
+use crate::model::{Activity, Channel, Delivery, EmailEvent};
 use crate::store::StoreTx;
 
 /// A notice as queued: what the mail's subject and text (or the SMS's text) say.
@@ -125,4 +125,32 @@ pub async fn enqueue_contact_notice(
     let notice =
         Delivery::pending(crate::model::new_id(), channel, old.to_owned(), activity, CONTACT_NOTICE, payload, now);
     Ok(tx.insert_delivery(&notice).await?)
+}
+
+/// The event of one attempt to send an email: `Send` when the mail server took it,
+/// `DeliveryDelay` when it failed and will be tried again, `Bounce` when it will not.
+pub(crate) fn email_event(
+    org_id: &str,
+    message_id: &str,
+    from: &str,
+    to: &str,
+    outcome: std::result::Result<(), String>,
+    retried: bool,
+    now: i64,
+) -> EmailEvent {
+    let (event_type, diagnostic) = match outcome {
+        Ok(()) => ("Send", None),
+        Err(why) if retried => ("DeliveryDelay", Some(why)),
+        Err(why) => ("Bounce", Some(why)),
+    };
+    EmailEvent {
+        id: crate::model::new_id(),
+        organization_id: org_id.to_owned(),
+        message_id: message_id.to_owned(),
+        event_type: event_type.to_owned(),
+        from_address: from.to_owned(),
+        to_address: to.to_ascii_lowercase(),
+        diagnostic: diagnostic.map(|d| crate::crypto::clip(&d)),
+        created_at: now,
+    }
 }

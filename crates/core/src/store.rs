@@ -11,8 +11,9 @@ use async_trait::async_trait;
 
 use crate::enforcement::EnforcementRule;
 use crate::model::{
-    Activity, ActivityFilter, ApiKey, Channel, Delivery, Factor, FactorKind, MfaPolicy, MfaProof, OauthProvider,
-    OidcIssuer, Organization, Policy, PolicyEvaluationRecord, SessionProfile, User, UserTag, Vote, WebhookEndpoint,
+    Activity, ActivityFilter, ApiKey, Channel, Delivery, EmailEvent, Factor, FactorKind, MfaPolicy, MfaProof,
+    OauthProvider, OidcIssuer, Organization, Policy, PolicyEvaluationRecord, SessionProfile, User, UserTag, Vote,
+    WebhookEndpoint,
 };
 use crate::model::{AuditCheckpoint, AuditEvent};
 use crate::network::{IpRuleSet, ListKind};
@@ -578,6 +579,20 @@ pub trait Webhooks: Send {
 
     /// Queues one outgoing message.
     async fn insert_delivery(&mut self, delivery: &Delivery) -> StoreResult<()>;
+
+    /// Records what happened to one email.
+    async fn insert_email_event(&mut self, event: &EmailEvent) -> StoreResult<()>;
+
+    /// An organization's events for one recipient (of one type, when given), newest first, at
+    /// most `limit`, older than the event `before` when given.
+    async fn email_events(
+        &mut self,
+        org_id: &str,
+        to_address: &str,
+        event_type: Option<&str>,
+        before: Option<&str>,
+        limit: i64,
+    ) -> StoreResult<Vec<EmailEvent>>;
 
     /// Leases up to `limit` due pending messages until `lease_until`; a message leased
     /// by one node is not handed to another before its lease runs out.

@@ -5,9 +5,9 @@ use sqlx::any::AnyRow;
 use twofold_core::audit::{AuditCheckpoint, AuditEvent};
 use twofold_core::enforcement::{EnforcementRule, EnforcementValue};
 use twofold_core::model::{
-    Activity, ActivityStatus, ApiKey, ApiKeyCurve, Channel, Delivery, DeliveryStatus, Effect, Factor, FactorKind,
-    KeyKind, MethodGroup, MfaPolicy, MfaProof, OauthProvider, OidcIssuer, Organization, Policy, PolicyEvaluationRecord,
-    SessionProfile, User, UserTag, Vote, WebhookEndpoint,
+    Activity, ActivityStatus, ApiKey, ApiKeyCurve, Channel, Delivery, DeliveryStatus, Effect, EmailEvent, Factor,
+    FactorKind, KeyKind, MethodGroup, MfaPolicy, MfaProof, OauthProvider, OidcIssuer, Organization, Policy,
+    PolicyEvaluationRecord, SessionProfile, User, UserTag, Vote, WebhookEndpoint,
 };
 use twofold_core::otp::{OtpFlow, OtpFlowStatus, Usage};
 
@@ -259,6 +259,19 @@ pub(crate) fn webhook_endpoint(r: &AnyRow) -> R<WebhookEndpoint> {
         active: active != 0,
         created_at: r.try_get("created_at")?,
         updated_at: r.try_get("updated_at")?,
+    })
+}
+
+pub(crate) fn email_event(r: &AnyRow) -> R<EmailEvent> {
+    Ok(EmailEvent {
+        id: r.try_get("id")?,
+        organization_id: r.try_get("organization_id")?,
+        message_id: r.try_get("message_id")?,
+        event_type: r.try_get("event_type")?,
+        from_address: r.try_get("from_address")?,
+        to_address: r.try_get("to_address")?,
+        diagnostic: r.try_get("diagnostic")?,
+        created_at: r.try_get("created_at")?,
     })
 }
 

@@ -13,8 +13,9 @@ use sqlx::{Any, AnyPool, AssertSqlSafe, Executor, Row, Transaction};
 use twofold_core::audit::{AuditCheckpoint, AuditEvent};
 use twofold_core::enforcement::EnforcementRule;
 use twofold_core::model::{
-    Activity, ActivityFilter, ApiKey, Channel, Delivery, Factor, FactorKind, MfaPolicy, MfaProof, OauthProvider,
-    OidcIssuer, Organization, Policy, PolicyEvaluationRecord, SessionProfile, User, UserTag, Vote, WebhookEndpoint,
+    Activity, ActivityFilter, ApiKey, Channel, Delivery, EmailEvent, Factor, FactorKind, MfaPolicy, MfaProof,
+    OauthProvider, OidcIssuer, Organization, Policy, PolicyEvaluationRecord, SessionProfile, User, UserTag, Vote,
+    WebhookEndpoint,
 };
 use twofold_core::network::{IpRule, IpRuleSet, ListKind};
 use twofold_core::otp::{OtpFlow, OtpFlowStatus, Usage};
@@ -523,6 +524,7 @@ impl Organizations for SqlTx {
             "DELETE FROM outbox WHERE organization_id = $1 AND channel = 'WEBHOOK' AND status = 'PENDING'",
             "DELETE FROM webhook_endpoints WHERE organization_id = $1",
             "DELETE FROM cors_origins WHERE organization_id = $1",
+            "DELETE FROM email_events WHERE organization_id = $1",
             "DELETE FROM auth_proxies WHERE organization_id = $1",
             "DELETE FROM otp_flows WHERE organization_id = $1",
             "DELETE FROM otp_settings WHERE organization_id = $1",
@@ -1911,6 +1913,44 @@ impl Webhooks for SqlTx {
         self.one(sqlx::query(AssertSqlSafe(sql)).bind(id.to_owned()), rows::webhook_endpoint).await
     }
 
+    async fn insert_email_event(&mut self, e: &EmailEvent) -> StoreResult<()> {
+        let q = sqlx::query(AssertSqlSafe(format!(
+            "INSERT INTO email_events ({EMAIL_EVENT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+        )))
+        .bind(e.id.clone())
+        .bind(e.organization_id.clone())
+        .bind(e.message_id.clone())
+        .bind(e.event_type.clone())
+        .bind(e.from_address.clone())
+        .bind(e.to_address.clone())
+        .bind(e.diagnostic.clone())
+        .bind(e.created_at);
+        self.affected(q).await.map(drop)
+    }
+
+    async fn email_events(
+        &mut self,
+        org_id: &str,
+        to_address: &str,
+        event_type: Option<&str>,
+        before: Option<&str>,
+        limit: i64,
+    ) -> StoreResult<Vec<EmailEvent>> {
+        // `before` is an event id: the page continues with the events older than it.
+        let q = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {EMAIL_EVENT_COLUMNS} FROM email_events WHERE organization_id = $1 AND to_address = $2 \
+             AND ($3 IS NULL OR event_type = $3) \
+             AND ($4 IS NULL OR (created_at, id) < (SELECT created_at, id FROM email_events WHERE id = $4)) \
+             ORDER BY created_at DESC, id DESC LIMIT $5"
+        )))
+        .bind(org_id.to_owned())
+        .bind(to_address.to_owned())
+        .bind(event_type.map(str::to_owned))
+        .bind(before.map(str::to_owned))
+        .bind(limit);
+        self.all(q, rows::email_event).await
+    }
+
     async fn insert_delivery(&mut self, d: &Delivery) -> StoreResult<()> {
         let q = sqlx::query(
             "INSERT INTO outbox (id, channel, target, organization_id, event_type, subject, payload, status, \
@@ -2069,6 +2109,9 @@ impl SqlTx {
         self.affected(sqlx::query("DELETE FROM cors_origins WHERE organization_id = $1").bind(org_id.to_owned())).await
     }
 }
+
+const EMAIL_EVENT_COLUMNS: &str =
+    "id, organization_id, message_id, event_type, from_address, to_address, diagnostic, created_at";
 
 const PROVIDER_COLUMNS: &str = "id, organization_id, user_id, name, issuer, audience, subject, created_at, updated_at";
 

@@ -422,6 +422,7 @@ pub const TABLES: &[&str] = &[
     "oidc_issuers",
     "oauth_providers",
     "spent_oidc_tokens",
+    "email_events",
 ];
 
 impl TestDb {

@@ -61,6 +61,9 @@ pub use enforcement::WhenOverdue;
 pub use identity::{ATTESTED_SCHEME, Caller, CallerCredential, StampProof, WEBAUTHN_SCHEME};
 pub(crate) use otp::refuse_attested;
 
+/// The sender address when none is configured.
+pub const DEFAULT_MAIL_FROM: &str = "twofold <no-reply@twofold.invalid>";
+
 /// Tunables of the pipeline.
 #[derive(Debug, Clone)]
 pub struct EngineConfig {
@@ -78,6 +81,8 @@ pub struct EngineConfig {
     pub rejection_window_ms: i64,
     /// How the audit log's checkpoints are named and signed.
     pub audit_log: AuditLogConfig,
+    /// The sender address of the emails twofold sends (shown in their events).
+    pub mail_from: String,
 }
 
 impl EngineConfig {
@@ -92,6 +97,7 @@ impl EngineConfig {
             policy_limits: PolicyLimits::default(),
             rejection_window_ms: 60_000,
             audit_log: AuditLogConfig::default(),
+            mail_from: DEFAULT_MAIL_FROM.to_owned(),
         }
     }
 }

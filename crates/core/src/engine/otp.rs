@@ -259,9 +259,27 @@ impl Engine {
             Ok(()) => tracing::info!(otp_id, attempts, "OTP code delivered after commit"),
             Err(e) => tracing::warn!(otp_id, attempts, retry_at = ?next, error = %e, "OTP code delivery failed"),
         }
+        // An email's event: sent, or failed (and retried while the code lives). A refusal by
+        // the enclave (the code is finished) sent nothing and is no event.
+        let event = match (&sent, flow.otp_type.as_str()) {
+            (Err(Error::InvalidArgument(_)), _) => None,
+            (outcome, "OTP_TYPE_EMAIL") => Some(crate::notice::email_event(
+                &flow.organization_id,
+                otp_id,
+                &self.config.mail_from,
+                &flow.contact,
+                outcome.as_ref().map(drop).map_err(|e| e.to_string()),
+                next.is_some(),
+                now,
+            )),
+            _ => None,
+        };
         let recorded = async {
             let mut tx = self.store.write().await?;
             tx.set_otp_delivery(&flow.id, next, attempts).await?;
+            if let Some(event) = &event {
+                tx.insert_email_event(event).await?;
+            }
             tx.commit().await?;
             Ok::<_, Error>(())
         };

@@ -128,6 +128,23 @@ impl Engine {
             d.lease_until = 0;
             let mut tx = self.store.write().await?;
             tx.update_delivery(&d).await?;
+            if d.channel == Channel::Email {
+                let outcome = match (&d.status, &d.last_error) {
+                    (DeliveryStatus::Delivered, _) => Ok(()),
+                    (_, error) => Err(error.clone().unwrap_or_default()),
+                };
+                let retried = d.status == DeliveryStatus::Pending;
+                let event = crate::notice::email_event(
+                    &d.organization_id,
+                    &d.id,
+                    &self.config.mail_from,
+                    &d.target,
+                    outcome,
+                    retried,
+                    now,
+                );
+                tx.insert_email_event(&event).await?;
+            }
             tx.commit().await?;
             tracing::info!(delivery_id = %d.id, channel = d.channel.as_str(), status = d.status.as_str(),
                 attempts = d.attempts, "outbox delivery attempted");

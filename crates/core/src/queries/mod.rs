@@ -12,6 +12,7 @@ mod activities;
 mod audit;
 mod auth_proxy;
 mod caller;
+mod email;
 mod factors;
 mod mfa;
 mod network;
@@ -412,6 +413,7 @@ catalog! {
     "get_active_policies" => policies::GetActivePolicies, Refused, Of("POLICY"), "Which policies are in their time window now";
     "get_oauth_providers" => oauth::GetOauthProviders, Refused, Of("CREDENTIAL"), "OAuth accounts bound to a user (or to every user)";
     "get_oidc_issuers" => oauth::GetOidcIssuers, Refused, Of("CONFIG"), "The OIDC issuers the organization (and its parent) trusts for OAuth login";
+    "list_email_events" => email::ListEmailEvents, Refused, Of("ORGANIZATION"), "What happened to the emails sent to one address (sent, bounced, delayed), never what they said";
     "list_audit_events" => audit::ListAuditEvents, Refused, Of("AUDIT_LOG"), "Audit events, newest first, filtered and paginated";
     "verify_audit_log" => audit::VerifyAuditLog, Refused, Of("AUDIT_LOG"), "Re-checks the organization's hash chain";
     "get_audit_checkpoint" => audit::GetAuditCheckpoint, Refused, Of("AUDIT_LOG"), "The latest signed checkpoint of the audit log";
