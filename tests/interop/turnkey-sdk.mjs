@@ -204,6 +204,17 @@ const updatedHook = await client.updateWebhookEndpoint({
   parameters: { endpointId: hookId, name: "sdk-hook-renamed", isActive: false },
 });
 
+// Organization features (the one-time-code channels) and configs, as the SDK sends them.
+const configsBefore = await client.getOrganizationConfigs({ organizationId });
+const smsOff = await client.removeOrganizationFeature({
+  type: "ACTIVITY_TYPE_REMOVE_ORGANIZATION_FEATURE", timestampMs: String(Date.now()), organizationId,
+  parameters: { name: "FEATURE_NAME_SMS_AUTH" },
+});
+const smsOn = await client.setOrganizationFeature({
+  type: "ACTIVITY_TYPE_SET_ORGANIZATION_FEATURE", timestampMs: String(Date.now()), organizationId,
+  parameters: { name: "FEATURE_NAME_SMS_AUTH", value: "" },
+});
+
 // What happened to the notice the old address got when updateUserEmail changed it.
 let emailEvents = { emailEvents: [] };
 for (let i = 0; i < 50 && emailEvents.emailEvents.length === 0; i += 1) {
@@ -255,6 +266,9 @@ console.log(
     k1Refused,
     k1Listed,
     legacy,
+    configsBefore,
+    smsOff: smsOff.activity.result.removeOrganizationFeatureResult,
+    smsOn: smsOn.activity.result.setOrganizationFeatureResult,
     emailEvents,
     calls,
     activePolicies,

@@ -703,3 +703,63 @@ fn secp256k1_keys(backend: Backend) {
 }
 
 twofold_testkit::on_every_backend!(secp256k1_keys_sqlite, secp256k1_keys_postgres, secp256k1_keys);
+
+/// Organization features: the one-time-code channels, on unless removed, and only by the root
+/// quorum; a removed channel sends no code; features twofold does not have are 400s naming what
+/// it offers instead; `get_organization` and `get_organization_configs` say what is on.
+#[test]
+fn organization_features_are_the_otp_switches_and_root_only() {
+    let server = TestServer::start(BIN, Backend::Sqlite, &[]);
+    let root = server.root_client();
+    let names = |features: &Value| -> Vec<String> {
+        features.as_array().expect("features").iter().map(|f| f["name"].as_str().expect("name").to_owned()).collect()
+    };
+    let configs = ok(root.query("get_organization_configs", json!({})));
+    assert_eq!(names(&configs["configs"]["features"]), ["FEATURE_NAME_OTP_EMAIL_AUTH", "FEATURE_NAME_SMS_AUTH"]);
+    assert_eq!(configs["configs"]["quorum"]["threshold"], 1, "{configs}");
+
+    let removed = completed(
+        root.submit("remove_organization_feature", json!({ "name": "FEATURE_NAME_OTP_EMAIL_AUTH" })),
+        "removeOrganizationFeatureResult",
+    );
+    assert_eq!(names(&removed["features"]), ["FEATURE_NAME_SMS_AUTH"]);
+    let org = ok(root.query("get_organization", json!({})));
+    assert_eq!(names(&org["organizationData"]["features"]), ["FEATURE_NAME_SMS_AUTH"], "{org}");
+    let init = json!({ "otpType": "OTP_TYPE_EMAIL", "contact": "x@example.com", "appName": "A" });
+    support::refused(root.submit("init_otp", init.clone()).expect("sent"), 400, "email one-time codes are disabled");
+    completed(
+        root.submit("set_organization_feature", json!({ "name": "FEATURE_NAME_OTP_EMAIL_AUTH", "value": "" })),
+        "setOrganizationFeatureResult",
+    );
+    completed(root.submit("init_otp", init), "initOtpResult");
+
+    // A member whom a policy allows everything still cannot: the root quorum only.
+    let (_, member) = support::member(&server, &root, "member");
+    let everything = json!({ "policyName": "all", "effect": "EFFECT_ALLOW", "condition": "true", "notes": "" });
+    completed(root.submit("create_policy", everything), "createPolicyResult");
+    let denied = ok(member.submit("remove_organization_feature", json!({ "name": "FEATURE_NAME_SMS_AUTH" })));
+    assert_ne!(denied["activity"]["status"], "ACTIVITY_STATUS_COMPLETED", "{denied}");
+    let after = ok(root.query("get_organization_configs", json!({})));
+    assert_eq!(names(&after["configs"]["features"]), ["FEATURE_NAME_OTP_EMAIL_AUTH", "FEATURE_NAME_SMS_AUTH"]);
+
+    let before = server.db.row_counts();
+    for (path, params, needle) in [
+        (
+            "set_organization_feature",
+            json!({ "name": "FEATURE_NAME_WEBAUTHN_ORIGINS", "value": "https://a" }),
+            "--webauthn-origins",
+        ),
+        (
+            "set_organization_feature",
+            json!({ "name": "FEATURE_NAME_WEBHOOK", "value": "https://a" }),
+            "create_webhook_endpoint",
+        ),
+        ("set_organization_feature", json!({ "name": "FEATURE_NAME_SMS_AUTH", "value": "maybe" }), "parameters.value"),
+        ("set_organization_feature", json!({ "name": "FEATURE_NAME_TELEPATHY" }), "parameters.name"),
+        ("remove_organization_feature", json!({ "name": "FEATURE_NAME_EMAIL_AUTH" }), "email_auth is not served"),
+    ] {
+        let resp = root.submit(path, params.clone()).expect("sent");
+        support::refused(resp, 400, needle);
+    }
+    assert_eq!(server.db.row_counts(), before, "refused changes store nothing");
+}

@@ -81,6 +81,11 @@ fn turnkey_api_key_stamper_and_http_client_work_unchanged() {
     assert_eq!(r["updatedHook"]["webhookEndpoint"]["isActive"], false, "{r}");
     let events = r["emailEvents"]["emailEvents"].as_array().expect("events");
     assert!(events.iter().any(|e| e["eventType"] == "Send" && e["toAddress"] == "sdk@example.com"), "{r}");
+    let feature_names = |v: &Value| v.as_array().map(|a| a.iter().map(|f| f["name"].clone()).collect::<Vec<_>>());
+    let both = Some(vec![json!("FEATURE_NAME_OTP_EMAIL_AUTH"), json!("FEATURE_NAME_SMS_AUTH")]);
+    assert_eq!(feature_names(&r["configsBefore"]["configs"]["features"]), both, "{r}");
+    assert_eq!(feature_names(&r["smsOff"]["features"]), Some(vec![json!("FEATURE_NAME_OTP_EMAIL_AUTH")]), "{r}");
+    assert_eq!(feature_names(&r["smsOn"]["features"]), both, "{r}");
     // The legacy OTP endpoints are refused, naming the V3 flow (docs/API.md says why).
     for (call, path) in [("emailAuth", "email_auth"), ("initOtpAuth", "init_otp_auth"), ("otpAuth", "otp_auth")] {
         let error = r["legacy"][call]["error"].as_str().unwrap_or_default();

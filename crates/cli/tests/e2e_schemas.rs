@@ -148,6 +148,7 @@ fn every_query_answers_as_its_schema_says_in_success_and_in_error() {
         ("get_oauth_providers".into(), json!({ "userId": member_id })),
         ("get_oidc_issuers".into(), json!({})),
         ("list_email_events".into(), json!({ "email": "nobody@example.com" })),
+        ("get_organization_configs".into(), json!({})),
     ];
     let successes = bodies.len();
     // Errors of every kind a client meets: unknown ids, bad values, foreign fields.

@@ -261,9 +261,59 @@ pub struct OrganizationData {
     /// Root quorum.
     pub root_quorum: QuorumView,
     /// Features.
-    pub features: Vec<serde_json::Value>,
+    pub features: Vec<FeatureView>,
     /// Always empty: twofold holds no wallets.
     pub wallets: Vec<serde_json::Value>,
+}
+
+/// `v1FeatureName`: Turnkey's organization features.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[allow(missing_docs, reason = "Turnkey's names say it")]
+pub enum FeatureName {
+    #[serde(rename = "FEATURE_NAME_ROOT_USER_EMAIL_RECOVERY")]
+    RootUserEmailRecovery,
+    #[serde(rename = "FEATURE_NAME_WEBAUTHN_ORIGINS")]
+    WebauthnOrigins,
+    #[serde(rename = "FEATURE_NAME_EMAIL_AUTH")]
+    EmailAuth,
+    #[serde(rename = "FEATURE_NAME_EMAIL_RECOVERY")]
+    EmailRecovery,
+    #[serde(rename = "FEATURE_NAME_WEBHOOK")]
+    Webhook,
+    #[serde(rename = "FEATURE_NAME_SMS_AUTH")]
+    SmsAuth,
+    #[serde(rename = "FEATURE_NAME_OTP_EMAIL_AUTH")]
+    OtpEmailAuth,
+    #[serde(rename = "FEATURE_NAME_AUTH_PROXY")]
+    AuthProxy,
+    #[serde(rename = "FEATURE_NAME_SOLANA_RENT_PREFUND_ENABLED")]
+    SolanaRentPrefundEnabled,
+    #[serde(rename = "FEATURE_NAME_SWAP_CONFIG")]
+    SwapConfig,
+    #[serde(rename = "FEATURE_NAME_EARN_CONFIG")]
+    EarnConfig,
+}
+
+/// `v1Feature`.
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct FeatureView {
+    /// The feature.
+    pub name: FeatureName,
+    /// Its value (empty for an on/off feature).
+    pub value: String,
+}
+
+impl FeatureView {
+    /// The features an organization's OTP switches (`disable_sms`, `disable_email`) leave on.
+    pub fn of_otp_switches(sms_off: bool, email_off: bool) -> Vec<FeatureView> {
+        [(FeatureName::OtpEmailAuth, email_off), (FeatureName::SmsAuth, sms_off)]
+            .into_iter()
+            .filter(|(_, off)| !off)
+            .map(|(name, _)| FeatureView { name, value: String::new() })
+            .collect()
+    }
 }
 
 impl OrganizationData {
@@ -274,6 +324,7 @@ impl OrganizationData {
         policies: &[crate::model::Policy],
         tags: &[UserTag],
         quorum: Vec<String>,
+        features: Vec<FeatureView>,
     ) -> Self {
         OrganizationData {
             organization_id: org.id.clone(),
@@ -284,7 +335,7 @@ impl OrganizationData {
             invitations: Vec::new(),
             tags: tags.iter().map(TagView::from).collect(),
             root_quorum: QuorumView { threshold: org.root_quorum_threshold, user_ids: quorum },
-            features: Vec::new(),
+            features,
             wallets: Vec::new(),
         }
     }

@@ -12,6 +12,7 @@
 pub mod apps;
 mod context;
 pub mod factors;
+pub mod features;
 pub mod mfa;
 pub mod network;
 pub mod oauth;
@@ -393,6 +394,14 @@ catalog! {
     /// Create a session with a verification token.
     OtpLogin(crate::otp::OtpLogin) "otp_login" AUTH/CREATE [
         ("ACTIVITY_TYPE_OTP_LOGIN_V2", "otpLoginIntentV2", "otpLoginResult"),
+    ];
+    /// Turn an organization feature on (its one-time-code channels).
+    SetOrganizationFeature(features::SetOrganizationFeature) "set_organization_feature" CONFIG/UPDATE root_only [
+        ("ACTIVITY_TYPE_SET_ORGANIZATION_FEATURE", "setOrganizationFeatureIntent", "setOrganizationFeatureResult"),
+    ];
+    /// Turn an organization feature off.
+    RemoveOrganizationFeature(features::RemoveOrganizationFeature) "remove_organization_feature" CONFIG/DELETE root_only [
+        ("ACTIVITY_TYPE_REMOVE_ORGANIZATION_FEATURE", "removeOrganizationFeatureIntent", "removeOrganizationFeatureResult"),
     ];
     /// Trust OIDC issuers for OAuth login (twofold).
     SetOidcIssuers(oauth::SetOidcIssuers) "set_oidc_issuers" CONFIG/UPDATE root_only [

@@ -46,7 +46,8 @@ pub(crate) async fn ensure_enabled(tx: &mut dyn StoreTx, org_id: &str, channel: 
     };
     if off {
         return Err(Error::FailedPrecondition(format!(
-            "{name} one-time codes are disabled for organization `{org_id}` (disableSmsAuth / disableOtpEmailAuth)"
+            "{name} one-time codes are disabled for organization `{org_id}` (disableSmsAuth / disableOtpEmailAuth, or \
+             remove_organization_feature)"
         )));
     }
     Ok(())

@@ -397,6 +397,7 @@ catalog! {
     "whoami" => caller::Whoami, Allowed, Session, "Who the stamp belongs to (and what MFA enforcement asks of it)";
     "get_whoami" => caller::Whoami, Allowed, Session, "The same as whoami, under Turnkey's name";
     "get_organization" => organization::GetOrganization, Refused, Of("ORGANIZATION"), "The organization: users, tags, root quorum";
+    "get_organization_configs" => organization::GetOrganizationConfigs, Refused, Of("ORGANIZATION"), "The organization's features and root quorum";
     "list_suborgs" => organization::ListSuborgs, Refused, Of("ORGANIZATION"), "Ids of the sub-organizations, paginated; filterType NAME, USERNAME, EMAIL, PHONE_NUMBER, CREDENTIAL_ID or PUBLIC_KEY finds them by name or by a user";
     "list_verified_suborgs" => organization::ListVerifiedSuborgs, Refused, Of("ORGANIZATION"), "Ids of the sub-organizations with a user whose email or phone number (filterType EMAIL or PHONE_NUMBER) was proven by a code";
     "get_user" => users::GetUser, OwnUser, OwnUserOr("USER"), "One user with API keys and tags";

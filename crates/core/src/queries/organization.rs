@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::{Cx, Db, NoFields, Pagination, Query};
-use crate::api::OrganizationData;
+use crate::api::{FeatureView, OrganizationData, QuorumView};
 use crate::error::{Error, Result};
 use crate::store::SubOrgFilter;
 
@@ -39,8 +39,47 @@ impl Query for GetOrganization {
         let tags = tx.list_user_tags(&org.id).await?;
         let quorum = tx.root_quorum_members(&org.id).await?;
         let policies = tx.list_policies(&org.id).await?;
-        let organization_data = OrganizationData::new(org, users, &policies, &tags, quorum);
+        let features = crate::activities::features::features_of(tx, &org.id).await?;
+        let organization_data = OrganizationData::new(org, users, &policies, &tags, quorum, features);
         Ok(GetOrganizationResponse { organization_data })
+    }
+}
+
+/// `v1Config`.
+#[derive(Debug, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Config {
+    /// The features on.
+    pub features: Vec<FeatureView>,
+    /// The root quorum.
+    pub quorum: QuorumView,
+}
+
+/// `get_organization_configs`'s answer.
+#[derive(Debug, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct GetOrganizationConfigsResponse {
+    /// Features and root quorum.
+    pub configs: Config,
+}
+
+/// `get_organization_configs`: the organization's features and root quorum.
+pub(crate) struct GetOrganizationConfigs;
+
+impl Query for GetOrganizationConfigs {
+    type Request = NoFields;
+    type Response = GetOrganizationConfigsResponse;
+
+    async fn run(cx: &Cx<'_>, db: &mut Db, _: NoFields) -> Result<GetOrganizationConfigsResponse> {
+        let tx = db.tx().await?;
+        let org = tx
+            .get_organization(cx.org())
+            .await?
+            .ok_or_else(|| Error::NotFound(format!("organization `{}` not found", cx.org())))?;
+        let features = crate::activities::features::features_of(tx, &org.id).await?;
+        let quorum =
+            QuorumView { threshold: org.root_quorum_threshold, user_ids: tx.root_quorum_members(&org.id).await? };
+        Ok(GetOrganizationConfigsResponse { configs: Config { features, quorum } })
     }
 }
 
