@@ -49,6 +49,10 @@ struct Victim {
     pending_device: (String, String),
     /// One held activity per step-up method, created by alice herself.
     held: Vec<(String, String)>,
+    /// The OIDC issuer the organization trusts; alice's own account there is bound.
+    issuer: support::LocalIssuer,
+    /// Alice's OAuth provider.
+    provider_id: String,
 }
 
 fn victim(server: &TestServer, root: &Client) -> Victim {
@@ -64,6 +68,17 @@ fn victim(server: &TestServer, root: &Client) -> Victim {
         .as_str()
         .expect("key id")
         .to_owned();
+    // Alice binds her own OAuth account first (her first factor: her key is enough then).
+    let issuer = support::LocalIssuer::start();
+    let trust = json!({ "issuers": [issuer.trusted("app")] });
+    completed(root.submit("set_oidc_issuers", trust), "setOidcIssuersResult");
+    let bind = json!({ "userId": id, "oauthProviders": [{ "providerName": "alice's account",
+                       "oidcToken": issuer.token("alice-at-issuer", "app", None) }] });
+    let provider_id =
+        completed(client.submit("create_oauth_providers", bind), "createOauthProvidersResultV2")["providerIds"][0]
+            .as_str()
+            .expect("provider")
+            .to_owned();
     let (mut soft, passkey_id, credential) = register_passkey(server, &client, &id);
     enroll_totp_with_passkey(server, &client, &id, &mut soft, &credential);
     let totp_id = ok(client.query("get_totp_authenticators", json!({ "userId": id })))["totpAuthenticators"][0]
@@ -98,7 +113,7 @@ fn victim(server: &TestServer, root: &Client) -> Victim {
             (a["id"].as_str().expect("id").to_owned(), a["fingerprint"].as_str().expect("fp").to_owned())
         })
         .collect();
-    Victim { id, key: client, api_key_id, passkey_id, totp_id, pending_device, held }
+    Victim { id, key: client, api_key_id, passkey_id, totp_id, pending_device, held, issuer, provider_id }
 }
 
 /// Alice's credentials and contacts as the API reports them, and the guarded tables' rows.
@@ -124,6 +139,7 @@ fn snapshot(server: &TestServer, root: &Client, alice: &Victim) -> Value {
         "totp": ids(&q("get_totp_authenticators"), "totpAuthenticators", "totpAuthenticatorId"),
         "recovery": q("get_recovery_codes_status")["remaining"],
         "apiKeys": ids(&q("get_api_keys"), "apiKeys", "apiKeyId"),
+        "oauth": ids(&q("get_oauth_providers"), "oauthProviders", "providerId"),
         "email": user["userEmail"],
         "phone": user["userPhoneNumber"],
         "rows": rows,
@@ -188,6 +204,13 @@ fn credential_changes(server: &TestServer, alice: &Victim, skew_secs: i64) -> Ve
         // The same changes as @turnkey/core sends them.
         ("update_user_email", json!({ "userId": alice.id, "userEmail": "mallory@evil.example" })),
         ("update_user_phone_number", json!({ "userId": alice.id, "userPhoneNumber": "+15555550100" })),
+        // OAuth accounts are factors: the attacker's own account, proven by a valid token, would log in as alice.
+        (
+            "create_oauth_providers",
+            json!({ "userId": alice.id, "oauthProviders": [{ "providerName": "evil",
+                    "oidcToken": alice.issuer.token(&format!("mallory-{}", hex::encode(support::rand_bytes::<4>())), "app", None) }] }),
+        ),
+        ("delete_oauth_providers", json!({ "userId": alice.id, "providerIds": [alice.provider_id] })),
     ]
 }
 

@@ -447,3 +447,66 @@ pub fn rand_bytes<const N: usize>() -> [u8; N] {
     getrandom::fill(&mut out).expect("randomness");
     out
 }
+
+/// A local OpenID Connect issuer on loopback: one ES256 key (kid `k1`), its JWK set served at
+/// `<url>/jwks.json`, and tokens signed with it.
+pub struct LocalIssuer {
+    /// `http://127.0.0.1:PORT`: the `iss` of its tokens.
+    pub url: String,
+    key: p256::ecdsa::SigningKey,
+}
+
+impl LocalIssuer {
+    /// Starts serving the key set.
+    pub fn start() -> LocalIssuer {
+        use base64::Engine as _;
+        use std::io::{BufRead, BufReader, Write};
+        let key = p256::ecdsa::SigningKey::from_slice(&rand_bytes::<32>()).expect("a P-256 scalar");
+        let point = key.verifying_key().to_sec1_point(false);
+        let (x, y) = point.as_bytes()[1..].split_at(32);
+        let b64 = |b: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b);
+        let jwks = json!({ "keys": [{ "kty": "EC", "crv": "P-256", "kid": "k1", "alg": "ES256", "use": "sig",
+            "x": b64(x), "y": b64(y) }] })
+        .to_string();
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let url = format!("http://{}", listener.local_addr().expect("addr"));
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { continue };
+                let mut reader = BufReader::new(stream.try_clone().expect("clone"));
+                let mut line = String::new();
+                while reader.read_line(&mut line).unwrap_or(0) > 0 && line != "\r\n" {
+                    line.clear();
+                }
+                let answer = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{jwks}",
+                    jwks.len()
+                );
+                let _ = stream.write_all(answer.as_bytes());
+            }
+        });
+        LocalIssuer { url, key }
+    }
+
+    /// `{issuer, audiences, jwksUrl}` for `set_oidc_issuers`, with audience `aud`.
+    pub fn trusted(&self, aud: &str) -> Value {
+        json!({ "issuer": self.url, "audiences": [aud], "jwksUrl": format!("{}/jwks.json", self.url) })
+    }
+
+    /// An ID token for `sub` and `aud`, valid for ten minutes, with `nonce` when given.
+    pub fn token(&self, sub: &str, aud: &str, nonce: Option<&str>) -> String {
+        use base64::Engine as _;
+        use p256::ecdsa::signature::Signer;
+        let b64 = |b: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b);
+        let now = i64::try_from(std::time::UNIX_EPOCH.elapsed().expect("clock").as_secs()).expect("secs");
+        let mut claims = json!({ "iss": self.url, "sub": sub, "aud": aud, "iat": now, "exp": now + 600,
+            "jti": hex::encode(rand_bytes::<8>()) });
+        if let Some(n) = nonce {
+            claims["nonce"] = json!(n);
+        }
+        let input =
+            format!("{}.{}", b64(br#"{"alg":"ES256","typ":"JWT","kid":"k1"}"#), b64(claims.to_string().as_bytes()));
+        let signature: p256::ecdsa::Signature = self.key.sign(input.as_bytes());
+        format!("{input}.{}", b64(&signature.to_bytes()))
+    }
+}
