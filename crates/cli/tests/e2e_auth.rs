@@ -273,3 +273,42 @@ fn docs_count_the_turnkey_overlap_from_the_sdk_itself() {
         assert!(overlap.contains(n), "`{n}` named in the docs is not an SDK path of the overlap");
     }
 }
+
+/// The rest of the served auth and policy endpoints, each through @turnkey/http once
+/// (`sdk-coverage.mjs`), every request and answer checked against the SDK's own types.
+#[test]
+fn the_other_endpoints_answer_as_turnkeys_types_say() {
+    if !interop_installed() {
+        return;
+    }
+    let server = TestServer::start(BIN, Backend::Sqlite, &[]);
+    let key_path = server.root_key_path().display().to_string();
+    let r = run_node("sdk-coverage.mjs", &[&server.url, &key_path]);
+    let types = twofold_testkit::check_sdk_types(&r["calls"]);
+    let errors: Vec<String> =
+        types["errors"].as_array().expect("errors").iter().map(|e| e.to_string().chars().take(400).collect()).collect();
+    assert!(errors.is_empty(), "answers that differ from @turnkey/http's types: {errors:#?}");
+    let seen = &r["seen"];
+    for key in [
+        "updatedUser",
+        "deletedKeys",
+        "updatedPolicy",
+        "deletedPolicy",
+        "deletedUsers",
+        "allowlistSet",
+        "allowlistRemoved",
+        "mfaUpdated",
+        "mfaDeleted",
+        "hookDeleted",
+        "quorum",
+    ] {
+        assert_eq!(seen[key], "ACTIVITY_STATUS_COMPLETED", "{key}: {seen}");
+    }
+    assert_eq!(seen["held"], "ACTIVITY_STATUS_CONSENSUS_NEEDED", "{seen}");
+    assert_eq!(seen["rejected"], "ACTIVITY_STATUS_REJECTED", "{seen}");
+    assert_eq!(seen["policy"], "coverage-a", "{seen}");
+    assert_eq!(seen["mfaPolicy"], "coverage", "{seen}");
+    assert_eq!(seen["profile"], "coverage", "{seen}");
+    assert!(seen["evaluations"].as_u64().is_some_and(|n| n >= 1), "{seen}");
+    assert!(types["checked"].as_u64().is_some_and(|n| n >= 30), "{types}");
+}

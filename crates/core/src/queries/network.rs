@@ -3,7 +3,6 @@
 use serde::{Deserialize, Serialize};
 
 use super::{Cx, Db, Query};
-use crate::api::Timestamp;
 use crate::error::{Error, Result};
 use crate::network::{IpRule, ListKind};
 
@@ -17,9 +16,9 @@ pub struct IpRuleView {
     /// Free text, e.g. `office VPN`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub label: Option<String>,
-    /// When the rule was saved.
+    /// When the rule was saved: ms since epoch, as a string (Turnkey's `v1IpAllowlistRule`).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub created_at: Option<Timestamp>,
+    pub created_at: Option<String>,
 }
 
 impl From<&IpRule> for IpRuleView {
@@ -27,7 +26,7 @@ impl From<&IpRule> for IpRuleView {
         IpRuleView {
             cidr: r.cidr.clone(),
             label: r.label.clone(),
-            created_at: r.created_at.as_deref().and_then(|ms| ms.parse().ok()).map(Timestamp::from_ms),
+            created_at: r.created_at.as_deref().filter(|ms| ms.parse::<i64>().is_ok()).map(str::to_owned),
         }
     }
 }
