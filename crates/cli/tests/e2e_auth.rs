@@ -312,3 +312,48 @@ fn the_other_endpoints_answer_as_turnkeys_types_say() {
     assert!(seen["evaluations"].as_u64().is_some_and(|n| n >= 1), "{seen}");
     assert!(types["checked"].as_u64().is_some_and(|n| n >= 30), "{types}");
 }
+
+/// The one-time-code flow (initOtp, verifyOtp with @turnkey/crypto's sealing, otpLogin with
+/// @turnkey/core's client signature) through @turnkey/http, checked against the SDK's types.
+#[test]
+fn the_code_flow_answers_as_turnkeys_types_say() {
+    if !interop_installed() {
+        return;
+    }
+    let server = TestServer::start(BIN, Backend::Sqlite, &[]);
+    let root = server.root_client();
+    let key = new_key();
+    let mut owner = user_with_key("sdk-owner", &key);
+    owner.as_object_mut().expect("object").remove("userTags");
+    owner["userEmail"] = json!("sdk-owner@example.com");
+    let params = json!({ "subOrganizationName": "sdk customer", "rootQuorumThreshold": 1, "rootUsers": [owner] });
+    completed(root.submit("create_sub_organization", params), "createSubOrganizationResultV8");
+    let key_path = server.root_key_path().display().to_string();
+    let started = run_node("sdk-otp.mjs", &[&server.url, &key_path, "init", "sdk-owner@example.com"]);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let code = loop {
+        let mut paths = twofold_enclave::Outbox::list(&server.data_dir().join("outbox")).unwrap_or_default();
+        paths.sort();
+        let found = paths
+            .iter()
+            .rev()
+            .filter_map(|p| twofold_enclave::Outbox::read(p).ok())
+            .find(|m| m.to == "sdk-owner@example.com");
+        if let Some(m) = found {
+            break twofold_testkit::otp_code_in(&m.body);
+        }
+        assert!(std::time::Instant::now() < deadline, "no code was sent");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    let otp_id = started["otpId"].as_str().expect("otp id");
+    let bundle = started["targetBundle"].as_str().expect("bundle");
+    let finished = run_node("sdk-otp.mjs", &[&server.url, &key_path, "finish", otp_id, bundle, &code]);
+    assert_eq!(finished["loginStatus"], "ACTIVITY_STATUS_COMPLETED", "{finished}");
+    let mut calls = started["calls"].as_array().expect("calls").clone();
+    calls.extend(finished["calls"].as_array().expect("calls").iter().cloned());
+    let types = twofold_testkit::check_sdk_types(&Value::Array(calls));
+    let errors: Vec<String> =
+        types["errors"].as_array().expect("errors").iter().map(|e| e.to_string().chars().take(400).collect()).collect();
+    assert!(errors.is_empty(), "answers that differ from @turnkey/http's types: {errors:#?}");
+    assert_eq!(types["checked"], 3, "{types}");
+}

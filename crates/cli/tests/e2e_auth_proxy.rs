@@ -101,10 +101,10 @@ fn signs_in_with_an_email_code(backend: Backend) {
     };
     refused(&login(&new_key()), 403, "clientSignature");
     let session = answer(login(&key));
-    assert_eq!(session["organizationId"], sub_org.as_str(), "{session}");
+    assert_eq!(twofold_testkit::session_claims(&session)["organization_id"], sub_org.as_str(), "{session}");
     let user = server.client(ApiKeyPair::from_private_hex(key.curve(), &key.private_key_hex()).expect("key"), &sub_org);
     let whoami = ok(user.query("get_whoami", json!({})));
-    assert_eq!(whoami["userId"], session["userId"], "{whoami}");
+    assert_eq!(whoami["userId"], twofold_testkit::session_claims(&session)["user_id"], "{whoami}");
     refused(&login(&key), 403, "already used");
     // The activities are ordinary ones in the organization, by the service user.
     let activities = ok(root.query("list_activities", json!({})));

@@ -163,7 +163,7 @@ fn helpdesk_with_user_update_cannot_log_in_as_root_by_changing_its_email(backend
         "updateUserResult",
     );
     let session = answer(otp_login(&server, &anon, &org, "root@example.com"));
-    assert_eq!(session["userId"], root_id.as_str(), "{session}");
+    assert_eq!(twofold_testkit::session_claims(&session)["user_id"], root_id.as_str(), "{session}");
 
     let (_, helpdesk) =
         member_allowed(&server, &root, "helpdesk", "activity.resource == 'USER' && activity.action == 'UPDATE'");
@@ -295,7 +295,7 @@ fn a_self_signed_up_tenant_cannot_capture_or_deny_another_users_otp_login(backen
     planted("new@example.com");
 
     let session = answer(otp_login(&server, &anon, &org, "vic@example.com"));
-    assert_eq!(session["organizationId"], victim_org.as_str(), "{session}");
+    assert_eq!(twofold_testkit::session_claims(&session)["organization_id"], victim_org.as_str(), "{session}");
     refused(&otp_login(&server, &anon, &org, "new@example.com"), 404, "verified email address");
     let listed = ok(attacker.query("list_users", json!({})));
     assert_eq!(listed["users"].as_array().expect("users").len(), 3, "the planted users exist: {listed}");

@@ -62,12 +62,12 @@ fn submit_attempt(root: &Client, otp_id: &str, attempt: &str) -> ApiResponse {
 /// Logs in with `token` (bound to `key`) and checks that the session key stamps requests.
 fn login_and_use(server: &TestServer, root: &Client, token: &str, key: &ApiKeyPair, sub_org: &str) {
     let session = root.otp_login(token, key, &key.public_key_hex()).expect("otp_login completes");
-    assert_eq!(session["organizationId"], sub_org, "{session}");
+    assert_eq!(twofold_testkit::session_claims(&session)["organization_id"], sub_org, "{session}");
     assert!(session["session"].as_str().is_some_and(|jwt| jwt.split('.').count() == 3), "{session}");
     let same = ApiKeyPair::from_private_hex(key.curve(), &key.private_key_hex()).expect("key");
     let user = server.client(same, sub_org);
     let whoami = ok(user.query("get_whoami", json!({})));
-    assert_eq!(whoami["userId"], session["userId"], "{whoami}");
+    assert_eq!(whoami["userId"], twofold_testkit::session_claims(&session)["user_id"], "{whoami}");
     assert_eq!(whoami["organizationId"], sub_org);
 }
 
@@ -609,7 +609,7 @@ fn cli_does_the_whole_flow() {
     ]);
     let token = verified["verificationToken"].as_str().expect("token");
     let session = cli(&["otp", "login", "--token", token, "--client-key-file", &key_path]);
-    assert_eq!(session["organizationId"], sub_org.as_str(), "{session}");
+    assert_eq!(twofold_testkit::session_claims(&session)["organization_id"], sub_org.as_str(), "{session}");
     let key = twofold_client::KeyFile::load(&key_file).expect("key file").key_pair().expect("key");
     ok(server.client(key, &sub_org).query("get_whoami", json!({})));
 }

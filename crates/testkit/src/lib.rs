@@ -394,6 +394,16 @@ pub fn api_only_user_with_key(name: &str, key: &ApiKeyPair) -> Value {
     })
 }
 
+/// The claims of the session JWT in a login's answer (`{session}`): whose session it is
+/// (`user_id`, `organization_id`), its key and expiry.
+pub fn session_claims(login: &Value) -> Value {
+    use base64::Engine as _;
+    let jwt = login["session"].as_str().unwrap_or_else(|| panic!("a session in {login}"));
+    let payload = jwt.split('.').nth(1).expect("a JWT");
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload).expect("base64url");
+    serde_json::from_slice(&bytes).expect("JSON claims")
+}
+
 /// Every table of the schema, for snapshots.
 pub const TABLES: &[&str] = &[
     "installation",

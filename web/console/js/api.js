@@ -39,7 +39,7 @@ async function withStore(mode, fn) {
   }
 }
 
-/** The signed-in session ({privateKey, publicKeyHex, organizationId, userId, sessionId, expiresAt}) or null. */
+/** The signed-in session ({privateKey, publicKeyHex, organizationId, userId, expiresAt}) or null. */
 export async function loadSession() {
   const s = await withStore("readonly", (store) => store.get("current"));
   if (!s) return null;
@@ -235,7 +235,10 @@ export class Api {
   /** Revokes this session on the server, then deletes the key from this browser. */
   async signOut() {
     try {
-      await this.submit("delete_sessions", { userId: this.userId, sessionIds: [this.session.sessionId] });
+      // The session this key stamps is the `current` one the server lists.
+      const listed = await this.query("list_sessions", { userId: this.userId });
+      const current = listed.ok && (listed.body.sessions || []).find((s) => s.current);
+      if (current) await this.submit("delete_sessions", { userId: this.userId, sessionIds: [current.sessionId] });
     } catch (e) {
       if (!(e instanceof SignedOut)) throw e;
     } finally {
@@ -277,7 +280,6 @@ async function keepSession(pair, publicKeyHex, login, organizationId) {
     publicKeyHex,
     organizationId: claims.organization_id,
     userId: claims.user_id,
-    sessionId: login.sessionId,
     expiresAt: claims.exp,
   };
   await saveSession(session);
@@ -319,7 +321,7 @@ export async function signUpWithEmailCode(organizationId, pair, publicKeyHex, ve
     clientSignature: await clientSignature(pair, publicKeyHex, message) });
   if (!answer.ok) throw new Error(answer.body.message || `sign-up failed (${answer.status})`);
   const session = { privateKey: pair.privateKey, publicKeyHex, organizationId: answer.body.subOrganizationId,
-    userId: (answer.body.rootUserIds || [])[0], sessionId: null, expiresAt: Math.floor(Date.now() / 1000) + SESSION_SECONDS };
+    userId: (answer.body.rootUserIds || [])[0], expiresAt: Math.floor(Date.now() / 1000) + SESSION_SECONDS };
   await saveSession(session);
   rememberOrganization(answer.body.subOrganizationId);
   return session;

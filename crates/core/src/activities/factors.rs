@@ -151,8 +151,9 @@ results! {
     }
     /// `createRecoveryCodesResult` (the codes are shown once).
     CreateRecoveryCodesResult { recovery_code_set_id: String, code_count: usize, replaced_count: u64 }
-    /// `v1StampLoginResult`: the session token (no secret: the key pair is) and its key's id.
-    SessionResult { session: String, session_id: String }
+    /// `v1StampLoginResult`: the session token (no secret: the key pair is); `list_sessions`
+    /// names its id (the `current` one, asked with the session's key).
+    SessionResult { session: String }
 }
 
 pub(crate) fn sealed_seed_context(factor_id: &str) -> String {
@@ -640,5 +641,5 @@ pub(crate) async fn create_session(
         scope: profile.map(|p| p.scope).unwrap_or_default(),
     };
     // The token is no secret (the key pair is), so it is stored with the result.
-    Ok(SessionResult { session: signer.sign(&claims)?, session_id: key.id })
+    Ok(SessionResult { session: signer.sign(&claims)? })
 }

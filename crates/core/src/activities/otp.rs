@@ -28,8 +28,8 @@ results! {
     InitOtpResult { otp_id: String, otp_encryption_target_bundle: String }
     /// `v1VerifyOtpResult`: the token is in the answer to this request only.
     VerifyOtpResult { verification_token: String }
-    /// `v1OtpLoginResult`: the session, and whose it is.
-    OtpLoginResult { session: String, session_id: String, organization_id: String, user_id: String }
+    /// `v1OtpLoginResult`: the session (whose it is, it says itself).
+    OtpLoginResult { session: String }
 }
 
 pub(crate) fn enclave(config: &OtpConfig) -> Result<&Arc<dyn OtpEnclave>> {
@@ -388,13 +388,7 @@ async fn login(tx: &mut dyn StoreTx, ctx: &ExecContext<'_>, p: &OtpLogin) -> Res
         session_profile_id: p.session_profile_id.clone(),
     };
     let session = create_session(tx, ctx, &user.organization_id, &user.id, &request).await?;
-    Ok(OtpLoginResult {
-        session: session.session,
-        session_id: session.session_id,
-        organization_id: user.organization_id,
-        user_id: user.id,
-    }
-    .into())
+    Ok(OtpLoginResult { session: session.session }.into())
 }
 
 /// CREATE_SUB_ORGANIZATION with a verification token (the root user with that contact is
