@@ -24,6 +24,12 @@ for (const m of client.matchAll(/this\.(\w+) = async \(input\) => \{\s*return th
 const EXTENSIONS = {
   // What MFA enforcement asks of the caller (docs/API.md, MFA enforcement).
   "/public/v1/query/whoami": ["mfaEnrollment"],
+  // The first factor comes with recovery codes, shown once (docs/API.md, factors).
+  "/public/v1/submit/create_authenticators": [
+    "activity.result.createAuthenticatorsResult.recoveryCodeSetId",
+    "activity.result.createAuthenticatorsResult.recoveryCodeCount",
+    "activity.result.createAuthenticatorsResult.recoveryCodes",
+  ],
   // A generated signing secret, shown once beside the result (docs/API.md, webhooks).
   "/public/v1/submit/create_webhook_endpoint": ["activity.result.createWebhookEndpointResult.secret"],
 };

@@ -2,6 +2,8 @@
 //! unchanged; tampered bodies, stale timestamps and deleted or expired keys fail.
 #![allow(clippy::expect_used, reason = "tests fail loudly")]
 
+mod support;
+
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::{Value, json};
@@ -356,4 +358,25 @@ fn the_code_flow_answers_as_turnkeys_types_say() {
         types["errors"].as_array().expect("errors").iter().map(|e| e.to_string().chars().take(400).collect()).collect();
     assert!(errors.is_empty(), "answers that differ from @turnkey/http's types: {errors:#?}");
     assert_eq!(types["checked"], 3, "{types}");
+}
+
+/// A passkey through @turnkey/http (`sdk-passkey.mjs`): createAuthenticators with a
+/// client-made challenge, getAuthenticators, getAuthenticator, against the SDK's types.
+#[test]
+fn the_passkey_endpoints_answer_as_turnkeys_types_say() {
+    if !interop_installed() {
+        return;
+    }
+    let server = TestServer::start(BIN, Backend::Sqlite, &[]);
+    let (_, authenticator, _) = support::client_made_passkey(support::origin(&server), "sdk laptop");
+    let key_path = server.root_key_path().display().to_string();
+    let r = run_node("sdk-passkey.mjs", &[&server.url, &key_path, &authenticator.to_string()]);
+    assert_eq!(r["status"], "ACTIVITY_STATUS_COMPLETED", "{r}");
+    assert_eq!(r["listed"], 1, "{r}");
+    assert_eq!(r["name"], "sdk laptop", "{r}");
+    let types = twofold_testkit::check_sdk_types(&r["calls"]);
+    let errors: Vec<String> =
+        types["errors"].as_array().expect("errors").iter().map(|e| e.to_string().chars().take(400).collect()).collect();
+    assert!(errors.is_empty(), "answers that differ from @turnkey/http's types: {errors:#?}");
+    assert_eq!(types["checked"], 4, "{types}");
 }

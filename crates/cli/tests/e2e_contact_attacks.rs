@@ -79,7 +79,12 @@ fn helpdesk_cannot_take_over_root(backend: Backend) {
     let key = new_key();
     let login = proxy_login(&server, &root, &org, "helpdesk@evil.example", &key);
     if login.status == 200 {
-        assert_ne!(login.body["userId"], root_id.as_str(), "signed in as root: {}", login.body);
+        assert_ne!(
+            twofold_testkit::session_claims(&login.body)["user_id"],
+            root_id.as_str(),
+            "as root: {}",
+            login.body
+        );
     }
     let as_root = server.client(copy(&key), &org);
     let who = as_root.query("get_whoami", json!({})).expect("sent");
@@ -224,12 +229,13 @@ fn sign_ups_claim_nothing(backend: Backend) {
     let key = new_key();
     let login = proxy_login(&server, &root, &org, "ann@example.com", &key);
     assert_eq!(login.status, 200, "ann's login is not blocked: {}", login.body);
-    assert_eq!(login.body["organizationId"], ann_org.as_str(), "{}", login.body);
+    assert_eq!(twofold_testkit::session_claims(&login.body)["organization_id"], ann_org.as_str(), "{}", login.body);
     // The first login with the address eve squatted never lands in eve's organization.
     let key = new_key();
     let first = proxy_login(&server, &root, &org, "newcomer@example.com", &key);
     if first.status == 200 {
-        assert_ne!(first.body["organizationId"], signed_up.as_str(), "landed in eve's org: {}", first.body);
+        let landed = twofold_testkit::session_claims(&first.body);
+        assert_ne!(landed["organization_id"], signed_up.as_str(), "landed in eve's org: {}", first.body);
     }
     let in_eve = server.client(copy(&key), &signed_up).query("get_whoami", json!({})).expect("sent");
     assert_ne!(in_eve.status, 200, "the newcomer's key works in eve's org: {}", in_eve.body);

@@ -660,8 +660,6 @@ pub struct AuthenticatorView {
     pub aaguid: String,
     /// Always empty.
     pub model: String,
-    /// The COSE algorithm.
-    pub algorithm: String,
     /// The credential.
     pub credential: Credential,
     /// Created.
@@ -673,7 +671,7 @@ pub struct AuthenticatorView {
 impl From<&crate::model::Factor> for AuthenticatorView {
     fn from(f: &crate::model::Factor) -> Self {
         let data: serde_json::Value = serde_json::from_str(&f.public_data).unwrap_or_default();
-        let (algorithm, attestation) = crate::factors::passkey::describe(&data["passkey"]).unwrap_or_default();
+        let attestation = crate::factors::passkey::attestation_format(&data["passkey"]).unwrap_or_default();
         AuthenticatorView {
             authenticator_id: f.id.clone(),
             authenticator_name: f.name.clone(),
@@ -682,7 +680,6 @@ impl From<&crate::model::Factor> for AuthenticatorView {
             attestation_type: attestation,
             aaguid: data["passkey"]["cred"]["attestation"]["metadata"]["aaguid"].as_str().unwrap_or("").to_owned(),
             model: String::new(),
-            algorithm,
             credential: Credential {
                 public_key: f.lookup.clone().unwrap_or_default(),
                 credential_type: "CREDENTIAL_TYPE_WEBAUTHN_AUTHENTICATOR",

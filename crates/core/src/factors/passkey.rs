@@ -236,10 +236,9 @@ impl RelyingParty {
     }
 }
 
-/// The algorithm and attestation format of a stored passkey (as [`NewPasskey::stored`]).
-pub fn describe(stored: &Value) -> Result<(String, String)> {
-    let passkey: Passkey = serde_json::from_value(stored.clone())
+/// The attestation format of a stored passkey (as [`NewPasskey::stored`]), once it reads as one.
+pub fn attestation_format(stored: &Value) -> Result<String> {
+    serde_json::from_value::<Passkey>(stored.clone())
         .map_err(|e| Error::Internal(format!("a stored passkey is unreadable: {e}")))?;
-    let attestation = stored["cred"]["attestation_format"].as_str().unwrap_or("none").to_owned();
-    Ok((format!("{:?}", passkey.cred_algorithm()), attestation))
+    Ok(stored["cred"]["attestation_format"].as_str().unwrap_or("none").to_owned())
 }
