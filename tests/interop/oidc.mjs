@@ -154,6 +154,30 @@ try {
     type: "ACTIVITY_TYPE_CREATE_OAUTH_PROVIDERS_V2", timestampMs: now(), organizationId,
     parameters: { userId: bobId, oauthProviders: [{ providerName: "claims", oidcToken: idToken(), oidcClaims: { iss: ISSUER, sub: "x", aud: AUDIENCE } }] },
   }));
+  // Accounts bound inline, as a user is created and as a sub-organization's root user is.
+  const carol = await root.createUsers({
+    type: "ACTIVITY_TYPE_CREATE_USERS_V4", timestampMs: now(), organizationId,
+    parameters: { users: [{ userName: "carol", apiKeys: [], authenticators: [], userTags: [],
+      oauthProviders: [{ providerName: "carol's account", oidcToken: idToken({ over: { sub: "carol-at-issuer" } }) }] }] },
+  });
+  seen.carolId = carol.activity.result.createUsersResult.userIds[0];
+  const carolSession = generateP256KeyPair();
+  seen.carolLogin = await login(idToken({ over: { sub: "carol-at-issuer", nonce: nonceFor(carolSession.publicKey) } }), carolSession);
+  seen.carolWhoami = await clientFor(carolSession).getWhoami({ organizationId });
+  const sub = await root.createSubOrganization({
+    type: "ACTIVITY_TYPE_CREATE_SUB_ORGANIZATION_V8", timestampMs: now(), organizationId,
+    parameters: { subOrganizationName: "dave's org", rootQuorumThreshold: 1, rootUsers: [{ userName: "dave", apiKeys: [], authenticators: [],
+      oauthProviders: [{ providerName: "dave's account", oidcToken: idToken({ alg: "ES256", over: { sub: "dave-at-issuer" } }) }] }] },
+  });
+  seen.daveOrg = sub.activity.result.createSubOrganizationResultV8.subOrganizationId;
+  const daveSession = generateP256KeyPair();
+  seen.daveLogin = await login(idToken({ over: { sub: "dave-at-issuer", nonce: nonceFor(daveSession.publicKey) } }), daveSession);
+  seen.daveWhoami = await clientFor(daveSession).getWhoami({ organizationId: seen.daveOrg });
+  seen.inlineIntentsHoldTokens = JSON.stringify([
+    await root.getActivity({ organizationId, activityId: carol.activity.id }),
+    await root.getActivity({ organizationId, activityId: sub.activity.id }),
+  ]).includes("eyJ");
+
   const robotKey = generateP256KeyPair();
   const robot = await root.createApiOnlyUsers({
     type: "ACTIVITY_TYPE_CREATE_API_ONLY_USERS", timestampMs: now(), organizationId,

@@ -543,6 +543,31 @@ fn newer_endpoints_refuse_hostile_input_and_store_nothing() {
             "oauthProviders",
         ),
         case(
+            "an inline OAuth provider whose token is no JWT",
+            &s("create_users"),
+            submit(
+                "ACTIVITY_TYPE_CREATE_USERS_V4",
+                json!({ "users": [{ "userName": "u", "apiKeys": [], "authenticators": [], "userTags": [],
+                        "oauthProviders": [{ "providerName": "p", "oidcToken": "nope" }] }] }),
+            ),
+            Stamp::Valid,
+            400,
+            "oidcToken",
+        ),
+        case(
+            "an inline OAuth provider by claims alone",
+            &s("create_sub_organization"),
+            submit(
+                "ACTIVITY_TYPE_CREATE_SUB_ORGANIZATION_V8",
+                json!({ "subOrganizationName": "s", "rootQuorumThreshold": 1, "rootUsers": [{ "userName": "u",
+                        "apiKeys": [], "authenticators": [], "oauthProviders": [{ "providerName": "p",
+                        "oidcToken": "a.b.c", "oidcClaims": { "iss": "i", "sub": "s", "aud": "a" } }] }] }),
+            ),
+            Stamp::Valid,
+            400,
+            "oidcClaims",
+        ),
+        case(
             "OIDC issuer keys over ftp",
             &s("set_oidc_issuers"),
             submit(

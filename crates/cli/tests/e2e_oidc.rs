@@ -62,6 +62,13 @@ fn oauth_login(backend: Backend) {
     failed_with(&seen["takeOver"], "already bound", "another user binding alice's account");
     assert!(seen["claimsOnly"]["error"].as_str().is_some_and(|e| e.contains("oidcClaims")), "{seen}");
     failed_with(&seen["apiOnlyBinds"], "is an API-only user", "an API-only user binding an OAuth account");
+    // Bound inline: a new user, and a new sub-organization's root user (logged in naming the parent).
+    assert_eq!(seen["carolLogin"]["status"], "ACTIVITY_STATUS_COMPLETED", "{seen}");
+    assert_eq!(seen["carolWhoami"]["userId"], seen["carolId"], "{seen}");
+    assert_eq!(seen["daveLogin"]["status"], "ACTIVITY_STATUS_COMPLETED", "{seen}");
+    assert_eq!(seen["daveWhoami"]["organizationId"], seen["daveOrg"], "a session in dave's own organization: {seen}");
+    assert_eq!(seen["daveWhoami"]["username"], "dave", "{seen}");
+    assert_eq!(seen["inlineIntentsHoldTokens"], false, "inline tokens are sealed in the stored intents");
     assert_eq!(seen["unbound"]["status"], "ACTIVITY_STATUS_COMPLETED", "{seen}");
     failed_with(&seen["afterUnbind"], "no user", "a login after the account was unbound");
 

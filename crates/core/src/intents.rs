@@ -51,9 +51,9 @@ pub struct UserParams {
     /// Passkeys to register with the user (see `activities::factors::new_passkey`).
     #[serde(default)]
     pub authenticators: Vec<AuthenticatorParams>,
-    /// OAuth providers (not supported; must be empty).
+    /// OAuth accounts to bind, each proven by an ID token (see `activities::oauth`).
     #[serde(default)]
-    pub oauth_providers: Vec<serde_json::Value>,
+    pub oauth_providers: Vec<OauthProviderParams>,
     /// Tag ids to attach (absent for root users).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_tags: Option<Vec<String>>,
@@ -119,4 +119,18 @@ pub struct AuthenticatorParams {
     pub challenge: String,
     /// The authenticator's response.
     pub attestation: AttestationParams,
+}
+
+/// `v1OauthProviderParams`: an OAuth account, proven by an ID token.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct OauthProviderParams {
+    /// Its name.
+    pub provider_name: String,
+    /// An ID token proving the OAuth account (spent by the activity that binds it).
+    pub oidc_token: Secret,
+    /// V2's claims without a token: refused (an account is bound only with proof of it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub oidc_claims: Option<serde_json::Value>,
 }

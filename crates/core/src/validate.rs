@@ -84,15 +84,32 @@ pub(crate) fn unique<'a>(field: &str, ids: &'a [String]) -> Result<Vec<&'a Strin
 /// A new user's passkeys are well formed and it has no OAuth providers (not supported yet).
 pub(crate) fn check_user_factors(
     authenticators: &[crate::intents::AuthenticatorParams],
-    oauth: &[serde_json::Value],
+    oauth: &[crate::intents::OauthProviderParams],
 ) -> Result<()> {
-    if !oauth.is_empty() {
-        return Err(Error::invalid("oauthProviders: OAuth providers are not supported by twofold; send an empty list"));
+    if oauth.len() > 8 {
+        return Err(Error::invalid("oauthProviders: at most 8 OAuth accounts per user"));
     }
+    check_providers(oauth)?;
     if authenticators.len() > 8 {
         return Err(Error::invalid("authenticators: at most 8 passkeys per user"));
     }
     authenticators.iter().try_for_each(check_authenticator)
+}
+
+/// OAuth accounts to bind: each a name and a token that reads as a signed JWT (it is
+/// verified when the activity executes), never claims without a token.
+pub(crate) fn check_providers(providers: &[crate::intents::OauthProviderParams]) -> Result<()> {
+    for p in providers {
+        check_name("oauthProviders[].providerName", &p.provider_name)?;
+        if p.oidc_claims.is_some() {
+            return Err(Error::invalid(
+                "parameters.oauthProviders[].oidcClaims: twofold binds an OAuth account only with an ID token \
+                 proving it (oidcToken)",
+            ));
+        }
+        crate::oidc::hint(p.oidc_token.expose())?;
+    }
+    Ok(())
 }
 
 /// A passkey to register: a name, and a short base64url challenge.

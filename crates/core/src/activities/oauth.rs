@@ -12,9 +12,11 @@ use super::{Activity, Credentials, Done, ExecContext, Intent, results};
 use crate::crypto;
 use crate::error::{Error, Result};
 use crate::fields::{Secret, opt_u64_string, params};
-use crate::model::{OauthProvider, OidcIssuer, new_id};
+pub use crate::intents::OauthProviderParams;
+use crate::model::{OauthProvider, OidcIssuer, User, new_id};
 use crate::oidc::{self, VerifiedToken};
 use crate::store::StoreTx;
+use crate::validate::check_providers;
 use crate::validate::{check_count, check_ids, check_name};
 
 /// Most issuers one organization trusts, and most audiences per issuer.
@@ -41,20 +43,6 @@ pub struct OidcIssuerParams {
 pub struct SetOidcIssuers {
     /// The issuers; empty trusts none.
     pub issuers: Vec<OidcIssuerParams>,
-}
-
-/// `v1OauthProviderParams`.
-#[derive(Debug, Clone, Deserialize, Serialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct OauthProviderParams {
-    /// Its name.
-    pub provider_name: String,
-    /// An ID token proving the OAuth account (spent by this activity).
-    pub oidc_token: Secret,
-    /// V2's claims without a token: refused (an account is bound only with proof of it).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub oidc_claims: Option<Value>,
 }
 
 /// `v1CreateOauthProvidersIntent`.
@@ -121,6 +109,12 @@ pub(crate) fn oidc_tokens(intent: &Intent) -> Vec<&str> {
     match intent {
         Intent::OauthLogin(p) => vec![p.oidc_token.expose()],
         Intent::CreateOauthProviders(p) => p.oauth_providers.iter().map(|o| o.oidc_token.expose()).collect(),
+        Intent::CreateUsers(p) => {
+            p.users.iter().flat_map(|u| u.oauth_providers.iter()).map(|o| o.oidc_token.expose()).collect()
+        }
+        Intent::CreateSubOrganization(p) => {
+            p.root_users.iter().flat_map(|u| u.oauth_providers.iter()).map(|o| o.oidc_token.expose()).collect()
+        }
         _ => Vec::new(),
     }
 }
@@ -141,6 +135,35 @@ async fn spend_verified(
         return Err(Error::Unauthenticated("the OIDC token was used before; get a new one".to_owned()));
     }
     Ok(verified)
+}
+
+/// Binds to `user` the OAuth accounts `providers`' tokens prove, checked with the issuers
+/// the acting organization trusts (its own and its parent's: a new sub-organization's root
+/// user is checked with its creator's); returns the providers' ids.
+pub(crate) async fn bind_providers(
+    tx: &mut dyn StoreTx,
+    ctx: &ExecContext<'_>,
+    user: &User,
+    providers: &[OauthProviderParams],
+) -> Result<Vec<String>> {
+    let mut ids = Vec::with_capacity(providers.len());
+    for p in providers {
+        let token = spend_verified(tx, ctx, ctx.org_id, p.oidc_token.expose(), |_| Ok(())).await?;
+        let provider = OauthProvider {
+            id: new_id(),
+            organization_id: user.organization_id.clone(),
+            user_id: user.id.clone(),
+            name: check_name("providerName", &p.provider_name)?,
+            issuer: token.issuer,
+            audience: token.audience,
+            subject: token.subject,
+            created_at: ctx.now,
+            updated_at: ctx.now,
+        };
+        tx.insert_oauth_provider(&provider).await?;
+        ids.push(provider.id);
+    }
+    Ok(ids)
 }
 
 fn check_jwks_url(url: &str) -> Result<()> {
@@ -212,17 +235,7 @@ impl Activity for CreateOauthProviders {
 
     fn check(&self) -> Result<()> {
         check_count("oauthProviders", self.oauth_providers.len(), 1)?;
-        for p in &self.oauth_providers {
-            check_name("providerName", &p.provider_name)?;
-            if p.oidc_claims.is_some() {
-                return Err(Error::invalid(
-                    "parameters.oauthProviders[].oidcClaims: twofold binds an OAuth account only with an ID token \
-                     proving it (oidcToken)",
-                ));
-            }
-            oidc::hint(p.oidc_token.expose())?;
-        }
-        Ok(())
+        check_providers(&self.oauth_providers)
     }
 
     fn policy_params(&self) -> Value {
@@ -235,23 +248,7 @@ impl Activity for CreateOauthProviders {
 
     async fn execute(&self, tx: &mut dyn StoreTx, ctx: &ExecContext<'_>) -> Result<Done<CreateOauthProvidersResult>> {
         let user = human_user(tx, ctx.org_id, &self.user_id).await?;
-        let mut provider_ids = Vec::with_capacity(self.oauth_providers.len());
-        for p in &self.oauth_providers {
-            let token = spend_verified(tx, ctx, ctx.org_id, p.oidc_token.expose(), |_| Ok(())).await?;
-            let provider = OauthProvider {
-                id: new_id(),
-                organization_id: ctx.org_id.to_owned(),
-                user_id: user.id.clone(),
-                name: check_name("providerName", &p.provider_name)?,
-                issuer: token.issuer,
-                audience: token.audience,
-                subject: token.subject,
-                created_at: ctx.now,
-                updated_at: ctx.now,
-            };
-            tx.insert_oauth_provider(&provider).await?;
-            provider_ids.push(provider.id);
-        }
+        let provider_ids = bind_providers(tx, ctx, &user, &self.oauth_providers).await?;
         Ok(CreateOauthProvidersResult { provider_ids }.into())
     }
 }

@@ -159,6 +159,7 @@ pub(crate) async fn new_sub_organization(
         tx.insert_user(&user).await?;
         insert_keys(tx, &sub.id, &user.id, &u.api_keys, now).await?;
         insert_passkeys(tx, ctx, &sub.id, &user, &u.authenticators).await?;
+        super::oauth::bind_providers(tx, ctx, &user, &u.oauth_providers).await?;
         root_ids.push(user.id);
     }
     tx.set_root_quorum(&sub.id, p.root_quorum_threshold, &root_ids, now).await?;

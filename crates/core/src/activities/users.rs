@@ -374,6 +374,7 @@ impl Activity for CreateUsers {
             tx.insert_user(&user).await?;
             insert_keys(tx, org_id, &user.id, &u.api_keys, now).await?;
             insert_passkeys(tx, ctx, org_id, &user, &u.authenticators).await?;
+            super::oauth::bind_providers(tx, ctx, &user, &u.oauth_providers).await?;
             let tags = existing_tags(tx, org_id, u.user_tags.as_deref().unwrap_or_default()).await?;
             tx.set_user_tags(&user.id, &tags).await?;
             user_ids.push(user.id);
