@@ -579,6 +579,18 @@ fn newer_endpoints_refuse_hostile_input_and_store_nothing() {
             "jwksUrl",
         ),
         case(
+            "OIDC issuer keys at a 20 000-character URL",
+            &s("set_oidc_issuers"),
+            submit(
+                "ACTIVITY_TYPE_SET_OIDC_ISSUERS",
+                json!({ "issuers": [{ "issuer": "https://i.example", "audiences": ["a"],
+                        "jwksUrl": format!("https://i.example/{}", "k".repeat(20_000)) }] }),
+            ),
+            Stamp::Valid,
+            400,
+            "jwksUrl",
+        ),
+        case(
             "OIDC issuer without audiences",
             &s("set_oidc_issuers"),
             submit(

@@ -16,8 +16,8 @@ use crate::store::StoreTx;
 pub const ACTIVITY_UPDATES: &str = "ACTIVITY_UPDATES";
 /// The request header carrying the timestamp and signature.
 pub const SIGNATURE_HEADER: &str = "Twofold-Signature";
-/// Longest endpoint URL accepted.
-const MAX_URL: usize = 2048;
+/// The longest URL an endpoint or a key set may have.
+pub(crate) const MAX_URL: usize = 2048;
 
 /// Whether endpoints may target loopback, link-local, private and unique-local addresses:
 /// process-wide, off unless `twofold serve --webhook-allow-private` turned it on at start-up.

@@ -167,6 +167,9 @@ pub(crate) async fn bind_providers(
 }
 
 fn check_jwks_url(url: &str) -> Result<()> {
+    if url.len() > crate::webhook::MAX_URL {
+        return Err(Error::invalid(format!("jwksUrl: longer than {} characters", crate::webhook::MAX_URL)));
+    }
     let parsed = url::Url::parse(url).map_err(|e| Error::invalid(format!("jwksUrl: {e}")))?;
     let loopback = matches!(parsed.host_str(), Some("127.0.0.1" | "localhost" | "[::1]"));
     if parsed.scheme() == "https" || (parsed.scheme() == "http" && loopback) {
